@@ -1,0 +1,2 @@
+// cross_entropy: to be written
+@compute @workgroup_size(1) fn placeholder() {}

@@ -1,0 +1,2 @@
+// grad_clip: to be written
+@compute @workgroup_size(1) fn placeholder() {}

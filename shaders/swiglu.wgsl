@@ -1,0 +1,2 @@
+// swiglu: to be written
+@compute @workgroup_size(1) fn placeholder() {}

@@ -1,0 +1,147 @@
+/**
+ * One way to get a GPUDevice on every runtime webloco runs on.
+ *
+ * - browser / worker: `navigator.gpu`;
+ * - Deno, `dawn` (default): Dawn from npm `webgpu`, on a real GPU through Vulkan when there is
+ *   one, otherwise on SwiftShader (shipped by Debian's chromium package);
+ * - Deno, `wgpu`: Deno's built-in `navigator.gpu` (needs --unstable-webgpu), a second WGSL compiler.
+ */
+
+/** Which WebGPU implementation to use. */
+export type GpuBackendName = "auto" | "dawn" | "wgpu" | "browser";
+
+/** What was acquired, for logs and benchmark files. */
+export interface GpuAdapterDescription {
+  backend: Exclude<GpuBackendName, "auto">;
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** True for software rasterisers (SwiftShader, lavapipe): slow, but correct. */
+  software: boolean;
+}
+
+/** A device plus what it runs on. */
+export interface AcquiredGpu {
+  device: GPUDevice;
+  adapter: GpuAdapterDescription;
+  /** Releases the device; Dawn keeps a process alive while its instance lives. */
+  destroy(): void;
+}
+
+/** Thrown when no adapter can be found; the message says what to install. */
+export class GpuUnavailableError extends Error {
+  override name = "GpuUnavailableError";
+}
+
+const SWIFTSHADER_ICD = "/usr/lib/chromium/vk_swiftshader_icd.json";
+
+// deno-lint-ignore no-explicit-any
+const g = globalThis as any;
+
+function inDeno(): boolean {
+  return typeof g.Deno !== "undefined" && typeof g.Deno.version?.deno === "string";
+}
+
+/** Human label such as `nvidia / ampere (dawn)`. */
+export function adapterLabel(a: GpuAdapterDescription): string {
+  const parts = [a.vendor, a.architecture, a.device].filter((s) => s && s.length > 0);
+  return `${parts.join(" / ") || "unknown adapter"} (${a.backend}${a.software ? ", software" : ""})`;
+}
+
+function describe(adapter: GPUAdapter, backend: AcquiredGpu["adapter"]["backend"]) {
+  const info = adapter.info;
+  const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
+  return {
+    backend,
+    vendor: info.vendor ?? "",
+    architecture: info.architecture ?? "",
+    device: info.device ?? "",
+    description: info.description ?? "",
+    software: /swiftshader|llvmpipe|lavapipe|software|cpu/.test(text) || info.isFallbackAdapter === true,
+  };
+}
+
+async function requestDevice(adapter: GPUAdapter): Promise<GPUDevice> {
+  // Ask for the adapter's own storage limits: the defaults (128 MiB per binding) cap model size.
+  const l = adapter.limits;
+  return await adapter.requestDevice({
+    requiredLimits: {
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxBufferSize: l.maxBufferSize,
+      maxStorageBuffersPerShaderStage: Math.min(l.maxStorageBuffersPerShaderStage, 10),
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: Math.min(l.maxComputeInvocationsPerWorkgroup, 256),
+    },
+  });
+}
+
+async function dawnGpu(): Promise<{ gpu: GPU; keep: unknown }> {
+  const env = g.Deno.env;
+  // Offer SwiftShader next to whatever drivers the system has; a real GPU still wins below
+  // because we ask for high performance.
+  if (!env.get("VK_ICD_FILENAMES") && !env.get("VK_DRIVER_FILES")) {
+    try {
+      g.Deno.statSync(SWIFTSHADER_ICD);
+      env.set("VK_ADD_DRIVER_FILES", SWIFTSHADER_ICD);
+    } catch { /* no SwiftShader: only real drivers */ }
+  }
+  if (!env.get("XDG_RUNTIME_DIR")) env.set("XDG_RUNTIME_DIR", "/tmp");
+  const spec = "webgpu";
+  const mod = await import(spec);
+  const gpu = mod.create([]) as GPU;
+  return { gpu, keep: gpu };
+}
+
+/**
+ * Acquires a device. `backend` "auto" means navigator.gpu in a browser and Dawn under Deno;
+ * the environment variable WEBLOCO_GPU (dawn | wgpu) overrides it under Deno.
+ */
+export async function acquireGpu(requested: GpuBackendName = "auto"): Promise<AcquiredGpu> {
+  let backend: AcquiredGpu["adapter"]["backend"];
+  if (requested === "auto") {
+    const fromEnv = inDeno() ? g.Deno.env.get("WEBLOCO_GPU") : undefined;
+    backend = fromEnv === "wgpu" || fromEnv === "dawn" ? fromEnv : inDeno() ? "dawn" : "browser";
+  } else {
+    backend = requested;
+  }
+  let gpu: GPU | undefined;
+  let keep: unknown = undefined;
+  if (backend === "dawn") {
+    if (!inDeno()) throw new GpuUnavailableError("the dawn backend runs under Deno only");
+    try {
+      ({ gpu, keep } = await dawnGpu());
+    } catch (e) {
+      throw new GpuUnavailableError(
+        `cannot load Dawn from npm "webgpu" (${(e as Error).message}); run npm install`,
+      );
+    }
+  } else {
+    gpu = g.navigator?.gpu;
+    if (!gpu) {
+      throw new GpuUnavailableError(
+        backend === "wgpu"
+          ? "Deno's navigator.gpu is missing: run deno with --unstable-webgpu"
+          : "this browser has no WebGPU (navigator.gpu); use a recent Chromium over https or localhost",
+      );
+    }
+  }
+  const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) {
+    throw new GpuUnavailableError(
+      backend === "dawn"
+        ? "no WebGPU adapter: Dawn found no Vulkan driver. Install libvulkan1 and chromium " +
+          `(for SwiftShader at ${SWIFTSHADER_ICD}), or a GPU driver`
+        : `no WebGPU adapter from ${backend}`,
+    );
+  }
+  const device = await requestDevice(adapter);
+  return {
+    device,
+    adapter: describe(adapter, backend),
+    destroy() {
+      device.destroy();
+      keep = undefined;
+    },
+  };
+}

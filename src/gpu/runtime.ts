@@ -1,0 +1,306 @@
+/**
+ * The GPU runtime: buffers (pooled), WGSL sources, a pipeline cache, dispatch and read-back.
+ * Kernel launchers (src/kernels) are written against this; model code never sees GPU types.
+ */
+import type { AcquiredGpu, GpuAdapterDescription } from "./device.ts";
+
+/** WebGPU usage flags as numbers: the GPUBufferUsage global is missing in some runtimes. */
+const USAGE = { MAP_READ: 1, COPY_SRC: 4, COPY_DST: 8, UNIFORM: 64, STORAGE: 128 } as const;
+const MAP_READ_MODE = 1;
+/** Storage bindings must start on this many bytes (the WebGPU default limit). */
+export const BINDING_ALIGN = 256;
+const UNIFORM_RING_BYTES = 1 << 20;
+
+/** Element type of a tensor. */
+export type DType = "f32" | "u32";
+
+/** A typed range of a GPU buffer: `length` elements starting `offset` bytes in. */
+export interface GpuTensor {
+  readonly buffer: GPUBuffer;
+  readonly offset: number;
+  readonly length: number;
+  readonly dtype: DType;
+  readonly label: string;
+}
+
+/** A uniform field: a number written as u32, i32 or f32. */
+export type Uniform = { u32: number } | { i32: number } | { f32: number };
+
+/** One compute dispatch. Bindings: 0 = the uniform struct (if any), 1.. = `tensors` in order. */
+export interface Dispatch {
+  /** Shader file name in shaders/ without extension. */
+  shader: string;
+  entry: string;
+  /** Pipeline-overridable constants; part of the cache key. */
+  constants?: Record<string, number>;
+  uniforms?: Uniform[];
+  tensors: GpuTensor[];
+  workgroups: [number, number?, number?];
+  /** Label for profiles (defaults to shader.entry). */
+  label?: string;
+}
+
+/** Loads a shader's WGSL source by name. */
+export type ShaderSource = (name: string) => string;
+
+/** Counts of what the runtime has created, for tests that no step allocates. */
+export interface RuntimeStats {
+  buffersCreated: number;
+  pipelinesCreated: number;
+  dispatches: number;
+  submits: number;
+}
+
+/** A buffer pool + pipeline cache + command recorder around one GPUDevice. */
+export class GpuRuntime {
+  readonly device: GPUDevice;
+  readonly adapter: GpuAdapterDescription;
+  readonly stats: RuntimeStats = { buffersCreated: 0, pipelinesCreated: 0, dispatches: 0, submits: 0 };
+  /** When set, every dispatch is submitted and awaited alone and its time added here (ms). */
+  profile: Map<string, number> | null = null;
+
+  private readonly source: ShaderSource;
+  private readonly release: () => void;
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly free = new Map<string, GPUBuffer[]>();
+  private readonly sizes = new WeakMap<GPUBuffer, number>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private readonly ring: GPUBuffer;
+  private ringUsed = 0;
+  private error: Error | null = null;
+  private pendingProfile: Promise<void> = Promise.resolve();
+
+  constructor(gpu: AcquiredGpu, source: ShaderSource) {
+    this.device = gpu.device;
+    this.adapter = gpu.adapter;
+    this.source = source;
+    this.release = () => gpu.destroy();
+    this.device.addEventListener("uncapturederror", (ev) => {
+      const e = (ev as GPUUncapturedErrorEvent).error;
+      this.error ??= new Error(`WebGPU error: ${e.message}`);
+    });
+    this.ring = this.createBuffer(UNIFORM_RING_BYTES, USAGE.UNIFORM | USAGE.COPY_DST, "uniforms");
+  }
+
+  private createBuffer(size: number, usage: number, label: string): GPUBuffer {
+    this.stats.buffersCreated++;
+    const b = this.device.createBuffer({ size, usage, label });
+    this.sizes.set(b, size);
+    return b;
+  }
+
+  /** Pool buckets by power of two so that varying sizes still reuse buffers. */
+  private static bucket(bytes: number): number {
+    return Math.max(BINDING_ALIGN, 2 ** Math.ceil(Math.log2(Math.max(bytes, 4))));
+  }
+
+  /** A new tensor, zero-filled, from the pool. Give it back with `dispose`. */
+  tensor(length: number, dtype: DType = "f32", label = "tensor"): GpuTensor {
+    if (!Number.isInteger(length) || length <= 0) {
+      throw new Error(`tensor ${label}: length must be a positive integer, got ${length}`);
+    }
+    const size = GpuRuntime.bucket(length * 4);
+    const usage = USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST;
+    const key = `${usage}:${size}`;
+    const buffer = this.free.get(key)?.pop() ?? this.createBuffer(size, usage, label);
+    const t = { buffer, offset: 0, length, dtype, label };
+    this.zero(t);
+    return t;
+  }
+
+  /** A sub-range of a tensor: `length` elements from element `start` (start·4 must be 256-aligned). */
+  view(t: GpuTensor, start: number, length: number, label = t.label): GpuTensor {
+    const offset = t.offset + start * 4;
+    if (offset % BINDING_ALIGN !== 0) {
+      throw new Error(`view ${label}: byte offset ${offset} is not a multiple of ${BINDING_ALIGN}`);
+    }
+    if (start < 0 || start + length > t.length) {
+      throw new Error(`view ${label}: [${start}, ${start + length}) outside ${t.length} elements`);
+    }
+    return { buffer: t.buffer, offset, length, dtype: t.dtype, label };
+  }
+
+  /** Returns a tensor's buffer to the pool (views must not be disposed). */
+  dispose(t: GpuTensor): void {
+    const key = `${t.buffer.usage}:${this.sizes.get(t.buffer)}`;
+    const list = this.free.get(key) ?? [];
+    list.push(t.buffer);
+    this.free.set(key, list);
+  }
+
+  /** Uploads data. Pending commands are submitted first so that they see the old contents. */
+  write(t: GpuTensor, data: Float32Array | Uint32Array | Int32Array): void {
+    if (data.length !== t.length) {
+      throw new Error(`write ${t.label}: ${data.length} elements for a tensor of ${t.length}`);
+    }
+    if (this.encoder) this.submit();
+    this.device.queue.writeBuffer(t.buffer, t.offset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Fills a tensor with zeros. */
+  zero(t: GpuTensor): void {
+    this.endPass();
+    this.enc().clearBuffer(t.buffer, t.offset, t.length * 4);
+  }
+
+  /** Copies `src` into `dst` (same length). */
+  copy(dst: GpuTensor, src: GpuTensor): void {
+    if (dst.length !== src.length) throw new Error(`copy ${src.label} → ${dst.label}: lengths differ`);
+    this.endPass();
+    this.enc().copyBufferToBuffer(src.buffer, src.offset, dst.buffer, dst.offset, src.length * 4);
+  }
+
+  private enc(): GPUCommandEncoder {
+    this.encoder ??= this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+
+  /** The cached pipeline for a shader entry point and its constants. */
+  pipeline(shader: string, entry: string, constants: Record<string, number> = {}): GPUComputePipeline {
+    const ck = Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`).join(",");
+    const key = `${shader}:${entry}:${ck}`;
+    let p = this.pipelines.get(key);
+    if (!p) {
+      const module = this.device.createShaderModule({ code: this.source(shader), label: shader });
+      p = this.device.createComputePipeline({
+        layout: "auto",
+        label: key,
+        compute: { module, entryPoint: entry, constants },
+      });
+      this.stats.pipelinesCreated++;
+      this.pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  /** Records one dispatch. */
+  dispatch(d: Dispatch): void {
+    const [x, y = 1, z = 1] = d.workgroups;
+    if (x === 0 || y === 0 || z === 0) return;
+    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (x > max || y > max || z > max) {
+      throw new Error(`${d.shader}.${d.entry}: ${x}×${y}×${z} workgroups exceeds ${max} per dimension`);
+    }
+    const pipeline = this.pipeline(d.shader, d.entry, d.constants);
+    const entries: GPUBindGroupEntry[] = [];
+    if (d.uniforms && d.uniforms.length > 0) {
+      const bytes = Math.ceil((d.uniforms.length * 4) / 16) * 16;
+      if (this.ringUsed + bytes > UNIFORM_RING_BYTES) this.submit();
+      const data = new ArrayBuffer(bytes);
+      const view = new DataView(data);
+      d.uniforms.forEach((u, i) => {
+        if ("u32" in u) view.setUint32(i * 4, u.u32, true);
+        else if ("i32" in u) view.setInt32(i * 4, u.i32, true);
+        else view.setFloat32(i * 4, u.f32, true);
+      });
+      this.device.queue.writeBuffer(this.ring, this.ringUsed, data);
+      entries.push({ binding: 0, resource: { buffer: this.ring, offset: this.ringUsed, size: bytes } });
+      this.ringUsed += Math.ceil(bytes / BINDING_ALIGN) * BINDING_ALIGN;
+    }
+    d.tensors.forEach((t, i) => {
+      entries.push({ binding: i + 1, resource: { buffer: t.buffer, offset: t.offset, size: t.length * 4 } });
+    });
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    this.pass ??= this.enc().beginComputePass();
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, bindGroup);
+    this.pass.dispatchWorkgroups(x, y, z);
+    this.stats.dispatches++;
+    if (this.profile) this.profileLast(d.label ?? `${d.shader}.${d.entry}`);
+  }
+
+  private profileLast(label: string): void {
+    const profile = this.profile!;
+    const start = performance.now();
+    this.submit();
+    const done = this.device.queue.onSubmittedWorkDone();
+    this.pendingProfile = this.pendingProfile.then(() => done).then(() => {
+      profile.set(label, (profile.get(label) ?? 0) + performance.now() - start);
+    });
+  }
+
+  /** Submits the recorded commands. */
+  submit(): void {
+    this.endPass();
+    if (this.encoder) {
+      this.device.queue.submit([this.encoder.finish()]);
+      this.encoder = null;
+      this.stats.submits++;
+    }
+    this.ringUsed = 0;
+    if (this.error) {
+      const e = this.error;
+      this.error = null;
+      throw e;
+    }
+  }
+
+  /** Submits and waits until the GPU is idle. */
+  async sync(): Promise<void> {
+    this.submit();
+    await this.device.queue.onSubmittedWorkDone();
+    await this.pendingProfile;
+    if (this.error) {
+      const e = this.error;
+      this.error = null;
+      throw e;
+    }
+  }
+
+  /** Reads a tensor back (submits pending work). */
+  async read(t: GpuTensor): Promise<Float32Array> {
+    return new Float32Array(await this.readBytes(t));
+  }
+
+  /** Reads a u32 tensor back. */
+  async readU32(t: GpuTensor): Promise<Uint32Array> {
+    return new Uint32Array(await this.readBytes(t));
+  }
+
+  private async readBytes(t: GpuTensor): Promise<ArrayBuffer> {
+    const bytes = t.length * 4;
+    const size = GpuRuntime.bucket(bytes);
+    const usage = USAGE.MAP_READ | USAGE.COPY_DST;
+    const key = `${usage}:${size}`;
+    const staging = this.free.get(key)?.pop() ?? this.createBuffer(size, usage, "staging");
+    this.endPass();
+    this.enc().copyBufferToBuffer(t.buffer, t.offset, staging, 0, bytes);
+    this.submit();
+    await staging.mapAsync(MAP_READ_MODE, 0, bytes);
+    const out = staging.getMappedRange(0, bytes).slice(0);
+    staging.unmap();
+    const list = this.free.get(key) ?? [];
+    list.push(staging);
+    this.free.set(key, list);
+    if (this.error) {
+      const e = this.error;
+      this.error = null;
+      throw e;
+    }
+    return out;
+  }
+
+  /** Releases the device. */
+  destroy(): void {
+    this.encoder = null;
+    this.pass = null;
+    this.release();
+  }
+}
+
+/**
+ * Workgroup counts covering `n` invocations of `size` threads as a 2-D grid (x ≤ 65535);
+ * shaders recover the flat index as `gid.x + gid.y * nwg.x * size`.
+ */
+export function grid1d(n: number, size = 256): [number, number] {
+  const groups = Math.ceil(n / size);
+  if (groups <= 65535) return [groups, 1];
+  const y = Math.ceil(groups / 65535);
+  return [Math.ceil(groups / y), y];
+}

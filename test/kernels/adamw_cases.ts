@@ -1,0 +1,4 @@
+import type { KernelCase } from "./check.ts";
+
+/** adamw kernel cases. */
+export const adamwCases: KernelCase[] = [];

@@ -1,0 +1,4 @@
+import type { KernelCase } from "./check.ts";
+
+/** matmul kernel cases. */
+export const matmulCases: KernelCase[] = [];

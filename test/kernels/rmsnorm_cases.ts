@@ -1,0 +1,4 @@
+import type { KernelCase } from "./check.ts";
+
+/** rmsnorm kernel cases. */
+export const rmsnormCases: KernelCase[] = [];
