@@ -1,2 +1,98 @@
-// cross_entropy: to be written
-@compute @workgroup_size(1) fn placeholder() {}
+// Softmax cross-entropy over rows of logits, with integer targets.
+// logits: (N,V), targets: (N) u32, losses: (N), dlogits: (N,V)
+// forward:  losses[i] = logsumexp(logits[i, :]) − logits[i, targets[i]]
+// backward: dlogits[i, j] = scale · (softmax(logits[i])[j] − [j = targets[i]])   (written)
+// One workgroup per row. Each thread keeps an online (max, Σ exp(x − max)) over a strided slice
+// of the row, read once; the pairs are merged in a fixed order in workgroup memory, so the result
+// is numerically stable and bit-identical run to run. targets[i] must be < V.
+
+struct Params { N: u32, V: u32, scale: f32 }
+
+// Threads per row: vocabularies are long, so always 256 (a multiple of 16 for the two-level merge).
+const WG: u32 = 256u;
+// Start of every running max: the lowest finite f32, so an empty slice merges as (lowest, 0).
+const LOWEST: f32 = -0x1.fffffep+127f;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(2) var<storage, read> logits: array<f32>;   // (N,V)
+@group(0) @binding(3) var<storage, read> targets: array<u32>;  // (N)
+
+// binding 1: losses in forward, dlogits in backward (WGSL lets different entry points give one
+// binding different variables)
+@group(0) @binding(1) var<storage, read_write> losses: array<f32>;   // (N)
+@group(0) @binding(1) var<storage, read_write> dlogits: array<f32>;  // (N,V)
+
+var<workgroup> red_m: array<f32, WG>;
+var<workgroup> red_s: array<f32, WG>;
+var<workgroup> red16_m: array<f32, 16>;
+var<workgroup> red16_s: array<f32, 16>;
+
+// Row index of this workgroup: a 2-D grid so that N may exceed 65535.
+fn row_of(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.x + wid.y * nwg.x; }
+
+// Merges two (max, Σ exp(x − max)) pairs.
+fn merge(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
+  let m = max(a.x, b.x);
+  return vec2<f32>(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
+}
+
+// (max, Σ exp(x − max)) of the row starting at `base`, returned to all threads; every thread must
+// call it. Per thread an online pass over a strided slice, then two fixed levels of 16 (threads
+// t < 16 merge slots t, t+16, …; then all merge those 16): 2 barriers instead of a tree's 8,
+// the same cost on GPUs and much cheaper on SwiftShader.
+fn row_stats(base: u32, tid: u32) -> vec2<f32> {
+  var m = LOWEST;
+  var s = 0.0;
+  for (var j = tid; j < p.V; j += WG) {
+    let v = logits[base + j];
+    if (v > m) {
+      s = s * exp(m - v) + 1.0;
+      m = v;
+    } else {
+      s += exp(v - m);
+    }
+  }
+  red_m[tid] = m;
+  red_s[tid] = s;
+  workgroupBarrier();
+  if (tid < 16u) {
+    var acc = vec2<f32>(LOWEST, 0.0);
+    for (var i = tid; i < WG; i += 16u) { acc = merge(acc, vec2<f32>(red_m[i], red_s[i])); }
+    red16_m[tid] = acc.x;
+    red16_s[tid] = acc.y;
+  }
+  workgroupBarrier();
+  var total = vec2<f32>(LOWEST, 0.0);
+  for (var i = 0u; i < 16u; i++) { total = merge(total, vec2<f32>(red16_m[i], red16_s[i])); }
+  return total;
+}
+
+// One workgroup per row.  logits: (N,V), targets: (N) → losses: (N)
+@compute @workgroup_size(WG)
+fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) tid: u32) {
+  let row = row_of(wid, nwg);
+  if (row >= p.N) { return; }  // uniform across the workgroup
+  let base = row * p.V;
+  let ms = row_stats(base, tid);
+  if (tid == 0u) {
+    // m − x_t first: it is exact or small, so a large offset shared by the row costs no precision.
+    losses[row] = log(ms.y) + (ms.x - logits[base + targets[row]]);
+  }
+}
+
+// One workgroup per row.  logits: (N,V), targets: (N) → dlogits: (N,V)
+@compute @workgroup_size(WG)
+fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) tid: u32) {
+  let row = row_of(wid, nwg);
+  if (row >= p.N) { return; }
+  let base = row * p.V;
+  let ms = row_stats(base, tid);
+  let t = targets[row];
+  for (var j = tid; j < p.V; j += WG) {
+    var g = exp(logits[base + j] - ms.x) / ms.y;
+    if (j == t) { g -= 1.0; }
+    dlogits[base + j] = p.scale * g;
+  }
+}

@@ -1,2 +1,172 @@
-// matmul: to be written
-@compute @workgroup_size(1) fn placeholder() {}
+// Matrix multiply, row-major:  out(M,N) = op(A)(M,K) · op(B)(K,N), or out += … when accumulating.
+//   A is stored (M,K), or (K,M) when TRANS_A;  B is stored (K,N), or (N,K) when TRANS_B.
+// Entry points:
+//   tiled:         64×64 output tile per 256-thread workgroup, 4×4 register block per thread,
+//                  K in steps of 16 through workgroup memory. Workgroup z takes one K chunk
+//                  (split-K); with more than one chunk it writes partials (S,M,N) to `out`.
+//   reduce_splits: out(M,N) (+)= Σ_s partials(s,M,N), summed in s order (deterministic split-K).
+//   naive:         one thread per output element, no tiling (the benchmark's baseline).
+// Every output element is one sequential sum over k, so results are bit-identical run to run.
+
+// Transposes are pipeline constants: the branches fold away and the pipeline cache keys on them.
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+
+struct Params {
+  m: u32,
+  n: u32,
+  k: u32,
+  // 1: out += product (tiled without split, naive, reduce_splits).
+  accumulate: u32,
+  // tiled: workgroup z covers k in [z·k_chunk, min(K, (z+1)·k_chunk)); K when not split.
+  k_chunk: u32,
+  // reduce_splits: number S of partial products.
+  splits: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+// tiled/naive: out (M,N), or partials (S,M,N) when split.  reduce_splits: out (M,N).
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+// tiled/naive: A (M,K) or (K,M).  reduce_splits: partials (S,M,N).
+@group(0) @binding(2) var<storage, read> a: array<f32>;
+// tiled/naive: B (K,N) or (N,K).
+@group(0) @binding(3) var<storage, read> b: array<f32>;
+
+const TILE: u32 = 64u;
+const BK: u32 = 16u;
+// Row stride of the workgroup tiles in vec4s: 16 + 1 of padding, so that the transposing stores
+// (16 threads writing one column of 16 rows) fall into different banks.
+const LDS: u32 = 17u;
+
+// As[k·LDS + g] = op(A)[m0 + 4g .. m0 + 4g + 3, k0 + k]   tile of op(A): (BK, TILE) as (16, 16 vec4)
+var<workgroup> As: array<vec4<f32>, 272>;
+// Bs[k·LDS + g] = op(B)[k0 + k, n0 + 4g .. n0 + 4g + 3]   tile of op(B): (BK, TILE) as (16, 16 vec4)
+var<workgroup> Bs: array<vec4<f32>, 272>;
+
+// op(A)[row, kk], zero outside rows < M and kk < k_end (so any M, N, K work).  A: (M,K) | (K,M)
+fn load_a(row: u32, kk: u32, k_end: u32) -> f32 {
+  if (row >= p.m || kk >= k_end) { return 0.0; }
+  if (TRANS_A) { return a[kk * p.m + row]; }
+  return a[row * p.k + kk];
+}
+
+// op(B)[kk, col], zero outside.  B: (K,N) | (N,K)
+fn load_b(kk: u32, col: u32, k_end: u32) -> f32 {
+  if (col >= p.n || kk >= k_end) { return 0.0; }
+  if (TRANS_B) { return b[col * p.k + kk]; }
+  return b[kk * p.n + col];
+}
+
+// op(A)[row .. row+3, kk] as one vec4 (a column piece of the tile).
+fn load_a4(row: u32, kk: u32, k_end: u32) -> vec4<f32> {
+  return vec4<f32>(load_a(row, kk, k_end), load_a(row + 1u, kk, k_end),
+                   load_a(row + 2u, kk, k_end), load_a(row + 3u, kk, k_end));
+}
+
+// op(B)[kk, col .. col+3] as one vec4 (a row piece of the tile).
+fn load_b4(kk: u32, col: u32, k_end: u32) -> vec4<f32> {
+  return vec4<f32>(load_b(kk, col, k_end), load_b(kk, col + 1u, k_end),
+                   load_b(kk, col + 2u, k_end), load_b(kk, col + 3u, k_end));
+}
+
+// Writes out[base + row·N + col .. +3] (or adds to it), skipping columns ≥ N.  out: (M,N) at base
+fn store_row(base: u32, row: u32, col: u32, v: vec4<f32>, accumulate: bool) {
+  if (row >= p.m) { return; }
+  let i = base + row * p.n + col;
+  for (var j = 0u; j < 4u; j++) {
+    if (col + j < p.n) {
+      if (accumulate) { out[i + j] = out[i + j] + v[j]; } else { out[i + j] = v[j]; }
+    }
+  }
+}
+
+// out: (M,N) or partials (S,M,N); a: (M,K) | (K,M); b: (K,N) | (N,K).
+// Grid: (ceil(N/64), ceil(M/64), S). Thread (lx, ly) owns rows m0+4ly.., columns n0+4lx...
+@compute @workgroup_size(16, 16)
+fn tiled(@builtin(workgroup_id) wid: vec3<u32>,
+         @builtin(local_invocation_id) lid: vec3<u32>,
+         @builtin(local_invocation_index) li: u32) {
+  let m0 = wid.y * TILE;
+  let n0 = wid.x * TILE;
+  let k_begin = wid.z * p.k_chunk;
+  let k_end = min(p.k, k_begin + p.k_chunk);
+
+  // Each thread loads one vec4 of each tile per K step. Consecutive threads walk along the
+  // operand's stored rows (coalesced global reads): along k for A (M,K) and B (N,K), along m/n
+  // for A (K,M) and B (K,N).
+  let a_k = select(li % BK, li / 16u, TRANS_A);
+  let a_g = select(li / BK, li % 16u, TRANS_A);
+  let b_k = select(li / 16u, li % BK, TRANS_B);
+  let b_g = select(li % 16u, li / BK, TRANS_B);
+
+  var ra = load_a4(m0 + 4u * a_g, k_begin + a_k, k_end);
+  var rb = load_b4(k_begin + b_k, n0 + 4u * b_g, k_end);
+
+  // c_i = out row (m0 + 4·ly + i), columns n0 + 4·lx .. +3.
+  var c0 = vec4<f32>(0.0);
+  var c1 = vec4<f32>(0.0);
+  var c2 = vec4<f32>(0.0);
+  var c3 = vec4<f32>(0.0);
+
+  for (var k0 = k_begin; k0 < k_end; k0 += BK) {
+    As[a_k * LDS + a_g] = ra;
+    Bs[b_k * LDS + b_g] = rb;
+    workgroupBarrier();
+    // Prefetch the next K step into registers: its global reads overlap the arithmetic below.
+    let k1 = k0 + BK;
+    if (k1 < k_end) {
+      ra = load_a4(m0 + 4u * a_g, k1 + a_k, k_end);
+      rb = load_b4(k1 + b_k, n0 + 4u * b_g, k_end);
+    }
+    for (var kk = 0u; kk < BK; kk++) {
+      let av = As[kk * LDS + lid.y];
+      let bv = Bs[kk * LDS + lid.x];
+      c0 += av.x * bv;
+      c1 += av.y * bv;
+      c2 += av.z * bv;
+      c3 += av.w * bv;
+    }
+    workgroupBarrier();
+  }
+
+  let base = wid.z * p.m * p.n;
+  let acc = p.accumulate != 0u;
+  let row = m0 + 4u * lid.y;
+  let col = n0 + 4u * lid.x;
+  store_row(base, row, col, c0, acc);
+  store_row(base, row + 1u, col, c1, acc);
+  store_row(base, row + 2u, col, c2, acc);
+  store_row(base, row + 3u, col, c3, acc);
+}
+
+// out: (M,N); a: partials (S,M,N). Flat 2-D grid of 256-thread workgroups over M·N.
+@compute @workgroup_size(256)
+fn reduce_splits(@builtin(global_invocation_id) gid: vec3<u32>,
+                 @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  let mn = p.m * p.n;
+  if (i >= mn) { return; }
+  var s = 0.0;
+  for (var z = 0u; z < p.splits; z++) { s += a[z * mn + i]; }
+  if (p.accumulate != 0u) { s = out[i] + s; }
+  out[i] = s;
+}
+
+// out: (M,N); a: (M,K) | (K,M); b: (K,N) | (N,K). Grid: (ceil(N/16), ceil(M/16)).
+@compute @workgroup_size(16, 16)
+fn naive(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let row = gid.y;
+  let col = gid.x;
+  if (row >= p.m || col >= p.n) { return; }
+  var s = 0.0;
+  for (var kk = 0u; kk < p.k; kk++) {
+    var x: f32;
+    var y: f32;
+    if (TRANS_A) { x = a[kk * p.m + row]; } else { x = a[row * p.k + kk]; }
+    if (TRANS_B) { y = b[col * p.k + kk]; } else { y = b[kk * p.n + col]; }
+    s += x * y;
+  }
+  let i = row * p.n + col;
+  if (p.accumulate != 0u) { s = out[i] + s; }
+  out[i] = s;
+}

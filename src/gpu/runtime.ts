@@ -70,6 +70,7 @@ export class GpuRuntime {
   private ringUsed = 0;
   private error: Error | null = null;
   private pendingProfile: Promise<void> = Promise.resolve();
+  private lastDone = 0;
 
   constructor(gpu: AcquiredGpu, source: ShaderSource) {
     this.device = gpu.device;
@@ -216,12 +217,16 @@ export class GpuRuntime {
   }
 
   private profileLast(label: string): void {
+    // Dispatches are submitted one by one and run in order, so each one's time is the gap
+    // between its completion and the previous completion (or its own submission).
     const profile = this.profile!;
-    const start = performance.now();
+    const submitted = performance.now();
     this.submit();
     const done = this.device.queue.onSubmittedWorkDone();
     this.pendingProfile = this.pendingProfile.then(() => done).then(() => {
-      profile.set(label, (profile.get(label) ?? 0) + performance.now() - start);
+      const now = performance.now();
+      profile.set(label, (profile.get(label) ?? 0) + now - Math.max(submitted, this.lastDone));
+      this.lastDone = now;
     });
   }
 

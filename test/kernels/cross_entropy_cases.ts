@@ -1,4 +1,54 @@
-import type { KernelCase } from "./check.ts";
+import { crossEntropyBackward, crossEntropyForward } from "../../src/kernels/cross_entropy.ts";
+import * as ref from "../../src/reference/cross_entropy.ts";
+import { Rng } from "../../src/data/rng.ts";
+import { compare, type KernelCase, upload } from "./check.ts";
 
-/** cross_entropy kernel cases. */
-export const crossEntropyCases: KernelCase[] = [];
+// V = 1 and 2 leave most of the 256 threads without elements; 50257 is GPT-2's vocabulary.
+const SHAPES: [number, number][] = [[5, 1], [5, 2], [4, 256], [3, 5000], [3, 50257]];
+
+/** Cross-entropy loss and dlogits on a few rows, one of them shifted by +80 (stability). */
+export const crossEntropyCases: KernelCase[] = SHAPES.map(([N, V]) => {
+  const shape = `N=${N} V=${V}`;
+  return {
+    kernel: "cross_entropy",
+    shape,
+    async run(rt) {
+      const rng = new Rng(N * 7919 + V);
+      const logits = rng.normals(N * V, 3);
+      // Row 1 shifted by +80: exp(x) would overflow float32 without subtracting the max.
+      for (let j = 0; j < V; j++) logits[V + j] += 80;
+      const targets = new Uint32Array(N);
+      for (let i = 0; i < N; i++) targets[i] = rng.int(V);
+      const scale = 1 / N;
+      const tLogits = upload(rt, logits, "logits"), tTargets = upload(rt, targets, "targets");
+      // dlogits starts as garbage: the backward writes it.
+      const tLosses = rt.tensor(N), tD = upload(rt, rng.normals(N * V), "dlogits");
+      crossEntropyForward(rt, tLosses, tLogits, tTargets, N, V);
+      crossEntropyBackward(rt, tD, tLogits, tTargets, N, V, scale);
+      const got = await rt.read(tD);
+      crossEntropyBackward(rt, tD, tLogits, tTargets, N, V, scale);
+      const again = await rt.read(tD);
+
+      const losses = new Float32Array(N), dlogits = new Float32Array(N * V);
+      ref.crossEntropyForward(losses, logits, targets, N, V);
+      ref.crossEntropyBackward(dlogits, logits, targets, N, V, scale);
+      const results = [
+        // log of a float32 sum of V exps: ~1 ulp of 1 absolute (log near s = 1), ~1e-6 relative.
+        compare(
+          "cross_entropy.forward",
+          shape,
+          "losses",
+          await rt.read(tLosses),
+          losses,
+          5e-7,
+          1e-6,
+        ),
+        // p − 1 at the target loses bits below ulp(1) = 1.2e-7 (times scale); elsewhere relative.
+        compare("cross_entropy.backward", shape, "dlogits", got, dlogits, 2.4e-7 * scale, 2e-6),
+        compare("cross_entropy.backward", shape, "dlogits rerun bits", again, got, 0, 0),
+      ];
+      for (const t of [tLogits, tTargets, tLosses, tD]) rt.dispose(t);
+      return results;
+    },
+  };
+});

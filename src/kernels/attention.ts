@@ -1,0 +1,92 @@
+/**
+ * Causal grouped-query attention launchers: query head h reads kv head floor(h / (NH/NKV)),
+ * scores scaled by 1/sqrt(D). Deterministic (fixed-order sums, no atomics).
+ */
+import type { GpuRuntime, GpuTensor, Uniform } from "../gpu/runtime.ts";
+
+/** Rows per workgroup; must match WG in shaders/attention.wgsl. */
+const WG = 64;
+/** Largest head dim (the shader's private row arrays); MAX_D in the shader. */
+export const ATTENTION_MAX_D = 128;
+/** vec4s per workgroup tile array; TILE4 in the shader. */
+const TILE4 = 128;
+
+function params(B: number, T: number, NH: number, NKV: number, D: number, label: string): Uniform[] {
+  if (!(D >= 4 && D <= ATTENTION_MAX_D && D % 4 === 0)) {
+    throw new Error(`${label}: head dim D=${D} must be a multiple of 4 in [4, ${ATTENTION_MAX_D}]`);
+  }
+  if (NKV < 1 || NH % NKV !== 0) throw new Error(`${label}: NH=${NH} is not a multiple of NKV=${NKV}`);
+  const R = Math.min(WG, Math.floor(TILE4 / (D / 4)));
+  return [{ u32: B }, { u32: T }, { u32: NH }, { u32: NKV }, { u32: R }, { f32: 1 / Math.sqrt(D) }];
+}
+
+/**
+ * Forward. out: (B,T,NH,D); lse: (B,NH,T) the log-sum-exp of each query row's scaled scores
+ * (saved for backward); q: (B,T,NH,D); k, v: (B,T,NKV,D).
+ */
+export function attentionForward(
+  rt: GpuRuntime,
+  out: GpuTensor,
+  lse: GpuTensor,
+  q: GpuTensor,
+  k: GpuTensor,
+  v: GpuTensor,
+  B: number,
+  T: number,
+  NH: number,
+  NKV: number,
+  D: number,
+): void {
+  rt.dispatch({
+    shader: "attention",
+    entry: "forward",
+    constants: { D4: D / 4 },
+    uniforms: params(B, T, NH, NKV, D, "attention.forward"),
+    tensors: [out, lse, q, k, v],
+    workgroups: [Math.ceil(T / WG), NH, B],
+  });
+}
+
+/**
+ * Backward. dq: (B,T,NH,D), dk, dv: (B,T,NKV,D) — all written (=), not accumulated; dout, q,
+ * out: (B,T,NH,D); k, v: (B,T,NKV,D); out and lse as written by attentionForward.
+ */
+export function attentionBackward(
+  rt: GpuRuntime,
+  dq: GpuTensor,
+  dk: GpuTensor,
+  dv: GpuTensor,
+  dout: GpuTensor,
+  q: GpuTensor,
+  k: GpuTensor,
+  v: GpuTensor,
+  out: GpuTensor,
+  lse: GpuTensor,
+  B: number,
+  T: number,
+  NH: number,
+  NKV: number,
+  D: number,
+): void {
+  const uniforms = params(B, T, NH, NKV, D, "attention.backward");
+  // delta[b,h,t] = dout_t·out_t: written by the dq pass (one row per invocation there anyway),
+  // read by the dk/dv pass, which needs it for every query row of its group.
+  const delta = rt.tensor(B * NH * T, "f32", "attention.delta");
+  rt.dispatch({
+    shader: "attention",
+    entry: "backward_dq",
+    constants: { D4: D / 4 },
+    uniforms,
+    tensors: [dq, delta, q, k, v, dout, lse, out],
+    workgroups: [Math.ceil(T / WG), NH, B],
+  });
+  rt.dispatch({
+    shader: "attention",
+    entry: "backward_dkdv",
+    constants: { D4: D / 4 },
+    uniforms,
+    tensors: [dk, dv, q, k, v, dout, lse, delta],
+    workgroups: [Math.ceil(T / WG), NKV, B],
+  });
+  rt.dispose(delta);
+}

@@ -1,0 +1,48 @@
+/**
+ * Softmax cross-entropy launchers (shaders/cross_entropy.wgsl): one workgroup per row of logits,
+ * so vocabularies of 50k are reduced by 256 threads in a fixed order (deterministic).
+ */
+import { type GpuRuntime, type GpuTensor, grid1d } from "../gpu/runtime.ts";
+
+/**
+ * losses(N) = logsumexp(logits[i]) − logits[i, targets[i]] (numerically stable).
+ * logits: (N,V), targets: (N) u32 < V.
+ */
+export function crossEntropyForward(
+  rt: GpuRuntime,
+  losses: GpuTensor,
+  logits: GpuTensor,
+  targets: GpuTensor,
+  N: number,
+  V: number,
+): void {
+  rt.dispatch({
+    shader: "cross_entropy",
+    entry: "forward",
+    uniforms: [{ u32: N }, { u32: V }, { f32: 0 }],
+    tensors: [losses, logits, targets],
+    workgroups: grid1d(N, 1),
+  });
+}
+
+/**
+ * dlogits(N,V) = scale · (softmax(logits[i]) − onehot(targets[i]))  (written; the mean loss uses
+ * scale = 1/N).  logits: (N,V), targets: (N) u32 < V.
+ */
+export function crossEntropyBackward(
+  rt: GpuRuntime,
+  dlogits: GpuTensor,
+  logits: GpuTensor,
+  targets: GpuTensor,
+  N: number,
+  V: number,
+  scale: number,
+): void {
+  rt.dispatch({
+    shader: "cross_entropy",
+    entry: "backward",
+    uniforms: [{ u32: N }, { u32: V }, { f32: scale }],
+    tensors: [dlogits, logits, targets],
+    workgroups: grid1d(N, 1),
+  });
+}

@@ -1,0 +1,57 @@
+/**
+ * Global gradient-norm clipping on the GPU: the scale stays on the device and AdamW reads it, so
+ * a training step never waits on a read-back.
+ */
+import type { GpuRuntime, GpuTensor } from "../gpu/runtime.ts";
+
+const WG = 256;
+/** Each thread sums at least this many elements before the tree: fewer, fuller partials. */
+const ITEMS_PER_THREAD = 4;
+/**
+ * Upper bound on partial sums. Enough workgroups to fill a large GPU; it also bounds each
+ * thread's sequential chain (N / (256·4096) elements) and the finishing workgroup's loop (16).
+ */
+const MAX_PARTIALS = 4096;
+
+/** Number of first-stage workgroups (= partial sums) for n elements; depends on n only. */
+export function gradClipPartials(n: number): number {
+  return Math.max(1, Math.min(MAX_PARTIALS, Math.ceil(n / (WG * ITEMS_PER_THREAD))));
+}
+
+/**
+ * out: (2) = [scale, norm] with norm = sqrt(Σ grads²) over n elements and
+ * scale = min(1, maxNorm / (norm + 1e-6)), as PyTorch's clip_grad_norm_.
+ * Fixed-order two-stage reduction: per-workgroup partial sums into a pooled scratch tensor, then
+ * one workgroup sums the partials in order, so the same grads give bit-identical outputs.
+ * grads: (≥ n); out: (≥ 2). Sums are float32: Σ grads² must stay below ~3e38.
+ */
+export function gradClip(
+  rt: GpuRuntime,
+  out: GpuTensor,
+  grads: GpuTensor,
+  n: number,
+  maxNorm: number,
+): void {
+  if (!Number.isInteger(n) || n < 1 || n > grads.length) {
+    throw new Error(`gradClip: n = ${n} for grads of ${grads.length} elements`);
+  }
+  if (out.length < 2) throw new Error(`gradClip: out needs 2 elements, has ${out.length}`);
+  const groups = gradClipPartials(n);
+  const partials = rt.tensor(groups, "f32", "grad_clip.partials");
+  rt.dispatch({
+    shader: "grad_clip",
+    entry: "partial",
+    uniforms: [{ u32: n }, { f32: maxNorm }],
+    tensors: [partials, grads],
+    workgroups: [groups],
+  });
+  rt.dispatch({
+    shader: "grad_clip",
+    entry: "finish",
+    uniforms: [{ u32: groups }, { f32: maxNorm }],
+    tensors: [out, partials],
+    workgroups: [1],
+  });
+  // Safe to recycle now: the queue runs the dispatches above before any later use.
+  rt.dispose(partials);
+}

@@ -1,0 +1,133 @@
+import { grid1d, type GpuRuntime, type GpuTensor } from "../gpu/runtime.ts";
+
+/** Output tile edge of the tiled kernel (shaders/matmul.wgsl TILE). */
+const TILE = 64;
+/** K step of the tiled kernel (shaders/matmul.wgsl BK): split-K chunks are multiples of it. */
+const BK = 16;
+/** Split K only when the output has fewer tiles than this: below it a big GPU sits idle. */
+const SPLIT_BELOW_TILES = 128;
+/** Aim for about this many workgroups in total when splitting. */
+const SPLIT_TARGET_GROUPS = 256;
+/** Never give a split less K than this: each chunk must amortise its partial's write and read. */
+const MIN_K_PER_SPLIT = 512;
+
+function checkArgs(
+  name: string,
+  out: GpuTensor,
+  a: GpuTensor,
+  b: GpuTensor,
+  M: number,
+  N: number,
+  K: number,
+): void {
+  for (const [what, v] of [["M", M], ["N", N], ["K", K]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${name}: ${what} must be a positive integer, got ${v}`);
+  }
+  const need: [GpuTensor, number, string][] = [[out, M * N, "out"], [a, M * K, "a"], [b, K * N, "b"]];
+  for (const [t, n, what] of need) {
+    if (t.length < n) throw new Error(`${name}: ${what} (${t.label}) has ${t.length} elements, needs ${n}`);
+  }
+}
+
+/**
+ * How many K chunks `matmul` splits an M×N×K product into (1 = no split). A function of the shape
+ * only, so a given shape always sums in the same order on every run.
+ */
+export function matmulSplits(M: number, N: number, K: number): number {
+  const tiles = Math.ceil(M / TILE) * Math.ceil(N / TILE);
+  if (tiles >= SPLIT_BELOW_TILES) return 1;
+  const want = Math.min(Math.ceil(SPLIT_TARGET_GROUPS / tiles), Math.floor(K / MIN_K_PER_SPLIT));
+  if (want < 2) return 1;
+  return Math.ceil(K / splitChunk(K, want));
+}
+
+/** K per split for `splits` chunks, rounded up to the kernel's K step. */
+function splitChunk(K: number, splits: number): number {
+  return Math.ceil(K / splits / BK) * BK;
+}
+
+function constants(transA: boolean, transB: boolean): Record<string, number> {
+  return { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 };
+}
+
+/**
+ * out(M,N) = op(A)·op(B) (or += when accumulate). op(A) is (M,K): A is stored (M,K), or (K,M)
+ * when transA. op(B) is (K,N): B is stored (K,N), or (N,K) when transB. Row-major.
+ *
+ * Tiled (64×64 per workgroup, 4×4 per thread). When the output has few tiles and K is long
+ * (weight gradients), K is split across workgroups into a pooled (S,M,N) temporary and summed
+ * in a fixed order by a second pass, so results stay deterministic. `out` must not share a
+ * buffer with `a` or `b`.
+ */
+export function matmul(
+  rt: GpuRuntime,
+  out: GpuTensor,
+  a: GpuTensor,
+  b: GpuTensor,
+  M: number,
+  N: number,
+  K: number,
+  transA: boolean,
+  transB: boolean,
+  accumulate: boolean,
+): void {
+  checkArgs("matmul", out, a, b, M, N, K);
+  const splits = matmulSplits(M, N, K);
+  const grid: [number, number, number] = [Math.ceil(N / TILE), Math.ceil(M / TILE), splits];
+  if (splits === 1) {
+    rt.dispatch({
+      shader: "matmul",
+      entry: "tiled",
+      constants: constants(transA, transB),
+      uniforms: [{ u32: M }, { u32: N }, { u32: K }, { u32: accumulate ? 1 : 0 }, { u32: K }, { u32: 1 }],
+      tensors: [out, a, b],
+      workgroups: grid,
+    });
+    return;
+  }
+  const parts = rt.tensor(splits * M * N, "f32", "matmul.partials");
+  rt.dispatch({
+    shader: "matmul",
+    entry: "tiled",
+    constants: constants(transA, transB),
+    uniforms: [{ u32: M }, { u32: N }, { u32: K }, { u32: 0 }, { u32: splitChunk(K, splits) }, { u32: splits }],
+    tensors: [parts, a, b],
+    workgroups: grid,
+  });
+  rt.dispatch({
+    shader: "matmul",
+    entry: "reduce_splits",
+    uniforms: [{ u32: M }, { u32: N }, { u32: K }, { u32: accumulate ? 1 : 0 }, { u32: 0 }, { u32: splits }],
+    tensors: [out, parts],
+    workgroups: grid1d(M * N),
+  });
+  // Safe to recycle now: the queue runs the two passes before any later user of the buffer.
+  rt.dispose(parts);
+}
+
+/**
+ * The same product with one thread per output element and no tiling: the baseline the benchmark
+ * compares against.
+ */
+export function matmulNaive(
+  rt: GpuRuntime,
+  out: GpuTensor,
+  a: GpuTensor,
+  b: GpuTensor,
+  M: number,
+  N: number,
+  K: number,
+  transA: boolean,
+  transB: boolean,
+  accumulate: boolean,
+): void {
+  checkArgs("matmulNaive", out, a, b, M, N, K);
+  rt.dispatch({
+    shader: "matmul",
+    entry: "naive",
+    constants: constants(transA, transB),
+    uniforms: [{ u32: M }, { u32: N }, { u32: K }, { u32: accumulate ? 1 : 0 }, { u32: K }, { u32: 1 }],
+    tensors: [out, a, b],
+    workgroups: [Math.ceil(N / 16), Math.ceil(M / 16)],
+  });
+}

@@ -1,0 +1,88 @@
+/**
+ * RMSNorm launchers (shaders/rmsnorm.wgsl): y = x · rstd · w, rstd = 1/sqrt(mean(x²) + eps).
+ * Row passes use one workgroup per row; dw is reduced over rows in two fixed-order stages.
+ */
+import { type GpuRuntime, type GpuTensor, grid1d } from "../gpu/runtime.ts";
+
+/**
+ * Threads per row workgroup (the shader's WG override): about 4 elements per thread, a power of
+ * two in [32, 256], so that short rows do not leave most of a 256-thread workgroup idle.
+ */
+function rowThreads(len: number): number {
+  return Math.min(256, Math.max(32, 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(len / 4))))));
+}
+
+/**
+ * Rows per chunk of the dw reduction: at most 256 chunks keep stage 2 short and the partials
+ * buffer ≤ 256·C floats, at least 16 rows keep stage 1 from being all overhead. Depends on N only,
+ * so the summation order (and the bits) is fixed for a shape.
+ */
+function rowsPerChunk(N: number): number {
+  return Math.max(16, Math.ceil(N / 256));
+}
+
+/** out: (N,C), rstd: (N) saved for backward, x: (N,C), w: (C). */
+export function rmsnormForward(
+  rt: GpuRuntime,
+  out: GpuTensor,
+  rstd: GpuTensor,
+  x: GpuTensor,
+  w: GpuTensor,
+  N: number,
+  C: number,
+  eps: number,
+): void {
+  rt.dispatch({
+    shader: "rmsnorm",
+    entry: "forward",
+    constants: { WG: rowThreads(C) },
+    uniforms: [{ u32: N }, { u32: C }, { f32: eps }, { u32: 0 }],
+    tensors: [out, rstd, x, w],
+    workgroups: grid1d(N, 1),
+  });
+}
+
+/**
+ * dx(N,C) written (=); dw(C) accumulated (+=, summed over rows in order).
+ * dout, x: (N,C), w: (C), rstd: (N) from the forward.
+ */
+export function rmsnormBackward(
+  rt: GpuRuntime,
+  dx: GpuTensor,
+  dw: GpuTensor,
+  dout: GpuTensor,
+  x: GpuTensor,
+  w: GpuTensor,
+  rstd: GpuTensor,
+  N: number,
+  C: number,
+): void {
+  if (N === 0 || C === 0) return;
+  rt.dispatch({
+    shader: "rmsnorm",
+    entry: "backward",
+    constants: { WG: rowThreads(C) },
+    uniforms: [{ u32: N }, { u32: C }, { f32: 0 }, { u32: 0 }],
+    tensors: [dx, rstd, x, dout, w],
+    workgroups: grid1d(N, 1),
+  });
+  const rows = rowsPerChunk(N);
+  const K = Math.ceil(N / rows);
+  const partial = rt.tensor(K * C, "f32", "rmsnorm.dw_partial");
+  rt.dispatch({
+    shader: "rmsnorm",
+    entry: "dw_partial",
+    uniforms: [{ u32: N }, { u32: C }, { f32: 0 }, { u32: rows }],
+    tensors: [partial, rstd, x, dout],
+    workgroups: [Math.ceil(C / 256), K],
+  });
+  // dw_reduce reads K from the N slot.
+  rt.dispatch({
+    shader: "rmsnorm",
+    entry: "dw_reduce",
+    uniforms: [{ u32: K }, { u32: C }, { f32: 0 }, { u32: 0 }],
+    tensors: [dw, partial],
+    workgroups: [Math.ceil(C / 256)],
+  });
+  rt.dispose(partial);
+}

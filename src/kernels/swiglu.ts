@@ -1,0 +1,38 @@
+/** SwiGLU gate launchers (shaders/swiglu.wgsl): out = silu(gate) · up, elementwise. */
+import { type GpuRuntime, type GpuTensor, grid1d } from "../gpu/runtime.ts";
+
+/** out = silu(gate) · up, silu(g) = g·σ(g).  gate, up, out: (n) */
+export function swigluForward(
+  rt: GpuRuntime,
+  out: GpuTensor,
+  gate: GpuTensor,
+  up: GpuTensor,
+  n: number,
+): void {
+  rt.dispatch({
+    shader: "swiglu",
+    entry: "forward",
+    uniforms: [{ u32: n }],
+    tensors: [out, gate, up],
+    workgroups: grid1d(n),
+  });
+}
+
+/** dgate, dup written (=) from dout.  All (n). */
+export function swigluBackward(
+  rt: GpuRuntime,
+  dgate: GpuTensor,
+  dup: GpuTensor,
+  dout: GpuTensor,
+  gate: GpuTensor,
+  up: GpuTensor,
+  n: number,
+): void {
+  rt.dispatch({
+    shader: "swiglu",
+    entry: "backward",
+    uniforms: [{ u32: n }],
+    tensors: [dgate, dup, dout, gate, up],
+    workgroups: grid1d(n),
+  });
+}

@@ -1,0 +1,226 @@
+/**
+ * The LLaMA decoder, forward and backward, written once against `Ops<T>` (llm.c style: explicit
+ * activations and gradients, no tape). Runs on the GPU kernels or on the TypeScript references.
+ */
+import type { Ops } from "../backend/ops.ts";
+import type { ModelConfig } from "./config.ts";
+import { type ParamEntry, type ParamLayout, paramLayout } from "./params.ts";
+import { ropeTable } from "../reference/rope.ts";
+import { embeddingIndex } from "../reference/embedding.ts";
+
+interface LayerParams<T> {
+  inNorm: T; wq: T; wk: T; wv: T; wo: T; postNorm: T; wg: T; wu: T; wd: T;
+}
+
+/** Saved activations of one layer for the backward pass. */
+interface LayerActs<T> {
+  x: T; xn: T; rstd: T; q: T; k: T; v: T; qr: T; kr: T; att: T; lse: T; ao: T;
+  x2: T; xn2: T; rstd2: T; g: T; u: T; h: T; mo: T;
+}
+
+/** A LLaMA model with its parameters, gradients and activations for batches of B×T tokens. */
+export class Llama<T> {
+  readonly layout: ParamLayout;
+  readonly params: T;
+  readonly grads: T;
+  readonly B: number;
+  readonly T: number;
+  private readonly p: { wte: T; final: T; lm: T; layers: LayerParams<T>[] };
+  private readonly g: { wte: T; final: T; lm: T; layers: LayerParams<T>[] };
+  private readonly acts: LayerActs<T>[];
+  private readonly tokens: T;
+  private readonly targets: T;
+  private readonly rowStart: T;
+  private readonly positions: T;
+  private readonly rope: T;
+  private readonly xFinal: T;
+  private readonly xfn: T;
+  private readonly rstdF: T;
+  private readonly logits: T;
+  readonly losses: T;
+  // backward scratch
+  private readonly dres: T;
+  private readonly dxn: T;
+  private readonly dtmp: T;
+  private readonly dq: T;
+  private readonly dk: T;
+  private readonly dv: T;
+  private readonly dqr: T;
+  private readonly dkr: T;
+  private readonly datt: T;
+  private readonly dh: T;
+  private readonly dg: T;
+  private readonly du: T;
+  private readonly dlogits: T;
+
+  constructor(readonly ops: Ops<T>, readonly config: ModelConfig, batch: number, seqLen: number) {
+    if (seqLen > config.context) {
+      throw new Error(`sequence length ${seqLen} exceeds the model context ${config.context}`);
+    }
+    const c = config, o = ops;
+    this.B = batch;
+    this.T = seqLen;
+    this.layout = paramLayout(c);
+    this.params = o.tensor(this.layout.length, "params");
+    this.grads = o.tensor(this.layout.length, "grads");
+    this.p = this.bind(this.params);
+    this.g = this.bind(this.grads);
+    const BT = batch * seqLen, C = c.dModel, D = C / c.nHeads;
+    const QD = c.nHeads * D, KD = c.nKvHeads * D, F = c.ffnHidden, V = c.vocabSize;
+    this.acts = Array.from({ length: c.nLayers }, (_, l) => {
+      const t = (n: number, name: string) => o.tensor(n, `l${l}.${name}`);
+      return {
+        x: t(BT * C, "x"), xn: t(BT * C, "xn"), rstd: t(BT, "rstd"), q: t(BT * QD, "q"),
+        k: t(BT * KD, "k"), v: t(BT * KD, "v"), qr: t(BT * QD, "qr"), kr: t(BT * KD, "kr"),
+        att: t(BT * QD, "att"), lse: t(batch * c.nHeads * seqLen, "lse"), ao: t(BT * C, "ao"),
+        x2: t(BT * C, "x2"), xn2: t(BT * C, "xn2"), rstd2: t(BT, "rstd2"), g: t(BT * F, "g"),
+        u: t(BT * F, "u"), h: t(BT * F, "h"), mo: t(BT * C, "mo"),
+      };
+    });
+    this.tokens = o.indices(BT, "tokens");
+    this.targets = o.indices(BT, "targets");
+    this.rowStart = o.indices(V + 1, "rowStart");
+    this.positions = o.indices(BT, "positions");
+    this.rope = o.tensor(seqLen * D, "rope");
+    o.write(this.rope, ropeTable(seqLen, D, c.ropeTheta));
+    this.xFinal = o.tensor(BT * C, "xFinal");
+    this.xfn = o.tensor(BT * C, "xfn");
+    this.rstdF = o.tensor(BT, "rstdF");
+    this.logits = o.tensor(BT * V, "logits");
+    this.losses = o.tensor(BT, "losses");
+    this.dres = o.tensor(BT * C, "dres");
+    this.dxn = o.tensor(BT * C, "dxn");
+    this.dtmp = o.tensor(BT * C, "dtmp");
+    this.dq = o.tensor(BT * QD, "dq");
+    this.dk = o.tensor(BT * KD, "dk");
+    this.dv = o.tensor(BT * KD, "dv");
+    this.dqr = o.tensor(BT * QD, "dqr");
+    this.dkr = o.tensor(BT * KD, "dkr");
+    this.datt = o.tensor(BT * QD, "datt");
+    this.dh = o.tensor(BT * F, "dh");
+    this.dg = o.tensor(BT * F, "dg");
+    this.du = o.tensor(BT * F, "du");
+    this.dlogits = o.tensor(BT * V, "dlogits");
+  }
+
+  /** Views of every named tensor inside a flat buffer of this layout. */
+  private bind(flat: T) {
+    const e = (name: string) => {
+      const entry = this.layout.byName.get(name) as ParamEntry;
+      return this.ops.view(flat, entry.offset, entry.size, name);
+    };
+    const layers = Array.from({ length: this.config.nLayers }, (_, l) => {
+      const p = `model.layers.${l}`;
+      return {
+        inNorm: e(`${p}.input_layernorm.weight`), wq: e(`${p}.self_attn.q_proj.weight`),
+        wk: e(`${p}.self_attn.k_proj.weight`), wv: e(`${p}.self_attn.v_proj.weight`),
+        wo: e(`${p}.self_attn.o_proj.weight`), postNorm: e(`${p}.post_attention_layernorm.weight`),
+        wg: e(`${p}.mlp.gate_proj.weight`), wu: e(`${p}.mlp.up_proj.weight`), wd: e(`${p}.mlp.down_proj.weight`),
+      };
+    });
+    const wte = e("model.embed_tokens.weight");
+    return { wte, final: e("model.norm.weight"), lm: this.config.tiedEmbeddings ? wte : e("lm_head.weight"), layers };
+  }
+
+  /** The view of one named parameter tensor (for tests and export). */
+  paramView(name: string, grads = false): T {
+    const entry = this.layout.byName.get(name);
+    if (!entry) throw new Error(`no parameter named ${name}`);
+    return this.ops.view(grads ? this.grads : this.params, entry.offset, entry.size, name);
+  }
+
+  /** Uploads a batch: inputs and targets are (B,T) token ids. */
+  setBatch(inputs: Uint32Array, targets: Uint32Array): void {
+    const BT = this.B * this.T;
+    if (inputs.length !== BT || targets.length !== BT) {
+      throw new Error(`batch must hold B·T = ${BT} tokens, got ${inputs.length} inputs, ${targets.length} targets`);
+    }
+    const V = this.config.vocabSize;
+    for (let i = 0; i < BT; i++) {
+      if (inputs[i] >= V || targets[i] >= V) {
+        throw new Error(`token ${Math.max(inputs[i], targets[i])} at position ${i} is outside the vocabulary of ${V}`);
+      }
+    }
+    this.ops.write(this.tokens, inputs);
+    this.ops.write(this.targets, targets);
+    const index = embeddingIndex(inputs, V);
+    this.ops.write(this.rowStart, index.rowStart);
+    this.ops.write(this.positions, index.positions);
+  }
+
+  /** Forward pass of the current batch; per-token losses end in `losses` (BT). Returns the logits. */
+  forward(): T {
+    const o = this.ops, c = this.config, B = this.B, T = this.T, BT = B * T, C = c.dModel;
+    const NH = c.nHeads, NKV = c.nKvHeads, D = C / NH, F = c.ffnHidden, V = c.vocabSize;
+    o.embeddingForward(this.acts[0].x, this.tokens, this.p.wte, BT, C);
+    for (let l = 0; l < c.nLayers; l++) {
+      const a = this.acts[l], w = this.p.layers[l];
+      o.rmsnormForward(a.xn, a.rstd, a.x, w.inNorm, BT, C, c.normEps);
+      o.matmul(a.q, a.xn, w.wq, BT, NH * D, C, false, true, false); // q: (BT, NH·D)
+      o.matmul(a.k, a.xn, w.wk, BT, NKV * D, C, false, true, false); // k: (BT, NKV·D)
+      o.matmul(a.v, a.xn, w.wv, BT, NKV * D, C, false, true, false);
+      o.ropeForward(a.qr, a.q, this.rope, B, T, NH, D);
+      o.ropeForward(a.kr, a.k, this.rope, B, T, NKV, D);
+      o.attentionForward(a.att, a.lse, a.qr, a.kr, a.v, B, T, NH, NKV, D);
+      o.matmul(a.ao, a.att, w.wo, BT, C, NH * D, false, true, false);
+      o.residualForward(a.x2, a.x, a.ao, BT * C);
+      o.rmsnormForward(a.xn2, a.rstd2, a.x2, w.postNorm, BT, C, c.normEps);
+      o.matmul(a.g, a.xn2, w.wg, BT, F, C, false, true, false); // g: (BT, F)
+      o.matmul(a.u, a.xn2, w.wu, BT, F, C, false, true, false);
+      o.swigluForward(a.h, a.g, a.u, BT * F);
+      o.matmul(a.mo, a.h, w.wd, BT, C, F, false, true, false);
+      const next = l + 1 < c.nLayers ? this.acts[l + 1].x : this.xFinal;
+      o.residualForward(next, a.x2, a.mo, BT * C);
+    }
+    o.rmsnormForward(this.xfn, this.rstdF, this.xFinal, this.p.final, BT, C, c.normEps);
+    o.matmul(this.logits, this.xfn, this.p.lm, BT, V, C, false, true, false); // logits: (BT, V)
+    o.crossEntropyForward(this.losses, this.logits, this.targets, BT, V);
+    return this.logits;
+  }
+
+  /** Backward pass of the mean loss; gradients are accumulated (+=) into `grads`. */
+  backward(): void {
+    const o = this.ops, c = this.config, B = this.B, T = this.T, BT = B * T, C = c.dModel;
+    const NH = c.nHeads, NKV = c.nKvHeads, D = C / NH, F = c.ffnHidden, V = c.vocabSize;
+    o.crossEntropyBackward(this.dlogits, this.logits, this.targets, BT, V, 1 / BT);
+    o.matmul(this.g.lm, this.dlogits, this.xfn, V, C, BT, true, false, true); // dWlm += dlogitsᵀ·xfn
+    o.matmul(this.dxn, this.dlogits, this.p.lm, BT, C, V, false, false, false); // dxfn = dlogits·Wlm
+    o.rmsnormBackward(this.dres, this.g.final, this.dxn, this.xFinal, this.p.final, this.rstdF, BT, C);
+    for (let l = c.nLayers - 1; l >= 0; l--) {
+      const a = this.acts[l], w = this.p.layers[l], gw = this.g.layers[l];
+      // MLP branch: x3 = x2 + down(swiglu(gate(xn2), up(xn2))); dres holds dx3.
+      o.matmul(gw.wd, this.dres, a.h, C, F, BT, true, false, true);
+      o.matmul(this.dh, this.dres, w.wd, BT, F, C, false, false, false);
+      o.swigluBackward(this.dg, this.du, this.dh, a.g, a.u, BT * F);
+      o.matmul(gw.wg, this.dg, a.xn2, F, C, BT, true, false, true);
+      o.matmul(gw.wu, this.du, a.xn2, F, C, BT, true, false, true);
+      o.matmul(this.dxn, this.dg, w.wg, BT, C, F, false, false, false);
+      o.matmul(this.dxn, this.du, w.wu, BT, C, F, false, false, true);
+      o.rmsnormBackward(this.dtmp, gw.postNorm, this.dxn, a.x2, w.postNorm, a.rstd2, BT, C);
+      o.accumulate(this.dres, this.dtmp, BT * C); // dres = dx2
+      // Attention branch: x2 = x + o(attn(rope(q(xn)), rope(k(xn)), v(xn))).
+      o.matmul(gw.wo, this.dres, a.att, C, NH * D, BT, true, false, true);
+      o.matmul(this.datt, this.dres, w.wo, BT, NH * D, C, false, false, false);
+      o.attentionBackward(this.dqr, this.dkr, this.dv, this.datt, a.qr, a.kr, a.v, a.att, a.lse, B, T, NH, NKV, D);
+      o.ropeBackward(this.dq, this.dqr, this.rope, B, T, NH, D);
+      o.ropeBackward(this.dk, this.dkr, this.rope, B, T, NKV, D);
+      o.matmul(gw.wq, this.dq, a.xn, NH * D, C, BT, true, false, true);
+      o.matmul(gw.wk, this.dk, a.xn, NKV * D, C, BT, true, false, true);
+      o.matmul(gw.wv, this.dv, a.xn, NKV * D, C, BT, true, false, true);
+      o.matmul(this.dxn, this.dq, w.wq, BT, C, NH * D, false, false, false);
+      o.matmul(this.dxn, this.dk, w.wk, BT, C, NKV * D, false, false, true);
+      o.matmul(this.dxn, this.dv, w.wv, BT, C, NKV * D, false, false, true);
+      o.rmsnormBackward(this.dtmp, gw.inNorm, this.dxn, a.x, w.inNorm, a.rstd, BT, C);
+      o.accumulate(this.dres, this.dtmp, BT * C); // dres = dx
+    }
+    o.embeddingBackward(this.g.wte, this.dres, this.rowStart, this.positions, V, C);
+  }
+
+  /** Mean loss over the batch (reads the per-token losses back). */
+  async meanLoss(): Promise<number> {
+    const l = await this.ops.read(this.losses);
+    let s = 0;
+    for (let i = 0; i < l.length; i++) s += l[i];
+    return s / l.length;
+  }
+}

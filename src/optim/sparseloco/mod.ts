@@ -1,0 +1,14 @@
+/**
+ * SparseLoCo, CPU reference: tiles, compression (error feedback, per-tile top-k, 2-bit
+ * quantization), deterministic aggregation and the outer step, and whole-model helpers.
+ *
+ * @module
+ */
+
+export * from "./tiles.ts";
+export * from "./select_top_k.ts";
+export * from "./quantize.ts";
+export * from "./compress.ts";
+export * from "./aggregate.ts";
+export * from "./pseudo_gradient.ts";
+export * from "./model_round.ts";
