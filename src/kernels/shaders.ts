@@ -15,6 +15,7 @@ const SHADERS: Record<string, URL> = {
   cross_entropy: new URL("../../shaders/cross_entropy.wgsl", import.meta.url),
   adamw: new URL("../../shaders/adamw.wgsl", import.meta.url),
   grad_clip: new URL("../../shaders/grad_clip.wgsl", import.meta.url),
+  sparseloco: new URL("../../shaders/sparseloco.wgsl", import.meta.url),
 };
 
 /** Names of all shader files. */

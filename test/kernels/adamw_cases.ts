@@ -1,3 +1,4 @@
+import type { GpuRuntime } from "../../src/gpu/runtime.ts";
 import { adamw, type AdamWParams } from "../../src/kernels/adamw.ts";
 import { gradClip } from "../../src/kernels/grad_clip.ts";
 import * as ref from "../../src/reference/adamw.ts";
@@ -26,9 +27,9 @@ const TOL = {
   v: { atol: 1e-9, rtol: 1e-6 },
 };
 
-/** Runs STEPS AdamW steps on GPU and reference; `clip` gives the clip tensor contents. */
+/** Runs STEPS AdamW steps on GPU and reference with clip[0] = clipScale; compares params, m, v. */
 async function runSteps(
-  rt: Parameters<KernelCase["run"]>[0],
+  rt: GpuRuntime,
   n: number,
   clipScale: number,
 ): Promise<CheckResult[]> {
@@ -56,7 +57,7 @@ async function runSteps(
 }
 
 /** gradClip's on-device output feeding adamw directly, as the trainer uses them. */
-async function chained(rt: Parameters<KernelCase["run"]>[0], n: number): Promise<CheckResult[]> {
+async function chained(rt: GpuRuntime, n: number): Promise<CheckResult[]> {
   const shape = `N=${n} clip from gradClip`;
   const rng = new Rng(77);
   const p = rng.normals(n), g = rng.normals(n), m = new Float32Array(n), v = new Float32Array(n);

@@ -10,6 +10,7 @@ import { swigluCases } from "./swiglu_cases.ts";
 import { crossEntropyCases } from "./cross_entropy_cases.ts";
 import { adamwCases } from "./adamw_cases.ts";
 import { gradClipCases } from "./grad_clip_cases.ts";
+import { sparselocoCases } from "./sparseloco_cases.ts";
 
 export const ALL_CASES: KernelCase[] = [
   ...residualCases,
@@ -22,4 +23,5 @@ export const ALL_CASES: KernelCase[] = [
   ...crossEntropyCases,
   ...adamwCases,
   ...gradClipCases,
+  ...sparselocoCases,
 ];

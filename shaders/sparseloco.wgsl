@@ -1,0 +1,2 @@
+// sparseloco: to be written
+@compute @workgroup_size(1) fn placeholder() {}

@@ -1,0 +1,233 @@
+/**
+ * The single-process SparseLoCo experiment: R replicas on different shards synchronise every H
+ * inner steps, compared at equal tokens and seed with centralized AdamW (R× batch, the same
+ * tokens), DiLoCo with dense pseudo-gradients, and SparseLoCo in both index modes.
+ */
+import type { GpuRuntime, GpuTensor } from "../gpu/runtime.ts";
+import { gpuOps } from "../backend/gpu_ops.ts";
+import type { Ops } from "../backend/ops.ts";
+import type { ModelConfig } from "../model/config.ts";
+import { Llama } from "../model/llama.ts";
+import { initParams } from "../model/init.ts";
+import { Sampler, splitTokens } from "../data/sampler.ts";
+import { lrAt } from "../optim/lr_schedule.ts";
+import { INNER_DEFAULTS, Trainer } from "../train/trainer.ts";
+import { compressModel, type PeerUpdate, type TensorEntry, applyAggregate } from "../optim/sparseloco/model_round.ts";
+import type { CompressOptions, QuantizedTensor } from "../optim/sparseloco/compress.ts";
+import { decodeUpdate, encodeUpdate, type IndexMode } from "../codec/update_codec.ts";
+import { modelHash } from "../protocol/model_hash.ts";
+
+/** The methods compared. */
+export type Method = "centralized" | "diloco" | "sparseloco" | "sparseloco-compact";
+
+/** Experiment settings (SPARSELOCO.md defaults where they apply). */
+export interface SimulateOptions {
+  model: ModelConfig;
+  replicas: number;
+  /** Inner steps per round. */
+  H: number;
+  rounds: number;
+  /** Sequences per replica per inner step. */
+  batch: number;
+  seed: number;
+  lr: number;
+  warmup: number;
+  /** Outer learning rate α. */
+  alpha: number;
+  /** Error-feedback decay β. */
+  beta: number;
+  /** Entries kept per 4096-element tile (scaled for smaller tiles by the tile geometry). */
+  k: number;
+  /** Validation batches averaged per evaluation. */
+  evalBatches: number;
+  methods: Method[];
+}
+
+/** Defaults: 4 replicas, H = 30 as in the reference run, β 0.95, k 64, α 1. */
+export const SIMULATE_DEFAULTS: Omit<SimulateOptions, "model"> = {
+  replicas: 4,
+  H: 30,
+  rounds: 10,
+  batch: 4,
+  seed: 1,
+  lr: 3e-3,
+  warmup: 30,
+  alpha: 1,
+  beta: 0.95,
+  k: 64,
+  evalBatches: 4,
+  methods: ["centralized", "diloco", "sparseloco", "sparseloco-compact"],
+};
+
+/** One method's outcome. */
+export interface MethodResult {
+  method: Method;
+  /** Validation loss after each round (index 0 = before training), at equal tokens. */
+  validLoss: number[];
+  /** Tokens seen by all replicas together after each round. */
+  tokens: number[];
+  /** Mean training loss of each round's inner steps. */
+  trainLoss: number[];
+  /** Bytes one peer sends per round (null for centralized: it all-reduces every step). */
+  bytesPerPeerRound: number | null;
+  seconds: number;
+}
+
+/** Progress callback: (method, round, validation loss). */
+export type SimulateProgress = (method: Method, round: number, validLoss: number) => void;
+
+function tensorLayout(model: Llama<unknown>): TensorEntry[] {
+  return model.layout.entries.map((e) => ({ name: e.name, offset: e.offset, shape: e.shape }));
+}
+
+async function evaluate<T>(trainer: Trainer<T>, sampler: Sampler, n: number): Promise<number> {
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    const { inputs, targets } = sampler.evalBatch(i);
+    s += await trainer.evaluate(inputs, targets);
+  }
+  return s / n;
+}
+
+/** Runs every requested method and returns their curves and byte counts. */
+export async function simulate(
+  rt: GpuRuntime,
+  tokens: Uint32Array,
+  opts: SimulateOptions,
+  progress: SimulateProgress = () => {},
+): Promise<{ results: MethodResult[]; params: number; denseBytes: number }> {
+  const ops = gpuOps(rt);
+  const { train, valid } = splitTokens(tokens);
+  const T = opts.model.context, R = opts.replicas;
+  const shardLen = Math.floor(train.length / R);
+  const shards = Array.from({ length: R }, (_, r) => train.subarray(r * shardLen, (r + 1) * shardLen));
+  const samplers = shards.map((s) => new Sampler(s, { batch: opts.batch, context: T, seed: opts.seed }));
+  const validSampler = new Sampler(valid, { batch: opts.batch, context: T, seed: opts.seed });
+  const replica = new Llama(ops, opts.model, opts.batch, T);
+  const theta0 = initParams(replica.layout, opts.model, opts.seed);
+  const schedule = { base: opts.lr, warmup: opts.warmup, total: opts.rounds * opts.H, minRatio: 0.1 };
+  const results: MethodResult[] = [];
+  for (const method of opts.methods) {
+    const t0 = performance.now();
+    const r = method === "centralized"
+      ? await centralized(ops, opts, samplers, validSampler, theta0, schedule, progress)
+      : await federated(ops, replica, method, opts, samplers, validSampler, theta0, schedule, progress);
+    results.push({ ...r, method, seconds: (performance.now() - t0) / 1000 });
+  }
+  ops.zero(replica.params);
+  return { results, params: replica.layout.count, denseBytes: 4 * replica.layout.count };
+}
+
+type Schedule = Parameters<typeof lrAt>[1];
+type Curves = Omit<MethodResult, "method" | "seconds">;
+
+async function centralized(
+  ops: Ops<GpuTensor>,
+  opts: SimulateOptions,
+  samplers: Sampler[],
+  validSampler: Sampler,
+  theta0: Float32Array,
+  schedule: Schedule,
+  progress: SimulateProgress,
+): Promise<Curves> {
+  const R = opts.replicas, T = opts.model.context, BT = opts.batch * T;
+  const model = new Llama(ops, opts.model, opts.batch * R, T);
+  const evalModel = new Llama(ops, opts.model, opts.batch, T);
+  ops.write(model.params, theta0);
+  const trainer = new Trainer(ops, model, INNER_DEFAULTS);
+  const evalTrainer = new Trainer(ops, evalModel, INNER_DEFAULTS);
+  const evalNow = async () => {
+    ops.copy(evalModel.params, model.params);
+    return await evaluate(evalTrainer, validSampler, opts.evalBatches);
+  };
+  const inputs = new Uint32Array(R * BT), targets = new Uint32Array(R * BT);
+  const validLoss = [await evalNow()], tokensSeen = [0], trainLoss: number[] = [];
+  for (let w = 0; w < opts.rounds; w++) {
+    let sum = 0;
+    for (let j = 0; j < opts.H; j++) {
+      // Exactly the tokens the R replicas see at this step, as one R× batch.
+      samplers.forEach((s, r) => {
+        const b = s.batch(r, w, j);
+        inputs.set(b.inputs, r * BT);
+        targets.set(b.targets, r * BT);
+      });
+      sum += (await trainer.train(inputs, targets, lrAt(w * opts.H + j, schedule))).loss;
+    }
+    trainLoss.push(sum / opts.H);
+    validLoss.push(await evalNow());
+    tokensSeen.push((w + 1) * opts.H * R * BT);
+    progress("centralized", w + 1, validLoss[w + 1]);
+  }
+  return { validLoss, tokens: tokensSeen, trainLoss, bytesPerPeerRound: null };
+}
+
+async function federated(
+  ops: Ops<GpuTensor>,
+  model: Llama<GpuTensor>,
+  method: Exclude<Method, "centralized">,
+  opts: SimulateOptions,
+  samplers: Sampler[],
+  validSampler: Sampler,
+  theta0: Float32Array,
+  schedule: Schedule,
+  progress: SimulateProgress,
+): Promise<Curves> {
+  const R = opts.replicas, BT = opts.batch * opts.model.context;
+  const layout = tensorLayout(model);
+  // Each replica keeps its own AdamW moments and error feedback across rounds.
+  const trainers = Array.from({ length: R }, () => new Trainer(ops, model, INNER_DEFAULTS));
+  const errors = Array.from({ length: R }, () => new Float32Array(model.layout.length));
+  const compress: Partial<CompressOptions> = { beta: opts.beta, k: opts.k };
+  const indexMode: IndexMode = method === "sparseloco-compact" ? 1 : 0;
+  const runId = new Uint8Array(32);
+  const theta = Float32Array.from(theta0);
+  const evalNow = async () => {
+    ops.write(model.params, theta);
+    return await evaluate(trainers[0], validSampler, opts.evalBatches);
+  };
+  const validLoss = [await evalNow()], tokensSeen = [0], trainLoss: number[] = [];
+  let bytes = 0;
+  for (let w = 0; w < opts.rounds; w++) {
+    const hash = await modelHash(theta);
+    const updates: PeerUpdate[] = [];
+    const deltas: Float32Array[] = [];
+    let sum = 0;
+    for (let r = 0; r < R; r++) {
+      ops.write(model.params, theta);
+      for (let j = 0; j < opts.H; j++) {
+        const { inputs, targets } = samplers[r].batch(r, w, j);
+        sum += (await trainers[r].train(inputs, targets, lrAt(w * opts.H + j, schedule))).loss;
+      }
+      const end = await ops.read(model.params);
+      const delta = new Float32Array(theta.length);
+      for (let i = 0; i < delta.length; i++) delta[i] = theta[i] - end[i];
+      if (method === "diloco") {
+        deltas.push(delta);
+        continue;
+      }
+      const tensors = compressModel(delta, errors[r], layout, compress) as QuantizedTensor[];
+      const wire = encodeUpdate({
+        indexMode, runId, window: w, modelHash: hash, tensors: tensors.map((t, id) => ({ ...t, id })),
+      });
+      bytes += wire.length;
+      // Aggregate what actually crossed the wire.
+      const decoded = decodeUpdate(wire, { expected: { runId, window: w, modelHash: hash } });
+      updates.push({ peer: `peer-${r}`, tensors: decoded.tensors });
+    }
+    if (method === "diloco") {
+      for (let i = 0; i < theta.length; i++) {
+        let s = 0;
+        for (const d of deltas) s += d[i];
+        theta[i] = theta[i] - opts.alpha * (s / R);
+      }
+    } else {
+      applyAggregate(theta, layout, updates, { alpha: opts.alpha });
+    }
+    trainLoss.push(sum / (R * opts.H));
+    validLoss.push(await evalNow());
+    tokensSeen.push((w + 1) * opts.H * R * BT);
+    progress(method, w + 1, validLoss[w + 1]);
+  }
+  const perPeerRound = method === "diloco" ? 4 * model.layout.count : bytes / (R * opts.rounds);
+  return { validLoss, tokens: tokensSeen, trainLoss, bytesPerPeerRound: perPeerRound };
+}
