@@ -56,7 +56,9 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `node_modules/.bin/vite preview --host 127.0.0.1 --port ${PORT} --strictPort`,
+    // `vite preview --host 127.0.0.1 --port PORT --strictPort`, wrapped so that the server also
+    // stops when Playwright itself is killed (see test/browser/preview_server.mjs).
+    command: `node test/browser/preview_server.mjs --host 127.0.0.1 --port ${PORT} --strictPort`,
     url: `${BASE_URL}/kernels.html`,
     // A stale server from elsewhere on this port would serve the wrong dist/: fail instead.
     reuseExistingServer: false,

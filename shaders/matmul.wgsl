@@ -33,6 +33,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> b: array<f32>;
 
 const TILE: u32 = 64u;
+// K step: 16 halves the barriers per K against 8 (and SwiftShader pays dearly for each barrier).
 const BK: u32 = 16u;
 // Row stride of the workgroup tiles in vec4s: 16 + 1 of padding, so that the transposing stores
 // (16 threads writing one column of 16 rows) fall into different banks.
@@ -57,26 +58,33 @@ fn load_b(kk: u32, col: u32, k_end: u32) -> f32 {
   return b[kk * p.n + col];
 }
 
-// op(A)[row .. row+3, kk] as one vec4 (a column piece of the tile).
+// op(A)[row .. row+3, kk] as one vec4 (a column piece of the A tile).
 fn load_a4(row: u32, kk: u32, k_end: u32) -> vec4<f32> {
   return vec4<f32>(load_a(row, kk, k_end), load_a(row + 1u, kk, k_end),
                    load_a(row + 2u, kk, k_end), load_a(row + 3u, kk, k_end));
 }
 
-// op(B)[kk, col .. col+3] as one vec4 (a row piece of the tile).
+// op(B)[kk, col .. col+3] as one vec4 (a row piece of the B tile).
 fn load_b4(kk: u32, col: u32, k_end: u32) -> vec4<f32> {
   return vec4<f32>(load_b(kk, col, k_end), load_b(kk, col + 1u, k_end),
                    load_b(kk, col + 2u, k_end), load_b(kk, col + 3u, k_end));
 }
 
 // Writes out[base + row·N + col .. +3] (or adds to it), skipping columns ≥ N.  out: (M,N) at base
+// Unrolled by hand: a loop over v[j] costs SwiftShader a dynamic vector index.
 fn store_row(base: u32, row: u32, col: u32, v: vec4<f32>, accumulate: bool) {
   if (row >= p.m) { return; }
   let i = base + row * p.n + col;
-  for (var j = 0u; j < 4u; j++) {
-    if (col + j < p.n) {
-      if (accumulate) { out[i + j] = out[i + j] + v[j]; } else { out[i + j] = v[j]; }
-    }
+  if (accumulate) {
+    if (col < p.n) { out[i] += v.x; }
+    if (col + 1u < p.n) { out[i + 1u] += v.y; }
+    if (col + 2u < p.n) { out[i + 2u] += v.z; }
+    if (col + 3u < p.n) { out[i + 3u] += v.w; }
+  } else {
+    if (col < p.n) { out[i] = v.x; }
+    if (col + 1u < p.n) { out[i + 1u] = v.y; }
+    if (col + 2u < p.n) { out[i + 2u] = v.z; }
+    if (col + 3u < p.n) { out[i + 3u] = v.w; }
   }
 }
 
@@ -91,16 +99,16 @@ fn tiled(@builtin(workgroup_id) wid: vec3<u32>,
   let k_begin = wid.z * p.k_chunk;
   let k_end = min(p.k, k_begin + p.k_chunk);
 
-  // Each thread loads one vec4 of each tile per K step. Consecutive threads walk along the
-  // operand's stored rows (coalesced global reads): along k for A (M,K) and B (N,K), along m/n
-  // for A (K,M) and B (K,N).
-  let a_k = select(li % BK, li / 16u, TRANS_A);
-  let a_g = select(li / BK, li % 16u, TRANS_A);
-  let b_k = select(li / 16u, li % BK, TRANS_B);
-  let b_g = select(li % 16u, li / BK, TRANS_B);
+  // Each thread loads one vec4 of each tile per K step: (k, g) = (k within the step, vec4
+  // column). Consecutive threads walk along the operand's stored rows so that global reads
+  // coalesce: along k for A (M,K) and B (N,K), along m/n for A (K,M) and B (K,N).
+  let ka = select(li % BK, li / 16u, TRANS_A);
+  let ga = select(li / BK, li % 16u, TRANS_A);
+  let kb = select(li / 16u, li % BK, TRANS_B);
+  let gb = select(li % 16u, li / BK, TRANS_B);
 
-  var ra = load_a4(m0 + 4u * a_g, k_begin + a_k, k_end);
-  var rb = load_b4(k_begin + b_k, n0 + 4u * b_g, k_end);
+  var ra = load_a4(m0 + 4u * ga, k_begin + ka, k_end);
+  var rb = load_b4(k_begin + kb, n0 + 4u * gb, k_end);
 
   // c_i = out row (m0 + 4·ly + i), columns n0 + 4·lx .. +3.
   var c0 = vec4<f32>(0.0);
@@ -109,14 +117,14 @@ fn tiled(@builtin(workgroup_id) wid: vec3<u32>,
   var c3 = vec4<f32>(0.0);
 
   for (var k0 = k_begin; k0 < k_end; k0 += BK) {
-    As[a_k * LDS + a_g] = ra;
-    Bs[b_k * LDS + b_g] = rb;
+    As[ka * LDS + ga] = ra;
+    Bs[kb * LDS + gb] = rb;
     workgroupBarrier();
     // Prefetch the next K step into registers: its global reads overlap the arithmetic below.
     let k1 = k0 + BK;
     if (k1 < k_end) {
-      ra = load_a4(m0 + 4u * a_g, k1 + a_k, k_end);
-      rb = load_b4(k1 + b_k, n0 + 4u * b_g, k_end);
+      ra = load_a4(m0 + 4u * ga, k1 + ka, k_end);
+      rb = load_b4(k1 + kb, n0 + 4u * gb, k_end);
     }
     for (var kk = 0u; kk < BK; kk++) {
       let av = As[kk * LDS + lid.y];

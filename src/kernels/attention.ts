@@ -1,21 +1,31 @@
 /**
  * Causal grouped-query attention launchers: query head h reads kv head floor(h / (NH/NKV)),
- * scores scaled by 1/sqrt(D). Deterministic (fixed-order sums, no atomics).
+ * scores scaled by 1/sqrt(D). Deterministic (fixed-order sums, no atomics). D must be a multiple
+ * of 4, at most 128: rows are vec4s and D/4 is a pipeline constant (one pipeline per D).
  */
 import type { GpuRuntime, GpuTensor, Uniform } from "../gpu/runtime.ts";
 
 /** Rows per workgroup; must match WG in shaders/attention.wgsl. */
 const WG = 64;
-/** Largest head dim (the shader's private row arrays); MAX_D in the shader. */
+/** Largest head dim (the shader's private row arrays hold MAX_D4 = 32 vec4s). */
 export const ATTENTION_MAX_D = 128;
 /** vec4s per workgroup tile array; TILE4 in the shader. */
 const TILE4 = 128;
 
-function params(B: number, T: number, NH: number, NKV: number, D: number, label: string): Uniform[] {
+function params(
+  B: number,
+  T: number,
+  NH: number,
+  NKV: number,
+  D: number,
+  label: string,
+): Uniform[] {
   if (!(D >= 4 && D <= ATTENTION_MAX_D && D % 4 === 0)) {
     throw new Error(`${label}: head dim D=${D} must be a multiple of 4 in [4, ${ATTENTION_MAX_D}]`);
   }
-  if (NKV < 1 || NH % NKV !== 0) throw new Error(`${label}: NH=${NH} is not a multiple of NKV=${NKV}`);
+  if (NKV < 1 || NH % NKV !== 0) {
+    throw new Error(`${label}: NH=${NH} is not a multiple of NKV=${NKV}`);
+  }
   const R = Math.min(WG, Math.floor(TILE4 / (D / 4)));
   return [{ u32: B }, { u32: T }, { u32: NH }, { u32: NKV }, { u32: R }, { f32: 1 / Math.sqrt(D) }];
 }
@@ -69,6 +79,7 @@ export function attentionBackward(
   D: number,
 ): void {
   const uniforms = params(B, T, NH, NKV, D, "attention.backward");
+  if (B * T * NH === 0) return;
   // delta[b,h,t] = dout_t·out_t: written by the dq pass (one row per invocation there anyway),
   // read by the dk/dv pass, which needs it for every query row of its group.
   const delta = rt.tensor(B * NH * T, "f32", "attention.delta");

@@ -1,5 +1,5 @@
 /** Rotary position embedding launchers (Hugging Face LLaMA rotate_half convention). */
-import { grid1d, type GpuRuntime, type GpuTensor } from "../gpu/runtime.ts";
+import { type GpuRuntime, type GpuTensor, grid1d } from "../gpu/runtime.ts";
 
 function launch(
   rt: GpuRuntime,
@@ -14,7 +14,9 @@ function launch(
   label: string,
 ): void {
   if (D % 2 !== 0) throw new Error(`${label}: head dim D=${D} must be even`);
-  if (table.length < T * D) throw new Error(`${label}: table has ${table.length} < T·D = ${T * D} values`);
+  if (table.length < T * D) {
+    throw new Error(`${label}: table has ${table.length} < T·D = ${T * D} values`);
+  }
   const overlap = dst.buffer === src.buffer && dst.offset < src.offset + src.length * 4 &&
     src.offset < dst.offset + dst.length * 4;
   if (overlap) throw new Error(`${label}: output may not alias its input`);

@@ -36,7 +36,7 @@ export function attentionForward(
           m = Math.max(m, scores[s]);
         }
         let l = 0;
-        for (let s = 0; s <= t; s++) l += (scores[s] = Math.exp(scores[s] - m));
+        for (let s = 0; s <= t; s++) l += scores[s] = Math.exp(scores[s] - m);
         for (let d = 0; d < D; d++) {
           let acc = 0;
           for (let s = 0; s <= t; s++) acc += scores[s] * v[((b * T + s) * NKV + kvh) * D + d];

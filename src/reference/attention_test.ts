@@ -41,6 +41,8 @@ Deno.test("attention forward is causal and grouped", () => {
   for (let i = 0; i < out.length; i++) {
     const t = Math.floor(i / (NH * D));
     if (t < T - 1 && out[i] !== before[i]) throw new Error(`row ${t} saw a future key`);
-    if (t === T - 1 && i % D === 0 && out[i] === before[i]) throw new Error("last row ignored its key");
+    if (t === T - 1 && i % D === 0 && out[i] === before[i]) {
+      throw new Error("last row ignored its key");
+    }
   }
 });

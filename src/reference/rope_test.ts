@@ -19,7 +19,9 @@ Deno.test("ropeTable follows t·theta^(−2i/D)", () => {
     for (let i = 0; i < D / 2; i++) {
       const a = t / Math.pow(theta, (2 * i) / D);
       if (table[2 * (t * 3 + i)] !== Math.fround(Math.cos(a))) throw new Error(`cos t=${t} i=${i}`);
-      if (table[2 * (t * 3 + i) + 1] !== Math.fround(Math.sin(a))) throw new Error(`sin t=${t} i=${i}`);
+      if (table[2 * (t * 3 + i) + 1] !== Math.fround(Math.sin(a))) {
+        throw new Error(`sin t=${t} i=${i}`);
+      }
     }
   }
 });

@@ -2,7 +2,7 @@ import { attentionBackward, attentionForward } from "../../src/kernels/attention
 import * as ref from "../../src/reference/attention.ts";
 import { Rng } from "../../src/data/rng.ts";
 import type { GpuTensor } from "../../src/gpu/runtime.ts";
-import { compare, type CheckResult, type KernelCase, upload } from "./check.ts";
+import { type CheckResult, compare, type KernelCase, upload } from "./check.ts";
 
 // [B, T, NH, NKV, D]: one row; workgroups (64 rows) and tiles (512/D rows) left partly empty
 // (7, 65, 300 rows); group sizes 1, 2, 3, 4; D = 16 … 128; T = 1024, the longest context.

@@ -27,7 +27,9 @@ export const ropeCases: KernelCase[] = SHAPES.map(([B, T, H, D]) => {
       const n = B * T * H * D, rng = new Rng(B * 1000 + T * 10 + D);
       const table = ref.ropeTable(T, D, 10000);
       const x = rng.normals(n), dout = rng.normals(n);
-      const tx = upload(rt, x, "x"), tdout = upload(rt, dout, "dout"), ttable = upload(rt, table, "table");
+      const tx = upload(rt, x, "x"),
+        tdout = upload(rt, dout, "dout"),
+        ttable = upload(rt, table, "table");
       const out = rt.tensor(n, "f32", "out"), dx = rt.tensor(n, "f32", "dx");
       ropeForward(rt, out, tx, ttable, B, T, H, D);
       ropeBackward(rt, dx, tdout, ttable, B, T, H, D);

@@ -1,0 +1,16 @@
+import { openRuntime } from "./src/kernels/open_runtime.ts";
+import { compressTensorGpu } from "./src/kernels/sparseloco.ts";
+import { Rng } from "./src/data/rng.ts";
+const rt = await openRuntime();
+const shape = Deno.args.length ? Deno.args[0].split("x").map(Number) : [256, 4100];
+const n = shape.reduce((a, b) => a * b);
+const rng = new Rng(1);
+const up = (a: Float32Array) => { const t = rt.tensor(a.length); rt.write(t, a); return t; };
+const e = up(rng.normals(n)), s = up(rng.normals(n)), en = up(rng.normals(n));
+await compressTensorGpu(rt, e, s, en, [64,64]).catch(()=>{});
+rt.profile = new Map();
+const t0 = performance.now();
+await compressTensorGpu(rt, e, s, en, shape);
+console.log(shape, "total ms", performance.now() - t0);
+console.log(rt.profile);
+rt.destroy();
