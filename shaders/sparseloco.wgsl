@@ -16,9 +16,14 @@
 //
 // N = numel, T = tiles, k = kept per full tile, M = selected entries (T·k, or less for a short
 // 1-D last chunk). Tile t's selection starts at t·k.
-// Every reduction is in a fixed order (per-thread chains, then a pairwise tree, then one
-// workgroup over the partials in order), so equal inputs give bit-identical outputs; sums are
-// float32 where the reference sums in float64 (see src/kernels/sparseloco.ts for tolerances).
+// Every reduction is in a fixed order (per-thread chains, then chunks of 16 and the chunk sums,
+// then one workgroup over the partials in order), so equal inputs give bit-identical outputs;
+// sums are float32 where the reference sums in float64 (src/kernels/sparseloco.ts: tolerances).
+// Workgroup reductions and scans are two-level rather than log-depth trees (3 barriers each:
+// software rasterisers such as SwiftShader pay for every barrier; the 2×16 serial steps cost
+// little on a GPU), one scalar at a time: workgroup memory is zero-filled at every workgroup's
+// start and its size drives SwiftShader's compile time (8 KiB took a pipeline from 0.25 s to
+// over 1 s), so every entry keeps it to a few KiB.
 // Bindings: several entries reuse a binding number for differently typed views; `layout: "auto"`
 // gives each entry only the variables it uses.
 
@@ -49,6 +54,12 @@ const TABLE = 8u;      // 4 entries: decode(c) = table[c]
 const COUNTS = 12u;    // 4 entries: values per code
 
 const WG = 256u;
+const CH = 16u; // WG = CH²: chunk length of the two-level reductions
+// tile_topk runs 64 invocations per tile: software rasterisers run each group of 4 invocations
+// as a fiber and switch all of them at every barrier, so a smaller workgroup makes this
+// barrier-heavy entry several times faster there; a GPU still has one workgroup per tile.
+const TK = 64u;
+const TK_CH = 8u; // TK = TK_CH²
 
 @group(0) @binding(0) var<uniform> p: Params;
 
@@ -74,14 +85,45 @@ const WG = 256u;
 @group(0) @binding(4) var<storage, read_write> codes_out: array<u32>;      // (⌈M/4⌉) codes
 @group(0) @binding(4) var<storage, read> stats_r: array<f32>;              // (16) residual
 
+// Each entry gets only what it uses: tile_topk 1 KiB histogram + 0.6 KiB scans + 1.1 KiB sum
+// (≈ 2.7 KiB), the others the 1.1 KiB sum (limit 16 KiB).
 var<workgroup> hist: array<atomic<u32>, 256>;
-var<workgroup> scan_buf: array<vec4<u32>, 256>;
-var<workgroup> red_a: array<vec4<f32>, 256>;
-var<workgroup> red_b: array<vec4<f32>, 256>;
-var<workgroup> pick: vec2<u32>;
+var<workgroup> scan_a: array<u32, TK>;
+var<workgroup> scan_b: array<u32, TK>;
+var<workgroup> chunk_a: array<u32, 16>;
+var<workgroup> chunk_b: array<u32, 16>;
+var<workgroup> pick_prefix: u32;
+var<workgroup> pick_krem: u32;
+var<workgroup> pick_done: u32;
+var<workgroup> bad_count: atomic<u32>;
+var<workgroup> red: array<f32, WG>;
+var<workgroup> red_chunk: array<f32, CH>;
+var<workgroup> red_total: f32;
 
 // 2-D grid so that N may exceed 65535 workgroups of 256.
 fn flat_id(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * WG; }
+
+// Sum of one value per thread (ch² threads) in a fixed order: ch consecutive values per chunk,
+// then the ch chunk sums. Every thread gets the total. Call uniformly with a constant ch.
+fn workgroup_sum(lid: u32, ch: u32, v: f32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  if (lid < ch) {
+    var s = red[lid * ch];
+    for (var j = 1u; j < ch; j = j + 1u) { s = s + red[lid * ch + j]; }
+    red_chunk[lid] = s;
+  }
+  workgroupBarrier();
+  if (lid == 0u) {
+    var s = red_chunk[0];
+    for (var c = 1u; c < ch; c = c + 1u) { s = s + red_chunk[c]; }
+    red_total = s;
+  }
+  workgroupBarrier();
+  let total = red_total;
+  workgroupBarrier(); // before the next call overwrites red_total
+  return total;
+}
 
 // ---------------------------------------------------------------------------------------------
 // e = β·e + (start − end)   e, start, end: (N)
@@ -133,49 +175,57 @@ fn key_of(x: f32) -> u32 {
 
 fn non_finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u; }
 
-// Inclusive prefix sum over the workgroup's 256 vectors (Hillis–Steele). Call uniformly.
-fn scan_inclusive(lid: u32, v: vec4<u32>) -> vec4<u32> {
-  scan_buf[lid] = v;
+// Exclusive prefix sums of two counts over tile_topk's TK threads, in two levels: TK_CH threads
+// scan TK_CH entries each, then one thread scans the chunk totals. Call uniformly.
+fn scan2_exclusive(lid: u32, a: u32, b: u32) -> vec2<u32> {
+  scan_a[lid] = a;
+  scan_b[lid] = b;
   workgroupBarrier();
-  var acc = v;
-  for (var off = 1u; off < WG; off = off << 1u) {
-    var add = vec4<u32>(0u);
-    if (lid >= off) { add = scan_buf[lid - off]; }
-    workgroupBarrier();
-    acc = acc + add;
-    scan_buf[lid] = acc;
-    workgroupBarrier();
-  }
-  return acc;
-}
-
-// Pairwise tree over the 256 per-thread vectors: fixed order. Call uniformly; thread 0 reads
-// red_a[0] / red_b[0] afterwards.
-fn tree_sum(lid: u32, a: vec4<f32>, b: vec4<f32>) {
-  red_a[lid] = a;
-  red_b[lid] = b;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-    if (lid < s) {
-      red_a[lid] = red_a[lid] + red_a[lid + s];
-      red_b[lid] = red_b[lid] + red_b[lid + s];
+  if (lid < TK_CH) {
+    var sa = 0u;
+    var sb = 0u;
+    for (var j = TK_CH * lid; j < TK_CH * lid + TK_CH; j = j + 1u) {
+      let xa = scan_a[j];
+      let xb = scan_b[j];
+      scan_a[j] = sa;
+      scan_b[j] = sb;
+      sa = sa + xa;
+      sb = sb + xb;
     }
-    workgroupBarrier();
+    chunk_a[lid] = sa;
+    chunk_b[lid] = sb;
   }
+  workgroupBarrier();
+  if (lid == 0u) {
+    var sa = 0u;
+    var sb = 0u;
+    for (var c = 0u; c < TK_CH; c = c + 1u) {
+      let xa = chunk_a[c];
+      let xb = chunk_b[c];
+      chunk_a[c] = sa;
+      chunk_b[c] = sb;
+      sa = sa + xa;
+      sb = sb + xb;
+    }
+  }
+  workgroupBarrier();
+  return vec2<u32>(scan_a[lid] + chunk_a[lid / TK_CH], scan_b[lid] + chunk_b[lid / TK_CH]);
 }
 
 // ---------------------------------------------------------------------------------------------
 // One workgroup per tile: e: (N) → sel_idx, sel_val: (M) at t·k .. t·k + min(k, size) − 1,
 // tile_part: (2T) = [Σ selected values (fixed order), #non-finite entries of the tile].
 //
-// Selection is a radix select on the 32-bit keys, 8 bits per pass from the top: each pass
-// histograms the keys that share the prefix found so far and picks the digit where the count
-// from the top reaches the remaining budget. After 4 passes `thr` is the k-th largest key and
-// `krem` how many entries equal to it are kept. The compaction then keeps every key > thr and
-// the first `krem` keys == thr in index order, so ties go to the lower index; positions come
-// from an exclusive scan, so indices are written in ascending order with no sort.
-// Workgroup memory: 1 KiB histogram + 4 KiB scan + 8 KiB reduction (< 16 KiB).
-@compute @workgroup_size(256)
+// Selection is a radix select on the keys (< 2³¹): the first digit is the exponent (bits
+// 30..23), so one pass already spreads magnitudes, then the mantissa in 8, 8 and 7 bits. Each
+// pass histograms the keys that share the digits fixed so far and picks the digit where the
+// count from the top reaches the remaining budget `krem`. If that digit's keys are exactly the
+// budget, they are all kept and the select stops early (thr = the digit's lowest key − 1,
+// krem = 0); otherwise after the last pass `thr` is the k-th largest key and `krem` how many keys
+// equal to it are kept. The compaction then keeps every key > thr and the first `krem` keys ==
+// thr in index order, so ties go to the lower index; positions come from an exclusive scan, so
+// indices are written in ascending order with no sort.
+@compute @workgroup_size(64)
 fn tile_topk(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
              @builtin(num_workgroups) nwg: vec3<u32>) {
   let t = wid.x + wid.y * nwg.x;
@@ -185,35 +235,73 @@ fn tile_topk(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) w
   let origin = tile_origin(t);
   let base = t * p.k;
 
-  var prefix = 0u;
-  var krem = kt;
   // A tile kept whole needs no select: thr = 0 keeps every key (NaN's 0 included via krem).
-  let passes = select(4u, 0u, kt >= size);
-  for (var level = 0u; level < passes; level = level + 1u) {
-    let shift = 24u - 8u * level;
-    let mask = ~(0xffffffffu >> (8u * level)); // the digits already fixed
-    atomicStore(&hist[lid], 0u);
-    workgroupBarrier();
-    for (var i = lid; i < size; i = i + WG) {
-      let key = key_of(e[local_to_flat(origin, i)]);
-      if ((key & mask) == prefix) { atomicAdd(&hist[(key >> shift) & 0xffu], 1u); }
+  var thr = 0u;
+  var krem = kt;
+  if (kt < size) {
+    var prefix = 0u; // the digits fixed so far, in place
+    var done = 0u;
+    for (var level = 0u; level < 4u; level = level + 1u) {
+      let shift = select(23u - 8u * level, 0u, level == 3u);
+      let width = select(8u, 7u, level == 3u);
+      let fixed = ~((1u << (shift + width)) - 1u); // the bits above this digit
+      let digit_mask = (1u << width) - 1u;
+      for (var d = lid; d < 256u; d = d + TK) { atomicStore(&hist[d], 0u); }
+      workgroupBarrier();
+      for (var i = lid; i < size; i = i + TK) {
+        let key = key_of(e[local_to_flat(origin, i)]);
+        if ((key & fixed) == prefix) { atomicAdd(&hist[(key >> shift) & digit_mask], 1u); }
+      }
+      workgroupBarrier();
+      // The digit where the count from the top reaches krem: 16 threads total 16 digits each
+      // (thread c: digits 255 − 16c down to 240 − 16c), then one thread walks the totals and
+      // the digits of the chunk that holds it (32 serial steps).
+      if (lid < 16u) {
+        var c = 0u;
+        for (var d = 0u; d < 16u; d = d + 1u) { c = c + atomicLoad(&hist[255u - 16u * lid - d]); }
+        chunk_a[lid] = c;
+      }
+      workgroupBarrier();
+      if (lid == 0u) {
+        // Bounded loops: they stop at the last chunk / digit even if the counts did not add up.
+        var above = 0u;
+        var c = 0u;
+        for (; c < 15u; c = c + 1u) {
+          if (above + chunk_a[c] >= krem) { break; }
+          above = above + chunk_a[c];
+        }
+        var digit = 255u - 16u * c;
+        var h = atomicLoad(&hist[digit]);
+        for (var d = 0u; d < 15u; d = d + 1u) {
+          if (above + h >= krem) { break; }
+          above = above + h;
+          digit = digit - 1u;
+          h = atomicLoad(&hist[digit]);
+        }
+        pick_prefix = prefix | (digit << shift);
+        pick_krem = krem - above;
+        pick_done = select(0u, 1u, h == krem - above);
+      }
+      // workgroupUniformLoad is a barrier too, and makes `done` uniform so that the loop (which
+      // has barriers) may leave early.
+      done = workgroupUniformLoad(&pick_done);
+      prefix = pick_prefix;
+      krem = pick_krem;
+      if (done != 0u) { break; }
     }
-    workgroupBarrier();
-    // Thread lid looks at digit 255 − lid so that the inclusive scan counts from the top.
-    let digit = 255u - lid;
-    let h = atomicLoad(&hist[digit]);
-    let incl = scan_inclusive(lid, vec4<u32>(h, 0u, 0u, 0u)).x;
-    let above = incl - h;
-    if (above < krem && krem <= incl) { pick = vec2<u32>(prefix | (digit << shift), krem - above); }
-    workgroupBarrier();
-    prefix = pick.x;
-    krem = pick.y;
+    thr = prefix;
+    if (done != 0u) {
+      // Every key ≥ prefix is kept (exactly krem of them at this digit, all above it): none
+      // is a tie to break. prefix ≥ 1 here, as only a tile kept whole could start at key 0.
+      thr = max(prefix, 1u) - 1u;
+      krem = 0u;
+    }
   }
-  let thr = prefix;
 
   // Compaction: each thread owns a contiguous run of the tile, so one scan gives every
   // thread the counts before its run and it writes its kept entries in order.
-  let run = (size + WG - 1u) / WG;
+  if (lid == 0u) { atomicStore(&bad_count, 0u); }
+  let run = (size + TK - 1u) / TK;
   let lo = min(lid * run, size);
   let hi = min(lo + run, size);
   var gt = 0u;
@@ -226,10 +314,10 @@ fn tile_topk(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) w
     eq = eq + select(0u, 1u, key == thr);
     bad = bad + select(0u, 1u, non_finite(x));
   }
-  let incl = scan_inclusive(lid, vec4<u32>(gt, eq, bad, 0u));
-  var g = incl.x - gt; // keys > thr before this run
-  var q = incl.y - eq; // keys == thr before this run
-  let bad_total = scan_buf[WG - 1u].z;
+  let before = scan2_exclusive(lid, gt, eq); // its barriers also order bad_count's reset
+  if (bad > 0u) { atomicAdd(&bad_count, bad); }
+  var g = before.x; // keys > thr before this run
+  var q = before.y; // keys == thr before this run
   var s = 0.0;
   for (var i = lo; i < hi; i = i + 1u) {
     let x = e[local_to_flat(origin, i)];
@@ -252,10 +340,10 @@ fn tile_topk(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) w
       s = s + x;
     }
   }
-  tree_sum(lid, vec4<f32>(s, 0.0, 0.0, 0.0), vec4<f32>(0.0));
+  let total = workgroup_sum(lid, TK_CH, s);
   if (lid == 0u) {
-    tile_part[2u * t] = red_a[0].x;
-    tile_part[2u * t + 1u] = f32(bad_total);
+    tile_part[2u * t] = total;
+    tile_part[2u * t + 1u] = f32(atomicLoad(&bad_count));
   }
 }
 
@@ -269,12 +357,12 @@ fn mean_finish(@builtin(local_invocation_index) lid: u32) {
     s = s + part_in[2u * i];
     b = b + part_in[2u * i + 1u];
   }
-  tree_sum(lid, vec4<f32>(s, b, 0.0, 0.0), vec4<f32>(0.0));
+  let sum = workgroup_sum(lid, CH, s);
+  let nonfinite = workgroup_sum(lid, CH, b);
   if (lid == 0u) {
-    let total = red_a[0];
-    stats[SUM] = total.x;
-    stats[SHIFT] = total.x / f32(p.m);
-    stats[NONFINITE] = total.y;
+    stats[SUM] = sum;
+    stats[SHIFT] = sum / f32(p.m);
+    stats[NONFINITE] = nonfinite;
   }
 }
 
@@ -289,8 +377,8 @@ fn centered_partial(@builtin(local_invocation_index) lid: u32,
     let d = vals_in[i] - mean;
     s = s + d * d;
   }
-  tree_sum(lid, vec4<f32>(s, 0.0, 0.0, 0.0), vec4<f32>(0.0));
-  if (lid == 0u) { part_out[wid.x] = red_a[0].x; }
+  let total = workgroup_sum(lid, CH, s);
+  if (lid == 0u) { part_out[wid.x] = total; }
 }
 
 fn finite(x: f32) -> bool { return !non_finite(x); }
@@ -300,9 +388,8 @@ fn finite(x: f32) -> bool { return !non_finite(x); }
 fn sigma_finish(@builtin(local_invocation_index) lid: u32) {
   var s = 0.0;
   for (var i = lid; i < p.n; i = i + WG) { s = s + part_in[i]; }
-  tree_sum(lid, vec4<f32>(s, 0.0, 0.0, 0.0), vec4<f32>(0.0));
+  let ss = workgroup_sum(lid, CH, s);
   if (lid == 0u) {
-    let ss = red_a[0].x;
     var sigma = 0.0;
     if (p.m > 1u) { sigma = sqrt(ss / f32(p.m - 1u)); }
     var scale = p.range_quarter * sigma;
@@ -346,23 +433,19 @@ fn quantize_codes(@builtin(local_invocation_index) lid: u32,
     }
     codes_out[q] = packed;
   }
-  tree_sum(lid, sums, counts);
-  if (lid == 0u) {
-    let o = 8u * wid.x;
-    let a = red_a[0];
-    let b = red_b[0];
-    part_out[o] = a.x;
-    part_out[o + 1u] = a.y;
-    part_out[o + 2u] = a.z;
-    part_out[o + 3u] = a.w;
-    part_out[o + 4u] = b.x;
-    part_out[o + 5u] = b.y;
-    part_out[o + 6u] = b.z;
-    part_out[o + 7u] = b.w;
+  // Per code: its sum, then its count (8 reductions in a loop: small workgroup memory).
+  for (var c = 0u; c < 4u; c = c + 1u) {
+    let sum = workgroup_sum(lid, CH, sums[c]);
+    let count = workgroup_sum(lid, CH, counts[c]);
+    if (lid == 0u) {
+      part_out[8u * wid.x + c] = sum;
+      part_out[8u * wid.x + 4u + c] = count;
+    }
   }
 }
 
 // part_in: (8G) with G = p.n → stats[TABLE..TABLE+3, COUNTS..COUNTS+3]. Exactly one workgroup.
+// Thread r·32 + j (r < 8) sums row r (code sums, then counts) of partials j, j + 32, …
 @compute @workgroup_size(256)
 fn table_finish(@builtin(local_invocation_index) lid: u32) {
   var sums = vec4<f32>(0.0);
@@ -372,18 +455,25 @@ fn table_finish(@builtin(local_invocation_index) lid: u32) {
     sums = sums + vec4<f32>(part_in[o], part_in[o + 1u], part_in[o + 2u], part_in[o + 3u]);
     counts = counts + vec4<f32>(part_in[o + 4u], part_in[o + 5u], part_in[o + 6u], part_in[o + 7u]);
   }
-  tree_sum(lid, sums, counts);
+  var total_sums = vec4<f32>(0.0);
+  var total_counts = vec4<f32>(0.0);
+  for (var c = 0u; c < 4u; c = c + 1u) {
+    total_sums[c] = workgroup_sum(lid, CH, sums[c]);
+    total_counts[c] = workgroup_sum(lid, CH, counts[c]);
+  }
   if (lid == 0u) {
-    let s = red_a[0];
-    let n = red_b[0];
-    let shift = stats[SHIFT];
-    let scale = stats[SCALE];
-    for (var c = 0u; c < 4u; c = c + 1u) {
-      var v = shift + (f32(c) - 2.0) * scale; // empty bin: its centre
-      if (n[c] > 0.0) { v = s[c] / n[c]; }
-      stats[TABLE + c] = v;
-      stats[COUNTS + c] = n[c];
-    }
+    let n = total_counts;
+    // An empty bin takes its centre shift + (c − 2)·scale; (c − 2)·scale is exact.
+    let centre = vec4<f32>(stats[SHIFT]) + vec4<f32>(-2.0, -1.0, 0.0, 1.0) * stats[SCALE];
+    let table = select(centre, total_sums / max(n, vec4<f32>(1.0)), n > vec4<f32>(0.0));
+    stats[TABLE] = table.x;
+    stats[TABLE + 1u] = table.y;
+    stats[TABLE + 2u] = table.z;
+    stats[TABLE + 3u] = table.w;
+    stats[COUNTS] = n.x;
+    stats[COUNTS + 1u] = n.y;
+    stats[COUNTS + 2u] = n.z;
+    stats[COUNTS + 3u] = n.w;
   }
 }
 

@@ -100,6 +100,12 @@ async function main(): Promise<KernelPageResults> {
         results.push(r);
         addRow(r, ms);
       }
+      // One line per case as it finishes: progress for whoever watches the console.
+      const bad = rs.filter((r) => !r.ok).length;
+      console.log(
+        `case ${i + 1}/${cases.length} ${c.kernel} (${c.shape}): ${ms.toFixed(0)} ms, ` +
+          (bad ? `${bad} of ${rs.length} FAIL` : `${rs.length} ok`),
+      );
     }
   } finally {
     rt.destroy();
@@ -123,6 +129,6 @@ main()
         failed > 0,
       );
     }
-    for (const r of out.results) console.log(formatResult(r));
+    for (const r of out.results.filter((r) => !r.ok)) console.log(formatResult(r));
     globalThis.__kernelResults = out;
   });

@@ -65,7 +65,10 @@ function describe(adapter: GPUAdapter, backend: AcquiredGpu["adapter"]["backend"
 async function requestDevice(adapter: GPUAdapter): Promise<GPUDevice> {
   // Ask for the adapter's own storage limits: the defaults (128 MiB per binding) cap model size.
   const l = adapter.limits;
+  // Timestamps let the benchmark time each kernel on the GPU itself.
+  const requiredFeatures: GPUFeatureName[] = adapter.features.has("timestamp-query") ? ["timestamp-query"] : [];
   return await adapter.requestDevice({
+    requiredFeatures,
     requiredLimits: {
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
       maxBufferSize: l.maxBufferSize,

@@ -56,7 +56,10 @@ export class GpuRuntime {
   readonly device: GPUDevice;
   readonly adapter: GpuAdapterDescription;
   readonly stats: RuntimeStats = { buffersCreated: 0, pipelinesCreated: 0, dispatches: 0, submits: 0 };
-  /** When set, every dispatch is submitted and awaited alone and its time added here (ms). */
+  /**
+   * When set, each dispatch runs in its own timestamped pass and `sync()` adds its GPU time (ms)
+   * here under its label. Needs the `timestamp-query` feature (see `canProfile`).
+   */
   profile: Map<string, number> | null = null;
 
   private readonly source: ShaderSource;
@@ -69,8 +72,10 @@ export class GpuRuntime {
   private readonly ring: GPUBuffer;
   private ringUsed = 0;
   private error: Error | null = null;
-  private pendingProfile: Promise<void> = Promise.resolve();
-  private lastDone = 0;
+  private querySet: GPUQuerySet | null = null;
+  private queryResolve: GPUBuffer | null = null;
+  private profiled: string[] = [];
+  private pendingTimes: { labels: string[]; staging: GpuTensor }[] = [];
 
   constructor(gpu: AcquiredGpu, source: ShaderSource) {
     this.device = gpu.device;
@@ -208,26 +213,61 @@ export class GpuRuntime {
       entries.push({ binding: i + 1, resource: { buffer: t.buffer, offset: t.offset, size: t.length * 4 } });
     });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    if (this.profile && this.canProfile) this.pass = this.beginProfiledPass(d.label ?? `${d.shader}.${d.entry}`);
     this.pass ??= this.enc().beginComputePass();
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(x, y, z);
     this.stats.dispatches++;
-    if (this.profile) this.profileLast(d.label ?? `${d.shader}.${d.entry}`);
+    if (this.profile && this.canProfile) this.endPass();
   }
 
-  private profileLast(label: string): void {
-    // Dispatches are submitted one by one and run in order, so each one's time is the gap
-    // between its completion and the previous completion (or its own submission).
-    const profile = this.profile!;
-    const submitted = performance.now();
-    this.submit();
-    const done = this.device.queue.onSubmittedWorkDone();
-    this.pendingProfile = this.pendingProfile.then(() => done).then(() => {
-      const now = performance.now();
-      profile.set(label, (profile.get(label) ?? 0) + now - Math.max(submitted, this.lastDone));
-      this.lastDone = now;
+  /** Whether the device can time kernels (`profile`). */
+  get canProfile(): boolean {
+    return this.device.features.has("timestamp-query");
+  }
+
+  private static readonly PROFILE_SLOTS = 2048;
+
+  private beginProfiledPass(label: string): GPUComputePassEncoder {
+    if (!this.querySet) {
+      this.querySet = this.device.createQuerySet({ type: "timestamp", count: 2 * GpuRuntime.PROFILE_SLOTS });
+      this.queryResolve = this.createBuffer(16 * GpuRuntime.PROFILE_SLOTS, 0x200 | USAGE.COPY_SRC, "timestamps");
+    }
+    if (this.profiled.length === GpuRuntime.PROFILE_SLOTS) this.resolveProfile();
+    const i = this.profiled.length;
+    this.profiled.push(label);
+    this.endPass();
+    return this.enc().beginComputePass({
+      timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
     });
+  }
+
+  /** Copies the recorded timestamps out; `sync()` reads them. */
+  private resolveProfile(): void {
+    if (this.profiled.length === 0 || !this.querySet || !this.queryResolve) return;
+    const n = this.profiled.length;
+    this.endPass();
+    this.enc().resolveQuerySet(this.querySet, 0, 2 * n, this.queryResolve, 0);
+    const staging = this.tensor(4 * n, "u32", "timestamps");
+    this.enc().copyBufferToBuffer(this.queryResolve, 0, staging.buffer, 0, 16 * n);
+    this.pendingTimes.push({ labels: this.profiled, staging });
+    this.profiled = [];
+  }
+
+  private async collectProfile(): Promise<void> {
+    const pending = this.pendingTimes;
+    this.pendingTimes = [];
+    for (const { labels, staging } of pending) {
+      const words = await this.readU32(staging);
+      this.dispose(staging);
+      labels.forEach((label, i) => {
+        // Timestamps are u64 nanoseconds; spans of one pass fit easily in 2^53.
+        const t = (j: number) => words[2 * j] + words[2 * j + 1] * 2 ** 32;
+        const ms = Math.max(0, t(2 * i + 1) - t(2 * i)) / 1e6;
+        this.profile?.set(label, (this.profile.get(label) ?? 0) + ms);
+      });
+    }
   }
 
   /** Submits the recorded commands. */
@@ -248,9 +288,10 @@ export class GpuRuntime {
 
   /** Submits and waits until the GPU is idle. */
   async sync(): Promise<void> {
+    this.resolveProfile();
     this.submit();
     await this.device.queue.onSubmittedWorkDone();
-    await this.pendingProfile;
+    await this.collectProfile();
     if (this.error) {
       const e = this.error;
       this.error = null;

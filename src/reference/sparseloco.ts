@@ -11,7 +11,13 @@ import type { Floats } from "./types.ts";
  * (`fround(β·e) + Δ` with Δ = `pseudoGradient(start, end)`).
  * start = θ at the round's start, end = θ after the inner steps.  e, start, end: (N)
  */
-export function errorFeedback(e: Floats, start: Floats, end: Floats, n: number, beta: number): void {
+export function errorFeedback(
+  e: Floats,
+  start: Floats,
+  end: Floats,
+  n: number,
+  beta: number,
+): void {
   const b = Math.fround(beta);
   for (let i = 0; i < n; i++) {
     const delta = Math.fround(start[i] - end[i]);

@@ -19,7 +19,7 @@ export async function runCli(main: () => Promise<void>): Promise<never> {
     Deno.exit(0);
   } catch (e) {
     if (USER_ERRORS.some((k) => e instanceof k)) {
-      console.error(`error: ${(e as Error).message}`);
+      console.error(`error: ${(e as Error).message.replace(/\s*\n\s*/g, " ")}`);
       Deno.exit(1);
     }
     console.error(e);

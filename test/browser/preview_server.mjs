@@ -6,9 +6,19 @@
  * Playwright stops its webServer when it exits normally, but not when it is itself killed
  * (SIGTERM from an outer `timeout`, SIGKILL): the server would be orphaned. Playwright gives the
  * server a stdin pipe, and that pipe closes however Playwright ends, so end-of-input stops vite.
- * Vite's exit status is passed on, so a server that cannot start fails the run at once.
+ * Vite's exit status is passed on, so a server that cannot start fails the run at once; so does
+ * a missing build.
  */
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+
+// `vite preview` serves 404s from a missing dist/; say what is wrong instead of timing out.
+for (const page of ["dist/index.html", "dist/kernels.html"]) {
+  if (!existsSync(page)) {
+    console.error(`${page} is missing: run \`node_modules/.bin/vite build\` before playwright test`);
+    process.exit(1);
+  }
+}
 
 const vite = spawn("node_modules/.bin/vite", ["preview", ...process.argv.slice(2)], {
   stdio: ["ignore", "inherit", "inherit"],
