@@ -1,8 +1,9 @@
 /**
  * Softmax cross-entropy launchers (shaders/cross_entropy.wgsl): one workgroup per row of logits,
- * so vocabularies of 50k are reduced by 256 threads in a fixed order (deterministic).
+ * reduced in a fixed order (deterministic) by up to 256 threads, fewer for short rows.
  */
 import { type GpuRuntime, type GpuTensor, grid1d } from "../gpu/runtime.ts";
+import { rowThreads } from "./row_threads.ts";
 
 /**
  * losses(N) = logsumexp(logits[i]) − logits[i, targets[i]] (numerically stable).
@@ -19,6 +20,7 @@ export function crossEntropyForward(
   rt.dispatch({
     shader: "cross_entropy",
     entry: "forward",
+    constants: { WG: rowThreads(V) },
     uniforms: [{ u32: N }, { u32: V }, { f32: 0 }],
     tensors: [losses, logits, targets],
     workgroups: grid1d(N, 1),
@@ -41,6 +43,7 @@ export function crossEntropyBackward(
   rt.dispatch({
     shader: "cross_entropy",
     entry: "backward",
+    constants: { WG: rowThreads(V) },
     uniforms: [{ u32: N }, { u32: V }, { f32: scale }],
     tensors: [dlogits, logits, targets],
     workgroups: grid1d(N, 1),

@@ -3,14 +3,7 @@
  * Row passes use one workgroup per row; dw is reduced over rows in two fixed-order stages.
  */
 import { type GpuRuntime, type GpuTensor, grid1d } from "../gpu/runtime.ts";
-
-/**
- * Threads per row workgroup (the shader's WG override): about 4 elements per thread, a power of
- * two in [32, 256], so that short rows do not leave most of a 256-thread workgroup idle.
- */
-function rowThreads(len: number): number {
-  return Math.min(256, Math.max(32, 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(len / 4))))));
-}
+import { rowThreads } from "./row_threads.ts";
 
 /**
  * Rows per chunk of the dw reduction: at most 256 chunks keep stage 2 short and the partials
