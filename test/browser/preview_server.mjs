@@ -15,7 +15,9 @@ import { existsSync } from "node:fs";
 // `vite preview` serves 404s from a missing dist/; say what is wrong instead of timing out.
 for (const page of ["dist/index.html", "dist/kernels.html"]) {
   if (!existsSync(page)) {
-    console.error(`${page} is missing: run \`node_modules/.bin/vite build\` before playwright test`);
+    console.error(
+      `${page} is missing: run \`node_modules/.bin/vite build\` before playwright test`,
+    );
     process.exit(1);
   }
 }
