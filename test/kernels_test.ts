@@ -1,17 +1,16 @@
 /** Every WGSL kernel against its TypeScript reference, on the runtime's default adapter. */
-import { openRuntime } from "../src/kernels/open_runtime.ts";
+import { GPU_TEST, testRuntime } from "./gpu.ts";
 import { adapterLabel } from "../src/gpu/device.ts";
 import { ALL_CASES } from "./kernels/all_cases.ts";
 import { formatResult } from "./kernels/check.ts";
 
-const rt = await openRuntime();
+const rt = await testRuntime();
 console.log(`kernels on ${adapterLabel(rt.adapter)}`);
 
 for (const c of ALL_CASES) {
   Deno.test({
     name: `${c.kernel} matches reference on ${c.shape}`,
-    sanitizeOps: false,
-    sanitizeResources: false,
+    ...GPU_TEST,
     async fn() {
       const results = await c.run(rt);
       if (results.length === 0) throw new Error(`${c.kernel} (${c.shape}) checked nothing`);

@@ -3,7 +3,7 @@
  * backward against the TypeScript reference, the reference against finite differences, and
  * AdamW trajectories side by side.
  */
-import { openRuntime } from "../src/kernels/open_runtime.ts";
+import { GPU_TEST, testRuntime } from "./gpu.ts";
 import { gpuOps } from "../src/backend/gpu_ops.ts";
 import { cpuOps } from "../src/backend/cpu_ops.ts";
 import type { Ops } from "../src/backend/ops.ts";
@@ -37,13 +37,12 @@ function build<Tn>(ops: Ops<Tn>, c: ModelConfig, seed: number, params?: Float32A
   return { model, params: p };
 }
 
-const rt = await openRuntime();
-const opts = { sanitizeOps: false, sanitizeResources: false };
+const rt = await testRuntime();
 
 for (const [label, c] of [["tied", TINY], ["untied GQA 4:1", UNTIED]] as const) {
   Deno.test({
     name: `llama GPU logits, loss and every gradient match the reference (${label})`,
-    ...opts,
+    ...GPU_TEST,
     async fn() {
       const { inputs, targets } = batch(c, 1);
       const cpu = cpuOps(), gpu = gpuOps(rt);
@@ -102,7 +101,7 @@ Deno.test("llama reference gradients match finite differences (float64)", async 
 
 Deno.test({
   name: "llama 10 AdamW steps follow the reference loss trajectory",
-  ...opts,
+  ...GPU_TEST,
   async fn() {
     const cpu = cpuOps(), gpu = gpuOps(rt);
     // The training init and a modest rate: AdamW turns float noise in near-zero gradients into

@@ -1,5 +1,5 @@
 /** Local training on the shipped corpus: the loss falls, and steady-state steps allocate nothing. */
-import { openRuntime } from "../src/kernels/open_runtime.ts";
+import { GPU_TEST, testRuntime } from "./gpu.ts";
 import { gpuOps } from "../src/backend/gpu_ops.ts";
 import { Llama } from "../src/model/llama.ts";
 import { initParams } from "../src/model/init.ts";
@@ -10,9 +10,8 @@ import { loadCorpus } from "../src/data/load_corpus.ts";
 import { ByteTokenizer } from "../src/data/byte_tokenizer.ts";
 import { Sampler } from "../src/data/sampler.ts";
 
-const rt = await openRuntime();
+const rt = await testRuntime();
 const corpus = await loadCorpus([], new ByteTokenizer());
-const opts = { sanitizeOps: false, sanitizeResources: false };
 
 const SMALL: ModelConfig = {
   vocabSize: 256, dModel: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnHidden: 64,
@@ -21,7 +20,7 @@ const SMALL: ModelConfig = {
 
 Deno.test({
   name: "trainLocal loss falls clearly on the shipped corpus from a fixed seed",
-  ...opts,
+  ...GPU_TEST,
   async fn() {
     const losses: number[] = [];
     const steps = 80;
@@ -39,7 +38,7 @@ Deno.test({
 
 Deno.test({
   name: "trainer steps allocate no GPU buffers or pipelines after the first",
-  ...opts,
+  ...GPU_TEST,
   async fn() {
     const ops = gpuOps(rt);
     const model = new Llama(ops, { ...SMALL, nLayers: 1, context: 16 }, 2, 16);
