@@ -6,7 +6,8 @@
 //                  (split-K); with more than one chunk it writes partials (S,M,N) to `out`.
 //   reduce_splits: out(M,N) (+)= Σ_s partials(s,M,N), summed in s order (deterministic split-K).
 //   naive:         one thread per output element, no tiling (the benchmark's baseline).
-// Every output element is one sequential sum over k, so results are bit-identical run to run.
+// Every output element is summed in one fixed order (k ascending; split-K: chunks ascending), with
+// no atomics, so results are bit-identical run to run.
 
 // Transposes are pipeline constants: the branches fold away and the pipeline cache keys on them.
 override TRANS_A: bool = false;

@@ -1,4 +1,4 @@
-import { grid1d, type GpuRuntime, type GpuTensor } from "../gpu/runtime.ts";
+import { type GpuRuntime, type GpuTensor, grid1d, type Uniform } from "../gpu/runtime.ts";
 
 /** Output tile edge of the tiled kernel (shaders/matmul.wgsl TILE). */
 const TILE = 64;
@@ -21,11 +21,19 @@ function checkArgs(
   K: number,
 ): void {
   for (const [what, v] of [["M", M], ["N", N], ["K", K]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${name}: ${what} must be a positive integer, got ${v}`);
+    if (!Number.isInteger(v) || v < 1) {
+      throw new Error(`${name}: ${what} must be a positive integer, got ${v}`);
+    }
   }
-  const need: [GpuTensor, number, string][] = [[out, M * N, "out"], [a, M * K, "a"], [b, K * N, "b"]];
+  const need: [GpuTensor, number, string][] = [
+    [out, M * N, "out"],
+    [a, M * K, "a"],
+    [b, K * N, "b"],
+  ];
   for (const [t, n, what] of need) {
-    if (t.length < n) throw new Error(`${name}: ${what} (${t.label}) has ${t.length} elements, needs ${n}`);
+    if (t.length < n) {
+      throw new Error(`${name}: ${what} (${t.label}) has ${t.length} elements, needs ${n}`);
+    }
   }
 }
 
@@ -46,6 +54,19 @@ function splitChunk(K: number, splits: number): number {
   return Math.ceil(K / splits / BK) * BK;
 }
 
+/** The shader's Params struct: m, n, k, accumulate, k_chunk, splits. */
+function params(
+  M: number,
+  N: number,
+  K: number,
+  accumulate: boolean,
+  kChunk: number,
+  splits: number,
+): Uniform[] {
+  return [M, N, K, accumulate ? 1 : 0, kChunk, splits].map((u32) => ({ u32 }));
+}
+
+/** Transposes are pipeline constants: each combination is its own specialised pipeline. */
 function constants(transA: boolean, transB: boolean): Record<string, number> {
   return { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 };
 }
@@ -79,7 +100,7 @@ export function matmul(
       shader: "matmul",
       entry: "tiled",
       constants: constants(transA, transB),
-      uniforms: [{ u32: M }, { u32: N }, { u32: K }, { u32: accumulate ? 1 : 0 }, { u32: K }, { u32: 1 }],
+      uniforms: params(M, N, K, accumulate, K, 1),
       tensors: [out, a, b],
       workgroups: grid,
     });
@@ -90,14 +111,14 @@ export function matmul(
     shader: "matmul",
     entry: "tiled",
     constants: constants(transA, transB),
-    uniforms: [{ u32: M }, { u32: N }, { u32: K }, { u32: 0 }, { u32: splitChunk(K, splits) }, { u32: splits }],
+    uniforms: params(M, N, K, false, splitChunk(K, splits), splits),
     tensors: [parts, a, b],
     workgroups: grid,
   });
   rt.dispatch({
     shader: "matmul",
     entry: "reduce_splits",
-    uniforms: [{ u32: M }, { u32: N }, { u32: K }, { u32: accumulate ? 1 : 0 }, { u32: 0 }, { u32: splits }],
+    uniforms: params(M, N, K, accumulate, 0, splits),
     tensors: [out, parts],
     workgroups: grid1d(M * N),
   });
@@ -126,7 +147,7 @@ export function matmulNaive(
     shader: "matmul",
     entry: "naive",
     constants: constants(transA, transB),
-    uniforms: [{ u32: M }, { u32: N }, { u32: K }, { u32: accumulate ? 1 : 0 }, { u32: K }, { u32: 1 }],
+    uniforms: params(M, N, K, accumulate, K, 1),
     tensors: [out, a, b],
     workgroups: [Math.ceil(N / 16), Math.ceil(M / 16)],
   });

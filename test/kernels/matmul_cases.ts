@@ -36,52 +36,32 @@ function matmulCase(M: number, N: number, K: number, transA: boolean, transB: bo
     kernel: "matmul",
     shape,
     async run(rt) {
-      const lap = (w: string) => Deno.writeTextFileSync('/tmp/kt.log', `${new Date().toISOString()}   ${w}\n`, { append: true });
       const rng = new Rng(M * 7919 + N * 131 + K + (transA ? 2 : 0) + (transB ? 1 : 0));
-      lap('const rng = new Rng(M * 7919 + N * 131 +');
       // Stored as the flags say: a is (K,M) when transA, b is (N,K) when transB.
       const a = rng.normals(M * K), b = rng.normals(K * N), c0 = rng.normals(M * N);
-      lap('const a = rng.normals(M * K), b = rng.no');
       const want = new Float32Array(M * N), wantAcc = Float32Array.from(c0);
-      lap('const want = new Float32Array(M * N), wa');
       ref.matmul(want, a, b, M, N, K, transA, transB, false);
-      lap('ref.matmul(want, a, b, M, N, K, transA, ');
       ref.matmul(wantAcc, a, b, M, N, K, transA, transB, true);
-      lap('ref.matmul(wantAcc, a, b, M, N, K, trans');
       const [atol, rtol] = tolerance(K);
-      lap('const [atol, rtol] = tolerance(K);');
 
       const ta = upload(rt, a, "a"), tb = upload(rt, b, "b");
-      lap('const ta = upload(rt, a, "a"), tb = uplo');
       const results: CheckResult[] = [];
-      lap('const results: CheckResult[] = [];');
       // Tuned: plain (into NaN garbage, so a missed write shows) and accumulating, every combo.
       const out = upload(rt, new Float32Array(M * N).fill(NaN), "out"), acc = upload(rt, c0, "acc");
-      lap('const out = upload(rt, new Float32Array(');
       matmul(rt, out, ta, tb, M, N, K, transA, transB, false);
-      lap('matmul(rt, out, ta, tb, M, N, K, transA,');
       matmul(rt, acc, ta, tb, M, N, K, transA, transB, true);
-      lap('matmul(rt, acc, ta, tb, M, N, K, transA,');
       const got = await rt.read(out);
-      lap('const got = await rt.read(out);');
       results.push(compare("matmul", shape, "out", got, want, atol, rtol));
-      lap('results.push(compare("matmul", shape, "o');
       results.push(compare("matmul", shape, "out +=", await rt.read(acc), wantAcc, atol, rtol));
-      lap('results.push(compare("matmul", shape, "o');
       if (!transA && !transB) {
         // Deterministic: a second run is bit-identical.
         matmul(rt, out, ta, tb, M, N, K, transA, transB, false);
-      lap('matmul(rt, out, ta, tb, M, N, K, transA,');
         results.push(compare("matmul", shape, "rerun bitwise", await rt.read(out), got, 0, 0));
-      lap('results.push(compare("matmul", shape, "r');
       }
       // Naive (slow on SwiftShader): one run per combo, accumulating in half of them.
       const naiveAcc = transA !== transB;
-      lap('const naiveAcc = transA !== transB;');
       const naive = upload(rt, naiveAcc ? c0 : new Float32Array(M * N).fill(NaN), "naive");
-      lap('const naive = upload(rt, naiveAcc ? c0 :');
       matmulNaive(rt, naive, ta, tb, M, N, K, transA, transB, naiveAcc);
-      lap('matmulNaive(rt, naive, ta, tb, M, N, K, ');
       results.push(compare(
         "matmulNaive",
         shape,
@@ -91,13 +71,9 @@ function matmulCase(M: number, N: number, K: number, transA: boolean, transB: bo
         atol,
         rtol,
       ));
-      lap('));');
       for (const t of [out, acc, naive]) rt.dispose(t);
-      lap('for (const t of [out, acc, naive]) rt.di');
       rt.dispose(ta);
-      lap('rt.dispose(ta);');
       rt.dispose(tb);
-      lap('rt.dispose(tb);');
       return results;
     },
   };
