@@ -34,13 +34,13 @@ export interface StepReport {
   adapter: string;
 }
 
-/** Defaults for the embedded tiny run (byte-level, a few hundred steps). */
+/** Defaults for the embedded tiny run: a few minutes on SwiftShader, seconds on a GPU. */
 export const DEFAULT_TRAIN: Omit<TrainOptions, "model"> = {
-  batch: 8,
-  steps: 300,
+  batch: 4,
+  steps: 200,
   seed: 1,
   lr: 3e-3,
-  warmup: 30,
+  warmup: 20,
   weightDecay: INNER_DEFAULTS.weightDecay,
   gradClip: INNER_DEFAULTS.gradClip,
 };
