@@ -27,7 +27,11 @@ fi
 # npm ci when node_modules is missing or older than the lock file.
 if [ ! -x node_modules/.bin/deno ] || [ ! -f node_modules/.package-lock.json ] ||
   [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "setup: installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error >/dev/null || fail "npm ci failed (is the npm registry reachable?)"
+  echo "setup: installing npm packages"
+  # npm ci is exact; some npm versions reject a lock file that lacks other platforms' optional
+  # packages (deno's), and then npm install (still pinned by package.json) does the job.
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1 ||
+    npm install --no-audit --no-fund --loglevel=error >/dev/null ||
+    fail "npm install failed (is the npm registry reachable?)"
 fi
 node_modules/.bin/deno --version >/dev/null 2>&1 || fail "node_modules/.bin/deno does not run; delete node_modules and run again"

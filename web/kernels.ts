@@ -10,12 +10,15 @@ import { adapterLabel } from "../src/gpu/device.ts";
 import type { GpuRuntime } from "../src/gpu/runtime.ts";
 import { ALL_CASES } from "../test/kernels/all_cases.ts";
 import { type CheckResult, formatResult, type KernelCase } from "../test/kernels/check.ts";
+import { roundDigest } from "../test/determinism/round_digest.ts";
 
 /** What the page publishes when it is done. */
 export interface KernelPageResults {
   /** Adapter label, e.g. `google / swiftshader (browser, software)`; null if none was found. */
   adapter: string | null;
   results: CheckResult[];
+  /** SHA-256 of θ after a seeded SparseLoCo round (test/determinism): must equal Deno's. */
+  roundDigest?: string;
   /** Set when the suite could not run at all (no WebGPU, shader fetch failed, …). */
   error?: string;
 }
@@ -113,7 +116,7 @@ async function main(): Promise<KernelPageResults> {
   if (cases.length === 0) {
     return { adapter, results, error: `no kernel cases${filter ? ` match "${filter}"` : ""}` };
   }
-  return { adapter, results };
+  return { adapter, results, roundDigest: await roundDigest() };
 }
 
 const t0 = performance.now();

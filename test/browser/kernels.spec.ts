@@ -3,12 +3,14 @@
  * case on the browser's WebGPU adapter and publishes `window.__kernelResults`.
  */
 import { expect, test } from "@playwright/test";
+import { execFileSync } from "node:child_process";
 import { type CheckResult, formatResult } from "../kernels/check.ts";
 import { pageResults } from "./page_results.ts";
 
 interface KernelPageResults {
   adapter: string | null;
   results: CheckResult[];
+  roundDigest?: string;
   error?: string;
 }
 
@@ -37,4 +39,14 @@ test("every kernel case matches its reference in Chromium", async ({ page }) => 
       `${out.adapter}:\n${failed.map(formatResult).join("\n")}`,
   ).toBe(0);
   console.log(`kernels: ${out.results.length} outputs ok on ${out.adapter}`);
+
+  // Aggregation + outer step: Chromium and Deno must produce bit-identical parameters.
+  const deno = execFileSync("node_modules/.bin/deno", ["run", "-A", "test/determinism/round_digest_main.ts"], {
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  const denoDigest = /ROUND_DIGEST ([0-9a-f]{64})/.exec(deno)?.[1];
+  expect(denoDigest, `deno printed no digest:\n${deno}`).toBeTruthy();
+  expect(out.roundDigest, "SparseLoCo round digest: Chromium vs Deno").toBe(denoDigest);
+  console.log(`sparseloco round digest ${denoDigest}: Chromium = Deno`);
 });
