@@ -95,35 +95,27 @@ export function matmul(
   checkArgs("matmul", out, a, b, M, N, K);
   const splits = matmulSplits(M, N, K);
   const grid: [number, number, number] = [Math.ceil(N / TILE), Math.ceil(M / TILE), splits];
-  if (splits === 1) {
-    rt.dispatch({
-      shader: "matmul",
-      entry: "tiled",
-      constants: constants(transA, transB),
-      uniforms: params(M, N, K, accumulate, K, 1),
-      tensors: [out, a, b],
-      workgroups: grid,
-    });
-    return;
-  }
-  const parts = rt.tensor(splits * M * N, "f32", "matmul.partials");
+  // Split-K writes (S,M,N) partials into a pooled temporary; otherwise straight into `out`.
+  const split = splits > 1;
+  const target = split ? rt.tensor(splits * M * N, "f32", "matmul.partials") : out;
   rt.dispatch({
     shader: "matmul",
     entry: "tiled",
     constants: constants(transA, transB),
-    uniforms: params(M, N, K, false, splitChunk(K, splits), splits),
-    tensors: [parts, a, b],
+    uniforms: params(M, N, K, accumulate && !split, split ? splitChunk(K, splits) : K, splits),
+    tensors: [target, a, b],
     workgroups: grid,
   });
+  if (!split) return;
   rt.dispatch({
     shader: "matmul",
     entry: "reduce_splits",
     uniforms: params(M, N, K, accumulate, 0, splits),
-    tensors: [out, parts],
+    tensors: [out, target],
     workgroups: grid1d(M * N),
   });
   // Safe to recycle now: the queue runs the two passes before any later user of the buffer.
-  rt.dispose(parts);
+  rt.dispose(target);
 }
 
 /**
