@@ -1,6 +1,7 @@
 /**
- * Vite build of the browser pages: `web/index.html` (training demo, runs in a module Web Worker)
- * and `web/kernels.html` (the WGSL kernel suite). Output goes to `dist/` at the repo root.
+ * Vite build of the browser pages: `web/index.html` (training demo, runs in a module Web Worker),
+ * `web/kernels.html` (the WGSL kernel suite) and `web/net.html` (a libp2p node against a Deno
+ * peer). Output goes to `dist/` at the repo root.
  *
  * The pages import straight from ../src, ../test, ../shaders and ../data; shaders and the corpus
  * are referenced as `new URL("…", import.meta.url)` and emitted as hashed assets.
@@ -40,6 +41,7 @@ export default defineConfig({
       input: {
         index: at("web/index.html"),
         kernels: at("web/kernels.html"),
+        net: at("web/net.html"),
       },
     },
   },

@@ -26,8 +26,10 @@ export type NetErrorCode =
   | "dial"
   /** The node could not start (e.g. a listen address is in use). */
   | "start"
-  /** Every provider was tried and none delivered. */
+  /** Every provider was tried and none delivered, or the peer serves no history (sync). */
   | "unavailable"
+  /** The remote failed while answering (its history source threw or broke its limits). */
+  | "remote_error"
   /** A bad argument from the caller (a hash of the wrong length, an unknown topic…). */
   | "invalid_argument";
 

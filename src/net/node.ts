@@ -1,6 +1,7 @@
 /**
  * The webloco node, runtime-independent: a started libp2p node with identify, ping, gossipsub
- * (webloco topics, validators, scoring) and the payload protocol, behind a small API.
+ * (webloco topics, validators, scoring), the payload protocol and the sync protocol, behind a
+ * small API.
  * `deno_node.ts` and `browser_node.ts` add the transports of each runtime.
  *
  * @module
@@ -33,6 +34,14 @@ import {
 } from "./payload_protocol.ts";
 import { type PayloadHash, PayloadStore } from "./payload_store.ts";
 import { type RunTopics, runTopics } from "./protocols.ts";
+import {
+  type SyncOptions,
+  type SyncResponse,
+  type SyncService,
+  syncService,
+  type SyncServiceInit,
+  type SyncSource,
+} from "./sync_protocol.ts";
 
 /** Gossipsub as webloco uses it: the service plus its score of a peer. */
 export type ScoredGossipSub = GossipSub & {
@@ -52,6 +61,8 @@ export interface WeblocoServices {
   pubsub: GossipSub;
   /** The payload protocol over the node's store. */
   payload: PayloadService;
+  /** The sync protocol (history since a window, newest checkpoint). */
+  sync: SyncService;
   /** libp2p requires a service map to be indexable. */
   [key: string]: unknown;
 }
@@ -77,6 +88,8 @@ export interface WeblocoNodeOptions {
   storeMaxBytes?: number;
   /** Limits of the payload server (max payload, concurrency, timeouts). */
   payload?: PayloadServerOptions;
+  /** Limits of the sync server (records per response, record bytes, concurrency, timeouts). */
+  sync?: SyncServiceInit;
   /** Gossip limits and scoring (topics and validator come from the fields above). */
   gossip?: Omit<GossipConfig, "topics" | "validate">;
   /** A line logger for background failures (bootstrap dials, handler errors). */
@@ -106,6 +119,7 @@ export function weblocoLibp2pOptions(
   topics: RunTopics;
 } {
   const topics = runTopics(options.runId);
+  const log = options.log;
   const gossip: GossipConfig = {
     ...options.gossip,
     topics: Object.values(topics),
@@ -128,6 +142,12 @@ export function weblocoLibp2pOptions(
         ping: ping(),
         pubsub: gossipsub(gossipsubOptions(gossip)),
         payload: payloadService({ ...options.payload, store }),
+        sync: syncService({
+          ...options.sync,
+          // Failed requests go to the node's log (a failing history source is a local bug).
+          onError: options.sync?.onError ??
+            (log && ((err, peer) => log(`sync request from ${peer} failed: ${messageOf(err)}`))),
+        }),
       },
     },
   };
@@ -135,7 +155,7 @@ export function weblocoLibp2pOptions(
 
 /** A started webloco libp2p node. Create with `createDenoNode` or `createBrowserNode`. */
 export class WeblocoNode {
-  /** The libp2p node (services: identify, ping, pubsub, payload). */
+  /** The libp2p node (services: identify, ping, pubsub, payload, sync). */
   readonly libp2p: WeblocoLibp2p;
   /** The run's topic names. */
   readonly topics: RunTopics;
@@ -289,7 +309,29 @@ export class WeblocoNode {
     return this.libp2p.services.payload.fetchPayload(provider, hash, options);
   }
 
-  /** Stops the node: timers, handlers, payload requests in flight, connections, listeners. */
+  /**
+   * Sets what this node serves to sync requests (round records, newest checkpoint); `null`
+   * (the default) answers "unavailable".
+   */
+  setSyncSource(source: SyncSource | null): void {
+    this.libp2p.services.sync.setSource(source);
+  }
+
+  /**
+   * Asks `provider` for the run's history: signed round records with window ≥ `fromWindow`
+   * (at most `MAX_SYNC_RECORDS`; `more` says to ask again from the last window + 1) and its
+   * newest checkpoint pointer. Records are unverified bytes. Throws a NetError: `unavailable`,
+   * `busy`, `bad_request`, `remote_error`, `too_large`, `protocol`, `timeout`, `aborted`,
+   * `dial`, `invalid_argument`.
+   */
+  sync(provider: Provider, fromWindow: number, options?: SyncOptions): Promise<SyncResponse> {
+    return this.libp2p.services.sync.sync(provider, fromWindow, options);
+  }
+
+  /**
+   * Stops the node: timers, handlers, payload and sync requests in flight, connections,
+   * listeners.
+   */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;

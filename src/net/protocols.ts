@@ -10,6 +10,7 @@
  * /webloco/1a2b3c4d/updates/1   signed update announcements (window, payload hash, size)
  * /webloco/1a2b3c4d/rounds/1    signed round records
  * /webloco/payload/1.0.0        request/response: payload bytes by sha256
+ * /webloco/sync/1.0.0           request/response: round records since a window, newest checkpoint
  * ```
  *
  * @module
@@ -20,6 +21,12 @@ export const PROTOCOL_PREFIX = "/webloco";
 
 /** The payload fetch protocol (request: sha256; response: status, length, bytes). */
 export const PAYLOAD_PROTOCOL = "/webloco/payload/1.0.0";
+
+/**
+ * The history sync protocol (request: version, first window; response: status, length, the
+ * newest checkpoint pointer and signed round records). See `sync_protocol.ts`.
+ */
+export const SYNC_PROTOCOL = "/webloco/sync/1.0.0";
 
 /** Version of the topic layout; part of every topic name. */
 export const TOPIC_VERSION = 1;

@@ -1,0 +1,323 @@
+/**
+ * The peer role: each window it trains up to H inner steps from θ_w on its own batches,
+ * compresses the pseudo-gradient (SparseLoCo), serves the payload and announces it; then it
+ * applies the validator's round record — fetching the selected payloads from anyone who has
+ * them — and checks that its model hash equals the record's. Its state (θ, error feedback,
+ * last window) is saved atomically after every change, so a restarted peer resumes and
+ * catches up. DESIGN.md "A round".
+ *
+ * @module
+ */
+
+import { encodeUpdate } from "../codec/update_codec.ts";
+import { compressModel } from "../optim/sparseloco/model_round.ts";
+import type { QuantizedTensor } from "../optim/sparseloco/compress.ts";
+import { hashBytes } from "../net/payload_store.ts";
+import { ChainError, type ModelChain } from "./model_chain.ts";
+import type { RoleNode } from "./role_node.ts";
+import type { SignedRecord } from "./record_log.ts";
+import { asRecord } from "./record_log.ts";
+import { type EventSink, type RoleStatus, Waker } from "./role_events.ts";
+import type { StateDir } from "./state_dir.ts";
+import type { WindowTrainer } from "./window_trainer.ts";
+
+/** How often an update announcement is repeated until its round record arrives. */
+export const REANNOUNCE_MS = 1_500;
+
+/** What a peer is made of. */
+export interface PeerComponents<T> {
+  /** Network side (node, signer, records). */
+  net: RoleNode;
+  /** The model head. */
+  chain: ModelChain;
+  /** Inner steps on this peer's backend. */
+  trainer: WindowTrainer<T>;
+  /** Where state is saved (null: nowhere, for tests). */
+  dir: StateDir | null;
+  /** The error-feedback buffer (saved or new). */
+  error: Float32Array;
+  /** Last window trained before a restart (−1: none). */
+  lastTrained: number;
+  /** Status and events. */
+  emit: EventSink;
+}
+
+/** A training peer. `start()`, then `stop()`. */
+export class Peer<T> {
+  readonly #c: PeerComponents<T>;
+  readonly #waker = new Waker();
+  #running: Promise<void> | null = null;
+  #stopped = false;
+  #lastTrained: number;
+  #status: RoleStatus;
+  #trainEnd: {
+    window: number;
+    at: number;
+    steps: number;
+    loss: number;
+    computeMs: number;
+    up: number;
+    down: number;
+  } | null = null;
+
+  constructor(c: PeerComponents<T>) {
+    this.#c = c;
+    this.#lastTrained = c.lastTrained;
+    this.#status = {
+      event: "status",
+      role: "peer",
+      address: c.net.signer.address,
+      window: -1,
+      phase: "starting",
+      step: 0,
+      of: c.net.ctx.genesis.sparseloco.H,
+      loss: null,
+      applied: c.chain.applied,
+      modelHash: c.chain.hashHex.slice(0, 12),
+      bytesUp: 0,
+      bytesDown: 0,
+      contributors: 0,
+      connections: 0,
+    };
+  }
+
+  /** Subscribes, announces itself and starts the round loop. */
+  start(): void {
+    const { net } = this.#c;
+    net.start();
+    net.subscribe(net.node.topics.rounds, async (m, bytes) => {
+      const r = asRecord(m, bytes);
+      if (r !== undefined && r.record.window > this.#c.chain.applied && await net.records.add(r)) {
+        this.#waker.wake();
+      }
+    });
+    this.#running = this.#run();
+  }
+
+  /** Stops after the current inner step; the state on disk is the last one saved. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#waker.wake();
+    await this.#running;
+    this.#c.net.stop();
+  }
+
+  /** The current status (also emitted on every change). */
+  get status(): RoleStatus {
+    return this.#status;
+  }
+
+  async #run(): Promise<void> {
+    const { net, chain } = this.#c;
+    this.#set({ phase: "catching up" });
+    const t0 = Date.now();
+    // Give the bootstrap dial a moment; catching up needs someone to ask.
+    for (let i = 0; i < 40 && net.node.peers().length === 0 && !this.#stopped; i++) {
+      await this.#waker.sleep(250);
+    }
+    const n = await this.#guard(() => net.catchUp(chain, (r) => this.#onApplied(r))) ?? 0;
+    this.#c.emit({
+      event: "caught-up",
+      address: net.signer.address,
+      records: n,
+      ms: Date.now() - t0,
+      applied: chain.applied,
+    });
+    while (!this.#stopped) {
+      // A failed fetch or sync must not end the peer: log it and try again shortly.
+      if (await this.#guard(() => this.#step()) === undefined && !this.#stopped) {
+        await this.#waker.sleep(1000);
+      }
+    }
+  }
+
+  #askedFor = -1;
+
+  /** One pass of the round loop; returns true, or undefined (from #guard) after an error. */
+  async #step(): Promise<true> {
+    const { net, chain } = this.#c;
+    const clock = net.ctx.clock, grace = net.ctx.graceMs;
+    const now = Date.now();
+    const w = clock.windowAt(now);
+    this.#set({ window: w, connections: net.node.peers().length });
+    if (w < 0) {
+      this.#set({ phase: "waiting for genesis" });
+      await this.#waker.sleep(Math.min(clock.windowStart(0) - now, 1000));
+      return true;
+    }
+    await this.#applyPending();
+    if (this.#stopped) return true;
+    if (chain.applied < w - 1) {
+      // The record of window w − 1 is due shortly after its grace period; after that, ask.
+      const due = clock.windowEnd(w - 1) + 2 * grace;
+      if (now < due) {
+        this.#set({ phase: `waiting for record ${w - 1}` });
+        await this.#waker.sleep(Math.min(due - now, 500));
+        return true;
+      }
+      if (this.#askedFor < w) {
+        this.#askedFor = w;
+        this.#set({ phase: "syncing" });
+        await net.catchUp(chain, (r) => this.#onApplied(r));
+        return true;
+      }
+    }
+    if (this.#lastTrained >= w || clock.windowEnd(w) - now < 0.25 * net.ctx.genesis.windowMs) {
+      this.#set({ phase: this.#lastTrained >= w ? "announced" : "joining next window" });
+      await this.#waker.sleep(Math.min(clock.windowEnd(w) - now, 1000));
+      return true;
+    }
+    await this.#trainWindow(w);
+    return true;
+  }
+
+  async #guard<R>(f: () => Promise<R>): Promise<R | undefined> {
+    try {
+      return await f();
+    } catch (e) {
+      if (!this.#stopped) this.#log(`${e instanceof Error ? e.message : e}`);
+      return undefined;
+    }
+  }
+
+  async #applyPending(): Promise<void> {
+    const { net, chain } = this.#c;
+    if (net.records.after(chain.applied).length === 0) return;
+    this.#set({ phase: "applying record" });
+    this.#applyStart = Date.now();
+    try {
+      await net.applyKnown(chain, (r) => this.#onApplied(r));
+    } catch (e) {
+      if (!(e instanceof ChainError)) throw e;
+      this.#log(`${e.message}; re-syncing`);
+      await net.catchUp(chain, (r) => this.#onApplied(r));
+    }
+  }
+
+  #applyStart = 0;
+  #applyMs = 0;
+
+  async #onApplied(r: SignedRecord): Promise<void> {
+    const { net, chain, dir } = this.#c;
+    if (this.#trainEnd?.window === r.record.window) this.#applyMs = Date.now() - this.#applyStart;
+    await dir?.save(net.ctx, {
+      applied: chain.applied,
+      lastTrained: this.#lastTrained,
+      params: chain.params,
+      error: this.#c.error,
+    }, chain.hash);
+    this.#c.emit({
+      event: "applied",
+      role: "peer",
+      address: net.signer.address,
+      window: r.record.window,
+      modelHash: chain.hashHex,
+      contributors: r.record.contributors.length,
+      selected: r.record.contributors.map((c) => c.address),
+    });
+    this.#set({
+      applied: chain.applied,
+      modelHash: chain.hashHex.slice(0, 12),
+      contributors: r.record.contributors.length,
+    });
+  }
+
+  async #trainWindow(w: number): Promise<void> {
+    const { net, chain, trainer } = this.#c;
+    const ctx = net.ctx;
+    const start = Date.now();
+    const prev = this.#trainEnd;
+    if (prev !== null) {
+      this.#c.emit({
+        event: "round",
+        address: net.signer.address,
+        window: prev.window,
+        steps: prev.steps,
+        loss: prev.loss,
+        computeMs: prev.computeMs,
+        idleMs: start - prev.at,
+        applyMs: this.#applyMs,
+        bytesUp: prev.up,
+        bytesDown: net.traffic.down - prev.down,
+      });
+    }
+    this.#set({ phase: "training", step: 0 });
+    const base = chain.hash;
+    const res = await trainer.train(
+      chain.params,
+      w,
+      ctx.clock.windowEnd(w),
+      (s) => this.#set({ step: s.step }),
+    );
+    this.#lastTrained = w;
+    if (res.steps === 0) return;
+    this.#set({ phase: "compressing", loss: res.meanLoss });
+    const tensors = compressModel(
+      res.delta,
+      this.#c.error,
+      ctx.tensors,
+      ctx.compress,
+    ) as QuantizedTensor[];
+    const payload = encodeUpdate({
+      indexMode: ctx.indexMode,
+      runId: ctx.runId,
+      window: w,
+      modelHash: base,
+      tensors: tensors.map((t, id) => ({ ...t, id })),
+    });
+    const payloadHash = await net.node.store.add(payload, { pin: true });
+    this.#unpinOld(payloadHash);
+    await this.#c.dir?.save(ctx, {
+      applied: chain.applied,
+      lastTrained: w,
+      params: chain.params,
+      error: this.#c.error,
+    }, chain.hash);
+    net.traffic.up += payload.length;
+    this.#trainEnd = {
+      window: w,
+      at: Date.now(),
+      steps: res.steps,
+      loss: res.meanLoss,
+      computeMs: res.seconds * 1000,
+      up: payload.length,
+      down: net.traffic.down,
+    };
+    this.#set({ phase: "announced", bytesUp: net.traffic.up });
+    const body = {
+      kind: "update-announce" as const,
+      window: w,
+      modelHash: base,
+      payloadHash: hashBytes(payloadHash),
+      size: payload.length,
+    };
+    // Gossip keeps no history: repeat until the record is in or the window's grace is over.
+    const until = ctx.clock.windowEnd(w) + ctx.graceMs;
+    void (async () => {
+      while (
+        !this.#stopped && Date.now() < until && chain.applied < w &&
+        net.records.get(w) === undefined
+      ) {
+        await net.publish(net.node.topics.updates, body);
+        await new Promise((r) => setTimeout(r, REANNOUNCE_MS));
+      }
+    })();
+  }
+
+  #ownPayloads: string[] = [];
+
+  #unpinOld(latest: string): void {
+    this.#ownPayloads.push(latest);
+    // Keep the last few: a record may select an update of an earlier window's grace period.
+    while (this.#ownPayloads.length > 4) this.#c.net.node.store.unpin(this.#ownPayloads.shift()!);
+  }
+
+  #set(patch: Partial<RoleStatus>): void {
+    this.#status = { ...this.#status, ...patch, bytesDown: this.#c.net.traffic.down };
+    this.#c.emit(this.#status);
+  }
+
+  #log(line: string): void {
+    this.#c.emit({ event: "log", address: this.#c.net.signer.address, line });
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * What roles report while they run: a status snapshot for the live view, and events the
+ * swarm, the tests and the round benchmark read (one JSON object per line on stdout with
+ * `--json`).
+ *
+ * @module
+ */
+
+/** A role's state right now. */
+export interface RoleStatus {
+  /** "status". */
+  event: "status";
+  /** Which role. */
+  role: "peer" | "validator";
+  /** The role's SS58 address. */
+  address: string;
+  /** The window open now. */
+  window: number;
+  /** What it is doing. */
+  phase: string;
+  /** Inner step within the window (peers). */
+  step: number;
+  /** Most inner steps per window (H). */
+  of: number;
+  /** Mean training loss of the last window trained (peers), null before. */
+  loss: number | null;
+  /** Window of the last round record applied (−1: none). */
+  applied: number;
+  /** First 12 hex digits of the model hash. */
+  modelHash: string;
+  /** Payload bytes published / fetched so far. */
+  bytesUp: number;
+  bytesDown: number;
+  /** Contributors of the last round record. */
+  contributors: number;
+  /** Connected libp2p peers. */
+  connections: number;
+}
+
+/** One finished round as a peer saw it. */
+export interface RoundEvent {
+  /** "round". */
+  event: "round";
+  /** The peer's address. */
+  address: string;
+  /** The window trained. */
+  window: number;
+  /** Inner steps taken. */
+  steps: number;
+  /** Mean training loss of the window. */
+  loss: number;
+  /** Time in inner steps (ms). */
+  computeMs: number;
+  /** From the end of this window's training to the start of the next: compress, announce, wait for the record, fetch, aggregate (ms). */
+  idleMs: number;
+  /** Of the idle time: fetching the record's payloads, aggregating, checking and saving (ms). */
+  applyMs: number;
+  /** Bytes of this peer's update. */
+  bytesUp: number;
+  /** Payload bytes fetched for the record. */
+  bytesDown: number;
+}
+
+/** A round record applied (peers) or published (validator). */
+export interface AppliedEvent {
+  /** "applied". */
+  event: "applied";
+  /** Who. */
+  role: "peer" | "validator";
+  /** Its address. */
+  address: string;
+  /** The record's window. */
+  window: number;
+  /** Full hex hash of the model after it. */
+  modelHash: string;
+  /** Contributors of the record. */
+  contributors: number;
+  /** Their addresses. */
+  selected: string[];
+}
+
+/** A joining or restarting peer is up to date. */
+export interface CaughtUpEvent {
+  /** "caught-up". */
+  event: "caught-up";
+  /** The peer's address. */
+  address: string;
+  /** Records applied to get there. */
+  records: number;
+  /** How long catching up took (ms). */
+  ms: number;
+  /** The window of the last record applied. */
+  applied: number;
+}
+
+/** Something worth a line in the log. */
+export interface LogEvent {
+  /** "log". */
+  event: "log";
+  /** Who. */
+  address: string;
+  /** The line. */
+  line: string;
+}
+
+/** Any event. */
+export type RoleEvent = RoleStatus | RoundEvent | AppliedEvent | CaughtUpEvent | LogEvent;
+
+/** Where a role sends its events. */
+export type EventSink = (e: RoleEvent) => void;
+
+/** Resolves after `ms`, or as soon as `wake` is called (whichever is first). */
+export class Waker {
+  #resolve: (() => void) | null = null;
+
+  /** Sleeps up to `ms`. */
+  sleep(ms: number): Promise<void> {
+    this.#resolve?.();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        if (this.#resolve === done) this.#resolve = null;
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      this.#resolve = done;
+    });
+  }
+
+  /** Ends the current sleep. */
+  wake(): void {
+    this.#resolve?.();
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * What peers and validators share on the network: announcing themselves (sr25519 key bound
+ * to the libp2p key), learning who is who from others' announcements, and catching up on
+ * the run's history over the sync protocol (checkpoint + round-record replay).
+ *
+ * @module
+ */
+
+import type { PrivateKey } from "@libp2p/interface";
+import type { WeblocoNode } from "../net/node.ts";
+import { MAX_WINDOW } from "../protocol/window_clock.ts";
+import type { Signer } from "../identity/signer.ts";
+import {
+  type Capability,
+  type Message,
+  type MessageBody,
+  peerBindingBytes,
+  signMessage,
+} from "../protocol/messages.ts";
+import { decodeCheckpoint } from "../protocol/checkpoint.ts";
+import { hex } from "../protocol/model_hash.ts";
+import { ChainError, type ModelChain } from "./model_chain.ts";
+import { type RecordLog, type SignedRecord, verifyRecord } from "./record_log.ts";
+import { checkGossip, type RejectCounts } from "./gossip_rules.ts";
+import { initialParams, type RunContext } from "./run_context.ts";
+
+/** How often a node re-announces itself (new peers learn it; gossip has no history). */
+export const ANNOUNCE_INTERVAL_MS = 5_000;
+
+/** Connections beyond which announced peers are no longer dialed. */
+export const MAX_DIALED_PEERS = 32;
+
+/** Bytes moved by a role, for the live view and the benchmark. */
+export interface Traffic {
+  /** Payload bytes fetched from others. */
+  down: number;
+  /** Payload bytes this node published (its own updates, records, checkpoints). */
+  up: number;
+}
+
+/** The network side of a role. */
+export class RoleNode {
+  /** The run. */
+  readonly ctx: RunContext;
+  /** The libp2p node. */
+  readonly node: WeblocoNode;
+  /** This role's sr25519 signer. */
+  readonly signer: Signer;
+  /** Verified round records. */
+  readonly records: RecordLog;
+  /** Rejected gossip by reason. */
+  readonly rejected: RejectCounts;
+  /** Payload traffic. */
+  readonly traffic: Traffic = { down: 0, up: 0 };
+  /** SS58 address → libp2p peer id, from verified peer announcements. */
+  readonly peerOf = new Map<string, string>();
+  /** Line logger. */
+  readonly log: (line: string) => void;
+  readonly #key: PrivateKey;
+  readonly #caps: Capability[];
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(parts: {
+    ctx: RunContext;
+    node: WeblocoNode;
+    signer: Signer;
+    libp2pKey: PrivateKey;
+    records: RecordLog;
+    rejected: RejectCounts;
+    capabilities: Capability[];
+    log: (line: string) => void;
+  }) {
+    this.ctx = parts.ctx;
+    this.node = parts.node;
+    this.signer = parts.signer;
+    this.#key = parts.libp2pKey;
+    this.records = parts.records;
+    this.rejected = parts.rejected;
+    this.#caps = parts.capabilities;
+    this.log = parts.log;
+  }
+
+  /** Subscribes to peer announcements, serves the record log, announces now and periodically. */
+  start(): void {
+    this.node.setSyncSource(this.records);
+    this.subscribe(this.node.topics.peers, (m) => {
+      if (m.body.kind !== "peer-announce") return;
+      this.peerOf.set(m.sender, m.body.peerId);
+      this.#meet(m.body.peerId, m.body.addresses);
+    });
+    const announce = () =>
+      void this.announce().catch((e) => this.log(`announce failed: ${e.message}`));
+    announce();
+    this.#timer = setInterval(announce, ANNOUNCE_INTERVAL_MS);
+  }
+
+  /** Stops announcing (the node is stopped by its owner). */
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+  }
+
+  /** Calls `handler` with each verified message of `topic` (re-checked: handlers never see junk). */
+  subscribe(
+    topic: string,
+    handler: (m: Message, bytes: Uint8Array, from: string) => void | Promise<void>,
+  ): void {
+    this.node.subscribe(topic, (g) => {
+      const m = checkGossip(this.ctx, this.node.topics, topic, g.data, Date.now());
+      if (typeof m === "string") return;
+      return handler(m, g.data, g.from);
+    });
+  }
+
+  /** Signs `body` for this run, now. */
+  sign(body: MessageBody): Promise<Uint8Array> {
+    return signMessage(this.signer, { runId: this.ctx.runId, timestamp: Date.now(), body });
+  }
+
+  /** Signs and publishes `body` on `topic`; returns the signed bytes. */
+  async publish(topic: string, body: MessageBody): Promise<Uint8Array> {
+    const bytes = await this.sign(body);
+    await this.publishSigned(topic, bytes);
+    return bytes;
+  }
+
+  /** Publishes signed bytes; no subscribers yet is not an error. */
+  async publishSigned(topic: string, bytes: Uint8Array): Promise<void> {
+    await this.node.publish(topic, bytes).catch((e) => {
+      // No subscribers yet is normal at start; anything else is worth a line.
+      if (!/NoPeersSubscribedToTopic|no peers/i.test(String(e?.message ?? e))) {
+        this.log(`publish on ${topic} failed: ${e?.message ?? e}`);
+      }
+    });
+  }
+
+  /** Announces this node's key, libp2p id, addresses and capabilities. */
+  async announce(): Promise<void> {
+    const peerSignature = await this.#key.sign(
+      peerBindingBytes(this.ctx.runId, this.signer.publicKey),
+    );
+    await this.publish(this.node.topics.peers, {
+      kind: "peer-announce",
+      peerKey: this.#key.publicKey.raw,
+      peerSignature: new Uint8Array(peerSignature),
+      addresses: this.node.addresses().slice(0, 16),
+      capabilities: this.#caps,
+    });
+  }
+
+  /**
+   * Dials a peer we learned of from its announcement, so payloads can come from anyone, not
+   * only through the bootstrap node. Bounded: at most {@linkcode MAX_DIALED_PEERS} connections.
+   */
+  #meet(peerId: string, addresses: readonly string[]): void {
+    const node = this.node;
+    if (peerId === node.peerId || node.peers().includes(peerId)) return;
+    if (node.peers().length >= MAX_DIALED_PEERS || this.#dialing.has(peerId)) return;
+    const addr = addresses.find((a) => !a.includes("/ws")) ?? addresses[0];
+    if (addr === undefined) return;
+    this.#dialing.add(peerId);
+    const target = addr.includes("/p2p/") ? addr : `${addr}/p2p/${peerId}`;
+    node.dial(target).catch(() => {}).finally(() => this.#dialing.delete(peerId));
+  }
+
+  readonly #dialing = new Set<string>();
+
+  /** Peer ids of the run's validators we know of, then every connected peer. */
+  providers(extra: readonly (string | undefined)[] = []): string[] {
+    const v = this.ctx.genesis.validators.map((a) => this.peerOf.get(a));
+    return [...new Set([...extra, ...v, ...this.node.peers()].filter((x): x is string => !!x))];
+  }
+
+  /** Fetches a payload by hash from anyone who has it (stored, so we serve it too). */
+  async fetchPayload(
+    hashHex: string,
+    preferred: readonly (string | undefined)[] = [],
+  ): Promise<Uint8Array> {
+    const held = this.node.store.get(hashHex);
+    if (held !== undefined) return held;
+    const bytes = await this.node.fetch(hashHex, this.providers(preferred), { timeoutMs: 20_000 });
+    this.traffic.down += bytes.length;
+    return bytes;
+  }
+
+  /**
+   * Asks other nodes for the round records after `chain.applied` and applies them. When the
+   * chain cannot follow them (it is on another model: a fork or a corrupted state), it
+   * re-syncs from the newest checkpoint. Returns how many records were applied.
+   */
+  async catchUp(chain: ModelChain, onApplied: (r: SignedRecord) => Promise<void>): Promise<number> {
+    let applied = 0;
+    for (const p of this.providers()) {
+      try {
+        await this.#fetchRecords(p, chain.applied + 1);
+        applied += await this.applyKnown(chain, onApplied);
+        return applied;
+      } catch (e) {
+        if (e instanceof ChainError && (e.code === "wrong-base" || e.code === "hash-mismatch")) {
+          this.log(`${e.message}; re-syncing from the newest checkpoint`);
+          await this.resync(chain, p);
+          return applied + await this.applyKnown(chain, onApplied);
+        }
+        this.log(`sync from ${p.slice(-8)} failed: ${(e as Error).message}`);
+      }
+    }
+    return applied;
+  }
+
+  /** Applies the known records after the head, in order; throws the first ChainError. */
+  async applyKnown(
+    chain: ModelChain,
+    onApplied: (r: SignedRecord) => Promise<void>,
+  ): Promise<number> {
+    let n = 0;
+    for (const r of this.records.after(chain.applied)) {
+      await chain.applyRecord(r.record, (h) => this.fetchPayload(h, this.#authorsOf(r)));
+      await onApplied(r);
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * Replaces the head with the provider's newest checkpoint (checked against the signed record
+   * that produced it), or θ₀ when there is none, then fetches the records since.
+   */
+  async resync(chain: ModelChain, provider: string): Promise<void> {
+    const head = await this.node.sync(provider, MAX_WINDOW, { timeoutMs: 20_000 });
+    const cp = head.checkpoint;
+    if (cp === null || cp.window === 0) {
+      await chain.reset(initialParams(this.ctx), -1);
+      await this.#fetchRecords(provider, 0);
+      return;
+    }
+    const bytes = await this.fetchPayload(cp.hash, [provider]);
+    const { params, meta } = await decodeCheckpoint(
+      bytes,
+      this.ctx.tensors,
+      this.ctx.layout.length,
+      {
+        runId: this.ctx.runIdHex,
+        window: cp.window,
+      },
+    );
+    await this.#fetchRecords(provider, cp.window - 1);
+    const made = this.records.get(cp.window - 1);
+    if (made === undefined || hex(made.record.nextModelHash) !== meta.modelHash) {
+      throw new ChainError(
+        "hash-mismatch",
+        `checkpoint of window ${cp.window} is not what the signed record ${cp.window - 1} made`,
+      );
+    }
+    await chain.reset(params, cp.window - 1);
+    this.log(`loaded checkpoint of window ${cp.window} (${(bytes.length / 1e6).toFixed(2)} MB)`);
+  }
+
+  /** Fetches and verifies every record from `fromWindow` on (following `more`). */
+  async #fetchRecords(provider: string, fromWindow: number): Promise<void> {
+    let from = fromWindow;
+    for (let page = 0; page < 10_000; page++) {
+      const res = await this.node.sync(provider, from, { timeoutMs: 20_000 });
+      let last = from - 1;
+      for (const bytes of res.records) {
+        const r = verifyRecord(this.ctx, bytes);
+        if (typeof r === "string") {
+          throw new Error(`sync from ${provider.slice(-8)}: record refused (${r})`);
+        }
+        await this.records.add(r);
+        last = Math.max(last, r.record.window);
+      }
+      if (!res.more || res.records.length === 0) return;
+      from = last + 1;
+    }
+  }
+
+  #authorsOf(r: SignedRecord): string[] {
+    return [
+      this.peerOf.get(r.sender),
+      ...r.record.contributors.map((c) => this.peerOf.get(c.address)),
+    ].filter((x): x is string => x !== undefined);
+  }
+}

@@ -1,0 +1,316 @@
+/**
+ * The validator role: it fetches and checks every announced update (signature, window, model
+ * hash, decoding against the run's shapes, tiles and k), selects up to the genesis cap of
+ * those announced before the window's deadline (first come, first served — scoring is a later
+ * capability, GAUNTLET.md), computes θ_{w+1}, and publishes a signed round record. Every
+ * `checkpointInterval` windows it saves a safetensors checkpoint and serves it by hash; it
+ * keeps the payloads since the newest checkpoint so joiners can replay.
+ *
+ * @module
+ */
+
+import { hashBytes, toHex } from "../net/payload_store.ts";
+import { encodeCheckpoint } from "../protocol/checkpoint.ts";
+import type { RoundRecord } from "../protocol/messages.ts";
+import { writeFileAtomic } from "../protocol/atomic_write.ts";
+import type { ModelChain } from "./model_chain.ts";
+import type { RoleNode } from "./role_node.ts";
+import { verifyRecord } from "./record_log.ts";
+import { type EventSink, type RoleStatus, Waker } from "./role_events.ts";
+import type { StateDir } from "./state_dir.ts";
+
+/** What a validator is made of. */
+export interface ValidatorComponents {
+  /** Network side (node, signer, records). */
+  net: RoleNode;
+  /** The model head. */
+  chain: ModelChain;
+  /** Where state, payloads and checkpoints are saved (null: memory only). */
+  dir: StateDir | null;
+  /** Status and events. */
+  emit: EventSink;
+}
+
+interface Candidate {
+  address: string;
+  payloadHash: string;
+  from: string;
+  arrival: number;
+  /** Settles with the checked bytes, or null when the update was refused. */
+  checked: Promise<Uint8Array | null>;
+}
+
+/** A validator. `start()`, then `stop()`. */
+export class Validator {
+  readonly #c: ValidatorComponents;
+  readonly #waker = new Waker();
+  readonly #candidates = new Map<number, Map<string, Candidate>>();
+  #running: Promise<void> | null = null;
+  #stopped = false;
+  #status: RoleStatus;
+  /** Payload hashes the records since the newest checkpoint select (kept for joiners). */
+  #kept: { window: number; hash: string }[] = [];
+
+  constructor(c: ValidatorComponents) {
+    this.#c = c;
+    this.#status = {
+      event: "status",
+      role: "validator",
+      address: c.net.signer.address,
+      window: -1,
+      phase: "starting",
+      step: 0,
+      of: 0,
+      loss: null,
+      applied: c.chain.applied,
+      modelHash: c.chain.hashHex.slice(0, 12),
+      bytesUp: 0,
+      bytesDown: 0,
+      contributors: 0,
+      connections: 0,
+    };
+  }
+
+  /** Restores served checkpoints and payloads, subscribes, and starts the round loop. */
+  async start(): Promise<void> {
+    const { net } = this.#c;
+    await this.#restore();
+    // A crash between keeping a record and saving the model leaves the record ahead of the
+    // state: replay it from the kept payloads.
+    await net.applyKnown(this.#c.chain, () => Promise.resolve());
+    net.start();
+    net.subscribe(net.node.topics.updates, (m, _bytes, from) => {
+      if (m.body.kind === "update-announce") this.#onAnnounce(m.sender, m.body, from);
+    });
+    // Subscribed to relay records (its own and other validators') and to refuse forged ones.
+    net.subscribe(net.node.topics.rounds, () => {});
+    this.#running = this.#run().catch((e) => {
+      this.#log(`validator loop stopped: ${e instanceof Error ? e.stack ?? e.message : e}`);
+    });
+  }
+
+  /** Stops after the current step. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#waker.wake();
+    await this.#running;
+    this.#c.net.stop();
+  }
+
+  #onAnnounce(
+    address: string,
+    a: { window: number; modelHash: Uint8Array; payloadHash: Uint8Array; size: number },
+    from: string,
+  ): void {
+    const { net, chain } = this.#c;
+    const now = Date.now();
+    const deadline = net.ctx.clock.windowEnd(a.window) + net.ctx.graceMs;
+    if (now > deadline || a.window <= chain.applied) return;
+    let byAddress = this.#candidates.get(a.window);
+    if (byAddress === undefined) this.#candidates.set(a.window, byAddress = new Map());
+    if (byAddress.has(address)) return; // Repeats of an announcement; the first counts.
+    if (toHex(a.modelHash) !== chain.hashHex) {
+      this.#log(
+        `update of ${short(address)} for window ${a.window} is from another model; ignored`,
+      );
+      return;
+    }
+    const payloadHash = toHex(a.payloadHash);
+    const checked = (async () => {
+      try {
+        const bytes = await net.fetchPayload(payloadHash, [from]);
+        if (bytes.length !== a.size) throw new Error(`${bytes.length} bytes, announced ${a.size}`);
+        chain.checkUpdate(bytes, a.window);
+        return bytes;
+      } catch (e) {
+        this.#log(
+          `update of ${short(address)} for window ${a.window} refused: ${(e as Error).message}`,
+        );
+        net.node.store.delete(payloadHash);
+        return null;
+      }
+    })();
+    byAddress.set(address, { address, payloadHash, from, arrival: now, checked });
+  }
+
+  async #run(): Promise<void> {
+    const { net, chain } = this.#c;
+    const clock = net.ctx.clock;
+    let w = Math.max(chain.applied + 1, clock.windowAt(Date.now()));
+    while (!this.#stopped) {
+      const now = Date.now();
+      this.#set({ window: clock.windowAt(now), connections: net.node.peers().length });
+      if (w < 0) {
+        this.#set({ phase: "waiting for genesis" });
+        await this.#waker.sleep(Math.min(clock.windowStart(0) - now, 1000));
+        w = Math.max(w, clock.windowAt(Date.now()));
+        continue;
+      }
+      const deadline = clock.windowEnd(w) + net.ctx.graceMs;
+      if (now < deadline) {
+        this.#set({
+          phase: `collecting window ${w} (${this.#candidates.get(w)?.size ?? 0} updates)`,
+        });
+        await this.#waker.sleep(Math.min(deadline - now, 500));
+        continue;
+      }
+      try {
+        await this.#finish(w);
+      } catch (e) {
+        // Never leave the run without a validator over one bad round: say why, go on.
+        this.#log(`round ${w} failed: ${e instanceof Error ? e.stack ?? e.message : e}`);
+      }
+      // A validator that fell behind (suspended, restarted) skips to the window open now.
+      w = Math.max(w + 1, clock.windowAt(Date.now()));
+      for (const k of this.#candidates.keys()) if (k < w) this.#candidates.delete(k);
+    }
+  }
+
+  async #finish(w: number): Promise<void> {
+    const { net, chain } = this.#c;
+    this.#set({ phase: `selecting window ${w}` });
+    const cands = [...(this.#candidates.get(w)?.values() ?? [])]
+      .sort((a, b) => a.arrival - b.arrival || (a.address < b.address ? -1 : 1));
+    const ok: { address: string; payloadHash: string; bytes: Uint8Array }[] = [];
+    for (const c of cands) {
+      if (ok.length >= net.ctx.genesis.maxContributors) break;
+      const bytes = await c.checked;
+      if (bytes !== null) ok.push({ address: c.address, payloadHash: c.payloadHash, bytes });
+    }
+    const next = await chain.next(w, ok);
+    const record: RoundRecord = {
+      kind: "round-record",
+      window: w,
+      modelHash: chain.hash,
+      nextModelHash: next.hash,
+      contributors: ok.map((c) => ({ address: c.address, payloadHash: hashBytes(c.payloadHash) })),
+    };
+    for (const c of ok) {
+      await net.node.store.put(c.payloadHash, c.bytes, { pin: true });
+      await this.#savePayload(c.payloadHash, c.bytes);
+      this.#kept.push({ window: w, hash: c.payloadHash });
+    }
+    // Sign and keep the record before moving the head: a failure before this point leaves
+    // the round undone (no record, same model), never a head without its record.
+    const bytes = await net.sign(record);
+    const signed = verifyRecord(net.ctx, bytes);
+    if (typeof signed === "string") throw new Error(`own round record does not verify: ${signed}`);
+    await net.records.add(signed);
+    chain.commit(w, next);
+    await this.#c.dir?.save(
+      net.ctx,
+      { applied: w, lastTrained: -1, params: chain.params },
+      chain.hash,
+    );
+    await net.publishSigned(net.node.topics.rounds, bytes);
+    net.traffic.up += bytes.length;
+    if ((w + 1) % net.ctx.genesis.checkpointInterval === 0) await this.#checkpoint(w + 1);
+    this.#c.emit({
+      event: "applied",
+      role: "validator",
+      address: net.signer.address,
+      window: w,
+      modelHash: chain.hashHex,
+      contributors: ok.length,
+      selected: ok.map((c) => c.address),
+    });
+    this.#set({
+      applied: w,
+      modelHash: chain.hashHex.slice(0, 12),
+      contributors: ok.length,
+      bytesUp: net.traffic.up,
+    });
+    // Late subscribers miss a single publish; once more after the mesh has had a heartbeat.
+    setTimeout(() => {
+      if (!this.#stopped) void net.node.publish(net.node.topics.rounds, bytes).catch(() => {});
+    }, 1_000);
+  }
+
+  /** θ_window as a checkpoint: stored, served by hash, announced through the sync protocol. */
+  async #checkpoint(window: number): Promise<void> {
+    const { net, chain, dir } = this.#c;
+    const bytes = encodeCheckpoint(net.ctx.tensors, chain.params, {
+      runId: net.ctx.runIdHex,
+      window,
+      modelHash: chain.hashHex,
+    });
+    const hash = await net.node.store.add(bytes, { pin: true });
+    if (dir !== null) {
+      await Deno.mkdir(dir.checkpointsDir, { recursive: true });
+      await writeFileAtomic(
+        `${dir.checkpointsDir}/${String(window).padStart(10, "0")}.safetensors`,
+        bytes,
+      );
+    }
+    const old = net.records.servedCheckpoint;
+    net.records.servedCheckpoint = { window, hash, size: bytes.length };
+    if (old !== null) net.node.store.unpin(old.hash);
+    // Payloads before the checkpoint are no longer needed to replay.
+    for (const k of this.#kept.filter((k) => k.window < window)) {
+      net.node.store.unpin(k.hash);
+      if (dir !== null) await Deno.remove(`${dir.path}/payloads/${k.hash}`).catch(() => {});
+    }
+    this.#kept = this.#kept.filter((k) => k.window >= window);
+    this.#log(`checkpoint of window ${window}: ${hash.slice(0, 12)} (${bytes.length} bytes)`);
+  }
+
+  async #savePayload(hash: string, bytes: Uint8Array): Promise<void> {
+    const dir = this.#c.dir;
+    if (dir === null) return;
+    await Deno.mkdir(`${dir.path}/payloads`, { recursive: true });
+    await writeFileAtomic(`${dir.path}/payloads/${hash}`, bytes);
+  }
+
+  /** After a restart: serve the newest checkpoint and the payloads recorded since. */
+  async #restore(): Promise<void> {
+    const { net, dir } = this.#c;
+    if (dir === null) return;
+    let newest: string | undefined;
+    try {
+      for await (const e of Deno.readDir(dir.checkpointsDir)) {
+        if (/^\d{10}\.safetensors$/.test(e.name) && (newest === undefined || e.name > newest)) {
+          newest = e.name;
+        }
+      }
+    } catch { /* no checkpoints yet */ }
+    if (newest !== undefined) {
+      const bytes = await Deno.readFile(`${dir.checkpointsDir}/${newest}`);
+      const hash = await net.node.store.add(bytes, { pin: true });
+      net.records.servedCheckpoint = {
+        window: Number(newest.slice(0, 10)),
+        hash,
+        size: bytes.length,
+      };
+    }
+    const from = net.records.servedCheckpoint?.window ?? 0;
+    for (const r of net.records.after(from - 1)) {
+      for (const c of r.record.contributors) {
+        const h = toHex(c.payloadHash);
+        try {
+          const bytes = await Deno.readFile(`${dir.path}/payloads/${h}`);
+          await net.node.store.put(h, bytes, { pin: true }); // put verifies the hash
+          this.#kept.push({ window: r.record.window, hash: h });
+        } catch (e) {
+          this.#log(
+            `payload ${h.slice(0, 12)} of window ${r.record.window} not restored: ${
+              (e as Error).message
+            }`,
+          );
+        }
+      }
+    }
+  }
+
+  #set(patch: Partial<RoleStatus>): void {
+    this.#status = { ...this.#status, ...patch, bytesDown: this.#c.net.traffic.down };
+    this.#c.emit(this.#status);
+  }
+
+  #log(line: string): void {
+    this.#c.emit({ event: "log", address: this.#c.net.signer.address, line });
+  }
+}
+
+function short(address: string): string {
+  return address.slice(0, 8);
+}
