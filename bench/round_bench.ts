@@ -5,7 +5,7 @@
  * per peer; then a fresh peer joins and its catch-up time is measured. Writes
  * bench/rounds.json and the table between the rounds markers in README.md.
  *
- *   deno task bench:rounds [--peers 3,8] [--rounds 5] [--window-ms 20000] [--H 30]
+ *   deno task bench:rounds [--peers 3,8] [--rounds 5] [--window-ms 20000] [--H 200]
  *                          [--backend cpu|auto|dawn|wgpu]
  */
 import { parseArgs } from "node:util";
@@ -19,7 +19,7 @@ const args = parseArgs({
     peers: { type: "string", default: "3,8" },
     rounds: { type: "string", default: "5" },
     "window-ms": { type: "string", default: "20000" },
-    H: { type: "string", default: "30" },
+    H: { type: "string", default: "200" },
     backend: { type: "string", default: "cpu" },
   },
   strict: true,

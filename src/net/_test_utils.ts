@@ -1,13 +1,17 @@
 /**
- * Helpers for the net tests: nodes on loopback, bounded waits.
+ * Helpers for the net tests: nodes on loopback, bounded waits, raw protocol exchanges and
+ * misbehaving servers.
  *
  * @module
  */
 
+import type { Stream } from "@libp2p/interface";
+import { multiaddr } from "@multiformats/multiaddr";
 import { createDenoNode, type DenoNodeOptions } from "./deno_node.ts";
 import type { Verdict } from "./gossip.ts";
 import type { WeblocoNode } from "./node.ts";
 import { NetError, type NetErrorCode } from "./errors.ts";
+import { deadline, StreamReader } from "./stream_io.ts";
 
 /** A fixed run id for tests. */
 export const TEST_RUN_ID = "1a2b3c4d" + "00".repeat(28);
@@ -99,4 +103,82 @@ export async function assertRejectsCode(
     );
   }
   throw new Error(`${msg ? msg + ": " : ""}expected NetError ${code}, but it resolved`);
+}
+
+/**
+ * Registers a libp2p test: loopback nodes with `options` (see {@linkcode withNodes}), `fn`
+ * on them, all within `timeoutMs`.
+ */
+export function nodeTest(
+  name: string,
+  options: Partial<DenoNodeOptions>[],
+  fn: (nodes: WeblocoNode[]) => Promise<void>,
+  timeoutMs = 30_000,
+): void {
+  Deno.test({
+    name,
+    ...LIBP2P_TEST,
+    fn: () => withTimeout(timeoutMs, "test", () => withNodes(options, fn)),
+  });
+}
+
+/**
+ * Sends raw bytes on a `protocol` stream from `from` to `to` and reads the answer (status,
+ * reason) or the reset; closes its side unless `close` is false.
+ */
+export async function rawExchange(
+  from: WeblocoNode,
+  to: WeblocoNode,
+  protocol: string,
+  bytes: Uint8Array,
+  opts: { close?: boolean; waitMs?: number } = {},
+): Promise<{ status: number | null; text: string; error?: string }> {
+  const stream = await from.libp2p.dialProtocol(multiaddr(tcpAddr(to)), protocol);
+  const reader = new StreamReader(stream, { maxBuffered: 1 << 20 });
+  const dl = deadline(opts.waitMs ?? 5_000, "raw exchange");
+  try {
+    if (bytes.length > 0) stream.send(bytes);
+    if (opts.close !== false) await stream.close();
+    const status = await reader.readByteOrEnd(dl.signal);
+    if (status === null) return { status: null, text: "" };
+    const len = await reader.readUvarint(7, dl.signal);
+    const text = new TextDecoder().decode(await reader.readExactly(Math.min(len, 1024), dl.signal));
+    return { status, text };
+  } catch (err) {
+    // libp2p may reject with the close Event: its error says more.
+    const e = err instanceof Event ? (err as Event & { error?: unknown }).error ?? err.type : err;
+    return { status: null, text: "", error: e instanceof Error ? e.message : String(e) };
+  } finally {
+    dl.clear();
+    reader.dispose();
+    stream.abort(new Error("done"));
+  }
+}
+
+/** Replaces a node's `protocol` handler with `handler` (a misbehaving server). */
+export async function mountLiar(
+  node: WeblocoNode,
+  protocol: string,
+  handler: (stream: Stream) => Promise<void>,
+): Promise<void> {
+  await node.libp2p.unhandle(protocol);
+  await node.libp2p.handle(protocol, async (stream) => {
+    try {
+      await handler(stream);
+    } catch {
+      stream.abort(new Error("liar failed"));
+    }
+  });
+}
+
+/** Reads the first `n` bytes (the request) off a stream: the liar's side. */
+export async function readRequestBytes(stream: Stream, n: number): Promise<Uint8Array> {
+  const reader = new StreamReader(stream, { maxBuffered: 1024 });
+  const dl = deadline(5_000, "read request");
+  try {
+    return await reader.readExactly(n, dl.signal);
+  } finally {
+    dl.clear();
+    reader.dispose();
+  }
 }

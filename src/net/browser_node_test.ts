@@ -5,13 +5,11 @@ import { installDenoShims } from "./deno_shims.ts";
 import type { WeblocoNode } from "./node.ts";
 import {
   assertRejectsCode,
-  LIBP2P_TEST,
+  nodeTest,
   tcpAddr,
   TEST_RUN_ID,
   testValidator,
   waitFor,
-  withNodes,
-  withTimeout,
   wsAddr,
 } from "./_test_utils.ts";
 
@@ -40,53 +38,51 @@ Deno.test("browser node dials only websockets, and local ones only when allowed"
   );
 });
 
-Deno.test({
-  name: "browser node configuration works against a deno node over websockets",
-  ...LIBP2P_TEST,
-  fn: () =>
-    withTimeout(30_000, "test", () =>
-      withNodes([{}], async ([server]) => {
-        // Under Deno this runs the node build of the websockets transport, but the same
-        // services, gater and wrapper as in a browser.
-        installDenoShims();
-        let browser: WeblocoNode | undefined;
-        let strict: WeblocoNode | undefined;
-        try {
-          browser = await createBrowserNode({
-            runId: TEST_RUN_ID,
-            validate: testValidator,
-            allowLocal: true,
-            bootstrap: [wsAddr(server)],
-          });
-          assertEquals(browser.addresses(), [], "a browser node does not listen");
-          const topic = server.topics.updates;
-          const got: number[] = [];
-          server.subscribe(topic, (m) => void got.push(m.data[0]));
-          browser.subscribe(topic, () => {});
-          await waitFor(
-            () => server.meshPeers(topic).includes(browser!.peerId),
-            10_000,
-            "the browser node in the mesh",
-          );
-          await browser.publish(topic, new Uint8Array([11]));
-          await waitFor(() => got.includes(11), 10_000, "gossip from the browser node");
-          const hash = await server.store.add(new Uint8Array(70_000).fill(7));
-          assertEquals((await browser.fetch(hash, [wsAddr(server)])).length, 70_000);
-          // The browser node serves what it holds to peers over its own connections.
-          const back = await server.fetchFrom(browser.peerId, hash);
-          assertEquals(back.length, 70_000);
-          // TCP is not a browser transport; without allowLocal, ws://127.0.0.1 is refused.
-          strict = await createBrowserNode({
-            runId: TEST_RUN_ID,
-            validate: testValidator,
-            allowLocal: false,
-          });
-          await assertRejectsCode(strict.dial(tcpAddr(server)), "dial");
-          await assertRejectsCode(strict.dial(wsAddr(server)), "dial");
-          assertEquals(strict.peers(), []);
-        } finally {
-          await browser?.stop();
-          await strict?.stop();
-        }
-      })),
-});
+nodeTest(
+  "browser node configuration works against a deno node over websockets",
+  [{}],
+  async ([server]) => {
+    // Under Deno this runs the node build of the websockets transport, but the same
+    // services, gater and wrapper as in a browser.
+    installDenoShims();
+    let browser: WeblocoNode | undefined;
+    let strict: WeblocoNode | undefined;
+    try {
+      browser = await createBrowserNode({
+        runId: TEST_RUN_ID,
+        validate: testValidator,
+        allowLocal: true,
+        bootstrap: [wsAddr(server)],
+      });
+      assertEquals(browser.addresses(), [], "a browser node does not listen");
+      const topic = server.topics.updates;
+      const got: number[] = [];
+      server.subscribe(topic, (m) => void got.push(m.data[0]));
+      browser.subscribe(topic, () => {});
+      await waitFor(
+        () => server.meshPeers(topic).includes(browser!.peerId),
+        10_000,
+        "the browser node in the mesh",
+      );
+      await browser.publish(topic, new Uint8Array([11]));
+      await waitFor(() => got.includes(11), 10_000, "gossip from the browser node");
+      const hash = await server.store.add(new Uint8Array(70_000).fill(7));
+      assertEquals((await browser.fetch(hash, [wsAddr(server)])).length, 70_000);
+      // The browser node serves what it holds to peers over its own connections.
+      const back = await server.fetchFrom(browser.peerId, hash);
+      assertEquals(back.length, 70_000);
+      // TCP is not a browser transport; without allowLocal, ws://127.0.0.1 is refused.
+      strict = await createBrowserNode({
+        runId: TEST_RUN_ID,
+        validate: testValidator,
+        allowLocal: false,
+      });
+      await assertRejectsCode(strict.dial(tcpAddr(server)), "dial");
+      await assertRejectsCode(strict.dial(wsAddr(server)), "dial");
+      assertEquals(strict.peers(), []);
+    } finally {
+      await browser?.stop();
+      await strict?.stop();
+    }
+  },
+);

@@ -5,6 +5,7 @@ import type { GossipMessage, WeblocoNode } from "./node.ts";
 import {
   assertRejectsCode,
   LIBP2P_TEST,
+  nodeTest,
   sleep,
   tcpAddr,
   TEST_RUN_ID,
@@ -32,76 +33,72 @@ async function meshUp(a: WeblocoNode, b: WeblocoNode, topic: string, addr = tcpA
   );
 }
 
-Deno.test({
-  name: "deno node listens on tcp and ws and delivers gossip both ways",
-  ...LIBP2P_TEST,
-  fn: () =>
-    withTimeout(30_000, "test", () =>
-      withNodes([{}, {}, {}], async ([a, b, c]) => {
-        const topic = a.topics.updates;
-        assert(
-          a.addresses().some((m) => m.includes("/tcp/") && !m.includes("/ws")),
-          "tcp listener",
-        );
-        assert(a.addresses().some((m) => m.includes("/ws")), "ws listener");
-        assert(a.addresses().every((m) => m.includes(`/p2p/${a.peerId}`)), "addresses carry /p2p/");
-        const got: Record<string, GossipMessage[]> = { a: [], b: [], c: [] };
-        a.subscribe(topic, (m) => void got.a.push(m));
-        b.subscribe(topic, (m) => void got.b.push(m));
-        c.subscribe(topic, (m) => void got.c.push(m));
-        await meshUp(a, b, topic); // b → a over TCP
-        await meshUp(a, c, topic, wsAddr(a)); // c → a over WebSockets
+nodeTest(
+  "deno node listens on tcp and ws and delivers gossip both ways",
+  [{}, {}, {}],
+  async ([a, b, c]) => {
+    const topic = a.topics.updates;
+    assert(
+      a.addresses().some((m) => m.includes("/tcp/") && !m.includes("/ws")),
+      "tcp listener",
+    );
+    assert(a.addresses().some((m) => m.includes("/ws")), "ws listener");
+    assert(a.addresses().every((m) => m.includes(`/p2p/${a.peerId}`)), "addresses carry /p2p/");
+    const got: Record<string, GossipMessage[]> = { a: [], b: [], c: [] };
+    a.subscribe(topic, (m) => void got.a.push(m));
+    b.subscribe(topic, (m) => void got.b.push(m));
+    c.subscribe(topic, (m) => void got.c.push(m));
+    await meshUp(a, b, topic); // b → a over TCP
+    await meshUp(a, c, topic, wsAddr(a)); // c → a over WebSockets
 
-        const n = await b.publish(topic, new Uint8Array([1, 2, 3]));
-        assert(n >= 1, `published to ${n} peers`);
-        await waitFor(
-          () => got.a.length === 1 && got.c.length === 1,
-          10_000,
-          "delivery to a and c",
-        );
-        assertEquals(got.a[0].data, new Uint8Array([1, 2, 3]));
-        assertEquals(got.a[0].from, b.peerId);
-        assertEquals(got.c[0].from, b.peerId, "c got it relayed through a, author b");
-        await a.publish(topic, new Uint8Array([4]));
-        await waitFor(
-          () => got.b.length === 1 && got.c.length === 2,
-          10_000,
-          "delivery to b and c",
-        );
-        assertEquals(got.b[0].data, new Uint8Array([4]));
-        assertEquals(got.b[0].from, a.peerId);
-        assertEquals(got.a.length, 1, "no echo to the author");
-      })),
-});
+    const n = await b.publish(topic, new Uint8Array([1, 2, 3]));
+    assert(n >= 1, `published to ${n} peers`);
+    await waitFor(
+      () => got.a.length === 1 && got.c.length === 1,
+      10_000,
+      "delivery to a and c",
+    );
+    assertEquals(got.a[0].data, new Uint8Array([1, 2, 3]));
+    assertEquals(got.a[0].from, b.peerId);
+    assertEquals(got.c[0].from, b.peerId, "c got it relayed through a, author b");
+    await a.publish(topic, new Uint8Array([4]));
+    await waitFor(
+      () => got.b.length === 1 && got.c.length === 2,
+      10_000,
+      "delivery to b and c",
+    );
+    assertEquals(got.b[0].data, new Uint8Array([4]));
+    assertEquals(got.b[0].from, a.peerId);
+    assertEquals(got.a.length, 1, "no echo to the author");
+  },
+);
 
-Deno.test({
-  name: "deno node drops rejected gossip and the sender's score falls below 0",
-  ...LIBP2P_TEST,
-  fn: () =>
-    withTimeout(30_000, "test", () =>
-      withNodes([{}, {}], async ([a, b]) => {
-        const topic = a.topics.rounds;
-        const got: GossipMessage[] = [];
-        a.subscribe(topic, () => {});
-        b.subscribe(topic, (m) => void got.push(m));
-        await meshUp(a, b, topic);
-        assert(b.score(a.peerId) >= 0, `score before: ${b.score(a.peerId)}`);
+nodeTest(
+  "deno node drops rejected gossip and the sender's score falls below 0",
+  [{}, {}],
+  async ([a, b]) => {
+    const topic = a.topics.rounds;
+    const got: GossipMessage[] = [];
+    a.subscribe(topic, () => {});
+    b.subscribe(topic, (m) => void got.push(m));
+    await meshUp(a, b, topic);
+    assert(b.score(a.peerId) >= 0, `score before: ${b.score(a.peerId)}`);
 
-        await a.publish(topic, new Uint8Array([0xff, 1])); // test validator rejects 0xff…
-        await a.publish(topic, new Uint8Array([0xee, 1])); // … ignores 0xee
-        await a.publish(topic, new Uint8Array([7])); // accepted
-        await waitFor(() => got.length >= 1, 10_000, "the good message");
-        await sleep(200);
-        assertEquals(got.map((m) => [...m.data]), [[7]], "only the accepted message is delivered");
-        await waitFor(
-          () => b.score(a.peerId) < 0,
-          5_000,
-          `score below 0 (now ${b.score(a.peerId)})`,
-        );
-        assertEquals(a.score(b.peerId) >= 0, true, "the receiver is not penalized");
-        assert(b.peers().includes(a.peerId), "still connected, both up");
-      })),
-});
+    await a.publish(topic, new Uint8Array([0xff, 1])); // test validator rejects 0xff…
+    await a.publish(topic, new Uint8Array([0xee, 1])); // … ignores 0xee
+    await a.publish(topic, new Uint8Array([7])); // accepted
+    await waitFor(() => got.length >= 1, 10_000, "the good message");
+    await sleep(200);
+    assertEquals(got.map((m) => [...m.data]), [[7]], "only the accepted message is delivered");
+    await waitFor(
+      () => b.score(a.peerId) < 0,
+      5_000,
+      `score below 0 (now ${b.score(a.peerId)})`,
+    );
+    assertEquals(a.score(b.peerId) >= 0, true, "the receiver is not penalized");
+    assert(b.peers().includes(a.peerId), "still connected, both up");
+  },
+);
 
 Deno.test({
   name: "deno node rejects oversized gossip and survives a throwing validator",
@@ -139,126 +136,103 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "deno node survives garbage on the gossipsub stream",
-  ...LIBP2P_TEST,
-  fn: () =>
-    withTimeout(30_000, "test", () =>
-      withNodes([{}, {}, {}], async ([a, b, c]) => {
-        const topic = a.topics.updates;
-        const got: number[] = [];
-        a.subscribe(topic, (m) => void got.push(m.data[0]));
-        c.subscribe(topic, () => {});
-        const junk = [
-          new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]), // huge varint
-          new Uint8Array([0x05, 0xff, 0xff, 0xff, 0xff, 0xff]), // bad protobuf
-          new Uint8Array([0x08, 0x0a, 0x06, 0x12, 0x04, 0x2f, 0x78, 0x2f, 0x31, 0x00]), // truncated
-          crypto.getRandomValues(new Uint8Array(4096)),
-        ];
-        for (const bytes of junk) {
-          const stream = await b.libp2p.dialProtocol(
-            tcpAddrMa(a),
-            a.libp2p.services.pubsub.protocols,
-          );
-          stream.send(bytes);
-          await stream.close().catch(() => {});
-        }
-        await sleep(300);
-        // a is still up and still delivers.
-        await meshUp(a, c, topic);
-        await c.publish(topic, new Uint8Array([42]));
-        await waitFor(() => got.includes(42), 10_000, "delivery after the garbage");
-      })),
+nodeTest("deno node survives garbage on the gossipsub stream", [{}, {}, {}], async ([a, b, c]) => {
+  const topic = a.topics.updates;
+  const got: number[] = [];
+  a.subscribe(topic, (m) => void got.push(m.data[0]));
+  c.subscribe(topic, () => {});
+  const junk = [
+    new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]), // huge varint
+    new Uint8Array([0x05, 0xff, 0xff, 0xff, 0xff, 0xff]), // bad protobuf
+    new Uint8Array([0x08, 0x0a, 0x06, 0x12, 0x04, 0x2f, 0x78, 0x2f, 0x31, 0x00]), // truncated
+    crypto.getRandomValues(new Uint8Array(4096)),
+  ];
+  for (const bytes of junk) {
+    const stream = await b.libp2p.dialProtocol(
+      tcpAddrMa(a),
+      a.libp2p.services.pubsub.protocols,
+    );
+    stream.send(bytes);
+    await stream.close().catch(() => {});
+  }
+  await sleep(300);
+  // a is still up and still delivers.
+  await meshUp(a, c, topic);
+  await c.publish(topic, new Uint8Array([42]));
+  await waitFor(() => got.includes(42), 10_000, "delivery after the garbage");
 });
 
-Deno.test({
-  name: "deno node survives throwing gossip handlers and unsubscribes after the last",
-  ...LIBP2P_TEST,
-  fn: () =>
-    withTimeout(30_000, "test", () =>
-      withNodes([{}, {}], async ([a, b]) => {
-        const topic = a.topics.updates;
-        const got: number[] = [];
-        a.subscribe(topic, () => {});
-        const off1 = b.subscribe(topic, () => {
-          throw new Error("handler bug");
-        });
-        const off2 = b.subscribe(topic, async () => {
-          await Promise.resolve();
-          throw new Error("async handler bug");
-        });
-        const off3 = b.subscribe(topic, (m) => void got.push(m.data[0]));
-        await meshUp(a, b, topic);
-        await a.publish(topic, new Uint8Array([5]));
-        await waitFor(() => got.length === 1, 10_000, "delivery despite throwing handlers");
-        off1();
-        off2();
-        off3();
-        await waitFor(
-          () => !a.topicPeers(topic).includes(b.peerId),
-          10_000,
-          "unsubscribe to propagate",
-        );
-        assertEquals(b.libp2p.services.pubsub.getTopics().includes(topic), false);
-      })),
+nodeTest(
+  "deno node survives throwing gossip handlers and unsubscribes after the last",
+  [{}, {}],
+  async ([a, b]) => {
+    const topic = a.topics.updates;
+    const got: number[] = [];
+    a.subscribe(topic, () => {});
+    const off1 = b.subscribe(topic, () => {
+      throw new Error("handler bug");
+    });
+    const off2 = b.subscribe(topic, async () => {
+      await Promise.resolve();
+      throw new Error("async handler bug");
+    });
+    const off3 = b.subscribe(topic, (m) => void got.push(m.data[0]));
+    await meshUp(a, b, topic);
+    await a.publish(topic, new Uint8Array([5]));
+    await waitFor(() => got.length === 1, 10_000, "delivery despite throwing handlers");
+    off1();
+    off2();
+    off3();
+    await waitFor(
+      () => !a.topicPeers(topic).includes(b.peerId),
+      10_000,
+      "unsubscribe to propagate",
+    );
+    assertEquals(b.libp2p.services.pubsub.getTopics().includes(topic), false);
+  },
+);
+
+nodeTest("deno node refuses a busy port and a bad bootstrap address with clear errors", [{
+  listen: ["/ip4/127.0.0.1/tcp/0"],
+}], async ([a]) => {
+  const port = tcpAddr(a).split("/")[4];
+  const err = await assertRejectsCode(
+    createDenoNode({
+      runId: TEST_RUN_ID,
+      validate: testValidator,
+      listen: [`/ip4/127.0.0.1/tcp/${port}`],
+    }),
+    "start",
+  );
+  assert(err.message.includes("EADDRINUSE") && !err.message.includes("\n"), err.message);
+  await assertRejectsCode(
+    createDenoNode({
+      runId: TEST_RUN_ID,
+      validate: testValidator,
+      bootstrap: ["not/a/multiaddr"],
+    }),
+    "invalid_argument",
+  );
+  await assertRejectsCode(a.dial("/ip4/127.0.0.1/tcp/1"), "dial");
+  await assertRejectsCode(a.dial("nonsense"), "invalid_argument");
 });
 
-Deno.test({
-  name: "deno node refuses a busy port and a bad bootstrap address with clear errors",
-  ...LIBP2P_TEST,
-  fn: () =>
-    withTimeout(
-      30_000,
-      "test",
-      () =>
-        withNodes([{ listen: ["/ip4/127.0.0.1/tcp/0"] }], async ([a]) => {
-          const port = tcpAddr(a).split("/")[4];
-          const err = await assertRejectsCode(
-            createDenoNode({
-              runId: TEST_RUN_ID,
-              validate: testValidator,
-              listen: [`/ip4/127.0.0.1/tcp/${port}`],
-            }),
-            "start",
-          );
-          assert(err.message.includes("EADDRINUSE") && !err.message.includes("\n"), err.message);
-          await assertRejectsCode(
-            createDenoNode({
-              runId: TEST_RUN_ID,
-              validate: testValidator,
-              bootstrap: ["not/a/multiaddr"],
-            }),
-            "invalid_argument",
-          );
-          await assertRejectsCode(a.dial("/ip4/127.0.0.1/tcp/1"), "dial");
-          await assertRejectsCode(a.dial("nonsense"), "invalid_argument");
-        }),
-    ),
-});
-
-Deno.test({
-  name: "deno node dials its bootstrap peers and redials them",
-  ...LIBP2P_TEST,
-  fn: () =>
-    withTimeout(
-      30_000,
-      "test",
-      () =>
-        withNodes([{}], ([a]) =>
-          withNodes([{ bootstrap: [tcpAddr(a)], bootstrapIntervalMs: 200 }], async ([b]) => {
-            await waitFor(
-              () =>
-                b.peers().includes(a.peerId),
-              10_000,
-              "the bootstrap connection",
-            );
-            const first = b.libp2p.getConnections(a.libp2p.peerId).map((c) => c.id);
-            await b.libp2p.hangUp(a.libp2p.peerId);
-            await waitFor(
-              () => b.libp2p.getConnections(a.libp2p.peerId).some((c) => !first.includes(c.id)),
-              10_000,
-              "the redial",
-            );
-          })),
-    ),
-});
+nodeTest(
+  "deno node dials its bootstrap peers and redials them",
+  [{}],
+  ([a]) =>
+    withNodes([{ bootstrap: [tcpAddr(a)], bootstrapIntervalMs: 200 }], async ([b]) => {
+      await waitFor(
+        () => b.peers().includes(a.peerId),
+        10_000,
+        "the bootstrap connection",
+      );
+      const first = b.libp2p.getConnections(a.libp2p.peerId).map((c) => c.id);
+      await b.libp2p.hangUp(a.libp2p.peerId);
+      await waitFor(
+        () => b.libp2p.getConnections(a.libp2p.peerId).some((c) => !first.includes(c.id)),
+        10_000,
+        "the redial",
+      );
+    }),
+);

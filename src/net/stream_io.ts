@@ -1,12 +1,12 @@
 /**
  * Small byte-level helpers over a libp2p 3 message stream: a bounded reader, unsigned varints,
- * chunked writes with back-pressure, and deadlines that never keep the process alive after
- * they are cleared.
+ * chunked writes with back-pressure, deadlines that never keep the process alive after
+ * they are cleared, and the small error and close helpers every protocol client needs.
  *
  * @module
  */
 
-import type { MessageStream } from "@libp2p/interface";
+import type { MessageStream, Stream } from "@libp2p/interface";
 import { NetError } from "./errors.ts";
 
 /** Largest chunk handed to `stream.send` at once. */
@@ -255,4 +255,24 @@ export async function writeAll(
       }
     }
   }
+}
+
+/** The one-line message of anything thrown or rejected by libp2p. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  // libp2p sometimes rejects with the stream's close Event; its error says more.
+  const inner = (err as { error?: unknown } | null)?.error;
+  if (inner instanceof Error) return inner.message;
+  return err instanceof Event ? `stream ${err.type}` : String(err);
+}
+
+/** Lets a finished stream close by itself; resets it if the remote holds it open. */
+export function closeSoon(stream: Stream, graceMs = 2_000): void {
+  if (stream.status !== "open") return;
+  const timer = setTimeout(() => {
+    if (stream.status === "open") {
+      stream.abort(new NetError("timeout", "remote kept the stream open"));
+    }
+  }, graceMs);
+  stream.addEventListener("close", () => clearTimeout(timer), { once: true });
 }

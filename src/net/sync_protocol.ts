@@ -22,13 +22,26 @@
  * @module
  */
 
-import type { AbortOptions, Connection, PeerId, Stream, StreamHandler } from "@libp2p/interface";
-import type { Multiaddr } from "@multiformats/multiaddr";
-import { isNetError, NetError } from "./errors.ts";
-import { type Provider, toDialTarget } from "./payload_protocol.ts";
+import type { Stream } from "@libp2p/interface";
+import { NetError } from "./errors.ts";
 import { hashBytes, toHex } from "./payload_store.ts";
 import { HASH_BYTES, SYNC_PROTOCOL } from "./protocols.ts";
-import { deadline, encodeUvarint, StreamReader, writeAll } from "./stream_io.ts";
+import { type Deadline, encodeUvarint, errorMessage, type StreamReader } from "./stream_io.ts";
+import {
+  describeProvider,
+  encodeErrorResponse,
+  encodeResponse,
+  MAX_LENGTH_VARINT_BYTES,
+  MAX_REASON_BYTES,
+  printable,
+  type ProtocolDialer,
+  ProtocolService,
+  type Provider,
+  requestResponse,
+  RequestServer,
+  type ServiceComponents,
+  toDialTarget,
+} from "./stream_service.ts";
 
 /**
  * Where the newest checkpoint is: its payload (served by the payload protocol) has sha256
@@ -83,8 +96,8 @@ export const SyncStatus: Readonly<{
   ERROR: 4;
 }> = Object.freeze({ OK: 0, UNAVAILABLE: 1, BUSY: 2, BAD_REQUEST: 3, ERROR: 4 } as const);
 
-/** Longest reason text in an error response. */
-export const MAX_SYNC_REASON_BYTES = 256;
+/** Longest reason text in an error response (the same for every protocol). */
+export const MAX_SYNC_REASON_BYTES = MAX_REASON_BYTES;
 
 /** Default {@linkcode SyncServerOptions.maxConcurrentPerPeer}. */
 export const DEFAULT_SYNC_MAX_CONCURRENT_PER_PEER = 2;
@@ -101,10 +114,9 @@ const U32_MAX = 0xffff_ffff;
 const FLAG_CHECKPOINT = 1;
 const FLAG_MORE = 2;
 /** Sizes below 2^49, like every other varint of the net layer. */
-const MAX_SIZE_VARINT_BYTES = 7;
+const MAX_SIZE_VARINT_BYTES = MAX_LENGTH_VARINT_BYTES;
 const HEX64 = /^[0-9a-f]{64}$/;
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: false });
 
 /** Size limits of a sync response, on either side. */
@@ -181,15 +193,6 @@ function checkCheckpoint(cp: SyncCheckpoint): void {
   }
 }
 
-function envelope(status: number, body: Uint8Array): Uint8Array {
-  const len = encodeUvarint(body.length);
-  const out = new Uint8Array(1 + len.length + body.length);
-  out[0] = status;
-  out.set(len, 1);
-  out.set(body, 1 + len.length);
-  return out;
-}
-
 /**
  * The OK response bytes (status, length, body). Throws `invalid_argument` for a malformed
  * checkpoint or records, `too_large` for more records, or longer ones, than `limits` allow.
@@ -236,7 +239,7 @@ export function encodeSyncResponse(response: SyncResponse, limits?: SyncLimits):
     body.set(p, off);
     off += p.length;
   }
-  return envelope(SyncStatus.OK, body);
+  return encodeResponse(SyncStatus.OK, body);
 }
 
 /** An error response: `status` (not OK) and a reason, cut to 256 bytes. */
@@ -244,7 +247,7 @@ export function encodeSyncError(status: number, reason: string): Uint8Array {
   if (!Number.isInteger(status) || status <= SyncStatus.OK || status > 255) {
     throw new NetError("invalid_argument", `bad error status ${status}`);
   }
-  return envelope(status, encoder.encode(reason).subarray(0, MAX_SYNC_REASON_BYTES));
+  return encodeErrorResponse(status, reason);
 }
 
 /** A cursor over a complete buffer; every overrun is a `protocol` error. */
@@ -332,7 +335,7 @@ function decodeBody(body: Uint8Array, maxRecordBytes: number): SyncResponse {
 
 /** The error of a non-OK status, with the server's reason (printable ASCII only). */
 function statusError(status: number, reason: string): NetError {
-  const text = reason.replace(/[^\x20-\x7e]/g, "?");
+  const text = printable(reason);
   switch (status) {
     case SyncStatus.UNAVAILABLE:
       return new NetError("unavailable", `peer serves no history: ${text}`);
@@ -420,28 +423,22 @@ function raceSignal<T>(value: T | Promise<T>, signal: AbortSignal): Promise<T> {
  * Answers sync requests from a {@linkcode SyncSource} (set later; none: UNAVAILABLE).
  * `handle` is the stream handler; it never throws.
  */
-export class SyncServer {
+export class SyncServer extends RequestServer<number, SyncServerStats> {
   #source: SyncSource | null = null;
   readonly #limits: Limits;
-  readonly #maxPerPeer: number;
-  readonly #maxTotal: number;
-  readonly #requestTimeoutMs: number;
-  readonly #responseTimeoutMs: number;
-  readonly #onError?: (err: unknown, peer: string) => void;
-  readonly #perPeer = new Map<string, number>();
-  readonly #streams = new Set<Stream>();
-  #closed = false;
-  /** Counters since construction. */
-  readonly stats: SyncServerStats = { served: 0, unavailable: 0, busy: 0, rejected: 0, errors: 0 };
 
   /** A server within the limits of `options`; throws `invalid_argument` for bad limits. */
   constructor(options: SyncServerOptions = {}) {
+    super({ served: 0, unavailable: 0, busy: 0, rejected: 0, errors: 0 }, options, {
+      name: "sync",
+      maxConcurrentPerPeer: DEFAULT_SYNC_MAX_CONCURRENT_PER_PEER,
+      maxConcurrent: DEFAULT_SYNC_MAX_CONCURRENT,
+      requestTimeoutMs: DEFAULT_SYNC_REQUEST_TIMEOUT_MS,
+      responseTimeoutMs: DEFAULT_SYNC_RESPONSE_TIMEOUT_MS,
+      busy: { status: SyncStatus.BUSY, reason: "busy, try another peer" },
+      badRequestStatus: SyncStatus.BAD_REQUEST,
+    });
     this.#limits = resolveLimits(options);
-    this.#maxPerPeer = options.maxConcurrentPerPeer ?? DEFAULT_SYNC_MAX_CONCURRENT_PER_PEER;
-    this.#maxTotal = options.maxConcurrent ?? DEFAULT_SYNC_MAX_CONCURRENT;
-    this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_SYNC_REQUEST_TIMEOUT_MS;
-    this.#responseTimeoutMs = options.responseTimeoutMs ?? DEFAULT_SYNC_RESPONSE_TIMEOUT_MS;
-    this.#onError = options.onError;
   }
 
   /** What is served; `null` answers UNAVAILABLE. Requests in flight keep the old source. */
@@ -449,105 +446,49 @@ export class SyncServer {
     this.#source = source;
   }
 
-  /** Requests being answered now. */
-  get active(): number {
-    return this.#streams.size;
+  /** The request's `fromWindow`; exactly one request, nothing after it. */
+  protected override async readRequest(reader: StreamReader, signal: AbortSignal): Promise<number> {
+    const request = await reader.readExactly(SYNC_REQUEST_BYTES, signal);
+    // Anything after the request is malformed too (already here: no wait for more).
+    if (reader.buffered > 0) {
+      throw new NetError("protocol", `${reader.buffered} bytes after the request`);
+    }
+    return decodeSyncRequest(request);
   }
 
-  /** The libp2p stream handler of this server. */
-  readonly handler: StreamHandler = (stream: Stream, connection: Connection) =>
-    this.handle(stream, connection.remotePeer.toString());
-
-  /** Refuses new requests and resets the ones in flight. */
-  close(): void {
-    this.#closed = true;
-    for (const s of this.#streams) s.abort(new NetError("aborted", "sync server stopped"));
-    this.#streams.clear();
-  }
-
-  /** Answers one request on `stream` from `peer`. Never throws. */
-  async handle(stream: Stream, peer: string): Promise<void> {
-    try {
-      // Whatever the client sends beyond the request is at most this much, then a reset.
-      stream.maxReadBufferLength = 4096;
-    } catch { /* not settable on every stream kind */ }
-    if (this.#closed) {
-      stream.abort(new NetError("aborted", "sync server stopped"));
+  /** The records and checkpoint, UNAVAILABLE without a source, ERROR if the source fails. */
+  protected override async respond(
+    stream: Stream,
+    fromWindow: number,
+    signal: AbortSignal,
+    peer: string,
+  ): Promise<void> {
+    const source = this.#source;
+    if (source === null) {
+      this.stats.unavailable++;
+      await this.send(stream, encodeSyncError(SyncStatus.UNAVAILABLE, "no history served"), signal);
       return;
     }
-    const mine = this.#perPeer.get(peer) ?? 0;
-    if (mine >= this.#maxPerPeer || this.#streams.size >= this.#maxTotal) {
-      this.stats.busy++;
-      await this.#refuse(stream, SyncStatus.BUSY, "busy, try another peer", peer);
-      return;
-    }
-    this.#perPeer.set(peer, mine + 1);
-    this.#streams.add(stream);
-    const reader = new StreamReader(stream, { maxBuffered: 1024 });
-    let phase: "request" | "response" = "request";
-    let dl = deadline(this.#requestTimeoutMs, "sync request");
+    let response: Uint8Array;
+    let failed = false;
+    let late: Deadline | undefined;
     try {
-      const request = await reader.readExactly(SYNC_REQUEST_BYTES, dl.signal);
-      // Anything after the request is malformed too (already here: no wait for more).
-      if (reader.buffered > 0) {
-        throw new NetError("protocol", `${reader.buffered} bytes after the request`);
-      }
-      const fromWindow = decodeSyncRequest(request);
-      dl.clear();
-      phase = "response";
-      dl = deadline(this.#responseTimeoutMs, "sync response");
-      const source = this.#source;
-      if (source === null) {
-        this.stats.unavailable++;
-        await this.#send(
-          stream,
-          encodeSyncError(SyncStatus.UNAVAILABLE, "no history served"),
-          dl.signal,
-        );
-        return;
-      }
-      let response: Uint8Array;
-      let failed = false;
-      try {
-        response = await this.#answer(source, fromWindow, dl.signal);
-      } catch (err) {
-        // The source's fault, not the peer's: answer ERROR and keep serving.
-        failed = true;
-        this.#report(err, peer);
-        response = encodeSyncError(SyncStatus.ERROR, `history source failed: ${message(err)}`);
-        if (dl.signal.aborted) {
-          // The source used up the response deadline: a short one to say so.
-          dl.clear();
-          dl = deadline(Math.min(this.#requestTimeoutMs, 5_000), "sync error answer");
-        }
-      }
-      await this.#send(stream, response, dl.signal);
-      if (failed) this.stats.errors++;
-      else this.stats.served++;
+      response = await this.#answer(source, fromWindow, signal);
     } catch (err) {
-      if (phase === "request" && isNetError(err, "protocol")) {
-        // Malformed or cut short: worth an answer. Timeouts and overflows get a reset.
-        this.stats.rejected++;
-        await this.#refuse(
-          stream,
-          SyncStatus.BAD_REQUEST,
-          `malformed request: ${err.message}`,
-          peer,
-        );
-      } else {
-        if (phase === "request") this.stats.rejected++;
-        else this.stats.errors++;
-        stream.abort(err instanceof Error ? err : new NetError("protocol", String(err)));
-      }
-      this.#report(err, peer);
-    } finally {
-      dl.clear();
-      reader.dispose();
-      this.#streams.delete(stream);
-      const n = (this.#perPeer.get(peer) ?? 1) - 1;
-      if (n <= 0) this.#perPeer.delete(peer);
-      else this.#perPeer.set(peer, n);
+      // The source's fault, not the peer's: answer ERROR and keep serving.
+      failed = true;
+      this.report(err, peer);
+      response = encodeSyncError(SyncStatus.ERROR, `history source failed: ${errorMessage(err)}`);
+      // The source used up the response deadline: a short one to say so.
+      if (signal.aborted) late = this.shortDeadline("sync error answer");
     }
+    try {
+      await this.send(stream, response, late?.signal ?? signal);
+    } finally {
+      late?.clear();
+    }
+    if (failed) this.stats.errors++;
+    else this.stats.served++;
   }
 
   /** The encoded OK response; throws if the source fails or breaks the limits. */
@@ -568,41 +509,10 @@ export class SyncServer {
       this.#limits,
     );
   }
-
-  async #send(stream: Stream, bytes: Uint8Array, signal: AbortSignal): Promise<void> {
-    await writeAll(stream, bytes, signal);
-    await stream.close({ signal });
-  }
-
-  /** Best-effort error answer with its own short deadline; resets on failure. */
-  async #refuse(stream: Stream, status: number, reason: string, peer: string): Promise<void> {
-    const dl = deadline(Math.min(this.#requestTimeoutMs, 5_000), "sync refusal");
-    try {
-      await this.#send(stream, encodeSyncError(status, reason), dl.signal);
-    } catch (err) {
-      stream.abort(err instanceof Error ? err : new NetError("protocol", String(err)));
-      this.#report(err, peer);
-    } finally {
-      dl.clear();
-    }
-  }
-
-  #report(err: unknown, peer: string): void {
-    try {
-      this.#onError?.(err, peer);
-    } catch { /* a logger must not break the server */ }
-  }
 }
 
 /** What the client needs of a node: libp2p's `dialProtocol`. */
-export interface SyncDialer {
-  /** Opens a stream for `protocols` to `peer`, dialing if needed. */
-  dialProtocol(
-    peer: PeerId | Multiaddr | Multiaddr[],
-    protocols: string | string[],
-    options?: AbortOptions,
-  ): Promise<Stream>;
-}
+export type SyncDialer = ProtocolDialer;
 
 /** Options of one sync request. */
 export interface SyncOptions {
@@ -628,99 +538,24 @@ export async function syncFrom(
   const target = toDialTarget(provider);
   const limits = resolveLimits({ maxRecordBytes: options.limits?.maxRecordBytes });
   const maxBody = maxSyncBodyBytes(limits);
-  const what = `sync from window ${fromWindow} with ${String(provider).slice(0, 200)}`;
-  const dl = deadline(options.timeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS, what, options.signal);
-  let stream: Stream | undefined;
-  let reader: StreamReader | undefined;
-  try {
-    try {
-      stream = await node.dialProtocol(target, SYNC_PROTOCOL, { signal: dl.signal });
-    } catch (err) {
-      if (dl.signal.aborted) throw dl.signal.reason;
-      throw new NetError("dial", `${what}: cannot open a stream: ${message(err)}`, { cause: err });
-    }
-    // Bytes may arrive before the header is parsed: buffer at most what we would accept.
-    reader = new StreamReader(stream, { maxBuffered: maxBody + 16 });
-    await writeAll(stream, request, dl.signal);
-    await stream.close({ signal: dl.signal });
-    const status = await reader.readByteOrEnd(dl.signal);
-    if (status === null) throw new NetError("protocol", `${what}: stream ended without an answer`);
-    const length = await reader.readUvarint(MAX_SIZE_VARINT_BYTES, dl.signal);
-    if (status !== SyncStatus.OK) {
-      if (length > MAX_SYNC_REASON_BYTES) {
-        throw new NetError("protocol", `${what}: reason of ${length} bytes`);
-      }
-      const e = statusError(status, decoder.decode(await reader.readExactly(length, dl.signal)));
-      throw new NetError(e.code, `${what}: ${e.message}`);
-    }
-    if (length > maxBody) {
-      throw new NetError("too_large", `${what}: response of ${length} bytes, at most ${maxBody}`);
-    }
-    const body = await reader.readExactly(length, dl.signal);
-    if (reader.buffered > 0) {
-      throw new NetError("protocol", `${what}: ${reader.buffered} trailing bytes`);
-    }
-    let response: SyncResponse;
-    try {
-      response = decodeBody(body, limits.maxRecordBytes);
-    } catch (err) {
-      throw isNetError(err) ? new NetError(err.code, `${what}: ${err.message}`) : err;
-    }
-    reader.dispose();
-    closeSoon(stream);
-    return response;
-  } catch (err) {
-    const e = dl.signal.aborted && !isNetError(err) ? dl.signal.reason : err;
-    const out = e instanceof NetError
-      ? e
-      : new NetError("protocol", `${what}: ${message(e)}`, { cause: e });
-    stream?.abort(out);
-    throw out;
-  } finally {
-    reader?.dispose();
-    dl.clear();
-  }
-}
-
-function message(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  // libp2p sometimes rejects with the stream's close Event; its error says more.
-  const inner = (err as { error?: unknown } | null)?.error;
-  if (inner instanceof Error) return inner.message;
-  return err instanceof Event ? `stream ${err.type}` : String(err);
-}
-
-/** Lets a finished stream close by itself; resets it if the remote holds it open. */
-function closeSoon(stream: Stream, graceMs = 2_000): void {
-  if (stream.status !== "open") return;
-  const timer = setTimeout(() => {
-    if (stream.status === "open") {
-      stream.abort(new NetError("timeout", "remote kept the stream open"));
-    }
-  }, graceMs);
-  stream.addEventListener("close", () => clearTimeout(timer), { once: true });
+  return await requestResponse(node, target, {
+    protocol: SYNC_PROTOCOL,
+    request,
+    what: `sync from window ${fromWindow} with ${describeProvider(provider)}`,
+    timeoutMs: options.timeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS,
+    signal: options.signal,
+    maxBody,
+    maxBuffered: maxBody + 16,
+    bodyName: "response",
+    // One response per stream: a peer that floods past its length is broken.
+    rejectTrailing: true,
+    statusError,
+    decode: (body) => decodeBody(body, limits.maxRecordBytes),
+  });
 }
 
 /** The components a {@linkcode SyncService} uses (a subset of libp2p's). */
-export interface SyncServiceComponents {
-  /** Protocol handler registry. */
-  registrar: {
-    handle(
-      protocol: string,
-      handler: StreamHandler,
-      options?: { maxInboundStreams?: number; maxOutboundStreams?: number },
-    ): Promise<void>;
-    unhandle(protocol: string, options?: AbortOptions): Promise<void>;
-  };
-  /** Opens streams to peers. */
-  connectionManager: {
-    openStream(
-      peer: PeerId | Multiaddr | Multiaddr[],
-      protocol: string | string[],
-      options?: AbortOptions,
-    ): Promise<Stream>;
-  };
-}
+export type SyncServiceComponents = ServiceComponents;
 
 /**
  * Options of {@linkcode syncService}: the server's limits; `maxRecordBytes` is also the
@@ -732,45 +567,13 @@ export type SyncServiceInit = SyncServerOptions;
  * The sync protocol as a libp2p service: mounts a {@linkcode SyncServer} on start, unmounts it
  * (resetting requests in flight) on stop, and asks peers for their history.
  */
-export class SyncService {
-  /** The server (its `stats` count requests). */
-  readonly server: SyncServer;
-  readonly #components: SyncServiceComponents;
-  readonly #maxPerPeer: number;
+export class SyncService extends ProtocolService<SyncServer> {
   readonly #maxRecordBytes: number;
-  readonly #dialer: SyncDialer;
-  #started = false;
 
   /** A service over libp2p `components` (use {@linkcode syncService} in a libp2p config). */
   constructor(components: SyncServiceComponents, init: SyncServiceInit = {}) {
-    this.#components = components;
-    this.server = new SyncServer(init);
-    this.#maxPerPeer = init.maxConcurrentPerPeer ?? DEFAULT_SYNC_MAX_CONCURRENT_PER_PEER;
+    super(components, SYNC_PROTOCOL, new SyncServer(init), 16);
     this.#maxRecordBytes = init.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
-    this.#dialer = {
-      dialProtocol: (peer, protocols, options) =>
-        components.connectionManager.openStream(peer, protocols, options),
-    };
-  }
-
-  /** Registers the protocol handler. */
-  async start(): Promise<void> {
-    if (this.#started) return;
-    // libp2p resets streams beyond maxInboundStreams per connection; leave room so that
-    // the server's own per-peer limit answers BUSY instead.
-    await this.#components.registrar.handle(SYNC_PROTOCOL, this.server.handler, {
-      maxInboundStreams: this.#maxPerPeer * 2 + 2,
-      maxOutboundStreams: 16,
-    });
-    this.#started = true;
-  }
-
-  /** Unregisters the handler and resets requests in flight. */
-  async stop(): Promise<void> {
-    if (!this.#started) return;
-    this.#started = false;
-    this.server.close();
-    await this.#components.registrar.unhandle(SYNC_PROTOCOL).catch(() => {});
   }
 
   /** What this node serves; `null` answers UNAVAILABLE. */
@@ -780,7 +583,7 @@ export class SyncService {
 
   /** Asks `provider` for its history from `fromWindow` on (see {@linkcode syncFrom}). */
   sync(provider: Provider, fromWindow: number, options: SyncOptions = {}): Promise<SyncResponse> {
-    return syncFrom(this.#dialer, provider, fromWindow, {
+    return syncFrom(this.dialer, provider, fromWindow, {
       ...options,
       limits: { maxRecordBytes: this.#maxRecordBytes },
     });

@@ -2,10 +2,8 @@ import { assert, assertEquals } from "../optim/sparseloco/_assert.ts";
 import type { Stream } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { NetErrorCode } from "./errors.ts";
-import type { WeblocoNode } from "./node.ts";
-import { encodeUvarint } from "./stream_io.ts";
 import { SYNC_PROTOCOL } from "./protocols.ts";
-import { deadline, StreamReader } from "./stream_io.ts";
+import { encodeUvarint } from "./stream_io.ts";
 import {
   decodeSyncRequest,
   decodeSyncResponse,
@@ -15,6 +13,7 @@ import {
   encodeSyncResponse,
   MAX_SYNC_RECORDS,
   maxSyncBodyBytes,
+  SYNC_REQUEST_BYTES,
   type SyncCheckpoint,
   type SyncResponse,
   type SyncSource,
@@ -23,6 +22,10 @@ import {
 import {
   assertRejectsCode,
   LIBP2P_TEST,
+  mountLiar,
+  nodeTest,
+  rawExchange,
+  readRequestBytes,
   sleep,
   tcpAddr,
   waitFor,
@@ -298,144 +301,87 @@ Deno.test("sync protocol decoder is strict", () => {
 
 // ---------------------------------------------------------------- over libp2p
 
-/** Sends raw bytes on a sync stream and reads the answer (status, reason) or the reset. */
-async function rawExchange(
-  from: WeblocoNode,
-  to: WeblocoNode,
-  bytes: Uint8Array,
-  opts: { close?: boolean; waitMs?: number } = {},
-): Promise<{ status: number | null; text: string; error?: string }> {
-  const stream = await from.libp2p.dialProtocol(multiaddr(tcpAddr(to)), SYNC_PROTOCOL);
-  const reader = new StreamReader(stream, { maxBuffered: 1 << 20 });
-  const dl = deadline(opts.waitMs ?? 5_000, "raw exchange");
-  try {
-    if (bytes.length > 0) stream.send(bytes);
-    if (opts.close !== false) await stream.close();
-    const status = await reader.readByteOrEnd(dl.signal);
-    if (status === null) return { status: null, text: "" };
-    const len = await reader.readUvarint(7, dl.signal);
-    const text = new TextDecoder().decode(await reader.readExactly(Math.min(len, 1024), dl.signal));
-    return { status, text };
-  } catch (err) {
-    const e = err instanceof Event ? (err as Event & { error?: unknown }).error ?? err.type : err;
-    return { status: null, text: "", error: e instanceof Error ? e.message : String(e) };
-  } finally {
-    dl.clear();
-    reader.dispose();
-    stream.abort(new Error("done"));
-  }
-}
-
-/** Replaces a node's sync handler with `handler` (a misbehaving server). */
-async function mountLiar(node: WeblocoNode, handler: (stream: Stream) => Promise<void>) {
-  await node.libp2p.unhandle(SYNC_PROTOCOL);
-  await node.libp2p.handle(SYNC_PROTOCOL, async (stream) => {
-    try {
-      await handler(stream);
-    } catch {
-      stream.abort(new Error("liar failed"));
-    }
-  });
-}
-
 /** Reads the 5-byte request off a stream (the liar's side). */
 async function readRequest(stream: Stream): Promise<number> {
-  const reader = new StreamReader(stream, { maxBuffered: 1024 });
-  const dl = deadline(5_000, "read request");
-  try {
-    return decodeSyncRequest(await reader.readExactly(5, dl.signal));
-  } finally {
-    dl.clear();
-    reader.dispose();
-  }
+  return decodeSyncRequest(await readRequestBytes(stream, SYNC_REQUEST_BYTES));
 }
 
-Deno.test({
-  name: "sync protocol serves records in order with the checkpoint, paged by more",
-  ...LIBP2P_TEST,
-  fn: () =>
-    withTimeout(30_000, "test", () =>
-      withNodes([{}, {}], async ([server, client]) => {
-        const windows = range(0, 300);
-        const { source, calls } = fakeSource(windows);
-        server.setSyncSource(source);
-        const first = await client.sync(tcpAddr(server), 0);
-        assertEquals(first.checkpoint, CHECKPOINT);
-        assertEquals(first.more, true);
-        assertEquals(first.records.length, MAX_SYNC_RECORDS);
-        assertEquals(first.records.map(windowOf), range(0, MAX_SYNC_RECORDS));
-        assertEquals(first.records[3], record(3));
-        // The server asks for one more than it sends, to know whether there is more.
-        assertEquals(calls[0], [0, MAX_SYNC_RECORDS + 1]);
-        // Next page from the last window + 1, over WebSockets this time.
-        const next = windowOf(first.records[first.records.length - 1]) + 1;
-        const second = await client.sync(wsAddr(server), next);
-        assertEquals(second.more, false);
-        assertEquals(second.records.map(windowOf), range(MAX_SYNC_RECORDS, 300));
-        // fromWindow filters; past the end: no records, still the checkpoint.
-        assertEquals((await client.sync(server.peerId, 297)).records.map(windowOf), [
-          297,
-          298,
-          299,
-        ]);
-        const past = await client.sync(tcpAddr(server), 0xffff_ffff);
-        assertEquals(past, { checkpoint: CHECKPOINT, records: [], more: false });
-        // Exactly the limit: no more.
-        server.setSyncSource(fakeSource(range(0, MAX_SYNC_RECORDS), null).source);
-        const exact = await client.sync(tcpAddr(server), 0);
-        assertEquals([exact.records.length, exact.more, exact.checkpoint], [
-          MAX_SYNC_RECORDS,
-          false,
-          null,
-        ]);
-        assertEquals(server.libp2p.services.sync.server.stats.served, 5);
-      })),
-});
+nodeTest(
+  "sync protocol serves records in order with the checkpoint, paged by more",
+  [{}, {}],
+  async ([server, client]) => {
+    const windows = range(0, 300);
+    const { source, calls } = fakeSource(windows);
+    server.setSyncSource(source);
+    const first = await client.sync(tcpAddr(server), 0);
+    assertEquals(first.checkpoint, CHECKPOINT);
+    assertEquals(first.more, true);
+    assertEquals(first.records.length, MAX_SYNC_RECORDS);
+    assertEquals(first.records.map(windowOf), range(0, MAX_SYNC_RECORDS));
+    assertEquals(first.records[3], record(3));
+    // The server asks for one more than it sends, to know whether there is more.
+    assertEquals(calls[0], [0, MAX_SYNC_RECORDS + 1]);
+    // Next page from the last window + 1, over WebSockets this time.
+    const next = windowOf(first.records[first.records.length - 1]) + 1;
+    const second = await client.sync(wsAddr(server), next);
+    assertEquals(second.more, false);
+    assertEquals(second.records.map(windowOf), range(MAX_SYNC_RECORDS, 300));
+    // fromWindow filters; past the end: no records, still the checkpoint.
+    assertEquals((await client.sync(server.peerId, 297)).records.map(windowOf), [
+      297,
+      298,
+      299,
+    ]);
+    const past = await client.sync(tcpAddr(server), 0xffff_ffff);
+    assertEquals(past, { checkpoint: CHECKPOINT, records: [], more: false });
+    // Exactly the limit: no more.
+    server.setSyncSource(fakeSource(range(0, MAX_SYNC_RECORDS), null).source);
+    const exact = await client.sync(tcpAddr(server), 0);
+    assertEquals([exact.records.length, exact.more, exact.checkpoint], [
+      MAX_SYNC_RECORDS,
+      false,
+      null,
+    ]);
+    assertEquals(server.libp2p.services.sync.server.stats.served, 5);
+  },
+);
 
-Deno.test({
-  name: "sync protocol pages through a lowered record limit",
-  ...LIBP2P_TEST,
-  fn: () =>
-    withTimeout(
-      30_000,
-      "test",
-      () =>
-        withNodes([{ sync: { maxRecords: 7 } }, {}], async ([server, client]) => {
-          // Sparse windows: paging must follow the last window sent, not a count.
-          const windows = range(0, 50).map((i) => 10 + 3 * i);
-          server.setSyncSource(fakeSource(windows).source);
-          const got: number[] = [];
-          let from = 0;
-          let pages = 0;
-          for (;;) {
-            const r = await client.sync(tcpAddr(server), from);
-            pages++;
-            assert(r.records.length <= 7, `page of ${r.records.length}`);
-            got.push(...r.records.map(windowOf));
-            if (!r.more) break;
-            from = windowOf(r.records[r.records.length - 1]) + 1;
-          }
-          assertEquals(got, windows);
-          assertEquals(pages, Math.ceil(50 / 7));
-        }),
-    ),
-});
+nodeTest(
+  "sync protocol pages through a lowered record limit",
+  [{ sync: { maxRecords: 7 } }, {}],
+  async ([server, client]) => {
+    // Sparse windows: paging must follow the last window sent, not a count.
+    const windows = range(0, 50).map((i) => 10 + 3 * i);
+    server.setSyncSource(fakeSource(windows).source);
+    const got: number[] = [];
+    let from = 0;
+    let pages = 0;
+    for (;;) {
+      const r = await client.sync(tcpAddr(server), from);
+      pages++;
+      assert(r.records.length <= 7, `page of ${r.records.length}`);
+      got.push(...r.records.map(windowOf));
+      if (!r.more) break;
+      from = windowOf(r.records[r.records.length - 1]) + 1;
+    }
+    assertEquals(got, windows);
+    assertEquals(pages, Math.ceil(50 / 7));
+  },
+);
 
-Deno.test({
-  name: "sync protocol without a source answers unavailable",
-  ...LIBP2P_TEST,
-  fn: () =>
-    withTimeout(30_000, "test", () =>
-      withNodes([{}, {}], async ([server, client]) => {
-        const err = await assertRejectsCode(client.sync(tcpAddr(server), 0), "unavailable");
-        assert(err.message.includes("no history"), err.message);
-        server.setSyncSource(fakeSource([1, 2]).source);
-        assertEquals((await client.sync(tcpAddr(server), 0)).records.length, 2);
-        server.setSyncSource(null);
-        await assertRejectsCode(client.sync(tcpAddr(server), 0), "unavailable");
-        assertEquals(server.libp2p.services.sync.server.stats.unavailable, 2);
-      })),
-});
+nodeTest(
+  "sync protocol without a source answers unavailable",
+  [{}, {}],
+  async ([server, client]) => {
+    const err = await assertRejectsCode(client.sync(tcpAddr(server), 0), "unavailable");
+    assert(err.message.includes("no history"), err.message);
+    server.setSyncSource(fakeSource([1, 2]).source);
+    assertEquals((await client.sync(tcpAddr(server), 0)).records.length, 2);
+    server.setSyncSource(null);
+    await assertRejectsCode(client.sync(tcpAddr(server), 0), "unavailable");
+    assertEquals(server.libp2p.services.sync.server.stats.unavailable, 2);
+  },
+);
 
 Deno.test({
   name: "sync protocol answers error for a failing source and keeps serving",
@@ -506,199 +452,180 @@ Deno.test({
     }),
 });
 
-Deno.test({
-  name: "sync protocol server rejects malformed requests and stays up",
-  ...LIBP2P_TEST,
-  fn: () =>
-    withTimeout(
-      30_000,
-      "test",
-      () =>
-        withNodes([{ sync: { requestTimeoutMs: 500 } }, {}], async ([server, client]) => {
-          server.setSyncSource(fakeSource(range(0, 3)).source);
-          const junk = new Uint8Array(1 << 20).fill(0x5a);
-          const cases: [string, Uint8Array, boolean, (number | null)[]][] = [
-            ["empty", new Uint8Array(0), true, [SyncStatus.BAD_REQUEST]],
-            ["short", Uint8Array.of(1, 0, 0), true, [SyncStatus.BAD_REQUEST]],
-            ["wrong version", Uint8Array.of(7, 0, 0, 0, 0), true, [SyncStatus.BAD_REQUEST]],
-            ["trailing bytes", Uint8Array.of(1, 0, 0, 0, 0, 0), true, [SyncStatus.BAD_REQUEST]],
-            ["partial, then silence", Uint8Array.of(1, 0), false, [null]],
-            // Junk beyond the request overflows the server's small read buffer: maybe a reset.
-            ["1 MiB of junk", junk, true, [null, SyncStatus.BAD_REQUEST]],
-          ];
-          const results: Record<string, unknown> = {};
-          for (const [name, bytes, close, allowed] of cases) {
-            const r = await rawExchange(client, server, bytes, { close, waitMs: 3_000 });
-            results[name] = r.status ?? r.error ?? "end";
-            assert(allowed.includes(r.status), `${name}: ${JSON.stringify(r)}`);
-          }
-          // Still serving, nothing left in flight.
-          assertEquals((await client.sync(tcpAddr(server), 0)).records.map(windowOf), [0, 1, 2]);
-          await waitFor(() => server.libp2p.services.sync.server.active === 0, 3_000, "idle");
-          assert(server.libp2p.services.sync.server.stats.rejected >= 5, "rejections counted");
-          console.log("malformed request outcomes:", JSON.stringify(results));
-        }),
-    ),
+nodeTest("sync protocol server rejects malformed requests and stays up", [{
+  sync: { requestTimeoutMs: 500 },
+}, {}], async ([server, client]) => {
+  server.setSyncSource(fakeSource(range(0, 3)).source);
+  const junk = new Uint8Array(1 << 20).fill(0x5a);
+  const cases: [string, Uint8Array, boolean, (number | null)[]][] = [
+    ["empty", new Uint8Array(0), true, [SyncStatus.BAD_REQUEST]],
+    ["short", Uint8Array.of(1, 0, 0), true, [SyncStatus.BAD_REQUEST]],
+    ["wrong version", Uint8Array.of(7, 0, 0, 0, 0), true, [SyncStatus.BAD_REQUEST]],
+    ["trailing bytes", Uint8Array.of(1, 0, 0, 0, 0, 0), true, [SyncStatus.BAD_REQUEST]],
+    ["partial, then silence", Uint8Array.of(1, 0), false, [null]],
+    // Junk beyond the request overflows the server's small read buffer: maybe a reset.
+    ["1 MiB of junk", junk, true, [null, SyncStatus.BAD_REQUEST]],
+  ];
+  const results: Record<string, unknown> = {};
+  for (const [name, bytes, close, allowed] of cases) {
+    const r = await rawExchange(client, server, SYNC_PROTOCOL, bytes, { close, waitMs: 3_000 });
+    results[name] = r.status ?? r.error ?? "end";
+    assert(allowed.includes(r.status), `${name}: ${JSON.stringify(r)}`);
+  }
+  // Still serving, nothing left in flight.
+  assertEquals((await client.sync(tcpAddr(server), 0)).records.map(windowOf), [0, 1, 2]);
+  await waitFor(() => server.libp2p.services.sync.server.active === 0, 3_000, "idle");
+  assert(server.libp2p.services.sync.server.stats.rejected >= 5, "rejections counted");
+  console.log("malformed request outcomes:", JSON.stringify(results));
 });
 
-Deno.test({
-  name: "sync protocol client refuses malformed, oversized and truncated responses",
-  ...LIBP2P_TEST,
-  fn: () =>
-    withTimeout(60_000, "test", () =>
-      withNodes([{}, {}], async ([liar, client]) => {
-        const answer = (bytes: Uint8Array) => async (s: Stream) => {
-          await readRequest(s);
-          s.send(bytes);
-          await s.close();
-        };
-        const good = encodeSyncResponse({
-          checkpoint: CHECKPOINT,
-          records: [record(1)],
-          more: false,
-        });
-        const ways: Record<string, [(s: Stream) => Promise<void>, NetErrorCode]> = {
-          "unknown status": [answer(encodeSyncError(9, "?")), "protocol"],
-          "reason too long": [
-            answer(concat([SyncStatus.BUSY], encodeUvarint(100_000))),
-            "protocol",
-          ],
-          "busy": [answer(encodeSyncError(SyncStatus.BUSY, "later")), "busy"],
-          "truncated body": [answer(good.subarray(0, good.length - 3)), "protocol"],
-          "trailing bytes": [answer(concat(good, [1, 2, 3])), "protocol"],
-          "bad flags": [answer(okWith(Uint8Array.of(0x80, 0))), "protocol"],
-          "count over the limit": [
-            answer(okWith(concat([0], encodeUvarint(MAX_SYNC_RECORDS + 1)))),
-            "protocol",
-          ],
-          "record over the limit": [
-            answer(
-              okWith(
-                concat(
-                  [0, 1],
-                  encodeUvarint(DEFAULT_MAX_RECORD_BYTES + 1),
-                  new Uint8Array(DEFAULT_MAX_RECORD_BYTES + 1),
-                ),
-              ),
+nodeTest(
+  "sync protocol client refuses malformed, oversized and truncated responses",
+  [{}, {}],
+  async ([liar, client]) => {
+    const answer = (bytes: Uint8Array) => async (s: Stream) => {
+      await readRequest(s);
+      s.send(bytes);
+      await s.close();
+    };
+    const good = encodeSyncResponse({
+      checkpoint: CHECKPOINT,
+      records: [record(1)],
+      more: false,
+    });
+    const ways: Record<string, [(s: Stream) => Promise<void>, NetErrorCode]> = {
+      "unknown status": [answer(encodeSyncError(9, "?")), "protocol"],
+      "reason too long": [
+        answer(concat([SyncStatus.BUSY], encodeUvarint(100_000))),
+        "protocol",
+      ],
+      "busy": [answer(encodeSyncError(SyncStatus.BUSY, "later")), "busy"],
+      "truncated body": [answer(good.subarray(0, good.length - 3)), "protocol"],
+      "trailing bytes": [answer(concat(good, [1, 2, 3])), "protocol"],
+      "bad flags": [answer(okWith(Uint8Array.of(0x80, 0))), "protocol"],
+      "count over the limit": [
+        answer(okWith(concat([0], encodeUvarint(MAX_SYNC_RECORDS + 1)))),
+        "protocol",
+      ],
+      "record over the limit": [
+        answer(
+          okWith(
+            concat(
+              [0, 1],
+              encodeUvarint(DEFAULT_MAX_RECORD_BYTES + 1),
+              new Uint8Array(DEFAULT_MAX_RECORD_BYTES + 1),
             ),
-            "too_large",
-          ],
-          // Announces 1 GiB then trickles: refused on the header.
-          "huge body": [async (s) => {
-            await readRequest(s);
-            s.send(concat([SyncStatus.OK], encodeUvarint(1 << 30)));
-            for (let i = 0; i < 50 && s.status === "open"; i++) {
-              s.send(new Uint8Array(1000));
-              await sleep(100);
-            }
-          }, "too_large"],
-          // Floods past the length it announced: trailing bytes.
-          "flood": [async (s) => {
-            await readRequest(s);
-            s.send(concat([SyncStatus.OK], encodeUvarint(maxSyncBodyBytes())));
-            for (let i = 0; i < 100 && s.status === "open"; i++) {
-              s.send(new Uint8Array(64 * 1024));
-              await sleep(5);
-            }
-          }, "protocol"],
-          "eof": [async (s) => void await s.close(), "protocol"],
-          "reset": [async (s) => {
-            await readRequest(s);
-            s.abort(new Error("liar hung up"));
-          }, "protocol"],
-          // Never answers: the client's deadline.
-          "silent": [async (s) => {
-            await readRequest(s);
-            await sleep(3_000);
-          }, "timeout"],
-        };
-        for (const [name, [handler, code]] of Object.entries(ways)) {
-          await mountLiar(liar, handler);
-          const t0 = performance.now();
-          const err = await assertRejectsCode(
-            client.sync(tcpAddr(liar), 0, { timeoutMs: 1_000 }),
-            code,
-            name,
-          );
-          const ms = performance.now() - t0;
-          assert(ms < 2_000, `${name} took ${ms} ms`);
-          assert(!err.message.includes("\n"), `${name}: one line: ${err.message}`);
+          ),
+        ),
+        "too_large",
+      ],
+      // Announces 1 GiB then trickles: refused on the header.
+      "huge body": [async (s) => {
+        await readRequest(s);
+        s.send(concat([SyncStatus.OK], encodeUvarint(1 << 30)));
+        for (let i = 0; i < 50 && s.status === "open"; i++) {
+          s.send(new Uint8Array(1000));
+          await sleep(100);
         }
-        // The well-formed answer of the same liar works.
-        await mountLiar(liar, answer(good));
-        assertEquals(await client.sync(tcpAddr(liar), 0), decodeSyncResponse(good));
-      })),
+      }, "too_large"],
+      // Floods past the length it announced: trailing bytes.
+      "flood": [async (s) => {
+        await readRequest(s);
+        s.send(concat([SyncStatus.OK], encodeUvarint(maxSyncBodyBytes())));
+        for (let i = 0; i < 100 && s.status === "open"; i++) {
+          s.send(new Uint8Array(64 * 1024));
+          await sleep(5);
+        }
+      }, "protocol"],
+      "eof": [async (s) => void await s.close(), "protocol"],
+      "reset": [async (s) => {
+        await readRequest(s);
+        s.abort(new Error("liar hung up"));
+      }, "protocol"],
+      // Never answers: the client's deadline.
+      "silent": [async (s) => {
+        await readRequest(s);
+        await sleep(3_000);
+      }, "timeout"],
+    };
+    for (const [name, [handler, code]] of Object.entries(ways)) {
+      await mountLiar(liar, SYNC_PROTOCOL, handler);
+      const t0 = performance.now();
+      const err = await assertRejectsCode(
+        client.sync(tcpAddr(liar), 0, { timeoutMs: 1_000 }),
+        code,
+        name,
+      );
+      const ms = performance.now() - t0;
+      assert(ms < 2_000, `${name} took ${ms} ms`);
+      assert(!err.message.includes("\n"), `${name}: one line: ${err.message}`);
+    }
+    // The well-formed answer of the same liar works.
+    await mountLiar(liar, SYNC_PROTOCOL, answer(good));
+    assertEquals(await client.sync(tcpAddr(liar), 0), decodeSyncResponse(good));
+  },
+  60_000,
+);
+
+nodeTest(
+  "sync protocol client times out and honours its abort signal",
+  [{}, {}],
+  async ([liar, client]) => {
+    await mountLiar(liar, SYNC_PROTOCOL, async (s) => {
+      await readRequest(s);
+      await sleep(2_000);
+    });
+    const t0 = performance.now();
+    await assertRejectsCode(client.sync(tcpAddr(liar), 0, { timeoutMs: 300 }), "timeout");
+    assert(performance.now() - t0 < 1_500, "timed out in time");
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error("user gave up")), 200);
+    await assertRejectsCode(
+      client.sync(tcpAddr(liar), 0, { signal: controller.signal }),
+      "aborted",
+    );
+    await assertRejectsCode(client.sync("not a peer", 0), "invalid_argument");
+    await assertRejectsCode(client.sync(tcpAddr(liar), -1), "invalid_argument");
+  },
+);
+
+nodeTest("sync protocol limits concurrent requests per peer", [
+  { sync: { maxConcurrentPerPeer: 1, requestTimeoutMs: 1_000 } },
+  {},
+  {},
+], async ([server, greedy, other]) => {
+  server.setSyncSource(fakeSource(range(0, 3)).source);
+  // A silent stream holds greedy's only slot.
+  const silent = await greedy.libp2p.dialProtocol(multiaddr(tcpAddr(server)), SYNC_PROTOCOL);
+  await waitFor(() => server.libp2p.services.sync.server.active === 1, 3_000, "slot held");
+  await assertRejectsCode(greedy.sync(tcpAddr(server), 0), "busy");
+  // Another peer is not affected.
+  assertEquals((await other.sync(tcpAddr(server), 0)).records.length, 3);
+  // The silent stream times out and frees the slot.
+  await waitFor(() => server.libp2p.services.sync.server.active === 0, 5_000, "slot freed");
+  assertEquals((await greedy.sync(tcpAddr(server), 0)).records.length, 3);
+  assertEquals(server.libp2p.services.sync.server.stats.busy, 1);
+  silent.abort(new Error("done"));
 });
 
-Deno.test({
-  name: "sync protocol client times out and honours its abort signal",
-  ...LIBP2P_TEST,
-  fn: () =>
-    withTimeout(30_000, "test", () =>
-      withNodes([{}, {}], async ([liar, client]) => {
-        await mountLiar(liar, async (s) => {
-          await readRequest(s);
-          await sleep(2_000);
-        });
-        const t0 = performance.now();
-        await assertRejectsCode(client.sync(tcpAddr(liar), 0, { timeoutMs: 300 }), "timeout");
-        assert(performance.now() - t0 < 1_500, "timed out in time");
-        const controller = new AbortController();
-        setTimeout(() => controller.abort(new Error("user gave up")), 200);
-        await assertRejectsCode(
-          client.sync(tcpAddr(liar), 0, { signal: controller.signal }),
-          "aborted",
-        );
-        await assertRejectsCode(client.sync("not a peer", 0), "invalid_argument");
-        await assertRejectsCode(client.sync(tcpAddr(liar), -1), "invalid_argument");
-      })),
-});
-
-Deno.test({
-  name: "sync protocol limits concurrent requests per peer",
-  ...LIBP2P_TEST,
-  fn: () =>
-    withTimeout(30_000, "test", () =>
-      withNodes([
-        { sync: { maxConcurrentPerPeer: 1, requestTimeoutMs: 1_000 } },
-        {},
-        {},
-      ], async ([server, greedy, other]) => {
-        server.setSyncSource(fakeSource(range(0, 3)).source);
-        // A silent stream holds greedy's only slot.
-        const silent = await greedy.libp2p.dialProtocol(multiaddr(tcpAddr(server)), SYNC_PROTOCOL);
-        await waitFor(() => server.libp2p.services.sync.server.active === 1, 3_000, "slot held");
-        await assertRejectsCode(greedy.sync(tcpAddr(server), 0), "busy");
-        // Another peer is not affected.
-        assertEquals((await other.sync(tcpAddr(server), 0)).records.length, 3);
-        // The silent stream times out and frees the slot.
-        await waitFor(() => server.libp2p.services.sync.server.active === 0, 5_000, "slot freed");
-        assertEquals((await greedy.sync(tcpAddr(server), 0)).records.length, 3);
-        assertEquals(server.libp2p.services.sync.server.stats.busy, 1);
-        silent.abort(new Error("done"));
-      })),
-});
-
-Deno.test({
-  name: "sync protocol stops with the node, resetting requests in flight",
-  ...LIBP2P_TEST,
-  fn: () =>
-    withTimeout(30_000, "test", () =>
-      withNodes([{}, {}], async ([server, client]) => {
-        assert(server.libp2p.getProtocols().includes(SYNC_PROTOCOL), "protocol mounted");
-        server.setSyncSource({ records: () => new Promise(() => {}), checkpoint: () => null });
-        // Settled at once into a value: the rejection may come before anyone awaits it.
-        const pending = client.sync(tcpAddr(server), 0, { timeoutMs: 10_000 }).then(
-          () => Promise.reject(new Error("resolved")),
-          (err) => Promise.reject(err),
-        );
-        pending.catch(() => {});
-        await waitFor(() => server.libp2p.services.sync.server.active === 1, 3_000, "in flight");
-        const t0 = performance.now();
-        await server.stop();
-        const err = await assertRejectsCode(pending, "protocol");
-        assert(performance.now() - t0 < 3_000, `stop took ${performance.now() - t0} ms`);
-        assert(!err.message.includes("\n"), err.message);
-        assertEquals(server.libp2p.services.sync.server.active, 0);
-      })),
-});
+nodeTest(
+  "sync protocol stops with the node, resetting requests in flight",
+  [{}, {}],
+  async ([server, client]) => {
+    assert(server.libp2p.getProtocols().includes(SYNC_PROTOCOL), "protocol mounted");
+    server.setSyncSource({ records: () => new Promise(() => {}), checkpoint: () => null });
+    // Settled at once into a value: the rejection may come before anyone awaits it.
+    const pending = client.sync(tcpAddr(server), 0, { timeoutMs: 10_000 }).then(
+      () => Promise.reject(new Error("resolved")),
+      (err) => Promise.reject(err),
+    );
+    pending.catch(() => {});
+    await waitFor(() => server.libp2p.services.sync.server.active === 1, 3_000, "in flight");
+    const t0 = performance.now();
+    await server.stop();
+    const err = await assertRejectsCode(pending, "protocol");
+    assert(performance.now() - t0 < 3_000, `stop took ${performance.now() - t0} ms`);
+    assert(!err.message.includes("\n"), err.message);
+    assertEquals(server.libp2p.services.sync.server.active, 0);
+  },
+);

@@ -115,7 +115,14 @@ export class Peer<T> {
     for (let i = 0; i < 40 && net.node.peers().length === 0 && !this.#stopped; i++) {
       await this.#waker.sleep(250);
     }
-    const n = await this.#guard(() => net.catchUp(chain, (r) => this.#onApplied(r))) ?? 0;
+    // Caught up means someone answered: retry (bounded) while nobody does.
+    let n = 0;
+    for (let i = 0; i < 30 && !this.#stopped; i++) {
+      const r = await this.#guard(() => net.catchUp(chain, (r) => this.#onApplied(r)));
+      n += r?.applied ?? 0;
+      if (r?.answered) break;
+      await this.#waker.sleep(1000);
+    }
     this.#c.emit({
       event: "caught-up",
       address: net.signer.address,

@@ -185,25 +185,27 @@ export class RoleNode {
   /**
    * Asks other nodes for the round records after `chain.applied` and applies them. When the
    * chain cannot follow them (it is on another model: a fork or a corrupted state), it
-   * re-syncs from the newest checkpoint. Returns how many records were applied.
+   * re-syncs from the newest checkpoint. Returns how many records were applied and whether
+   * anyone answered.
    */
-  async catchUp(chain: ModelChain, onApplied: (r: SignedRecord) => Promise<void>): Promise<number> {
-    let applied = 0;
+  async catchUp(
+    chain: ModelChain,
+    onApplied: (r: SignedRecord) => Promise<void>,
+  ): Promise<{ applied: number; answered: boolean }> {
     for (const p of this.providers()) {
       try {
         await this.#fetchRecords(p, chain.applied + 1);
-        applied += await this.applyKnown(chain, onApplied);
-        return applied;
+        return { applied: await this.applyKnown(chain, onApplied), answered: true };
       } catch (e) {
         if (e instanceof ChainError && (e.code === "wrong-base" || e.code === "hash-mismatch")) {
           this.log(`${e.message}; re-syncing from the newest checkpoint`);
           await this.resync(chain, p);
-          return applied + await this.applyKnown(chain, onApplied);
+          return { applied: await this.applyKnown(chain, onApplied), answered: true };
         }
         this.log(`sync from ${p.slice(-8)} failed: ${(e as Error).message}`);
       }
     }
-    return applied;
+    return { applied: 0, answered: false };
   }
 
   /** Applies the known records after the head, in order; throws the first ChainError. */

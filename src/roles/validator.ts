@@ -105,7 +105,16 @@ export class Validator {
     const { net, chain } = this.#c;
     const now = Date.now();
     const deadline = net.ctx.clock.windowEnd(a.window) + net.ctx.graceMs;
-    if (now > deadline || a.window <= chain.applied) return;
+    if (now > deadline || a.window <= chain.applied) {
+      if (now > deadline && a.window > chain.applied - 2) {
+        this.#log(
+          `update of ${short(address)} for window ${a.window} came ${
+            now - deadline
+          } ms after the deadline; ignored`,
+        );
+      }
+      return;
+    }
     let byAddress = this.#candidates.get(a.window);
     if (byAddress === undefined) this.#candidates.set(a.window, byAddress = new Map());
     if (byAddress.has(address)) return; // Repeats of an announcement; the first counts.

@@ -92,6 +92,9 @@ export class WindowTrainer<T> {
       sum += loss;
       last = performance.now() - s0;
       onStep({ step: steps, of: H, loss });
+      // A CPU backend never yields inside a step; let the network (pings, gossip, payload
+      // requests) run between steps, or connections time out during a long window.
+      await new Promise((r) => setTimeout(r, 0));
     }
     const seconds = (performance.now() - t0) / 1000;
     const end = await this.#ops.read(this.#model.params) as Float32Array;
