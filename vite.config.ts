@@ -36,6 +36,8 @@ export default defineConfig({
     // Shaders and the corpus stay separate files (fetched by URL), never inlined as data: URLs.
     assetsInlineLimit: 0,
     reportCompressedSize: false,
+    // The net page bundles libp2p and the sr25519/ed25519 crypto (~1 MB); that is expected.
+    chunkSizeWarningLimit: 1200,
     rolldownOptions: {
       external: NODE_ONLY,
       input: {

@@ -122,13 +122,18 @@ export class Swarm {
     } catch { /* already gone */ }
   }
 
-  /** Stops every role: SIGTERM, then SIGKILL after `graceMs`. */
+  /** Stops every role: peers first, then the validator; SIGTERM, then SIGKILL after `graceMs`. */
   async stop(graceMs = 15_000): Promise<void> {
     const all = [...this.roles.values()];
-    for (const r of all) this.kill(r.name, "SIGTERM");
-    const timer = setTimeout(() => all.forEach((r) => this.kill(r.name, "SIGKILL")), graceMs);
-    await Promise.all(all.map((r) => r.exited));
-    clearTimeout(timer);
+    const peers = all.filter((r) => r.name !== "validator");
+    const stopAll = async (rs: RoleProcess[]) => {
+      for (const r of rs) this.kill(r.name, "SIGTERM");
+      const timer = setTimeout(() => rs.forEach((r) => this.kill(r.name, "SIGKILL")), graceMs);
+      await Promise.all(rs.map((r) => r.exited));
+      clearTimeout(timer);
+    };
+    await stopAll(peers);
+    await stopAll(all.filter((r) => r.name === "validator"));
   }
 
   async #spawn(name: string, keyPath: string, extra: string[]): Promise<RoleProcess> {

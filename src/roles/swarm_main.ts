@@ -2,7 +2,7 @@
  * `deno task swarm`: a local run — a validator and N peers as separate processes on
  * 127.0.0.1 — with one combined live view. Ctrl-C stops them all cleanly.
  *
- *   deno task swarm [--peers 3] [--window-ms 30000] [--H 30] [--batch 4] [--rounds N]
+ *   deno task swarm [--peers 3] [--window-ms 20000] [--H 30] [--batch 4] [--rounds N]
  *                   [--backend auto|dawn|wgpu|cpu] [--dir runs/swarm]
  *
  * With `--rounds N` it stops after the validator's N-th round record and prints a summary
@@ -17,7 +17,7 @@ import { LiveView } from "./live_view.ts";
 import type { RoleEvent, RoundEvent } from "./role_events.ts";
 import { Swarm } from "./swarm.ts";
 
-const USAGE = "usage: deno task swarm [--peers 3] [--window-ms 30000] [--H 30] [--batch 4] " +
+const USAGE = "usage: deno task swarm [--peers 3] [--window-ms 20000] [--H 30] [--batch 4] " +
   "[--rounds N] [--backend auto|dawn|wgpu|cpu] [--dir runs/swarm]";
 
 function int(name: string, v: string | undefined, fallback: number, min: number): number {
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   };
   const swarm = await Swarm.create({
     dir: a.dir!,
-    windowMs: int("window-ms", a["window-ms"], 30_000, 2_000),
+    windowMs: int("window-ms", a["window-ms"], 20_000, 2_000),
     startDelayMs: 15_000,
     backend: a.backend as "auto",
     genesis: {
