@@ -3,8 +3,6 @@
  * inner steps, compared at equal tokens and seed with centralized AdamW (R× batch, the same
  * tokens), DiLoCo with dense pseudo-gradients, and SparseLoCo in both index modes.
  */
-import type { GpuRuntime, GpuTensor } from "../gpu/runtime.ts";
-import { gpuOps } from "../backend/gpu_ops.ts";
 import type { Ops } from "../backend/ops.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { Llama } from "../model/llama.ts";
@@ -12,7 +10,12 @@ import { initParams } from "../model/init.ts";
 import { Sampler, splitTokens } from "../data/sampler.ts";
 import { lrAt } from "../optim/lr_schedule.ts";
 import { INNER_DEFAULTS, Trainer } from "../train/trainer.ts";
-import { compressModel, type PeerUpdate, type TensorEntry, applyAggregate } from "../optim/sparseloco/model_round.ts";
+import {
+  applyAggregate,
+  compressModel,
+  type PeerUpdate,
+  type TensorEntry,
+} from "../optim/sparseloco/model_round.ts";
 import type { CompressOptions, QuantizedTensor } from "../optim/sparseloco/compress.ts";
 import { decodeUpdate, encodeUpdate, type IndexMode } from "../codec/update_codec.ts";
 import { modelHash } from "../protocol/model_hash.ts";
@@ -41,6 +44,13 @@ export interface SimulateOptions {
   /** Validation batches averaged per evaluation. */
   evalBatches: number;
   methods: Method[];
+  /**
+   * Data split across replicas. false (default): replica r samples only the r-th contiguous
+   * 1/R of the training split (heterogeneous data, as real peers have). true: every replica
+   * samples the whole training split, with its own draws (IID). Centralized always trains on
+   * exactly the tokens the replicas see, so the comparison stays at equal tokens either way.
+   */
+  iid?: boolean;
 }
 
 /** Defaults: 4 replicas, H = 30 as in the reference run, β 0.95, k 64, α 1. */
@@ -89,29 +99,52 @@ async function evaluate<T>(trainer: Trainer<T>, sampler: Sampler, n: number): Pr
   return s / n;
 }
 
-/** Runs every requested method and returns their curves and byte counts. */
-export async function simulate(
-  rt: GpuRuntime,
+/**
+ * Runs every requested method and returns their curves and byte counts. `ops` is the backend
+ * every model runs on: `gpuOps(runtime)` (WebGPU) or `cpuOps(32)` (the float32 references,
+ * the same algorithm; much faster than a software GPU such as SwiftShader for tiny models).
+ */
+export async function simulate<Tensor>(
+  ops: Ops<Tensor>,
   tokens: Uint32Array,
   opts: SimulateOptions,
   progress: SimulateProgress = () => {},
 ): Promise<{ results: MethodResult[]; params: number; denseBytes: number }> {
-  const ops = gpuOps(rt);
   const { train, valid } = splitTokens(tokens);
   const T = opts.model.context, R = opts.replicas;
   const shardLen = Math.floor(train.length / R);
-  const shards = Array.from({ length: R }, (_, r) => train.subarray(r * shardLen, (r + 1) * shardLen));
-  const samplers = shards.map((s) => new Sampler(s, { batch: opts.batch, context: T, seed: opts.seed }));
+  const shards = Array.from(
+    { length: R },
+    (_, r) => (opts.iid ? train : train.subarray(r * shardLen, (r + 1) * shardLen)),
+  );
+  const samplers = shards.map((s) =>
+    new Sampler(s, { batch: opts.batch, context: T, seed: opts.seed })
+  );
   const validSampler = new Sampler(valid, { batch: opts.batch, context: T, seed: opts.seed });
   const replica = new Llama(ops, opts.model, opts.batch, T);
   const theta0 = initParams(replica.layout, opts.model, opts.seed);
-  const schedule = { base: opts.lr, warmup: opts.warmup, total: opts.rounds * opts.H, minRatio: 0.1 };
+  const schedule = {
+    base: opts.lr,
+    warmup: opts.warmup,
+    total: opts.rounds * opts.H,
+    minRatio: 0.1,
+  };
   const results: MethodResult[] = [];
   for (const method of opts.methods) {
     const t0 = performance.now();
     const r = method === "centralized"
       ? await centralized(ops, opts, samplers, validSampler, theta0, schedule, progress)
-      : await federated(ops, replica, method, opts, samplers, validSampler, theta0, schedule, progress);
+      : await federated(
+        ops,
+        replica,
+        method,
+        opts,
+        samplers,
+        validSampler,
+        theta0,
+        schedule,
+        progress,
+      );
     results.push({ ...r, method, seconds: (performance.now() - t0) / 1000 });
   }
   ops.zero(replica.params);
@@ -121,8 +154,8 @@ export async function simulate(
 type Schedule = Parameters<typeof lrAt>[1];
 type Curves = Omit<MethodResult, "method" | "seconds">;
 
-async function centralized(
-  ops: Ops<GpuTensor>,
+async function centralized<Tensor>(
+  ops: Ops<Tensor>,
   opts: SimulateOptions,
   samplers: Sampler[],
   validSampler: Sampler,
@@ -161,9 +194,9 @@ async function centralized(
   return { validLoss, tokens: tokensSeen, trainLoss, bytesPerPeerRound: null };
 }
 
-async function federated(
-  ops: Ops<GpuTensor>,
-  model: Llama<GpuTensor>,
+async function federated<Tensor>(
+  ops: Ops<Tensor>,
+  model: Llama<Tensor>,
   method: Exclude<Method, "centralized">,
   opts: SimulateOptions,
   samplers: Sampler[],
@@ -207,7 +240,11 @@ async function federated(
       }
       const tensors = compressModel(delta, errors[r], layout, compress) as QuantizedTensor[];
       const wire = encodeUpdate({
-        indexMode, runId, window: w, modelHash: hash, tensors: tensors.map((t, id) => ({ ...t, id })),
+        indexMode,
+        runId,
+        window: w,
+        modelHash: hash,
+        tensors: tensors.map((t, id) => ({ ...t, id })),
       });
       bytes += wire.length;
       // Aggregate what actually crossed the wire.
