@@ -17,7 +17,7 @@ import { ChainError, type ModelChain } from "./model_chain.ts";
 import type { RoleNode } from "./role_node.ts";
 import type { SignedRecord } from "./record_log.ts";
 import { asRecord } from "./record_log.ts";
-import { type EventSink, type RoleStatus, Waker } from "./role_events.ts";
+import { type EventSink, type RoleStatus, StatusReporter, Waker } from "./role_events.ts";
 import type { StateDir } from "./state_dir.ts";
 import type { WindowTrainer } from "./window_trainer.ts";
 
@@ -49,7 +49,7 @@ export class Peer<T> {
   #running: Promise<void> | null = null;
   #stopped = false;
   #lastTrained: number;
-  #status: RoleStatus;
+  readonly #report: StatusReporter;
   #trainEnd: {
     window: number;
     at: number;
@@ -63,22 +63,17 @@ export class Peer<T> {
   constructor(c: PeerComponents<T>) {
     this.#c = c;
     this.#lastTrained = c.lastTrained;
-    this.#status = {
-      event: "status",
-      role: "peer",
-      address: c.net.signer.address,
-      window: -1,
-      phase: "starting",
-      step: 0,
-      of: c.net.ctx.genesis.sparseloco.H,
-      loss: null,
-      applied: c.chain.applied,
-      modelHash: c.chain.hashHex.slice(0, 12),
-      bytesUp: 0,
-      bytesDown: 0,
-      contributors: 0,
-      connections: 0,
-    };
+    this.#report = new StatusReporter(
+      "peer",
+      c.net.signer.address,
+      {
+        applied: c.chain.applied,
+        modelHash: c.chain.hashHex,
+        of: c.net.ctx.genesis.sparseloco.H,
+      },
+      c.net.traffic,
+      c.emit,
+    );
   }
 
   /** Subscribes, announces itself and starts the round loop. */
@@ -104,12 +99,12 @@ export class Peer<T> {
 
   /** The current status (also emitted on every change). */
   get status(): RoleStatus {
-    return this.#status;
+    return this.#report.status;
   }
 
   async #run(): Promise<void> {
     const { net, chain } = this.#c;
-    this.#set({ phase: "catching up" });
+    this.#report.set({ phase: "catching up" });
     const t0 = Date.now();
     // Give the bootstrap dial a moment; catching up needs someone to ask.
     for (let i = 0; i < 40 && net.node.peers().length === 0 && !this.#stopped; i++) {
@@ -146,9 +141,9 @@ export class Peer<T> {
     const clock = net.ctx.clock, grace = net.ctx.graceMs;
     const now = Date.now();
     const w = clock.windowAt(now);
-    this.#set({ window: w, connections: net.node.peers().length });
+    this.#report.set({ window: w, connections: net.node.peers().length });
     if (w < 0) {
-      this.#set({ phase: "waiting for genesis" });
+      this.#report.set({ phase: "waiting for genesis" });
       await this.#waker.sleep(Math.min(clock.windowStart(0) - now, 1000));
       return true;
     }
@@ -158,19 +153,19 @@ export class Peer<T> {
       // The record of window w − 1 is due shortly after its grace period; after that, ask.
       const due = clock.windowEnd(w - 1) + 2 * grace;
       if (now < due) {
-        this.#set({ phase: `waiting for record ${w - 1}` });
+        this.#report.set({ phase: `waiting for record ${w - 1}` });
         await this.#waker.sleep(Math.min(due - now, 500));
         return true;
       }
       if (this.#askedFor < w) {
         this.#askedFor = w;
-        this.#set({ phase: "syncing" });
+        this.#report.set({ phase: "syncing" });
         await net.catchUp(chain, (r) => this.#onApplied(r));
         return true;
       }
     }
     if (this.#lastTrained >= w || clock.windowEnd(w) - now < 0.25 * net.ctx.genesis.windowMs) {
-      this.#set({ phase: this.#lastTrained >= w ? "announced" : "joining next window" });
+      this.#report.set({ phase: this.#lastTrained >= w ? "announced" : "joining next window" });
       await this.#waker.sleep(Math.min(clock.windowEnd(w) - now, 1000));
       return true;
     }
@@ -182,7 +177,7 @@ export class Peer<T> {
     try {
       return await f();
     } catch (e) {
-      if (!this.#stopped) this.#log(`${e instanceof Error ? e.message : e}`);
+      if (!this.#stopped) this.#report.log(`${e instanceof Error ? e.message : e}`);
       return undefined;
     }
   }
@@ -190,13 +185,13 @@ export class Peer<T> {
   async #applyPending(): Promise<void> {
     const { net, chain } = this.#c;
     if (net.records.after(chain.applied).length === 0) return;
-    this.#set({ phase: "applying record" });
+    this.#report.set({ phase: "applying record" });
     this.#applyStart = Date.now();
     try {
       await net.applyKnown(chain, (r) => this.#onApplied(r));
     } catch (e) {
       if (!(e instanceof ChainError)) throw e;
-      this.#log(`${e.message}; re-syncing`);
+      this.#report.log(`${e.message}; re-syncing`);
       await net.catchUp(chain, (r) => this.#onApplied(r));
     }
   }
@@ -222,7 +217,7 @@ export class Peer<T> {
       contributors: r.record.contributors.length,
       selected: r.record.contributors.map((c) => c.address),
     });
-    this.#set({
+    this.#report.set({
       applied: chain.applied,
       modelHash: chain.hashHex.slice(0, 12),
       contributors: r.record.contributors.length,
@@ -248,17 +243,17 @@ export class Peer<T> {
         bytesDown: net.traffic.down - prev.down,
       });
     }
-    this.#set({ phase: "training", step: 0 });
+    this.#report.set({ phase: "training", step: 0 });
     const base = chain.hash;
     const res = await trainer.train(
       chain.params,
       w,
       ctx.clock.windowEnd(w),
-      (s) => this.#set({ step: s.step }),
+      (s) => this.#report.set({ step: s.step }),
     );
     this.#lastTrained = w;
     if (res.steps === 0) return;
-    this.#set({ phase: "compressing", loss: res.meanLoss });
+    this.#report.set({ phase: "compressing", loss: res.meanLoss });
     const tensors = compressModel(
       res.delta,
       this.#c.error,
@@ -290,7 +285,7 @@ export class Peer<T> {
       up: payload.length,
       down: net.traffic.down,
     };
-    this.#set({ phase: "announced", bytesUp: net.traffic.up });
+    this.#report.set({ phase: "announced", bytesUp: net.traffic.up });
     const body = {
       kind: "update-announce" as const,
       window: w,
@@ -317,14 +312,5 @@ export class Peer<T> {
     this.#ownPayloads.push(latest);
     // Keep the last few: a record may select an update of an earlier window's grace period.
     while (this.#ownPayloads.length > 4) this.#c.net.node.store.unpin(this.#ownPayloads.shift()!);
-  }
-
-  #set(patch: Partial<RoleStatus>): void {
-    this.#status = { ...this.#status, ...patch, bytesDown: this.#c.net.traffic.down };
-    this.#c.emit(this.#status);
-  }
-
-  #log(line: string): void {
-    this.#c.emit({ event: "log", address: this.#c.net.signer.address, line });
   }
 }

@@ -109,6 +109,59 @@ export type RoleEvent = RoleStatus | RoundEvent | AppliedEvent | CaughtUpEvent |
 /** Where a role sends its events. */
 export type EventSink = (e: RoleEvent) => void;
 
+/**
+ * A role's status row: starts from the chain head, emits the whole row on every change, and
+ * log lines as events.
+ */
+export class StatusReporter {
+  #status: RoleStatus;
+  readonly #emit: EventSink;
+  readonly #traffic: { down: number };
+
+  constructor(
+    role: RoleStatus["role"],
+    address: string,
+    head: { applied: number; modelHash: string; of: number },
+    traffic: { down: number },
+    emit: EventSink,
+  ) {
+    this.#emit = emit;
+    this.#traffic = traffic;
+    this.#status = {
+      event: "status",
+      role,
+      address,
+      window: -1,
+      phase: "starting",
+      step: 0,
+      of: head.of,
+      loss: null,
+      applied: head.applied,
+      modelHash: head.modelHash.slice(0, 12),
+      bytesUp: 0,
+      bytesDown: 0,
+      contributors: 0,
+      connections: 0,
+    };
+  }
+
+  /** The current row. */
+  get status(): RoleStatus {
+    return this.#status;
+  }
+
+  /** Changes fields of the row and emits it. */
+  set(patch: Partial<RoleStatus>): void {
+    this.#status = { ...this.#status, ...patch, bytesDown: this.#traffic.down };
+    this.#emit(this.#status);
+  }
+
+  /** Emits a log line. */
+  log(line: string): void {
+    this.#emit({ event: "log", address: this.#status.address, line });
+  }
+}
+
 /** Resolves after `ms`, or as soon as `wake` is called (whichever is first). */
 export class Waker {
   #resolve: (() => void) | null = null;

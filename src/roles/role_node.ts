@@ -12,6 +12,7 @@ import { MAX_WINDOW } from "../protocol/window_clock.ts";
 import type { Signer } from "../identity/signer.ts";
 import {
   type Capability,
+  decodeMessage,
   type Message,
   type MessageBody,
   peerBindingBytes,
@@ -21,7 +22,7 @@ import { decodeCheckpoint } from "../protocol/checkpoint.ts";
 import { hex } from "../protocol/model_hash.ts";
 import { ChainError, type ModelChain } from "./model_chain.ts";
 import { type RecordLog, type SignedRecord, verifyRecord } from "./record_log.ts";
-import { checkGossip, type RejectCounts } from "./gossip_rules.ts";
+import { type RejectCounts, topicKinds } from "./gossip_rules.ts";
 import { initialParams, type RunContext } from "./run_context.ts";
 
 /** How often a node re-announces itself (new peers learn it; gossip has no history). */
@@ -99,15 +100,20 @@ export class RoleNode {
     if (this.#timer !== undefined) clearInterval(this.#timer);
   }
 
-  /** Calls `handler` with each verified message of `topic` (re-checked: handlers never see junk). */
+  /**
+   * Calls `handler` with each message of `topic`. The node's gossip validator (`gossipRules`) has verified
+   * it before delivery, so this only decodes it (no second
+   * signature check) and drops anything not of the topic's kind.
+   */
   subscribe(
     topic: string,
     handler: (m: Message, bytes: Uint8Array, from: string) => void | Promise<void>,
   ): void {
+    const kind = topicKinds(this.node.topics).get(topic);
     this.node.subscribe(topic, (g) => {
-      const m = checkGossip(this.ctx, this.node.topics, topic, g.data, Date.now());
-      if (typeof m === "string") return;
-      return handler(m, g.data, g.from);
+      const r = decodeMessage(g.data);
+      if (!r.ok || r.message.body.kind !== kind) return;
+      return handler(r.message, g.data, g.from);
     });
   }
 

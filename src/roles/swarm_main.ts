@@ -127,7 +127,9 @@ function summarize(
     `per peer-round: compute ${(compute / rounds.length / 1000).toFixed(1)} s, idle ${
       (idle / rounds.length / 1000).toFixed(1)
     } s ` +
-      `(${(100 * idle / (compute + idle)).toFixed(1)}%; a peer done with H steps waits for the window to close), up ${
+      `(${
+        (100 * idle / (compute + idle)).toFixed(1)
+      }%; a peer done with H steps waits for the window to close), up ${
         Math.round(sum((r) => r.bytesUp) / rounds.length)
       } B, ` +
       `down ${Math.round(sum((r) => r.bytesDown) / rounds.length)} B`,

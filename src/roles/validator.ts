@@ -16,7 +16,7 @@ import { writeFileAtomic } from "../protocol/atomic_write.ts";
 import type { ModelChain } from "./model_chain.ts";
 import type { RoleNode } from "./role_node.ts";
 import { verifyRecord } from "./record_log.ts";
-import { type EventSink, type RoleStatus, Waker } from "./role_events.ts";
+import { type EventSink, StatusReporter, Waker } from "./role_events.ts";
 import type { StateDir } from "./state_dir.ts";
 
 /** What a validator is made of. */
@@ -47,28 +47,23 @@ export class Validator {
   readonly #candidates = new Map<number, Map<string, Candidate>>();
   #running: Promise<void> | null = null;
   #stopped = false;
-  #status: RoleStatus;
+  readonly #report: StatusReporter;
   /** Payload hashes the records since the newest checkpoint select (kept for joiners). */
   #kept: { window: number; hash: string }[] = [];
 
   constructor(c: ValidatorComponents) {
     this.#c = c;
-    this.#status = {
-      event: "status",
-      role: "validator",
-      address: c.net.signer.address,
-      window: -1,
-      phase: "starting",
-      step: 0,
-      of: 0,
-      loss: null,
-      applied: c.chain.applied,
-      modelHash: c.chain.hashHex.slice(0, 12),
-      bytesUp: 0,
-      bytesDown: 0,
-      contributors: 0,
-      connections: 0,
-    };
+    this.#report = new StatusReporter(
+      "validator",
+      c.net.signer.address,
+      {
+        applied: c.chain.applied,
+        modelHash: c.chain.hashHex,
+        of: 0,
+      },
+      c.net.traffic,
+      c.emit,
+    );
   }
 
   /** Restores served checkpoints and payloads, subscribes, and starts the round loop. */
@@ -85,7 +80,7 @@ export class Validator {
     // Subscribed to relay records (its own and other validators') and to refuse forged ones.
     net.subscribe(net.node.topics.rounds, () => {});
     this.#running = this.#run().catch((e) => {
-      this.#log(`validator loop stopped: ${e instanceof Error ? e.stack ?? e.message : e}`);
+      this.#report.log(`validator loop stopped: ${e instanceof Error ? e.stack ?? e.message : e}`);
     });
   }
 
@@ -107,7 +102,7 @@ export class Validator {
     const deadline = net.ctx.clock.windowEnd(a.window) + net.ctx.graceMs;
     if (now > deadline || a.window <= chain.applied) {
       if (now > deadline && a.window > chain.applied - 2) {
-        this.#log(
+        this.#report.log(
           `update of ${short(address)} for window ${a.window} came ${
             now - deadline
           } ms after the deadline; ignored`,
@@ -119,7 +114,7 @@ export class Validator {
     if (byAddress === undefined) this.#candidates.set(a.window, byAddress = new Map());
     if (byAddress.has(address)) return; // Repeats of an announcement; the first counts.
     if (toHex(a.modelHash) !== chain.hashHex) {
-      this.#log(
+      this.#report.log(
         `update of ${short(address)} for window ${a.window} is from another model; ignored`,
       );
       return;
@@ -132,7 +127,7 @@ export class Validator {
         chain.checkUpdate(bytes, a.window);
         return bytes;
       } catch (e) {
-        this.#log(
+        this.#report.log(
           `update of ${short(address)} for window ${a.window} refused: ${(e as Error).message}`,
         );
         net.node.store.delete(payloadHash);
@@ -148,16 +143,16 @@ export class Validator {
     let w = Math.max(chain.applied + 1, clock.windowAt(Date.now()));
     while (!this.#stopped) {
       const now = Date.now();
-      this.#set({ window: clock.windowAt(now), connections: net.node.peers().length });
+      this.#report.set({ window: clock.windowAt(now), connections: net.node.peers().length });
       if (w < 0) {
-        this.#set({ phase: "waiting for genesis" });
+        this.#report.set({ phase: "waiting for genesis" });
         await this.#waker.sleep(Math.min(clock.windowStart(0) - now, 1000));
         w = Math.max(w, clock.windowAt(Date.now()));
         continue;
       }
       const deadline = clock.windowEnd(w) + net.ctx.graceMs;
       if (now < deadline) {
-        this.#set({
+        this.#report.set({
           phase: `collecting window ${w} (${this.#candidates.get(w)?.size ?? 0} updates)`,
         });
         await this.#waker.sleep(Math.min(deadline - now, 500));
@@ -167,7 +162,7 @@ export class Validator {
         await this.#finish(w);
       } catch (e) {
         // Never leave the run without a validator over one bad round: say why, go on.
-        this.#log(`round ${w} failed: ${e instanceof Error ? e.stack ?? e.message : e}`);
+        this.#report.log(`round ${w} failed: ${e instanceof Error ? e.stack ?? e.message : e}`);
       }
       // A validator that fell behind (suspended, restarted) skips to the window open now.
       w = Math.max(w + 1, clock.windowAt(Date.now()));
@@ -177,7 +172,7 @@ export class Validator {
 
   async #finish(w: number): Promise<void> {
     const { net, chain } = this.#c;
-    this.#set({ phase: `selecting window ${w}` });
+    this.#report.set({ phase: `selecting window ${w}` });
     const cands = [...(this.#candidates.get(w)?.values() ?? [])]
       .sort((a, b) => a.arrival - b.arrival || (a.address < b.address ? -1 : 1));
     const ok: { address: string; payloadHash: string; bytes: Uint8Array }[] = [];
@@ -223,7 +218,7 @@ export class Validator {
       contributors: ok.length,
       selected: ok.map((c) => c.address),
     });
-    this.#set({
+    this.#report.set({
       applied: w,
       modelHash: chain.hashHex.slice(0, 12),
       contributors: ok.length,
@@ -260,7 +255,9 @@ export class Validator {
       if (dir !== null) await Deno.remove(`${dir.path}/payloads/${k.hash}`).catch(() => {});
     }
     this.#kept = this.#kept.filter((k) => k.window >= window);
-    this.#log(`checkpoint of window ${window}: ${hash.slice(0, 12)} (${bytes.length} bytes)`);
+    this.#report.log(
+      `checkpoint of window ${window}: ${hash.slice(0, 12)} (${bytes.length} bytes)`,
+    );
   }
 
   async #savePayload(hash: string, bytes: Uint8Array): Promise<void> {
@@ -300,7 +297,7 @@ export class Validator {
           await net.node.store.put(h, bytes, { pin: true }); // put verifies the hash
           this.#kept.push({ window: r.record.window, hash: h });
         } catch (e) {
-          this.#log(
+          this.#report.log(
             `payload ${h.slice(0, 12)} of window ${r.record.window} not restored: ${
               (e as Error).message
             }`,
@@ -308,15 +305,6 @@ export class Validator {
         }
       }
     }
-  }
-
-  #set(patch: Partial<RoleStatus>): void {
-    this.#status = { ...this.#status, ...patch, bytesDown: this.#c.net.traffic.down };
-    this.#c.emit(this.#status);
-  }
-
-  #log(line: string): void {
-    this.#c.emit({ event: "log", address: this.#c.net.signer.address, line });
   }
 }
 
