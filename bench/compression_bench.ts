@@ -17,15 +17,15 @@ import {
   planCompression,
   recordCompression,
 } from "../src/kernels/sparseloco.ts";
-import { compressTensor, DEFAULT_COMPRESS_OPTIONS } from "../src/optim/sparseloco/compress.ts";
-import type { QuantizedTensor } from "../src/optim/sparseloco/compress.ts";
+import { compressTensor, DEFAULT_COMPRESS_OPTIONS } from "../src/reference/sparseloco/compress.ts";
+import type { QuantizedTensor } from "../src/reference/sparseloco/compress.ts";
 import { pseudoGradient } from "../src/optim/sparseloco/pseudo_gradient.ts";
 import { aggregateTensor } from "../src/optim/sparseloco/aggregate.ts";
 import type { Contribution } from "../src/optim/sparseloco/aggregate.ts";
-import { TileGeometry } from "../src/optim/sparseloco/tiles.ts";
+import { TileGeometry } from "../src/reference/sparseloco/tiles.ts";
 import { decodeUpdate, encodeUpdate } from "../src/codec/update_codec.ts";
 import type { IndexMode, Update } from "../src/codec/update_codec.ts";
-import { Rng } from "../src/data/rng.ts";
+import { Rng } from "../src/util/rng.ts";
 
 /** One measurement; `what`, `params` and `value` make the README table, the rest results.json. */
 export interface Row {

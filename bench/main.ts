@@ -14,9 +14,9 @@ import { Llama } from "../src/model/llama.ts";
 import { initParams } from "../src/model/init.ts";
 import { presetConfig } from "../src/model/config.ts";
 import { Trainer } from "../src/train/trainer.ts";
-import { Rng } from "../src/data/rng.ts";
+import { Rng } from "../src/util/rng.ts";
 import { benchCompression } from "./compression_bench.ts";
-import { writeFileAtomic } from "../src/protocol/atomic_write.ts";
+import { writeFileAtomic } from "../src/util/atomic_write.ts";
 
 async function timeIt(rt: GpuRuntime, fn: () => void, minMs = 300, maxReps = 50): Promise<number> {
   fn();

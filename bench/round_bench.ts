@@ -9,9 +9,9 @@
  *                          [--backend cpu|auto|dawn|wgpu]
  */
 import { parseArgs } from "node:util";
-import { writeFileAtomic } from "../src/protocol/atomic_write.ts";
+import { writeFileAtomic } from "../src/util/atomic_write.ts";
 import type { RoleEvent, RoundEvent } from "../src/roles/role_events.ts";
-import { Swarm } from "../src/roles/swarm.ts";
+import { Swarm } from "../src/cli/swarm.ts";
 
 const args = parseArgs({
   args: Deno.args,

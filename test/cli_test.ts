@@ -9,7 +9,7 @@ const dir = await Deno.makeTempDir({ prefix: "webloco-cli-" });
 
 async function train(...args: string[]) {
   const out = await new Deno.Command(DENO, {
-    args: ["run", "-A", "src/train/main.ts", ...args],
+    args: ["run", "-A", "src/cli/train_main.ts", ...args],
     stdout: "piped",
     stderr: "piped",
   }).output();

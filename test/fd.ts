@@ -4,7 +4,7 @@
  * Pattern: pick a random cotangent R for the output, let L(x) = Σ forward(x)·R; the reference
  * backward fed with dout = R must give dL/dx, which central differences estimate.
  */
-import { Rng } from "../src/data/rng.ts";
+import { Rng } from "../src/util/rng.ts";
 
 /** Result of one gradient check: the worst sampled element. */
 export interface GradCheck {

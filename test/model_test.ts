@@ -11,7 +11,7 @@ import { Llama } from "../src/model/llama.ts";
 import { initParams } from "../src/model/init.ts";
 import type { ModelConfig } from "../src/model/config.ts";
 import { Trainer } from "../src/train/trainer.ts";
-import { Rng } from "../src/data/rng.ts";
+import { Rng } from "../src/util/rng.ts";
 import { compare, formatResult } from "./kernels/check.ts";
 import { assertGrad, checkGradient } from "./fd.ts";
 

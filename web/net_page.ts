@@ -21,7 +21,7 @@ import { identityReady } from "../src/identity/signer.ts";
 import { browserMayDial, createBrowserNode } from "../src/net/browser_node.ts";
 import type { GossipMessage, WeblocoNode } from "../src/net/node.ts";
 import { toHex } from "../src/net/payload_store.ts";
-import { type RejectReason, verifyMessage, type VerifyOptions } from "../src/protocol/messages.ts";
+import { type RejectReason, verifyMessage, type VerifyOptions } from "../src/codec/messages.ts";
 
 /** A message the gossip validator refused. */
 export interface NetRejection {

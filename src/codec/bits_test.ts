@@ -1,5 +1,5 @@
-import { Rng } from "../data/rng.ts";
-import { assertEquals, assertThrows } from "../optim/sparseloco/_assert.ts";
+import { Rng } from "../util/rng.ts";
+import { assertEquals, assertThrows } from "../testing/assert.ts";
 import { BitReader, bitsFor, BitWriter, chooseRiceParameter, riceBits } from "./bits.ts";
 import { CodecError } from "./errors.ts";
 

@@ -7,8 +7,8 @@
  * @module
  */
 
-import { mixSeed, Rng } from "../data/rng.ts";
-import { compressTensor } from "../optim/sparseloco/compress.ts";
+import { mixSeed, Rng } from "../util/rng.ts";
+import { compressTensor } from "../reference/sparseloco/compress.ts";
 import { CodecError } from "./errors.ts";
 import { decodeUpdate, encodeUpdate, UPDATE_HEADER_BYTES } from "./update_codec.ts";
 import type { DecodeLimits, IndexMode, Update } from "./update_codec.ts";

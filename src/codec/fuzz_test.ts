@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../optim/sparseloco/_assert.ts";
+import { assert, assertEquals } from "../testing/assert.ts";
 import { fuzzDecoder, fuzzSeeds } from "./fuzz.ts";
 
 Deno.test("fuzzDecoder: 3000 mutated and random messages decode or throw CodecError", () => {

@@ -42,9 +42,9 @@
  * @module
  */
 
-import type { QuantizedTensor } from "../optim/sparseloco/compress.ts";
-import { MAX_TILE_SIZE, TileGeometry } from "../optim/sparseloco/tiles.ts";
-import type { TileOptions } from "../optim/sparseloco/tiles.ts";
+import type { QuantizedTensor } from "../reference/sparseloco/compress.ts";
+import { MAX_TILE_SIZE, TileGeometry } from "../reference/sparseloco/tiles.ts";
+import type { TileOptions } from "../reference/sparseloco/tiles.ts";
 import { BitReader, bitsFor, BitWriter, chooseRiceParameter, riceBits } from "./bits.ts";
 import { CodecError } from "./errors.ts";
 

@@ -1,7 +1,7 @@
-import { Rng } from "../data/rng.ts";
-import { assert, assertEquals, assertThrows } from "../optim/sparseloco/_assert.ts";
-import { compressTensor } from "../optim/sparseloco/compress.ts";
-import type { CompressOptions } from "../optim/sparseloco/compress.ts";
+import { Rng } from "../util/rng.ts";
+import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
+import { compressTensor } from "../reference/sparseloco/compress.ts";
+import type { CompressOptions } from "../reference/sparseloco/compress.ts";
 import { CodecError } from "./errors.ts";
 import {
   decodeUpdate,

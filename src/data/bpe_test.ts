@@ -1,7 +1,7 @@
 import { assertEquals, assertThrows } from "./_test_utils.ts";
 import { Bpe } from "./bpe.ts";
 import { DataError } from "./errors.ts";
-import { Rng } from "./rng.ts";
+import { Rng } from "../util/rng.ts";
 
 /** The textbook algorithm: repeatedly merge the leftmost pair of lowest rank. */
 function naiveBpe(word: string, merges: [string, string][]): string[] {

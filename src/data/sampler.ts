@@ -7,7 +7,7 @@
  */
 
 import { DataError } from "./errors.ts";
-import { mixSeed, Rng } from "./rng.ts";
+import { mixSeed, Rng } from "../util/rng.ts";
 
 /** Shape and seed of the batches a {@linkcode Sampler} draws. */
 export interface SamplerOptions {

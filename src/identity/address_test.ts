@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../optim/sparseloco/_assert.ts";
+import { assertEquals, assertThrows } from "../testing/assert.ts";
 import { addressFromPublicKey, publicKeyFromAddress } from "./address.ts";
 import { IdentityError } from "./errors.ts";
 

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../optim/sparseloco/_assert.ts";
+import { assert, assertEquals } from "../testing/assert.ts";
 import { KeyFileError, parseKeyFile, readKeyFile, writeKeyFile } from "./key_file.ts";
 import { KeySigner } from "./key_signer.ts";
 import { identityReady, verify } from "./signer.ts";

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../optim/sparseloco/_assert.ts";
+import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
 import { IdentityError } from "./errors.ts";
 import { KeySigner } from "./key_signer.ts";
 import { identityReady, verify } from "./signer.ts";

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../optim/sparseloco/_assert.ts";
+import { assert, assertEquals } from "../testing/assert.ts";
 import { u8aWrapBytes } from "@polkadot/util";
 import { sr25519PairFromSeed, sr25519Sign } from "@polkadot/util-crypto";
 import { KeySigner } from "./key_signer.ts";

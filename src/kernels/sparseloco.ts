@@ -2,7 +2,7 @@
  * SparseLoCo compression of one tensor on the GPU: error feedback, per-tile top-k, 2-bit
  * quantization and the residual update, for a tensor that lives in GPU buffers (a view of the
  * flat parameter buffer). The plain-TypeScript reference is `compressTensor`
- * (src/optim/sparseloco/compress.ts); {@link compressTensorGpu} returns the same
+ * (src/reference/sparseloco/compress.ts); {@link compressTensorGpu} returns the same
  * `QuantizedTensor`, ready for `encodeUpdate`.
  *
  * What matches the reference exactly, and what within a tolerance:
@@ -28,10 +28,10 @@
  *   below ~3e38 (|values| below ~1e17), otherwise the GPU reports the tensor as non-finite.
  */
 import { type GpuRuntime, type GpuTensor, grid1d, type Uniform } from "../gpu/runtime.ts";
-import { DEFAULT_COMPRESS_OPTIONS } from "../optim/sparseloco/compress.ts";
-import type { CompressOptions, QuantizedTensor } from "../optim/sparseloco/compress.ts";
-import { QUANT_BINS } from "../optim/sparseloco/quantize.ts";
-import { TileGeometry } from "../optim/sparseloco/tiles.ts";
+import { DEFAULT_COMPRESS_OPTIONS } from "../reference/sparseloco/compress.ts";
+import type { CompressOptions, QuantizedTensor } from "../reference/sparseloco/compress.ts";
+import { QUANT_BINS } from "../reference/sparseloco/quantize.ts";
+import { TileGeometry } from "../reference/sparseloco/tiles.ts";
 
 const WG = 256;
 /** Values each thread visits at least once in a grid-stride pass: fewer, fuller partials. */

@@ -1,6 +1,6 @@
 import type { ModelConfig } from "./config.ts";
 import type { ParamLayout } from "./params.ts";
-import { Rng } from "../data/rng.ts";
+import { Rng } from "../util/rng.ts";
 
 /**
  * Initial parameters (GPT-2 / LLaMA practice): matrices N(0, 0.02), the projections that write

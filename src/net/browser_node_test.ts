@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../optim/sparseloco/_assert.ts";
+import { assert, assertEquals } from "../testing/assert.ts";
 import { multiaddr } from "@multiformats/multiaddr";
 import { browserMayDial, createBrowserNode, isLocalHost } from "./browser_node.ts";
 import { installDenoShims } from "./deno_shims.ts";

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../optim/sparseloco/_assert.ts";
+import { assert, assertEquals } from "../testing/assert.ts";
 import type { GossipMessage } from "./node.ts";
 import { sha256, toHex } from "./payload_store.ts";
 import { LIBP2P_TEST, TEST_RUN_ID, waitFor, withNodes, withTimeout } from "./_test_utils.ts";

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../optim/sparseloco/_assert.ts";
+import { assert, assertEquals } from "../testing/assert.ts";
 import { multiaddr } from "@multiformats/multiaddr";
 import { createDenoNode } from "./deno_node.ts";
 import type { GossipMessage, WeblocoNode } from "./node.ts";

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../optim/sparseloco/_assert.ts";
+import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
 import { NetError } from "./errors.ts";
 import { hashBytes, hashHex, PayloadStore, sha256, toHex } from "./payload_store.ts";
 import { assertRejectsCode } from "./_test_utils.ts";

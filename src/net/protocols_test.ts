@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../optim/sparseloco/_assert.ts";
+import { assertEquals, assertThrows } from "../testing/assert.ts";
 import { parseTopic, PAYLOAD_PROTOCOL, runIdHex8, runTopics, topicName } from "./protocols.ts";
 
 Deno.test("protocols topic names carry the run id and version", () => {

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../optim/sparseloco/_assert.ts";
+import { assert, assertEquals } from "../testing/assert.ts";
 import type { Stream } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { NetErrorCode } from "./errors.ts";

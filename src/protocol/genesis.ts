@@ -9,10 +9,10 @@
 
 import { sha256AsU8a } from "@polkadot/util-crypto";
 import { ConfigError, type ModelConfig, validateModelConfig } from "../model/config.ts";
-import { MAX_TILE_SIZE } from "../optim/sparseloco/tiles.ts";
+import { MAX_TILE_SIZE } from "../reference/sparseloco/tiles.ts";
 import type { IndexMode } from "../codec/update_codec.ts";
 import { publicKeyFromAddress } from "../identity/address.ts";
-import { canonicalJson } from "./canonical_json.ts";
+import { canonicalJson } from "../codec/canonical_json.ts";
 import { isMultiaddrText } from "./_multiaddr_text.ts";
 
 /** The genesis format version this module reads and writes. */

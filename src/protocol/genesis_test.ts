@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../optim/sparseloco/_assert.ts";
+import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
 import { ConfigError } from "../model/config.ts";
 import { hex } from "./model_hash.ts";
 import {

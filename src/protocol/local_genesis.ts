@@ -8,7 +8,7 @@
 import { type ModelConfig, presetConfig } from "../model/config.ts";
 import { INNER_DEFAULTS } from "../train/trainer.ts";
 import { LR_DEFAULTS } from "../optim/lr_schedule.ts";
-import { DEFAULT_COMPRESS_OPTIONS } from "../optim/sparseloco/compress.ts";
+import { DEFAULT_COMPRESS_OPTIONS } from "../reference/sparseloco/compress.ts";
 import {
   type DataSpec,
   type Genesis,

@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../optim/sparseloco/_assert.ts";
+import { assertEquals, assertThrows } from "../testing/assert.ts";
 import { TimeWindowClock } from "./window_clock.ts";
 
 const T0 = 1_750_000_000_000; // fixed genesis time

@@ -1,5 +1,5 @@
 import { attentionBackward, attentionForward } from "./attention.ts";
-import { Rng } from "../data/rng.ts";
+import { Rng } from "../util/rng.ts";
 import { assertGrad, checkGradient, dot, normals64 } from "../../test/fd.ts";
 
 Deno.test("attention backward matches finite differences", () => {

@@ -1,5 +1,5 @@
 import { crossEntropyBackward, crossEntropyForward } from "./cross_entropy.ts";
-import { Rng } from "../data/rng.ts";
+import { Rng } from "../util/rng.ts";
 import { assertGrad, checkGradient, normals64 } from "../../test/fd.ts";
 
 Deno.test("crossEntropy backward matches finite differences of the scaled loss sum", () => {

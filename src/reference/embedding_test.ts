@@ -1,5 +1,5 @@
 import { embeddingBackward, embeddingForward, embeddingIndex } from "./embedding.ts";
-import { Rng } from "../data/rng.ts";
+import { Rng } from "../util/rng.ts";
 import { assertGrad, checkGradient, dot, normals64 } from "../../test/fd.ts";
 
 function assertSame(what: string, got: ArrayLike<number>, want: number[]): void {

@@ -1,5 +1,5 @@
 import { gradClip } from "./grad_clip.ts";
-import { Rng } from "../data/rng.ts";
+import { Rng } from "../util/rng.ts";
 
 function assertEquals(got: unknown, want: unknown, what = "value"): void {
   const g = JSON.stringify(got), w = JSON.stringify(want);

@@ -1,5 +1,5 @@
 import { matmul, matmulBackward } from "./matmul.ts";
-import { Rng } from "../data/rng.ts";
+import { Rng } from "../util/rng.ts";
 import { assertGrad, checkGradient, dot, normals64 } from "../../test/fd.ts";
 
 /** Stored (rows, cols) → (cols, rows). */

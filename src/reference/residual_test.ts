@@ -1,5 +1,5 @@
 import { accumulate, residualForward } from "./residual.ts";
-import { Rng } from "../data/rng.ts";
+import { Rng } from "../util/rng.ts";
 import { assertGrad, checkGradient, dot, normals64 } from "../../test/fd.ts";
 
 Deno.test("residual backward matches finite differences", () => {

@@ -1,5 +1,5 @@
 import { rmsnormBackward, rmsnormForward } from "./rmsnorm.ts";
-import { Rng } from "../data/rng.ts";
+import { Rng } from "../util/rng.ts";
 import { assertGrad, checkGradient, dot, normals64 } from "../../test/fd.ts";
 
 Deno.test("rmsnorm backward dx and dw match finite differences", () => {

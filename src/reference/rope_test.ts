@@ -1,5 +1,5 @@
 import { ropeBackward, ropeForward, ropeTable } from "./rope.ts";
-import { Rng } from "../data/rng.ts";
+import { Rng } from "../util/rng.ts";
 import { assertGrad, checkGradient, dot, normals64 } from "../../test/fd.ts";
 
 Deno.test("rope backward matches finite differences", () => {

@@ -1,5 +1,5 @@
 import { swigluBackward, swigluForward } from "./swiglu.ts";
-import { Rng } from "../data/rng.ts";
+import { Rng } from "../util/rng.ts";
 import { assertGrad, checkGradient, dot, normals64 } from "../../test/fd.ts";
 
 Deno.test("swiglu backward matches finite differences", () => {

@@ -11,14 +11,14 @@
 
 import { encodeUpdate } from "../codec/update_codec.ts";
 import { compressModel } from "../optim/sparseloco/model_round.ts";
-import type { QuantizedTensor } from "../optim/sparseloco/compress.ts";
+import type { QuantizedTensor } from "../reference/sparseloco/compress.ts";
 import { hashBytes } from "../net/payload_store.ts";
-import { ChainError, type ModelChain } from "./model_chain.ts";
+import { ChainError, type ModelChain } from "../protocol/model_chain.ts";
 import type { RoleNode } from "./role_node.ts";
-import type { SignedRecord } from "./record_log.ts";
-import { asRecord } from "./record_log.ts";
+import type { SignedRecord } from "../protocol/record_log.ts";
+import { asRecord } from "../protocol/record_log.ts";
 import { type EventSink, type RoleStatus, StatusReporter, Waker } from "./role_events.ts";
-import type { StateDir } from "./state_dir.ts";
+import type { StateDir } from "../cli/state_dir.ts";
 import type { WindowTrainer } from "./window_trainer.ts";
 
 /** How often an update announcement is repeated until its round record arrives. */

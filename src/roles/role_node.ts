@@ -17,13 +17,13 @@ import {
   type MessageBody,
   peerBindingBytes,
   signMessage,
-} from "../protocol/messages.ts";
-import { decodeCheckpoint } from "../protocol/checkpoint.ts";
+} from "../codec/messages.ts";
+import { decodeCheckpoint } from "../codec/checkpoint.ts";
 import { hex } from "../protocol/model_hash.ts";
-import { ChainError, type ModelChain } from "./model_chain.ts";
-import { type RecordLog, type SignedRecord, verifyRecord } from "./record_log.ts";
-import { type RejectCounts, topicKinds } from "./gossip_rules.ts";
-import { initialParams, type RunContext } from "./run_context.ts";
+import { ChainError, type ModelChain } from "../protocol/model_chain.ts";
+import { type RecordLog, type SignedRecord, verifyRecord } from "../protocol/record_log.ts";
+import { type RejectCounts, topicKinds } from "../protocol/gossip_rules.ts";
+import { initialParams, type RunContext } from "../protocol/run_context.ts";
 
 /** How often a node re-announces itself (new peers learn it; gossip has no history). */
 export const ANNOUNCE_INTERVAL_MS = 5_000;

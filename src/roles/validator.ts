@@ -10,14 +10,14 @@
  */
 
 import { hashBytes, toHex } from "../net/payload_store.ts";
-import { encodeCheckpoint } from "../protocol/checkpoint.ts";
-import type { RoundRecord } from "../protocol/messages.ts";
-import { writeFileAtomic } from "../protocol/atomic_write.ts";
-import type { ModelChain } from "./model_chain.ts";
+import { encodeCheckpoint } from "../codec/checkpoint.ts";
+import type { RoundRecord } from "../codec/messages.ts";
+import { writeFileAtomic } from "../util/atomic_write.ts";
+import type { ModelChain } from "../protocol/model_chain.ts";
 import type { RoleNode } from "./role_node.ts";
-import { verifyRecord } from "./record_log.ts";
+import { verifyRecord } from "../protocol/record_log.ts";
 import { type EventSink, StatusReporter, Waker } from "./role_events.ts";
-import type { StateDir } from "./state_dir.ts";
+import type { StateDir } from "../cli/state_dir.ts";
 
 /** What a validator is made of. */
 export interface ValidatorComponents {

@@ -11,7 +11,7 @@ import type { Sampler } from "../data/sampler.ts";
 import { Llama } from "../model/llama.ts";
 import { lrAt } from "../optim/lr_schedule.ts";
 import { Trainer } from "../train/trainer.ts";
-import type { RunContext } from "./run_context.ts";
+import type { RunContext } from "../protocol/run_context.ts";
 
 /** What one window of inner steps produced. */
 export interface WindowResult {

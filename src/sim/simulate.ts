@@ -16,7 +16,7 @@ import {
   type PeerUpdate,
   type TensorEntry,
 } from "../optim/sparseloco/model_round.ts";
-import type { CompressOptions, QuantizedTensor } from "../optim/sparseloco/compress.ts";
+import type { CompressOptions, QuantizedTensor } from "../reference/sparseloco/compress.ts";
 import { decodeUpdate, encodeUpdate, type IndexMode } from "../codec/update_codec.ts";
 import { modelHash } from "../protocol/model_hash.ts";
 

@@ -4,7 +4,7 @@
  */
 import { cpuOps } from "../backend/cpu_ops.ts";
 import type { ModelConfig } from "../model/config.ts";
-import { assert, assertAlmostEquals, assertEquals } from "../optim/sparseloco/_assert.ts";
+import { assert, assertAlmostEquals, assertEquals } from "../testing/assert.ts";
 import { simulate, SIMULATE_DEFAULTS, type SimulateOptions } from "./simulate.ts";
 
 const MICRO: ModelConfig = {

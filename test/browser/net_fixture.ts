@@ -23,7 +23,7 @@
  * @module
  */
 
-import { Rng } from "../../src/data/rng.ts";
+import { Rng } from "../../src/util/rng.ts";
 import { encodeUpdate, type UpdateTensor } from "../../src/codec/update_codec.ts";
 import { KeySigner } from "../../src/identity/key_signer.ts";
 import { identityReady, type Signer } from "../../src/identity/signer.ts";
@@ -31,8 +31,8 @@ import { createDenoNode } from "../../src/net/deno_node.ts";
 import { hashBytes, sha256, toHex } from "../../src/net/payload_store.ts";
 import { runIdOf } from "../../src/protocol/genesis.ts";
 import { localGenesis } from "../../src/protocol/local_genesis.ts";
-import { type RoundRecord, signMessage, verifyMessage } from "../../src/protocol/messages.ts";
-import { compressTensor } from "../../src/optim/sparseloco/compress.ts";
+import { type RoundRecord, signMessage, verifyMessage } from "../../src/codec/messages.ts";
+import { compressTensor } from "../../src/reference/sparseloco/compress.ts";
 
 /** What the fixture prints on its one stdout line. */
 export interface NetFixtureInfo {

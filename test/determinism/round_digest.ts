@@ -3,9 +3,9 @@
  * SHA-256 of the new parameters. Deno and Chromium must print the same digest: aggregation and
  * the outer step are plain TypeScript on Float32Arrays, so every engine must agree bit for bit.
  */
-import { Rng } from "../../src/data/rng.ts";
+import { Rng } from "../../src/util/rng.ts";
 import { applyAggregate, compressModel, type PeerUpdate, type TensorEntry } from "../../src/optim/sparseloco/model_round.ts";
-import type { QuantizedTensor } from "../../src/optim/sparseloco/compress.ts";
+import type { QuantizedTensor } from "../../src/reference/sparseloco/compress.ts";
 import { decodeUpdate, encodeUpdate } from "../../src/codec/update_codec.ts";
 import { hex, modelHash } from "../../src/protocol/model_hash.ts";
 

@@ -3,7 +3,7 @@ import { adamw, type AdamWParams } from "../../src/kernels/adamw.ts";
 import { gradClip } from "../../src/kernels/grad_clip.ts";
 import * as ref from "../../src/reference/adamw.ts";
 import * as refClip from "../../src/reference/grad_clip.ts";
-import { Rng } from "../../src/data/rng.ts";
+import { Rng } from "../../src/util/rng.ts";
 import { type CheckResult, compare, type KernelCase, upload } from "./check.ts";
 
 const HP: Omit<AdamWParams, "step"> = {

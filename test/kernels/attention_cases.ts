@@ -1,6 +1,6 @@
 import { attentionBackward, attentionForward } from "../../src/kernels/attention.ts";
 import * as ref from "../../src/reference/attention.ts";
-import { Rng } from "../../src/data/rng.ts";
+import { Rng } from "../../src/util/rng.ts";
 import type { GpuTensor } from "../../src/gpu/runtime.ts";
 import { type CheckResult, compare, type KernelCase, upload } from "./check.ts";
 

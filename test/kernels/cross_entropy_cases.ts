@@ -1,6 +1,6 @@
 import { crossEntropyBackward, crossEntropyForward } from "../../src/kernels/cross_entropy.ts";
 import * as ref from "../../src/reference/cross_entropy.ts";
-import { Rng } from "../../src/data/rng.ts";
+import { Rng } from "../../src/util/rng.ts";
 import { compare, type KernelCase, upload } from "./check.ts";
 
 // V = 1 and 2 leave most of the 256 threads without elements; 50257 is GPT-2's vocabulary.

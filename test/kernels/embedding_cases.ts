@@ -1,6 +1,6 @@
 import { embeddingBackward, embeddingForward } from "../../src/kernels/embedding.ts";
 import * as ref from "../../src/reference/embedding.ts";
-import { Rng } from "../../src/data/rng.ts";
+import { Rng } from "../../src/util/rng.ts";
 import { compare, type KernelCase, upload } from "./check.ts";
 
 const V = 300;

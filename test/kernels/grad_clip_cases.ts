@@ -1,6 +1,6 @@
 import { gradClip } from "../../src/kernels/grad_clip.ts";
 import * as ref from "../../src/reference/grad_clip.ts";
-import { Rng } from "../../src/data/rng.ts";
+import { Rng } from "../../src/util/rng.ts";
 import { compare, type KernelCase, upload } from "./check.ts";
 
 // Σ g² of positive terms, float32 per-thread chains then pairwise trees: relative error a few

@@ -1,6 +1,6 @@
 import { matmul, matmulNaive, matmulSplits } from "../../src/kernels/matmul.ts";
 import * as ref from "../../src/reference/matmul.ts";
-import { Rng } from "../../src/data/rng.ts";
+import { Rng } from "../../src/util/rng.ts";
 import { type CheckResult, compare, type KernelCase, upload } from "./check.ts";
 
 /**

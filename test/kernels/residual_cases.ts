@@ -1,6 +1,6 @@
 import { accumulate, residualForward } from "../../src/kernels/residual.ts";
 import * as ref from "../../src/reference/residual.ts";
-import { Rng } from "../../src/data/rng.ts";
+import { Rng } from "../../src/util/rng.ts";
 import { compare, type KernelCase, upload } from "./check.ts";
 
 const SIZES = [1, 255, 256, 1000, 70000];

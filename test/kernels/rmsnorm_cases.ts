@@ -1,6 +1,6 @@
 import { rmsnormBackward, rmsnormForward } from "../../src/kernels/rmsnorm.ts";
 import * as ref from "../../src/reference/rmsnorm.ts";
-import { Rng } from "../../src/data/rng.ts";
+import { Rng } from "../../src/util/rng.ts";
 import { compare, type KernelCase, upload } from "./check.ts";
 
 const EPS = 1e-5;

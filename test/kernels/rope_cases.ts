@@ -1,6 +1,6 @@
 import { ropeBackward, ropeForward } from "../../src/kernels/rope.ts";
 import * as ref from "../../src/reference/rope.ts";
-import { Rng } from "../../src/data/rng.ts";
+import { Rng } from "../../src/util/rng.ts";
 import { compare, type KernelCase, upload } from "./check.ts";
 
 // [B, T, H, D]: a single pair, pair counts that do not fill a 256-wide workgroup, D = 128 and

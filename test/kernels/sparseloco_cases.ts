@@ -5,13 +5,13 @@ import {
   type GpuQuantStats,
 } from "../../src/kernels/sparseloco.ts";
 import type { GpuRuntime, GpuTensor } from "../../src/gpu/runtime.ts";
-import * as ref from "../../src/reference/sparseloco.ts";
-import { compressTensor, flatIndicesOf } from "../../src/optim/sparseloco/compress.ts";
-import type { CompressOptions, QuantizedTensor } from "../../src/optim/sparseloco/compress.ts";
+import * as ref from "../../src/reference/sparseloco/error_feedback.ts";
+import { compressTensor, flatIndicesOf } from "../../src/reference/sparseloco/compress.ts";
+import type { CompressOptions, QuantizedTensor } from "../../src/reference/sparseloco/compress.ts";
 import { pseudoGradient } from "../../src/optim/sparseloco/pseudo_gradient.ts";
-import { quantize2Bit, roundHalfEven } from "../../src/optim/sparseloco/quantize.ts";
-import { TileGeometry } from "../../src/optim/sparseloco/tiles.ts";
-import { Rng } from "../../src/data/rng.ts";
+import { quantize2Bit, roundHalfEven } from "../../src/reference/sparseloco/quantize.ts";
+import { TileGeometry } from "../../src/reference/sparseloco/tiles.ts";
+import { Rng } from "../../src/util/rng.ts";
 import { decodeUpdate, encodeUpdate } from "../../src/codec/update_codec.ts";
 import { type CheckResult, compare, type KernelCase, upload } from "./check.ts";
 

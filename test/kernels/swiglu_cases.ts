@@ -1,6 +1,6 @@
 import { swigluBackward, swigluForward } from "../../src/kernels/swiglu.ts";
 import * as ref from "../../src/reference/swiglu.ts";
-import { Rng } from "../../src/data/rng.ts";
+import { Rng } from "../../src/util/rng.ts";
 import { compare, type KernelCase, upload } from "./check.ts";
 
 const SIZES = [1, 1000, 70001];

@@ -12,8 +12,8 @@
  * @module
  */
 
-import { flatIndicesOf, geometryOf, selectedValues } from "./compress.ts";
-import type { CompressedTensor } from "./compress.ts";
+import { flatIndicesOf, geometryOf, selectedValues } from "../../reference/sparseloco/compress.ts";
+import type { CompressedTensor } from "../../reference/sparseloco/compress.ts";
 
 /** One selected peer's update of one tensor. */
 export interface Contribution {

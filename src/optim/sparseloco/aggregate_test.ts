@@ -1,9 +1,9 @@
-import { Rng } from "../../data/rng.ts";
-import { assertEquals, assertThrows } from "./_assert.ts";
+import { Rng } from "../../util/rng.ts";
+import { assertEquals, assertThrows } from "../../testing/assert.ts";
 import { aggregateTensor, DEFAULT_OUTER_OPTIONS, median, outerStep, toDense } from "./aggregate.ts";
 import type { Contribution } from "./aggregate.ts";
-import { compressTensor } from "./compress.ts";
-import type { RawTensor } from "./compress.ts";
+import { compressTensor } from "../../reference/sparseloco/compress.ts";
+import type { RawTensor } from "../../reference/sparseloco/compress.ts";
 
 /** A raw 1-D tensor of length 8 in one chunk of 8, kept whole (k = 8). */
 function raw8(values: number[]): RawTensor {

@@ -5,10 +5,10 @@
  * @module
  */
 
-export * from "./tiles.ts";
-export * from "./select_top_k.ts";
-export * from "./quantize.ts";
-export * from "./compress.ts";
+export * from "../../reference/sparseloco/tiles.ts";
+export * from "../../reference/sparseloco/select_top_k.ts";
+export * from "../../reference/sparseloco/quantize.ts";
+export * from "../../reference/sparseloco/compress.ts";
 export * from "./aggregate.ts";
 export * from "./pseudo_gradient.ts";
 export * from "./model_round.ts";

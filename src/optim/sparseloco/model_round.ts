@@ -7,8 +7,8 @@
 
 import { aggregateTensor, DEFAULT_OUTER_OPTIONS, outerStep } from "./aggregate.ts";
 import type { AggregateResult, OuterOptions } from "./aggregate.ts";
-import { compressTensor } from "./compress.ts";
-import type { CompressedTensor, CompressOptions } from "./compress.ts";
+import { compressTensor } from "../../reference/sparseloco/compress.ts";
+import type { CompressedTensor, CompressOptions } from "../../reference/sparseloco/compress.ts";
 
 /** One tensor of the flat parameter buffer. */
 export interface TensorEntry {

@@ -1,7 +1,7 @@
-import { Rng } from "../../data/rng.ts";
-import { assert, assertEquals, assertThrows } from "./_assert.ts";
+import { Rng } from "../../util/rng.ts";
+import { assert, assertEquals, assertThrows } from "../../testing/assert.ts";
 import { toDense } from "./aggregate.ts";
-import { decompress } from "./compress.ts";
+import { decompress } from "../../reference/sparseloco/compress.ts";
 import { applyAggregate, checkLayout, compressModel } from "./model_round.ts";
 import type { TensorEntry } from "./model_round.ts";
 import { pseudoGradient } from "./pseudo_gradient.ts";

@@ -1,0 +1,102 @@
+/**
+ * `deno task genesis`: writes the genesis of a local run, or checks a genesis file and prints
+ * its run id.
+ *
+ *   deno task genesis --out FILE --validator ADDRESS [--validator …] [--bootstrap MULTIADDR …]
+ *                     [--name local] [--window-ms 30000] [--start MS]
+ *   deno task genesis --check FILE
+ *
+ * `--start` is window 0's start in ms since the epoch (default: now, rounded up to a second).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { ConfigError } from "../model/config.ts";
+import { IdentityError } from "../identity/errors.ts";
+import { writeFileAtomic } from "../util/atomic_write.ts";
+import { hex } from "../protocol/model_hash.ts";
+import { runIdOf } from "../protocol/genesis.ts";
+import { readGenesisFile } from "./genesis_file.ts";
+import { localGenesis } from "../protocol/local_genesis.ts";
+
+const USAGE = "usage: deno task genesis --out FILE --validator ADDRESS [--validator …] " +
+  "[--bootstrap MULTIADDR …] [--name local] [--window-ms 30000] [--start MS]\n" +
+  "       deno task genesis --check FILE";
+
+class UsageError extends Error {}
+
+function integer(name: string, v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (!/^\d+$/.test(v)) {
+    throw new UsageError(`--${name} must be a non-negative integer, got "${v}"`);
+  }
+  return Number(v);
+}
+
+async function main(args: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        out: { type: "string" },
+        check: { type: "string" },
+        validator: { type: "string", multiple: true, default: [] },
+        bootstrap: { type: "string", multiple: true, default: [] },
+        name: { type: "string" },
+        "window-ms": { type: "string" },
+        start: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message} (see --help)`);
+  }
+  const a = parsed.values;
+  if (a.help) return console.log(USAGE);
+  if (a.check !== undefined) {
+    if (a.out !== undefined) throw new UsageError("--check and --out do not go together");
+    const g = await readGenesisFile(a.check);
+    console.error(
+      `${a.check}: run "${g.name}", ${g.validators.length} validator(s), window ${g.windowMs} ms`,
+    );
+    console.log(hex(runIdOf(g)));
+    return;
+  }
+  if (a.out === undefined) {
+    throw new UsageError(`--out FILE or --check FILE is required (see --help)`);
+  }
+  if (a.validator.length === 0) {
+    throw new UsageError("at least one --validator ADDRESS is required");
+  }
+  const genesis = localGenesis({
+    validators: a.validator,
+    bootstrap: a.bootstrap,
+    name: a.name,
+    windowMs: integer("window-ms", a["window-ms"], 30_000),
+    genesisTime: integer("start", a.start, Math.ceil(Date.now() / 1000) * 1000),
+  });
+  try {
+    await Deno.lstat(a.out);
+    throw new UsageError(`${a.out}: already exists; refusing to overwrite a genesis file`);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  await writeFileAtomic(a.out, JSON.stringify(genesis, null, 2) + "\n");
+  console.error(`wrote ${a.out}`);
+  console.log(hex(runIdOf(genesis)));
+}
+
+if (import.meta.main) {
+  try {
+    await main(Deno.args);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof ConfigError || e instanceof IdentityError) {
+      console.error(`error: ${e.message}`);
+      Deno.exit(1);
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * A local run on this machine: a validator and N peers as separate `deno run` processes on
+ * 127.0.0.1, each with its own key and data directory, their JSON events merged into one
+ * stream. Used by `deno task swarm`, the network tests and the round benchmark.
+ *
+ * @module
+ */
+
+import { mnemonicGenerate } from "@polkadot/util-crypto";
+import { readKeyFile, writeKeyFile } from "../identity/key_file.ts";
+import { identityReady } from "../identity/signer.ts";
+import type { KeySigner } from "../identity/key_signer.ts";
+import { writeFileAtomic } from "../util/atomic_write.ts";
+import { localGenesis, type LocalGenesisOptions } from "../protocol/local_genesis.ts";
+import type { Genesis } from "../protocol/genesis.ts";
+import type { RoleEvent } from "../roles/role_events.ts";
+
+/** Settings of a local run. */
+export interface SwarmOptions {
+  /** Folder of the run: genesis, keys, one data directory per role. */
+  dir: string;
+  /** Window length (ms). */
+  windowMs: number;
+  /** Genesis fields besides validators, time and window (model, H, batch, …). */
+  genesis?: Omit<LocalGenesisOptions, "validators" | "genesisTime" | "windowMs">;
+  /** Window 0 opens this long after the swarm is created (ms): time for processes to start. */
+  startDelayMs: number;
+  /** Peers' backend. */
+  backend: "auto" | "dawn" | "wgpu" | "cpu";
+  /** Called with every event of every role. */
+  onEvent?: (name: string, e: RoleEvent) => void;
+  /** Called with each stderr line of a role. */
+  onStderr?: (name: string, line: string) => void;
+}
+
+/** A running role process. */
+export interface RoleProcess {
+  /** "validator", "peer-0", … */
+  readonly name: string;
+  /** Its SS58 address. */
+  readonly address: string;
+  /** The process. */
+  readonly child: Deno.ChildProcess;
+  /** Its listen addresses, once known. */
+  addresses: string[];
+  /** Resolves when it exits. */
+  readonly exited: Promise<Deno.CommandStatus>;
+}
+
+const ROLE_MAIN = new URL("./role_main.ts", import.meta.url).pathname;
+
+/** A local run. */
+export class Swarm {
+  /** Settings. */
+  readonly options: SwarmOptions;
+  /** The run's genesis. */
+  readonly genesis: Genesis;
+  /** Path of the genesis file. */
+  readonly genesisPath: string;
+  /** Running (or exited) roles by name. */
+  readonly roles = new Map<string, RoleProcess>();
+  readonly #validatorKey: KeySigner;
+
+  private constructor(
+    options: SwarmOptions,
+    genesis: Genesis,
+    genesisPath: string,
+    validatorKey: KeySigner,
+  ) {
+    this.options = options;
+    this.genesis = genesis;
+    this.genesisPath = genesisPath;
+    this.#validatorKey = validatorKey;
+  }
+
+  /**
+   * A fresh run in `options.dir`: keys are kept (created when missing), role data
+   * directories from an earlier run are removed, and a new genesis is written.
+   */
+  static async create(options: SwarmOptions): Promise<Swarm> {
+    await identityReady();
+    await Deno.mkdir(`${options.dir}/keys`, { recursive: true });
+    for await (const e of Deno.readDir(options.dir)) {
+      if (e.isDirectory && (e.name === "validator" || /^peer-\d+$/.test(e.name))) {
+        await Deno.remove(`${options.dir}/${e.name}`, { recursive: true });
+      }
+    }
+    const v = await keyOf(`${options.dir}/keys/validator.json`);
+    const genesis = localGenesis({
+      name: "swarm",
+      ...options.genesis,
+      validators: [v.address],
+      genesisTime: Date.now() + options.startDelayMs,
+      windowMs: options.windowMs,
+    });
+    const path = `${options.dir}/genesis.json`;
+    await writeFileAtomic(path, JSON.stringify(genesis, null, 2) + "\n");
+    return new Swarm(options, genesis, path, v);
+  }
+
+  /** Starts the validator and waits until it listens. */
+  async startValidator(): Promise<RoleProcess> {
+    return await this.#spawn("validator", `${this.options.dir}/keys/validator.json`, []);
+  }
+
+  /** Starts (or restarts) peer `i`, bootstrapping from the validator; waits until it listens. */
+  async startPeer(i: number): Promise<RoleProcess> {
+    const v = this.roles.get("validator");
+    const tcp = v?.addresses.find((a) => !a.includes("/ws")) ?? v?.addresses[0];
+    const extra = tcp === undefined ? [] : ["--bootstrap", tcp];
+    return await this.#spawn(`peer-${i}`, `${this.options.dir}/keys/peer-${i}.json`, [
+      ...extra,
+      "--backend",
+      this.options.backend,
+    ]);
+  }
+
+  /** Sends `signal` to a role (SIGKILL simulates a crash). */
+  kill(name: string, signal: Deno.Signal = "SIGTERM"): void {
+    try {
+      this.roles.get(name)?.child.kill(signal);
+    } catch { /* already gone */ }
+  }
+
+  /** Stops every role: peers first, then the validator; SIGTERM, then SIGKILL after `graceMs`. */
+  async stop(graceMs = 15_000): Promise<void> {
+    const all = [...this.roles.values()];
+    const peers = all.filter((r) => r.name !== "validator");
+    const stopAll = async (rs: RoleProcess[]) => {
+      for (const r of rs) this.kill(r.name, "SIGTERM");
+      const timer = setTimeout(() => rs.forEach((r) => this.kill(r.name, "SIGKILL")), graceMs);
+      await Promise.all(rs.map((r) => r.exited));
+      clearTimeout(timer);
+    };
+    await stopAll(peers);
+    await stopAll(all.filter((r) => r.name === "validator"));
+  }
+
+  async #spawn(name: string, keyPath: string, extra: string[]): Promise<RoleProcess> {
+    const key = await keyOf(keyPath);
+    const role = name === "validator" ? "validator" : "peer";
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--unstable-webgpu",
+        ROLE_MAIN,
+        role,
+        "--genesis",
+        this.genesisPath,
+        "--key",
+        keyPath,
+        "--data-dir",
+        `${this.options.dir}/${name}`,
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0/ws",
+        "--json",
+        ...extra,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let listening!: (addrs: string[]) => void;
+    const ready = new Promise<string[]>((r) => listening = r);
+    const proc: RoleProcess = {
+      name,
+      address: key.address,
+      child,
+      addresses: [],
+      exited: child.status,
+    };
+    this.roles.set(name, proc);
+    const lines = async (stream: ReadableStream<Uint8Array>, each: (line: string) => void) => {
+      let rest = "";
+      const decoder = new TextDecoder();
+      for await (const bytes of stream) {
+        const parts = (rest + decoder.decode(bytes, { stream: true })).split("\n");
+        rest = parts.pop()!;
+        parts.forEach(each);
+      }
+      if (rest !== "") each(rest);
+    };
+    void lines(child.stdout, (line) => {
+      let e: (RoleEvent & { addresses?: string[] }) | { event: "listening"; addresses: string[] };
+      try {
+        e = JSON.parse(line);
+      } catch {
+        this.options.onStderr?.(name, line);
+        return;
+      }
+      if (e.event === "listening") {
+        proc.addresses = e.addresses ?? [];
+        listening(proc.addresses);
+        return;
+      }
+      this.options.onEvent?.(name, e as RoleEvent);
+    }).catch(() => {});
+    void lines(child.stderr, (line) => this.options.onStderr?.(name, line)).catch(() => {});
+    const status = await Promise.race([ready.then(() => null), child.status]);
+    if (status !== null) {
+      throw new Error(`${name} exited with code ${status.code} before listening`);
+    }
+    return proc;
+  }
+}
+
+/** The key file at `path`, created (with a new mnemonic) when missing. */
+async function keyOf(path: string): Promise<KeySigner> {
+  try {
+    return await readKeyFile(path);
+  } catch (e) {
+    if (!(e instanceof Error) || !/no such|not found/i.test(e.message)) throw e;
+  }
+  return await writeKeyFile(path, { mnemonic: mnemonicGenerate(12) });
+}

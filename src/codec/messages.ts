@@ -1,0 +1,748 @@
+/**
+ * The signed gossip messages of a run, their binary encoding, and a strict verifier that
+ * never throws on hostile input.
+ *
+ * Binary rather than canonical JSON: every field has a fixed width or an explicit length, so
+ * the decoder checks an exact size and accepts exactly one encoding per message (gossipsub
+ * can dedupe by hash, the signature covers the bytes as sent), there is no text parser on the
+ * untrusted path, and an update announcement is 216 bytes. All integers little-endian.
+ *
+ * ```
+ * header (80 bytes)
+ *   0  magic "WLMS"            4 bytes
+ *   4  format version          u8 (1)
+ *   5  kind                    u8 (1 peer-announce, 2 update-announce, 3 round-record)
+ *   6  reserved                u16 (0)
+ *   8  run id                  32 bytes (SHA-256 of the canonical genesis)
+ *  40  sender                  32 bytes (sr25519 public key)
+ *  72  timestamp               u64 (ms since the epoch, < 2^53)
+ * body: peer-announce (99 + addresses)
+ *      peer key                32 bytes (Ed25519 public key of the libp2p identity)
+ *      peer signature          64 bytes (by that key over "webloco/peer-bind/v1" ‖ run id ‖ sender)
+ *      capabilities            u16 (bit i = CAPABILITIES[i]; other bits 0)
+ *      address count           u8 (0..16), then per address: u8 length (2..255), ASCII multiaddr
+ * body: update-announce (72)
+ *      window u32, model hash 32, payload hash 32, payload size u32 (≥ 78, the update header)
+ * body: round-record (69 + 64 per contributor)
+ *      window u32, model hash 32 (θ_w), next model hash 32 (θ_{w+1}),
+ *      contributor count u8 (0..64), then per contributor: sr25519 key 32, payload hash 32,
+ *      keys strictly ascending (bytewise)
+ * signature                    64 bytes: sr25519 by the sender over DOMAIN[kind] ‖ all bytes before it
+ * ```
+ *
+ * The domain string ("webloco/<kind>/v1") keeps a signature from being valid for any other
+ * purpose of the same key. The peer announcement is signed by both keys: the sr25519 key over
+ * the whole message, and the libp2p key over the sr25519 key, so neither can be claimed by
+ * another's holder.
+ *
+ * @module
+ */
+
+import { base58Decode, base58Encode, ed25519Verify } from "@polkadot/util-crypto";
+import { DEFAULT_MAX_UPDATE_BYTES, UPDATE_HEADER_BYTES } from "./update_codec.ts";
+import { addressFromPublicKey, publicKeyFromAddress } from "../identity/address.ts";
+import { type Signer, verify } from "../identity/signer.ts";
+import { MAX_CONTRIBUTORS_LIMIT, RUN_ID_BYTES } from "../protocol/genesis.ts";
+import { isMultiaddrText } from "../protocol/_multiaddr_text.ts";
+
+/** The three gossip message kinds. */
+export type MessageKind = "peer-announce" | "update-announce" | "round-record";
+
+/** What a peer offers; bit i of the capabilities field is `CAPABILITIES[i]`. */
+export const CAPABILITIES = [
+  "train",
+  "validate",
+  "serve-payloads",
+  "serve-checkpoints",
+  "relay",
+] as const;
+
+/** One capability. */
+export type Capability = typeof CAPABILITIES[number];
+
+/** "I am this sr25519 key, reachable as this libp2p peer at these addresses." */
+export interface PeerAnnounceBody {
+  /** Discriminator. */
+  kind: "peer-announce";
+  /** Ed25519 public key of the libp2p identity (its peer id is {@linkcode peerIdFromKey}). */
+  peerKey: Uint8Array;
+  /** The libp2p key's Ed25519 signature of {@linkcode peerBindingBytes}(run id, sender). */
+  peerSignature: Uint8Array;
+  /** Multiaddrs to dial, most preferred first (at most 16, no repeats). */
+  addresses: string[];
+  /** What the peer offers. */
+  capabilities: Capability[];
+}
+
+/** A decoded peer announcement: the body plus the libp2p peer id ("12D3KooW…"). */
+export interface PeerAnnounce extends PeerAnnounceBody {
+  /** The libp2p peer id of `peerKey`, base58btc ("12D3KooW…"). */
+  peerId: string;
+}
+
+/** "My update for this window, trained from this model, is this payload." */
+export interface UpdateAnnounce {
+  /** Discriminator. */
+  kind: "update-announce";
+  /** The window the update was trained in (uint32). */
+  window: number;
+  /** Hash of θ_w the update was trained from (32 bytes). */
+  modelHash: Uint8Array;
+  /** SHA-256 of the encoded update payload (32 bytes). */
+  payloadHash: Uint8Array;
+  /** Payload size in bytes. */
+  size: number;
+}
+
+/** One selected contributor of a round. */
+export interface Contributor {
+  /** SS58 address (any prefix on encoding; prefix 42 when decoded). */
+  address: string;
+  /** SHA-256 of the payload that was aggregated (32 bytes). */
+  payloadHash: Uint8Array;
+}
+
+/** "Window w aggregated these payloads; θ_w → θ_{w+1}." Only the genesis validators may sign one. */
+export interface RoundRecord {
+  /** Discriminator. */
+  kind: "round-record";
+  /** The window aggregated (uint32). */
+  window: number;
+  /** Hash of θ_w (32 bytes). */
+  modelHash: Uint8Array;
+  /** Hash of θ_{w+1} after aggregation and the outer step (32 bytes). */
+  nextModelHash: Uint8Array;
+  /** The selected contributors (any order when encoding; ascending by key when decoded). */
+  contributors: Contributor[];
+}
+
+/** A body to sign. */
+export type MessageBody = PeerAnnounceBody | UpdateAnnounce | RoundRecord;
+
+/** A body as decoded. */
+export type DecodedBody = PeerAnnounce | UpdateAnnounce | RoundRecord;
+
+/** What {@linkcode signMessage} needs besides the signer. */
+export interface MessageDraft {
+  /** The run id (32 bytes). */
+  runId: Uint8Array;
+  /** When the message was made (ms since the epoch). */
+  timestamp: number;
+  /** What the message says. */
+  body: MessageBody;
+}
+
+/** A decoded (and, from {@linkcode verifyMessage}, verified) message. */
+export interface Message {
+  /** The run id (32 bytes). */
+  runId: Uint8Array;
+  /** Sender's SS58 address (prefix 42). */
+  sender: string;
+  /** Sender's sr25519 public key. */
+  senderKey: Uint8Array;
+  /** When the sender made it (ms since the epoch). */
+  timestamp: number;
+  /** What the message says. */
+  body: DecodedBody;
+  /** The sender's sr25519 signature. */
+  signature: Uint8Array;
+}
+
+/** Why a message was refused. */
+export type RejectReason =
+  | "malformed"
+  | "oversized"
+  | "unknown-run"
+  | "wrong-window"
+  | "stale"
+  | "unauthorized"
+  | "bad-signature";
+
+/** A refused message: the reason (for scoring and metrics) and one line for logs. */
+export interface Rejection {
+  /** Always false. */
+  ok: false;
+  /** Why, for scoring and metrics. */
+  reason: RejectReason;
+  /** One line for logs. */
+  detail: string;
+}
+
+/** The outcome of {@linkcode decodeMessage} and {@linkcode verifyMessage}. */
+export type MessageResult = { ok: true; message: Message } | Rejection;
+
+/** Context of {@linkcode verifyMessage}. */
+export interface VerifyOptions {
+  /** The run id this node is in. */
+  runId: Uint8Array;
+  /** The genesis validators (SS58 addresses or keys): only they may sign round records. */
+  validators: readonly (string | Uint8Array)[];
+  /** Window(s) accepted for update announcements and round records; any when absent. */
+  expectedWindow?: number | readonly number[];
+  /** The current time (ms); no freshness check when absent (e.g. replaying round records). */
+  now?: number;
+  /** Largest |timestamp − now| accepted, ms (default 60 s). */
+  maxSkewMs?: number;
+  /** Largest update payload an announcement may announce (default 64 MiB). */
+  maxPayloadBytes?: number;
+  /** Most contributors a round record may select (default 64; pass the genesis' `maxContributors`). */
+  maxContributors?: number;
+}
+
+/** A draft that cannot be encoded (a bug in the caller, not hostile input). */
+export class MessageError extends Error {
+  /** "MessageError". */
+  override name = "MessageError";
+}
+
+/** "WLMS". */
+export const MESSAGE_MAGIC: Uint8Array = new Uint8Array([0x57, 0x4c, 0x4d, 0x53]);
+/** The format version this module writes and reads. */
+export const MESSAGE_FORMAT_VERSION = 1;
+/** Bytes before the body. */
+export const MESSAGE_HEADER_BYTES = 80;
+/** Most addresses in a peer announcement. */
+export const MAX_ADDRESSES = 16;
+/** Default of {@linkcode VerifyOptions.maxSkewMs}. */
+export const DEFAULT_MAX_SKEW_MS = 60_000;
+
+const SIG = 64;
+const KEY = 32;
+const HASH = 32;
+const KINDS: readonly MessageKind[] = ["peer-announce", "update-announce", "round-record"];
+const PEER_FIXED = KEY + SIG + 2 + 1;
+const UPDATE_BODY = 4 + HASH + HASH + 4;
+const ROUND_FIXED = 4 + HASH + HASH + 1;
+
+/** Largest encoding of each kind. */
+export const MAX_MESSAGE_BYTES_BY_KIND: Readonly<Record<MessageKind, number>> = Object.freeze({
+  "peer-announce": MESSAGE_HEADER_BYTES + PEER_FIXED + MAX_ADDRESSES * 256 + SIG,
+  "update-announce": MESSAGE_HEADER_BYTES + UPDATE_BODY + SIG,
+  "round-record": MESSAGE_HEADER_BYTES + ROUND_FIXED + MAX_CONTRIBUTORS_LIMIT * (KEY + HASH) + SIG,
+});
+
+/** Largest message of any kind (a gossipsub size limit can use it). */
+export const MAX_MESSAGE_BYTES: number = Math.max(...Object.values(MAX_MESSAGE_BYTES_BY_KIND));
+
+const encoder = new TextEncoder();
+const DOMAINS: Readonly<Record<MessageKind, Uint8Array>> = {
+  "peer-announce": encoder.encode("webloco/peer-announce/v1"),
+  "update-announce": encoder.encode("webloco/update-announce/v1"),
+  "round-record": encoder.encode("webloco/round-record/v1"),
+};
+const PEER_BIND_DOMAIN = encoder.encode("webloco/peer-bind/v1");
+
+// libp2p peer id of an Ed25519 key: identity multihash (0x00, length 36) of the protobuf
+// PublicKey { Type: Ed25519 (field 1 = 1), Data (field 2, 32 bytes) }.
+const PEER_ID_PREFIX = new Uint8Array([0x00, 0x24, 0x08, 0x01, 0x12, 0x20]);
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length && i < b.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
+/** The libp2p peer id ("12D3KooW…") of an Ed25519 public key. */
+export function peerIdFromKey(peerKey: Uint8Array): string {
+  if (!(peerKey instanceof Uint8Array) || peerKey.length !== KEY) {
+    throw new MessageError(`an Ed25519 peer key is 32 bytes, got ${peerKey?.length}`);
+  }
+  return base58Encode(concat(PEER_ID_PREFIX, peerKey));
+}
+
+/** The Ed25519 public key inside a libp2p peer id; throws for ids of other key types. */
+export function peerKeyFromPeerId(peerId: string): Uint8Array {
+  let mh: Uint8Array;
+  try {
+    mh = base58Decode(peerId);
+  } catch {
+    throw new MessageError(`not a base58 libp2p peer id: ${JSON.stringify(peerId)}`);
+  }
+  if (
+    mh.length !== PEER_ID_PREFIX.length + KEY ||
+    !equalBytes(mh.subarray(0, PEER_ID_PREFIX.length), PEER_ID_PREFIX)
+  ) {
+    throw new MessageError(`not an Ed25519 libp2p peer id: ${JSON.stringify(peerId)}`);
+  }
+  return mh.slice(PEER_ID_PREFIX.length);
+}
+
+/**
+ * What the libp2p identity key signs to bind itself to an sr25519 key in a run:
+ * "webloco/peer-bind/v1" ‖ run id ‖ sr25519 public key. With libp2p:
+ * `peerSignature = await privateKey.sign(peerBindingBytes(runId, signer.publicKey))`.
+ */
+export function peerBindingBytes(runId: Uint8Array, sender: Uint8Array | string): Uint8Array {
+  const key = keyOf(sender) ?? fail(`sender is not an SS58 address: ${JSON.stringify(sender)}`);
+  checkBytes(runId, RUN_ID_BYTES, "runId");
+  checkBytes(key, KEY, "sender key");
+  return concat(PEER_BIND_DOMAIN, runId, key);
+}
+
+function fail(what: string): never {
+  throw new MessageError(what);
+}
+
+function checkBytes(v: unknown, n: number, what: string): asserts v is Uint8Array {
+  if (!(v instanceof Uint8Array) || v.length !== n) {
+    throw new MessageError(
+      `${what} must be ${n} bytes, got ${v instanceof Uint8Array ? v.length : typeof v}`,
+    );
+  }
+}
+
+function checkU32(v: unknown, what: string, min = 0): asserts v is number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > 0xffffffff) {
+    throw new MessageError(`${what} must be an integer in [${min}, 2^32), got ${v}`);
+  }
+}
+
+class Writer {
+  readonly bytes: Uint8Array;
+  private readonly view: DataView;
+  private off = 0;
+  constructor(n: number) {
+    this.bytes = new Uint8Array(n);
+    this.view = new DataView(this.bytes.buffer);
+  }
+  u8(v: number) {
+    this.view.setUint8(this.off++, v);
+  }
+  u16(v: number) {
+    this.view.setUint16(this.off, v, true);
+    this.off += 2;
+  }
+  u32(v: number) {
+    this.view.setUint32(this.off, v, true);
+    this.off += 4;
+  }
+  u64(v: number) {
+    this.u32(v % 2 ** 32);
+    this.u32(Math.floor(v / 2 ** 32));
+  }
+  raw(b: Uint8Array) {
+    this.bytes.set(b, this.off);
+    this.off += b.length;
+  }
+}
+
+interface Encodable {
+  runId: Uint8Array;
+  senderKey: Uint8Array;
+  timestamp: number;
+  body: MessageBody;
+}
+
+/** The bytes before the signature; throws MessageError on an invalid draft. */
+function encodeUnsigned(m: Encodable): Uint8Array {
+  checkBytes(m.runId, RUN_ID_BYTES, "runId");
+  checkBytes(m.senderKey, KEY, "sender key");
+  if (typeof m.timestamp !== "number" || !Number.isSafeInteger(m.timestamp) || m.timestamp < 0) {
+    throw new MessageError(`timestamp must be an integer ≥ 0 (ms), got ${m.timestamp}`);
+  }
+  const b = m.body;
+  const kind = KINDS.indexOf(b?.kind);
+  if (kind < 0) throw new MessageError(`unknown message kind ${JSON.stringify(b?.kind)}`);
+  let bodyBytes: number;
+  let encodeBody: (w: Writer) => void;
+  if (b.kind === "peer-announce") {
+    checkBytes(b.peerKey, KEY, "peerKey");
+    checkBytes(b.peerSignature, SIG, "peerSignature");
+    if (!Array.isArray(b.addresses) || b.addresses.length > MAX_ADDRESSES) {
+      throw new MessageError(`addresses must be an array of at most ${MAX_ADDRESSES}`);
+    }
+    for (const a of b.addresses) {
+      if (!isMultiaddrText(a)) throw new MessageError(`not a multiaddr: ${JSON.stringify(a)}`);
+    }
+    if (new Set(b.addresses).size !== b.addresses.length) {
+      throw new MessageError("addresses repeat");
+    }
+    if (!Array.isArray(b.capabilities)) throw new MessageError("capabilities must be an array");
+    let caps = 0;
+    for (const c of b.capabilities) {
+      const bit = CAPABILITIES.indexOf(c);
+      if (bit < 0) throw new MessageError(`unknown capability ${JSON.stringify(c)}`);
+      caps |= 1 << bit;
+    }
+    bodyBytes = PEER_FIXED + b.addresses.reduce((n, a) => n + 1 + a.length, 0);
+    encodeBody = (w) => {
+      w.raw(b.peerKey);
+      w.raw(b.peerSignature);
+      w.u16(caps);
+      w.u8(b.addresses.length);
+      for (const a of b.addresses) {
+        w.u8(a.length);
+        w.raw(encoder.encode(a));
+      }
+    };
+  } else if (b.kind === "update-announce") {
+    checkU32(b.window, "window");
+    checkBytes(b.modelHash, HASH, "modelHash");
+    checkBytes(b.payloadHash, HASH, "payloadHash");
+    checkU32(b.size, "size", UPDATE_HEADER_BYTES);
+    bodyBytes = UPDATE_BODY;
+    encodeBody = (w) => {
+      w.u32(b.window);
+      w.raw(b.modelHash);
+      w.raw(b.payloadHash);
+      w.u32(b.size);
+    };
+  } else {
+    checkU32(b.window, "window");
+    checkBytes(b.modelHash, HASH, "modelHash");
+    checkBytes(b.nextModelHash, HASH, "nextModelHash");
+    if (!Array.isArray(b.contributors) || b.contributors.length > MAX_CONTRIBUTORS_LIMIT) {
+      throw new MessageError(`contributors must be an array of at most ${MAX_CONTRIBUTORS_LIMIT}`);
+    }
+    // Canonical order: ascending keys, so one record has one encoding.
+    const entries = b.contributors.map((c) => {
+      checkBytes(c?.payloadHash, HASH, "contributor payloadHash");
+      return {
+        key: keyOf(c.address) ??
+          fail(`contributor address is not SS58: ${JSON.stringify(c.address)}`),
+        hash: c.payloadHash,
+      };
+    }).sort((x, y) => compareBytes(x.key, y.key));
+    for (let i = 1; i < entries.length; i++) {
+      if (compareBytes(entries[i - 1].key, entries[i].key) === 0) {
+        throw new MessageError("a contributor repeats");
+      }
+    }
+    bodyBytes = ROUND_FIXED + entries.length * (KEY + HASH);
+    encodeBody = (w) => {
+      w.u32(b.window);
+      w.raw(b.modelHash);
+      w.raw(b.nextModelHash);
+      w.u8(entries.length);
+      for (const e of entries) {
+        w.raw(e.key);
+        w.raw(e.hash);
+      }
+    };
+  }
+  const w = new Writer(MESSAGE_HEADER_BYTES + bodyBytes);
+  w.raw(MESSAGE_MAGIC);
+  w.u8(MESSAGE_FORMAT_VERSION);
+  w.u8(kind + 1);
+  w.u16(0);
+  w.raw(m.runId);
+  w.raw(m.senderKey);
+  w.u64(m.timestamp);
+  encodeBody(w);
+  return w.bytes;
+}
+
+function signedBytes(kind: MessageKind, unsigned: Uint8Array): Uint8Array {
+  return concat(DOMAINS[kind], unsigned);
+}
+
+/**
+ * Encodes and signs a message with `signer` (its key becomes the sender). Throws
+ * {@linkcode MessageError} for a draft that breaks the format (wrong lengths, too many
+ * addresses or contributors, a repeated contributor, an unknown capability).
+ *
+ * @example
+ * ```ts
+ * const bytes = await signMessage(signer, {
+ *   runId, timestamp: Date.now(),
+ *   body: { kind: "update-announce", window: w, modelHash, payloadHash, size: payload.length },
+ * });
+ * ```
+ */
+export async function signMessage(signer: Signer, draft: MessageDraft): Promise<Uint8Array> {
+  const unsigned = encodeUnsigned({ ...draft, senderKey: signer.publicKey });
+  const signature = await signer.sign(signedBytes(draft.body.kind, unsigned));
+  checkBytes(signature, SIG, "the signer's signature");
+  return concat(unsigned, signature);
+}
+
+/** Encodes a decoded message again (with its signature): the same bytes it was decoded from. */
+export function encodeMessage(message: Message): Uint8Array {
+  checkBytes(message.signature, SIG, "signature");
+  const body = message.body;
+  return concat(encodeUnsigned({ ...message, body }), message.signature);
+}
+
+/** Thrown inside the decoder only; verifyMessage turns it into a Rejection. */
+class Reject {
+  constructor(readonly reason: RejectReason, readonly detail: string) {}
+}
+
+class Reader {
+  private readonly view: DataView;
+  off = 0;
+  constructor(readonly bytes: Uint8Array) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  need(n: number, what: string) {
+    if (this.off + n > this.bytes.length) {
+      throw new Reject(
+        "malformed",
+        `truncated: ${what} needs ${n} bytes at byte ${this.off}, ${
+          this.bytes.length - this.off
+        } left`,
+      );
+    }
+  }
+  u8(what: string): number {
+    this.need(1, what);
+    return this.view.getUint8(this.off++);
+  }
+  u16(what: string): number {
+    this.need(2, what);
+    const v = this.view.getUint16(this.off, true);
+    this.off += 2;
+    return v;
+  }
+  u32(what: string): number {
+    this.need(4, what);
+    const v = this.view.getUint32(this.off, true);
+    this.off += 4;
+    return v;
+  }
+  take(n: number, what: string): Uint8Array {
+    this.need(n, what);
+    const v = this.bytes.slice(this.off, this.off + n);
+    this.off += n;
+    return v;
+  }
+}
+
+function malformed(detail: string): never {
+  throw new Reject("malformed", detail);
+}
+
+function decodeOrThrow(bytes: Uint8Array): Message {
+  if (bytes.length > MAX_MESSAGE_BYTES) {
+    throw new Reject(
+      "oversized",
+      `${bytes.length} bytes, the largest message is ${MAX_MESSAGE_BYTES}`,
+    );
+  }
+  if (bytes.length < MESSAGE_HEADER_BYTES + SIG) {
+    malformed(`${bytes.length} bytes is shorter than any message`);
+  }
+  const r = new Reader(bytes);
+  if (!equalBytes(r.take(4, "magic"), MESSAGE_MAGIC)) {
+    malformed("bad magic (not a webloco message)");
+  }
+  const version = r.u8("version");
+  if (version !== MESSAGE_FORMAT_VERSION) malformed(`unsupported format version ${version}`);
+  const kindByte = r.u8("kind");
+  const kind = KINDS[kindByte - 1];
+  if (!kind) malformed(`unknown kind ${kindByte}`);
+  if (bytes.length > MAX_MESSAGE_BYTES_BY_KIND[kind]) {
+    throw new Reject(
+      "oversized",
+      `${bytes.length} bytes, ${kind} messages are at most ${MAX_MESSAGE_BYTES_BY_KIND[kind]}`,
+    );
+  }
+  if (r.u16("reserved") !== 0) malformed("reserved bytes must be 0");
+  const runId = r.take(RUN_ID_BYTES, "run id");
+  const senderKey = r.take(KEY, "sender");
+  const lo = r.u32("timestamp");
+  const hi = r.u32("timestamp");
+  if (hi >= 2 ** 21) malformed("timestamp beyond 2^53");
+  const timestamp = hi * 2 ** 32 + lo;
+  const bodyEnd = bytes.length - SIG;
+  const body = new Reader(bytes.subarray(0, bodyEnd));
+  body.off = r.off;
+  let decoded: DecodedBody;
+  if (kind === "peer-announce") {
+    const peerKey = body.take(KEY, "peer key");
+    const peerSignature = body.take(SIG, "peer signature");
+    const caps = body.u16("capabilities");
+    if (caps >> CAPABILITIES.length !== 0) {
+      malformed(`unknown capability bits 0x${caps.toString(16)}`);
+    }
+    const capabilities = CAPABILITIES.filter((_, i) => (caps & (1 << i)) !== 0);
+    const count = body.u8("address count");
+    if (count > MAX_ADDRESSES) malformed(`${count} addresses, at most ${MAX_ADDRESSES}`);
+    const addresses: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const n = body.u8(`address ${i} length`);
+      const a = String.fromCharCode(...body.take(n, `address ${i}`));
+      if (!isMultiaddrText(a)) malformed(`address ${i} is not a multiaddr`);
+      if (addresses.includes(a)) malformed(`address ${i} repeats`);
+      addresses.push(a);
+    }
+    decoded = {
+      kind,
+      peerKey,
+      peerSignature,
+      addresses,
+      capabilities,
+      peerId: base58Encode(concat(PEER_ID_PREFIX, peerKey)),
+    };
+  } else if (kind === "update-announce") {
+    const window = body.u32("window");
+    const modelHash = body.take(HASH, "model hash");
+    const payloadHash = body.take(HASH, "payload hash");
+    const size = body.u32("size");
+    if (size < UPDATE_HEADER_BYTES) {
+      malformed(`payload size ${size} is below an update header (${UPDATE_HEADER_BYTES})`);
+    }
+    decoded = { kind, window, modelHash, payloadHash, size };
+  } else {
+    const window = body.u32("window");
+    const modelHash = body.take(HASH, "model hash");
+    const nextModelHash = body.take(HASH, "next model hash");
+    const count = body.u8("contributor count");
+    if (count > MAX_CONTRIBUTORS_LIMIT) {
+      malformed(`${count} contributors, at most ${MAX_CONTRIBUTORS_LIMIT}`);
+    }
+    const contributors: Contributor[] = [];
+    let prev: Uint8Array | undefined;
+    for (let i = 0; i < count; i++) {
+      const key = body.take(KEY, `contributor ${i}`);
+      if (prev && compareBytes(prev, key) >= 0) {
+        malformed(`contributor ${i} is not in ascending key order`);
+      }
+      prev = key;
+      contributors.push({
+        address: addressFromPublicKey(key),
+        payloadHash: body.take(HASH, `payload hash ${i}`),
+      });
+    }
+    decoded = { kind, window, modelHash, nextModelHash, contributors };
+  }
+  if (body.off !== bodyEnd) malformed(`${bodyEnd - body.off} bytes after the ${kind} body`);
+  return {
+    runId,
+    sender: addressFromPublicKey(senderKey),
+    senderKey,
+    timestamp,
+    body: decoded,
+    signature: bytes.slice(bodyEnd),
+  };
+}
+
+function attempt(fn: () => Message): MessageResult {
+  try {
+    return { ok: true, message: fn() };
+  } catch (e) {
+    if (e instanceof Reject) return { ok: false, reason: e.reason, detail: e.detail };
+    // Not reachable by design; if a check is missing, hostile bytes still only get refused.
+    return { ok: false, reason: "malformed", detail: `internal: ${(e as Error)?.message ?? e}` };
+  }
+}
+
+/**
+ * Decodes the structure of a message without checking signatures or context. For tools and
+ * tests; nodes use {@linkcode verifyMessage}. Never throws.
+ */
+export function decodeMessage(bytes: Uint8Array): MessageResult {
+  if (!(bytes instanceof Uint8Array)) {
+    return { ok: false, reason: "malformed", detail: "not bytes" };
+  }
+  return attempt(() => decodeOrThrow(bytes));
+}
+
+function keyOf(v: string | Uint8Array): Uint8Array | undefined {
+  if (v instanceof Uint8Array) return v;
+  try {
+    return publicKeyFromAddress(v);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Decodes and checks a message from the network: structure and sizes, the run, the window,
+ * freshness, the round-record signer, the announced payload size, then the signature(s)
+ * (costliest last, so floods of junk are cheap to refuse). Returns the message or a
+ * {@linkcode Rejection}; never throws, whatever the bytes.
+ */
+export function verifyMessage(bytes: Uint8Array, options: VerifyOptions): MessageResult {
+  if (!(bytes instanceof Uint8Array)) {
+    return { ok: false, reason: "malformed", detail: "not bytes" };
+  }
+  return attempt(() => {
+    const m = decodeOrThrow(bytes);
+    const o = options;
+    if (!equalBytes(m.runId, o.runId)) {
+      throw new Reject("unknown-run", "the message is for another run");
+    }
+    const b = m.body;
+    if (b.kind !== "peer-announce" && o.expectedWindow !== undefined) {
+      const ok = typeof o.expectedWindow === "number"
+        ? b.window === o.expectedWindow
+        : o.expectedWindow.includes(b.window);
+      if (!ok) throw new Reject("wrong-window", `window ${b.window}, expected ${o.expectedWindow}`);
+    }
+    if (o.now !== undefined) {
+      const skew = o.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
+      if (!(Math.abs(m.timestamp - o.now) <= skew)) {
+        throw new Reject(
+          "stale",
+          `timestamp ${m.timestamp} is ${m.timestamp - o.now} ms from now (limit ±${skew})`,
+        );
+      }
+    }
+    if (b.kind === "update-announce" && b.size > (o.maxPayloadBytes ?? DEFAULT_MAX_UPDATE_BYTES)) {
+      throw new Reject(
+        "oversized",
+        `announced payload of ${b.size} bytes, limit ${
+          o.maxPayloadBytes ?? DEFAULT_MAX_UPDATE_BYTES
+        }`,
+      );
+    }
+    if (b.kind === "round-record") {
+      if (
+        !o.validators.some((v) => {
+          const k = keyOf(v);
+          return k !== undefined && equalBytes(k, m.senderKey);
+        })
+      ) {
+        throw new Reject(
+          "unauthorized",
+          `round record signed by ${m.sender}, not a validator of this run`,
+        );
+      }
+      const limit = o.maxContributors ?? MAX_CONTRIBUTORS_LIMIT;
+      if (b.contributors.length > limit) {
+        throw new Reject(
+          "oversized",
+          `${b.contributors.length} contributors, the run allows ${limit}`,
+        );
+      }
+    }
+    const unsigned = bytes.subarray(0, bytes.length - SIG);
+    if (!verify(signedBytes(b.kind, unsigned), m.signature, m.senderKey)) {
+      throw new Reject("bad-signature", `not signed by ${m.sender}`);
+    }
+    if (
+      b.kind === "peer-announce" &&
+      !verifyEd25519(peerBindingBytes(m.runId, m.senderKey), b.peerSignature, b.peerKey)
+    ) {
+      throw new Reject(
+        "bad-signature",
+        `libp2p key ${b.peerId} did not bind itself to ${m.sender}`,
+      );
+    }
+    return m;
+  });
+}
+
+function verifyEd25519(message: Uint8Array, signature: Uint8Array, key: Uint8Array): boolean {
+  try {
+    return ed25519Verify(message, signature, key);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * The model as a hash chain of round records: θ₀ from the genesis, then each record's
+ * aggregate. Validators compute the next link; peers and joiners check it. Aggregation and the
+ * outer step run in plain TypeScript on Float32Arrays in a fixed order, so every runtime gets
+ * the same bits (SPARSELOCO.md, DESIGN.md "Determinism").
+ *
+ * @module
+ */
+
+import { decodeUpdate, type Update } from "../codec/update_codec.ts";
+import { applyAggregate, type PeerUpdate } from "../optim/sparseloco/model_round.ts";
+import { sha256, toHex } from "../net/payload_store.ts";
+import type { RoundRecord } from "../codec/messages.ts";
+import { hex, modelHash } from "./model_hash.ts";
+import { type RunContext, updateLimits } from "./run_context.ts";
+
+/** Why the chain refused a record or an update. */
+export type ChainErrorCode =
+  /** The record starts from another model than this chain's head (we are behind or forked). */
+  | "wrong-base"
+  /** The record's window is not after the last one applied. */
+  | "old-window"
+  /** A payload does not hash to what the record names. */
+  | "payload-hash"
+  /** A payload does not decode or does not fit this run and window. */
+  | "bad-update"
+  /** Our result differs from the record's next-model hash. */
+  | "hash-mismatch";
+
+/** A refused record or update; the chain is unchanged. */
+export class ChainError extends Error {
+  /** "ChainError". */
+  override name = "ChainError";
+  /** What went wrong. */
+  readonly code: ChainErrorCode;
+  constructor(code: ChainErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** One selected contributor's payload. */
+export interface ContributionBytes {
+  /** SS58 address of the contributor (fixes its place in the summation order). */
+  address: string;
+  /** The encoded update. */
+  bytes: Uint8Array;
+}
+
+/** A computed next link, not yet applied. */
+export interface NextModel {
+  /** θ_{w+1}. */
+  params: Float32Array;
+  /** Its hash. */
+  hash: Uint8Array;
+}
+
+/** Fetches a payload by its SHA-256 (hex); the caller's fetch verifies or this chain does. */
+export type PayloadFetcher = (hashHex: string) => Promise<Uint8Array>;
+
+/** The model head of a run and the rules for moving it. */
+export class ModelChain {
+  /** The run. */
+  readonly ctx: RunContext;
+  #params: Float32Array;
+  #hash: Uint8Array;
+  #applied: number;
+
+  private constructor(ctx: RunContext, params: Float32Array, hash: Uint8Array, applied: number) {
+    this.ctx = ctx;
+    this.#params = params;
+    this.#hash = hash;
+    this.#applied = applied;
+  }
+
+  /**
+   * A chain whose head is `params`, the model after the round record of window `applied`
+   * (−1: θ₀, nothing applied yet).
+   */
+  static async at(ctx: RunContext, params: Float32Array, applied: number): Promise<ModelChain> {
+    if (params.length !== ctx.layout.length) {
+      throw new RangeError(`params: ${params.length} floats, the layout has ${ctx.layout.length}`);
+    }
+    return new ModelChain(ctx, params, await modelHash(params), applied);
+  }
+
+  /** The head θ (do not modify; copy to train). */
+  get params(): Float32Array {
+    return this.#params;
+  }
+
+  /** Hash of the head. */
+  get hash(): Uint8Array {
+    return this.#hash;
+  }
+
+  /** Hash of the head, hex. */
+  get hashHex(): string {
+    return hex(this.#hash);
+  }
+
+  /** Window of the last record applied (−1: none). */
+  get applied(): number {
+    return this.#applied;
+  }
+
+  /** Decodes and checks one update for `window`, trained from the head. Throws `bad-update`. */
+  checkUpdate(bytes: Uint8Array, window: number): Update {
+    try {
+      return decodeUpdate(bytes, updateLimits(this.ctx, window, this.#hash));
+    } catch (e) {
+      throw new ChainError("bad-update", (e as Error).message, { cause: e });
+    }
+  }
+
+  /**
+   * θ_{w+1} from the head and the selected contributions of window `window` (the validator's
+   * step; peers get the same through {@linkcode applyRecord}). The head is unchanged.
+   */
+  async next(window: number, contributions: readonly ContributionBytes[]): Promise<NextModel> {
+    const seen = new Set<string>();
+    const updates: PeerUpdate[] = contributions.map((c) => {
+      if (seen.has(c.address)) {
+        throw new ChainError(
+          "bad-update",
+          `two contributions from ${c.address} in window ${window}`,
+        );
+      }
+      seen.add(c.address);
+      let tensors;
+      try {
+        tensors = this.checkUpdate(c.bytes, window).tensors;
+      } catch (e) {
+        throw new ChainError("bad-update", `update of ${c.address}: ${(e as Error).message}`);
+      }
+      return { peer: c.address, tensors };
+    });
+    const params = Float32Array.from(this.#params);
+    applyAggregate(params, this.ctx.tensors, updates, { alpha: this.ctx.genesis.sparseloco.alpha });
+    return { params, hash: await modelHash(params) };
+  }
+
+  /** Makes `next` the head, as the result of window `window`'s record. */
+  commit(window: number, next: NextModel): void {
+    if (window <= this.#applied) {
+      throw new ChainError("old-window", `window ${window} is not after ${this.#applied}`);
+    }
+    this.#params = next.params;
+    this.#hash = next.hash;
+    this.#applied = window;
+  }
+
+  /** Replaces the head (a verified checkpoint of the model after window `applied`'s record). */
+  async reset(params: Float32Array, applied: number): Promise<void> {
+    if (params.length !== this.ctx.layout.length) {
+      throw new RangeError(
+        `params: ${params.length} floats, the layout has ${this.ctx.layout.length}`,
+      );
+    }
+    this.#params = params;
+    this.#hash = await modelHash(params);
+    this.#applied = applied;
+  }
+
+  /**
+   * Applies a verified round record: fetches its payloads, checks each hash, aggregates, and
+   * moves the head only if the result hashes to the record's next-model hash. Throws
+   * {@linkcode ChainError} (head unchanged) otherwise.
+   */
+  async applyRecord(record: RoundRecord, fetch: PayloadFetcher): Promise<void> {
+    if (record.window <= this.#applied) {
+      throw new ChainError(
+        "old-window",
+        `record of window ${record.window}, already at ${this.#applied}`,
+      );
+    }
+    if (hex(record.modelHash) !== this.hashHex) {
+      throw new ChainError(
+        "wrong-base",
+        `record of window ${record.window} starts from ${short(record.modelHash)}, ` +
+          `this model is ${short(this.#hash)}`,
+      );
+    }
+    const contributions = await Promise.all(record.contributors.map(async (c) => {
+      const want = toHex(c.payloadHash);
+      const bytes = await fetch(want);
+      const got = toHex(await sha256(bytes));
+      if (got !== want) {
+        throw new ChainError(
+          "payload-hash",
+          `payload of ${c.address} hashes to ${got.slice(0, 12)}, not ${want.slice(0, 12)}`,
+        );
+      }
+      return { address: c.address, bytes };
+    }));
+    const next = await this.next(record.window, contributions);
+    if (hex(next.hash) !== hex(record.nextModelHash)) {
+      throw new ChainError(
+        "hash-mismatch",
+        `window ${record.window}: my model hash is ${short(next.hash)}, the record says ` +
+          `${short(record.nextModelHash)}`,
+      );
+    }
+    this.commit(record.window, next);
+  }
+}
+
+function short(h: Uint8Array): string {
+  return hex(h).slice(0, 12);
+}
