@@ -1,0 +1,41 @@
+/**
+ * The credit split of a round (GAUNTLET.md, "Selection and credit"): the best `creditTop`
+ * peers share `creditTopShare` on a linear ramp on which the best earns twice the last, the
+ * next `creditNext` share `creditNextShare`, each half the one before. Shares are normalised
+ * over the tiers present, so a small run hands out all of the credit. Plain arithmetic in a
+ * fixed order: any node recomputes the same numbers from a signed record's ranking.
+ *
+ * @module
+ */
+
+import type { GauntletSpec } from "./gauntlet_spec.ts";
+
+/** One peer's share of a round's credit. */
+export interface Credit {
+  address: string;
+  /** In [0, 1]; the shares of a round sum to 1 (or the table is empty). */
+  share: number;
+}
+
+type CreditSpec = Pick<GauntletSpec, "creditTop" | "creditTopShare" | "creditNext" | "creditNextShare">;
+
+/** Credit for `ranked` (best first, every address once); peers past both tiers get none. */
+export function creditTable(ranked: readonly string[], spec: CreditSpec): Credit[] {
+  if (new Set(ranked).size !== ranked.length) throw new RangeError("creditTable: an address is ranked twice");
+  const top = ranked.slice(0, spec.creditTop);
+  const next = ranked.slice(spec.creditTop, spec.creditTop + spec.creditNext);
+  // Ramp from 2 (best) down to 1 (last of the tier).
+  const ramp = top.map((_, i) => top.length === 1 ? 1 : 1 + (top.length - 1 - i) / (top.length - 1));
+  const halves = next.map((_, j) => 2 ** -j);
+  const tiers = [
+    { peers: top, weights: ramp, share: spec.creditTopShare },
+    { peers: next, weights: halves, share: spec.creditNextShare },
+  ].filter((t) => t.peers.length > 0);
+  const total = tiers.reduce((s, t) => s + t.share, 0);
+  const out: Credit[] = [];
+  for (const t of tiers) {
+    const sum = t.weights.reduce((s, w) => s + w, 0);
+    t.peers.forEach((address, i) => out.push({ address, share: (t.share / total) * (t.weights[i] / sum) }));
+  }
+  return out;
+}

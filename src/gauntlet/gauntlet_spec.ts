@@ -1,0 +1,105 @@
+/**
+ * The validator's scoring parameters (GAUNTLET.md). Every number of the reference run is a
+ * default here and a run parameter in the genesis, so a run can tighten or relax its defences
+ * without a code change.
+ *
+ * @module
+ */
+
+/** Scoring, penalties, selection and credit of one run. */
+export interface GauntletSpec {
+  /** Peers evaluated per window at most (the rest are sampled over windows). */
+  evalBudget: number;
+  /** Rating bins used to sample candidates when there are more than the budget. */
+  bins: number;
+  /** Batches of the peer's assigned data and of unassigned data in one loss test. */
+  evalBatches: number;
+  /** Step of the loss test, as a fraction of the run's α (the update is applied alone). */
+  evalStep: number;
+  /**
+   * An update passes the loss test when its gradient score is positive and at least this
+   * fraction of the window's best: a near-zero free-rider helps by almost nothing. (Ours; the
+   * reference only ranked.)
+   */
+  passRatio: number;
+  /** Plackett–Luce β of the ratings. */
+  ratingBeta: number;
+  /** Plackett–Luce τ (added uncertainty per window). */
+  ratingTau: number;
+  /** Gradient score a missing or malformed update enters the ranking with. */
+  floorScore: number;
+  /**
+   * The assignment indicator is +1 only when the drop on the peer's own data beats the drop on
+   * unassigned data by this fraction of the latter. The reference used 0; then a peer trained
+   * on other data gets a coin flip (its own and the unassigned batches are alike to it), while
+   * with a margin it is −1 window after window and is left out after `negativeStreak`. (Ours.)
+   */
+  assignMargin: number;
+  /** EMA factor of the assignment indicator. */
+  indicatorEma: number;
+  /** Below this EMA, after the warm-up, the indicator counts as zero. */
+  indicatorMin: number;
+  /** Windows a peer is evaluated before `indicatorMin` applies. */
+  warmupWindows: number;
+  /** Score factors for 1, 2, 3+ consecutive windows missing from the gather. */
+  missFactors: readonly number[];
+  /** Recent windows judged for absence and negative evaluations. */
+  historyWindows: number;
+  /** Absent in at least this share of the recent windows: reset and ban. */
+  absentShare: number;
+  /** Factor when more than half the recent evaluations were negative. */
+  negativeFactor: number;
+  /** Negative evaluations in a row that exclude a peer from the gather. */
+  negativeStreak: number;
+  /** Index-overlap thresholds with an earlier uploader: halve, reset, reset and ban. */
+  copyHalve: number;
+  copyReset: number;
+  copyBan: number;
+  /**
+   * Cosine of the decoded values above which an update counts as a re-noised copy of an
+   * earlier one (treated like `copyBan` overlap): noise added to a copied update keeps its
+   * direction, two honest peers' updates on different data do not share it this closely.
+   */
+  copyCosine: number;
+  /** Windows a ban lasts. */
+  banWindows: number;
+  /** Contributors credited in the top tier, and its share of the credit. */
+  creditTop: number;
+  creditTopShare: number;
+  /** Contributors credited in the next tier (each half the one before), and its share. */
+  creditNext: number;
+  creditNextShare: number;
+  /** Reserves kept behind the selected peers, for those that miss the deadline. */
+  reserves: number;
+}
+
+/** The reference run's values (GAUNTLET.md). */
+export const GAUNTLET_DEFAULTS: Readonly<GauntletSpec> = Object.freeze({
+  evalBudget: 20,
+  bins: 5,
+  evalBatches: 2,
+  evalStep: 0.2,
+  passRatio: 0.1,
+  ratingBeta: 7,
+  ratingTau: 0.1,
+  floorScore: -99,
+  assignMargin: 0.5,
+  indicatorEma: 0.05,
+  indicatorMin: 0.1,
+  warmupWindows: 10,
+  missFactors: Object.freeze([0.75, 0.5, 0]),
+  historyWindows: 8,
+  absentShare: 0.5,
+  negativeFactor: 0.25,
+  negativeStreak: 3,
+  copyHalve: 0.4,
+  copyReset: 0.5,
+  copyBan: 0.6,
+  copyCosine: 0.9,
+  banWindows: 20,
+  creditTop: 20,
+  creditTopShare: 0.75,
+  creditNext: 10,
+  creditNextShare: 0.25,
+  reserves: 10,
+});

@@ -1,0 +1,82 @@
+/**
+ * The loss test of one peer's update (GAUNTLET.md "The loss test"): on θ_w, the loss on a
+ * sample of the peer's assigned batches and on a sample of unassigned ones; then the update
+ * applied alone (clipped to the window's median norm per tensor, as aggregation would, step
+ * α·evalStep); the same two losses again. The gradient score is the relative drop on the
+ * unassigned data (does the update help the model?); the assignment indicator says whether
+ * the drop on the peer's own data beats it (did it train on what it was given?).
+ *
+ * @module
+ */
+
+import type { TensorEntry } from "../optim/sparseloco/model_round.ts";
+import { median } from "../optim/sparseloco/aggregate.ts";
+import { applyAggregate } from "../optim/sparseloco/model_round.ts";
+import { type CompressedTensor, selectedValues } from "../reference/sparseloco/compress.ts";
+
+/** Token batches of one loss measurement. */
+export interface Batch {
+  inputs: Uint32Array;
+  targets: Uint32Array;
+}
+
+/** Mean loss of a model on batches: forward only, on the validator's backend. */
+export interface LossProbe {
+  loss(params: Float32Array, batches: readonly Batch[]): Promise<number>;
+}
+
+/** The outcome of one loss test. */
+export interface LossTestResult {
+  /** Relative loss drop on unassigned data: (before − after) / before. */
+  gradScore: number;
+  /** Relative loss drop on the peer's assigned data. */
+  ownDrop: number;
+  /** +1 when `ownDrop` beats `gradScore` by the margin, else −1. */
+  indicator: 1 | -1;
+}
+
+/** ‖v‖₂ of every tensor of an update. */
+export function tensorNorms(update: readonly CompressedTensor[]): number[] {
+  return update.map((t) => {
+    const v = selectedValues(t);
+    let s = 0;
+    for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+    return Math.sqrt(s);
+  });
+}
+
+/** Per-tensor median of the candidates' norms: the clip every loss test uses. */
+export function medianNorms(norms: readonly (readonly number[])[]): number[] {
+  if (norms.length === 0) return [];
+  return norms[0].map((_, t) => median(norms.map((n) => n[t])));
+}
+
+/**
+ * Runs the loss test with outer step `step` and assignment `margin` (GauntletSpec
+ * `assignMargin`); `theta` is not modified.
+ */
+export async function lossTest(
+  probe: LossProbe,
+  theta: Float32Array,
+  layout: readonly TensorEntry[],
+  update: readonly CompressedTensor[],
+  clipNorms: readonly number[],
+  step: number,
+  margin: number,
+  assigned: readonly Batch[],
+  unassigned: readonly Batch[],
+): Promise<LossTestResult> {
+  const own0 = await probe.loss(theta, assigned);
+  const rand0 = await probe.loss(theta, unassigned);
+  const moved = Float32Array.from(theta);
+  applyAggregate(moved, layout, [{ peer: "candidate", tensors: update }], { alpha: step, clipNorms });
+  const own1 = await probe.loss(moved, assigned);
+  const rand1 = await probe.loss(moved, unassigned);
+  const gradScore = (rand0 - rand1) / rand0;
+  const ownDrop = (own0 - own1) / own0;
+  if (!Number.isFinite(gradScore) || !Number.isFinite(ownDrop)) {
+    // A non-finite loss after the step is the update's doing: the worst score there is.
+    return { gradScore: -Infinity, ownDrop: -Infinity, indicator: -1 };
+  }
+  return { gradScore, ownDrop, indicator: ownDrop > gradScore + margin * Math.abs(gradScore) ? 1 : -1 };
+}

@@ -1,0 +1,255 @@
+/**
+ * What a validator knows about every peer it has seen: rating, assignment EMA, recent history,
+ * penalties and bans, each with the reason behind it (GAUNTLET.md "Final score and
+ * penalties"). Pure data in, pure data out: the validator persists `toJSON()` atomically after
+ * every window, and a restarted validator scores on from `PeerBook.fromJSON`.
+ *
+ * Two rules guard the sign of a score, since the reference system was exploited through it: a
+ * negative rating times a negative indicator never becomes positive, and no penalty ever moves
+ * a negative score towards zero (see {@linkcode signedScale}).
+ *
+ * @module
+ */
+
+import type { GauntletSpec } from "./gauntlet_spec.ts";
+import { newRating, rateWindow, type Rating, ratingOrdinal } from "./ratings.ts";
+
+/** One window's verdict on a peer. */
+export type Outcome =
+  | { kind: "evaluated"; gradScore: number; indicator: 1 | -1 }
+  | { kind: "missing" }
+  | { kind: "malformed"; why: string };
+
+/** A peer's entry. */
+export interface PeerEntry {
+  rating: Rating;
+  /** EMA of the assignment indicator (starts at 0). */
+  indicatorEma: number;
+  /** Windows in which the peer was evaluated. */
+  evaluations: number;
+  /** Last window evaluated (−1: never): sampling favours the longest unevaluated. */
+  lastEvaluated: number;
+  /** Recent windows, oldest first, at most `historyWindows`: present? evaluated negative? */
+  recent: { window: number; present: boolean; negative: boolean }[];
+  /** Consecutive windows without an update. */
+  missStreak: number;
+  /** Consecutive negative evaluations. */
+  negativeStreak: number;
+  /** Score factor of a copy verdict in the current window (1: none). */
+  copyFactor: number;
+  /** Excluded up to and including this window (−1: not banned). */
+  bannedThrough: number;
+  /** Why the peer is penalised, banned or left out now ("" when it is not). */
+  reason: string;
+}
+
+/** Evidence that a key signed two different updates for one window. */
+export interface Equivocation {
+  address: string;
+  window: number;
+  /** The two payload hashes (hex) it announced. */
+  payloads: [string, string];
+}
+
+/**
+ * s scaled by a factor f in [0, 1] without helping a negative score: s·f when s ≥ 0, else
+ * s·(2 − f) (f 1 keeps it, f 0 doubles it). Never changes the sign.
+ */
+export function signedScale(s: number, f: number): number {
+  return s >= 0 ? s * f : s * (2 - f);
+}
+
+/** Short form of an address for reasons. */
+const short = (a: string) => `${a.slice(0, 6)}…`;
+
+/** The book. */
+export class PeerBook {
+  readonly #spec: GauntletSpec;
+  readonly #peers: Map<string, PeerEntry>;
+  readonly #evidence: Equivocation[];
+
+  constructor(spec: GauntletSpec, peers = new Map<string, PeerEntry>(), evidence: Equivocation[] = []) {
+    this.#spec = spec;
+    this.#peers = peers;
+    this.#evidence = evidence;
+  }
+
+  /** The entry of `address`, created fresh when it is new. */
+  entry(address: string): PeerEntry {
+    let e = this.#peers.get(address);
+    if (e === undefined) {
+      e = {
+        rating: newRating(),
+        indicatorEma: 0,
+        evaluations: 0,
+        lastEvaluated: -1,
+        recent: [],
+        missStreak: 0,
+        negativeStreak: 0,
+        copyFactor: 1,
+        bannedThrough: -1,
+        reason: "",
+      };
+      this.#peers.set(address, e);
+    }
+    return e;
+  }
+
+  /** Addresses known, in insertion order. */
+  get addresses(): string[] {
+    return [...this.#peers.keys()];
+  }
+
+  /** Equivocation evidence logged so far. */
+  get evidence(): readonly Equivocation[] {
+    return this.#evidence;
+  }
+
+  /** Why `address` may not enter window `w`'s aggregate (null: it may). */
+  exclusion(address: string, w: number): string | null {
+    const e = this.#peers.get(address);
+    if (e === undefined) return null;
+    if (e.bannedThrough >= w) return `banned until window ${e.bannedThrough + 1} (${e.reason})`;
+    if (e.negativeStreak >= this.#spec.negativeStreak) {
+      return `${e.negativeStreak} negative evaluations in a row`;
+    }
+    return null;
+  }
+
+  /** Bans `address` through window `w + banWindows − 1` and resets its rating. */
+  ban(address: string, w: number, reason: string): void {
+    const e = this.entry(address);
+    this.#reset(e);
+    e.bannedThrough = w + this.#spec.banWindows - 1;
+    e.reason = reason;
+  }
+
+  /** Logs equivocation evidence and bans the key. */
+  equivocated(ev: Equivocation): void {
+    this.#evidence.push(ev);
+    this.ban(ev.address, ev.window, `equivocation in window ${ev.window}`);
+  }
+
+  /**
+   * `address` uploaded after `of`, with `overlap` / `cosine` likeness (src/gauntlet/copies.ts):
+   * halve, reset, or reset and ban, as the thresholds say. Returns the verdict (null: none).
+   */
+  copied(address: string, of: string, overlap: number, cosine: number, w: number): string | null {
+    const s = this.#spec, e = this.entry(address);
+    const what = `copy of ${short(of)} (overlap ${overlap.toFixed(2)}, cosine ${cosine.toFixed(2)})`;
+    if (overlap >= s.copyBan || cosine >= s.copyCosine) {
+      this.ban(address, w, what);
+    } else if (overlap >= s.copyReset) {
+      this.#reset(e);
+      e.reason = what;
+    } else if (overlap >= s.copyHalve) {
+      e.copyFactor = Math.min(e.copyFactor, 0.5);
+      e.reason = what;
+    } else return null;
+    return what;
+  }
+
+  /**
+   * Closes window `w`: rates the evaluated peers (ranked by gradient score; missing and
+   * malformed ones enter with the floor score) and updates every history and penalty.
+   * `outcomes` covers the peers judged this window; known peers not in it count as missing.
+   */
+  closeWindow(w: number, outcomes: ReadonlyMap<string, Outcome>): void {
+    const s = this.#spec;
+    const judged = [...outcomes.keys()].filter((a) => this.exclusion(a, w)?.startsWith("banned") !== true);
+    const rated = judged.map((a) => this.entry(a));
+    const scores = judged.map((a) => {
+      const o = outcomes.get(a)!;
+      return o.kind === "evaluated" && Number.isFinite(o.gradScore) ? o.gradScore : s.floorScore;
+    });
+    rateWindow(rated.map((e) => e.rating), scores, s).forEach((r, i) => (rated[i].rating = r));
+    for (const address of new Set([...this.#peers.keys(), ...outcomes.keys()])) {
+      const e = this.entry(address), o = outcomes.get(address) ?? { kind: "missing" as const };
+      const present = o.kind !== "missing";
+      const negative = o.kind === "malformed" ||
+        (o.kind === "evaluated" && (o.gradScore <= 0 || o.indicator < 0));
+      e.recent.push({ window: w, present, negative });
+      while (e.recent.length > s.historyWindows) e.recent.shift();
+      if (o.kind === "evaluated") {
+        e.evaluations++;
+        e.lastEvaluated = w;
+        e.indicatorEma = (1 - s.indicatorEma) * e.indicatorEma + s.indicatorEma * o.indicator;
+      }
+      e.missStreak = present ? 0 : e.missStreak + 1;
+      if (o.kind !== "missing") e.negativeStreak = negative ? e.negativeStreak + 1 : 0;
+      if (e.bannedThrough >= w) continue;
+      e.reason = "";
+      const absent = e.recent.filter((r) => !r.present).length;
+      if (e.recent.length >= s.historyWindows && absent >= s.absentShare * s.historyWindows) {
+        this.ban(address, w, `absent in ${absent} of the last ${e.recent.length} windows`);
+      } else if (e.missStreak >= s.missFactors.length) {
+        this.#reset(e);
+        e.reason = `missing ${e.missStreak} windows in a row`;
+      } else if (o.kind === "malformed") {
+        e.reason = `malformed update: ${o.why}`;
+      } else if (e.negativeStreak >= s.negativeStreak) {
+        e.reason = `${e.negativeStreak} negative evaluations in a row`;
+      }
+    }
+  }
+
+  /**
+   * The final score of `address` after the last closed window: rating ordinal × assignment
+   * indicator (0 below its threshold after the warm-up), then the penalty factors, all
+   * through {@linkcode signedScale}. Banned: 0 (and credit nothing).
+   */
+  score(address: string, w: number): number {
+    const s = this.#spec, e = this.#peers.get(address);
+    if (e === undefined) return 0;
+    if (e.bannedThrough >= w) return 0;
+    const ema = e.evaluations >= s.warmupWindows && e.indicatorEma < s.indicatorMin ? 0 : e.indicatorEma;
+    const ordinal = ratingOrdinal(e.rating);
+    // ordinal ≥ 0: a negative indicator makes it negative; ordinal < 0: scaled, never helped.
+    let score = ordinal >= 0 ? ordinal * ema : signedScale(ordinal, Math.max(0, ema));
+    if (e.missStreak > 0) score = signedScale(score, s.missFactors[Math.min(e.missStreak, s.missFactors.length) - 1]);
+    const negatives = e.recent.filter((r) => r.negative).length;
+    if (negatives > e.recent.length / 2) score = signedScale(score, s.negativeFactor);
+    score = signedScale(score, e.copyFactor);
+    return score;
+  }
+
+  /** Clears per-window factors before the next window's copy checks. */
+  beginWindow(): void {
+    for (const e of this.#peers.values()) e.copyFactor = 1;
+  }
+
+  #reset(e: PeerEntry): void {
+    e.rating = newRating();
+    e.indicatorEma = 0;
+    e.evaluations = 0;
+    e.negativeStreak = 0;
+  }
+
+  /** JSON-safe state (peers in insertion order, evidence in order). */
+  toJSON(): { version: 1; peers: [string, PeerEntry][]; evidence: Equivocation[] } {
+    return { version: 1, peers: [...this.#peers.entries()], evidence: [...this.#evidence] };
+  }
+
+  /** Restores `toJSON()` output; throws `TypeError` naming what is wrong in a damaged file. */
+  static fromJSON(spec: GauntletSpec, json: unknown): PeerBook {
+    const j = json as ReturnType<PeerBook["toJSON"]>;
+    if (j === null || typeof j !== "object" || j.version !== 1 || !Array.isArray(j.peers) || !Array.isArray(j.evidence)) {
+      throw new TypeError("peer book: not a version 1 book");
+    }
+    const peers = new Map<string, PeerEntry>();
+    for (const p of j.peers) {
+      const [address, e] = Array.isArray(p) ? p : [];
+      const num = (x: unknown) => typeof x === "number" && Number.isFinite(x);
+      if (
+        typeof address !== "string" || e === null || typeof e !== "object" || !num(e.rating?.mu) ||
+        !num(e.rating?.sigma) || !num(e.indicatorEma) || !num(e.evaluations) || !num(e.lastEvaluated) ||
+        !Array.isArray(e.recent) || !num(e.missStreak) || !num(e.negativeStreak) || !num(e.copyFactor) ||
+        !num(e.bannedThrough) || typeof e.reason !== "string"
+      ) {
+        throw new TypeError(`peer book: entry ${typeof address === "string" ? address : "?"} is damaged`);
+      }
+      peers.set(address, e);
+    }
+    return new PeerBook(spec, peers, j.evidence);
+  }
+}

@@ -1,0 +1,113 @@
+import { assert, assertAlmostEquals, assertEquals, assertThrows } from "../testing/assert.ts";
+import { GAUNTLET_DEFAULTS } from "./gauntlet_spec.ts";
+import { type Outcome, PeerBook, signedScale } from "./peer_book.ts";
+
+const spec = { ...GAUNTLET_DEFAULTS };
+const good = (g = 0.02): Outcome => ({ kind: "evaluated", gradScore: g, indicator: 1 });
+
+/** Runs `windows` windows in which every peer gets `outcome(address, w)`. */
+function run(book: PeerBook, peers: string[], windows: number, outcome: (a: string, w: number) => Outcome, from = 0) {
+  for (let w = from; w < from + windows; w++) {
+    book.beginWindow();
+    book.closeWindow(w, new Map(peers.map((a) => [a, outcome(a, w)])));
+  }
+}
+
+Deno.test("signedScale never helps a negative score and never flips a sign", () => {
+  for (const s of [-3, -0.5, 0, 0.5, 3]) {
+    for (const f of [0, 0.25, 0.5, 1]) {
+      const r = signedScale(s, f);
+      assert(Math.sign(r) === Math.sign(s) || r === 0, `${s}·${f} = ${r}`);
+      if (s < 0) assert(r <= s, `negative ${s} moved towards zero: ${r}`);
+      else assert(r <= s, `penalty raised ${s} to ${r}`);
+    }
+  }
+});
+
+Deno.test("PeerBook scores honest peers positively and leaves them unpunished", () => {
+  const book = new PeerBook(spec);
+  const peers = ["alice", "bob", "carol"];
+  // Honest peers trade places from window to window: all end up rated above a newcomer.
+  run(book, peers, 12, (a, w) => good(0.01 * (1 + ((peers.indexOf(a) + w) % 3))));
+  for (const a of peers) {
+    assertEquals(book.exclusion(a, 12), null);
+    assertEquals(book.entry(a).reason, "");
+    assert(book.score(a, 12) > 0, `${a}: ${book.score(a, 12)}`);
+  }
+  // One that is always last falls in rating (credit follows the ranking), but it is never
+  // left out or penalised for it.
+  const ranked = new PeerBook(spec);
+  run(ranked, peers, 12, (a) => good(a === "alice" ? 0.03 : a === "bob" ? 0.02 : 0.01));
+  assert(ranked.score("alice", 12) > ranked.score("carol", 12), "the best gradient ranks first");
+  assertEquals(ranked.exclusion("carol", 12), null);
+  assertEquals(ranked.entry("carol").reason, "");
+});
+
+Deno.test("PeerBook: a negative rating times a negative indicator stays negative", () => {
+  const book = new PeerBook(spec);
+  // Always last by gradient score and trained on other data: rating falls below 0, EMA < 0.
+  run(book, ["honest1", "honest2", "mallory"], 6, (a) =>
+    a === "mallory" ? { kind: "evaluated", gradScore: -0.5, indicator: -1 } : good());
+  const e = book.entry("mallory");
+  assert(e.indicatorEma < 0, `ema ${e.indicatorEma}`);
+  assert(book.score("mallory", 6) < 0, `score ${book.score("mallory", 6)}`);
+});
+
+Deno.test("PeerBook leaves a peer out after three negative evaluations in a row", () => {
+  const book = new PeerBook(spec);
+  const otherData = (a: string): Outcome =>
+    a === "eve" ? { kind: "evaluated", gradScore: 0.01, indicator: -1 } : good();
+  run(book, ["a", "b", "eve"], 2, otherData);
+  assertEquals(book.exclusion("eve", 2), null);
+  run(book, ["a", "b", "eve"], 1, otherData, 2);
+  assertEquals(book.exclusion("eve", 3), "3 negative evaluations in a row");
+  assertEquals(book.exclusion("a", 3), null);
+});
+
+Deno.test("PeerBook copy verdicts halve, reset, or reset and ban the later uploader", () => {
+  const book = new PeerBook(spec);
+  run(book, ["victim", "c1", "c2", "c3"], 5, () => good());
+  const before = book.score("c1", 5);
+  book.beginWindow();
+  assertEquals(book.copied("c1", "victim", 0.3, 0.2, 5), null);
+  book.copied("c1", "victim", 0.45, 0.2, 5);
+  assertAlmostEquals(book.score("c1", 5), before * 0.5, 1e-12);
+  book.copied("c2", "victim", 0.55, 0.2, 5);
+  assertEquals(book.entry("c2").evaluations, 0);
+  book.copied("c3", "victim", 0.2, 0.95, 5); // re-noised: the direction gives it away
+  assert(book.exclusion("c3", 5)!.startsWith("banned until window 25 (copy of victim…"), book.exclusion("c3", 5)!);
+  assertEquals(book.score("c3", 10), 0);
+  assertEquals(book.exclusion("c3", 25), null);
+});
+
+Deno.test("PeerBook penalises misses and bans a peer absent half of the recent windows", () => {
+  const book = new PeerBook(spec);
+  run(book, ["a", "b", "flaky"], 4, () => good());
+  const full = book.score("flaky", 4);
+  run(book, ["a", "b"], 1, () => good(), 4);
+  assert(book.score("flaky", 5) <= 0.75 * full + 1e-12, "one miss: ×0.75");
+  run(book, ["a", "b"], 2, () => good(), 5);
+  assertEquals(book.entry("flaky").reason, "missing 3 windows in a row");
+  run(book, ["a", "b"], 1, () => good(), 7);
+  assert(book.exclusion("flaky", 8)!.includes("absent in 4 of the last 8 windows"), book.exclusion("flaky", 8)!);
+});
+
+Deno.test("PeerBook logs equivocation evidence and bans the key", () => {
+  const book = new PeerBook(spec);
+  book.equivocated({ address: "two-face", window: 3, payloads: ["aa", "bb"] });
+  assertEquals(book.evidence.length, 1);
+  assert(book.exclusion("two-face", 3)!.includes("equivocation in window 3"));
+});
+
+Deno.test("PeerBook survives a JSON round trip and refuses a damaged one", () => {
+  const book = new PeerBook(spec);
+  run(book, ["a", "b", "c"], 3, (a) => good(a === "a" ? 0.05 : 0.01));
+  book.equivocated({ address: "c", window: 3, payloads: ["aa", "bb"] });
+  const again = PeerBook.fromJSON(spec, JSON.parse(JSON.stringify(book)));
+  for (const a of ["a", "b", "c"]) assertEquals(again.score(a, 4), book.score(a, 4));
+  assertEquals(again.evidence, book.evidence);
+  const damaged = JSON.parse(JSON.stringify(book));
+  damaged.peers[1][1].rating.mu = "high";
+  assertThrows(() => PeerBook.fromJSON(spec, damaged), TypeError, "entry b is damaged");
+  assertThrows(() => PeerBook.fromJSON(spec, { version: 2 }), TypeError, "not a version 1 book");
+});

@@ -1,0 +1,94 @@
+/**
+ * Who is evaluated and who enters the aggregate in a window (GAUNTLET.md "Who is evaluated",
+ * "Selection and credit"). Only an evaluated update that passed its loss test, from a peer that
+ * is not banned or left out, can be selected: an attacker's first window cannot land.
+ *
+ * @module
+ */
+
+import { mixSeed, Rng } from "../util/rng.ts";
+import type { GauntletSpec } from "./gauntlet_spec.ts";
+import type { LossTestResult } from "./loss_check.ts";
+import type { PeerBook } from "./peer_book.ts";
+import { ratingOrdinal } from "./ratings.ts";
+
+/** An update that arrived in time, by author. */
+export interface Candidate {
+  address: string;
+  /** When its announcement arrived (ms); earlier wins ties and copy disputes. */
+  arrival: number;
+}
+
+/**
+ * The candidates to evaluate in window `w`: all when they fit the budget; else, as the
+ * reference did, the peers split into `bins` bins by rating, one bin drawn at random (seeded by
+ * `seed` and `w`, so a restarted validator draws the same), the longest unevaluated first,
+ * filled up from the following bins when one bin is short.
+ */
+export function sampleForEvaluation(
+  candidates: readonly Candidate[],
+  book: PeerBook,
+  w: number,
+  spec: Pick<GauntletSpec, "evalBudget" | "bins">,
+  seed: number,
+): string[] {
+  const addresses = candidates.map((c) => c.address);
+  if (addresses.length <= spec.evalBudget) return addresses;
+  const byRating = [...candidates].sort((a, b) =>
+    ratingOrdinal(book.entry(b.address).rating) - ratingOrdinal(book.entry(a.address).rating) ||
+    a.arrival - b.arrival
+  );
+  const size = Math.ceil(byRating.length / spec.bins);
+  const bins = Array.from({ length: spec.bins }, (_, i) => byRating.slice(i * size, (i + 1) * size));
+  const first = new Rng(mixSeed(seed, w)).int(spec.bins);
+  const out: string[] = [];
+  for (let i = 0; i < spec.bins && out.length < spec.evalBudget; i++) {
+    const bin = [...bins[(first + i) % spec.bins]].sort((a, b) =>
+      book.entry(a.address).lastEvaluated - book.entry(b.address).lastEvaluated || a.arrival - b.arrival
+    );
+    for (const c of bin) if (out.length < spec.evalBudget) out.push(c.address);
+  }
+  return out;
+}
+
+/** The window's selection. */
+export interface Selection {
+  /** Contributors, best final score first (at most the cap). */
+  selected: string[];
+  /** The next best that passed, in order, for peers that miss the deadline. */
+  reserves: string[];
+  /** Why each other candidate was left out. */
+  leftOut: Map<string, string>;
+}
+
+/**
+ * Picks the contributors of window `w` from the evaluated candidates, after
+ * `book.closeWindow(w, …)` has rated them: passed the loss test, not excluded, ranked by final
+ * score (ties: earlier arrival), up to `cap`.
+ */
+export function selectContributors(
+  candidates: readonly Candidate[],
+  results: ReadonlyMap<string, LossTestResult>,
+  book: PeerBook,
+  w: number,
+  cap: number,
+  spec: Pick<GauntletSpec, "passRatio" | "reserves">,
+): Selection {
+  const leftOut = new Map<string, string>();
+  const best = Math.max(0, ...[...results.values()].map((r) => r.gradScore).filter(Number.isFinite));
+  const passed: Candidate[] = [];
+  for (const c of candidates) {
+    const r = results.get(c.address);
+    const excluded = book.exclusion(c.address, w);
+    if (excluded !== null) leftOut.set(c.address, excluded);
+    else if (r === undefined) leftOut.set(c.address, "not evaluated");
+    else if (!(r.gradScore > 0)) leftOut.set(c.address, "negative score");
+    else if (r.gradScore < spec.passRatio * best) leftOut.set(c.address, "too small a gain");
+    else passed.push(c);
+  }
+  passed.sort((a, b) => book.score(b.address, w) - book.score(a.address, w) || a.arrival - b.arrival);
+  const selected = passed.slice(0, cap).map((c) => c.address);
+  const reserves = passed.slice(cap, cap + spec.reserves).map((c) => c.address);
+  for (const c of passed.slice(cap + spec.reserves)) leftOut.set(c.address, "below the cap");
+  return { selected, reserves, leftOut };
+}
