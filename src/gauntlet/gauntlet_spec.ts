@@ -22,6 +22,12 @@ export interface GauntletSpec {
    * reference only ranked.)
    */
   passRatio: number;
+  /**
+   * An update with a tensor whose norm exceeds this multiple of the window's median is refused
+   * outright: clipping would tame it in the aggregate, but a scaled or garbage update has no
+   * business there at all. Honest peers' norms lie within a small factor of each other. (Ours.)
+   */
+  maxNormRatio: number;
   /** Plackett–Luce β of the ratings. */
   ratingBeta: number;
   /** Plackett–Luce τ (added uncertainty per window). */
@@ -80,6 +86,7 @@ export const GAUNTLET_DEFAULTS: Readonly<GauntletSpec> = Object.freeze({
   evalBatches: 2,
   evalStep: 0.2,
   passRatio: 0.1,
+  maxNormRatio: 10,
   ratingBeta: 7,
   ratingTau: 0.1,
   floorScore: -99,

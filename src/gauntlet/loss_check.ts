@@ -26,7 +26,7 @@ export interface LossProbe {
 }
 
 /** The outcome of one loss test. */
-export interface LossTestResult {
+export interface LossCheckResult {
   /** Relative loss drop on unassigned data: (before − after) / before. */
   gradScore: number;
   /** Relative loss drop on the peer's assigned data. */
@@ -52,10 +52,10 @@ export function medianNorms(norms: readonly (readonly number[])[]): number[] {
 }
 
 /**
- * Runs the loss test with outer step `step` and assignment `margin` (GauntletSpec
+ * Runs the loss check with outer step `step` and assignment `margin` (GauntletSpec
  * `assignMargin`); `theta` is not modified.
  */
-export async function lossTest(
+export async function lossCheck(
   probe: LossProbe,
   theta: Float32Array,
   layout: readonly TensorEntry[],
@@ -65,7 +65,7 @@ export async function lossTest(
   margin: number,
   assigned: readonly Batch[],
   unassigned: readonly Batch[],
-): Promise<LossTestResult> {
+): Promise<LossCheckResult> {
   const own0 = await probe.loss(theta, assigned);
   const rand0 = await probe.loss(theta, unassigned);
   const moved = Float32Array.from(theta);

@@ -18,6 +18,8 @@ import { newRating, rateWindow, type Rating, ratingOrdinal } from "./ratings.ts"
 export type Outcome =
   | { kind: "evaluated"; gradScore: number; indicator: 1 | -1 }
   | { kind: "missing" }
+  /** Sent an update but was not drawn for evaluation: present, not rated. */
+  | { kind: "skipped" }
   | { kind: "malformed"; why: string };
 
 /** A peer's entry. */
@@ -156,7 +158,9 @@ export class PeerBook {
    */
   closeWindow(w: number, outcomes: ReadonlyMap<string, Outcome>): void {
     const s = this.#spec;
-    const judged = [...outcomes.keys()].filter((a) => this.exclusion(a, w)?.startsWith("banned") !== true);
+    const judged = [...outcomes.keys()].filter((a) =>
+      outcomes.get(a)!.kind !== "skipped" && this.exclusion(a, w)?.startsWith("banned") !== true
+    );
     const rated = judged.map((a) => this.entry(a));
     const scores = judged.map((a) => {
       const o = outcomes.get(a)!;
@@ -176,7 +180,9 @@ export class PeerBook {
         e.indicatorEma = (1 - s.indicatorEma) * e.indicatorEma + s.indicatorEma * o.indicator;
       }
       e.missStreak = present ? 0 : e.missStreak + 1;
-      if (o.kind !== "missing") e.negativeStreak = negative ? e.negativeStreak + 1 : 0;
+      if (o.kind === "evaluated" || o.kind === "malformed") {
+        e.negativeStreak = negative ? e.negativeStreak + 1 : 0;
+      }
       if (e.bannedThrough >= w) continue;
       e.reason = "";
       const absent = e.recent.filter((r) => !r.present).length;

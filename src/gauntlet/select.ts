@@ -8,7 +8,7 @@
 
 import { mixSeed, Rng } from "../util/rng.ts";
 import type { GauntletSpec } from "./gauntlet_spec.ts";
-import type { LossTestResult } from "./loss_check.ts";
+import type { LossCheckResult } from "./loss_check.ts";
 import type { PeerBook } from "./peer_book.ts";
 import { ratingOrdinal } from "./ratings.ts";
 
@@ -68,7 +68,7 @@ export interface Selection {
  */
 export function selectContributors(
   candidates: readonly Candidate[],
-  results: ReadonlyMap<string, LossTestResult>,
+  results: ReadonlyMap<string, LossCheckResult>,
   book: PeerBook,
   w: number,
   cap: number,
@@ -82,7 +82,8 @@ export function selectContributors(
     const excluded = book.exclusion(c.address, w);
     if (excluded !== null) leftOut.set(c.address, excluded);
     else if (r === undefined) leftOut.set(c.address, "not evaluated");
-    else if (!(r.gradScore > 0)) leftOut.set(c.address, "negative score");
+    else if (r.gradScore < 0 || Number.isNaN(r.gradScore)) leftOut.set(c.address, "negative score");
+    else if (r.gradScore === 0) leftOut.set(c.address, "no gain");
     else if (r.gradScore < spec.passRatio * best) leftOut.set(c.address, "too small a gain");
     else passed.push(c);
   }

@@ -1,12 +1,12 @@
 import { assert, assertEquals } from "../testing/assert.ts";
 import { GAUNTLET_DEFAULTS } from "./gauntlet_spec.ts";
-import type { LossTestResult } from "./loss_check.ts";
+import type { LossCheckResult } from "./loss_check.ts";
 import { PeerBook } from "./peer_book.ts";
 import { sampleForEvaluation, selectContributors } from "./select.ts";
 
 const spec = { ...GAUNTLET_DEFAULTS };
 const cands = (n: number) => Array.from({ length: n }, (_, i) => ({ address: `p${i}`, arrival: i }));
-const result = (gradScore: number, indicator: 1 | -1 = 1): LossTestResult => ({ gradScore, ownDrop: gradScore * 2, indicator });
+const result = (gradScore: number, indicator: 1 | -1 = 1): LossCheckResult => ({ gradScore, ownDrop: gradScore * 2, indicator });
 
 Deno.test("sampleForEvaluation takes everyone within the budget and a seeded sample beyond", () => {
   const book = new PeerBook(spec);

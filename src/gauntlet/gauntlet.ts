@@ -1,0 +1,152 @@
+/**
+ * One window of the validator's judgement (GAUNTLET.md), from the updates that arrived in time
+ * to the contributors of the round record and the credit table: copy checks in arrival order,
+ * a sample within the evaluation budget, a loss check per sampled update, ratings and
+ * penalties in the {@linkcode PeerBook}, then selection. Runtime-neutral: the loss comes from
+ * an injected {@linkcode LossProbe} (the validator's backend), the batches from the caller.
+ *
+ * @module
+ */
+
+import type { TensorEntry } from "../optim/sparseloco/model_round.ts";
+import type { CompressedTensor } from "../reference/sparseloco/compress.ts";
+import { likeness } from "./copies.ts";
+import { type Credit, creditTable } from "./credit.ts";
+import type { GauntletSpec } from "./gauntlet_spec.ts";
+import {
+  type Batch,
+  lossCheck,
+  type LossCheckResult,
+  type LossProbe,
+  medianNorms,
+  tensorNorms,
+} from "./loss_check.ts";
+import type { Outcome, PeerBook } from "./peer_book.ts";
+import { type Candidate, sampleForEvaluation, selectContributors } from "./select.ts";
+
+/** An update that arrived in time: decoded, or why it could not be. */
+export interface Submission extends Candidate {
+  /** The decoded tensors (layout order), or undefined when `problem` says why not. */
+  tensors?: readonly CompressedTensor[];
+  /** Why the update is malformed (fetch failed, wrong size, did not decode). */
+  problem?: string;
+}
+
+/** What the judgement of one window needs besides the submissions. */
+export interface JudgeContext {
+  /** θ_w. */
+  theta: Float32Array;
+  layout: readonly TensorEntry[];
+  /** The run's outer step α. */
+  alpha: number;
+  /** Most contributors of a round. */
+  cap: number;
+  probe: LossProbe;
+  /** A sample of `address`'s assigned batches of the window. */
+  assigned(address: string): readonly Batch[];
+  /** A sample of data assigned to nobody this window. */
+  unassigned: readonly Batch[];
+  /** The validator's seed for sampling (the run's data seed). */
+  seed: number;
+}
+
+/** The window's verdict, for the round record and the live view. */
+export interface Judgement {
+  /** Contributors, best first. */
+  selected: string[];
+  reserves: string[];
+  /** Why each other submitter was left out. */
+  leftOut: Map<string, string>;
+  /** The loss check of each evaluated update. */
+  checks: Map<string, LossCheckResult>;
+  /** Final score of every submitter after this window. */
+  scores: Map<string, number>;
+  /** Credit of the window, from the selected contributors' ranking. */
+  credit: Credit[];
+  /** Milliseconds of loss checks, per evaluated update (mean). */
+  evalMs: number;
+}
+
+/** Judges window `w` and updates `book`. */
+export async function judgeWindow(
+  w: number,
+  submissions: readonly Submission[],
+  book: PeerBook,
+  spec: GauntletSpec,
+  ctx: JudgeContext,
+): Promise<Judgement> {
+  book.beginWindow();
+  const byArrival = [...submissions].sort((a, b) => a.arrival - b.arrival || (a.address < b.address ? -1 : 1));
+  const wellFormed = byArrival.filter((s) => s.tensors !== undefined && book.exclusion(s.address, w) === null);
+  // Copies: each update against every earlier one; the later uploader carries the verdict.
+  const copiers = new Set<string>();
+  for (let j = 1; j < wellFormed.length; j++) {
+    for (let i = 0; i < j; i++) {
+      if (copiers.has(wellFormed[i].address)) continue;
+      const l = likeness(wellFormed[j].tensors!, wellFormed[i].tensors!);
+      if (book.copied(wellFormed[j].address, wellFormed[i].address, l.overlap, l.cosine, w) !== null) {
+        copiers.add(wellFormed[j].address);
+        break;
+      }
+    }
+  }
+  // The clip of every loss check is the median over all well-formed updates, as aggregation's.
+  const norms = new Map(wellFormed.map((s) => [s.address, tensorNorms(s.tensors!)]));
+  const clip = medianNorms([...norms.values()]);
+  const oversized = new Map<string, string>();
+  for (const [address, n] of norms) {
+    const worst = Math.max(...n.map((x, t) => clip[t] > 0 ? x / clip[t] : x > 0 ? Infinity : 0));
+    if (worst > spec.maxNormRatio) oversized.set(address, `norm ${worst.toFixed(0)}× the window's median`);
+  }
+  const eligible = wellFormed.filter((s) =>
+    book.exclusion(s.address, w) === null && !oversized.has(s.address)
+  );
+  const sampled = new Set(sampleForEvaluation(eligible, book, w, spec, ctx.seed));
+  const checks = new Map<string, LossCheckResult>();
+  const t0 = performance.now();
+  for (const s of eligible) {
+    if (!sampled.has(s.address)) continue;
+    checks.set(
+      s.address,
+      await lossCheck(
+        ctx.probe,
+        ctx.theta,
+        ctx.layout,
+        s.tensors!,
+        clip,
+        ctx.alpha * spec.evalStep,
+        spec.assignMargin,
+        ctx.assigned(s.address),
+        ctx.unassigned,
+      ),
+    );
+  }
+  const evalMs = checks.size > 0 ? (performance.now() - t0) / checks.size : 0;
+  const outcomes = new Map<string, Outcome>();
+  for (const s of byArrival) {
+    const c = checks.get(s.address);
+    const problem = s.problem ?? oversized.get(s.address);
+    outcomes.set(
+      s.address,
+      problem !== undefined
+        ? { kind: "malformed", why: problem }
+        : c !== undefined
+        ? { kind: "evaluated", gradScore: c.gradScore, indicator: c.indicator }
+        : { kind: "skipped" },
+    );
+  }
+  book.closeWindow(w, outcomes);
+  const selection = selectContributors(byArrival, checks, book, w, ctx.cap, spec);
+  for (const s of byArrival) {
+    const problem = s.problem ?? oversized.get(s.address);
+    if (problem !== undefined) selection.leftOut.set(s.address, `refused: ${problem}`);
+  }
+  const scores = new Map(byArrival.map((s) => [s.address, book.score(s.address, w)]));
+  return {
+    ...selection,
+    checks,
+    scores,
+    credit: creditTable(selection.selected, spec),
+    evalMs,
+  };
+}

@@ -1,0 +1,87 @@
+import { assert, assertEquals } from "../testing/assert.ts";
+import { applyAggregate } from "../optim/sparseloco/model_round.ts";
+import { compressTensor, type QuantizedTensor } from "../reference/sparseloco/compress.ts";
+import { judgeWindow, type Submission } from "./gauntlet.ts";
+import { GAUNTLET_DEFAULTS } from "./gauntlet_spec.ts";
+import { PeerBook } from "./peer_book.ts";
+import { layout, N, toyWorld } from "./_toy_model.ts";
+
+const HONEST = ["alice", "bob", "carol"];
+const ATTACKS = [
+  "garbage", "scaled", "flipped", "zeros", "tiny", "copy", "renoised", "otherdata", "malformed",
+] as const;
+
+/** Windows of the toy world with three honest peers and one attacker of each kind. */
+async function runWindows(windows: number) {
+  const { rng, source, batch, probe, updateTowards } = toyWorld(11);
+  const book = new PeerBook(GAUNTLET_DEFAULTS);
+  const theta = new Float32Array(N);
+  const log: { w: number; selected: string[]; leftOut: Map<string, string>; credit: string[] }[] = [];
+  for (let w = 0; w < windows; w++) {
+    const data = new Map([...HONEST, ...ATTACKS].map((a) => [a, source()]));
+    const honest = HONEST.map((a) => updateTowards(theta, data.get(a)!, 0.3, 64));
+    const subs: Submission[] = HONEST.map((address, i) => ({ address, arrival: i, tensors: honest[i] }));
+    const q = (d: Float32Array) =>
+      [compressTensor(d, new Float32Array(N), [64, 64]) as QuantizedTensor];
+    const attack: Record<(typeof ATTACKS)[number], Submission> = {
+      garbage: { address: "garbage", arrival: 10, tensors: q(rng.normals(N, 100)) },
+      scaled: { address: "scaled", arrival: 11, tensors: updateTowards(theta, data.get("scaled")!, 30, 64) },
+      flipped: { address: "flipped", arrival: 12, tensors: updateTowards(theta, data.get("flipped")!, -0.3, 64) },
+      zeros: { address: "zeros", arrival: 13, tensors: q(new Float32Array(N)) },
+      tiny: { address: "tiny", arrival: 14, tensors: updateTowards(theta, data.get("tiny")!, 0.0003, 64) },
+      copy: { address: "copy", arrival: 15, tensors: honest[0] },
+      renoised: {
+        address: "renoised",
+        arrival: 16,
+        tensors: q(Float32Array.from({ length: N }, (_, i) => 0.3 * (theta[i] - data.get("alice")![i]) + 0.05 * rng.normal())),
+      },
+      // Trains, but on data of its own choosing: its assigned batches gain no more than any.
+      otherdata: { address: "otherdata", arrival: 17, tensors: updateTowards(theta, source(), 0.3, 64) },
+      malformed: { address: "malformed", arrival: 18, problem: "did not decode: truncated" },
+    };
+    subs.push(...ATTACKS.map((a) => attack[a]));
+    const j = await judgeWindow(w, subs, book, GAUNTLET_DEFAULTS, {
+      theta,
+      layout,
+      alpha: 1,
+      cap: 20,
+      probe,
+      assigned: (a) => [batch(data.get(a)!)],
+      unassigned: [batch(source())],
+      seed: 1,
+    });
+    const chosen = subs.filter((s) => j.selected.includes(s.address));
+    applyAggregate(theta, layout, chosen.map((s) => ({ peer: s.address, tensors: s.tensors! })), { alpha: 1 });
+    log.push({ w, selected: j.selected, leftOut: j.leftOut, credit: j.credit.map((c) => c.address) });
+  }
+  return { log, book };
+}
+
+Deno.test("judgeWindow keeps every attack of the list out and every honest peer in", async () => {
+  const { log, book } = await runWindows(4);
+  for (const { w, selected, leftOut, credit } of log) {
+    for (const h of HONEST) assert(selected.includes(h), `window ${w}: ${h} left out: ${leftOut.get(h)}`);
+    const hostile = selected.filter((a) => !HONEST.includes(a));
+    // Training on other data is only visible through the indicator: out by the third window.
+    const allowed = w < 2 ? ["otherdata"] : [];
+    assertEquals(hostile.filter((a) => !allowed.includes(a)), [], `window ${w} selected ${hostile}`);
+    assertEquals(credit, selected, "credit goes to the selected, in rank order");
+  }
+  const first = (a: string) => log[0].leftOut.get(a) ?? "(selected)";
+  assert(first("garbage").startsWith("refused: norm"), first("garbage"));
+  assert(first("scaled").startsWith("refused: norm"), first("scaled"));
+  assert(first("malformed").startsWith("refused: did not decode"), first("malformed"));
+  assertEquals(first("flipped"), "negative score");
+  assertEquals(first("zeros"), "no gain");
+  assertEquals(first("tiny"), "too small a gain");
+  // Refused or negative three windows running: left out before anything is evaluated.
+  const why = (a: string) => log.at(-1)!.leftOut.get(a) ?? "(selected)";
+  for (const a of ["garbage", "scaled", "flipped", "zeros"]) {
+    assertEquals(why(a), "3 negative evaluations in a row", a);
+  }
+  assert(why("copy").includes("copy of alice"), why("copy"));
+  assert(why("renoised").includes("copy of alice"), why("renoised"));
+  assert(why("otherdata").includes("negative evaluations in a row"), why("otherdata"));
+  for (const a of ["flipped", "zeros", "tiny"]) assert(!log.some((l) => l.selected.includes(a)), a);
+  for (const h of HONEST) assertEquals(book.entry(h).reason, "", `${h} is not penalised`);
+});
