@@ -11,8 +11,8 @@
 import type { TensorEntry } from "../optim/sparseloco/model_round.ts";
 import type { CompressedTensor } from "../reference/sparseloco/compress.ts";
 import { likeness } from "./copies.ts";
-import { type Credit, creditTable } from "./credit.ts";
-import type { GauntletSpec } from "./gauntlet_spec.ts";
+import { type Credit, creditTable } from "../protocol/credit.ts";
+import type { GauntletSpec } from "../protocol/gauntlet_spec.ts";
 import {
   type Batch,
   lossCheck,

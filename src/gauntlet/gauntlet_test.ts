@@ -2,7 +2,7 @@ import { assert, assertEquals } from "../testing/assert.ts";
 import { applyAggregate } from "../optim/sparseloco/model_round.ts";
 import { compressTensor, type QuantizedTensor } from "../reference/sparseloco/compress.ts";
 import { judgeWindow, type Submission } from "./gauntlet.ts";
-import { GAUNTLET_DEFAULTS } from "./gauntlet_spec.ts";
+import { GAUNTLET_DEFAULTS } from "../protocol/gauntlet_spec.ts";
 import { PeerBook } from "./peer_book.ts";
 import { layout, N, toyWorld } from "./_toy_model.ts";
 

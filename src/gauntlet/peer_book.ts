@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { GauntletSpec } from "./gauntlet_spec.ts";
+import type { GauntletSpec } from "../protocol/gauntlet_spec.ts";
 import { newRating, rateWindow, type Rating, ratingOrdinal } from "./ratings.ts";
 
 /** One window's verdict on a peer. */

@@ -1,5 +1,5 @@
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "../testing/assert.ts";
-import { GAUNTLET_DEFAULTS } from "./gauntlet_spec.ts";
+import { GAUNTLET_DEFAULTS } from "../protocol/gauntlet_spec.ts";
 import { type Outcome, PeerBook, signedScale } from "./peer_book.ts";
 
 const spec = { ...GAUNTLET_DEFAULTS };

@@ -8,7 +8,7 @@
 
 import { ordinal, rate, rating } from "openskill";
 import { plackettLuce } from "openskill/models";
-import type { GauntletSpec } from "./gauntlet_spec.ts";
+import type { GauntletSpec } from "../protocol/gauntlet_spec.ts";
 
 /** A Gaussian belief about a peer's skill. */
 export interface Rating {

@@ -1,5 +1,5 @@
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "../testing/assert.ts";
-import { GAUNTLET_DEFAULTS } from "./gauntlet_spec.ts";
+import { GAUNTLET_DEFAULTS } from "../protocol/gauntlet_spec.ts";
 import { newRating, rateWindow, ratingOrdinal } from "./ratings.ts";
 
 // The openskill package's README examples (v5.0.1): its default model and defaults (β 25/6,

@@ -7,7 +7,7 @@
  */
 
 import { mixSeed, Rng } from "../util/rng.ts";
-import type { GauntletSpec } from "./gauntlet_spec.ts";
+import type { GauntletSpec } from "../protocol/gauntlet_spec.ts";
 import type { LossCheckResult } from "./loss_check.ts";
 import type { PeerBook } from "./peer_book.ts";
 import { ratingOrdinal } from "./ratings.ts";

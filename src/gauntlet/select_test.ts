@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../testing/assert.ts";
-import { GAUNTLET_DEFAULTS } from "./gauntlet_spec.ts";
+import { GAUNTLET_DEFAULTS } from "../protocol/gauntlet_spec.ts";
 import type { LossCheckResult } from "./loss_check.ts";
 import { PeerBook } from "./peer_book.ts";
 import { sampleForEvaluation, selectContributors } from "./select.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Credit } from "../gauntlet/credit.ts";
+import type { Credit } from "./credit.ts";
 import type { WindowClock } from "./window_clock.ts";
 
 /** Whether a key may take part, and under which on-chain identity. */
