@@ -14,6 +14,7 @@ import type { IndexMode } from "../codec/update_codec.ts";
 import { publicKeyFromAddress } from "../identity/address.ts";
 import { canonicalJson } from "../codec/canonical_json.ts";
 import { isMultiaddrText } from "./_multiaddr_text.ts";
+import { GAUNTLET_DEFAULTS, type GauntletSpec } from "./gauntlet_spec.ts";
 
 /** The genesis format version this module reads and writes. */
 export const GENESIS_VERSION = 1;
@@ -117,6 +118,11 @@ export interface Genesis {
   bootstrap: string[];
   /** A checkpoint every this many windows. */
   checkpointInterval: number;
+  /**
+   * The validator's scoring parameters that differ from GAUNTLET.md's defaults; absent when
+   * none do (so a genesis without it keeps its run id). Read it through {@linkcode gauntletOf}.
+   */
+  gauntlet?: Partial<GauntletSpec>;
 }
 
 /**
@@ -139,12 +145,12 @@ class Check {
     throw new GenesisError(`${this.source}: ${field ? `${field} ` : ""}${what}${shown}`);
   }
 
-  object(v: unknown, field: string, keys: readonly string[]): Obj {
+  object(v: unknown, field: string, keys: readonly string[], optional: readonly string[] = []): Obj {
     if (typeof v !== "object" || v === null || Array.isArray(v)) {
       this.fail(field, "must be an object", v);
     }
     const o = v as Obj;
-    const known = new Set(keys);
+    const known = new Set([...keys, ...optional]);
     for (const k of Object.keys(o)) {
       if (!known.has(k)) {
         throw new GenesisError(`${this.source}: unknown field "${join(field, k)}"`);
@@ -252,6 +258,43 @@ const TOP_FIELDS = [
   "checkpointInterval",
 ] as const;
 
+/** Bounds of every gauntlet parameter: [min, max, integer?]. */
+const GAUNTLET_BOUNDS: { [K in keyof GauntletSpec]: GauntletSpec[K] extends number ? [number, number, boolean] : "factors" } = {
+  evalBudget: [1, 1024, true],
+  bins: [1, 64, true],
+  evalBatches: [1, 64, true],
+  evalStep: [0, 1e3, false],
+  passRatio: [0, 1, false],
+  maxNormRatio: [1, 1e12, false],
+  ratingBeta: [1e-6, 1e6, false],
+  ratingTau: [0, 1e6, false],
+  floorScore: [-1e12, 0, false],
+  assignMargin: [0, 1e6, false],
+  indicatorEma: [0, 1, false],
+  indicatorMin: [-1, 1, false],
+  warmupWindows: [0, 1e9, true],
+  missFactors: "factors",
+  historyWindows: [1, 1024, true],
+  absentShare: [0, 1, false],
+  negativeFactor: [0, 1, false],
+  negativeStreak: [1, 1024, true],
+  copyHalve: [0, 1, false],
+  copyReset: [0, 1, false],
+  copyBan: [0, 1, false],
+  copyCosine: [0, 1, false],
+  banWindows: [0, 1e9, true],
+  creditTop: [0, 1024, true],
+  creditTopShare: [0, 1, false],
+  creditNext: [0, 1024, true],
+  creditNextShare: [0, 1, false],
+  reserves: [0, 1024, true],
+};
+
+/** The gauntlet parameters of a run: GAUNTLET.md's defaults, overridden by the genesis. */
+export function gauntletOf(genesis: Genesis): GauntletSpec {
+  return { ...GAUNTLET_DEFAULTS, ...genesis.gauntlet };
+}
+
 /**
  * Checks a parsed genesis strictly (exact field set, types, ranges, cross-field rules) and
  * returns a fresh copy holding exactly the known fields. `source` names the file in errors:
@@ -259,7 +302,7 @@ const TOP_FIELDS = [
  */
 export function validateGenesis(value: unknown, source = "genesis"): Genesis {
   const c = new Check(source);
-  const g = c.object(value, "", TOP_FIELDS);
+  const g = c.object(value, "", TOP_FIELDS, ["gauntlet"]);
   if (g.version !== GENESIS_VERSION) c.fail("version", `must be ${GENESIS_VERSION}`, g.version);
   const name = c.str(
     g.name,
@@ -376,6 +419,23 @@ export function validateGenesis(value: unknown, source = "genesis"): Genesis {
 
   const checkpointInterval = c.int(g.checkpointInterval, "checkpointInterval", 1, 1_000_000);
 
+  let gauntlet: Partial<GauntletSpec> | undefined;
+  if (g.gauntlet !== undefined) {
+    const keys = Object.keys(GAUNTLET_BOUNDS) as (keyof GauntletSpec)[];
+    const o = c.object(g.gauntlet, "gauntlet", [], keys);
+    const out: Record<string, unknown> = {};
+    for (const k of keys) {
+      if (o[k] === undefined) continue;
+      const b = GAUNTLET_BOUNDS[k], f = `gauntlet.${k}`;
+      if (b === "factors") {
+        out[k] = c.array(o[k], f, 1, 16).map((x, i) => c.num(x, `${f}[${i}]`, 0, 1, { closedMax: true }));
+      } else {
+        out[k] = b[2] ? c.int(o[k], f, b[0], b[1]) : c.num(o[k], f, b[0], b[1], { closedMax: true });
+      }
+    }
+    gauntlet = out as Partial<GauntletSpec>;
+  }
+
   return {
     version: GENESIS_VERSION,
     name,
@@ -390,6 +450,7 @@ export function validateGenesis(value: unknown, source = "genesis"): Genesis {
     validators,
     bootstrap,
     checkpointInterval,
+    ...(gauntlet === undefined ? {} : { gauntlet }),
   };
 }
 

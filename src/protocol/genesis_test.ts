@@ -3,6 +3,7 @@ import { ConfigError } from "../model/config.ts";
 import { hex } from "./model_hash.ts";
 import {
   canonicalGenesis,
+  gauntletOf,
   type Genesis,
   GenesisError,
   parseGenesis,
@@ -10,6 +11,7 @@ import {
   validateGenesis,
 } from "./genesis.ts";
 import { localGenesis } from "./local_genesis.ts";
+import { GAUNTLET_DEFAULTS } from "./gauntlet_spec.ts";
 
 const ALICE = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY";
 const BOB = "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty";
@@ -302,5 +304,30 @@ Deno.test("localGenesis takes overrides and validates them", () => {
     () => localGenesis({ validators: [ALICE], genesisTime: T0, inner: { lr: -1 } }),
     GenesisError,
     "local genesis: inner.lr must be a number > 0, got -1",
+  );
+});
+
+Deno.test("validateGenesis takes gauntlet overrides and keeps the run id of a genesis without", () => {
+  const g = base();
+  assertEquals("gauntlet" in g, false);
+  assertEquals(gauntletOf(g), { ...GAUNTLET_DEFAULTS });
+  const tuned = validateGenesis({ ...g, gauntlet: { evalBudget: 8, missFactors: [0.5, 0] } });
+  assertEquals(gauntletOf(tuned).evalBudget, 8);
+  assertEquals(gauntletOf(tuned).missFactors, [0.5, 0]);
+  assertEquals(gauntletOf(tuned).ratingBeta, GAUNTLET_DEFAULTS.ratingBeta);
+  assert(hex(runIdOf(tuned)) !== hex(runIdOf(g)), "scoring parameters are part of the run");
+  const bad = g as unknown as Json;
+  expectError(
+    { ...bad, gauntlet: { evalBudget: 0 } },
+    "genesis.json: gauntlet.evalBudget must be an integer in [1, 1024], got 0",
+  );
+  expectError(
+    { ...bad, gauntlet: { copyBan: 1.5 } },
+    "genesis.json: gauntlet.copyBan must be in [0, 1], got 1.5",
+  );
+  expectError({ ...bad, gauntlet: { nope: 1 } }, 'genesis.json: unknown field "gauntlet.nope"');
+  expectError(
+    { ...bad, gauntlet: { missFactors: [2] } },
+    "genesis.json: gauntlet.missFactors[0] must be in [0, 1], got 2",
   );
 });
