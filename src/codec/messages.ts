@@ -23,10 +23,13 @@
  *      address count           u8 (0..16), then per address: u8 length (2..255), ASCII multiaddr
  * body: update-announce (72)
  *      window u32, model hash 32, payload hash 32, payload size u32 (≥ 78, the update header)
- * body: round-record (69 + 64 per contributor)
+ * body: round-record (71 + 64 per contributor + 77 per scored peer)
  *      window u32, model hash 32 (θ_w), next model hash 32 (θ_{w+1}),
  *      contributor count u8 (0..64), then per contributor: sr25519 key 32, payload hash 32,
- *      keys strictly ascending (bytewise)
+ *      keys strictly ascending (bytewise);
+ *      scored count u16 (0..256), then per scored peer: sr25519 key 32, gradient score f32,
+ *      final score f32, verdict u8 (VERDICTS), until u32 (a ban's last window, else 0),
+ *      other key 32 (whom a copy copied, else zeros), keys strictly ascending
  * signature                    64 bytes: sr25519 by the sender over DOMAIN[kind] ‖ all bytes before it
  * ```
  *
@@ -102,6 +105,46 @@ export interface Contributor {
   payloadHash: Uint8Array;
 }
 
+/**
+ * What the validator decided about one submitter of a window, and why. Carried in the round
+ * record so that every peer (and the live view) sees its own score and reason, and anyone can
+ * recompute the credit table from signed records alone.
+ */
+export const VERDICTS = [
+  "selected",
+  "reserve",
+  "not-evaluated",
+  "negative-score",
+  "no-gain",
+  "small-gain",
+  "copy",
+  "banned",
+  "negative-streak",
+  "refused",
+  "below-cap",
+] as const;
+
+/** One of {@linkcode VERDICTS}. */
+export type VerdictCode = (typeof VERDICTS)[number];
+
+/** One scored submitter of a round. */
+export interface ScoredPeer {
+  /** SS58 address. */
+  address: string;
+  /** Relative loss drop of its update on unassigned data (NaN when not evaluated). */
+  gradScore: number;
+  /** Final score after ratings and penalties (float32 on the wire). */
+  score: number;
+  verdict: VerdictCode;
+  /** For bans: the last window of the ban; else 0. */
+  until: number;
+  /** For copies: the address copied; else null. */
+  other: string | null;
+}
+
+/** Most scored peers in one round record. */
+export const MAX_SCORED = 256;
+
 /** "Window w aggregated these payloads; θ_w → θ_{w+1}." Only the genesis validators may sign one. */
 export interface RoundRecord {
   /** Discriminator. */
@@ -114,6 +157,11 @@ export interface RoundRecord {
   nextModelHash: Uint8Array;
   /** The selected contributors (any order when encoding; ascending by key when decoded). */
   contributors: Contributor[];
+  /**
+   * Every submitter the validator judged and why (any order when encoding, none when absent;
+   * ascending by key when decoded, always present).
+   */
+  scored?: ScoredPeer[];
 }
 
 /** A body to sign. */
@@ -212,13 +260,15 @@ const HASH = 32;
 const KINDS: readonly MessageKind[] = ["peer-announce", "update-announce", "round-record"];
 const PEER_FIXED = KEY + SIG + 2 + 1;
 const UPDATE_BODY = 4 + HASH + HASH + 4;
-const ROUND_FIXED = 4 + HASH + HASH + 1;
+const ROUND_FIXED = 4 + HASH + HASH + 1 + 2;
+const SCORED_ENTRY = KEY + 4 + 4 + 1 + 4 + KEY;
 
 /** Largest encoding of each kind. */
 export const MAX_MESSAGE_BYTES_BY_KIND: Readonly<Record<MessageKind, number>> = Object.freeze({
   "peer-announce": MESSAGE_HEADER_BYTES + PEER_FIXED + MAX_ADDRESSES * 256 + SIG,
   "update-announce": MESSAGE_HEADER_BYTES + UPDATE_BODY + SIG,
-  "round-record": MESSAGE_HEADER_BYTES + ROUND_FIXED + MAX_CONTRIBUTORS_LIMIT * (KEY + HASH) + SIG,
+  "round-record": MESSAGE_HEADER_BYTES + ROUND_FIXED + MAX_CONTRIBUTORS_LIMIT * (KEY + HASH) +
+    MAX_SCORED * SCORED_ENTRY + SIG,
 });
 
 /** Largest message of any kind (a gossipsub size limit can use it). */
@@ -331,6 +381,10 @@ class Writer {
     this.view.setUint32(this.off, v, true);
     this.off += 4;
   }
+  f32(v: number) {
+    this.view.setFloat32(this.off, v, true);
+    this.off += 4;
+  }
   u64(v: number) {
     this.u32(v % 2 ** 32);
     this.u32(Math.floor(v / 2 ** 32));
@@ -423,7 +477,32 @@ function encodeUnsigned(m: Encodable): Uint8Array {
         throw new MessageError("a contributor repeats");
       }
     }
-    bodyBytes = ROUND_FIXED + entries.length * (KEY + HASH);
+    const given = b.scored ?? [];
+    if (!Array.isArray(given) || given.length > MAX_SCORED) {
+      throw new MessageError(`scored must be an array of at most ${MAX_SCORED}`);
+    }
+    const scored = given.map((s) => {
+      const verdict = VERDICTS.indexOf(s?.verdict);
+      if (verdict < 0) throw new MessageError(`unknown verdict ${JSON.stringify(s?.verdict)}`);
+      checkU32(s.until, "scored until");
+      if (typeof s.gradScore !== "number" || typeof s.score !== "number") {
+        throw new MessageError("scored gradScore and score must be numbers");
+      }
+      return {
+        key: keyOf(s.address) ?? fail(`scored address is not SS58: ${JSON.stringify(s.address)}`),
+        other: s.other === null
+          ? new Uint8Array(KEY)
+          : keyOf(s.other) ?? fail(`scored other is not SS58: ${JSON.stringify(s.other)}`),
+        s,
+        verdict,
+      };
+    }).sort((x, y) => compareBytes(x.key, y.key));
+    for (let i = 1; i < scored.length; i++) {
+      if (compareBytes(scored[i - 1].key, scored[i].key) === 0) {
+        throw new MessageError("a scored peer repeats");
+      }
+    }
+    bodyBytes = ROUND_FIXED + entries.length * (KEY + HASH) + scored.length * SCORED_ENTRY;
     encodeBody = (w) => {
       w.u32(b.window);
       w.raw(b.modelHash);
@@ -432,6 +511,15 @@ function encodeUnsigned(m: Encodable): Uint8Array {
       for (const e of entries) {
         w.raw(e.key);
         w.raw(e.hash);
+      }
+      w.u16(scored.length);
+      for (const e of scored) {
+        w.raw(e.key);
+        w.f32(e.s.gradScore);
+        w.f32(e.s.score);
+        w.u8(e.verdict);
+        w.u32(e.s.until);
+        w.raw(e.other);
       }
     };
   }
@@ -512,6 +600,12 @@ class Reader {
   u32(what: string): number {
     this.need(4, what);
     const v = this.view.getUint32(this.off, true);
+    this.off += 4;
+    return v;
+  }
+  f32(what: string): number {
+    this.need(4, what);
+    const v = this.view.getFloat32(this.off, true);
     this.off += 4;
     return v;
   }
@@ -619,7 +713,33 @@ function decodeOrThrow(bytes: Uint8Array): Message {
         payloadHash: body.take(HASH, `payload hash ${i}`),
       });
     }
-    decoded = { kind, window, modelHash, nextModelHash, contributors };
+    const scoredCount = body.u16("scored count");
+    if (scoredCount > MAX_SCORED) malformed(`${scoredCount} scored peers, at most ${MAX_SCORED}`);
+    const scored: ScoredPeer[] = [];
+    let prevScored: Uint8Array | undefined;
+    const none = new Uint8Array(KEY);
+    for (let i = 0; i < scoredCount; i++) {
+      const key = body.take(KEY, `scored peer ${i}`);
+      if (prevScored && compareBytes(prevScored, key) >= 0) {
+        malformed(`scored peer ${i} is not in ascending key order`);
+      }
+      prevScored = key;
+      const gradScore = body.f32(`gradient score ${i}`);
+      const score = body.f32(`score ${i}`);
+      const code = body.u8(`verdict ${i}`);
+      if (code >= VERDICTS.length) malformed(`scored peer ${i}: unknown verdict ${code}`);
+      const until = body.u32(`until ${i}`);
+      const other = body.take(KEY, `other key ${i}`);
+      scored.push({
+        address: addressFromPublicKey(key),
+        gradScore,
+        score,
+        verdict: VERDICTS[code],
+        until,
+        other: compareBytes(other, none) === 0 ? null : addressFromPublicKey(other),
+      });
+    }
+    decoded = { kind, window, modelHash, nextModelHash, contributors, scored };
   }
   if (body.off !== bodyEnd) malformed(`${bodyEnd - body.off} bytes after the ${kind} body`);
   return {

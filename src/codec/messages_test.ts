@@ -19,7 +19,10 @@ import {
   peerIdFromKey,
   peerKeyFromPeerId,
   type RejectReason,
+  type RoundRecord,
+  type ScoredPeer,
   signMessage,
+  type VerdictCode,
   verifyMessage,
   type VerifyOptions,
 } from "./messages.ts";
@@ -289,7 +292,8 @@ Deno.test("verifyMessage rejects malformed encodings before checking signatures"
   );
   // round record: contributor order and count
   const countAt = 80 + 4 + 64;
-  expectReject(verifyMessage(edit(round, countAt, 1), OPTS), "malformed", "bytes after");
+  // One contributor fewer: the second one's key bytes are then read as the scored count.
+  expectReject(verifyMessage(edit(round, countAt, 1), OPTS), "malformed", "scored peers, at most 256");
   expectReject(verifyMessage(edit(round, countAt, 65), OPTS), "malformed", "65 contributors");
   const unsorted = round.slice();
   unsorted.set(round.subarray(countAt + 1, countAt + 65), countAt + 65);
@@ -421,4 +425,38 @@ Deno.test("verifyMessage fuzz: mutated and random inputs are refused or decode c
   assert((counts["bad-signature"] ?? 0) > 100, JSON.stringify(counts));
   assert((counts["malformed"] ?? 0) > 1000, JSON.stringify(counts));
   assert((counts["oversized"] ?? 0) > 50, JSON.stringify(counts));
+});
+
+Deno.test("round records carry every judged peer's scores and verdict, in one canonical order", async () => {
+  const body = roundBody as RoundRecord;
+  const scored: ScoredPeer[] = [
+    { address: mallory.address, gradScore: -0.25, score: -3.5, verdict: "copy", until: 22, other: bob.address },
+    { address: bob.address, gradScore: 0.015625, score: 4.5, verdict: "selected", until: 0, other: null },
+  ];
+  const round = await sign(alice, { ...body, scored });
+  const plain = await sign(alice, body);
+  assertEquals(round.length - plain.length, 2 * 77);
+  const r = accepted(verifyMessage(round, { ...OPTS, maxContributors: 2 }));
+  assert(r.body.kind === "round-record");
+  assertEquals(r.body.scored!.length, 2);
+  for (const s of scored) assertEquals(r.body.scored!.find((x) => x.address === s.address), s);
+  assertEquals(encodeMessage(r), round);
+  const swapped = await sign(alice, { ...body, scored: [...scored].reverse() });
+  assertEquals(swapped.subarray(0, swapped.length - 64), round.subarray(0, round.length - 64));
+  // A record without scores decodes with an empty list.
+  const p = accepted(verifyMessage(plain, { ...OPTS, maxContributors: 2 }));
+  assert(p.body.kind === "round-record");
+  assertEquals(p.body.scored, []);
+  // Hostile bytes: an unknown verdict code is refused, not thrown. Scored entries start after
+  // the contributors; the verdict sits 40 bytes into an entry.
+  const verdictAt = 80 + 4 + 32 + 32 + 1 + 2 * 64 + 2 + 40;
+  const bad = round.slice();
+  bad[verdictAt] = 200;
+  expectReject(verifyMessage(bad, { ...OPTS, maxContributors: 2 }), "malformed", "unknown verdict 200");
+  const refused = async (draft: MessageBody, text: string) => {
+    const e = await sign(alice, draft).then(() => null, (e) => e);
+    assert(e instanceof MessageError && e.message.includes(text), `expected "${text}", got ${e}`);
+  };
+  await refused({ ...body, scored: [scored[0], scored[0]] }, "a scored peer repeats");
+  await refused({ ...body, scored: [{ ...scored[0], verdict: "great" as VerdictCode }] }, "unknown verdict");
 });

@@ -22,7 +22,7 @@ import {
   tensorNorms,
 } from "./loss_check.ts";
 import type { Outcome, PeerBook } from "./peer_book.ts";
-import { type Candidate, sampleForEvaluation, selectContributors } from "./select.ts";
+import { type Candidate, leftOut, type LeftOut, sampleForEvaluation, selectContributors } from "./select.ts";
 
 /** An update that arrived in time: decoded, or why it could not be. */
 export interface Submission extends Candidate {
@@ -56,7 +56,7 @@ export interface Judgement {
   selected: string[];
   reserves: string[];
   /** Why each other submitter was left out. */
-  leftOut: Map<string, string>;
+  leftOut: Map<string, LeftOut>;
   /** The loss check of each evaluated update. */
   checks: Map<string, LossCheckResult>;
   /** Final score of every submitter after this window. */
@@ -139,7 +139,7 @@ export async function judgeWindow(
   const selection = selectContributors(byArrival, checks, book, w, ctx.cap, spec);
   for (const s of byArrival) {
     const problem = s.problem ?? oversized.get(s.address);
-    if (problem !== undefined) selection.leftOut.set(s.address, `refused: ${problem}`);
+    if (problem !== undefined) selection.leftOut.set(s.address, leftOut("refused", `refused: ${problem}`));
   }
   const scores = new Map(byArrival.map((s) => [s.address, book.score(s.address, w)]));
   return {

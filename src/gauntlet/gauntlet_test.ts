@@ -4,6 +4,7 @@ import { compressTensor, type QuantizedTensor } from "../reference/sparseloco/co
 import { judgeWindow, type Submission } from "./gauntlet.ts";
 import { GAUNTLET_DEFAULTS } from "../protocol/gauntlet_spec.ts";
 import { PeerBook } from "./peer_book.ts";
+import type { LeftOut } from "./select.ts";
 import { layout, N, toyWorld } from "./_toy_model.ts";
 
 const HONEST = ["alice", "bob", "carol"];
@@ -16,7 +17,7 @@ async function runWindows(windows: number) {
   const { rng, source, batch, probe, updateTowards } = toyWorld(11);
   const book = new PeerBook(GAUNTLET_DEFAULTS);
   const theta = new Float32Array(N);
-  const log: { w: number; selected: string[]; leftOut: Map<string, string>; credit: string[] }[] = [];
+  const log: { w: number; selected: string[]; leftOut: Map<string, LeftOut>; credit: string[] }[] = [];
   for (let w = 0; w < windows; w++) {
     const data = new Map([...HONEST, ...ATTACKS].map((a) => [a, source()]));
     const honest = HONEST.map((a) => updateTowards(theta, data.get(a)!, 0.3, 64));
@@ -60,14 +61,14 @@ async function runWindows(windows: number) {
 Deno.test("judgeWindow keeps every attack of the list out and every honest peer in", async () => {
   const { log, book } = await runWindows(4);
   for (const { w, selected, leftOut, credit } of log) {
-    for (const h of HONEST) assert(selected.includes(h), `window ${w}: ${h} left out: ${leftOut.get(h)}`);
+    for (const h of HONEST) assert(selected.includes(h), `window ${w}: ${h} left out: ${leftOut.get(h)?.text}`);
     const hostile = selected.filter((a) => !HONEST.includes(a));
     // Training on other data is only visible through the indicator: out by the third window.
     const allowed = w < 2 ? ["otherdata"] : [];
     assertEquals(hostile.filter((a) => !allowed.includes(a)), [], `window ${w} selected ${hostile}`);
     assertEquals(credit, selected, "credit goes to the selected, in rank order");
   }
-  const first = (a: string) => log[0].leftOut.get(a) ?? "(selected)";
+  const first = (a: string) => log[0].leftOut.get(a)?.text ?? "(selected)";
   assert(first("garbage").startsWith("refused: norm"), first("garbage"));
   assert(first("scaled").startsWith("refused: norm"), first("scaled"));
   assert(first("malformed").startsWith("refused: did not decode"), first("malformed"));
@@ -75,11 +76,12 @@ Deno.test("judgeWindow keeps every attack of the list out and every honest peer 
   assertEquals(first("zeros"), "no gain");
   assertEquals(first("tiny"), "too small a gain");
   // Refused or negative three windows running: left out before anything is evaluated.
-  const why = (a: string) => log.at(-1)!.leftOut.get(a) ?? "(selected)";
+  const why = (a: string) => log.at(-1)!.leftOut.get(a)?.text ?? "(selected)";
   for (const a of ["garbage", "scaled", "flipped", "zeros"]) {
     assertEquals(why(a), "3 negative evaluations in a row", a);
   }
   assert(why("copy").includes("copy of alice"), why("copy"));
+  assertEquals(log.at(-1)!.leftOut.get("copy")?.other, "alice");
   assert(why("renoised").includes("copy of alice"), why("renoised"));
   assert(why("otherdata").includes("negative evaluations in a row"), why("otherdata"));
   for (const a of ["flipped", "zeros", "tiny"]) assert(!log.some((l) => l.selected.includes(a)), a);

@@ -43,6 +43,19 @@ export interface PeerEntry {
   bannedThrough: number;
   /** Why the peer is penalised, banned or left out now ("" when it is not). */
   reason: string;
+  /** Whom a copy ban copied (null otherwise): round records name the victim. */
+  copyOf: string | null;
+}
+
+/** Why a peer may not enter an aggregate. */
+export interface Exclusion {
+  code: "banned" | "copy" | "negative-streak";
+  /** A ban's last window (0 otherwise). */
+  until: number;
+  /** The victim of a copy (null otherwise). */
+  other: string | null;
+  /** One line for logs and the live view. */
+  text: string;
 }
 
 /** Evidence that a key signed two different updates for one window. */
@@ -91,6 +104,7 @@ export class PeerBook {
         copyFactor: 1,
         bannedThrough: -1,
         reason: "",
+        copyOf: null,
       };
       this.#peers.set(address, e);
     }
@@ -108,22 +122,35 @@ export class PeerBook {
   }
 
   /** Why `address` may not enter window `w`'s aggregate (null: it may). */
-  exclusion(address: string, w: number): string | null {
+  exclusion(address: string, w: number): Exclusion | null {
     const e = this.#peers.get(address);
     if (e === undefined) return null;
-    if (e.bannedThrough >= w) return `banned until window ${e.bannedThrough + 1} (${e.reason})`;
+    if (e.bannedThrough >= w) {
+      return {
+        code: e.copyOf === null ? "banned" : "copy",
+        until: e.bannedThrough,
+        other: e.copyOf,
+        text: `banned until window ${e.bannedThrough + 1} (${e.reason})`,
+      };
+    }
     if (e.negativeStreak >= this.#spec.negativeStreak) {
-      return `${e.negativeStreak} negative evaluations in a row`;
+      return {
+        code: "negative-streak",
+        until: 0,
+        other: null,
+        text: `${e.negativeStreak} negative evaluations in a row`,
+      };
     }
     return null;
   }
 
   /** Bans `address` through window `w + banWindows − 1` and resets its rating. */
-  ban(address: string, w: number, reason: string): void {
+  ban(address: string, w: number, reason: string, copyOf: string | null = null): void {
     const e = this.entry(address);
     this.#reset(e);
     e.bannedThrough = w + this.#spec.banWindows - 1;
     e.reason = reason;
+    e.copyOf = copyOf;
   }
 
   /** Logs equivocation evidence and bans the key. */
@@ -140,7 +167,7 @@ export class PeerBook {
     const s = this.#spec, e = this.entry(address);
     const what = `copy of ${short(of)} (overlap ${overlap.toFixed(2)}, cosine ${cosine.toFixed(2)})`;
     if (overlap >= s.copyBan || cosine >= s.copyCosine) {
-      this.ban(address, w, what);
+      this.ban(address, w, what, of);
     } else if (overlap >= s.copyReset) {
       this.#reset(e);
       e.reason = what;
@@ -159,7 +186,7 @@ export class PeerBook {
   closeWindow(w: number, outcomes: ReadonlyMap<string, Outcome>): void {
     const s = this.#spec;
     const judged = [...outcomes.keys()].filter((a) =>
-      outcomes.get(a)!.kind !== "skipped" && this.exclusion(a, w)?.startsWith("banned") !== true
+      outcomes.get(a)!.kind !== "skipped" && !(this.entry(a).bannedThrough >= w)
     );
     const rated = judged.map((a) => this.entry(a));
     const scores = judged.map((a) => {
@@ -185,6 +212,7 @@ export class PeerBook {
       }
       if (e.bannedThrough >= w) continue;
       e.reason = "";
+      e.copyOf = null;
       const absent = e.recent.filter((r) => !r.present).length;
       if (e.recent.length >= s.historyWindows && absent >= s.absentShare * s.historyWindows) {
         this.ban(address, w, `absent in ${absent} of the last ${e.recent.length} windows`);
@@ -250,7 +278,8 @@ export class PeerBook {
         typeof address !== "string" || e === null || typeof e !== "object" || !num(e.rating?.mu) ||
         !num(e.rating?.sigma) || !num(e.indicatorEma) || !num(e.evaluations) || !num(e.lastEvaluated) ||
         !Array.isArray(e.recent) || !num(e.missStreak) || !num(e.negativeStreak) || !num(e.copyFactor) ||
-        !num(e.bannedThrough) || typeof e.reason !== "string"
+        !num(e.bannedThrough) || typeof e.reason !== "string" ||
+        (e.copyOf !== null && typeof e.copyOf !== "string")
       ) {
         throw new TypeError(`peer book: entry ${typeof address === "string" ? address : "?"} is damaged`);
       }

@@ -60,7 +60,7 @@ Deno.test("PeerBook leaves a peer out after three negative evaluations in a row"
   run(book, ["a", "b", "eve"], 2, otherData);
   assertEquals(book.exclusion("eve", 2), null);
   run(book, ["a", "b", "eve"], 1, otherData, 2);
-  assertEquals(book.exclusion("eve", 3), "3 negative evaluations in a row");
+  assertEquals(book.exclusion("eve", 3)?.text, "3 negative evaluations in a row");
   assertEquals(book.exclusion("a", 3), null);
 });
 
@@ -75,7 +75,9 @@ Deno.test("PeerBook copy verdicts halve, reset, or reset and ban the later uploa
   book.copied("c2", "victim", 0.55, 0.2, 5);
   assertEquals(book.entry("c2").evaluations, 0);
   book.copied("c3", "victim", 0.2, 0.95, 5); // re-noised: the direction gives it away
-  assert(book.exclusion("c3", 5)!.startsWith("banned until window 25 (copy of victim…"), book.exclusion("c3", 5)!);
+  const c3 = book.exclusion("c3", 5)!;
+  assert(c3.text.startsWith("banned until window 25 (copy of victim…"), c3.text);
+  assertEquals([c3.code, c3.until, c3.other], ["copy", 24, "victim"]);
   assertEquals(book.score("c3", 10), 0);
   assertEquals(book.exclusion("c3", 25), null);
 });
@@ -89,14 +91,16 @@ Deno.test("PeerBook penalises misses and bans a peer absent half of the recent w
   run(book, ["a", "b"], 2, () => good(), 5);
   assertEquals(book.entry("flaky").reason, "missing 3 windows in a row");
   run(book, ["a", "b"], 1, () => good(), 7);
-  assert(book.exclusion("flaky", 8)!.includes("absent in 4 of the last 8 windows"), book.exclusion("flaky", 8)!);
+  const flaky = book.exclusion("flaky", 8)!;
+  assert(flaky.text.includes("absent in 4 of the last 8 windows"), flaky.text);
+  assertEquals([flaky.code, flaky.other], ["banned", null]);
 });
 
 Deno.test("PeerBook logs equivocation evidence and bans the key", () => {
   const book = new PeerBook(spec);
   book.equivocated({ address: "two-face", window: 3, payloads: ["aa", "bb"] });
   assertEquals(book.evidence.length, 1);
-  assert(book.exclusion("two-face", 3)!.includes("equivocation in window 3"));
+  assert(book.exclusion("two-face", 3)!.text.includes("equivocation in window 3"));
 });
 
 Deno.test("PeerBook survives a JSON round trip and refuses a damaged one", () => {

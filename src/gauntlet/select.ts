@@ -10,6 +10,7 @@ import { mixSeed, Rng } from "../util/rng.ts";
 import type { GauntletSpec } from "../protocol/gauntlet_spec.ts";
 import type { LossCheckResult } from "./loss_check.ts";
 import type { PeerBook } from "./peer_book.ts";
+import type { VerdictCode } from "../codec/messages.ts";
 import { ratingOrdinal } from "./ratings.ts";
 
 /** An update that arrived in time, by author. */
@@ -51,6 +52,22 @@ export function sampleForEvaluation(
   return out;
 }
 
+/** Why a candidate was left out of a window's aggregate (round records carry it). */
+export interface LeftOut {
+  code: VerdictCode;
+  /** A ban's last window (0 otherwise). */
+  until: number;
+  /** The victim of a copy (null otherwise). */
+  other: string | null;
+  /** One line for logs and the live view. */
+  text: string;
+}
+
+/** A left-out verdict without ban or victim. */
+export function leftOut(code: VerdictCode, text: string): LeftOut {
+  return { code, until: 0, other: null, text };
+}
+
 /** The window's selection. */
 export interface Selection {
   /** Contributors, best final score first (at most the cap). */
@@ -58,7 +75,7 @@ export interface Selection {
   /** The next best that passed, in order, for peers that miss the deadline. */
   reserves: string[];
   /** Why each other candidate was left out. */
-  leftOut: Map<string, string>;
+  leftOut: Map<string, LeftOut>;
 }
 
 /**
@@ -74,22 +91,22 @@ export function selectContributors(
   cap: number,
   spec: Pick<GauntletSpec, "passRatio" | "reserves">,
 ): Selection {
-  const leftOut = new Map<string, string>();
+  const out = new Map<string, LeftOut>();
   const best = Math.max(0, ...[...results.values()].map((r) => r.gradScore).filter(Number.isFinite));
   const passed: Candidate[] = [];
   for (const c of candidates) {
     const r = results.get(c.address);
     const excluded = book.exclusion(c.address, w);
-    if (excluded !== null) leftOut.set(c.address, excluded);
-    else if (r === undefined) leftOut.set(c.address, "not evaluated");
-    else if (r.gradScore < 0 || Number.isNaN(r.gradScore)) leftOut.set(c.address, "negative score");
-    else if (r.gradScore === 0) leftOut.set(c.address, "no gain");
-    else if (r.gradScore < spec.passRatio * best) leftOut.set(c.address, "too small a gain");
+    if (excluded !== null) out.set(c.address, excluded);
+    else if (r === undefined) out.set(c.address, leftOut("not-evaluated", "not evaluated"));
+    else if (r.gradScore < 0 || Number.isNaN(r.gradScore)) out.set(c.address, leftOut("negative-score", "negative score"));
+    else if (r.gradScore === 0) out.set(c.address, leftOut("no-gain", "no gain"));
+    else if (r.gradScore < spec.passRatio * best) out.set(c.address, leftOut("small-gain", "too small a gain"));
     else passed.push(c);
   }
   passed.sort((a, b) => book.score(b.address, w) - book.score(a.address, w) || a.arrival - b.arrival);
   const selected = passed.slice(0, cap).map((c) => c.address);
   const reserves = passed.slice(cap, cap + spec.reserves).map((c) => c.address);
-  for (const c of passed.slice(cap + spec.reserves)) leftOut.set(c.address, "below the cap");
-  return { selected, reserves, leftOut };
+  for (const c of passed.slice(cap + spec.reserves)) out.set(c.address, leftOut("below-cap", "below the cap"));
+  return { selected, reserves, leftOut: out };
 }

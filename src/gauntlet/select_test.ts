@@ -46,8 +46,9 @@ Deno.test("selectContributors admits only evaluated, passing, unexcluded updates
   const s = selectContributors(c, results, book, 0, 2, spec);
   assertEquals(s.selected, ["p1", "p4"]);
   assertEquals(s.reserves, ["p0"]);
-  assertEquals(s.leftOut.get("p2"), "negative score");
-  assertEquals(s.leftOut.get("p3"), "too small a gain");
-  assert(s.leftOut.get("p5")!.startsWith("banned until window 20"), s.leftOut.get("p5")!);
-  assertEquals(s.leftOut.get("p6"), "not evaluated");
+  assertEquals(s.leftOut.get("p2")?.code, "negative-score");
+  assertEquals(s.leftOut.get("p3")?.code, "small-gain");
+  assert(s.leftOut.get("p5")!.text.startsWith("banned until window 20"), s.leftOut.get("p5")!.text);
+  assertEquals(s.leftOut.get("p5")!.until, 19);
+  assertEquals(s.leftOut.get("p6")?.text, "not evaluated");
 });
