@@ -10,9 +10,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { ConfigError } from "../model/config.ts";
-import { IdentityError } from "../identity/errors.ts";
+import { numberFlag, parseFlags, runCli, UsageError } from "./cli.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
 import { hex } from "../protocol/model_hash.ts";
 import { runIdOf } from "../protocol/genesis.ts";
@@ -23,38 +21,22 @@ const USAGE = "usage: deno task genesis --out FILE --validator ADDRESS [--valida
   "[--bootstrap MULTIADDR …] [--name local] [--window-ms 30000] [--start MS]\n" +
   "       deno task genesis --check FILE";
 
-class UsageError extends Error {}
-
-function integer(name: string, v: string | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  if (!/^\d+$/.test(v)) {
-    throw new UsageError(`--${name} must be a non-negative integer, got "${v}"`);
-  }
-  return Number(v);
-}
-
 async function main(args: string[]): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        out: { type: "string" },
-        check: { type: "string" },
-        validator: { type: "string", multiple: true, default: [] },
-        bootstrap: { type: "string", multiple: true, default: [] },
-        name: { type: "string" },
-        "window-ms": { type: "string" },
-        start: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message} (see --help)`);
-  }
-  const a = parsed.values;
+  const a = parseFlags({
+    args,
+    options: {
+      out: { type: "string" },
+      check: { type: "string" },
+      validator: { type: "string", multiple: true, default: [] },
+      bootstrap: { type: "string", multiple: true, default: [] },
+      name: { type: "string" },
+      "window-ms": { type: "string" },
+      start: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
+  }, "see --help").values;
   if (a.help) return console.log(USAGE);
   if (a.check !== undefined) {
     if (a.out !== undefined) throw new UsageError("--check and --out do not go together");
@@ -75,28 +57,20 @@ async function main(args: string[]): Promise<void> {
     validators: a.validator,
     bootstrap: a.bootstrap,
     name: a.name,
-    windowMs: integer("window-ms", a["window-ms"], 30_000),
-    genesisTime: integer("start", a.start, Math.ceil(Date.now() / 1000) * 1000),
+    windowMs: numberFlag("window-ms", a["window-ms"], 30_000, { integer: true, min: 0 }),
+    genesisTime: numberFlag("start", a.start, Math.ceil(Date.now() / 1000) * 1000, {
+      integer: true,
+      min: 0,
+    }),
   });
-  try {
-    await Deno.lstat(a.out);
-    throw new UsageError(`${a.out}: already exists; refusing to overwrite a genesis file`);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  await writeFileAtomic(a.out, JSON.stringify(genesis, null, 2) + "\n");
+  await writeFileAtomic(a.out, JSON.stringify(genesis, null, 2) + "\n", { createNew: true })
+    .catch((e) => {
+      throw e instanceof Deno.errors.AlreadyExists
+        ? new UsageError(`${a.out}: already exists; refusing to overwrite a genesis file`)
+        : e;
+    });
   console.error(`wrote ${a.out}`);
   console.log(hex(runIdOf(genesis)));
 }
 
-if (import.meta.main) {
-  try {
-    await main(Deno.args);
-  } catch (e) {
-    if (e instanceof UsageError || e instanceof ConfigError || e instanceof IdentityError) {
-      console.error(`error: ${e.message}`);
-      Deno.exit(1);
-    }
-    throw e;
-  }
-}
+if (import.meta.main) await runCli(() => main(Deno.args));

@@ -13,11 +13,9 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { cpuOps } from "../backend/cpu_ops.ts";
 import { gpuOps } from "../backend/gpu_ops.ts";
 import type { Ops } from "../backend/ops.ts";
-import { Sampler } from "../data/sampler.ts";
 import { adapterLabel } from "../gpu/device.ts";
 import { IdentityError } from "../identity/errors.ts";
 import { readKeyFile } from "../identity/key_file.ts";
@@ -25,21 +23,15 @@ import { identityReady } from "../identity/signer.ts";
 import { openRuntime } from "../kernels/open_runtime.ts";
 import { createDenoNode } from "../net/deno_node.ts";
 import { NetError } from "../net/errors.ts";
-import type { WeblocoNode } from "../net/node.ts";
-import { readGenesisFile } from "./genesis_file.ts";
-import { runCli, UsageError } from "./cli_errors.ts";
-import { gossipRules, type RejectCounts } from "../protocol/gossip_rules.ts";
-import { LiveView } from "./live_view.ts";
-import { ModelChain } from "../protocol/model_chain.ts";
-import { Peer } from "../roles/peer.ts";
-import { RecordLog } from "../protocol/record_log.ts";
+import { runContext } from "../protocol/run_context.ts";
 import type { RoleEvent } from "../roles/role_events.ts";
-import { RoleNode } from "../roles/role_node.ts";
-import { dataPeerIndex, initialParams, runContext } from "../protocol/run_context.ts";
+import { type NodeFactory, startRole } from "../roles/start_role.ts";
+import { parseFlags, runCli, UsageError } from "./cli.ts";
+import { FileStore } from "./file_store.ts";
+import { readGenesisFile } from "./genesis_file.ts";
+import { libp2pKeyFile } from "./libp2p_key.ts";
+import { LiveView } from "./live_view.ts";
 import { loadRunData } from "./run_data.ts";
-import { StateDir, StateError } from "./state_dir.ts";
-import { Validator } from "../roles/validator.ts";
-import { WindowTrainer } from "../roles/window_trainer.ts";
 
 const USAGE = "usage: deno task peer|validator --genesis FILE --key FILE --data-dir DIR " +
   "[--bootstrap MA]… [--listen MA]… [--backend auto|dawn|wgpu|cpu] [--json]";
@@ -58,25 +50,20 @@ export interface RoleArgs {
 
 /** Parses `args` (the role first); throws {@linkcode UsageError}. */
 export function parseRoleArgs(args: readonly string[]): RoleArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      options: {
-        genesis: { type: "string" },
-        key: { type: "string" },
-        "data-dir": { type: "string" },
-        bootstrap: { type: "string", multiple: true, default: [] },
-        listen: { type: "string", multiple: true, default: [] },
-        backend: { type: "string", default: "auto" },
-        json: { type: "boolean", default: false },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message} (${USAGE})`);
-  }
+  const parsed = parseFlags({
+    args: [...args],
+    options: {
+      genesis: { type: "string" },
+      key: { type: "string" },
+      "data-dir": { type: "string" },
+      bootstrap: { type: "string", multiple: true, default: [] },
+      listen: { type: "string", multiple: true, default: [] },
+      backend: { type: "string", default: "auto" },
+      json: { type: "boolean", default: false },
+    },
+    allowPositionals: true,
+    strict: true,
+  }, USAGE);
   const [role, ...rest] = parsed.positionals;
   if (role !== "peer" && role !== "validator") {
     throw new UsageError(`the role must be peer or validator (${USAGE})`);
@@ -119,7 +106,7 @@ export async function main(args: readonly string[]): Promise<void> {
       })`,
     );
   }
-  const dir = await StateDir.open(a.dataDir).catch(userError);
+  const store = await FileStore.open(a.dataDir);
   const name = `${a.role} ${signer.address.slice(0, 6)}`;
   const view = a.json ? null : new LiveView({ tty: Deno.stdout.isTerminal() });
   const emit = (e: RoleEvent) => {
@@ -127,122 +114,40 @@ export async function main(args: readonly string[]): Promise<void> {
     else console.log(JSON.stringify(e));
   };
   const log = (line: string) => emit({ event: "log", address: signer.address, line });
-
-  let saved = null;
-  try {
-    saved = await dir.load(ctx);
-  } catch (e) {
-    if (!(e instanceof StateError)) throw e;
-    if (a.role === "validator") {
-      throw new UsageError(
-        `${e.message} (the validator does not start from a damaged state; move it away to start over)`,
-      );
-    }
-    const moved = await dir.quarantine();
-    log(`${e.message}; kept as ${moved}, starting from the network`);
-  }
-  const records = await RecordLog.open(ctx, dir.recordsDir, log);
-  const chain = await ModelChain.at(ctx, saved?.params ?? initialParams(ctx), saved?.applied ?? -1);
-
-  // The trainer comes before the node: a missing GPU is a start-up error, not a network one.
-  let trainer: WindowTrainer<unknown> | null = null;
-  if (a.role === "peer") {
-    const data = await loadRunData(genesis, a.genesis);
-    const opts = {
-      batch: genesis.data.batch,
-      context: genesis.model.context,
-      seed: genesis.data.seed,
-    };
-    let ops: Ops<unknown> | null = null;
-    if (a.backend !== "cpu") {
-      const rt = await openRuntime(a.backend).catch((e) => {
-        if (a.backend !== "auto") throw e;
-        log(`no WebGPU adapter (${(e as Error).message}); using the CPU reference`);
-        return null;
-      });
-      if (rt === null) { /* CPU below */ }
-      else if (a.backend === "auto" && rt.adapter.software) {
-        // A software rasteriser (SwiftShader) is far slower than the plain TypeScript reference
-        // on the same cores (measured: ~16 s vs ~1 s per tiny-model step, 3 peers on 2 cores).
-        log(
-          `backend: CPU reference (only a software adapter: ${
-            adapterLabel(rt.adapter)
-          }; --backend dawn forces it)`,
-        );
-        rt.destroy();
-      } else {
-        ops = gpuOps(rt) as Ops<unknown>;
-        log(`backend: ${adapterLabel(rt.adapter)}`);
-      }
-    } else {
-      log("backend: CPU reference (float32)");
-    }
-    ops ??= cpuOps(32) as Ops<unknown>;
-    trainer = new WindowTrainer(
-      ctx,
-      ops,
-      new Sampler(data.train, opts),
-      dataPeerIndex(signer.publicKey),
-    );
-  }
-
-  const rejected: RejectCounts = {};
-  const onReject = (topic: string, from: string, why: string) =>
-    log(`rejected a message on ${topic.split("/").pop()} from ${from.slice(-8)}: ${why}`);
-  let node: WeblocoNode | null = null;
-  const libp2pKey = await dir.libp2pKey().catch(userError);
-  try {
-    node = await createDenoNode({
-      runId: ctx.runId,
-      privateKey: libp2pKey,
+  const createNode: NodeFactory = async (o) => {
+    const node = await createDenoNode({
+      ...o,
       listen: a.listen.length > 0 ? a.listen : undefined,
-      bootstrap: [...genesis.bootstrap, ...a.bootstrap],
-      bootstrapIntervalMs: 2_000,
-      validate: gossipRules(ctx, () => node!.topics, rejected, onReject),
-      // Size and signature-policy refusals happen before the rules; "rejected by validator"
-      // repeats what the rules already said.
-      gossip: {
-        onReject: (topic, from, why) =>
-          why !== "rejected by validator" && onReject(topic, from, why),
-      },
-      log,
+    }).catch((e) => {
+      throw e instanceof NetError ? new UsageError(e.message) : e;
     });
-  } catch (e) {
-    throw e instanceof NetError ? new UsageError(e.message) : e;
-  }
-  console.log(
-    JSON.stringify({
+    console.log(JSON.stringify({
       event: "listening",
       role: a.role,
       address: signer.address,
       peerId: node.peerId,
       addresses: node.addresses(),
-    }),
-  );
-  const net = new RoleNode({
+    }));
+    return node;
+  };
+  const parts = {
     ctx,
-    node,
     signer,
-    libp2pKey,
-    records,
-    rejected,
-    capabilities: a.role === "peer"
-      ? ["train", "serve-payloads"]
-      : ["validate", "serve-payloads", "serve-checkpoints"],
-    log,
-  });
+    store,
+    libp2pKey: await libp2pKeyFile(`${a.dataDir}/libp2p.key`),
+    bootstrap: a.bootstrap,
+    emit,
+    createNode,
+  };
+  // The backend comes before the node: a missing GPU is a start-up error, not a network one.
   const role = a.role === "peer"
-    ? new Peer({
-      net,
-      chain,
-      trainer: trainer!,
-      dir,
-      error: saved?.error ?? new Float32Array(ctx.layout.length),
-      lastTrained: saved?.lastTrained ?? -1,
-      emit,
+    ? await startRole({
+      ...parts,
+      role: "peer",
+      tokens: (await loadRunData(genesis, a.genesis)).train,
+      ops: await openBackend(a.backend, log),
     })
-    : new Validator({ net, chain, dir, emit });
-  await role.start();
+    : await startRole({ ...parts, role: "validator" });
 
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
@@ -251,12 +156,40 @@ export async function main(args: readonly string[]): Promise<void> {
   });
   log("stopping");
   await role.stop();
-  await node.stop();
   view?.close();
 }
 
-function userError(e: unknown): never {
-  throw e instanceof StateError ? new UsageError(e.message) : e;
+/**
+ * The peer's backend: WebGPU unless `--backend cpu`, or `auto` finds no adapter or only a
+ * software one; then the float32 CPU reference.
+ */
+async function openBackend(
+  backend: RoleArgs["backend"],
+  log: (line: string) => void,
+): Promise<Ops<unknown>> {
+  if (backend === "cpu") {
+    log("backend: CPU reference (float32)");
+    return cpuOps(32) as Ops<unknown>;
+  }
+  const rt = await openRuntime(backend).catch((e) => {
+    if (backend !== "auto") throw e;
+    log(`no WebGPU adapter (${(e as Error).message}); using the CPU reference`);
+    return null;
+  });
+  if (rt === null) return cpuOps(32) as Ops<unknown>;
+  if (backend === "auto" && rt.adapter.software) {
+    // A software rasteriser (SwiftShader) is far slower than the plain TypeScript reference
+    // on the same cores (measured: ~16 s vs ~1 s per tiny-model step, 3 peers on 2 cores).
+    log(
+      `backend: CPU reference (only a software adapter: ${
+        adapterLabel(rt.adapter)
+      }; --backend dawn forces it)`,
+    );
+    rt.destroy();
+    return cpuOps(32) as Ops<unknown>;
+  }
+  log(`backend: ${adapterLabel(rt.adapter)}`);
+  return gpuOps(rt) as Ops<unknown>;
 }
 
 if (import.meta.main) await runCli(() => main(Deno.args));

@@ -11,7 +11,6 @@
  * magnitude faster for the tiny preset. --iid lets every replica sample the whole training split
  * instead of its own contiguous quarter (see `SimulateOptions.iid`).
  */
-import { parseArgs } from "node:util";
 import { openRuntime } from "../kernels/open_runtime.ts";
 import { adapterLabel } from "../gpu/device.ts";
 import { gpuOps } from "../backend/gpu_ops.ts";
@@ -21,7 +20,7 @@ import { ByteTokenizer } from "../data/byte_tokenizer.ts";
 import { loadCorpus } from "../data/load_corpus.ts";
 import { type Method, simulate, SIMULATE_DEFAULTS } from "../sim/simulate.ts";
 import { lineChart } from "../sim/svg_plot.ts";
-import { runCli, UsageError } from "./cli_errors.ts";
+import { numberFlag, parseFlags, runCli, UsageError } from "./cli.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
 
 const NUMERIC = [
@@ -39,35 +38,23 @@ const NUMERIC = [
 ] as const;
 
 function num(name: string, v: string | undefined, fallback: number, integer: boolean): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
-    throw new UsageError(
-      `--${name} must be a positive ${integer ? "integer" : "number"}, got "${v}"`,
-    );
-  }
-  return n;
+  return numberFlag(name, v, fallback, { integer });
 }
 
 async function main() {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: Deno.args,
-      options: {
-        ...Object.fromEntries(NUMERIC.map((k) => [k, { type: "string" as const }])),
-        preset: { type: "string", default: "tiny" },
-        methods: { type: "string" },
-        out: { type: "string", default: "runs/simulate" },
-        corpus: { type: "string", multiple: true, default: [] },
-        backend: { type: "string", default: "gpu" },
-        iid: { type: "boolean", default: false },
-      },
-      strict: true,
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const parsed = parseFlags({
+    args: Deno.args,
+    options: {
+      ...Object.fromEntries(NUMERIC.map((k) => [k, { type: "string" as const }])),
+      preset: { type: "string", default: "tiny" },
+      methods: { type: "string" },
+      out: { type: "string", default: "runs/simulate" },
+      corpus: { type: "string", multiple: true, default: [] },
+      backend: { type: "string", default: "gpu" },
+      iid: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
   const a = parsed.values as Record<string, string | string[] | boolean | undefined>;
   const d = SIMULATE_DEFAULTS;
   const methods = a.methods

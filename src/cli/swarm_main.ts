@@ -11,8 +11,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { runCli, UsageError } from "./cli_errors.ts";
+import { numberFlag, parseFlags, runCli, UsageError } from "./cli.ts";
 import { LiveView } from "./live_view.ts";
 import type { RoleEvent, RoundEvent } from "../roles/role_events.ts";
 import { Swarm } from "./swarm.ts";
@@ -21,34 +20,23 @@ const USAGE = "usage: deno task swarm [--peers 3] [--window-ms 20000] [--H 30] [
   "[--rounds N] [--backend auto|dawn|wgpu|cpu] [--dir runs/swarm]";
 
 function int(name: string, v: string | undefined, fallback: number, min: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min) {
-    throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${v}"`);
-  }
-  return n;
+  return numberFlag(name, v, fallback, { integer: true, min });
 }
 
 async function main(): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: Deno.args,
-      options: {
-        peers: { type: "string" },
-        "window-ms": { type: "string" },
-        H: { type: "string" },
-        batch: { type: "string" },
-        rounds: { type: "string" },
-        backend: { type: "string", default: "auto" },
-        dir: { type: "string", default: "runs/swarm" },
-      },
-      strict: true,
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message} (${USAGE})`);
-  }
-  const a = parsed.values;
+  const a = parseFlags({
+    args: Deno.args,
+    options: {
+      peers: { type: "string" },
+      "window-ms": { type: "string" },
+      H: { type: "string" },
+      batch: { type: "string" },
+      rounds: { type: "string" },
+      backend: { type: "string", default: "auto" },
+      dir: { type: "string", default: "runs/swarm" },
+    },
+    strict: true,
+  }, USAGE).values;
   if (!["auto", "dawn", "wgpu", "cpu"].includes(a.backend!)) {
     throw new UsageError(`--backend must be auto, dawn, wgpu or cpu, got "${a.backend}"`);
   }

@@ -5,7 +5,6 @@
  *                   [--tokenizer tokenizer.json] [--steps N] [--batch B] [--lr LR] [--seed S]
  *                   [--gpu dawn|wgpu] [--log-every N]
  */
-import { parseArgs } from "node:util";
 import { openRuntime } from "../kernels/open_runtime.ts";
 import { adapterLabel } from "../gpu/device.ts";
 import { ConfigError, type ModelConfig, presetConfig, validateModelConfig } from "../model/config.ts";
@@ -17,21 +16,10 @@ import { loadCorpus } from "../data/load_corpus.ts";
 import { splitTokens } from "../data/sampler.ts";
 import { DataError } from "../data/errors.ts";
 import { DEFAULT_TRAIN, trainLocal } from "../train/train_loop.ts";
-import { runCli, UsageError } from "./cli_errors.ts";
+import { numberFlag, parseFlags, runCli, UsageError } from "./cli.ts";
 
-function positiveInt(name: string, v: string | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive integer, got "${v}"`);
-  return n;
-}
-
-function positiveNumber(name: string, v: string | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a positive number, got "${v}"`);
-  return n;
-}
+/** A positive integer. */
+const INTEGER = { integer: true };
 
 async function readText(path: string, what: string): Promise<string> {
   try {
@@ -42,30 +30,24 @@ async function readText(path: string, what: string): Promise<string> {
 }
 
 async function main() {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: Deno.args,
-      options: {
-        preset: { type: "string", default: "tiny" },
-        config: { type: "string" },
-        corpus: { type: "string", multiple: true, default: [] },
-        tokenizer: { type: "string" },
-        steps: { type: "string" },
-        batch: { type: "string" },
-        lr: { type: "string" },
-        seed: { type: "string" },
-        gpu: { type: "string", default: "auto" },
-        "log-every": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message} (see --help)`);
-  }
-  const a = parsed.values;
+  const a = parseFlags({
+    args: Deno.args,
+    options: {
+      preset: { type: "string", default: "tiny" },
+      config: { type: "string" },
+      corpus: { type: "string", multiple: true, default: [] },
+      tokenizer: { type: "string" },
+      steps: { type: "string" },
+      batch: { type: "string" },
+      lr: { type: "string" },
+      seed: { type: "string" },
+      gpu: { type: "string", default: "auto" },
+      "log-every": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
+  }, "see --help").values;
   if (a.help) {
     console.log(
       "usage: deno task train [--preset tiny|small|base] [--config model.json] [--corpus PATH ...]\n" +
@@ -100,12 +82,12 @@ async function main() {
   const opts = {
     ...DEFAULT_TRAIN,
     model,
-    steps: positiveInt("steps", a.steps, DEFAULT_TRAIN.steps),
-    batch: positiveInt("batch", a.batch, DEFAULT_TRAIN.batch),
-    lr: positiveNumber("lr", a.lr, DEFAULT_TRAIN.lr),
-    seed: positiveInt("seed", a.seed, DEFAULT_TRAIN.seed),
+    steps: numberFlag("steps", a.steps, DEFAULT_TRAIN.steps, INTEGER),
+    batch: numberFlag("batch", a.batch, DEFAULT_TRAIN.batch, INTEGER),
+    lr: numberFlag("lr", a.lr, DEFAULT_TRAIN.lr, { integer: false }),
+    seed: numberFlag("seed", a.seed, DEFAULT_TRAIN.seed, INTEGER),
   };
-  const logEvery = positiveInt("log-every", a["log-every"], 10);
+  const logEvery = numberFlag("log-every", a["log-every"], 10, INTEGER);
 
   const corpus = await loadCorpus(a.corpus!, tokenizer);
   const { train } = splitTokens(corpus.tokens);

@@ -16,6 +16,7 @@ import { hexToU8a, u8aEq, u8aToHex } from "@polkadot/util";
 import { DEFAULT_SS58_FORMAT, publicKeyFromAddress } from "./address.ts";
 import { IdentityError } from "./errors.ts";
 import { KeySigner } from "./key_signer.ts";
+import { writeFileAtomic } from "../util/atomic_write.ts";
 
 /** The key file format version this module writes and reads. */
 export const KEY_FILE_VERSION = 1;
@@ -56,9 +57,9 @@ function signerFor(secret: KeySecret, ss58Format: number): KeySigner {
 
 /**
  * Writes a new key file at `path` and returns its signer. The file appears atomically and
- * complete, with mode 0600, and never replaces an existing file (throws
- * {@linkcode KeyFileError}). Not `writeFileAtomic`: its temporary file would be
- * world-readable for a moment, and its rename would overwrite.
+ * complete (flushed to disk: the printed address must not outlive a crash while the key does
+ * not), with mode 0600 from the first byte, and never replaces an existing file (throws
+ * {@linkcode KeyFileError}).
  */
 export async function writeKeyFile(
   path: string,
@@ -74,20 +75,12 @@ export async function writeKeyFile(
       ? { mnemonic: secret.mnemonic.trim() }
       : { seed: u8aToHex(secret.seed) }),
   };
-  const bytes = new TextEncoder().encode(JSON.stringify(file, null, 2) + "\n");
-  const tmp = `${path}.tmp-${crypto.randomUUID()}`;
   try {
-    // createNew + 0600 from the first byte: the secret is never readable by others.
-    const f = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
-    try {
-      for (let off = 0; off < bytes.length;) off += await f.write(bytes.subarray(off));
-      await f.sync(); // the printed address must not outlive a crash while the key does not
-    } finally {
-      f.close();
-    }
-    if (!isWindows) await Deno.chmod(tmp, 0o600); // in case the umask took owner bits away
-    // link fails if `path` exists, so the check and the creation are one atomic step.
-    await Deno.link(tmp, path);
+    await writeFileAtomic(path, JSON.stringify(file, null, 2) + "\n", {
+      mode: 0o600,
+      createNew: true,
+      sync: true,
+    });
   } catch (e) {
     if (e instanceof Deno.errors.AlreadyExists) {
       throw new KeyFileError(`${path}: already exists; refusing to overwrite a key file`);
@@ -96,8 +89,6 @@ export async function writeKeyFile(
       throw new KeyFileError(`${path}: the folder does not exist`);
     }
     throw new KeyFileError(`${path}: cannot write the key file (${(e as Error).message})`);
-  } finally {
-    await Deno.remove(tmp).catch(() => {});
   }
   return signer;
 }

@@ -1,15 +1,15 @@
 /**
  * The run's history as this node knows it: the signed round records it has verified, by
- * window, kept on disk (one file per record, written atomically) and served to others over
- * the sync protocol.
+ * window, kept in a {@linkcode StateStore} (one blob per record, put atomically) and served to
+ * others over the sync protocol.
  *
  * @module
  */
 
 import { type Message, type RoundRecord, verifyMessage } from "../codec/messages.ts";
-import { writeFileAtomic } from "../util/atomic_write.ts";
 import type { SyncCheckpoint, SyncSource } from "../net/sync_protocol.ts";
 import { type RunContext, verifyOptions } from "./run_context.ts";
+import type { StateStore } from "./state_store.ts";
 
 /** A verified round record with the exact bytes its validator signed. */
 export interface SignedRecord {
@@ -38,37 +38,34 @@ export function asRecord(m: Message, bytes: Uint8Array): SignedRecord | undefine
 
 /** Verified round records by window; a {@linkcode SyncSource} for the sync protocol. */
 export class RecordLog implements SyncSource {
-  readonly #ctx: RunContext;
-  readonly #dir: string | null;
+  readonly #store: StateStore;
   readonly #byWindow = new Map<number, SignedRecord>();
   #sorted: number[] | null = [];
   /** The checkpoint served with the records (set by the role that makes checkpoints). */
   servedCheckpoint: SyncCheckpoint | null = null;
 
-  private constructor(ctx: RunContext, dir: string | null) {
-    this.#ctx = ctx;
-    this.#dir = dir;
+  private constructor(store: StateStore) {
+    this.#store = store;
   }
 
   /**
-   * Opens the log kept in `dir` (created if missing; null: memory only). Files that do not
-   * verify are renamed `*.bad` and reported through `warn`, never used.
+   * Opens the log kept in `store` (a `MemoryStore`: memory only). Records that do not verify
+   * are quarantined (`*.bad-<time>`) and reported through `warn`, never used.
    */
   static async open(
     ctx: RunContext,
-    dir: string | null,
+    store: StateStore,
     warn: (line: string) => void = () => {},
   ): Promise<RecordLog> {
-    const log = new RecordLog(ctx, dir);
-    if (dir === null) return log;
-    await Deno.mkdir(dir, { recursive: true });
-    for await (const e of Deno.readDir(dir)) {
-      if (!e.isFile || !e.name.endsWith(".msg")) continue;
-      const path = `${dir}/${e.name}`;
-      const got = verifyRecord(ctx, await Deno.readFile(path));
+    const log = new RecordLog(store);
+    for (const name of await store.list()) {
+      if (!name.endsWith(".msg")) continue;
+      const bytes = await store.get(name);
+      if (bytes === null) continue; // removed meanwhile
+      const got = verifyRecord(ctx, bytes);
       if (typeof got === "string") {
-        warn(`${path}: ${got}; moved to ${path}.bad`);
-        await Deno.rename(path, `${path}.bad`);
+        const moved = await store.quarantine(name);
+        warn(`${store.where}/${name}: ${got}; moved to ${store.where}/${moved}`);
         continue;
       }
       log.#byWindow.set(got.record.window, got);
@@ -105,9 +102,7 @@ export class RecordLog implements SyncSource {
   async add(r: SignedRecord): Promise<boolean> {
     const w = r.record.window;
     if (this.#byWindow.has(w)) return false;
-    if (this.#dir !== null) {
-      await writeFileAtomic(`${this.#dir}/${String(w).padStart(10, "0")}.msg`, r.bytes);
-    }
+    await this.#store.put(`${String(w).padStart(10, "0")}.msg`, r.bytes);
     this.#byWindow.set(w, r);
     this.#sorted = null;
     return true;

@@ -6,6 +6,9 @@ import { localGenesis } from "./local_genesis.ts";
 import { type RoundRecord, signMessage } from "../codec/messages.ts";
 import { RecordLog, type SignedRecord, verifyRecord } from "./record_log.ts";
 import { type RunContext, runContext } from "./run_context.ts";
+import { MemoryStore } from "./memory_store.ts";
+import type { StateStore } from "./state_store.ts";
+import { STORE_KINDS } from "../testing/stores.ts";
 
 await identityReady();
 
@@ -50,25 +53,6 @@ async function signed(window: number, salt = 0): Promise<SignedRecord> {
   const r = verifyRecord(ctx, await sign(window, { salt }));
   if (typeof r === "string") throw new Error(`record of window ${window} refused: ${r}`);
   return r;
-}
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "webloco-records-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
 
 function windowsOf(rs: readonly SignedRecord[]): number[] {
@@ -130,31 +114,31 @@ Deno.test("verifyRecord returns a reason for garbage and never throws", async ()
   assert(typeof r === "string" && r.startsWith("malformed"), `random bytes: ${r}`);
 });
 
-Deno.test("RecordLog add persists records and keeps the first of a window", () =>
-  withDir(async (dir) => {
-    const log = await RecordLog.open(ctx, dir);
+for (const kind of STORE_KINDS) {
+  const test = (name: string, fn: (store: StateStore) => Promise<void>) =>
+    Deno.test(`RecordLog (${kind.name}) ${name}`, () => kind.with(fn));
+
+  test("add persists records and keeps the first of a window", async (store) => {
+    const log = await RecordLog.open(ctx, store);
     assertEquals(log.size, 0);
     assertEquals(log.latest(), undefined);
     const r3 = await signed(3);
     assertEquals(await log.add(r3), true);
-    assertEquals(await Deno.readFile(`${dir}/0000000003.msg`), r3.bytes);
+    assertEquals(await store.get("0000000003.msg"), r3.bytes);
     const other3 = await signed(3, 1);
     assert(other3.bytes.join() !== r3.bytes.join(), "a different record of window 3");
     assertEquals(await log.add(other3), false);
     assertEquals(log.size, 1);
     assertEquals(log.get(3)?.bytes, r3.bytes);
-    assertEquals(await Deno.readFile(`${dir}/0000000003.msg`), r3.bytes);
-    const names = [];
-    for await (const e of Deno.readDir(dir)) names.push(e.name);
-    assertEquals(names, ["0000000003.msg"]);
-  }));
+    assertEquals(await store.get("0000000003.msg"), r3.bytes);
+    assertEquals(await store.list(), ["0000000003.msg"]);
+  });
 
-Deno.test("RecordLog reopens the records it persisted", () =>
-  withDir(async (dir) => {
-    const log = await RecordLog.open(ctx, dir);
+  test("reopens the records it persisted", async (store) => {
+    const log = await RecordLog.open(ctx, store);
     for (const w of [7, 0, 12, 3, 4]) assertEquals(await log.add(await signed(w)), true);
     const warnings: string[] = [];
-    const again = await RecordLog.open(ctx, dir, (l) => warnings.push(l));
+    const again = await RecordLog.open(ctx, store, (l) => warnings.push(l));
     assertEquals(warnings, []);
     assertEquals(again.size, 5);
     for (const w of [0, 3, 4, 7, 12]) {
@@ -164,10 +148,58 @@ Deno.test("RecordLog reopens the records it persisted", () =>
     assertEquals(again.get(5), undefined);
     assertEquals(again.latest()?.record.window, 12);
     assertEquals(windowsOf(again.after(-1)), [0, 3, 4, 7, 12]);
-  }));
+  });
+
+  test("quarantines records that do not verify and warns", async (store) => {
+    const log = await RecordLog.open(ctx, store);
+    const good = await signed(1);
+    await log.add(good);
+    await log.add(await signed(2));
+    // Corrupt window 2's record; drop a record signed by Bob and a stray blob beside them.
+    const corrupted = (await store.get("0000000002.msg"))!;
+    corrupted[120] ^= 0x10;
+    await store.put("0000000002.msg", corrupted);
+    await store.put("0000000008.msg", await sign(8, { signer: bob }));
+    await store.put("notes.txt", new TextEncoder().encode("not a record"));
+    const warnings: string[] = [];
+    const again = await RecordLog.open(ctx, store, (l) => warnings.push(l));
+    assertEquals(again.size, 1);
+    assertEquals(again.get(1)?.bytes, good.bytes);
+    assertEquals(again.get(2), undefined);
+    assertEquals(again.get(8), undefined);
+    assertEquals(warnings.length, 2, warnings.join("\n"));
+    const w2 = warnings.find((l) => l.includes(`${store.where}/0000000002.msg`));
+    const w8 = warnings.find((l) => l.includes(`${store.where}/0000000008.msg`));
+    assert(w2 !== undefined && w2.includes(".bad-"), warnings.join("\n"));
+    assert(w8 !== undefined && w8.includes("unauthorized"), warnings.join("\n"));
+    const names = await store.list();
+    assert(!names.includes("0000000002.msg"), "the corrupted record is gone");
+    const bad2 = names.find((n) => n.startsWith("0000000002.msg.bad-"));
+    assert(bad2 !== undefined, `the corrupted record is kept aside (${names})`);
+    assertEquals(await store.get(bad2), corrupted);
+    assert(names.some((n) => n.startsWith("0000000008.msg.bad-")), "Bob's record is moved aside");
+    assert(names.includes("notes.txt"), "other blobs are left alone");
+    // Once moved aside, the next open is quiet, and window 2 can be stored again.
+    const quiet: string[] = [];
+    const third = await RecordLog.open(ctx, store, (l) => quiet.push(l));
+    assertEquals(quiet, []);
+    const fresh = await signed(2);
+    assertEquals(await third.add(fresh), true);
+    assertEquals(await store.get("0000000002.msg"), fresh.bytes);
+  });
+
+  test("opens a folder that does not exist yet and persists into it", async (store) => {
+    const nested = store.sub("a").sub("records");
+    const log = await RecordLog.open(ctx, nested);
+    assertEquals(log.size, 0);
+    await log.add(await signed(0));
+    assertEquals(await nested.list(), ["0000000000.msg"]);
+    assertEquals(await store.list(), []);
+  });
+}
 
 Deno.test("RecordLog records, after and latest answer in ascending windows", async () => {
-  const log = await RecordLog.open(ctx, null);
+  const log = await RecordLog.open(ctx, new MemoryStore());
   for (const w of [9, 2, 5, 0, 6, 3]) assertEquals(await log.add(await signed(w)), true);
   const windowOf = (bytes: Uint8Array) => {
     const r = verifyRecord(ctx, bytes);
@@ -191,49 +223,3 @@ Deno.test("RecordLog records, after and latest answer in ascending windows", asy
   assertEquals(windowsOf(log.after(0)), [1, 2, 3, 5, 6, 9, 11]);
   assertEquals(log.checkpoint(), null);
 });
-
-Deno.test("RecordLog moves files that do not verify aside and warns", () =>
-  withDir(async (dir) => {
-    const log = await RecordLog.open(ctx, dir);
-    const good = await signed(1);
-    await log.add(good);
-    await log.add(await signed(2));
-    // Corrupt window 2's file; drop a record signed by Bob and a stray file beside them.
-    const corrupted = Uint8Array.from(await Deno.readFile(`${dir}/0000000002.msg`));
-    corrupted[120] ^= 0x10;
-    await Deno.writeFile(`${dir}/0000000002.msg`, corrupted);
-    await Deno.writeFile(`${dir}/0000000008.msg`, await sign(8, { signer: bob }));
-    await Deno.writeFile(`${dir}/notes.txt`, new TextEncoder().encode("not a record"));
-    const warnings: string[] = [];
-    const again = await RecordLog.open(ctx, dir, (l) => warnings.push(l));
-    assertEquals(again.size, 1);
-    assertEquals(again.get(1)?.bytes, good.bytes);
-    assertEquals(again.get(2), undefined);
-    assertEquals(again.get(8), undefined);
-    assertEquals(warnings.length, 2, warnings.join("\n"));
-    const w2 = warnings.find((l) => l.includes("0000000002.msg"));
-    const w8 = warnings.find((l) => l.includes("0000000008.msg"));
-    assert(w2 !== undefined && w2.includes(".bad"), warnings.join("\n"));
-    assert(w8 !== undefined && w8.includes("unauthorized"), warnings.join("\n"));
-    assert(!(await exists(`${dir}/0000000002.msg`)), "the corrupted file is gone");
-    assertEquals(await Deno.readFile(`${dir}/0000000002.msg.bad`), corrupted);
-    assert(await exists(`${dir}/0000000008.msg.bad`), "Bob's record is moved aside");
-    assert(await exists(`${dir}/notes.txt`), "other files are left alone");
-    // Once moved aside, the next open is quiet, and window 2 can be stored again.
-    const quiet: string[] = [];
-    const third = await RecordLog.open(ctx, dir, (l) => quiet.push(l));
-    assertEquals(quiet, []);
-    const fresh = await signed(2);
-    assertEquals(await third.add(fresh), true);
-    assertEquals(await Deno.readFile(`${dir}/0000000002.msg`), fresh.bytes);
-  }));
-
-Deno.test("RecordLog open creates a missing folder", () =>
-  withDir(async (dir) => {
-    const nested = `${dir}/a/records`;
-    const log = await RecordLog.open(ctx, nested);
-    assertEquals(log.size, 0);
-    assert((await Deno.stat(nested)).isDirectory, "created");
-    await log.add(await signed(0));
-    assert(await exists(`${nested}/0000000000.msg`), "persisted");
-  }));

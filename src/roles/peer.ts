@@ -18,7 +18,7 @@ import type { RoleNode } from "./role_node.ts";
 import type { SignedRecord } from "../protocol/record_log.ts";
 import { asRecord } from "../protocol/record_log.ts";
 import { type EventSink, type RoleStatus, StatusReporter, Waker } from "./role_events.ts";
-import type { StateDir } from "../cli/state_dir.ts";
+import type { RoleState } from "./role_state.ts";
 import type { WindowTrainer } from "./window_trainer.ts";
 
 /** How often an update announcement is repeated until its round record arrives. */
@@ -32,8 +32,8 @@ export interface PeerComponents<T> {
   chain: ModelChain;
   /** Inner steps on this peer's backend. */
   trainer: WindowTrainer<T>;
-  /** Where state is saved (null: nowhere, for tests). */
-  dir: StateDir | null;
+  /** Where θ, the error feedback and the last window trained are saved after every change. */
+  state: RoleState;
   /** The error-feedback buffer (saved or new). */
   error: Float32Array;
   /** Last window trained before a restart (−1: none). */
@@ -89,7 +89,7 @@ export class Peer<T> {
     this.#running = this.#run();
   }
 
-  /** Stops after the current inner step; the state on disk is the last one saved. */
+  /** Stops after the current inner step; the saved state is the last one. */
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#waker.wake();
@@ -200,9 +200,9 @@ export class Peer<T> {
   #applyMs = 0;
 
   async #onApplied(r: SignedRecord): Promise<void> {
-    const { net, chain, dir } = this.#c;
+    const { net, chain, state } = this.#c;
     if (this.#trainEnd?.window === r.record.window) this.#applyMs = Date.now() - this.#applyStart;
-    await dir?.save(net.ctx, {
+    await state.save(net.ctx, {
       applied: chain.applied,
       lastTrained: this.#lastTrained,
       params: chain.params,
@@ -269,7 +269,7 @@ export class Peer<T> {
     });
     const payloadHash = await net.node.store.add(payload, { pin: true });
     this.#unpinOld(payloadHash);
-    await this.#c.dir?.save(ctx, {
+    await this.#c.state.save(ctx, {
       applied: chain.applied,
       lastTrained: w,
       params: chain.params,

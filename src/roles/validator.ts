@@ -12,12 +12,12 @@
 import { hashBytes, toHex } from "../net/payload_store.ts";
 import { encodeCheckpoint } from "../codec/checkpoint.ts";
 import type { RoundRecord } from "../codec/messages.ts";
-import { writeFileAtomic } from "../util/atomic_write.ts";
 import type { ModelChain } from "../protocol/model_chain.ts";
 import type { RoleNode } from "./role_node.ts";
 import { verifyRecord } from "../protocol/record_log.ts";
 import { type EventSink, StatusReporter, Waker } from "./role_events.ts";
-import type { StateDir } from "../cli/state_dir.ts";
+import type { RoleState } from "./role_state.ts";
+import type { StateStore } from "../protocol/state_store.ts";
 
 /** What a validator is made of. */
 export interface ValidatorComponents {
@@ -25,8 +25,10 @@ export interface ValidatorComponents {
   net: RoleNode;
   /** The model head. */
   chain: ModelChain;
-  /** Where state, payloads and checkpoints are saved (null: memory only). */
-  dir: StateDir | null;
+  /** Where θ is saved after every round. */
+  state: RoleState;
+  /** Where checkpoints (`checkpoints/`) and the payloads kept for joiners (`payloads/`) go. */
+  store: StateStore;
   /** Status and events. */
   emit: EventSink;
 }
@@ -50,9 +52,13 @@ export class Validator {
   readonly #report: StatusReporter;
   /** Payload hashes the records since the newest checkpoint select (kept for joiners). */
   #kept: { window: number; hash: string }[] = [];
+  readonly #checkpoints: StateStore;
+  readonly #payloads: StateStore;
 
   constructor(c: ValidatorComponents) {
     this.#c = c;
+    this.#checkpoints = c.store.sub("checkpoints");
+    this.#payloads = c.store.sub("payloads");
     this.#report = new StatusReporter(
       "validator",
       c.net.signer.address,
@@ -191,7 +197,7 @@ export class Validator {
     };
     for (const c of ok) {
       await net.node.store.put(c.payloadHash, c.bytes, { pin: true });
-      await this.#savePayload(c.payloadHash, c.bytes);
+      await this.#payloads.put(c.payloadHash, c.bytes);
       this.#kept.push({ window: w, hash: c.payloadHash });
     }
     // Sign and keep the record before moving the head: a failure before this point leaves
@@ -201,7 +207,7 @@ export class Validator {
     if (typeof signed === "string") throw new Error(`own round record does not verify: ${signed}`);
     await net.records.add(signed);
     chain.commit(w, next);
-    await this.#c.dir?.save(
+    await this.#c.state.save(
       net.ctx,
       { applied: w, lastTrained: -1, params: chain.params },
       chain.hash,
@@ -232,27 +238,21 @@ export class Validator {
 
   /** θ_window as a checkpoint: stored, served by hash, announced through the sync protocol. */
   async #checkpoint(window: number): Promise<void> {
-    const { net, chain, dir } = this.#c;
+    const { net, chain } = this.#c;
     const bytes = encodeCheckpoint(net.ctx.tensors, chain.params, {
       runId: net.ctx.runIdHex,
       window,
       modelHash: chain.hashHex,
     });
     const hash = await net.node.store.add(bytes, { pin: true });
-    if (dir !== null) {
-      await Deno.mkdir(dir.checkpointsDir, { recursive: true });
-      await writeFileAtomic(
-        `${dir.checkpointsDir}/${String(window).padStart(10, "0")}.safetensors`,
-        bytes,
-      );
-    }
+    await this.#checkpoints.put(`${String(window).padStart(10, "0")}.safetensors`, bytes);
     const old = net.records.servedCheckpoint;
     net.records.servedCheckpoint = { window, hash, size: bytes.length };
     if (old !== null) net.node.store.unpin(old.hash);
     // Payloads before the checkpoint are no longer needed to replay.
     for (const k of this.#kept.filter((k) => k.window < window)) {
       net.node.store.unpin(k.hash);
-      if (dir !== null) await Deno.remove(`${dir.path}/payloads/${k.hash}`).catch(() => {});
+      await this.#payloads.delete(k.hash).catch(() => {});
     }
     this.#kept = this.#kept.filter((k) => k.window >= window);
     this.#report.log(
@@ -260,27 +260,14 @@ export class Validator {
     );
   }
 
-  async #savePayload(hash: string, bytes: Uint8Array): Promise<void> {
-    const dir = this.#c.dir;
-    if (dir === null) return;
-    await Deno.mkdir(`${dir.path}/payloads`, { recursive: true });
-    await writeFileAtomic(`${dir.path}/payloads/${hash}`, bytes);
-  }
-
   /** After a restart: serve the newest checkpoint and the payloads recorded since. */
   async #restore(): Promise<void> {
-    const { net, dir } = this.#c;
-    if (dir === null) return;
-    let newest: string | undefined;
-    try {
-      for await (const e of Deno.readDir(dir.checkpointsDir)) {
-        if (/^\d{10}\.safetensors$/.test(e.name) && (newest === undefined || e.name > newest)) {
-          newest = e.name;
-        }
-      }
-    } catch { /* no checkpoints yet */ }
-    if (newest !== undefined) {
-      const bytes = await Deno.readFile(`${dir.checkpointsDir}/${newest}`);
+    const { net } = this.#c;
+    const newest = (await this.#checkpoints.list())
+      .filter((n) => /^\d{10}\.safetensors$/.test(n))
+      .sort().pop();
+    const bytes = newest === undefined ? null : await this.#checkpoints.get(newest);
+    if (newest !== undefined && bytes !== null) {
       const hash = await net.node.store.add(bytes, { pin: true });
       net.records.servedCheckpoint = {
         window: Number(newest.slice(0, 10)),
@@ -293,7 +280,8 @@ export class Validator {
       for (const c of r.record.contributors) {
         const h = toHex(c.payloadHash);
         try {
-          const bytes = await Deno.readFile(`${dir.path}/payloads/${h}`);
+          const bytes = await this.#payloads.get(h);
+          if (bytes === null) throw new Error("not kept");
           await net.node.store.put(h, bytes, { pin: true }); // put verifies the hash
           this.#kept.push({ window: r.record.window, hash: h });
         } catch (e) {
