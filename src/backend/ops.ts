@@ -6,6 +6,8 @@
  * Shapes are row-major, as documented on the kernels.
  */
 
+import type { CompressorSource } from "./compressor.ts";
+
 /** AdamW hyper-parameters of one update (step is 1-based). */
 export interface AdamWHyper {
   lr: number;
@@ -55,8 +57,8 @@ export interface Kernels<T> {
   adamw(params: T, grads: T, m: T, v: T, clip: T, n: number, hp: AdamWHyper): void;
 }
 
-/** Memory plus kernels: what the model needs from a backend. */
-export type Ops<T> = Memory<T> & Kernels<T>;
+/** Memory plus kernels: what the model needs from a backend; plus a peer's compression. */
+export type Ops<T> = Memory<T> & Kernels<T> & CompressorSource<T>;
 
 /** The kernel names both backends must provide. */
 export const KERNEL_NAMES = [
