@@ -3,7 +3,9 @@
  * its parameters live. `cpuCompressor` (compressor_cpu.ts) is the reference itself;
  * `GpuCompressor` (compressor_gpu.ts) keeps θ_start and the error-feedback buffer on the device
  * and reads back only the kept indices and values. Both give byte-identical payloads and
- * error-feedback buffers for the same inputs (test: src/backend/compressor_test.ts).
+ * error-feedback buffers for the same inputs (test/kernels/compressor_cases.ts: under Deno
+ * `deno test -A --unstable-webgpu test/kernels_test.ts --filter compressor`, and on the kernel
+ * page in Chromium).
  *
  * @module
  */

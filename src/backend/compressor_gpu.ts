@@ -194,7 +194,9 @@ export class GpuCompressor implements Compressor<GpuTensor> {
 
   loadError(error: Float32Array): void {
     if (error.length !== this.#length) {
-      throw new RangeError(`compressor: error has ${error.length} elements, layout ${this.#length}`);
+      throw new RangeError(
+        `compressor: error has ${error.length} elements, layout ${this.#length}`,
+      );
     }
     this.#rt.write(this.#e, error);
   }

@@ -2,7 +2,8 @@
  * The backend boundary: the model and trainer are written against `Ops<T>` with an opaque tensor
  * type, so they never touch GPU types. `gpuOps` runs the WGSL launchers (src/kernels) and
  * `cpuOps` the plain TypeScript references (src/reference): both export every kernel under the
- * same name with the same arguments, the launchers taking the runtime first.
+ * same name with the same arguments, the launchers taking the runtime first. Each also makes a
+ * peer's compressor (src/backend/compressor.ts), so compression runs where the parameters live.
  * Shapes are row-major, as documented on the kernels.
  */
 

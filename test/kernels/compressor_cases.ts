@@ -1,8 +1,9 @@
 /**
  * The GPU compressor against the CPU one (the reference): from the same θ_start, θ_end and
  * error-feedback buffer, the encoded payload and the new error-feedback buffer must be
- * byte-identical, window after window. Run by src/backend/compressor_test.ts under Deno and,
- * through ALL_CASES, by the kernel page in Chromium.
+ * byte-identical, window after window. In ALL_CASES: run by test/kernels_test.ts under Deno
+ * (`--filter compressor` runs these alone; `WEBLOCO_GPU=wgpu` for Deno's wgpu, Dawn otherwise)
+ * and by the kernel page in Chromium.
  */
 import { cpuOps } from "../../src/backend/cpu_ops.ts";
 import { gpuOps } from "../../src/backend/gpu_ops.ts";
@@ -83,7 +84,15 @@ function compressorCase(
           const at = `${label} window ${w}`;
           for (const mode of [0, 1] as IndexMode[]) {
             results.push(
-              compare(KERNEL, at, `payload bytes (index mode ${mode})`, payload(got, mode), payload(want, mode), 0, 0),
+              compare(
+                KERNEL,
+                at,
+                `payload bytes (index mode ${mode})`,
+                payload(got, mode),
+                payload(want, mode),
+                0,
+                0,
+              ),
             );
           }
           const [eGot, eWant] = [await gpu.readError(), await cpu.readError()];
@@ -129,7 +138,9 @@ const nonFiniteCase: KernelCase = {
     const want = await refuses(() => cpu.compress(c));
     gpu.dispose();
     rt.dispose(params);
-    return [compare(KERNEL, "non-finite", "throws RangeError (gpu, cpu)", [got, want], [1, 1], 0, 0)];
+    return [
+      compare(KERNEL, "non-finite", "throws RangeError (gpu, cpu)", [got, want], [1, 1], 0, 0),
+    ];
   },
 };
 

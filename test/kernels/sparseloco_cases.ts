@@ -199,11 +199,14 @@ const nonFiniteCase: KernelCase = {
       for (let l = 0; l < g.tileSize(t); l++) if (!Number.isFinite(e[g.toFlat(t, l)])) want[t]++;
     }
     const te = upload(rt, e, "e"), idx = rt.tensor(plan.selected, "u32", "idx");
-    const vals = rt.tensor(plan.selected, "f32", "vals"), bad = rt.tensor(g.tileCount, "u32", "bad");
+    const vals = rt.tensor(plan.selected, "f32", "vals"),
+      bad = rt.tensor(g.tileCount, "u32", "bad");
     tileTopK(rt, te, plan, idx, vals, bad);
     const got = await rt.readU32(bad);
     for (const t of [te, idx, vals, bad]) rt.dispose(t);
-    return [compare("sparseloco.tile_topk", "non-finite 128×128", "count per tile", got, want, 0, 0)];
+    return [
+      compare("sparseloco.tile_topk", "non-finite 128×128", "count per tile", got, want, 0, 0),
+    ];
   },
 };
 
@@ -212,7 +215,11 @@ const nonFiniteCase: KernelCase = {
  * reference's selection on it, random codes, a table at an offset (as the compressor binds all
  * tensors' tables at once).
  */
-function residualCase(shape: number[], options: Partial<CompressOptions>, seed: number): KernelCase {
+function residualCase(
+  shape: number[],
+  options: Partial<CompressOptions>,
+  seed: number,
+): KernelCase {
   const label = shape.join("×");
   return {
     kernel: "sparseloco.residual",
