@@ -1,7 +1,8 @@
 /**
  * Compression benchmark for `deno task bench`: one SparseLoCo round's compression of one
- * parameter tensor on the GPU kernels and in the TypeScript reference, the wire codec in both
- * index modes, and the aggregation of 20 peers, for tensors of the given parameter counts.
+ * parameter tensor by the GPU compressor and the TypeScript reference, the wire codec in both
+ * index modes, the aggregation of 20 peers, for tensors of the given parameter counts; and the
+ * bytes a peer reads back from the device per window for the tiny and small presets.
  *
  * Each size is one 2-D tensor of 64×64 tiles (rows a multiple of 64 × 4096 columns, the closest
  * to the asked count): the shape of a LLaMA projection, k = 64 per tile as in the reference run.
@@ -11,15 +12,12 @@
  *   const rows = await benchCompression(rt, [1e6, 1e7]);
  */
 import type { GpuRuntime } from "../src/gpu/runtime.ts";
-import {
-  compressTensorGpu,
-  disposeCompression,
-  planCompression,
-  recordCompression,
-} from "../src/kernels/sparseloco.ts";
+import { compressorTraffic, GpuCompressor } from "../src/backend/compressor_gpu.ts";
 import { compressTensor, DEFAULT_COMPRESS_OPTIONS } from "../src/reference/sparseloco/compress.ts";
 import type { QuantizedTensor } from "../src/reference/sparseloco/compress.ts";
-import { pseudoGradient } from "../src/optim/sparseloco/pseudo_gradient.ts";
+import { pseudoGradient } from "../src/reference/sparseloco/pseudo_gradient.ts";
+import { presetConfig } from "../src/model/config.ts";
+import { paramLayout } from "../src/model/params.ts";
 import { aggregateTensor } from "../src/optim/sparseloco/aggregate.ts";
 import type { Contribution } from "../src/optim/sparseloco/aggregate.ts";
 import { TileGeometry } from "../src/reference/sparseloco/tiles.ts";
@@ -39,7 +37,7 @@ export interface Row {
   ms: number;
   /** Throughput in `unit`. */
   rate: number;
-  /** "params/s" or "MB/s" (10⁶ bytes of encoded message per second). */
+  /** "params/s", "MB/s" (10⁶ bytes of encoded message per second) or "bytes" (per window). */
   unit: string;
   /** Runs averaged. */
   reps: number;
@@ -98,6 +96,30 @@ function codecRow(what: string, params: number, bytes: number, ms: number, reps:
 }
 
 /**
+ * Bytes a peer reads back from the device per window, for the tiny and small presets: before,
+ * the whole θ (4 bytes a parameter, padding included) for a CPU compression; now the
+ * `GpuCompressor`'s kept indices and values (8 bytes each: 64 of 4096 per matrix tile, 1-D
+ * tensors whole) and a non-finite count per tile. Pure arithmetic on the layout.
+ */
+export function readBackRows(presets = ["tiny", "small"]): Row[] {
+  return presets.flatMap((name) => {
+    const layout = paramLayout(presetConfig(name));
+    const { readBack } = compressorTraffic(layout, {});
+    const row = (what: string, bytes: number): Row => ({
+      what: `read-back per window, ${name} preset: ${what}`,
+      params: layout.count,
+      value: `${(bytes / 1024).toFixed(1)} KiB (${(bytes / layout.count).toFixed(3)} B/param)`,
+      ms: 0,
+      rate: bytes,
+      unit: "bytes",
+      reps: 1,
+      bytes,
+    });
+    return [row("whole θ (before)", 4 * layout.length), row("GpuCompressor", readBack)];
+  });
+}
+
+/**
  * A peer's compressed tensor with a random selection (k distinct sorted locals per tile, partial
  * Fisher–Yates) and random codes: what aggregation sees from peers that trained on other data.
  */
@@ -125,9 +147,9 @@ function randomPeer(rng: Rng, shape: number[], k: number): QuantizedTensor {
 /**
  * Measures, for each size (parameters of one tensor; the caller picks them, e.g. [1e6, 1e7] on
  * SwiftShader, up to 1e8 on a GPU):
- * - the GPU kernels: error feedback + top-k + quantization + residual, on device (no read-back),
- *   and `compressTensorGpu` with its read-back of indices, codes and table;
- * - the TypeScript reference: `pseudoGradient` + `compressTensor` (what the GPU path fuses);
+ * - the `GpuCompressor`: error feedback + top-k on the device, read-back of the kept indices and
+ *   values, the reference quantizer on the host, upload of codes and table, residual;
+ * - the TypeScript reference: `pseudoGradient` + `compressTensor` (the same result);
  * - `encodeUpdate` / `decodeUpdate` in both index modes (0: packed 12-bit, 1: Rice), MB/s of
  *   encoded message;
  * - `aggregateTensor` over 20 peers with independent random selections.
@@ -146,25 +168,23 @@ export async function benchCompression(rt: GpuRuntime, sizes: number[]): Promise
     const start = rng.uniforms(n, -1, 1);
     const end = start.map((x) => x - 1e-3 * (rng.uniform() - 0.5));
     const e0 = rng.uniforms(n, -1e-3, 1e-3);
-    const plan = planCompression(shape);
 
-    // GPU: everything stays on the device; sync waits for the queue.
-    const te = rt.tensor(n, "f32", "bench.e"), ts = rt.tensor(n, "f32", "bench.start");
-    const tend = rt.tensor(n, "f32", "bench.end");
-    rt.write(te, e0);
+    // GPU: θ_start, θ_end and e on the device; each run is one window of a one-tensor model.
+    const layout = { entries: [{ name: "w", offset: 0, shape }], length: n };
+    const compressor = new GpuCompressor(rt, layout, {});
+    compressor.loadError(e0);
+    const ts = rt.tensor(n, "f32", "bench.start"), tend = rt.tensor(n, "f32", "bench.end");
     rt.write(ts, start);
     rt.write(tend, end);
-    const onDevice = await timeAsync(async () => {
-      disposeCompression(rt, recordCompression(rt, te, ts, tend, plan));
-      await rt.sync();
+    const sent: { tensors?: QuantizedTensor[] } = {};
+    const gpu = await timeAsync(async () => {
+      compressor.begin(ts);
+      sent.tensors = await compressor.compress(tend);
     });
-    log(rateRow("gpu EF+top-k+quantize+residual", n, onDevice.ms, onDevice.reps));
-    const sent: { tensor?: QuantizedTensor } = {};
-    const withRead = await timeAsync(async () => {
-      sent.tensor = await compressTensorGpu(rt, te, ts, tend, shape);
-    });
-    log(rateRow("gpu compressTensorGpu incl. read-back", n, withRead.ms, withRead.reps));
-    for (const t of [te, ts, tend]) rt.dispose(t);
+    await rt.sync();
+    log(rateRow("gpu compressor (EF+top-k on device, quantize on host, residual)", n, gpu.ms, gpu.reps));
+    compressor.dispose();
+    for (const t of [ts, tend]) rt.dispose(t);
 
     // TypeScript reference on the same data: Δ, then e = β·e + Δ, top-k, quantize, residual.
     const error = e0.slice();
@@ -180,7 +200,7 @@ export async function benchCompression(rt: GpuRuntime, sizes: number[]): Promise
     log(rateRow("ts reference compressTensor", n, reference.ms, reference.reps));
 
     // Codec: one tensor in a message, both index modes.
-    const tensor = sent.tensor!;
+    const tensor = sent.tensors![0];
     for (const mode of [0, 1] as IndexMode[]) {
       const update: Update = {
         indexMode: mode,
@@ -212,5 +232,6 @@ export async function benchCompression(rt: GpuRuntime, sizes: number[]): Promise
     const agg = await timeAsync(() => aggregateTensor(contributions), 500, 5);
     log(rateRow(`aggregateTensor ${PEERS} peers`, n, agg.ms, agg.reps));
   }
+  for (const r of readBackRows()) log(r);
   return rows;
 }

@@ -1,35 +1,24 @@
-// SparseLoCo compression of one parameter tensor (src/optim/sparseloco/compress.ts on the GPU).
+// SparseLoCo compression of one parameter tensor on the GPU, the parts that are bit-exact
+// against the reference (src/reference/sparseloco): the quantizer's statistics, codes and table
+// are computed on the host in float64 by the reference itself (src/backend/compressor_gpu.ts).
 //
 //   error_feedback    e = β·e + (start − end)                      e, start, end: (N)
 //   tile_topk         per tile, the k largest |e| (ties → lower index), tile-local indices
-//                     ascending; their values; per-tile [Σ values, #non-finite e]
-//                     e: (N) → idx: (M) u32, vals: (M), tile_part: (2T)
-//   mean_finish       sum, shift = mean, #non-finite                 tile_part: (2T) → stats
-//   centered_partial  Σ (v − mean)² per workgroup                     vals: (M) → part: (G)
-//   sigma_finish      σ (sample, n − 1), scale = (rangeSigmas/4)·σ, ok flag   part: (G) → stats
-//   quantize_codes    code = clamp(round((v − shift)/scale + 2), 0, 3), 4 codes per u32 (byte
-//                     each, little-endian = the reference's Uint8Array), per-workgroup per-code
-//                     sums and counts                               vals: (M) → codes: (⌈M/4⌉), part: (8G)
-//   table_finish      table[c] = mean of the values with code c (empty: shift + (c−2)·scale)
-//                                                                   part: (8G) → stats
-//   residual          e[flat(idx)] −= table[code]                  idx, codes: (M), e: (N)
+//                     ascending; their values; per tile the number of non-finite e
+//                     e: (N) → idx: (M) u32, vals: (M), tile_bad: (T) u32
+//   residual          e[flat(idx)] −= table[code]                  idx: (M), codes: (⌈M/16⌉), e: (N)
 //
 // N = numel, T = tiles, k = kept per full tile, M = selected entries (T·k, or less for a short
 // 1-D last chunk). Tile t's selection starts at t·k.
-// Every reduction is in a fixed order (per-thread chains, then chunks of 16 and the chunk sums,
-// then one workgroup over the partials in order), so equal inputs give bit-identical outputs;
-// sums are float32 where the reference sums in float64 (src/kernels/sparseloco.ts: tolerances).
-// Workgroup reductions and scans are two-level rather than log-depth trees (3 barriers each:
-// software rasterisers such as SwiftShader pay for every barrier; the 2×16 serial steps cost
-// little on a GPU), one scalar at a time: workgroup memory is zero-filled at every workgroup's
-// start and its size drives SwiftShader's compile time (8 KiB took a pipeline from 0.25 s to
-// over 1 s), so every entry keeps it to a few KiB.
+// Workgroup scans are two-level rather than log-depth trees (3 barriers each: software
+// rasterisers such as SwiftShader pay for every barrier; the serial steps cost little on a GPU):
+// workgroup memory is zero-filled at every workgroup's start and its size drives SwiftShader's
+// compile time (8 KiB took a pipeline from 0.25 s to over 1 s), so every entry keeps it small.
 // Bindings: several entries reuse a binding number for differently typed views; `layout: "auto"`
 // gives each entry only the variables it uses.
 
 struct Params {
-  n: u32,             // entries this dispatch covers (elements, tiles, values or partials)
-  m: u32,             // M, selected entries of the tensor
+  n: u32,             // entries this dispatch covers (elements, tiles or selected entries)
   k: u32,             // kept per full tile = min(k, tileRows·tileCols)
   one_d: u32,         // 1 for a 1-D tensor (chunks of tile_cols; the last may be short)
   cols: u32,          // columns of the matrix view (the length for 1-D)
@@ -37,24 +26,12 @@ struct Params {
   tile_cols: u32,
   grid_cols: u32,     // tiles across
   beta: f32,          // error-feedback decay
-  range_quarter: f32, // rangeSigmas / 4 (1.5 for the reference's 6σ)
   zero: u32,          // always 0; see error_feedback
+  table_at: u32,      // residual: this tensor's 4 entries start at table_in[table_at]
   pad: u32,
 }
 
-// stats: (16) f32, written by the *_finish entries (same layout as STAT in sparseloco.ts).
-const SUM = 0u;        // Σ selected values
-const SHIFT = 1u;      // mean of the selected values (the quantizer's shift)
-const SS = 2u;         // Σ (v − mean)²
-const SIGMA = 3u;      // sample standard deviation
-const SCALE = 4u;      // range_quarter·σ, or 0 when not > 0
-const NONFINITE = 5u;  // number of non-finite e entries after error feedback
-const OK = 6u;         // 1 when everything above is finite; residual does nothing otherwise
-const TABLE = 8u;      // 4 entries: decode(c) = table[c]
-const COUNTS = 12u;    // 4 entries: values per code
-
 const WG = 256u;
-const CH = 16u; // WG = CH²: chunk length of the two-level reductions
 // tile_topk runs 64 invocations per tile: software rasterisers run each group of 4 invocations
 // as a fiber and switch all of them at every barrier, so a smaller workgroup makes this
 // barrier-heavy entry several times faster there; a GPU still has one workgroup per tile.
@@ -65,28 +42,19 @@ const TK_CH = 8u; // TK = TK_CH²
 
 // error_feedback, tile_topk, residual
 @group(0) @binding(1) var<storage, read_write> e: array<f32>;              // (N)
-// mean_finish, sigma_finish, table_finish
-@group(0) @binding(1) var<storage, read_write> stats: array<f32>;          // (16)
-// centered_partial, quantize_codes
-@group(0) @binding(1) var<storage, read_write> part_out: array<f32>;       // (G) or (8G)
 
 @group(0) @binding(2) var<storage, read> theta_start: array<f32>;          // (N) error_feedback
 @group(0) @binding(2) var<storage, read_write> sel_idx: array<u32>;        // (M) tile_topk
-@group(0) @binding(2) var<storage, read> part_in: array<f32>;              // finishes
-@group(0) @binding(2) var<storage, read> vals_in: array<f32>;              // (M) centered, codes
 @group(0) @binding(2) var<storage, read> idx_in: array<u32>;               // (M) residual
 
 @group(0) @binding(3) var<storage, read> theta_end: array<f32>;            // (N) error_feedback
 @group(0) @binding(3) var<storage, read_write> sel_val: array<f32>;        // (M) tile_topk
-@group(0) @binding(3) var<storage, read> stats_in: array<f32>;             // (16) centered, codes
-@group(0) @binding(3) var<storage, read> codes_in: array<u32>;             // (⌈M/4⌉) residual
+@group(0) @binding(3) var<storage, read> codes_in: array<u32>;             // (⌈M/16⌉) residual
 
-@group(0) @binding(4) var<storage, read_write> tile_part: array<f32>;      // (2T) tile_topk
-@group(0) @binding(4) var<storage, read_write> codes_out: array<u32>;      // (⌈M/4⌉) codes
-@group(0) @binding(4) var<storage, read> stats_r: array<f32>;              // (16) residual
+@group(0) @binding(4) var<storage, read_write> tile_bad: array<u32>;       // (T) tile_topk
+@group(0) @binding(4) var<storage, read> table_in: array<f32>;             // (4·tensors) residual
 
-// Each entry gets only what it uses: tile_topk 1 KiB histogram + 0.6 KiB scans + 1.1 KiB sum
-// (≈ 2.7 KiB), the others the 1.1 KiB sum (limit 16 KiB).
+// tile_topk: 1 KiB histogram + 0.6 KiB scans (≈ 1.7 KiB; limit 16 KiB).
 var<workgroup> hist: array<atomic<u32>, 256>;
 var<workgroup> scan_a: array<u32, TK>;
 var<workgroup> scan_b: array<u32, TK>;
@@ -96,34 +64,9 @@ var<workgroup> pick_prefix: u32;
 var<workgroup> pick_krem: u32;
 var<workgroup> pick_done: u32;
 var<workgroup> bad_count: atomic<u32>;
-var<workgroup> red: array<f32, WG>;
-var<workgroup> red_chunk: array<f32, CH>;
-var<workgroup> red_total: f32;
 
 // 2-D grid so that N may exceed 65535 workgroups of 256.
 fn flat_id(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * WG; }
-
-// Sum of one value per thread (ch² threads) in a fixed order: ch consecutive values per chunk,
-// then the ch chunk sums. Every thread gets the total. Call uniformly with a constant ch.
-fn workgroup_sum(lid: u32, ch: u32, v: f32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  if (lid < ch) {
-    var s = red[lid * ch];
-    for (var j = 1u; j < ch; j = j + 1u) { s = s + red[lid * ch + j]; }
-    red_chunk[lid] = s;
-  }
-  workgroupBarrier();
-  if (lid == 0u) {
-    var s = red_chunk[0];
-    for (var c = 1u; c < ch; c = c + 1u) { s = s + red_chunk[c]; }
-    red_total = s;
-  }
-  workgroupBarrier();
-  let total = red_total;
-  workgroupBarrier(); // before the next call overwrites red_total
-  return total;
-}
 
 // ---------------------------------------------------------------------------------------------
 // e = β·e + (start − end)   e, start, end: (N)
@@ -141,7 +84,7 @@ fn error_feedback(@builtin(global_invocation_id) gid: vec3<u32>,
 }
 
 // ---------------------------------------------------------------------------------------------
-// Tile geometry (src/optim/sparseloco/tiles.ts).
+// Tile geometry (src/reference/sparseloco/tiles.ts).
 
 fn tile_size(t: u32) -> u32 {
   if (p.one_d != 0u) { return min(p.tile_cols, p.cols - t * p.tile_cols); }
@@ -214,7 +157,7 @@ fn scan2_exclusive(lid: u32, a: u32, b: u32) -> vec2<u32> {
 
 // ---------------------------------------------------------------------------------------------
 // One workgroup per tile: e: (N) → sel_idx, sel_val: (M) at t·k .. t·k + min(k, size) − 1,
-// tile_part: (2T) = [Σ selected values (fixed order), #non-finite entries of the tile].
+// tile_bad: (T) = #non-finite entries of the tile (the host refuses the tensor if any).
 //
 // Selection is a radix select on the keys (< 2³¹): the first digit is the exponent (bits
 // 30..23), so one pass already spreads magnitudes, then the mantissa in 8, 8 and 7 bits. Each
@@ -318,7 +261,6 @@ fn tile_topk(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) w
   if (bad > 0u) { atomicAdd(&bad_count, bad); }
   var g = before.x; // keys > thr before this run
   var q = before.y; // keys == thr before this run
-  var s = 0.0;
   for (var i = lo; i < hi; i = i + 1u) {
     let x = e[local_to_flat(origin, i)];
     let key = key_of(x);
@@ -337,156 +279,24 @@ fn tile_topk(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) w
     if (keep) {
       sel_idx[base + pos] = i;
       sel_val[base + pos] = x;
-      s = s + x;
     }
   }
-  let total = workgroup_sum(lid, TK_CH, s);
-  if (lid == 0u) {
-    tile_part[2u * t] = total;
-    tile_part[2u * t + 1u] = f32(atomicLoad(&bad_count));
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// tile_part: (2T) with T = p.n → stats[SUM, SHIFT, NONFINITE]. Exactly one workgroup.
-@compute @workgroup_size(256)
-fn mean_finish(@builtin(local_invocation_index) lid: u32) {
-  var s = 0.0;
-  var b = 0.0;
-  for (var i = lid; i < p.n; i = i + WG) {
-    s = s + part_in[2u * i];
-    b = b + part_in[2u * i + 1u];
-  }
-  let sum = workgroup_sum(lid, CH, s);
-  let nonfinite = workgroup_sum(lid, CH, b);
-  if (lid == 0u) {
-    stats[SUM] = sum;
-    stats[SHIFT] = sum / f32(p.m);
-    stats[NONFINITE] = nonfinite;
-  }
-}
-
-// vals: (M) with M = p.n → part_out: (G) = Σ (v − mean)² over what workgroup w visits.
-// Grid-stride loop over G = num_workgroups (1-D): each thread's chain is fixed by G.
-@compute @workgroup_size(256)
-fn centered_partial(@builtin(local_invocation_index) lid: u32,
-                    @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let mean = stats_in[SHIFT];
-  var s = 0.0;
-  for (var i = wid.x * WG + lid; i < p.n; i = i + nwg.x * WG) {
-    let d = vals_in[i] - mean;
-    s = s + d * d;
-  }
-  let total = workgroup_sum(lid, CH, s);
-  if (lid == 0u) { part_out[wid.x] = total; }
-}
-
-fn finite(x: f32) -> bool { return !non_finite(x); }
-
-// part_in: (G) with G = p.n → stats[SS, SIGMA, SCALE, OK]. Exactly one workgroup.
-@compute @workgroup_size(256)
-fn sigma_finish(@builtin(local_invocation_index) lid: u32) {
-  var s = 0.0;
-  for (var i = lid; i < p.n; i = i + WG) { s = s + part_in[i]; }
-  let ss = workgroup_sum(lid, CH, s);
-  if (lid == 0u) {
-    var sigma = 0.0;
-    if (p.m > 1u) { sigma = sqrt(ss / f32(p.m - 1u)); }
-    var scale = p.range_quarter * sigma;
-    let ok = stats[NONFINITE] == 0.0 && finite(stats[SUM]) && finite(stats[SHIFT]) &&
-      finite(ss) && finite(scale);
-    if (!(scale > 0.0)) { scale = 0.0; }
-    stats[SS] = ss;
-    stats[SIGMA] = sigma;
-    stats[SCALE] = scale;
-    stats[OK] = select(0.0, 1.0, ok);
-  }
-}
-
-// vals: (M) → codes_out: (⌈M/4⌉), 4 codes per u32 (code of value 4q + j in byte j), and
-// part_out: (8G) = [Σ v per code (4), count per code (4)] over what workgroup w visits.
-// Grid-stride over quads, p.n = ⌈M/4⌉. The code follows quantize2Bit step by step in float32:
-// (v − shift), / scale, + 2, round half to even (WGSL round), clamp to 0..3; scale 0 → code 2.
-@compute @workgroup_size(256)
-fn quantize_codes(@builtin(local_invocation_index) lid: u32,
-                  @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let shift = stats_in[SHIFT];
-  let scale = stats_in[SCALE];
-  var sums = vec4<f32>(0.0);
-  var counts = vec4<f32>(0.0);
-  for (var q = wid.x * WG + lid; q < p.n; q = q + nwg.x * WG) {
-    var packed = 0u;
-    for (var j = 0u; j < 4u; j = j + 1u) {
-      let i = 4u * q + j;
-      if (i < p.m) {
-        let v = vals_in[i];
-        var c = 2u;
-        if (scale > 0.0) {
-          let x = (v - shift) / scale + 2.0;
-          c = u32(clamp(round(x), 0.0, 3.0));
-        }
-        packed = packed | (c << (8u * j));
-        let hit = vec4<u32>(0u, 1u, 2u, 3u) == vec4<u32>(c);
-        sums = sums + select(vec4<f32>(0.0), vec4<f32>(v), hit);
-        counts = counts + select(vec4<f32>(0.0), vec4<f32>(1.0), hit);
-      }
-    }
-    codes_out[q] = packed;
-  }
-  // Per code: its sum, then its count (8 reductions in a loop: small workgroup memory).
-  for (var c = 0u; c < 4u; c = c + 1u) {
-    let sum = workgroup_sum(lid, CH, sums[c]);
-    let count = workgroup_sum(lid, CH, counts[c]);
-    if (lid == 0u) {
-      part_out[8u * wid.x + c] = sum;
-      part_out[8u * wid.x + 4u + c] = count;
-    }
-  }
-}
-
-// part_in: (8G) with G = p.n → stats[TABLE..TABLE+3, COUNTS..COUNTS+3]. Exactly one workgroup.
-// Thread r·32 + j (r < 8) sums row r (code sums, then counts) of partials j, j + 32, …
-@compute @workgroup_size(256)
-fn table_finish(@builtin(local_invocation_index) lid: u32) {
-  var sums = vec4<f32>(0.0);
-  var counts = vec4<f32>(0.0);
-  for (var i = lid; i < p.n; i = i + WG) {
-    let o = 8u * i;
-    sums = sums + vec4<f32>(part_in[o], part_in[o + 1u], part_in[o + 2u], part_in[o + 3u]);
-    counts = counts + vec4<f32>(part_in[o + 4u], part_in[o + 5u], part_in[o + 6u], part_in[o + 7u]);
-  }
-  var total_sums = vec4<f32>(0.0);
-  var total_counts = vec4<f32>(0.0);
-  for (var c = 0u; c < 4u; c = c + 1u) {
-    total_sums[c] = workgroup_sum(lid, CH, sums[c]);
-    total_counts[c] = workgroup_sum(lid, CH, counts[c]);
-  }
-  if (lid == 0u) {
-    let n = total_counts;
-    // An empty bin takes its centre shift + (c − 2)·scale; (c − 2)·scale is exact.
-    let centre = vec4<f32>(stats[SHIFT]) + vec4<f32>(-2.0, -1.0, 0.0, 1.0) * stats[SCALE];
-    let table = select(centre, total_sums / max(n, vec4<f32>(1.0)), n > vec4<f32>(0.0));
-    stats[TABLE] = table.x;
-    stats[TABLE + 1u] = table.y;
-    stats[TABLE + 2u] = table.z;
-    stats[TABLE + 3u] = table.w;
-    stats[COUNTS] = n.x;
-    stats[COUNTS + 1u] = n.y;
-    stats[COUNTS + 2u] = n.z;
-    stats[COUNTS + 3u] = n.w;
-  }
+  workgroupBarrier(); // every thread's atomicAdd is in
+  if (lid == 0u) { tile_bad[t] = atomicLoad(&bad_count); }
 }
 
 // ---------------------------------------------------------------------------------------------
 // e[flat(idx_j)] −= table[code_j] for the M = p.n selected entries: what was sent leaves e, the
-// quantization error stays. Does nothing unless stats[OK] (the host then throws, and e holds
-// exactly the error-feedback result, as in the reference).  idx: (M), codes: (⌈M/4⌉), e: (N)
+// quantization error stays. codes: 16 per u32, code j in bits 2(j mod 16)..+1; the table (the
+// reference quantizer's, computed on the host) at table_in[table_at..+3]. A correctly rounded
+// float32 subtraction, as the reference's Float32Array store of e − table[c].
+// idx: (M), codes: (⌈M/16⌉), e: (N)
 @compute @workgroup_size(256)
 fn residual(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let j = flat_id(gid, nwg);
-  if (j >= p.n || stats_r[OK] != 1.0) { return; }
+  if (j >= p.n) { return; }
   let t = j / p.k;
   let flat = local_to_flat(tile_origin(t), idx_in[j]);
-  let c = (codes_in[j >> 2u] >> (8u * (j & 3u))) & 3u;
-  e[flat] = e[flat] - stats_r[TABLE + c];
+  let c = (codes_in[j >> 4u] >> (2u * (j & 15u))) & 3u;
+  e[flat] = e[flat] - table_in[p.table_at + c];
 }

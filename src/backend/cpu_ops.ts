@@ -4,6 +4,7 @@
  */
 import { type Kernels, type Memory, type Ops, pickKernels } from "./ops.ts";
 import * as reference from "../reference/mod.ts";
+import { cpuCompressor } from "./compressor_cpu.ts";
 
 /** A CPU tensor: float data, or uint32 for indices. */
 export type CpuTensor = Float32Array | Float64Array | Uint32Array;
@@ -28,5 +29,5 @@ const memory = (Floats: Float32ArrayConstructor | Float64ArrayConstructor): Memo
  */
 export function cpuOps(precision: 32 | 64 = 32): Ops<CpuTensor> {
   const kernels = pickKernels(reference, (fn) => fn, "src/reference/mod.ts");
-  return { ...memory(precision === 64 ? Float64Array : Float32Array), ...(kernels as unknown as Kernels<CpuTensor>) };
+  return { ...memory(precision === 64 ? Float64Array : Float32Array), ...(kernels as unknown as Kernels<CpuTensor>), compressor: cpuCompressor };
 }

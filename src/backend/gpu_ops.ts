@@ -2,6 +2,7 @@
 import { type Kernels, type Memory, type Ops, pickKernels } from "./ops.ts";
 import type { GpuRuntime, GpuTensor } from "../gpu/runtime.ts";
 import * as launchers from "../kernels/mod.ts";
+import { GpuCompressor } from "./compressor_gpu.ts";
 
 /** The GPU backend over one runtime. */
 export function gpuOps(rt: GpuRuntime): Ops<GpuTensor> {
@@ -16,5 +17,9 @@ export function gpuOps(rt: GpuRuntime): Ops<GpuTensor> {
     copy: (dst, src) => rt.copy(dst, src),
   };
   const kernels = pickKernels(launchers, (fn) => (...args: unknown[]) => fn(rt, ...args), "src/kernels/mod.ts");
-  return { ...memory, ...(kernels as unknown as Kernels<GpuTensor>) };
+  return {
+    ...memory,
+    ...(kernels as unknown as Kernels<GpuTensor>),
+    compressor: (layout, options) => new GpuCompressor(rt, layout, options),
+  };
 }

@@ -2,9 +2,12 @@
  * The backend boundary: the model and trainer are written against `Ops<T>` with an opaque tensor
  * type, so they never touch GPU types. `gpuOps` runs the WGSL launchers (src/kernels) and
  * `cpuOps` the plain TypeScript references (src/reference): both export every kernel under the
- * same name with the same arguments, the launchers taking the runtime first.
+ * same name with the same arguments, the launchers taking the runtime first. Each also makes a
+ * peer's compressor (src/backend/compressor.ts), so compression runs where the parameters live.
  * Shapes are row-major, as documented on the kernels.
  */
+
+import type { CompressorSource } from "./compressor.ts";
 
 /** AdamW hyper-parameters of one update (step is 1-based). */
 export interface AdamWHyper {
@@ -55,8 +58,8 @@ export interface Kernels<T> {
   adamw(params: T, grads: T, m: T, v: T, clip: T, n: number, hp: AdamWHyper): void;
 }
 
-/** Memory plus kernels: what the model needs from a backend. */
-export type Ops<T> = Memory<T> & Kernels<T>;
+/** Memory plus kernels: what the model needs from a backend; plus a peer's compression. */
+export type Ops<T> = Memory<T> & Kernels<T> & CompressorSource<T>;
 
 /** The kernel names both backends must provide. */
 export const KERNEL_NAMES = [

@@ -18,7 +18,7 @@
  */
 
 import { sha256AsU8a } from "@polkadot/util-crypto";
-import { checkLayout, type TensorEntry } from "../optim/sparseloco/model_round.ts";
+import { checkLayout, type TensorEntry } from "../reference/sparseloco/compress_model.ts";
 import { hex, modelHash } from "../protocol/model_hash.ts";
 import {
   decodeSafetensors,

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { TensorEntry } from "../optim/sparseloco/model_round.ts";
+import type { TensorEntry } from "../reference/sparseloco/compress_model.ts";
 import type { CompressedTensor } from "../reference/sparseloco/compress.ts";
 import { likeness } from "./copies.ts";
 import { type Credit, creditTable } from "../protocol/credit.ts";

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { TensorEntry } from "../optim/sparseloco/model_round.ts";
+import type { TensorEntry } from "../reference/sparseloco/compress_model.ts";
 import { median } from "../optim/sparseloco/aggregate.ts";
 import { applyAggregate } from "../optim/sparseloco/model_round.ts";
 import { type CompressedTensor, selectedValues } from "../reference/sparseloco/compress.ts";

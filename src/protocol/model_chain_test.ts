@@ -5,7 +5,7 @@ import { KeySigner } from "../identity/key_signer.ts";
 import { identityReady } from "../identity/signer.ts";
 import { sha256, toHex } from "../net/payload_store.ts";
 import type { CompressOptions, QuantizedTensor } from "../reference/sparseloco/compress.ts";
-import { compressModel } from "../optim/sparseloco/model_round.ts";
+import { compressModel } from "../reference/sparseloco/compress_model.ts";
 import { localGenesis } from "./local_genesis.ts";
 import { decodeMessage, type RoundRecord, signMessage } from "../codec/messages.ts";
 import { hex } from "./model_hash.ts";

@@ -8,9 +8,8 @@
 
 import type { DecodeLimits, IndexMode } from "../codec/update_codec.ts";
 import { initParams } from "../model/init.ts";
-import { type ParamLayout, paramLayout } from "../model/params.ts";
+import { type ParamEntry, type ParamLayout, paramLayout } from "../model/params.ts";
 import type { CompressOptions } from "../reference/sparseloco/compress.ts";
-import type { TensorEntry } from "../optim/sparseloco/model_round.ts";
 import { type Genesis, indexModeOf, runIdOf } from "./genesis.ts";
 import type { VerifyOptions } from "../codec/messages.ts";
 import { hex } from "./model_hash.ts";
@@ -35,8 +34,8 @@ export interface RunContext {
   readonly clock: WindowClock;
   /** The model's flat parameter layout (Hugging Face names). */
   readonly layout: ParamLayout;
-  /** The layout as SparseLoCo sees it: one entry per tensor, layout order. */
-  readonly tensors: readonly TensorEntry[];
+  /** The layout's tensors in layout order (`layout.entries`), as SparseLoCo walks them. */
+  readonly tensors: readonly ParamEntry[];
   /** SparseLoCo compression settings of the run. */
   readonly compress: Readonly<Partial<CompressOptions>>;
   /** Index coding on the wire. */
@@ -56,7 +55,7 @@ export function runContext(genesis: Genesis): RunContext {
     runIdHex: hex(runId),
     clock: TimeWindowClock.fromGenesis(genesis),
     layout,
-    tensors: layout.entries.map((e) => ({ name: e.name, offset: e.offset, shape: e.shape })),
+    tensors: layout.entries,
     compress: {
       beta: s.beta,
       k: s.k,

@@ -4,8 +4,6 @@ import { Sampler } from "../data/sampler.ts";
 import { lossCheck, tensorNorms } from "../gauntlet/loss_check.ts";
 import { KeySigner } from "../identity/key_signer.ts";
 import { identityReady } from "../identity/signer.ts";
-import { compressModel } from "../optim/sparseloco/model_round.ts";
-import type { QuantizedTensor } from "../reference/sparseloco/compress.ts";
 import { GAUNTLET_DEFAULTS } from "../protocol/gauntlet_spec.ts";
 import { localGenesis } from "../protocol/local_genesis.ts";
 import { dataPeerIndex, initialParams, runContext } from "../protocol/run_context.ts";
@@ -28,8 +26,8 @@ Deno.test("ModelProbe: an honest tiny-model update helps, a sign-flipped one hur
   const before = await probe.loss(theta, unassigned);
   assert(Math.abs(before - Math.log(256)) < 0.2, `θ₀ loss ${before}`);
   const trainer = new WindowTrainer(ctx, cpuOps(32), sampler, dataPeerIndex(alice.publicKey));
-  const res = await trainer.train(theta, 0, Infinity);
-  const update = compressModel(res.delta, new Float32Array(theta.length), ctx.tensors, ctx.compress) as QuantizedTensor[];
+  await trainer.train(theta, 0, Infinity);
+  const update = await trainer.compress();
   const honest = await lossCheck(
     probe, theta, ctx.tensors, update, tensorNorms(update), GAUNTLET_DEFAULTS.evalStep, GAUNTLET_DEFAULTS.assignMargin, assigned, unassigned,
   );

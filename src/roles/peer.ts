@@ -6,12 +6,17 @@
  * last window) is saved atomically after every change, so a restarted peer resumes and
  * catches up. DESIGN.md "A round".
  *
+ * The error-feedback buffer lives where the trainer compresses: on a WebGPU backend it stays on
+ * the device, and reading it back costs as much as reading θ, which the compression path
+ * otherwise never does. So a GPU peer refreshes the copy it saves only every
+ * {@link GPU_ERROR_SAVE_WINDOWS} windows and when it stops; a crash in between resumes from an
+ * older error feedback (that peer's later updates differ, which every rule allows: the buffer is
+ * the peer's own). A CPU peer reads it (a host copy) after every window, as before.
+ *
  * @module
  */
 
 import { encodeUpdate } from "../codec/update_codec.ts";
-import { compressModel } from "../optim/sparseloco/model_round.ts";
-import type { QuantizedTensor } from "../reference/sparseloco/compress.ts";
 import { hashBytes } from "../net/payload_store.ts";
 import { ChainError, type ModelChain } from "../protocol/model_chain.ts";
 import type { RoleNode } from "./role_node.ts";
@@ -24,6 +29,9 @@ import type { WindowTrainer } from "./window_trainer.ts";
 /** How often an update announcement is repeated until its round record arrives. */
 export const REANNOUNCE_MS = 1_500;
 
+/** Windows between read-backs of a GPU peer's error feedback for saving (and at stop). */
+export const GPU_ERROR_SAVE_WINDOWS = 8;
+
 /** What a peer is made of. */
 export interface PeerComponents<T> {
   /** Network side (node, signer, records). */
@@ -34,7 +42,7 @@ export interface PeerComponents<T> {
   trainer: WindowTrainer<T>;
   /** Where θ, the error feedback and the last window trained are saved after every change. */
   state: RoleState;
-  /** The error-feedback buffer (saved or new). */
+  /** The error-feedback buffer to start from (saved or new); the trainer holds it from then on. */
   error: Float32Array;
   /** Last window trained before a restart (−1: none). */
   lastTrained: number;
@@ -49,6 +57,10 @@ export class Peer<T> {
   #running: Promise<void> | null = null;
   #stopped = false;
   #lastTrained: number;
+  /** The error feedback as last read from the trainer: what is saved. */
+  #error: Float32Array;
+  /** Last window whose compression #error includes. */
+  #errorAt: number;
   readonly #report: StatusReporter;
   #trainEnd: {
     window: number;
@@ -63,6 +75,9 @@ export class Peer<T> {
   constructor(c: PeerComponents<T>) {
     this.#c = c;
     this.#lastTrained = c.lastTrained;
+    this.#error = c.error;
+    this.#errorAt = c.lastTrained;
+    c.trainer.loadError(c.error);
     this.#report = new StatusReporter(
       "peer",
       c.net.signer.address,
@@ -89,11 +104,25 @@ export class Peer<T> {
     this.#running = this.#run();
   }
 
-  /** Stops after the current inner step; the saved state is the last one. */
+  /**
+   * Stops after the current inner step; the saved state is the last one (a GPU peer's with its
+   * current error feedback).
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#waker.wake();
     await this.#running;
+    // A GPU peer's saved error feedback may be some windows old: save the current one.
+    const { net, chain, state, trainer } = this.#c;
+    if (trainer.errorOnDevice && this.#errorAt < this.#lastTrained) {
+      await this.#readError(this.#lastTrained);
+      await state.save(net.ctx, {
+        applied: chain.applied,
+        lastTrained: this.#lastTrained,
+        params: chain.params,
+        error: this.#error,
+      }, chain.hash);
+    }
     this.#c.net.stop();
   }
 
@@ -206,7 +235,7 @@ export class Peer<T> {
       applied: chain.applied,
       lastTrained: this.#lastTrained,
       params: chain.params,
-      error: this.#c.error,
+      error: this.#error,
     }, chain.hash);
     this.#c.emit({
       event: "applied",
@@ -254,12 +283,7 @@ export class Peer<T> {
     this.#lastTrained = w;
     if (res.steps === 0) return;
     this.#report.set({ phase: "compressing", loss: res.meanLoss });
-    const tensors = compressModel(
-      res.delta,
-      this.#c.error,
-      ctx.tensors,
-      ctx.compress,
-    ) as QuantizedTensor[];
+    const tensors = await trainer.compress();
     const payload = encodeUpdate({
       indexMode: ctx.indexMode,
       runId: ctx.runId,
@@ -269,11 +293,14 @@ export class Peer<T> {
     });
     const payloadHash = await net.node.store.add(payload, { pin: true });
     this.#unpinOld(payloadHash);
+    if (!trainer.errorOnDevice || w - this.#errorAt >= GPU_ERROR_SAVE_WINDOWS) {
+      await this.#readError(w);
+    }
     await this.#c.state.save(ctx, {
       applied: chain.applied,
       lastTrained: w,
       params: chain.params,
-      error: this.#c.error,
+      error: this.#error,
     }, chain.hash);
     net.traffic.up += payload.length;
     this.#trainEnd = {
@@ -304,6 +331,11 @@ export class Peer<T> {
         await new Promise((r) => setTimeout(r, REANNOUNCE_MS));
       }
     })();
+  }
+
+  async #readError(w: number): Promise<void> {
+    this.#error = await this.#c.trainer.readError();
+    this.#errorAt = w;
   }
 
   #ownPayloads: string[] = [];

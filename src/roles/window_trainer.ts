@@ -1,12 +1,16 @@
 /**
  * A peer's inner loop for one window: load θ_w, run up to H AdamW steps on the peer's own
- * batches until a deadline, return the pseudo-gradient Δ = θ_w − θ_end. The AdamW moments
- * live on across windows (as in the reference run); a restarted peer starts them afresh.
+ * batches until a deadline, then compress the pseudo-gradient Δ = θ_w − θ_end on the backend
+ * (`Ops.compressor`): on a GPU, θ and the error-feedback buffer never leave the device, only
+ * the kept indices and values come back. The AdamW moments and the error feedback live on
+ * across windows (as in the reference run); a restarted peer starts the moments afresh.
  *
  * @module
  */
 
+import type { Compressor } from "../backend/compressor.ts";
 import type { Ops } from "../backend/ops.ts";
+import type { QuantizedTensor } from "../reference/sparseloco/compress.ts";
 import type { Sampler } from "../data/sampler.ts";
 import { Llama } from "../model/llama.ts";
 import { lrAt } from "../optim/lr_schedule.ts";
@@ -15,8 +19,6 @@ import type { RunContext } from "../protocol/run_context.ts";
 
 /** What one window of inner steps produced. */
 export interface WindowResult {
-  /** θ_w − θ_end, flat, the layout's length. */
-  delta: Float32Array;
   /** Inner steps taken (0 when the deadline came first). */
   steps: number;
   /** Mean training loss of those steps (NaN when none). */
@@ -43,6 +45,7 @@ export class WindowTrainer<T> {
   readonly #trainer: Trainer<T>;
   readonly #sampler: Sampler;
   readonly #peer: number;
+  readonly #compressor: Compressor<T>;
 
   /** `peer` is the data stream index ({@linkcode dataPeerIndex}). */
   constructor(ctx: RunContext, ops: Ops<T>, sampler: Sampler, peer: number) {
@@ -59,11 +62,13 @@ export class WindowTrainer<T> {
     });
     this.#sampler = sampler;
     this.#peer = peer;
+    this.#compressor = ops.compressor(ctx.layout, ctx.compress);
   }
 
   /**
    * Trains window `w` from `theta` until H steps are done or the next step would end after
-   * `deadline` (ms since the epoch, judged by the last step's duration).
+   * `deadline` (ms since the epoch, judged by the last step's duration). {@link compress}
+   * then sends what it moved.
    */
   async train(
     theta: Float32Array,
@@ -81,6 +86,7 @@ export class WindowTrainer<T> {
       minRatio: g.inner.minRatio,
     };
     this.#ops.write(this.#model.params, theta);
+    this.#compressor.begin(this.#model.params);
     let steps = 0, sum = 0, last = 0;
     const t0 = performance.now();
     while (steps < H && now() + last < deadline) {
@@ -97,20 +103,29 @@ export class WindowTrainer<T> {
       await new Promise((r) => setTimeout(r, 0));
     }
     const seconds = (performance.now() - t0) / 1000;
-    const end = await this.#ops.read(this.#model.params) as Float32Array;
-    const delta = new Float32Array(theta.length);
-    for (let i = 0; i < delta.length; i++) delta[i] = theta[i] - end[i];
-    return { delta, steps, meanLoss: steps > 0 ? sum / steps : NaN, seconds };
+    return { steps, meanLoss: steps > 0 ? sum / steps : NaN, seconds };
   }
 
-  /** Mean validation loss of θ over `batches` held-out batches. */
-  async evaluate(theta: Float32Array, valid: Sampler, batches: number): Promise<number> {
-    this.#ops.write(this.#model.params, theta);
-    let s = 0;
-    for (let i = 0; i < batches; i++) {
-      const { inputs, targets } = valid.evalBatch(i);
-      s += await this.#trainer.evaluate(inputs, targets);
-    }
-    return s / batches;
+  /**
+   * Compresses the last trained window's Δ into the error feedback (`compressModel`'s
+   * result, on the backend): one tensor per layout entry, ready for `encodeUpdate`.
+   */
+  compress(): Promise<QuantizedTensor[]> {
+    return this.#compressor.compress(this.#model.params);
+  }
+
+  /** True when the error feedback lives on a device: reading it is a full read-back. */
+  get errorOnDevice(): boolean {
+    return this.#compressor.onDevice;
+  }
+
+  /** Replaces the error-feedback buffer (the layout's length), e.g. with a saved one. */
+  loadError(error: Float32Array): void {
+    this.#compressor.loadError(error);
+  }
+
+  /** A copy of the error-feedback buffer, for saving. */
+  readError(): Promise<Float32Array> {
+    return this.#compressor.readError();
   }
 }

@@ -10,12 +10,8 @@ import { initParams } from "../model/init.ts";
 import { Sampler, splitTokens } from "../data/sampler.ts";
 import { lrAt } from "../optim/lr_schedule.ts";
 import { INNER_DEFAULTS, Trainer } from "../train/trainer.ts";
-import {
-  applyAggregate,
-  compressModel,
-  type PeerUpdate,
-  type TensorEntry,
-} from "../optim/sparseloco/model_round.ts";
+import { applyAggregate, type PeerUpdate } from "../optim/sparseloco/model_round.ts";
+import { compressModel } from "../reference/sparseloco/compress_model.ts";
 import type { CompressOptions, QuantizedTensor } from "../reference/sparseloco/compress.ts";
 import { decodeUpdate, encodeUpdate, type IndexMode } from "../codec/update_codec.ts";
 import { modelHash } from "../protocol/model_hash.ts";
@@ -85,10 +81,6 @@ export interface MethodResult {
 
 /** Progress callback: (method, round, validation loss). */
 export type SimulateProgress = (method: Method, round: number, validLoss: number) => void;
-
-function tensorLayout(model: Llama<unknown>): TensorEntry[] {
-  return model.layout.entries.map((e) => ({ name: e.name, offset: e.offset, shape: e.shape }));
-}
 
 async function evaluate<T>(trainer: Trainer<T>, sampler: Sampler, n: number): Promise<number> {
   let s = 0;
@@ -206,7 +198,7 @@ async function federated<Tensor>(
   progress: SimulateProgress,
 ): Promise<Curves> {
   const R = opts.replicas, BT = opts.batch * opts.model.context;
-  const layout = tensorLayout(model);
+  const layout = model.layout.entries;
   // Each replica keeps its own AdamW moments and error feedback across rounds.
   const trainers = Array.from({ length: R }, () => new Trainer(ops, model, INNER_DEFAULTS));
   const errors = Array.from({ length: R }, () => new Float32Array(model.layout.length));

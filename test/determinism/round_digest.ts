@@ -4,7 +4,8 @@
  * the outer step are plain TypeScript on Float32Arrays, so every engine must agree bit for bit.
  */
 import { Rng } from "../../src/util/rng.ts";
-import { applyAggregate, compressModel, type PeerUpdate, type TensorEntry } from "../../src/optim/sparseloco/model_round.ts";
+import { applyAggregate, type PeerUpdate } from "../../src/optim/sparseloco/model_round.ts";
+import { compressModel, type TensorEntry } from "../../src/reference/sparseloco/compress_model.ts";
 import type { QuantizedTensor } from "../../src/reference/sparseloco/compress.ts";
 import { decodeUpdate, encodeUpdate } from "../../src/codec/update_codec.ts";
 import { hex, modelHash } from "../../src/protocol/model_hash.ts";

@@ -11,6 +11,7 @@ import { crossEntropyCases } from "./cross_entropy_cases.ts";
 import { adamwCases } from "./adamw_cases.ts";
 import { gradClipCases } from "./grad_clip_cases.ts";
 import { sparselocoCases } from "./sparseloco_cases.ts";
+import { compressorCases } from "./compressor_cases.ts";
 
 export const ALL_CASES: KernelCase[] = [
   ...residualCases,
@@ -24,4 +25,5 @@ export const ALL_CASES: KernelCase[] = [
   ...adamwCases,
   ...gradClipCases,
   ...sparselocoCases,
+  ...compressorCases,
 ];

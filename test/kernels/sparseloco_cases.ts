@@ -1,31 +1,23 @@
 import {
-  compressTensorGpu,
-  compressTensorGpuWithStats,
+  CODES_PER_WORD,
   errorFeedback,
-  type GpuQuantStats,
+  packCodes,
+  planCompression,
+  residualUpdate,
+  tileTopK,
 } from "../../src/kernels/sparseloco.ts";
-import type { GpuRuntime, GpuTensor } from "../../src/gpu/runtime.ts";
+import type { GpuRuntime } from "../../src/gpu/runtime.ts";
 import * as ref from "../../src/reference/sparseloco/error_feedback.ts";
 import { compressTensor, flatIndicesOf } from "../../src/reference/sparseloco/compress.ts";
-import type { CompressOptions, QuantizedTensor } from "../../src/reference/sparseloco/compress.ts";
-import { pseudoGradient } from "../../src/optim/sparseloco/pseudo_gradient.ts";
-import { quantize2Bit, roundHalfEven } from "../../src/reference/sparseloco/quantize.ts";
+import type { CompressOptions } from "../../src/reference/sparseloco/compress.ts";
+import { pseudoGradient } from "../../src/reference/sparseloco/pseudo_gradient.ts";
+import { selectTopK } from "../../src/reference/sparseloco/select_top_k.ts";
 import { TileGeometry } from "../../src/reference/sparseloco/tiles.ts";
 import { Rng } from "../../src/util/rng.ts";
-import { decodeUpdate, encodeUpdate } from "../../src/codec/update_codec.ts";
 import { type CheckResult, compare, type KernelCase, upload } from "./check.ts";
 
-// Tolerances. Error feedback, the indices and e where nothing was sent are bit-exact. Shift and
-// scale are float32 sums in a fixed order against the reference's float64: a few ulps, checked
-// at relative 1e-5 (shift, near 0, against scale). Table entries are float32 means per code:
-// same bound; e where something was sent differs from the reference by the table's difference.
-const STAT_RTOL = 1e-5;
-/** Codes allowed to differ because their value sits within a few ulps of a rounding boundary. */
-const MAX_NEAR_BOUNDARY = 2;
-/** |x − (c + ½)| below this counts as "at a boundary" (≈ 4 ulps of x ∈ [2, 4)). */
-const BOUNDARY_EPS = 1e-6;
-/** Any difference between two float32 values fails; an exact match reports err 0. */
-const EXACT = Number.MIN_VALUE;
+// Every output of these kernels is bit-exact against its reference: float32 values are compared
+// by their bit patterns (NaN included), so any difference fails and a match reports err 0.
 
 const BETA = 0.95;
 /** Shapes (run tiling unless options say otherwise) and per-case compression options. */
@@ -38,47 +30,9 @@ const CASES: [number[], Partial<CompressOptions>][] = [
   [[96, 80], { maxSide: 16, k: 3 }], // small k in 16×16 tiles
 ];
 
-/** Codes with the reference's float32 steps for a given shift and scale. */
-function codesAt(values: Float32Array, shift: number, scale: number): Uint8Array {
-  const out = new Uint8Array(values.length).fill(2);
-  if (!(scale > 0)) return out;
-  for (let i = 0; i < values.length; i++) {
-    const x = Math.fround(Math.fround(Math.fround(values[i] - shift) / scale) + 2);
-    out[i] = Math.min(3, Math.max(0, roundHalfEven(x)));
-  }
-  return out;
-}
-
-/**
- * Codes must be identical, except where the GPU's slightly different shift/scale puts a value on
- * the other side of a rounding boundary (counted; expected 0 on random data).
- */
-function compareCodes(
-  shape: string,
-  got: Uint8Array,
-  want: Uint8Array,
-  values: Float32Array,
-  gpu: GpuQuantStats,
-): CheckResult {
-  const atGpu = codesAt(values, gpu.shift, gpu.scale);
-  let near = 0, hard = 0;
-  let worst = { index: -1, got: 0, want: 0, err: 0, tol: 0 };
-  for (let i = 0; i < want.length; i++) {
-    if (got[i] === want[i]) continue;
-    const x = gpu.scale > 0 ? (values[i] - gpu.shift) / gpu.scale + 2 : 2;
-    const atBoundary = Math.abs(x - Math.floor(x) - 0.5) < BOUNDARY_EPS;
-    if (atGpu[i] === got[i] || atBoundary) near++;
-    else hard++;
-    worst = { index: i, got: got[i], want: want[i], err: 1, tol: 0 };
-  }
-  const ok = got.length === want.length && hard === 0 && near <= MAX_NEAR_BOUNDARY;
-  return {
-    kernel: "sparseloco",
-    shape,
-    output: `codes (${near} near a rounding boundary)`,
-    ok,
-    worst,
-  };
+/** The bit patterns of float32 values, for exact comparisons. */
+function bits(a: Float32Array): Uint32Array {
+  return new Uint32Array(a.buffer, a.byteOffset, a.length);
 }
 
 /** θ at the start and the end of a round. */
@@ -159,114 +113,140 @@ function secondRound(rng: Rng, g: TileGeometry, e: Float32Array, groups: number[
   return { start, end };
 }
 
-/** `a` with the entries where `sent` is set replaced by 0. */
-function maskOut(a: Float32Array, sent: Uint8Array): Float32Array {
-  return a.map((v, i) => sent[i] ? 0 : v);
-}
-
 /** The entries of `a` at `flat`. */
 function gather(a: Float32Array, flat: Float64Array): Float32Array {
   return Float32Array.from(flat, (i) => a[i]);
 }
 
-/** Both sides of one round: GPU on its e, reference on its own e; every output compared. */
-async function checkRound(
+/**
+ * Error feedback and tile top-k of one round on the GPU against the reference's error feedback,
+ * `selectTopK` and the gather of the kept values; `e` is updated to the reference's e after a
+ * whole `compressTensor` (so the next round starts where a peer's would).
+ */
+async function checkTopK(
   rt: GpuRuntime,
   label: string,
   shape: number[],
   options: Partial<CompressOptions>,
-  eGpu: GpuTensor,
-  eRef: Float32Array,
+  e: Float32Array,
   round: Round,
-  sent: Uint8Array,
 ): Promise<CheckResult[]> {
   const opts = { ...options, beta: BETA };
-  const g = TileGeometry.forShape(shape, opts);
-  const ts = upload(rt, round.start, "start"), te = upload(rt, round.end, "end");
-  const { tensor: got, stats } = await compressTensorGpuWithStats(rt, eGpu, ts, te, shape, opts);
-  const eGot = await rt.read(eGpu);
-  rt.dispose(ts);
-  rt.dispose(te);
+  const plan = planCompression(shape, opts);
+  const { geometry: g, k, selected: m } = plan;
+  const te = upload(rt, e, "e"), ts = upload(rt, round.start, "start");
+  const tend = upload(rt, round.end, "end");
+  const idx = rt.tensor(m, "u32", "idx"), vals = rt.tensor(m, "f32", "vals");
+  const bad = rt.tensor(g.tileCount, "u32", "bad");
+  errorFeedback(rt, te, ts, tend, g.numel, BETA);
+  tileTopK(rt, te, plan, idx, vals, bad);
+  const [gotE, gotIdx, gotVals, gotBad] = await Promise.all([
+    rt.read(te),
+    rt.readU32(idx),
+    rt.read(vals),
+    rt.readU32(bad),
+  ]);
+  for (const t of [te, ts, tend, idx, vals, bad]) rt.dispose(t);
 
-  // The reference: compressTensor, plus its quantizer's inputs for shift/scale and the codes.
-  const efRef = eRef.slice();
+  const efRef = e.slice();
   ref.errorFeedback(efRef, round.start, round.end, g.numel, BETA);
-  const delta = pseudoGradient(round.start, round.end);
-  const want = compressTensor(delta, eRef, shape, opts) as QuantizedTensor;
-  const flat = flatIndicesOf(g, want.k, want.indices);
-  const values = gather(efRef, flat);
-  for (const i of flat) sent[i] = 1;
-  const q = quantize2Bit(values, opts);
-  const scale = q.scale || 1;
-
-  // The result goes to the wire as it is: encode, decode, same tensor.
-  const hash = new Uint8Array(32);
-  const wire = decodeUpdate(
-    encodeUpdate({ runId: hash, window: 1, modelHash: hash, tensors: [{ ...got, id: 0 }] }),
-  ).tensors[0];
-
-  const k = "sparseloco";
-  const layout = (t: QuantizedTensor) => [t.k, t.tileRows, t.tileCols, ...t.shape];
+  const want = selectTopK(efRef, g, k);
+  const wantVals = gather(efRef, flatIndicesOf(g, k, want));
+  compressTensor(pseudoGradient(round.start, round.end), e, shape, opts);
+  const kn = "sparseloco.tile_topk";
   return [
-    compare(k, label, "k, tile, shape", layout(got), layout(want), 0, 0),
-    compare(k, label, "indices", got.indices, want.indices, 0, 0),
-    compare(k, label, "after the codec: indices", wire.indices, got.indices, 0, 0),
-    compare(k, label, "after the codec: codes", wire.codes, got.codes, 0, 0),
-    compare(k, label, "after the codec: table", wire.table, got.table, EXACT, 0),
-    compareCodes(label, got.codes, want.codes, values, stats),
-    compare(k, label, "shift", [stats.shift], [q.shift], STAT_RTOL * scale, STAT_RTOL),
-    compare(k, label, "scale", [stats.scale], [q.scale], 0, STAT_RTOL),
-    compare(k, label, "table", got.table, want.table, STAT_RTOL * scale, STAT_RTOL),
-    // Entries never sent only went through error feedback: bit-identical. Sent entries carry
-    // the table's difference (into later rounds too).
-    compare(k, label, "e never sent", maskOut(eGot, sent), maskOut(eRef, sent), EXACT, 0),
-    compare(
-      k,
-      label,
-      "e sent",
-      gather(eGot, flat),
-      gather(eRef, flat),
-      STAT_RTOL * scale,
-      STAT_RTOL,
-    ),
+    compare("sparseloco.error_feedback", label, "e", bits(gotE), bits(efRef), 0, 0),
+    compare(kn, label, "indices", gotIdx, want, 0, 0),
+    compare(kn, label, "values", bits(gotVals), bits(wantVals), 0, 0),
+    compare(kn, label, "non-finite per tile", gotBad, new Uint32Array(g.tileCount), 0, 0),
   ];
 }
 
-/** Two rounds of compression on one tensor: the second starts from the first's e. */
-function compressCase(
-  shape: number[],
-  options: Partial<CompressOptions>,
-  seed: number,
-): KernelCase {
+/** Two rounds of error feedback + top-k on one tensor, with planted ties. */
+function topKCase(shape: number[], options: Partial<CompressOptions>, seed: number): KernelCase {
   const extra = Object.entries(options).map(([k, v]) => ` ${k}=${v}`).join("");
   const label = shape.join("×") + extra;
   return {
-    kernel: "sparseloco",
+    kernel: "sparseloco.tile_topk",
     shape: label,
     async run(rt) {
       const rng = new Rng(seed);
       const g = TileGeometry.forShape(shape, options);
-      const e0 = rng.uniforms(g.numel, -1, 1);
-      const { round, groups } = firstRound(rng, g, e0);
-      const eRef = e0.slice();
-      const eGpu = upload(rt, e0, "e");
-      const sent = new Uint8Array(g.numel);
-      const results = await checkRound(
-        rt,
-        `${label} round 1`,
-        shape,
-        options,
-        eGpu,
-        eRef,
-        round,
-        sent,
-      );
-      const round2 = secondRound(rng, g, eRef, groups);
-      results.push(
-        ...await checkRound(rt, `${label} round 2`, shape, options, eGpu, eRef, round2, sent),
-      );
-      rt.dispose(eGpu);
+      const e = rng.uniforms(g.numel, -1, 1);
+      const { round, groups } = firstRound(rng, g, e);
+      const results = await checkTopK(rt, `${label} round 1`, shape, options, e, round);
+      const round2 = secondRound(rng, g, e, groups);
+      results.push(...await checkTopK(rt, `${label} round 2`, shape, options, e, round2));
       return results;
+    },
+  };
+}
+
+/** Non-finite entries (NaN, ±∞) are counted per tile, as the reference refuses them. */
+const nonFiniteCase: KernelCase = {
+  kernel: "sparseloco.tile_topk",
+  shape: "non-finite 128×128",
+  async run(rt) {
+    const shape = [128, 128], rng = new Rng(92);
+    const plan = planCompression(shape);
+    const g = plan.geometry;
+    const e = rng.normals(g.numel);
+    e[5] = NaN;
+    e[70] = Infinity;
+    e[64 * 128 + 3] = -Infinity; // tile 2
+    const want = new Uint32Array(g.tileCount);
+    for (let t = 0; t < g.tileCount; t++) {
+      for (let l = 0; l < g.tileSize(t); l++) if (!Number.isFinite(e[g.toFlat(t, l)])) want[t]++;
+    }
+    const te = upload(rt, e, "e"), idx = rt.tensor(plan.selected, "u32", "idx");
+    const vals = rt.tensor(plan.selected, "f32", "vals"),
+      bad = rt.tensor(g.tileCount, "u32", "bad");
+    tileTopK(rt, te, plan, idx, vals, bad);
+    const got = await rt.readU32(bad);
+    for (const t of [te, idx, vals, bad]) rt.dispose(t);
+    return [
+      compare("sparseloco.tile_topk", "non-finite 128×128", "count per tile", got, want, 0, 0),
+    ];
+  },
+};
+
+/**
+ * The residual from packed codes and a table against `residualFromCodes`: random e, the
+ * reference's selection on it, random codes, a table at an offset (as the compressor binds all
+ * tensors' tables at once).
+ */
+function residualCase(
+  shape: number[],
+  options: Partial<CompressOptions>,
+  seed: number,
+): KernelCase {
+  const label = shape.join("×");
+  return {
+    kernel: "sparseloco.residual",
+    shape: label,
+    async run(rt) {
+      const rng = new Rng(seed);
+      const plan = planCompression(shape, options);
+      const { geometry: g, k, selected: m } = plan;
+      const e = rng.normals(g.numel);
+      const indices = selectTopK(e, g, k);
+      const codes = Uint8Array.from({ length: m }, () => rng.int(4));
+      const tables = rng.normals(12, 0.5);
+      const packed = packCodes(codes);
+      const te = upload(rt, e, "e"), ti = upload(rt, Uint32Array.from(indices), "idx");
+      const tc = upload(rt, packed, "codes"), tt = upload(rt, tables, "tables");
+      residualUpdate(rt, te, plan, ti, tc, tt, 4);
+      const got = await rt.read(te);
+      for (const t of [te, ti, tc, tt]) rt.dispose(t);
+      ref.residualFromCodes(e, g, k, indices, codes, tables.subarray(4, 8));
+      const unpacked = Uint8Array.from(
+        codes,
+        (_, j) => (packed[Math.floor(j / CODES_PER_WORD)] >>> (2 * (j % CODES_PER_WORD))) & 3,
+      );
+      return [
+        compare("sparseloco.residual", label, "packed codes", unpacked, codes, 0, 0),
+        compare("sparseloco.residual", label, "e", bits(got), bits(e), 0, 0),
+      ];
     },
   };
 }
@@ -284,72 +264,16 @@ const errorFeedbackCase: KernelCase = {
     const got = await rt.read(te);
     ref.errorFeedback(e, start, end, n, BETA);
     for (const t of [te, ts, tend]) rt.dispose(t);
-    return [compare("sparseloco.error_feedback", `N=${n}`, "e", got, e, EXACT, 0)];
+    return [compare("sparseloco.error_feedback", `N=${n}`, "e", bits(got), bits(e), 0, 0)];
   },
 };
 
-/**
- * A non-finite e (NaN or ∞ after error feedback) is refused like compressTensor refuses it, and
- * e is left holding the error-feedback result (the residual must not run).
- */
-const nonFiniteCase: KernelCase = {
-  kernel: "sparseloco",
-  shape: "non-finite 64×64",
-  async run(rt) {
-    const results: CheckResult[] = [];
-    for (const bad of [NaN, Infinity]) {
-      const n = 4096, rng = new Rng(92);
-      const e = rng.normals(n), start = rng.normals(n), end = rng.normals(n);
-      start[1234] = bad;
-      const te = upload(rt, e, "e"), ts = upload(rt, start, "start"), tend = upload(rt, end, "end");
-      let threw = false;
-      try {
-        await compressTensorGpu(rt, te, ts, tend, [64, 64], { beta: BETA });
-      } catch (err) {
-        threw = err instanceof RangeError;
-      }
-      const got = await rt.read(te);
-      ref.errorFeedback(e, start, end, n, BETA);
-      for (const t of [te, ts, tend]) rt.dispose(t);
-      const shape = `64×64 with ${bad}`;
-      // NaN equals NaN here: compare the bit patterns.
-      const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
-      results.push(
-        compare("sparseloco", shape, "throws RangeError", [threw ? 1 : 0], [1], 0, 0),
-        compare("sparseloco", shape, "e = error feedback only", bits(got), bits(e), 0, 0),
-      );
-    }
-    return results;
-  },
-};
-
-/** Two runs on the same inputs give bit-identical tables and e (fixed-order sums, no float atomics). */
-const rerunCase: KernelCase = {
-  kernel: "sparseloco",
-  shape: "rerun 128×192",
-  async run(rt) {
-    const shape = [128, 192], n = 128 * 192, rng = new Rng(93);
-    const e = rng.uniforms(n, -1, 1), start = rng.uniforms(n, -2, 2), end = rng.uniforms(n, -2, 2);
-    const runs: { table: Float32Array; e: Float32Array; codes: Uint8Array }[] = [];
-    for (let r = 0; r < 2; r++) {
-      const te = upload(rt, e, "e"), ts = upload(rt, start, "start"), tend = upload(rt, end, "end");
-      const q = await compressTensorGpu(rt, te, ts, tend, shape, { beta: BETA });
-      runs.push({ table: q.table, e: await rt.read(te), codes: q.codes });
-      for (const t of [te, ts, tend]) rt.dispose(t);
-    }
-    const [a, b] = runs;
-    return [
-      compare("sparseloco", "rerun 128×192", "table bits", a.table, b.table, EXACT, 0),
-      compare("sparseloco", "rerun 128×192", "e bits", a.e, b.e, EXACT, 0),
-      compare("sparseloco", "rerun 128×192", "codes", a.codes, b.codes, 0, 0),
-    ];
-  },
-};
-
-/** sparseloco kernel cases: error feedback, then whole compressions against compressTensor. */
+/** sparseloco kernel cases: error feedback, top-k with the gather, the residual from codes. */
 export const sparselocoCases: KernelCase[] = [
   errorFeedbackCase,
-  ...CASES.map(([shape, options], i) => compressCase(shape, options, 1000 + i)),
-  rerunCase,
+  ...CASES.map(([shape, options], i) => topKCase(shape, options, 1000 + i)),
   nonFiniteCase,
+  residualCase([128, 192], {}, 2000),
+  residualCase([70], {}, 2001),
+  residualCase([96, 80], { maxSide: 16, k: 3 }, 2002),
 ];
