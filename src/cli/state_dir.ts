@@ -15,7 +15,8 @@ import {
   encodeCheckpoint,
   ERROR_FEEDBACK_TENSOR,
 } from "../codec/checkpoint.ts";
-import { hex, modelHash as hashOf } from "../protocol/model_hash.ts";
+import { hex } from "../util/hex.ts";
+import { modelHash as hashOf } from "../codec/model_hash.ts";
 import type { RunContext } from "../protocol/run_context.ts";
 
 /** What a role persists between runs. */

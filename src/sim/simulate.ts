@@ -16,9 +16,10 @@ import {
   type PeerUpdate,
   type TensorEntry,
 } from "../optim/sparseloco/model_round.ts";
+import { pseudoGradient } from "../optim/sparseloco/pseudo_gradient.ts";
 import type { CompressOptions, QuantizedTensor } from "../reference/sparseloco/compress.ts";
 import { decodeUpdate, encodeUpdate, type IndexMode } from "../codec/update_codec.ts";
-import { modelHash } from "../protocol/model_hash.ts";
+import { modelHash } from "../codec/model_hash.ts";
 
 /** The methods compared. */
 export type Method = "centralized" | "diloco" | "sparseloco" | "sparseloco-compact";
@@ -86,19 +87,6 @@ export interface MethodResult {
 /** Progress callback: (method, round, validation loss). */
 export type SimulateProgress = (method: Method, round: number, validLoss: number) => void;
 
-function tensorLayout(model: Llama<unknown>): TensorEntry[] {
-  return model.layout.entries.map((e) => ({ name: e.name, offset: e.offset, shape: e.shape }));
-}
-
-async function evaluate<T>(trainer: Trainer<T>, sampler: Sampler, n: number): Promise<number> {
-  let s = 0;
-  for (let i = 0; i < n; i++) {
-    const { inputs, targets } = sampler.evalBatch(i);
-    s += await trainer.evaluate(inputs, targets);
-  }
-  return s / n;
-}
-
 /**
  * Runs every requested method and returns their curves and byte counts. `ops` is the backend
  * every model runs on: `gpuOps(runtime)` (WebGPU) or `cpuOps(32)` (the float32 references,
@@ -129,22 +117,13 @@ export async function simulate<Tensor>(
     total: opts.rounds * opts.H,
     minRatio: 0.1,
   };
+  const setup: Setup<Tensor> = { ops, opts, samplers, validSampler, theta0, schedule, progress };
   const results: MethodResult[] = [];
   for (const method of opts.methods) {
     const t0 = performance.now();
     const r = method === "centralized"
-      ? await centralized(ops, opts, samplers, validSampler, theta0, schedule, progress)
-      : await federated(
-        ops,
-        replica,
-        method,
-        opts,
-        samplers,
-        validSampler,
-        theta0,
-        schedule,
-        progress,
-      );
+      ? await centralized(setup)
+      : await federated(setup, replica, method);
     results.push({ ...r, method, seconds: (performance.now() - t0) / 1000 });
   }
   ops.zero(replica.params);
@@ -154,14 +133,20 @@ export async function simulate<Tensor>(
 type Schedule = Parameters<typeof lrAt>[1];
 type Curves = Omit<MethodResult, "method" | "seconds">;
 
+/** What every method runs from: the same backend, settings, data, θ₀ and schedule. */
+interface Setup<Tensor> {
+  ops: Ops<Tensor>;
+  opts: SimulateOptions;
+  /** One training sampler per replica. */
+  samplers: Sampler[];
+  validSampler: Sampler;
+  theta0: Float32Array;
+  schedule: Schedule;
+  progress: SimulateProgress;
+}
+
 async function centralized<Tensor>(
-  ops: Ops<Tensor>,
-  opts: SimulateOptions,
-  samplers: Sampler[],
-  validSampler: Sampler,
-  theta0: Float32Array,
-  schedule: Schedule,
-  progress: SimulateProgress,
+  { ops, opts, samplers, validSampler, theta0, schedule, progress }: Setup<Tensor>,
 ): Promise<Curves> {
   const R = opts.replicas, T = opts.model.context, BT = opts.batch * T;
   const model = new Llama(ops, opts.model, opts.batch * R, T);
@@ -171,7 +156,7 @@ async function centralized<Tensor>(
   const evalTrainer = new Trainer(ops, evalModel, INNER_DEFAULTS);
   const evalNow = async () => {
     ops.copy(evalModel.params, model.params);
-    return await evaluate(evalTrainer, validSampler, opts.evalBatches);
+    return await evalTrainer.validationLoss(validSampler, opts.evalBatches);
   };
   const inputs = new Uint32Array(R * BT), targets = new Uint32Array(R * BT);
   const validLoss = [await evalNow()], tokensSeen = [0], trainLoss: number[] = [];
@@ -195,18 +180,13 @@ async function centralized<Tensor>(
 }
 
 async function federated<Tensor>(
-  ops: Ops<Tensor>,
+  { ops, opts, samplers, validSampler, theta0, schedule, progress }: Setup<Tensor>,
   model: Llama<Tensor>,
   method: Exclude<Method, "centralized">,
-  opts: SimulateOptions,
-  samplers: Sampler[],
-  validSampler: Sampler,
-  theta0: Float32Array,
-  schedule: Schedule,
-  progress: SimulateProgress,
 ): Promise<Curves> {
   const R = opts.replicas, BT = opts.batch * opts.model.context;
-  const layout = tensorLayout(model);
+  // A ParamEntry is a TensorEntry (plus size and decay): the model layout serves as is.
+  const layout: readonly TensorEntry[] = model.layout.entries;
   // Each replica keeps its own AdamW moments and error feedback across rounds.
   const trainers = Array.from({ length: R }, () => new Trainer(ops, model, INNER_DEFAULTS));
   const errors = Array.from({ length: R }, () => new Float32Array(model.layout.length));
@@ -216,7 +196,7 @@ async function federated<Tensor>(
   const theta = Float32Array.from(theta0);
   const evalNow = async () => {
     ops.write(model.params, theta);
-    return await evaluate(trainers[0], validSampler, opts.evalBatches);
+    return await trainers[0].validationLoss(validSampler, opts.evalBatches);
   };
   const validLoss = [await evalNow()], tokensSeen = [0], trainLoss: number[] = [];
   let bytes = 0;
@@ -231,9 +211,7 @@ async function federated<Tensor>(
         const { inputs, targets } = samplers[r].batch(r, w, j);
         sum += (await trainers[r].train(inputs, targets, lrAt(w * opts.H + j, schedule))).loss;
       }
-      const end = await ops.read(model.params);
-      const delta = new Float32Array(theta.length);
-      for (let i = 0; i < delta.length; i++) delta[i] = theta[i] - end[i];
+      const delta = pseudoGradient(theta, await ops.read(model.params));
       if (method === "diloco") {
         deltas.push(delta);
         continue;

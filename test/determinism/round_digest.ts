@@ -7,7 +7,8 @@ import { Rng } from "../../src/util/rng.ts";
 import { applyAggregate, compressModel, type PeerUpdate, type TensorEntry } from "../../src/optim/sparseloco/model_round.ts";
 import type { QuantizedTensor } from "../../src/reference/sparseloco/compress.ts";
 import { decodeUpdate, encodeUpdate } from "../../src/codec/update_codec.ts";
-import { hex, modelHash } from "../../src/protocol/model_hash.ts";
+import { hex } from "../../src/util/hex.ts";
+import { modelHash } from "../../src/codec/model_hash.ts";
 
 const LAYOUT: TensorEntry[] = [
   { name: "model.embed_tokens.weight", offset: 0, shape: [96, 64] },

@@ -9,6 +9,7 @@ import { aggregateTensor, DEFAULT_OUTER_OPTIONS, outerStep } from "./aggregate.t
 import type { AggregateResult, OuterOptions } from "./aggregate.ts";
 import { compressTensor } from "../../reference/sparseloco/compress.ts";
 import type { CompressedTensor, CompressOptions } from "../../reference/sparseloco/compress.ts";
+import { numelOf } from "../../util/shape.ts";
 
 /** One tensor of the flat parameter buffer. */
 export interface TensorEntry {
@@ -26,12 +27,6 @@ export interface PeerUpdate {
   peer: string;
   /** Its compressed tensors, `tensors[i]` for `layout[i]`. */
   tensors: readonly CompressedTensor[];
-}
-
-function numelOf(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
 }
 
 /**
