@@ -20,7 +20,8 @@ import { decodeUpdate } from "../src/codec/update_codec.ts";
 import { identityReady } from "../src/identity/signer.ts";
 import { browserMayDial, createBrowserNode } from "../src/net/browser_node.ts";
 import type { GossipMessage, WeblocoNode } from "../src/net/node.ts";
-import { toHex } from "../src/net/payload_store.ts";
+import { sha256 } from "../src/util/hash.ts";
+import { fromHex, hex } from "../src/util/hex.ts";
 import { type RejectReason, verifyMessage, type VerifyOptions } from "../src/codec/messages.ts";
 
 /** A message the gossip validator refused. */
@@ -101,20 +102,10 @@ function errorText(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
-function hexBytes(hex: string, what: string): Uint8Array {
-  if (!/^(?:[0-9a-fA-F]{2})+$/.test(hex)) throw new Error(`${what} is not hex: ${hex}`);
-  return Uint8Array.from(hex.match(/../g)!, (h) => parseInt(h, 16));
-}
-
 function param(q: URLSearchParams, name: string): string {
   const v = q.get(name);
   if (v === null || v === "") throw new Error(`missing query parameter ${name}`);
   return v;
-}
-
-/** SHA-256 with WebCrypto, independently of the store's own check. */
-async function subtleSha256(bytes: Uint8Array): Promise<string> {
-  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes.slice())));
 }
 
 const state: NetPageState = { records: 0, rejected: [], unverifiedDelivered: 0, phase: "start" };
@@ -129,7 +120,7 @@ function phase(text: string): void {
 async function run(result: NetPageResult): Promise<void> {
   const q = new URLSearchParams(location.search);
   const addr = param(q, "addr");
-  const runId = hexBytes(param(q, "runId"), "runId");
+  const runId = fromHex(param(q, "runId"));
   const validator = param(q, "validator");
   const expectRejections = Number(q.get("expectRejections") ?? "0");
   const timeoutMs = Number(q.get("timeoutMs") ?? "45000");
@@ -190,13 +181,14 @@ async function run(result: NetPageResult): Promise<void> {
         result.sender = r.message.sender;
         result.window = body.window;
         result.contributor = c.address;
-        result.recordPayloadHash = toHex(c.payloadHash);
+        result.recordPayloadHash = hex(c.payloadHash);
         phase(
           `verified round record of window ${body.window}; fetching ${result.recordPayloadHash}`,
         );
         const bytes = await self.fetch(c.payloadHash, [m.from, addr], { timeoutMs: 20_000 });
         result.payloadBytes = bytes.length;
-        result.computedHash = await subtleSha256(bytes);
+        // Recomputed here, independently of the store's own check.
+        result.computedHash = hex(await sha256(bytes));
         result.hashOk = result.computedHash === result.recordPayloadHash;
         result.tensors = decodeUpdate(bytes, { expected: { runId } }).tensors.length;
         result.fetchedAfterMs = Math.round(performance.now() - started);

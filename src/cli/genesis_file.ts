@@ -5,8 +5,8 @@
  * @module
  */
 
-import { sha256AsU8a } from "@polkadot/util-crypto";
-import { hex } from "../protocol/model_hash.ts";
+import { sha256Sync } from "../util/hash.ts";
+import { hex } from "../util/hex.ts";
 import { type FileRef, type Genesis, GenesisError, parseGenesis } from "../protocol/genesis.ts";
 
 /** Largest genesis file read (a genesis is a few KiB; the corpus list can make it longer). */
@@ -66,7 +66,7 @@ export async function readGenesisRef(
       `${genesisPath}: ${field}.path ${JSON.stringify(ref.path)}: cannot read ${file} (${why})`,
     );
   }
-  const got = hex(sha256AsU8a(bytes));
+  const got = hex(sha256Sync(bytes));
   if (got !== ref.sha256) {
     throw new GenesisError(
       `${genesisPath}: ${field}.path ${

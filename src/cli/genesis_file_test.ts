@@ -1,6 +1,6 @@
 import { assertEquals } from "../testing/assert.ts";
-import { sha256AsU8a } from "@polkadot/util-crypto";
-import { hex } from "../protocol/model_hash.ts";
+import { sha256Sync } from "../util/hash.ts";
+import { hex } from "../util/hex.ts";
 import { GenesisError, runIdOf } from "../protocol/genesis.ts";
 import { readGenesisFile, readGenesisRef } from "./genesis_file.ts";
 import { localGenesis } from "../protocol/local_genesis.ts";
@@ -49,7 +49,7 @@ Deno.test("readGenesisRef reads files beside the genesis and checks their SHA-25
     const data = new TextEncoder().encode('{"model":{}}');
     await Deno.writeFile(`${dir}/tok.json`, data);
     const path = `${dir}/genesis.json`;
-    const sha256 = hex(sha256AsU8a(data));
+    const sha256 = hex(sha256Sync(data));
     assertEquals(await readGenesisRef(path, "tokenizer", { path: "tok.json", sha256 }), data);
     await rejects(
       () => readGenesisRef(path, "tokenizer", { path: "tok.json", sha256: "00".repeat(32) }),

@@ -12,7 +12,7 @@
  */
 import { numberFlag, parseFlags, runCli, UsageError } from "./cli.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
-import { hex } from "../protocol/model_hash.ts";
+import { hex } from "../util/hex.ts";
 import { runIdOf } from "../protocol/genesis.ts";
 import { readGenesisFile } from "./genesis_file.ts";
 import { localGenesis } from "../protocol/local_genesis.ts";

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../testing/assert.ts";
-import { hex } from "../protocol/model_hash.ts";
+import { hex } from "../util/hex.ts";
 import { runIdOf } from "../protocol/genesis.ts";
 import { readGenesisFile } from "./genesis_file.ts";
 

@@ -17,9 +17,10 @@
  * @module
  */
 
-import { sha256AsU8a } from "@polkadot/util-crypto";
 import { checkLayout, type TensorEntry } from "../reference/sparseloco/compress_model.ts";
-import { hex, modelHash } from "../protocol/model_hash.ts";
+import { hex } from "../util/hex.ts";
+import { numelOf, sameShape } from "../util/shape.ts";
+import { modelHash, modelHashSync } from "./model_hash.ts";
 import {
   decodeSafetensors,
   encodeSafetensors,
@@ -56,14 +57,6 @@ const DECIMAL = /^(?:0|[1-9][0-9]*)$/;
 
 function fail(message: string): never {
   throw new CheckpointError(`checkpoint: ${message}`);
-}
-
-function numelOf(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 function checkMeta(meta: CheckpointMeta): void {
@@ -128,9 +121,7 @@ export function encodeCheckpoint(
     }
     at = Math.max(at, end);
   }
-  const actual = hex(
-    sha256AsU8a(new Uint8Array(params.buffer, params.byteOffset, params.byteLength)),
-  );
+  const actual = hex(modelHashSync(params));
   if (actual !== meta.modelHash) {
     fail(`meta.modelHash ${meta.modelHash} is not the hash of the parameters (${actual})`);
   }

@@ -11,7 +11,8 @@ import {
   encodeCheckpoint,
   ERROR_FEEDBACK_TENSOR,
 } from "./checkpoint.ts";
-import { hex, modelHash } from "../protocol/model_hash.ts";
+import { hex } from "../util/hex.ts";
+import { modelHash } from "./model_hash.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors.ts";
 
 const config = presetConfig("tiny");

@@ -7,7 +7,9 @@
  * @module
  */
 
+import { hex } from "../util/hex.ts";
 import { mixSeed, Rng } from "../util/rng.ts";
+import { numelOf } from "../util/shape.ts";
 import { compressTensor } from "../reference/sparseloco/compress.ts";
 import { CodecError } from "./errors.ts";
 import { decodeUpdate, encodeUpdate, UPDATE_HEADER_BYTES } from "./update_codec.ts";
@@ -57,7 +59,7 @@ export function fuzzSeeds(seed = 1): FuzzSeed[] {
     for (const mode of [0, 1] as IndexMode[]) {
       const k = 1 + rng.int(40);
       const tensors = shapes.map((shape, id) => {
-        const n = shape.reduce((a, b) => a * b, 1);
+        const n = numelOf(shape);
         const delta = rng.normals(n, 0.01);
         return { id, ...compressTensor(delta, new Float32Array(n), shape, { k }) };
       });
@@ -203,9 +205,9 @@ function randomInput(rng: Rng, seeds: FuzzSeed[]): Uint8Array {
   return b;
 }
 
-function hex(b: Uint8Array): string {
-  return Array.from(b.subarray(0, 64), (x) => x.toString(16).padStart(2, "0")).join("") +
-    (b.length > 64 ? `…(${b.length} bytes)` : "");
+/** Hex of the first 64 bytes of `b`, enough to recognise a failing input in a report. */
+function hexPreview(b: Uint8Array): string {
+  return hex(b.subarray(0, 64)) + (b.length > 64 ? `…(${b.length} bytes)` : "");
 }
 
 /** Runs `inputs` fuzz inputs from `seed`; deterministic for a given seed. */
@@ -253,7 +255,9 @@ export function fuzzDecoder(
     stats.slowestMs = Math.max(stats.slowestMs, performance.now() - t0);
     if (what) {
       stats.failed++;
-      if (stats.failures.length < 20) stats.failures.push({ input: i, what, hex: hex(input) });
+      if (stats.failures.length < 20) {
+        stats.failures.push({ input: i, what, hex: hexPreview(input) });
+      }
     }
   }
   return stats;

@@ -45,8 +45,8 @@ import { base58Decode, base58Encode, ed25519Verify } from "@polkadot/util-crypto
 import { DEFAULT_MAX_UPDATE_BYTES, UPDATE_HEADER_BYTES } from "./update_codec.ts";
 import { addressFromPublicKey, publicKeyFromAddress } from "../identity/address.ts";
 import { type Signer, verify } from "../identity/signer.ts";
-import { MAX_CONTRIBUTORS_LIMIT, RUN_ID_BYTES } from "../protocol/genesis.ts";
-import { isMultiaddrText } from "../protocol/_multiaddr_text.ts";
+import { isMultiaddrText } from "./multiaddr_text.ts";
+import { bytesEqual } from "../util/bytes.ts";
 
 /** The three gossip message kinds. */
 export type MessageKind = "peer-announce" | "update-announce" | "round-record";
@@ -249,6 +249,10 @@ export const MESSAGE_MAGIC: Uint8Array = new Uint8Array([0x57, 0x4c, 0x4d, 0x53]
 export const MESSAGE_FORMAT_VERSION = 1;
 /** Bytes before the body. */
 export const MESSAGE_HEADER_BYTES = 80;
+/** Bytes of a run id (the SHA-256 of the run's genesis). */
+export const RUN_ID_BYTES = 32;
+/** Most contributors a round record carries (a genesis' `maxContributors` is at most this). */
+export const MAX_CONTRIBUTORS_LIMIT = 64;
 /** Most addresses in a peer announcement. */
 export const MAX_ADDRESSES = 16;
 /** Default of {@linkcode VerifyOptions.maxSkewMs}. */
@@ -296,12 +300,6 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < a.length && i < b.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
   return a.length - b.length;
@@ -325,7 +323,7 @@ export function peerKeyFromPeerId(peerId: string): Uint8Array {
   }
   if (
     mh.length !== PEER_ID_PREFIX.length + KEY ||
-    !equalBytes(mh.subarray(0, PEER_ID_PREFIX.length), PEER_ID_PREFIX)
+    !bytesEqual(mh.subarray(0, PEER_ID_PREFIX.length), PEER_ID_PREFIX)
   ) {
     throw new MessageError(`not an Ed25519 libp2p peer id: ${JSON.stringify(peerId)}`);
   }
@@ -632,7 +630,7 @@ function decodeOrThrow(bytes: Uint8Array): Message {
     malformed(`${bytes.length} bytes is shorter than any message`);
   }
   const r = new Reader(bytes);
-  if (!equalBytes(r.take(4, "magic"), MESSAGE_MAGIC)) {
+  if (!bytesEqual(r.take(4, "magic"), MESSAGE_MAGIC)) {
     malformed("bad magic (not a webloco message)");
   }
   const version = r.u8("version");
@@ -795,7 +793,7 @@ export function verifyMessage(bytes: Uint8Array, options: VerifyOptions): Messag
   return attempt(() => {
     const m = decodeOrThrow(bytes);
     const o = options;
-    if (!equalBytes(m.runId, o.runId)) {
+    if (!bytesEqual(m.runId, o.runId)) {
       throw new Reject("unknown-run", "the message is for another run");
     }
     const b = m.body;
@@ -826,7 +824,7 @@ export function verifyMessage(bytes: Uint8Array, options: VerifyOptions): Messag
       if (
         !o.validators.some((v) => {
           const k = keyOf(v);
-          return k !== undefined && equalBytes(k, m.senderKey);
+          return k !== undefined && bytesEqual(k, m.senderKey);
         })
       ) {
         throw new Reject(

@@ -47,6 +47,8 @@ import { MAX_TILE_SIZE, TileGeometry } from "../reference/sparseloco/tiles.ts";
 import type { TileOptions } from "../reference/sparseloco/tiles.ts";
 import { BitReader, bitsFor, BitWriter, chooseRiceParameter, riceBits } from "./bits.ts";
 import { CodecError } from "./errors.ts";
+import { bytesEqual } from "../util/bytes.ts";
+import { sameShape } from "../util/shape.ts";
 
 /** "WLUP". */
 export const UPDATE_MAGIC: Uint8Array = new Uint8Array([0x57, 0x4c, 0x55, 0x50]);
@@ -114,16 +116,6 @@ export interface DecodeLimits {
 const HASH_BYTES = 32;
 /** Fewest bytes a tensor can take: fixed fields, one dim, one byte of codes. */
 const MIN_TENSOR_BYTES = 2 + 1 + 4 + 4 + 4 + 4 + 16 + 1 + 4 + 1;
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
 
 /** Entries of each tile that are coded in the index stream (0 for a tile kept whole). */
 function codedTiles(g: TileGeometry, k: number): { count: number; perTile: (t: number) => number } {
@@ -386,7 +378,7 @@ export function decodeUpdate(bytes: Uint8Array, limits: DecodeLimits = {}): Upda
   }
   const r = new Reader(bytes);
   r.need(UPDATE_HEADER_BYTES, "header");
-  if (!sameBytes(r.take(4, "magic"), UPDATE_MAGIC)) r.fail("bad magic", 0);
+  if (!bytesEqual(r.take(4, "magic"), UPDATE_MAGIC)) r.fail("bad magic", 0);
   const version = r.u8("version");
   if (version !== UPDATE_FORMAT_VERSION) r.fail(`unsupported format version ${version}`, 4);
   const rawMode = r.u8("index mode");
@@ -397,13 +389,13 @@ export function decodeUpdate(bytes: Uint8Array, limits: DecodeLimits = {}): Upda
   }
   if (r.u16("reserved") !== 0) r.fail("reserved header bits set", 6);
   const runId = r.take(HASH_BYTES, "run id");
-  if (expected.runId && !sameBytes(runId, expected.runId)) r.fail("wrong run id", 8);
+  if (expected.runId && !bytesEqual(runId, expected.runId)) r.fail("wrong run id", 8);
   const window = r.u32("window");
   if (expected.window !== undefined && window !== expected.window) {
     r.fail(`window ${window}, expected ${expected.window}`, 40);
   }
   const modelHash = r.take(HASH_BYTES, "model hash");
-  if (expected.modelHash && !sameBytes(modelHash, expected.modelHash)) {
+  if (expected.modelHash && !bytesEqual(modelHash, expected.modelHash)) {
     r.fail("wrong model hash", 44);
   }
   const tensorCount = r.u16("tensor count");

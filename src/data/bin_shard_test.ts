@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "./_test_utils.ts";
+import { assertEquals, assertThrows } from "../testing/assert.ts";
 import { BIN_HEADER_BYTES, readBinShard, writeBinShard } from "./bin_shard.ts";
 import { DataError } from "./errors.ts";
 
@@ -67,14 +67,20 @@ Deno.test("readBinShard rejects corrupted shards", () => {
     ],
   ];
   for (const [bytes, message] of cases) {
-    assertThrows(() => readBinShard(bytes, { source: "s.bin" }), DataError, `s.bin: ${message}`);
+    assertEquals(
+      assertThrows(() => readBinShard(bytes, { source: "s.bin" }), DataError).message,
+      `s.bin: ${message}`,
+    );
   }
 });
 
 Deno.test("readBinShard checks tokens against the vocab size", () => {
-  assertThrows(
-    () => readBinShard(writeBinShard([1, 2, 300]), { source: "gpt2.bin", vocabSize: 256 }),
-    DataError,
+  assertEquals(
+    assertThrows(
+      () => readBinShard(writeBinShard([1, 2, 300]), { source: "gpt2.bin", vocabSize: 256 }),
+      DataError,
+    )
+      .message,
     "gpt2.bin: token 300 at index 2 is not below the vocab size 256 " +
       "(was the shard made with another tokenizer?)",
   );

@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "./_test_utils.ts";
+import { assertEquals, assertThrows } from "../testing/assert.ts";
 import { Bpe } from "./bpe.ts";
 import { DataError } from "./errors.ts";
 import { Rng } from "../util/rng.ts";
@@ -59,9 +59,12 @@ Deno.test("Bpe merges long words", () => {
 });
 
 Deno.test("Bpe rejects merges of unknown tokens", () => {
-  assertThrows(
-    () => new Bpe({ vocab: new Map([["a", 0]]), merges: [["a", "a"]], source: "x.json" }),
-    DataError,
+  assertEquals(
+    assertThrows(
+      () => new Bpe({ vocab: new Map([["a", 0]]), merges: [["a", "a"]], source: "x.json" }),
+      DataError,
+    )
+      .message,
     'x.json: model.merges[0] uses "aa", which is not in the vocab',
   );
 });

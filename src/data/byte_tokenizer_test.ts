@@ -1,4 +1,4 @@
-import { assertEquals } from "./_test_utils.ts";
+import { assertEquals } from "../testing/assert.ts";
 import { ByteTokenizer } from "./byte_tokenizer.ts";
 
 Deno.test("ByteTokenizer encodes UTF-8 bytes", () => {

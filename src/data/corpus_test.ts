@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects, assertThrows } from "./_test_utils.ts";
+import { assertEquals, assertRejects, assertThrows } from "../testing/assert.ts";
 import { writeBinShard } from "./bin_shard.ts";
 import { ByteTokenizer } from "./byte_tokenizer.ts";
 import { corpusFormat, fetchDefaultCorpus, tokenizeCorpus } from "./corpus.ts";
@@ -12,9 +12,8 @@ Deno.test("corpusFormat picks the format from the extension", () => {
   assertEquals(corpusFormat("B.JSONL"), "jsonl");
   assertEquals(corpusFormat("x.y/shard_000.bin"), "bin");
   for (const name of ["notes.md", "txt", "dir.txt/file", ".txt"]) {
-    assertThrows(
-      () => corpusFormat(name),
-      DataError,
+    assertEquals(
+      assertThrows(() => corpusFormat(name), DataError).message,
       `${name}: unknown corpus file extension (expected .txt, .jsonl or .bin)`,
     );
   }
@@ -31,14 +30,15 @@ Deno.test("tokenizeCorpus concatenates text, JSONL and bin files in order", () =
 });
 
 Deno.test("tokenizeCorpus rejects empty corpora, bad files and foreign shards", () => {
-  assertThrows(
-    () => tokenizeCorpus([{ name: "e.txt", bytes: new Uint8Array(0) }], tokenizer),
-    DataError,
+  assertEquals(
+    assertThrows(
+      () => tokenizeCorpus([{ name: "e.txt", bytes: new Uint8Array(0) }], tokenizer),
+      DataError,
+    ).message,
     "e.txt: corpus is empty (0 tokens)",
   );
-  assertThrows(
-    () => tokenizeCorpus([], tokenizer),
-    DataError,
+  assertEquals(
+    assertThrows(() => tokenizeCorpus([], tokenizer), DataError).message,
     "(no files): corpus is empty (0 tokens)",
   );
   assertThrows(

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "./_test_utils.ts";
+import { assert, assertEquals } from "../testing/assert.ts";
 import { DataError } from "./errors.ts";
 
 Deno.test("DataError is an Error named DataError with a cause", () => {

@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "./_test_utils.ts";
+import { assertEquals, assertThrows } from "../testing/assert.ts";
 import { BYTE_TO_CHAR } from "./byte_level.ts";
 import { DataError } from "./errors.ts";
 import { parseHfTokenizer } from "./hf_tokenizer.ts";
@@ -293,7 +293,7 @@ function edited(json: string, edit: (root: Json) => void): string {
 }
 
 function assertDataError(fn: () => unknown, message: string): void {
-  assertThrows(fn, DataError, message);
+  assertEquals(assertThrows(fn, DataError).message, message);
 }
 
 Deno.test("parseHfTokenizer rejects invalid JSON with its position", () => {

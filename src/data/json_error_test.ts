@@ -1,4 +1,4 @@
-import { assertEquals } from "./_test_utils.ts";
+import { assertEquals } from "../testing/assert.ts";
 import { jsonErrorPosition, jsonErrorWhere } from "./json_error.ts";
 
 Deno.test("jsonErrorPosition finds the first syntax error", () => {

@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects } from "./_test_utils.ts";
+import { assertEquals, assertRejects } from "../testing/assert.ts";
 import { writeBinShard } from "./bin_shard.ts";
 import { ByteTokenizer } from "./byte_tokenizer.ts";
 import { DataError } from "./errors.ts";
@@ -58,7 +58,10 @@ Deno.test("loadCorpus names the path of a missing, unknown, empty or bad file", 
       [`${dir}/nodata`, `${dir}/nodata: no .txt, .jsonl or .bin files in this directory`],
     ];
     for (const [path, message] of cases) {
-      await assertRejects(() => loadCorpus([path], tokenizer), DataError, message);
+      assertEquals(
+        (await assertRejects(() => loadCorpus([path], tokenizer), DataError)).message,
+        message,
+      );
     }
   });
 });

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertNotEquals, assertThrows } from "./_test_utils.ts";
+import { assert, assertEquals, assertNotEquals, assertThrows } from "../testing/assert.ts";
 import { DataError } from "./errors.ts";
 import { Sampler, splitTokens } from "./sampler.ts";
 
@@ -65,9 +65,9 @@ Deno.test("Sampler evalBatch is fixed and distinct from training batches", () =>
 });
 
 Deno.test("Sampler rejects a corpus shorter than T+1 tokens", () => {
-  assertThrows(
-    () => new Sampler(ramp(64), { batch: 1, context: 64, seed: 0 }),
-    DataError,
+  assertEquals(
+    assertThrows(() => new Sampler(ramp(64), { batch: 1, context: 64, seed: 0 }), DataError)
+      .message,
     "corpus has 64 tokens, need at least 65 for context 64",
   );
   new Sampler(ramp(65), { batch: 1, context: 64, seed: 0 }).batch(0, 0, 0);
@@ -75,19 +75,16 @@ Deno.test("Sampler rejects a corpus shorter than T+1 tokens", () => {
 
 Deno.test("Sampler rejects invalid options and arguments", () => {
   const tokens = ramp(100);
-  assertThrows(
-    () => new Sampler(tokens, { batch: 0, context: 8, seed: 0 }),
-    DataError,
+  assertEquals(
+    assertThrows(() => new Sampler(tokens, { batch: 0, context: 8, seed: 0 }), DataError).message,
     "batch must be an integer ≥ 1, got 0",
   );
-  assertThrows(
-    () => new Sampler(tokens, { batch: 1, context: 1.5, seed: 0 }),
-    DataError,
+  assertEquals(
+    assertThrows(() => new Sampler(tokens, { batch: 1, context: 1.5, seed: 0 }), DataError).message,
     "context must be an integer ≥ 1, got 1.5",
   );
-  assertThrows(
-    () => new Sampler(tokens, { batch: 1, context: 8, seed: -1 }),
-    DataError,
+  assertEquals(
+    assertThrows(() => new Sampler(tokens, { batch: 1, context: 8, seed: -1 }), DataError).message,
     "seed must be an integer in [0, 2^32), got -1",
   );
   const s = new Sampler(tokens, { batch: 1, context: 8, seed: 0 });

@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "./_test_utils.ts";
+import { assertEquals, assertThrows } from "../testing/assert.ts";
 import { ByteTokenizer } from "./byte_tokenizer.ts";
 import { DataError } from "./errors.ts";
 import { parseJsonl, readTextShard } from "./text_shard.ts";
@@ -27,24 +27,26 @@ Deno.test("readTextShard joins JSONL documents with a separator", () => {
 });
 
 Deno.test("readTextShard rejects invalid UTF-8", () => {
-  assertThrows(
-    () => readTextShard(Uint8Array.of(104, 0xff, 105), { tokenizer, source: "bad.txt" }),
-    DataError,
+  assertEquals(
+    assertThrows(
+      () => readTextShard(Uint8Array.of(104, 0xff, 105), { tokenizer, source: "bad.txt" }),
+      DataError,
+    )
+      .message,
     "bad.txt: not valid UTF-8 text",
   );
 });
 
 Deno.test("parseJsonl names the file and line of a bad line", () => {
   assertEquals(parseJsonl('{"text":"a"}\n{"text":"b"}', "x.jsonl"), ["a", "b"]);
-  assertThrows(
-    () => parseJsonl('{"text":"a"}\n\n{"text": oops}\n', "x.jsonl"),
-    DataError,
+  assertEquals(
+    assertThrows(() => parseJsonl('{"text":"a"}\n\n{"text": oops}\n', "x.jsonl"), DataError)
+      .message,
     "x.jsonl:3: not valid JSON at column 10",
   );
   for (const line of ['{"txt":"a"}', '{"text": 5}', '["a"]', "null"]) {
-    assertThrows(
-      () => parseJsonl(`{"text":"ok"}\n${line}`, "x.jsonl"),
-      DataError,
+    assertEquals(
+      assertThrows(() => parseJsonl(`{"text":"ok"}\n${line}`, "x.jsonl"), DataError).message,
       'x.jsonl:2: expected an object with a string "text" field',
     );
   }

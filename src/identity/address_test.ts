@@ -1,10 +1,10 @@
 import { assertEquals, assertThrows } from "../testing/assert.ts";
 import { addressFromPublicKey, publicKeyFromAddress } from "./address.ts";
 import { IdentityError } from "./errors.ts";
+import { hex } from "../util/hex.ts";
 
 const ALICE = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY";
 const ALICE_KEY = "d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d";
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 
 Deno.test("publicKeyFromAddress decodes a known SS58 address", () => {
   assertEquals(hex(publicKeyFromAddress(ALICE)), ALICE_KEY);

@@ -1,6 +1,7 @@
 import { assert, assertEquals } from "../testing/assert.ts";
 import type { GossipMessage } from "./node.ts";
-import { sha256, toHex } from "./payload_store.ts";
+import { sha256 } from "../util/hash.ts";
+import { hex } from "../util/hex.ts";
 import { LIBP2P_TEST, TEST_RUN_ID, waitFor, withNodes, withTimeout } from "./_test_utils.ts";
 
 const SCRIPT = new URL("./peer_main.ts", import.meta.url).pathname;
@@ -61,7 +62,7 @@ Deno.test({
           // Payload: fetched by hash from the other process.
           const bytes = await local.fetch(hello.payload, [tcp!]);
           assertEquals(bytes.length, 1_000_000);
-          assertEquals(toHex(await sha256(bytes)), hello.payload);
+          assertEquals(hex(await sha256(bytes)), hello.payload);
 
           // Gossip: hello → echo, through the other process's validator and back.
           const rounds: string[] = [];

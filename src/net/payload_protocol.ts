@@ -25,9 +25,9 @@ import {
   type PayloadHash,
   type PayloadSource,
   PayloadStore,
-  sha256,
-  toHex,
 } from "./payload_store.ts";
+import { sha256 } from "../util/hash.ts";
+import { hex } from "../util/hex.ts";
 import { DEFAULT_MAX_PAYLOAD_BYTES, HASH_BYTES, PAYLOAD_PROTOCOL } from "./protocols.ts";
 import { errorMessage, type StreamReader, writeAll } from "./stream_io.ts";
 import {
@@ -204,7 +204,7 @@ export async function fetchPayload(
     bodyName: "payload",
     statusError,
     decode: async (bytes) => {
-      const got = toHex(await sha256(bytes));
+      const got = hex(await sha256(bytes));
       if (got !== wantHex) throw new NetError("hash_mismatch", `bytes hash to ${got}`);
       return bytes;
     },

@@ -10,7 +10,9 @@ import {
   PayloadStatus,
   type Provider,
 } from "./payload_protocol.ts";
-import { PayloadStore, sha256, toHex } from "./payload_store.ts";
+import { PayloadStore } from "./payload_store.ts";
+import { sha256 } from "../util/hash.ts";
+import { hex } from "../util/hex.ts";
 import { PAYLOAD_PROTOCOL } from "./protocols.ts";
 import {
   assertRejectsCode,
@@ -47,12 +49,12 @@ nodeTest(
     const t0 = performance.now();
     const atB = await b.fetch(hash, [tcpAddr(a)]);
     const ms = performance.now() - t0;
-    assertEquals(toHex(await sha256(atB)), hash);
+    assertEquals(hex(await sha256(atB)), hash);
     assert(b.store.has(hash), "b stored it");
     // c fetches from b (not the author), over WebSockets, with b's peer id known by then.
     const atC = await c.fetch(hash, [wsAddr(b)]);
     assertEquals(atC.length, data.length);
-    assertEquals(toHex(await sha256(atC)), hash);
+    assertEquals(hex(await sha256(atC)), hash);
     assertEquals(a.libp2p.services.payload.server.stats.served, 1);
     assertEquals(b.libp2p.services.payload.server.stats.served, 1);
     // Held payloads are not fetched again.
@@ -68,7 +70,7 @@ nodeTest("payload protocol answers not-found and fetchFromAny tries the next pro
 ], async ([a, b, c]) => {
   const data = randomBytes(1000);
   const hash = await b.store.add(data);
-  const unknown = toHex(randomBytes(32));
+  const unknown = hex(randomBytes(32));
   await assertRejectsCode(c.fetchFrom(tcpAddr(a), unknown), "not_found");
   const err = await assertRejectsCode(
     c.fetch(unknown, [tcpAddr(a), tcpAddr(b)]),
@@ -269,7 +271,7 @@ nodeTest("payload protocol client honours its abort signal", [{}, {}], async ([l
   });
   const controller = new AbortController();
   setTimeout(() => controller.abort(new Error("user gave up")), 200);
-  const hash = toHex(randomBytes(32));
+  const hash = hex(randomBytes(32));
   await assertRejectsCode(
     fetchPayload(client.libp2p, tcpAddr(liar), hash, { signal: controller.signal }),
     "aborted",

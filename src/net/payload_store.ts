@@ -6,27 +6,13 @@
  * @module
  */
 
+import { sha256 } from "../util/hash.ts";
+import { fromHex, hex } from "../util/hex.ts";
 import { NetError } from "./errors.ts";
 import { DEFAULT_MAX_PAYLOAD_BYTES, HASH_BYTES } from "./protocols.ts";
 
 /** A payload hash: 32 raw bytes, or 64 hex digits. */
 export type PayloadHash = Uint8Array | string;
-
-/** The sha256 of `bytes` (WebCrypto: Deno and browsers in a secure context). */
-export async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
-  // digest() wants an ArrayBuffer-backed view; a view on a SharedArrayBuffer is copied.
-  const view = bytes.buffer instanceof ArrayBuffer
-    ? bytes as Uint8Array<ArrayBuffer>
-    : bytes.slice();
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", view));
-}
-
-/** Lower-case hex of bytes. */
-export function toHex(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += b.toString(16).padStart(2, "0");
-  return s;
-}
 
 /** The 64-digit lower-case hex form of a payload hash; throws `invalid_argument` if malformed. */
 export function hashHex(hash: PayloadHash): string {
@@ -39,7 +25,7 @@ export function hashHex(hash: PayloadHash): string {
   if (!(hash instanceof Uint8Array) || hash.length !== HASH_BYTES) {
     throw new NetError("invalid_argument", `a payload hash is ${HASH_BYTES} bytes`);
   }
-  return toHex(hash);
+  return hex(hash);
 }
 
 /** The 32 raw bytes of a payload hash; throws `invalid_argument` if malformed. */
@@ -48,10 +34,7 @@ export function hashBytes(hash: PayloadHash): Uint8Array {
     hashHex(hash); // validates
     return hash;
   }
-  const hex = hashHex(hash);
-  const out = new Uint8Array(HASH_BYTES);
-  for (let i = 0; i < HASH_BYTES; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return out;
+  return fromHex(hashHex(hash));
 }
 
 /** What a payload server needs from a store: lookup by hash (hex). */
@@ -143,7 +126,7 @@ export class PayloadStore implements PayloadSource {
   async put(hash: PayloadHash, bytes: Uint8Array, options: PutOptions = {}): Promise<string> {
     const key = hashHex(hash);
     this.#checkSize(bytes);
-    const actual = toHex(await sha256(bytes));
+    const actual = hex(await sha256(bytes));
     if (actual !== key) {
       throw new NetError("hash_mismatch", `payload hashes to ${actual}, not ${key}`);
     }
@@ -153,7 +136,7 @@ export class PayloadStore implements PayloadSource {
   /** Stores `bytes` under their sha256 and returns the hex hash. */
   async add(bytes: Uint8Array, options: PutOptions = {}): Promise<string> {
     this.#checkSize(bytes);
-    return this.#insert(toHex(await sha256(bytes)), bytes, options.pin === true);
+    return this.#insert(hex(await sha256(bytes)), bytes, options.pin === true);
   }
 
   /** Removes a payload; returns whether it was held. */

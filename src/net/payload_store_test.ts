@@ -1,6 +1,8 @@
 import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
 import { NetError } from "./errors.ts";
-import { hashBytes, hashHex, PayloadStore, sha256, toHex } from "./payload_store.ts";
+import { hashBytes, hashHex, PayloadStore } from "./payload_store.ts";
+import { sha256 } from "../util/hash.ts";
+import { hex } from "../util/hex.ts";
 import { assertRejectsCode } from "./_test_utils.ts";
 
 function bytes(n: number, seed: number): Uint8Array {
@@ -13,8 +15,8 @@ Deno.test("payload store put verifies the sha256 and serves by hash", async () =
   const store = new PayloadStore({ maxBytes: 1000 });
   const data = bytes(100, 1);
   const hash = await sha256(data);
-  assertEquals(await store.put(hash, data), toHex(hash));
-  assert(store.has(hash) && store.has(toHex(hash)) && store.has(toHex(hash).toUpperCase()));
+  assertEquals(await store.put(hash, data), hex(hash));
+  assert(store.has(hash) && store.has(hex(hash)) && store.has(hex(hash).toUpperCase()));
   assertEquals(store.get(hash), data);
   assertEquals(store.bytes, 100);
   const other = bytes(100, 2);
@@ -73,7 +75,7 @@ Deno.test("payload store treats malformed hashes as absent and refuses them on p
 
 Deno.test("payload store sha256 matches a known vector", async () => {
   assertEquals(
-    toHex(await sha256(new TextEncoder().encode("abc"))),
+    hex(await sha256(new TextEncoder().encode("abc"))),
     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
   );
 });

@@ -16,6 +16,8 @@
  * @module
  */
 
+import { hex } from "../util/hex.ts";
+
 /** Prefix of every webloco protocol id and topic. */
 export const PROTOCOL_PREFIX = "/webloco";
 
@@ -72,8 +74,7 @@ export function runIdHex8(runId: Uint8Array | string): string {
   if (!(runId instanceof Uint8Array) || runId.length < RUN_ID_HEX_CHARS / 2) {
     throw new TypeError(`run id must be at least ${RUN_ID_HEX_CHARS / 2} bytes`);
   }
-  return Array.from(runId.subarray(0, RUN_ID_HEX_CHARS / 2), (b) => b.toString(16).padStart(2, "0"))
-    .join("");
+  return hex(runId.subarray(0, RUN_ID_HEX_CHARS / 2));
 }
 
 /** The topic name of one kind of message of a run: `/webloco/<runIdHex8>/<kind>/1`. */

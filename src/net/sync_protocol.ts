@@ -24,7 +24,8 @@
 
 import type { Stream } from "@libp2p/interface";
 import { NetError } from "./errors.ts";
-import { hashBytes, toHex } from "./payload_store.ts";
+import { hashBytes } from "./payload_store.ts";
+import { hex } from "../util/hex.ts";
 import { HASH_BYTES, SYNC_PROTOCOL } from "./protocols.ts";
 import { type Deadline, encodeUvarint, errorMessage, type StreamReader } from "./stream_io.ts";
 import {
@@ -305,7 +306,7 @@ function decodeBody(body: Uint8Array, maxRecordBytes: number): SyncResponse {
   if (flags & FLAG_CHECKPOINT) {
     const head = c.take(4 + HASH_BYTES, "checkpoint");
     const window = new DataView(head.buffer, head.byteOffset, 4).getUint32(0);
-    const hash = toHex(head.subarray(4));
+    const hash = hex(head.subarray(4));
     const size = c.uvarint(MAX_SIZE_VARINT_BYTES, "checkpoint size");
     checkpoint = { window, hash, size };
   }

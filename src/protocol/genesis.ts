@@ -7,23 +7,18 @@
  * @module
  */
 
-import { sha256AsU8a } from "@polkadot/util-crypto";
+import { sha256Sync } from "../util/hash.ts";
 import { ConfigError, type ModelConfig, validateModelConfig } from "../model/config.ts";
 import { MAX_TILE_SIZE } from "../reference/sparseloco/tiles.ts";
 import type { IndexMode } from "../codec/update_codec.ts";
 import { publicKeyFromAddress } from "../identity/address.ts";
 import { canonicalJson } from "../codec/canonical_json.ts";
-import { isMultiaddrText } from "./_multiaddr_text.ts";
+import { MAX_CONTRIBUTORS_LIMIT } from "../codec/messages.ts";
+import { isMultiaddrText } from "../codec/multiaddr_text.ts";
 import { GAUNTLET_DEFAULTS, type GauntletSpec } from "./gauntlet_spec.ts";
 
 /** The genesis format version this module reads and writes. */
 export const GENESIS_VERSION = 1;
-
-/** Most contributors a round may select (the round-record wire limit). */
-export const MAX_CONTRIBUTORS_LIMIT = 64;
-
-/** Bytes of a run id. */
-export const RUN_ID_BYTES = 32;
 
 /** A file the run depends on: where to find it and the SHA-256 it must have. */
 export interface FileRef {
@@ -477,7 +472,7 @@ export function canonicalGenesis(genesis: Genesis): Uint8Array {
  * genesis has a run id; the same content in any key order or layout has the same id.
  */
 export function runIdOf(genesis: Genesis): Uint8Array {
-  return sha256AsU8a(canonicalGenesis(genesis));
+  return sha256Sync(canonicalGenesis(genesis));
 }
 
 /** The update codec's index mode for a genesis' `sparseloco.indexMode`. */

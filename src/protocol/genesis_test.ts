@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
 import { ConfigError } from "../model/config.ts";
-import { hex } from "./model_hash.ts";
+import { hex } from "../util/hex.ts";
 import {
   canonicalGenesis,
   gauntletOf,

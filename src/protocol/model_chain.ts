@@ -9,9 +9,10 @@
 
 import { decodeUpdate, type Update } from "../codec/update_codec.ts";
 import { applyAggregate, type PeerUpdate } from "../optim/sparseloco/model_round.ts";
-import { sha256, toHex } from "../net/payload_store.ts";
+import { sha256 } from "../util/hash.ts";
+import { hex } from "../util/hex.ts";
 import type { RoundRecord } from "../codec/messages.ts";
-import { hex, modelHash } from "./model_hash.ts";
+import { modelHash } from "../codec/model_hash.ts";
 import { type RunContext, updateLimits } from "./run_context.ts";
 
 /** Why the chain refused a record or an update. */
@@ -182,9 +183,9 @@ export class ModelChain {
       );
     }
     const contributions = await Promise.all(record.contributors.map(async (c) => {
-      const want = toHex(c.payloadHash);
+      const want = hex(c.payloadHash);
       const bytes = await fetch(want);
-      const got = toHex(await sha256(bytes));
+      const got = hex(await sha256(bytes));
       if (got !== want) {
         throw new ChainError(
           "payload-hash",

@@ -3,12 +3,12 @@ import { encodeUpdate } from "../codec/update_codec.ts";
 import { Rng } from "../util/rng.ts";
 import { KeySigner } from "../identity/key_signer.ts";
 import { identityReady } from "../identity/signer.ts";
-import { sha256, toHex } from "../net/payload_store.ts";
+import { sha256 } from "../util/hash.ts";
+import { hex } from "../util/hex.ts";
 import type { CompressOptions, QuantizedTensor } from "../reference/sparseloco/compress.ts";
 import { compressModel } from "../reference/sparseloco/compress_model.ts";
 import { localGenesis } from "./local_genesis.ts";
 import { decodeMessage, type RoundRecord, signMessage } from "../codec/messages.ts";
-import { hex } from "./model_hash.ts";
 import {
   ChainError,
   type ChainErrorCode,
@@ -61,7 +61,7 @@ function contributions(window: number, modelHash: Uint8Array): ContributionBytes
 /** A fetcher over the given payloads (by SHA-256), counting calls. */
 async function fetcherOf(payloads: Uint8Array[]): Promise<(h: string) => Promise<Uint8Array>> {
   const byHash = new Map<string, Uint8Array>();
-  for (const p of payloads) byHash.set(toHex(await sha256(p)), p);
+  for (const p of payloads) byHash.set(hex(await sha256(p)), p);
   return (h) => {
     const p = byHash.get(h);
     return p === undefined ? Promise.reject(new Error(`no payload ${h}`)) : Promise.resolve(p);
@@ -249,7 +249,7 @@ Deno.test("ModelChain applyRecord refuses a payload that does not hash to the re
   const chain = await ModelChain.at(ctx, Float32Array.from(theta0), -1);
   const record = await recordOf(0, chain.hash, next0.hash, cs0);
   const honest = await fetcherOf(cs0.map((c) => c.bytes));
-  const target = toHex(record.contributors[1].payloadHash);
+  const target = hex(record.contributors[1].payloadHash);
   const liar = (h: string) => h === target ? Promise.resolve(cs0[0].bytes) : honest(h);
   const e = await rejects(() => chain.applyRecord(record, liar), "payload-hash");
   assert(e.message.includes(record.contributors[1].address), e.message);

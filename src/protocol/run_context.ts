@@ -12,7 +12,7 @@ import { type ParamEntry, type ParamLayout, paramLayout } from "../model/params.
 import type { CompressOptions } from "../reference/sparseloco/compress.ts";
 import { type Genesis, indexModeOf, runIdOf } from "./genesis.ts";
 import type { VerifyOptions } from "../codec/messages.ts";
-import { hex } from "./model_hash.ts";
+import { hex } from "../util/hex.ts";
 import { TimeWindowClock, type WindowClock } from "./window_clock.ts";
 
 /**

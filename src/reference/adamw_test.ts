@@ -1,24 +1,5 @@
+import { assertAlmostEquals, assertEquals, assertThrows } from "../testing/assert.ts";
 import { adamw, adamwConstants, type AdamWParams } from "./adamw.ts";
-
-function assertEquals(got: unknown, want: unknown, what = "value"): void {
-  const g = JSON.stringify(got), w = JSON.stringify(want);
-  if (g !== w) throw new Error(`${what}: got ${g}, want ${w}`);
-}
-
-function assertAlmostEquals(got: number, want: number, tol: number, what = "value"): void {
-  if (!(Math.abs(got - want) <= tol)) {
-    throw new Error(`${what}: got ${got}, want ${want} (err ${Math.abs(got - want)} > ${tol})`);
-  }
-}
-function assertThrows(fn: () => unknown, includes: string): void {
-  try {
-    fn();
-  } catch (e) {
-    if (!String(e).includes(includes)) throw new Error(`threw ${e}, expected "${includes}"`);
-    return;
-  }
-  throw new Error("did not throw");
-}
 
 const ONE = new Float64Array([1]);
 /** The SparseLoCo inner-loop betas and eps; tests override lr, weightDecay and step. */
@@ -116,5 +97,5 @@ Deno.test("adamw only touches the first n elements", () => {
 
 Deno.test("adamwConstants rejects a 0-based step", () => {
   const hp: AdamWParams = { ...HP, step: 0 };
-  assertThrows(() => adamwConstants(hp), "1-based");
+  assertThrows(() => adamwConstants(hp), Error, "1-based");
 });

@@ -1,16 +1,6 @@
+import { assertAlmostEquals, assertEquals } from "../testing/assert.ts";
 import { gradClip } from "./grad_clip.ts";
 import { Rng } from "../util/rng.ts";
-
-function assertEquals(got: unknown, want: unknown, what = "value"): void {
-  const g = JSON.stringify(got), w = JSON.stringify(want);
-  if (g !== w) throw new Error(`${what}: got ${g}, want ${w}`);
-}
-
-function assertAlmostEquals(got: number, want: number, tol: number, what = "value"): void {
-  if (!(Math.abs(got - want) <= tol)) {
-    throw new Error(`${what}: got ${got}, want ${want} (err ${Math.abs(got - want)} > ${tol})`);
-  }
-}
 
 function norm(x: ArrayLike<number>): number {
   let s = 0;

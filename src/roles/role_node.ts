@@ -19,7 +19,7 @@ import {
   signMessage,
 } from "../codec/messages.ts";
 import { decodeCheckpoint } from "../codec/checkpoint.ts";
-import { hex } from "../protocol/model_hash.ts";
+import { hex } from "../util/hex.ts";
 import { ChainError, type ModelChain } from "../protocol/model_chain.ts";
 import { type RecordLog, type SignedRecord, verifyRecord } from "../protocol/record_log.ts";
 import { type RejectCounts, topicKinds } from "../protocol/gossip_rules.ts";

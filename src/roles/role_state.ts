@@ -9,7 +9,8 @@
  */
 
 import { decodeCheckpoint, encodeCheckpoint, ERROR_FEEDBACK_TENSOR } from "../codec/checkpoint.ts";
-import { hex, modelHash as hashOf } from "../protocol/model_hash.ts";
+import { modelHash as hashOf } from "../codec/model_hash.ts";
+import { hex } from "../util/hex.ts";
 import type { RunContext } from "../protocol/run_context.ts";
 import { StateError, type StateStore } from "../protocol/state_store.ts";
 

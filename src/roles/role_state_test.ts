@@ -3,7 +3,7 @@ import { Rng } from "../util/rng.ts";
 import { KeySigner } from "../identity/key_signer.ts";
 import { identityReady } from "../identity/signer.ts";
 import { localGenesis } from "../protocol/local_genesis.ts";
-import { modelHash } from "../protocol/model_hash.ts";
+import { modelHash } from "../codec/model_hash.ts";
 import { initialParams, type RunContext, runContext } from "../protocol/run_context.ts";
 import { StateError, type StateStore } from "../protocol/state_store.ts";
 import { STORE_KINDS } from "../testing/stores.ts";

@@ -9,7 +9,8 @@
  * @module
  */
 
-import { hashBytes, toHex } from "../net/payload_store.ts";
+import { hashBytes } from "../net/payload_store.ts";
+import { hex } from "../util/hex.ts";
 import { encodeCheckpoint } from "../codec/checkpoint.ts";
 import type { RoundRecord } from "../codec/messages.ts";
 import type { ModelChain } from "../protocol/model_chain.ts";
@@ -119,13 +120,13 @@ export class Validator {
     let byAddress = this.#candidates.get(a.window);
     if (byAddress === undefined) this.#candidates.set(a.window, byAddress = new Map());
     if (byAddress.has(address)) return; // Repeats of an announcement; the first counts.
-    if (toHex(a.modelHash) !== chain.hashHex) {
+    if (hex(a.modelHash) !== chain.hashHex) {
       this.#report.log(
         `update of ${short(address)} for window ${a.window} is from another model; ignored`,
       );
       return;
     }
-    const payloadHash = toHex(a.payloadHash);
+    const payloadHash = hex(a.payloadHash);
     const checked = (async () => {
       try {
         const bytes = await net.fetchPayload(payloadHash, [from]);
@@ -278,7 +279,7 @@ export class Validator {
     const from = net.records.servedCheckpoint?.window ?? 0;
     for (const r of net.records.after(from - 1)) {
       for (const c of r.record.contributors) {
-        const h = toHex(c.payloadHash);
+        const h = hex(c.payloadHash);
         try {
           const bytes = await this.#payloads.get(h);
           if (bytes === null) throw new Error("not kept");

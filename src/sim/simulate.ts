@@ -12,9 +12,10 @@ import { lrAt } from "../optim/lr_schedule.ts";
 import { INNER_DEFAULTS, Trainer } from "../train/trainer.ts";
 import { applyAggregate, type PeerUpdate } from "../optim/sparseloco/model_round.ts";
 import { compressModel } from "../reference/sparseloco/compress_model.ts";
+import { pseudoGradient } from "../reference/sparseloco/pseudo_gradient.ts";
 import type { CompressOptions, QuantizedTensor } from "../reference/sparseloco/compress.ts";
 import { decodeUpdate, encodeUpdate, type IndexMode } from "../codec/update_codec.ts";
-import { modelHash } from "../protocol/model_hash.ts";
+import { modelHash } from "../codec/model_hash.ts";
 
 /** The methods compared. */
 export type Method = "centralized" | "diloco" | "sparseloco" | "sparseloco-compact";
@@ -82,15 +83,6 @@ export interface MethodResult {
 /** Progress callback: (method, round, validation loss). */
 export type SimulateProgress = (method: Method, round: number, validLoss: number) => void;
 
-async function evaluate<T>(trainer: Trainer<T>, sampler: Sampler, n: number): Promise<number> {
-  let s = 0;
-  for (let i = 0; i < n; i++) {
-    const { inputs, targets } = sampler.evalBatch(i);
-    s += await trainer.evaluate(inputs, targets);
-  }
-  return s / n;
-}
-
 /**
  * Runs every requested method and returns their curves and byte counts. `ops` is the backend
  * every model runs on: `gpuOps(runtime)` (WebGPU) or `cpuOps(32)` (the float32 references,
@@ -121,22 +113,13 @@ export async function simulate<Tensor>(
     total: opts.rounds * opts.H,
     minRatio: 0.1,
   };
+  const setup: Setup<Tensor> = { ops, opts, samplers, validSampler, theta0, schedule, progress };
   const results: MethodResult[] = [];
   for (const method of opts.methods) {
     const t0 = performance.now();
     const r = method === "centralized"
-      ? await centralized(ops, opts, samplers, validSampler, theta0, schedule, progress)
-      : await federated(
-        ops,
-        replica,
-        method,
-        opts,
-        samplers,
-        validSampler,
-        theta0,
-        schedule,
-        progress,
-      );
+      ? await centralized(setup)
+      : await federated(setup, replica, method);
     results.push({ ...r, method, seconds: (performance.now() - t0) / 1000 });
   }
   ops.zero(replica.params);
@@ -146,14 +129,20 @@ export async function simulate<Tensor>(
 type Schedule = Parameters<typeof lrAt>[1];
 type Curves = Omit<MethodResult, "method" | "seconds">;
 
+/** What every method runs from: the same backend, settings, data, θ₀ and schedule. */
+interface Setup<Tensor> {
+  ops: Ops<Tensor>;
+  opts: SimulateOptions;
+  /** One training sampler per replica. */
+  samplers: Sampler[];
+  validSampler: Sampler;
+  theta0: Float32Array;
+  schedule: Schedule;
+  progress: SimulateProgress;
+}
+
 async function centralized<Tensor>(
-  ops: Ops<Tensor>,
-  opts: SimulateOptions,
-  samplers: Sampler[],
-  validSampler: Sampler,
-  theta0: Float32Array,
-  schedule: Schedule,
-  progress: SimulateProgress,
+  { ops, opts, samplers, validSampler, theta0, schedule, progress }: Setup<Tensor>,
 ): Promise<Curves> {
   const R = opts.replicas, T = opts.model.context, BT = opts.batch * T;
   const model = new Llama(ops, opts.model, opts.batch * R, T);
@@ -163,7 +152,7 @@ async function centralized<Tensor>(
   const evalTrainer = new Trainer(ops, evalModel, INNER_DEFAULTS);
   const evalNow = async () => {
     ops.copy(evalModel.params, model.params);
-    return await evaluate(evalTrainer, validSampler, opts.evalBatches);
+    return await evalTrainer.validationLoss(validSampler, opts.evalBatches);
   };
   const inputs = new Uint32Array(R * BT), targets = new Uint32Array(R * BT);
   const validLoss = [await evalNow()], tokensSeen = [0], trainLoss: number[] = [];
@@ -187,15 +176,9 @@ async function centralized<Tensor>(
 }
 
 async function federated<Tensor>(
-  ops: Ops<Tensor>,
+  { ops, opts, samplers, validSampler, theta0, schedule, progress }: Setup<Tensor>,
   model: Llama<Tensor>,
   method: Exclude<Method, "centralized">,
-  opts: SimulateOptions,
-  samplers: Sampler[],
-  validSampler: Sampler,
-  theta0: Float32Array,
-  schedule: Schedule,
-  progress: SimulateProgress,
 ): Promise<Curves> {
   const R = opts.replicas, BT = opts.batch * opts.model.context;
   const layout = model.layout.entries;
@@ -208,7 +191,7 @@ async function federated<Tensor>(
   const theta = Float32Array.from(theta0);
   const evalNow = async () => {
     ops.write(model.params, theta);
-    return await evaluate(trainers[0], validSampler, opts.evalBatches);
+    return await trainers[0].validationLoss(validSampler, opts.evalBatches);
   };
   const validLoss = [await evalNow()], tokensSeen = [0], trainLoss: number[] = [];
   let bytes = 0;
@@ -223,9 +206,7 @@ async function federated<Tensor>(
         const { inputs, targets } = samplers[r].batch(r, w, j);
         sum += (await trainers[r].train(inputs, targets, lrAt(w * opts.H + j, schedule))).loss;
       }
-      const end = await ops.read(model.params);
-      const delta = new Float32Array(theta.length);
-      for (let i = 0; i < delta.length; i++) delta[i] = theta[i] - end[i];
+      const delta = pseudoGradient(theta, await ops.read(model.params));
       if (method === "diloco") {
         deltas.push(delta);
         continue;

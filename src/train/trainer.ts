@@ -4,6 +4,7 @@
  */
 import type { Ops } from "../backend/ops.ts";
 import type { Llama } from "../model/llama.ts";
+import type { Sampler } from "../data/sampler.ts";
 
 /** Inner AdamW settings (SPARSELOCO.md defaults). */
 export interface InnerOptimizer {
@@ -78,5 +79,18 @@ export class Trainer<T> {
     this.model.setBatch(inputs, targets);
     this.model.forward();
     return await this.model.meanLoss();
+  }
+
+  /**
+   * The validation loss: the mean of {@linkcode evaluate} over the fixed validation batches
+   * 0 … `batches` − 1 of `valid`, so every method and round is scored on the same tokens.
+   */
+  async validationLoss(valid: Pick<Sampler, "evalBatch">, batches: number): Promise<number> {
+    let s = 0;
+    for (let i = 0; i < batches; i++) {
+      const { inputs, targets } = valid.evalBatch(i);
+      s += await this.evaluate(inputs, targets);
+    }
+    return s / batches;
   }
 }

@@ -28,7 +28,9 @@ import { encodeUpdate, type UpdateTensor } from "../../src/codec/update_codec.ts
 import { KeySigner } from "../../src/identity/key_signer.ts";
 import { identityReady, type Signer } from "../../src/identity/signer.ts";
 import { createDenoNode } from "../../src/net/deno_node.ts";
-import { hashBytes, sha256, toHex } from "../../src/net/payload_store.ts";
+import { hashBytes } from "../../src/net/payload_store.ts";
+import { sha256 } from "../../src/util/hash.ts";
+import { hex } from "../../src/util/hex.ts";
 import { runIdOf } from "../../src/protocol/genesis.ts";
 import { localGenesis } from "../../src/protocol/local_genesis.ts";
 import { type RoundRecord, signMessage, verifyMessage } from "../../src/codec/messages.ts";
@@ -134,7 +136,7 @@ async function main(args: readonly string[]): Promise<void> {
   const info: NetFixtureInfo = {
     addr,
     peerId: node.peerId,
-    runId: toHex(runId),
+    runId: hex(runId),
     validator: alice.address,
     contributor: bob.address,
     payloadHash,

@@ -8,7 +8,8 @@ import { applyAggregate, type PeerUpdate } from "../../src/optim/sparseloco/mode
 import { compressModel, type TensorEntry } from "../../src/reference/sparseloco/compress_model.ts";
 import type { QuantizedTensor } from "../../src/reference/sparseloco/compress.ts";
 import { decodeUpdate, encodeUpdate } from "../../src/codec/update_codec.ts";
-import { hex, modelHash } from "../../src/protocol/model_hash.ts";
+import { hex } from "../../src/util/hex.ts";
+import { modelHash } from "../../src/codec/model_hash.ts";
 
 const LAYOUT: TensorEntry[] = [
   { name: "model.embed_tokens.weight", offset: 0, shape: [96, 64] },

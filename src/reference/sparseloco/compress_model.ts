@@ -8,16 +8,10 @@
 import type { ParamEntry } from "../../model/params.ts";
 import { compressTensor } from "./compress.ts";
 import type { CompressedTensor, CompressOptions } from "./compress.ts";
+import { numelOf } from "../../util/shape.ts";
 
 /** What SparseLoCo needs of a layout entry: where a tensor lies in the flat buffer. */
 export type TensorEntry = Pick<ParamEntry, "name" | "offset" | "shape">;
-
-/** Elements of a tensor of `shape`. */
-export function numelOf(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
 
 /**
  * Checks that every entry lies inside a buffer of `length` elements and none overlap.

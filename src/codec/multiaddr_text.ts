@@ -1,7 +1,7 @@
 /**
- * The textual check this layer applies to multiaddrs (bootstrap lists, peer announcements).
- * Full parsing belongs to the net layer; here only the shape is checked, so that garbage is
- * refused early and the layer needs no multiaddr codec table.
+ * The textual check the codec and the genesis apply to multiaddrs (peer announcements,
+ * bootstrap lists). Full parsing belongs to the net layer; here only the shape is checked, so
+ * that garbage is refused early and neither needs a multiaddr codec table.
  *
  * @module
  */
