@@ -24,7 +24,8 @@ export function formatStatus(name: string, s: RoleStatus): string {
   }` +
     ` loss ${loss}  round ${String(s.applied).padStart(4)} ${s.modelHash.slice(0, 8)}` +
     `  ↑${formatBytes(s.bytesUp).padStart(8)} ↓${formatBytes(s.bytesDown).padStart(8)}` +
-    `  contrib ${s.contributors}  conns ${s.connections}`;
+    `  contrib ${s.contributors}  conns ${s.connections}` +
+    (s.standing === null ? "" : `  score ${s.standing.score.toFixed(2)} ${s.standing.verdict}`);
 }
 
 /** A line for an event other than a status (null: nothing to print). */

@@ -140,14 +140,9 @@ export async function main(args: readonly string[]): Promise<void> {
     createNode,
   };
   // The backend comes before the node: a missing GPU is a start-up error, not a network one.
-  const role = a.role === "peer"
-    ? await startRole({
-      ...parts,
-      role: "peer",
-      tokens: (await loadRunData(genesis, a.genesis)).train,
-      ops: await openBackend(a.backend, log),
-    })
-    : await startRole({ ...parts, role: "validator" });
+  const tokens = (await loadRunData(genesis, a.genesis)).train;
+  const ops = await openBackend(a.backend, log);
+  const role = await startRole({ ...parts, role: a.role, tokens, ops });
 
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
@@ -160,7 +155,8 @@ export async function main(args: readonly string[]): Promise<void> {
 }
 
 /**
- * The peer's backend: WebGPU unless `--backend cpu`, or `auto` finds no adapter or only a
+ * The role's backend (a peer's inner steps, a validator's loss checks): WebGPU unless
+ * `--backend cpu`, or `auto` finds no adapter or only a
  * software one; then the float32 CPU reference.
  */
 async function openBackend(

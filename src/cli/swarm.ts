@@ -25,7 +25,7 @@ export interface SwarmOptions {
   genesis?: Omit<LocalGenesisOptions, "validators" | "genesisTime" | "windowMs">;
   /** Window 0 opens this long after the swarm is created (ms): time for processes to start. */
   startDelayMs: number;
-  /** Peers' backend. */
+  /** The roles' backend (peers train on it, the validator scores on it). */
   backend: "auto" | "dawn" | "wgpu" | "cpu";
   /** Called with every event of every role. */
   onEvent?: (name: string, e: RoleEvent) => void;
@@ -100,7 +100,10 @@ export class Swarm {
 
   /** Starts the validator and waits until it listens. */
   async startValidator(): Promise<RoleProcess> {
-    return await this.#spawn("validator", `${this.options.dir}/keys/validator.json`, []);
+    return await this.#spawn("validator", `${this.options.dir}/keys/validator.json`, [
+      "--backend",
+      this.options.backend,
+    ]);
   }
 
   /** Starts (or restarts) peer `i`, bootstrapping from the validator; waits until it listens. */

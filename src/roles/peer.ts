@@ -16,6 +16,7 @@
  * @module
  */
 
+import type { ScoredPeer } from "../codec/messages.ts";
 import { encodeUpdate } from "../codec/update_codec.ts";
 import { hashBytes } from "../net/payload_store.ts";
 import { ChainError, type ModelChain } from "../protocol/model_chain.ts";
@@ -25,6 +26,9 @@ import { asRecord } from "../protocol/record_log.ts";
 import { type EventSink, type RoleStatus, StatusReporter, Waker } from "./role_events.ts";
 import type { RoleState } from "./role_state.ts";
 import type { WindowTrainer } from "./window_trainer.ts";
+
+/** How often a peer whose round record is late asks the network for it. */
+const ASK_EVERY_MS = 2_000;
 
 /** How often an update announcement is repeated until its round record arrives. */
 export const REANNOUNCE_MS = 1_500;
@@ -162,7 +166,7 @@ export class Peer<T> {
     }
   }
 
-  #askedFor = -1;
+  #askedAt = -Infinity;
 
   /** One pass of the round loop; returns true, or undefined (from #guard) after an error. */
   async #step(): Promise<true> {
@@ -186,12 +190,17 @@ export class Peer<T> {
         await this.#waker.sleep(Math.min(due - now, 500));
         return true;
       }
-      if (this.#askedFor < w) {
-        this.#askedFor = w;
+      // Late: ask now and then. Never train from an older model meanwhile — the validator
+      // refuses an update that was not trained from θ_w, so it would be work thrown away.
+      if (now - this.#askedAt >= ASK_EVERY_MS) {
+        this.#askedAt = now;
         this.#report.set({ phase: "syncing" });
         await net.catchUp(chain, (r) => this.#onApplied(r));
         return true;
       }
+      this.#report.set({ phase: `waiting for record ${w - 1}` });
+      await this.#waker.sleep(250);
+      return true;
     }
     if (this.#lastTrained >= w || clock.windowEnd(w) - now < 0.25 * net.ctx.genesis.windowMs) {
       this.#report.set({ phase: this.#lastTrained >= w ? "announced" : "joining next window" });
@@ -246,10 +255,12 @@ export class Peer<T> {
       contributors: r.record.contributors.length,
       selected: r.record.contributors.map((c) => c.address),
     });
+    const mine = r.record.scored?.find((s) => s.address === net.signer.address);
     this.#report.set({
       applied: chain.applied,
       modelHash: chain.hashHex.slice(0, 12),
       contributors: r.record.contributors.length,
+      ...(mine === undefined ? {} : { standing: { score: mine.score, verdict: verdictText(mine) } }),
     });
   }
 
@@ -345,4 +356,11 @@ export class Peer<T> {
     // Keep the last few: a record may select an update of an earlier window's grace period.
     while (this.#ownPayloads.length > 4) this.#c.net.node.store.unpin(this.#ownPayloads.shift()!);
   }
+}
+
+/** A verdict as the live view shows it: "selected", "copy of 5Fxy…", "banned until window 42". */
+export function verdictText(s: ScoredPeer): string {
+  if (s.verdict === "copy") return `copy of ${s.other?.slice(0, 6) ?? "?"}…`;
+  if (s.verdict === "banned") return `banned until window ${s.until + 1}`;
+  return s.verdict.replace("-", " ");
 }

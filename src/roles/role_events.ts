@@ -35,6 +35,11 @@ export interface RoleStatus {
   contributors: number;
   /** Connected libp2p peers. */
   connections: number;
+  /**
+   * A peer's standing in the last round record: its final score and the validator's verdict
+   * ("selected", or why it was left out); null before the first record that judged it.
+   */
+  standing: { score: number; verdict: string } | null;
 }
 
 /** One finished round as a peer saw it. */
@@ -142,6 +147,7 @@ export class StatusReporter {
       bytesDown: 0,
       contributors: 0,
       connections: 0,
+      standing: null,
     };
   }
 

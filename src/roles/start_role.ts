@@ -22,6 +22,8 @@ import { Peer } from "./peer.ts";
 import type { EventSink } from "./role_events.ts";
 import { RoleNode } from "./role_node.ts";
 import { RoleState, type SavedState } from "./role_state.ts";
+import { ModelProbe } from "./model_probe.ts";
+import { Scorer } from "./scorer.ts";
 import { Validator } from "./validator.ts";
 import { WindowTrainer } from "./window_trainer.ts";
 
@@ -60,9 +62,13 @@ export interface PeerParts<T> extends RoleParts {
 }
 
 /** A validator's parts besides {@linkcode RoleParts}. */
-export interface ValidatorParts extends RoleParts {
+export interface ValidatorParts<T> extends RoleParts {
   /** "validator". */
   role: "validator";
+  /** The backend its loss checks run on (forward only). */
+  ops: Ops<T>;
+  /** The run's training tokens (it rebuilds every peer's batches from them). */
+  tokens: Uint32Array;
 }
 
 /** A started role. */
@@ -79,7 +85,7 @@ export interface RoleHandle {
  * network; a validator refuses to start (throws {@linkcode StateError}): it is the run's
  * source of truth.
  */
-export async function startRole<T>(parts: PeerParts<T> | ValidatorParts): Promise<RoleHandle> {
+export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Promise<RoleHandle> {
   const { ctx, signer, store, emit } = parts;
   const log = (line: string) => emit({ event: "log", address: signer.address, line });
   const state = new RoleState(store);
@@ -98,17 +104,23 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts): Promis
   }
   const records = await RecordLog.open(ctx, store.sub("records"), log);
   const chain = await ModelChain.at(ctx, saved?.params ?? initialParams(ctx), saved?.applied ?? -1);
+  const sampler = new Sampler(parts.tokens, {
+    batch: ctx.genesis.data.batch,
+    context: ctx.genesis.model.context,
+    seed: ctx.genesis.data.seed,
+  });
   const trainer = parts.role === "peer"
-    ? new WindowTrainer(
+    ? new WindowTrainer(ctx, parts.ops, sampler, dataPeerIndex(signer.publicKey))
+    : null;
+  const scorer = parts.role === "validator"
+    ? await Scorer.open({
       ctx,
-      parts.ops,
-      new Sampler(parts.tokens, {
-        batch: ctx.genesis.data.batch,
-        context: ctx.genesis.model.context,
-        seed: ctx.genesis.data.seed,
-      }),
-      dataPeerIndex(signer.publicKey),
-    )
+      probe: new ModelProbe(parts.ops, ctx.genesis),
+      sampler,
+      validatorKey: signer.publicKey,
+      store,
+      log,
+    })
     : null;
 
   const rejected: RejectCounts = {};
@@ -149,7 +161,7 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts): Promis
       lastTrained: saved?.lastTrained ?? -1,
       emit,
     })
-    : new Validator({ net, chain, state, store, emit });
+    : new Validator({ net, chain, state, store, scorer: scorer!, emit });
   try {
     await role.start();
   } catch (e) {

@@ -84,6 +84,8 @@ Deno.test("startRole validator refuses a damaged state before making a node", as
       libp2pKey: await generateKeyPair("Ed25519"),
       createNode: () => Promise.reject(new Error("no node expected")),
       emit: () => {},
+      ops: cpuOps(32),
+      tokens: new Uint32Array(4096),
     });
   } catch (e) {
     error = e;

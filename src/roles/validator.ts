@@ -1,10 +1,14 @@
 /**
  * The validator role: it fetches and checks every announced update (signature, window, model
- * hash, decoding against the run's shapes, tiles and k), selects up to the genesis cap of
- * those announced before the window's deadline (first come, first served — scoring is a later
- * capability, GAUNTLET.md), computes θ_{w+1}, and publishes a signed round record. Every
- * `checkpointInterval` windows it saves a safetensors checkpoint and serves it by hash; it
- * keeps the payloads since the newest checkpoint so joiners can replay.
+ * hash, decoding against the run's shapes, tiles and k), and at the window's deadline scores
+ * every update that arrived in time (the gauntlet, GAUNTLET.md, through its {@linkcode Scorer}):
+ * only updates that pass their loss check, from peers not banned or left out, enter the
+ * aggregate, best rated first, up to the genesis cap. It computes θ_{w+1} and publishes a
+ * signed round record that carries every judged peer's scores and verdict. A payload that has
+ * not arrived by the deadline counts as missing: no record waits on one peer. Two different
+ * signed updates from one key for one window are equivocation: the key is banned and the
+ * evidence logged. Every `checkpointInterval` windows it saves a safetensors checkpoint and
+ * serves it by hash; it keeps the payloads since the newest checkpoint so joiners can replay.
  *
  * @module
  */
@@ -12,7 +16,9 @@
 import { hashBytes } from "../net/payload_store.ts";
 import { hex } from "../util/hex.ts";
 import { encodeCheckpoint } from "../codec/checkpoint.ts";
-import type { RoundRecord } from "../codec/messages.ts";
+import { MAX_SCORED, type RoundRecord, type ScoredPeer, type VerdictCode } from "../codec/messages.ts";
+import type { Submission } from "../gauntlet/gauntlet.ts";
+import type { Scorer } from "./scorer.ts";
 import type { ModelChain } from "../protocol/model_chain.ts";
 import type { RoleNode } from "./role_node.ts";
 import { verifyRecord } from "../protocol/record_log.ts";
@@ -30,6 +36,8 @@ export interface ValidatorComponents {
   state: RoleState;
   /** Where checkpoints (`checkpoints/`) and the payloads kept for joiners (`payloads/`) go. */
   store: StateStore;
+  /** Scores every update of a window and keeps the peer book. */
+  scorer: Scorer;
   /** Status and events. */
   emit: EventSink;
 }
@@ -39,8 +47,10 @@ interface Candidate {
   payloadHash: string;
   from: string;
   arrival: number;
-  /** Settles with the checked bytes, or null when the update was refused. */
-  checked: Promise<Uint8Array | null>;
+  /** Settles with the checked bytes, or with why the update was refused. */
+  checked: Promise<{ bytes: Uint8Array } | { problem: string }>;
+  /** Set when the key announced a second, different update for the window. */
+  equivocated: boolean;
 }
 
 /** A validator. `start()`, then `stop()`. */
@@ -119,29 +129,39 @@ export class Validator {
     }
     let byAddress = this.#candidates.get(a.window);
     if (byAddress === undefined) this.#candidates.set(a.window, byAddress = new Map());
-    if (byAddress.has(address)) return; // Repeats of an announcement; the first counts.
-    if (hex(a.modelHash) !== chain.hashHex) {
-      this.#report.log(
-        `update of ${short(address)} for window ${a.window} is from another model; ignored`,
-      );
+    const payloadHash = hex(a.payloadHash);
+    const seen = byAddress.get(address);
+    if (seen !== undefined) {
+      // Repeats of an announcement: the first counts. A different one is evidence.
+      if (seen.payloadHash !== payloadHash && !seen.equivocated) {
+        seen.equivocated = true;
+        void this.#c.scorer.equivocated({
+          address,
+          window: a.window,
+          payloads: [seen.payloadHash, payloadHash],
+        }).catch((e) => this.#report.log(`saving equivocation evidence failed: ${e}`));
+      }
       return;
     }
-    const payloadHash = hex(a.payloadHash);
-    const checked = (async () => {
-      try {
-        const bytes = await net.fetchPayload(payloadHash, [from]);
-        if (bytes.length !== a.size) throw new Error(`${bytes.length} bytes, announced ${a.size}`);
-        chain.checkUpdate(bytes, a.window);
-        return bytes;
-      } catch (e) {
-        this.#report.log(
-          `update of ${short(address)} for window ${a.window} refused: ${(e as Error).message}`,
-        );
-        net.node.store.delete(payloadHash);
-        return null;
-      }
-    })();
-    byAddress.set(address, { address, payloadHash, from, arrival: now, checked });
+    if (this.#c.scorer.exclusion(address, a.window)?.startsWith("banned") === true) return;
+    const checked = hex(a.modelHash) !== chain.hashHex
+      // Not trained from θ_w: scored as refused (the signed model hash is an exact sync check).
+      ? Promise.resolve({ problem: "trained from another model" })
+      : (async () => {
+        try {
+          const bytes = await net.fetchPayload(payloadHash, [from]);
+          if (bytes.length !== a.size) throw new Error(`${bytes.length} bytes, announced ${a.size}`);
+          chain.checkUpdate(bytes, a.window);
+          return { bytes };
+        } catch (e) {
+          this.#report.log(
+            `update of ${short(address)} for window ${a.window} refused: ${(e as Error).message}`,
+          );
+          net.node.store.delete(payloadHash);
+          return { problem: (e as Error).message };
+        }
+      })();
+    byAddress.set(address, { address, payloadHash, from, arrival: now, checked, equivocated: false });
   }
 
   async #run(): Promise<void> {
@@ -181,12 +201,50 @@ export class Validator {
     const { net, chain } = this.#c;
     this.#report.set({ phase: `selecting window ${w}` });
     const cands = [...(this.#candidates.get(w)?.values() ?? [])]
+      .filter((c) => !c.equivocated)
       .sort((a, b) => a.arrival - b.arrival || (a.address < b.address ? -1 : 1));
-    const ok: { address: string; payloadHash: string; bytes: Uint8Array }[] = [];
-    for (const c of cands) {
-      if (ok.length >= net.ctx.genesis.maxContributors) break;
-      const bytes = await c.checked;
-      if (bytes !== null) ok.push({ address: c.address, payloadHash: c.payloadHash, bytes });
+    // What has not arrived by now is missing: a stalling author does not hold up the round.
+    const STALLED = { problem: "" };
+    const settled = await Promise.all(
+      cands.map((c) => Promise.race([c.checked, Promise.resolve(STALLED)])),
+    );
+    const bytesOf = new Map<string, Uint8Array>();
+    const submissions: Submission[] = [];
+    cands.forEach((c, i) => {
+      const s = settled[i];
+      if (s === STALLED) {
+        this.#report.log(`update of ${short(c.address)} for window ${w} did not arrive by the deadline`);
+      } else if ("bytes" in s) {
+        bytesOf.set(c.address, s.bytes);
+        submissions.push({ address: c.address, arrival: c.arrival, tensors: chain.checkUpdate(s.bytes, w).tensors });
+      } else submissions.push({ address: c.address, arrival: c.arrival, problem: s.problem });
+    });
+    this.#report.set({ phase: `scoring window ${w} (${submissions.length} updates)` });
+    const j = await this.#c.scorer.judge(w, chain.params, submissions);
+    const byAddress = new Map(cands.map((c) => [c.address, c]));
+    const ok = j.selected.map((address) => ({
+      address,
+      payloadHash: byAddress.get(address)!.payloadHash,
+      bytes: bytesOf.get(address)!,
+    }));
+    const scored: ScoredPeer[] = submissions.slice(0, MAX_SCORED).map((s) => {
+      const left = j.leftOut.get(s.address);
+      const verdict: VerdictCode = j.selected.includes(s.address)
+        ? "selected"
+        : j.reserves.includes(s.address)
+        ? "reserve"
+        : left?.code ?? "not-evaluated";
+      return {
+        address: s.address,
+        gradScore: j.checks.get(s.address)?.gradScore ?? NaN,
+        score: j.scores.get(s.address) ?? 0,
+        verdict,
+        until: left?.until ?? 0,
+        other: left?.other ?? null,
+      };
+    });
+    for (const [address, why] of j.leftOut) {
+      this.#report.log(`window ${w}: ${short(address)} left out: ${why.text}`);
     }
     const next = await chain.next(w, ok);
     const record: RoundRecord = {
@@ -195,6 +253,7 @@ export class Validator {
       modelHash: chain.hash,
       nextModelHash: next.hash,
       contributors: ok.map((c) => ({ address: c.address, payloadHash: hashBytes(c.payloadHash) })),
+      scored,
     };
     for (const c of ok) {
       await net.node.store.put(c.payloadHash, c.bytes, { pin: true });

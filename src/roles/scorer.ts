@@ -1,0 +1,122 @@
+/**
+ * The validator's scoring of a run (GAUNTLET.md): the gauntlet's judgement of each window on
+ * the validator's own backend, with the peer book persisted atomically in its store after
+ * every window and every ban, so a restarted validator scores on from where it was. The loss
+ * batches follow the deterministic sampler: a peer's assigned batches are rebuilt from its key
+ * and the window, at steps drawn from the validator's own randomness.
+ *
+ * @module
+ */
+
+import type { Sampler } from "../data/sampler.ts";
+import { type Judgement, judgeWindow, type Submission } from "../gauntlet/gauntlet.ts";
+import type { LossProbe } from "../gauntlet/loss_check.ts";
+import { type Equivocation, PeerBook } from "../gauntlet/peer_book.ts";
+import { publicKeyFromAddress } from "../identity/address.ts";
+import { gauntletOf } from "../protocol/genesis.ts";
+import type { GauntletSpec } from "../protocol/gauntlet_spec.ts";
+import { dataPeerIndex, type RunContext } from "../protocol/run_context.ts";
+import type { StateStore } from "../protocol/state_store.ts";
+import { evaluationBatches } from "./model_probe.ts";
+
+/** The book's name in the validator's store. */
+export const BOOK_FILE = "gauntlet.json";
+
+/** What a scorer is made of. */
+export interface ScorerParts {
+  ctx: RunContext;
+  /** The validator's forward-only model. */
+  probe: LossProbe;
+  /** The run's sampler over the training tokens. */
+  sampler: Sampler;
+  /** The validator's public key: its data stream is assigned to nobody. */
+  validatorKey: Uint8Array;
+  /** Where the book is kept. */
+  store: StateStore;
+  /** Log lines. */
+  log: (line: string) => void;
+  /** Fresh randomness for the evaluation steps (default: WebCrypto). */
+  nonce?: () => number;
+}
+
+/** Scores the windows of one run. */
+export class Scorer {
+  readonly spec: GauntletSpec;
+  readonly #p: ScorerParts;
+  readonly #book: PeerBook;
+
+  private constructor(p: ScorerParts, spec: GauntletSpec, book: PeerBook) {
+    this.#p = p;
+    this.spec = spec;
+    this.#book = book;
+  }
+
+  /** Loads the book (a damaged one is quarantined and scoring starts afresh, with a log line). */
+  static async open(p: ScorerParts): Promise<Scorer> {
+    const spec = gauntletOf(p.ctx.genesis);
+    const bytes = await p.store.get(BOOK_FILE);
+    let book = new PeerBook(spec);
+    if (bytes !== null) {
+      try {
+        book = PeerBook.fromJSON(spec, JSON.parse(new TextDecoder().decode(bytes)));
+      } catch (e) {
+        const moved = await p.store.quarantine(BOOK_FILE);
+        p.log(`${p.store.where}/${BOOK_FILE}: ${(e as Error).message}; kept as ${moved}, scoring afresh`);
+      }
+    }
+    return new Scorer(p, spec, book);
+  }
+
+  /** Why `address` may not enter window `w` (null: it may), from the book. */
+  exclusion(address: string, w: number): string | null {
+    return this.#book.exclusion(address, w)?.text ?? null;
+  }
+
+  /** Logs equivocation evidence, bans the key, and saves the book. */
+  async equivocated(ev: Equivocation): Promise<void> {
+    this.#book.equivocated(ev);
+    this.#p.log(
+      `${ev.address.slice(0, 8)}… signed two updates for window ${ev.window} ` +
+        `(${ev.payloads[0].slice(0, 12)}, ${ev.payloads[1].slice(0, 12)}): banned`,
+    );
+    await this.#save();
+  }
+
+  /** Judges window `w` from θ_w and saves the book. */
+  async judge(w: number, theta: Float32Array, submissions: readonly Submission[]): Promise<Judgement> {
+    const { ctx, sampler, probe } = this.#p;
+    const nobody = dataPeerIndex(this.#p.validatorKey);
+    const nonce = (this.#p.nonce ?? randomU32)();
+    const batchesOf = (address: string) =>
+      evaluationBatches(
+        sampler,
+        ctx.genesis.sparseloco.H,
+        w,
+        dataPeerIndex(publicKeyFromAddress(address)),
+        nobody,
+        this.spec.evalBatches,
+        nonce,
+      );
+    const unassigned = batchesOf(ctx.genesis.validators[0]).unassigned;
+    const j = await judgeWindow(w, submissions, this.#book, this.spec, {
+      theta,
+      layout: ctx.tensors,
+      alpha: ctx.genesis.sparseloco.alpha,
+      cap: ctx.genesis.maxContributors,
+      probe,
+      assigned: (a) => batchesOf(a).assigned,
+      unassigned,
+      seed: ctx.genesis.data.seed,
+    });
+    await this.#save();
+    return j;
+  }
+
+  async #save(): Promise<void> {
+    await this.#p.store.put(BOOK_FILE, new TextEncoder().encode(JSON.stringify(this.#book)));
+  }
+}
+
+function randomU32(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0];
+}
