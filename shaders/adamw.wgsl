@@ -9,7 +9,8 @@
 // Everything that depends only on the hyper-parameters and t is computed in float64 on the CPU
 // and arrives as f32 uniforms, so the kernel does no pow() and no per-element bias correction.
 
-// Threads per workgroup: set by the launcher (no default, so a missing value fails pipeline creation).
+// Threads per workgroup, set by the launcher: no default, so a missing value fails pipeline
+// creation.
 override WG: u32;
 
 struct Params {

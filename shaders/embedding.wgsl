@@ -8,7 +8,8 @@
 //   row_start: (V+1) u32, positions: (BT) u32: the positions of v are
 //   positions[row_start[v] .. row_start[v+1]).
 
-// Threads per workgroup: set by the launcher (no default, so a missing value fails pipeline creation).
+// Threads per workgroup, set by the launcher: no default, so a missing value fails pipeline
+// creation.
 override WG: u32;
 
 struct Params { rows: u32, C: u32 }   // rows: BT (forward) or V (backward)

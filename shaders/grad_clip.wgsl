@@ -16,7 +16,8 @@ struct Params { n: u32, max_norm: f32 }
 
 var<workgroup> acc: array<f32, WG>;
 
-// Pairwise tree over the WG per-thread sums (WG a power of two): fixed order, error grows with log2, not length.
+// Pairwise tree over the WG per-thread sums (WG a power of two): fixed order, error grows with
+// log2, not length.
 fn tree_sum(lid: u32) -> f32 {
   for (var s = WG / 2u; s > 0u; s = s >> 1u) {
     if (lid < s) { acc[lid] = acc[lid] + acc[lid + s]; }

@@ -14,8 +14,7 @@
 // TRANS_A, TRANS_B (tiled, naive): the transposes; the branches fold away and the pipeline cache
 //   keys on them.
 // TILE (tiled): output tile edge; BK (tiled): K step. The thread mapping needs BK = TILE/4 (each of
-//   the (TILE/4)² threads loads one vec4 of each tile per step). BK = 16 halves the barriers per K
-//   against 8 (and SwiftShader pays dearly for each barrier).
+//   the (TILE/4)² threads loads one vec4 of each tile per step).
 // WG (reduce_splits): threads per workgroup.  NAIVE_WG (naive): threads along each workgroup edge.
 override TRANS_A: bool;
 override TRANS_B: bool;
@@ -49,9 +48,9 @@ struct Params {
 // tiled/naive: B (K,N) or (N,K).
 @group(0) @binding(3) var<storage, read> b: array<f32>;
 
-// As[k·LDS + g] = op(A)[m0 + 4g .. m0 + 4g + 3, k0 + k]   tile of op(A): (BK, TILE) as (BK, TV vec4)
+// As[k·LDS + g] = op(A)[m0 + 4g .. m0 + 4g + 3, k0 + k]   op(A) tile (BK, TILE), TV vec4s a row
 var<workgroup> As: array<vec4<f32>, BK * LDS>;
-// Bs[k·LDS + g] = op(B)[k0 + k, n0 + 4g .. n0 + 4g + 3]   tile of op(B): (BK, TILE) as (BK, TV vec4)
+// Bs[k·LDS + g] = op(B)[k0 + k, n0 + 4g .. n0 + 4g + 3]   op(B) tile (BK, TILE), TV vec4s a row
 var<workgroup> Bs: array<vec4<f32>, BK * LDS>;
 
 // op(A)[row, kk], zero outside rows < M and kk < k_end (so any M, N, K work).  A: (M,K) | (K,M)

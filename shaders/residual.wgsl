@@ -2,7 +2,8 @@
 // forward:  out = a + b                      a, b, out: (N)
 // backward: dst += src  (the residual passes its gradient to both branches unchanged)
 
-// Threads per workgroup: set by the launcher (no default, so a missing value fails pipeline creation).
+// Threads per workgroup, set by the launcher: no default, so a missing value fails pipeline
+// creation.
 override WG: u32;
 
 struct Params { n: u32, scale: f32 }

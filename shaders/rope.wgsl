@@ -4,7 +4,8 @@
 // Both are one kernel: the backward negates sin, which is exact, so both directions rotate with
 // bit-identical cos/sin values.
 
-// Threads per workgroup: set by the launcher (no default, so a missing value fails pipeline creation).
+// Threads per workgroup, set by the launcher: no default, so a missing value fails pipeline
+// creation.
 override WG: u32;
 
 struct Params {

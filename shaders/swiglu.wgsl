@@ -3,7 +3,8 @@
 // backward: dgate = dout · up · σ(g) · (1 + g · (1 − σ(g)))            dout, dgate, dup: (n)
 //           dup   = dout · silu(g)
 
-// Threads per workgroup: set by the launcher (no default, so a missing value fails pipeline creation).
+// Threads per workgroup, set by the launcher: no default, so a missing value fails pipeline
+// creation.
 override WG: u32;
 
 struct Params { n: u32 }

@@ -14,7 +14,9 @@ const memory = (Floats: Float32ArrayConstructor | Float64ArrayConstructor): Memo
   indices: (length) => new Uint32Array(length),
   view: (t, start, length) => t.subarray(start, start + length),
   write(t, data) {
-    if (data.length !== t.length) throw new Error(`write: ${data.length} elements for a tensor of ${t.length}`);
+    if (data.length !== t.length) {
+      throw new Error(`write: ${data.length} elements for a tensor of ${t.length}`);
+    }
     t.set(data);
   },
   read: (t) => Promise.resolve(Float32Array.from(t)),

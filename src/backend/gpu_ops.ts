@@ -10,8 +10,10 @@ function kernels(rt: GpuRuntime): Kernels<GpuTensor> {
     embeddingForward: (out, tokens, wte, BT, C) => k.embeddingForward(rt, out, tokens, wte, BT, C),
     embeddingBackward: (dwte, dout, rowStart, positions, V, C) =>
       k.embeddingBackward(rt, dwte, dout, rowStart, positions, V, C),
-    rmsnormForward: (out, rstd, x, w, N, C, eps) => k.rmsnormForward(rt, out, rstd, x, w, N, C, eps),
-    rmsnormBackward: (dx, dw, dout, x, w, rstd, N, C) => k.rmsnormBackward(rt, dx, dw, dout, x, w, rstd, N, C),
+    rmsnormForward: (out, rstd, x, w, N, C, eps) =>
+      k.rmsnormForward(rt, out, rstd, x, w, N, C, eps),
+    rmsnormBackward: (dx, dw, dout, x, w, rstd, N, C) =>
+      k.rmsnormBackward(rt, dx, dw, dout, x, w, rstd, N, C),
     ropeForward: (out, x, table, B, T, H, D) => k.ropeForward(rt, out, x, table, B, T, H, D),
     ropeBackward: (dx, dout, table, B, T, H, D) => k.ropeBackward(rt, dx, dout, table, B, T, H, D),
     attentionForward: (out, lse, q, kk, v, B, T, NH, NKV, D) =>
@@ -19,8 +21,10 @@ function kernels(rt: GpuRuntime): Kernels<GpuTensor> {
     attentionBackward: (dq, dk, dv, dout, q, kk, v, out, lse, B, T, NH, NKV, D) =>
       k.attentionBackward(rt, dq, dk, dv, dout, q, kk, v, out, lse, B, T, NH, NKV, D),
     swigluForward: (out, gate, up, n) => k.swigluForward(rt, out, gate, up, n),
-    swigluBackward: (dgate, dup, dout, gate, up, n) => k.swigluBackward(rt, dgate, dup, dout, gate, up, n),
-    crossEntropyForward: (losses, logits, targets, N, V) => k.crossEntropyForward(rt, losses, logits, targets, N, V),
+    swigluBackward: (dgate, dup, dout, gate, up, n) =>
+      k.swigluBackward(rt, dgate, dup, dout, gate, up, n),
+    crossEntropyForward: (losses, logits, targets, N, V) =>
+      k.crossEntropyForward(rt, losses, logits, targets, N, V),
     crossEntropyBackward: (dlogits, logits, targets, N, V, scale) =>
       k.crossEntropyBackward(rt, dlogits, logits, targets, N, V, scale),
     residualForward: (out, a, b, n) => k.residualForward(rt, out, a, b, n),

@@ -10,7 +10,9 @@
  * - `Dispatch.header` is for the few values WGSL needs as const-expressions, which an override
  *   cannot be (the length of a function-scope array): each becomes `const NAME: u32 = V;` at the
  *   top of the source. The WGSL must not declare it, so a missing one fails shader compilation.
- * Both are part of the pipeline cache key.
+ * Both are part of the pipeline cache key. To move a kernel family onto this: replace each WGSL
+ * literal it shares with its launcher by an `override` without default, keep the value in one TS
+ * constant, and use that constant for both the dispatch's `constants` and its grid (`grid1d(n, WG)`).
  */
 import type { AcquiredGpu, GpuAdapterDescription } from "./device.ts";
 

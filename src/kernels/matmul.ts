@@ -6,7 +6,8 @@ export type { MatmulShape };
 
 /**
  * Output tile edge and K step of the tiled kernel (shaders/matmul.wgsl overrides TILE, BK; its
- * thread mapping needs BK = TILE/4). Split-K chunks are multiples of BK.
+ * thread mapping needs BK = TILE/4). Split-K chunks are multiples of BK. BK = 16 halves the
+ * barriers per K against 8, and SwiftShader pays dearly for each barrier.
  */
 const TILED = { TILE: 64, BK: 16 };
 const { TILE, BK } = TILED;
@@ -21,7 +22,13 @@ const SPLIT_TARGET_GROUPS = 256;
 /** Never give a split less K than this: each chunk must amortise its partial's write and read. */
 const MIN_K_PER_SPLIT = 512;
 
-function checkArgs(name: string, out: GpuTensor, a: GpuTensor, b: GpuTensor, { M, N, K }: MatmulShape): void {
+function checkArgs(
+  name: string,
+  out: GpuTensor,
+  a: GpuTensor,
+  b: GpuTensor,
+  { M, N, K }: MatmulShape,
+): void {
   for (const [what, v] of [["M", M], ["N", N], ["K", K]] as const) {
     if (!Number.isInteger(v) || v < 1) {
       throw new Error(`${name}: ${what} must be a positive integer, got ${v}`);
