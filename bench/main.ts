@@ -39,8 +39,8 @@ async function benchMatmul(rt: GpuRuntime, sizes: number[]) {
     rt.write(a, rng.normals(n * n));
     rt.write(b, rng.normals(n * n));
     const flops = 2 * n * n * n;
-    const tuned = await timeIt(rt, () => matmul(rt, out, a, b, n, n, n, false, true, false));
-    const naive = await timeIt(rt, () => matmulNaive(rt, out, a, b, n, n, n, false, true, false), 300, n >= 1024 ? 3 : 50);
+    const tuned = await timeIt(rt, () => matmul(rt, out, a, b, { M: n, N: n, K: n, transB: true }));
+    const naive = await timeIt(rt, () => matmulNaive(rt, out, a, b, { M: n, N: n, K: n, transB: true }), 300, n >= 1024 ? 3 : 50);
     rows.push({ n, tunedMs: tuned, naiveMs: naive, tunedGflops: flops / tuned / 1e6, naiveGflops: flops / naive / 1e6, speedup: naive / tuned });
     console.log(`matmul ${n}³: tuned ${(flops / tuned / 1e6).toFixed(2)} GFLOP/s, naive ${(flops / naive / 1e6).toFixed(2)} GFLOP/s (${(naive / tuned).toFixed(1)}×)`);
     for (const t of [a, b, out]) rt.dispose(t);

@@ -9,6 +9,10 @@
 // Everything that depends only on the hyper-parameters and t is computed in float64 on the CPU
 // and arrives as f32 uniforms, so the kernel does no pow() and no per-element bias correction.
 
+// Threads per workgroup, set by the launcher: no default, so a missing value fails pipeline
+// creation.
+override WG: u32;
+
 struct Params {
   n: u32,
   decay: f32,
@@ -28,11 +32,11 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;
 @group(0) @binding(5) var<storage, read> clip: array<f32>;
 
-// 2-D grid so that N may exceed 65535 workgroups of 256.
-fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
+// 2-D grid so that N may exceed 65535 workgroups of WG.
+fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * WG; }
 
 // params, grads, m, v: (N); clip: (≥1)
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flat(gid, nwg);
   if (i >= p.n) { return; }

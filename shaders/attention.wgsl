@@ -13,10 +13,11 @@
 // Bindings are shared between the entry points (with `layout: "auto"` an entry must use exactly
 // bindings 1..n), hence the role-neutral names of bindings 1, 2 and 8.
 
-override D4: u32 = 16u;    // head dim / 4, set per pipeline
-const MAX_D4: u32 = 32u;   // head dim ≤ 128
-const WG: u32 = 64u;       // rows per workgroup (= invocations)
-const TILE4: u32 = 128u;   // vec4s per tile array: R = min(WG, TILE4 / D4) rows per tile
+// Constants from the launcher (src/kernels/attention.ts), none with a default here:
+// the const header it prepends (values that size function-scope arrays, which must be
+// const-expressions):  WG = rows per workgroup (= invocations);  MAX_D4 = largest head dim / 4.
+override D4: u32;      // head dim / 4, set per pipeline
+override TILE4: u32;   // vec4s per tile array: R = min(WG, TILE4 / D4) rows per tile
 
 struct Params {
   B: u32,
@@ -57,7 +58,7 @@ fn load_kv(b: u32, kvh: u32, k0: u32, rows: u32, lid: u32) {
 
 // Grid (ceil(T/WG), NH, B); invocation = query row t of head h.
 // q: (B,T,NH,D); k, v: (B,T,NKV,D) → out (w1): (B,T,NH,D); lse (w2): (B,NH,T)
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let T = p.T;
   let R = p.R;
@@ -116,7 +117,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
 // Grid (ceil(T/WG), NH, B); invocation = query row t of head h. Also writes delta for dkdv.
 // q, dout, out (r8): (B,T,NH,D); k, v: (B,T,NKV,D); lse: (B,NH,T)
 //   → dq (w1): (B,T,NH,D); delta (w2): (B,NH,T)
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let T = p.T;
   let R = p.R;
@@ -170,7 +171,7 @@ fn backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
 // Grid (ceil(T/WG), NKV, B); invocation = key row s of kv head kvh, summing over the G query
 // heads of its group and then the rows t ≥ s.
 // q, dout: (B,T,NH,D); k, v: (B,T,NKV,D); lse, delta (r8): (B,NH,T) → dk (w1), dv (w2): (B,T,NKV,D)
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn backward_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let T = p.T;
   let R = p.R;

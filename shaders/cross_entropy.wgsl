@@ -8,10 +8,9 @@
 
 struct Params { N: u32, V: u32, scale: f32 }
 
-// Threads per row, from the launcher (a power of two in [32, 256], so a multiple of 16 for the
-// two-level merge); the workgroup arrays are sized for the largest.
-override WG: u32 = 256u;
-const MAX_WG: u32 = 256u;
+// Threads per row, from the launcher (a power of two ≥ 16, so a multiple of 16 for the two-level
+// merge). No default: a missing value fails pipeline creation.
+override WG: u32;
 // Start of every running max: the lowest finite f32, so an empty slice merges as (lowest, 0).
 const LOWEST: f32 = -0x1.fffffep+127f;
 
@@ -24,8 +23,8 @@ const LOWEST: f32 = -0x1.fffffep+127f;
 @group(0) @binding(1) var<storage, read_write> losses: array<f32>;   // (N)
 @group(0) @binding(1) var<storage, read_write> dlogits: array<f32>;  // (N,V)
 
-var<workgroup> red_m: array<f32, MAX_WG>;
-var<workgroup> red_s: array<f32, MAX_WG>;
+var<workgroup> red_m: array<f32, WG>;
+var<workgroup> red_s: array<f32, WG>;
 var<workgroup> red16_m: array<f32, 16>;
 var<workgroup> red16_s: array<f32, 16>;
 

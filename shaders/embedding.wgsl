@@ -8,6 +8,10 @@
 //   row_start: (V+1) u32, positions: (BT) u32: the positions of v are
 //   positions[row_start[v] .. row_start[v+1]).
 
+// Threads per workgroup, set by the launcher: no default, so a missing value fails pipeline
+// creation.
+override WG: u32;
+
 struct Params { rows: u32, C: u32 }   // rows: BT (forward) or V (backward)
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -23,11 +27,11 @@ struct Params { rows: u32, C: u32 }   // rows: BT (forward) or V (backward)
 @group(0) @binding(3) var<storage, read> row_start: array<u32>;   // (V+1)
 @group(0) @binding(4) var<storage, read> positions: array<u32>;   // (BT)
 
-// 2-D grid so that rows·C may exceed 65535 workgroups of 256.
-fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
+// 2-D grid so that rows·C may exceed 65535 workgroups of WG.
+fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * WG; }
 
 // One thread per output element (BT·C): consecutive threads copy consecutive channels of a row.
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flat(gid, nwg);
   if (i >= p.rows * p.C) { return; }
@@ -38,7 +42,7 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
 
 // One thread per dwte element (V·C). Tokens absent from the batch touch nothing: for them the
 // update costs two reads of row_start.
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn backward(@builtin(global_invocation_id) gid: vec3<u32>,
             @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flat(gid, nwg);

@@ -5,17 +5,21 @@
 //             partials: (G), out: (2)
 // Both entries bind (uniform, dst, src): dst = partials / out, src = grads / partials.
 
+// Threads per workgroup, a power of two: set by the launcher (no default).
+override WG: u32;
+
 struct Params { n: u32, max_norm: f32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<storage, read> src: array<f32>;
 
-var<workgroup> acc: array<f32, 256>;
+var<workgroup> acc: array<f32, WG>;
 
-// Pairwise tree over the 256 per-thread sums: fixed order, error grows with log2, not length.
+// Pairwise tree over the WG per-thread sums (WG a power of two): fixed order, error grows with
+// log2, not length.
 fn tree_sum(lid: u32) -> f32 {
-  for (var s = 128u; s > 0u; s = s >> 1u) {
+  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
     if (lid < s) { acc[lid] = acc[lid] + acc[lid + s]; }
     workgroupBarrier();
   }
@@ -23,13 +27,13 @@ fn tree_sum(lid: u32) -> f32 {
 }
 
 // grads: (N) → partials: (G), one per workgroup; G = number of workgroups (1-D, ≤ 65535).
-// Grid-stride loop so that each thread's sequential chain is N / (256·G) long and reads coalesce.
-@compute @workgroup_size(256)
+// Grid-stride loop so that each thread's sequential chain is N / (WG·G) long and reads coalesce.
+@compute @workgroup_size(WG)
 fn partial(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
            @builtin(num_workgroups) nwg: vec3<u32>) {
-  let stride = nwg.x * 256u;
+  let stride = nwg.x * WG;
   var s = 0.0;
-  for (var i = wid.x * 256u + lid; i < p.n; i = i + stride) {
+  for (var i = wid.x * WG + lid; i < p.n; i = i + stride) {
     let g = src[i];
     s = s + g * g;
   }
@@ -40,10 +44,10 @@ fn partial(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid
 }
 
 // partials: (G) with G = p.n → out: (2) = [scale, norm]. Dispatch exactly one workgroup.
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn finish(@builtin(local_invocation_index) lid: u32) {
   var s = 0.0;
-  for (var i = lid; i < p.n; i = i + 256u) { s = s + src[i]; }
+  for (var i = lid; i < p.n; i = i + WG) { s = s + src[i]; }
   acc[lid] = s;
   workgroupBarrier();
   let total = tree_sum(lid);

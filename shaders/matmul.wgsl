@@ -1,17 +1,32 @@
 // Matrix multiply, row-major:  out(M,N) = op(A)(M,K) · op(B)(K,N), or out += … when accumulating.
 //   A is stored (M,K), or (K,M) when TRANS_A;  B is stored (K,N), or (N,K) when TRANS_B.
 // Entry points:
-//   tiled:         64×64 output tile per 256-thread workgroup, 4×4 register block per thread,
-//                  K in steps of 16 through workgroup memory. Workgroup z takes one K chunk
+//   tiled:         TILE×TILE output tile per (TILE/4)²-thread workgroup, 4×4 register block per
+//                  thread, K in steps of BK through workgroup memory. Workgroup z takes one K chunk
 //                  (split-K); with more than one chunk it writes partials (S,M,N) to `out`.
 //   reduce_splits: out(M,N) (+)= Σ_s partials(s,M,N), summed in s order (deterministic split-K).
 //   naive:         one thread per output element, no tiling (the benchmark's baseline).
 // Every output element is summed in one fixed order (k ascending; split-K: chunks ascending), with
 // no atomics, so results are bit-identical run to run.
 
-// Transposes are pipeline constants: the branches fold away and the pipeline cache keys on them.
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
+// Overrides, all set by the launcher (src/kernels/matmul.ts) with no default here, so a missing
+// one fails pipeline creation:
+// TRANS_A, TRANS_B (tiled, naive): the transposes; the branches fold away and the pipeline cache
+//   keys on them.
+// TILE (tiled): output tile edge; BK (tiled): K step. The thread mapping needs BK = TILE/4 (each of
+//   the (TILE/4)² threads loads one vec4 of each tile per step).
+// WG (reduce_splits): threads per workgroup.  NAIVE_WG (naive): threads along each workgroup edge.
+override TRANS_A: bool;
+override TRANS_B: bool;
+override TILE: u32;
+override BK: u32;
+override WG: u32;
+override NAIVE_WG: u32;
+// Derived, not set: vec4s across a tile (= threads along a tiled workgroup edge), and the row
+// stride of the workgroup tiles in vec4s, TV + 1 of padding, so that the transposing stores
+// (TV threads writing one column of TV rows) fall into different banks.
+override TV: u32 = TILE / 4u;
+override LDS: u32 = TV + 1u;
 
 struct Params {
   m: u32,
@@ -33,17 +48,10 @@ struct Params {
 // tiled/naive: B (K,N) or (N,K).
 @group(0) @binding(3) var<storage, read> b: array<f32>;
 
-const TILE: u32 = 64u;
-// K step: 16 halves the barriers per K against 8 (and SwiftShader pays dearly for each barrier).
-const BK: u32 = 16u;
-// Row stride of the workgroup tiles in vec4s: 16 + 1 of padding, so that the transposing stores
-// (16 threads writing one column of 16 rows) fall into different banks.
-const LDS: u32 = 17u;
-
-// As[k·LDS + g] = op(A)[m0 + 4g .. m0 + 4g + 3, k0 + k]   tile of op(A): (BK, TILE) as (16, 16 vec4)
-var<workgroup> As: array<vec4<f32>, 272>;
-// Bs[k·LDS + g] = op(B)[k0 + k, n0 + 4g .. n0 + 4g + 3]   tile of op(B): (BK, TILE) as (16, 16 vec4)
-var<workgroup> Bs: array<vec4<f32>, 272>;
+// As[k·LDS + g] = op(A)[m0 + 4g .. m0 + 4g + 3, k0 + k]   op(A) tile (BK, TILE), TV vec4s a row
+var<workgroup> As: array<vec4<f32>, BK * LDS>;
+// Bs[k·LDS + g] = op(B)[k0 + k, n0 + 4g .. n0 + 4g + 3]   op(B) tile (BK, TILE), TV vec4s a row
+var<workgroup> Bs: array<vec4<f32>, BK * LDS>;
 
 // op(A)[row, kk], zero outside rows < M and kk < k_end (so any M, N, K work).  A: (M,K) | (K,M)
 fn load_a(row: u32, kk: u32, k_end: u32) -> f32 {
@@ -90,8 +98,8 @@ fn store_row(base: u32, row: u32, col: u32, v: vec4<f32>, accumulate: bool) {
 }
 
 // out: (M,N) or partials (S,M,N); a: (M,K) | (K,M); b: (K,N) | (N,K).
-// Grid: (ceil(N/64), ceil(M/64), S). Thread (lx, ly) owns rows m0+4ly.., columns n0+4lx...
-@compute @workgroup_size(16, 16)
+// Grid: (ceil(N/TILE), ceil(M/TILE), S). Thread (lx, ly) owns rows m0+4ly.., columns n0+4lx...
+@compute @workgroup_size(TV, TV)
 fn tiled(@builtin(workgroup_id) wid: vec3<u32>,
          @builtin(local_invocation_id) lid: vec3<u32>,
          @builtin(local_invocation_index) li: u32) {
@@ -103,10 +111,10 @@ fn tiled(@builtin(workgroup_id) wid: vec3<u32>,
   // Each thread loads one vec4 of each tile per K step: (k, g) = (k within the step, vec4
   // column). Consecutive threads walk along the operand's stored rows so that global reads
   // coalesce: along k for A (M,K) and B (N,K), along m/n for A (K,M) and B (K,N).
-  let ka = select(li % BK, li / 16u, TRANS_A);
-  let ga = select(li / BK, li % 16u, TRANS_A);
-  let kb = select(li / 16u, li % BK, TRANS_B);
-  let gb = select(li % 16u, li / BK, TRANS_B);
+  let ka = select(li % BK, li / TV, TRANS_A);
+  let ga = select(li / BK, li % TV, TRANS_A);
+  let kb = select(li / TV, li % BK, TRANS_B);
+  let gb = select(li % TV, li / BK, TRANS_B);
 
   var ra = load_a4(m0 + 4u * ga, k_begin + ka, k_end);
   var rb = load_b4(k_begin + kb, n0 + 4u * gb, k_end);
@@ -148,11 +156,11 @@ fn tiled(@builtin(workgroup_id) wid: vec3<u32>,
   store_row(base, row + 3u, col, c3, acc);
 }
 
-// out: (M,N); a: partials (S,M,N). Flat 2-D grid of 256-thread workgroups over M·N.
-@compute @workgroup_size(256)
+// out: (M,N); a: partials (S,M,N). Flat 2-D grid of WG-thread workgroups over M·N.
+@compute @workgroup_size(WG)
 fn reduce_splits(@builtin(global_invocation_id) gid: vec3<u32>,
                  @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = gid.x + gid.y * nwg.x * WG;
   let mn = p.m * p.n;
   if (i >= mn) { return; }
   var s = 0.0;
@@ -161,8 +169,8 @@ fn reduce_splits(@builtin(global_invocation_id) gid: vec3<u32>,
   out[i] = s;
 }
 
-// out: (M,N); a: (M,K) | (K,M); b: (K,N) | (N,K). Grid: (ceil(N/16), ceil(M/16)).
-@compute @workgroup_size(16, 16)
+// out: (M,N); a: (M,K) | (K,M); b: (K,N) | (N,K). Grid: (ceil(N/NAIVE_WG), ceil(M/NAIVE_WG)).
+@compute @workgroup_size(NAIVE_WG, NAIVE_WG)
 fn naive(@builtin(global_invocation_id) gid: vec3<u32>) {
   let row = gid.y;
   let col = gid.x;

@@ -10,11 +10,12 @@
 
 struct Params { N: u32, C: u32, eps: f32, rows_per_chunk: u32 }
 
-// Threads per row workgroup: a power of two in [32, 256] (≥ 16 for the two-level sum), picked by
-// the launcher from the row length so that short rows do not idle 256 threads. Workgroup arrays
-// are sized for the maximum.
-override WG: u32 = 256u;
-const MAX_WG: u32 = 256u;
+// Set by the launcher (no defaults, so a missing value fails pipeline creation):
+// WG: threads per row workgroup (forward, backward), a power of two ≥ 16 for the two-level sum,
+//     picked from the row length so that short rows do not idle 256 threads.
+// COL_WG: threads per workgroup of the column passes (dw_partial, dw_reduce).
+override WG: u32;
+override COL_WG: u32;
 
 @group(0) @binding(0) var<uniform> p: Params;
 
@@ -36,7 +37,7 @@ const MAX_WG: u32 = 256u;
 @group(0) @binding(1) var<storage, read_write> dw: array<f32>;        // (C)
 @group(0) @binding(2) var<storage, read> partial_in: array<f32>;      // (K,C)
 
-var<workgroup> red: array<f32, MAX_WG>;
+var<workgroup> red: array<f32, WG>;
 var<workgroup> red16: array<f32, 16>;
 
 // Row index of this workgroup: a 2-D grid so that N may exceed 65535.
@@ -96,9 +97,9 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
   }
 }
 
-// Workgroups (⌈C/256⌉, K): thread c of chunk k sums its channel over the chunk's rows in order.
+// Workgroups (⌈C/COL_WG⌉, K): thread c of chunk k sums its channel over the chunk's rows in order.
 // dout, x: (N,C), rstd: (N) → partial: (K,C)
-@compute @workgroup_size(256)
+@compute @workgroup_size(COL_WG)
 fn dw_partial(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = gid.x;
   if (c >= p.C) { return; }
@@ -113,7 +114,7 @@ fn dw_partial(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 // One thread per channel; p.N holds K here.  partial_in: (K,C) → dw: (C) (+=)
-@compute @workgroup_size(256)
+@compute @workgroup_size(COL_WG)
 fn dw_reduce(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = gid.x;
   if (c >= p.C) { return; }

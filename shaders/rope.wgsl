@@ -4,6 +4,10 @@
 // Both are one kernel: the backward negates sin, which is exact, so both directions rotate with
 // bit-identical cos/sin values.
 
+// Threads per workgroup, set by the launcher: no default, so a missing value fails pipeline
+// creation.
+override WG: u32;
+
 struct Params {
   n: u32,      // pairs = B·T·H·(D/2)
   T: u32,
@@ -18,11 +22,11 @@ struct Params {
 @group(0) @binding(3) var<storage, read> table: array<f32>;      // [cos, sin]: (T,D/2,2)
 
 // One invocation per pair: dst may not alias src (WebGPU forbids it anyway), and the flat
-// 2-D grid lets B·T·H·D/2 exceed 65535 workgroups of 256.
+// 2-D grid lets B·T·H·D/2 exceed 65535 workgroups of WG.
 // src, dst: (B,T,H,D); table: (T,D/2,2)
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn rotate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let k = gid.x + gid.y * nwg.x * 256u;
+  let k = gid.x + gid.y * nwg.x * WG;
   if (k >= p.n) { return; }
   let row = k / p.half;              // (b·T + t)·H + h
   let i = k - row * p.half;          // pair index < D/2

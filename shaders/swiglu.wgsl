@@ -3,6 +3,10 @@
 // backward: dgate = dout · up · σ(g) · (1 + g · (1 − σ(g)))            dout, dgate, dup: (n)
 //           dup   = dout · silu(g)
 
+// Threads per workgroup, set by the launcher: no default, so a missing value fails pipeline
+// creation.
+override WG: u32;
+
 struct Params { n: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -20,14 +24,14 @@ struct Params { n: u32 }
 @group(0) @binding(4) var<storage, read> gate_b: array<f32>;      // (n) gate again
 @group(0) @binding(5) var<storage, read> up_b: array<f32>;        // (n) up again
 
-// 2-D grid so that n may exceed 65535 workgroups of 256.
-fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
+// 2-D grid so that n may exceed 65535 workgroups of WG.
+fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * WG; }
 
 // σ(g) = 1 / (1 + e^−g): for very negative g, e^−g overflows to +inf and σ is 0, not NaN.
 fn sigmoid(g: f32) -> f32 { return 1.0 / (1.0 + exp(-g)); }
 
 // gate, up, out: (n)
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flat(gid, nwg);
   if (i >= p.n) { return; }
@@ -36,7 +40,7 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
 }
 
 // dout, gate, up → dgate, dup: (n), both written
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn backward(@builtin(global_invocation_id) gid: vec3<u32>,
             @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flat(gid, nwg);

@@ -1,8 +1,39 @@
 /** `Ops` on the WGSL kernels: commands are recorded and run in order on the GPU queue. */
-import { type Kernels, type Memory, type Ops, pickKernels } from "./ops.ts";
+import type { Kernels, Memory, Ops } from "./ops.ts";
 import type { GpuRuntime, GpuTensor } from "../gpu/runtime.ts";
-import * as launchers from "../kernels/mod.ts";
+import * as k from "../kernels/mod.ts";
 import { GpuCompressor } from "./compressor_gpu.ts";
+
+/** Every kernel is its launcher on `rt`: each call is checked against the launcher's parameters. */
+function kernels(rt: GpuRuntime): Kernels<GpuTensor> {
+  return {
+    matmul: (out, a, b, shape) => k.matmul(rt, out, a, b, shape),
+    embeddingForward: (out, tokens, wte, BT, C) => k.embeddingForward(rt, out, tokens, wte, BT, C),
+    embeddingBackward: (dwte, dout, rowStart, positions, V, C) =>
+      k.embeddingBackward(rt, dwte, dout, rowStart, positions, V, C),
+    rmsnormForward: (out, rstd, x, w, N, C, eps) =>
+      k.rmsnormForward(rt, out, rstd, x, w, N, C, eps),
+    rmsnormBackward: (dx, dw, dout, x, w, rstd, N, C) =>
+      k.rmsnormBackward(rt, dx, dw, dout, x, w, rstd, N, C),
+    ropeForward: (out, x, table, B, T, H, D) => k.ropeForward(rt, out, x, table, B, T, H, D),
+    ropeBackward: (dx, dout, table, B, T, H, D) => k.ropeBackward(rt, dx, dout, table, B, T, H, D),
+    attentionForward: (out, lse, q, kk, v, B, T, NH, NKV, D) =>
+      k.attentionForward(rt, out, lse, q, kk, v, B, T, NH, NKV, D),
+    attentionBackward: (dq, dk, dv, dout, q, kk, v, out, lse, B, T, NH, NKV, D) =>
+      k.attentionBackward(rt, dq, dk, dv, dout, q, kk, v, out, lse, B, T, NH, NKV, D),
+    swigluForward: (out, gate, up, n) => k.swigluForward(rt, out, gate, up, n),
+    swigluBackward: (dgate, dup, dout, gate, up, n) =>
+      k.swigluBackward(rt, dgate, dup, dout, gate, up, n),
+    crossEntropyForward: (losses, logits, targets, N, V) =>
+      k.crossEntropyForward(rt, losses, logits, targets, N, V),
+    crossEntropyBackward: (dlogits, logits, targets, N, V, scale) =>
+      k.crossEntropyBackward(rt, dlogits, logits, targets, N, V, scale),
+    residualForward: (out, a, b, n) => k.residualForward(rt, out, a, b, n),
+    accumulate: (dst, src, n, scale) => k.accumulate(rt, dst, src, n, scale),
+    gradClip: (out, grads, n, maxNorm) => k.gradClip(rt, out, grads, n, maxNorm),
+    adamw: (params, grads, m, v, clip, n, hp) => k.adamw(rt, params, grads, m, v, clip, n, hp),
+  };
+}
 
 /** The GPU backend over one runtime. */
 export function gpuOps(rt: GpuRuntime): Ops<GpuTensor> {
@@ -16,10 +47,9 @@ export function gpuOps(rt: GpuRuntime): Ops<GpuTensor> {
     zero: (t) => rt.zero(t),
     copy: (dst, src) => rt.copy(dst, src),
   };
-  const kernels = pickKernels(launchers, (fn) => (...args: unknown[]) => fn(rt, ...args), "src/kernels/mod.ts");
   return {
     ...memory,
-    ...(kernels as unknown as Kernels<GpuTensor>),
+    ...kernels(rt),
     compressor: (layout, options) => new GpuCompressor(rt, layout, options),
   };
 }

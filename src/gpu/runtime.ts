@@ -1,6 +1,18 @@
 /**
  * The GPU runtime: buffers (pooled), WGSL sources, a pipeline cache, dispatch and read-back.
  * Kernel launchers (src/kernels) are written against this; model code never sees GPU types.
+ *
+ * Constants a launcher and its WGSL share (workgroup sizes, tile edges) are defined once, in the
+ * launcher, and reach the shader through the dispatch, so the two cannot drift:
+ * - `Dispatch.constants` become pipeline-overridable constants. The WGSL declares them with no
+ *   default (`override WG: u32;`), so a dispatch that forgets one its entry point uses fails
+ *   pipeline creation (overrides an entry point does not use may be passed or left out).
+ * - `Dispatch.header` is for the few values WGSL needs as const-expressions, which an override
+ *   cannot be (the length of a function-scope array): each becomes `const NAME: u32 = V;` at the
+ *   top of the source. The WGSL must not declare it, so a missing one fails shader compilation.
+ * Both are part of the pipeline cache key. To move a kernel family onto this: replace each WGSL
+ * literal it shares with its launcher by an `override` without default, keep the value in one TS
+ * constant, and use that constant for both the dispatch's `constants` and its grid (`grid1d(n, WG)`).
  */
 import type { AcquiredGpu, GpuAdapterDescription } from "./device.ts";
 
@@ -31,8 +43,10 @@ export interface Dispatch {
   /** Shader file name in shaders/ without extension. */
   shader: string;
   entry: string;
-  /** Pipeline-overridable constants; part of the cache key. */
+  /** Pipeline-overridable constants (see the module comment); part of the cache key. */
   constants?: Record<string, number>;
+  /** u32 constants prepended to the WGSL as `const` declarations; part of the cache key. */
+  header?: Record<string, number>;
   uniforms?: Uniform[];
   tensors: GpuTensor[];
   workgroups: [number, number?, number?];
@@ -167,13 +181,19 @@ export class GpuRuntime {
     this.pass = null;
   }
 
-  /** The cached pipeline for a shader entry point and its constants. */
-  pipeline(shader: string, entry: string, constants: Record<string, number> = {}): GPUComputePipeline {
-    const ck = Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`).join(",");
-    const key = `${shader}:${entry}:${ck}`;
+  /** The cached pipeline for a shader entry point, its overrides and its const header. */
+  pipeline(
+    shader: string,
+    entry: string,
+    constants: Record<string, number> = {},
+    header: Record<string, number> = {},
+  ): GPUComputePipeline {
+    const list = (r: Record<string, number>) => Object.keys(r).sort().map((k) => `${k}=${r[k]}`).join(",");
+    const key = `${shader}:${entry}:${list(constants)}:${list(header)}`;
     let p = this.pipelines.get(key);
     if (!p) {
-      const module = this.device.createShaderModule({ code: this.source(shader), label: shader });
+      const code = constHeader(shader, header) + this.source(shader);
+      const module = this.device.createShaderModule({ code, label: shader });
       p = this.device.createComputePipeline({
         layout: "auto",
         label: key,
@@ -193,7 +213,7 @@ export class GpuRuntime {
     if (x > max || y > max || z > max) {
       throw new Error(`${d.shader}.${d.entry}: ${x}×${y}×${z} workgroups exceeds ${max} per dimension`);
     }
-    const pipeline = this.pipeline(d.shader, d.entry, d.constants);
+    const pipeline = this.pipeline(d.shader, d.entry, d.constants, d.header);
     const entries: GPUBindGroupEntry[] = [];
     if (d.uniforms && d.uniforms.length > 0) {
       const bytes = Math.ceil((d.uniforms.length * 4) / 16) * 16;
@@ -338,6 +358,17 @@ export class GpuRuntime {
     this.pass = null;
     this.release();
   }
+}
+
+/** `const NAME: u32 = Vu;` lines for a shader's header constants. */
+function constHeader(shader: string, header: Record<string, number>): string {
+  return Object.keys(header).sort().map((name) => {
+    const v = header[name];
+    if (!Number.isInteger(v) || v < 0 || v >= 2 ** 32) {
+      throw new Error(`${shader}: header constant ${name} = ${v} is not a u32`);
+    }
+    return `const ${name}: u32 = ${v}u;\n`;
+  }).join("");
 }
 
 /**

@@ -5,6 +5,9 @@ import { adamwConstants, type AdamWParams } from "../reference/adamw.ts";
 /** AdamW hyper-parameters for one step (defined with the reference, which the CPU trainer uses). */
 export type { AdamWParams };
 
+/** What the launcher and shaders/adamw.wgsl share (its overrides): threads per workgroup. */
+const CONSTANTS = { WG: 256 };
+
 /**
  * One AdamW step over n elements: g = grads·clip[0]; p −= lr·wd·p; m = β1·m + (1−β1)·g;
  * v = β2·v + (1−β2)·g²; p −= lr·(m/(1−β1^step)) / (sqrt(v/(1−β2^step)) + eps).
@@ -40,6 +43,7 @@ export function adamw(
       { f32: hp.eps },
     ],
     tensors: [params, grads, m, v, clip],
-    workgroups: grid1d(n),
+    constants: CONSTANTS,
+    workgroups: grid1d(n, CONSTANTS.WG),
   });
 }

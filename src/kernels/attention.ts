@@ -5,12 +5,20 @@
  */
 import type { GpuRuntime, GpuTensor, Uniform } from "../gpu/runtime.ts";
 
-/** Rows per workgroup; must match WG in shaders/attention.wgsl. */
-const WG = 64;
-/** Largest head dim (the shader's private row arrays hold MAX_D4 = 32 vec4s). */
-export const ATTENTION_MAX_D = 128;
-/** vec4s per workgroup tile array; TILE4 in the shader. */
+/**
+ * What the launcher and shaders/attention.wgsl share. WG (rows per workgroup) and MAX_D4 (the
+ * private row arrays' length in vec4s) size function-scope arrays, so they reach the shader as
+ * its const header; TILE4 (vec4s per workgroup tile array) as an override, with D4 per pipeline.
+ */
+const HEADER = { WG: 64, MAX_D4: 32 };
 const TILE4 = 128;
+/** Largest head dim. */
+export const ATTENTION_MAX_D = 4 * HEADER.MAX_D4;
+
+/** The pipeline of one entry point for head dim D. */
+function pipeline(entry: string, D: number) {
+  return { shader: "attention", entry, header: HEADER, constants: { D4: D / 4, TILE4 } };
+}
 
 function params(
   B: number,
@@ -26,7 +34,7 @@ function params(
   if (NKV < 1 || NH % NKV !== 0) {
     throw new Error(`${label}: NH=${NH} is not a multiple of NKV=${NKV}`);
   }
-  const R = Math.min(WG, Math.floor(TILE4 / (D / 4)));
+  const R = Math.min(HEADER.WG, Math.floor(TILE4 / (D / 4)));
   return [{ u32: B }, { u32: T }, { u32: NH }, { u32: NKV }, { u32: R }, { f32: 1 / Math.sqrt(D) }];
 }
 
@@ -48,12 +56,10 @@ export function attentionForward(
   D: number,
 ): void {
   rt.dispatch({
-    shader: "attention",
-    entry: "forward",
-    constants: { D4: D / 4 },
+    ...pipeline("forward", D),
     uniforms: params(B, T, NH, NKV, D, "attention.forward"),
     tensors: [out, lse, q, k, v],
-    workgroups: [Math.ceil(T / WG), NH, B],
+    workgroups: [Math.ceil(T / HEADER.WG), NH, B],
   });
 }
 
@@ -84,20 +90,16 @@ export function attentionBackward(
   // read by the dk/dv pass, which needs it for every query row of its group.
   const delta = rt.tensor(B * NH * T, "f32", "attention.delta");
   rt.dispatch({
-    shader: "attention",
-    entry: "backward_dq",
-    constants: { D4: D / 4 },
+    ...pipeline("backward_dq", D),
     uniforms,
     tensors: [dq, delta, q, k, v, dout, lse, out],
-    workgroups: [Math.ceil(T / WG), NH, B],
+    workgroups: [Math.ceil(T / HEADER.WG), NH, B],
   });
   rt.dispatch({
-    shader: "attention",
-    entry: "backward_dkdv",
-    constants: { D4: D / 4 },
+    ...pipeline("backward_dkdv", D),
     uniforms,
     tensors: [dk, dv, q, k, v, dout, lse, delta],
-    workgroups: [Math.ceil(T / WG), NKV, B],
+    workgroups: [Math.ceil(T / HEADER.WG), NKV, B],
   });
   rt.dispose(delta);
 }

@@ -4,6 +4,9 @@
  */
 import { type GpuRuntime, type GpuTensor, grid1d } from "../gpu/runtime.ts";
 
+/** What the launcher and shaders/embedding.wgsl share (its overrides): threads per workgroup. */
+const CONSTANTS = { WG: 256 };
+
 function need(what: string, t: GpuTensor, n: number): void {
   if (t.length < n) throw new Error(`embedding: ${what} has ${t.length} elements, needs ${n}`);
 }
@@ -24,7 +27,8 @@ export function embeddingForward(
     entry: "forward",
     uniforms: [{ u32: BT }, { u32: C }],
     tensors: [out, tokens, wte],
-    workgroups: grid1d(BT * C),
+    constants: CONSTANTS,
+    workgroups: grid1d(BT * C, CONSTANTS.WG),
   });
 }
 
@@ -48,6 +52,7 @@ export function embeddingBackward(
     entry: "backward",
     uniforms: [{ u32: V }, { u32: C }],
     tensors: [dwte, dout, rowStart, positions],
-    workgroups: grid1d(V * C),
+    constants: CONSTANTS,
+    workgroups: grid1d(V * C, CONSTANTS.WG),
   });
 }

@@ -4,18 +4,19 @@
  */
 import type { GpuRuntime, GpuTensor } from "../gpu/runtime.ts";
 
-const WG = 256;
+/** What the launcher and shaders/grad_clip.wgsl share (its overrides): threads per workgroup. */
+const CONSTANTS = { WG: 256 };
 /** Each thread sums at least this many elements before the tree: fewer, fuller partials. */
 const ITEMS_PER_THREAD = 4;
 /**
  * Upper bound on partial sums. Enough workgroups to fill a large GPU; it also bounds each
- * thread's sequential chain (N / (256·4096) elements) and the finishing workgroup's loop (16).
+ * thread's sequential chain (N / (WG·4096) elements) and the finishing workgroup's loop (16).
  */
 const MAX_PARTIALS = 4096;
 
 /** Number of first-stage workgroups (= partial sums) for n elements; depends on n only. */
 export function gradClipPartials(n: number): number {
-  return Math.max(1, Math.min(MAX_PARTIALS, Math.ceil(n / (WG * ITEMS_PER_THREAD))));
+  return Math.max(1, Math.min(MAX_PARTIALS, Math.ceil(n / (CONSTANTS.WG * ITEMS_PER_THREAD))));
 }
 
 /**
@@ -43,6 +44,7 @@ export function gradClip(
     entry: "partial",
     uniforms: [{ u32: n }, { f32: maxNorm }],
     tensors: [partials, grads],
+    constants: CONSTANTS,
     workgroups: [groups],
   });
   rt.dispatch({
@@ -50,6 +52,7 @@ export function gradClip(
     entry: "finish",
     uniforms: [{ u32: groups }, { f32: maxNorm }],
     tensors: [out, partials],
+    constants: CONSTANTS,
     workgroups: [1],
   });
   // Safe to recycle now: the queue runs the dispatches above before any later use.

@@ -1,9 +1,20 @@
 import { type GpuRuntime, type GpuTensor, grid1d, type Uniform } from "../gpu/runtime.ts";
+import type { MatmulShape } from "../reference/matmul.ts";
 
-/** Output tile edge of the tiled kernel (shaders/matmul.wgsl TILE). */
-const TILE = 64;
-/** K step of the tiled kernel (shaders/matmul.wgsl BK): split-K chunks are multiples of it. */
-const BK = 16;
+/** The product's shape and transposes, named (defined with the reference). */
+export type { MatmulShape };
+
+/**
+ * Output tile edge and K step of the tiled kernel (shaders/matmul.wgsl overrides TILE, BK; its
+ * thread mapping needs BK = TILE/4). Split-K chunks are multiples of BK. BK = 16 halves the
+ * barriers per K against 8, and SwiftShader pays dearly for each barrier.
+ */
+const TILED = { TILE: 64, BK: 16 };
+const { TILE, BK } = TILED;
+/** Threads per workgroup of the split-K sum (override WG). */
+const REDUCE_WG = 256;
+/** Threads along each edge of the naive kernel's workgroup (override NAIVE_WG). */
+const NAIVE_WG = 16;
 /** Split K only when the output has fewer tiles than this: below it a big GPU sits idle. */
 const SPLIT_BELOW_TILES = 128;
 /** Aim for about this many workgroups in total when splitting. */
@@ -16,9 +27,7 @@ function checkArgs(
   out: GpuTensor,
   a: GpuTensor,
   b: GpuTensor,
-  M: number,
-  N: number,
-  K: number,
+  { M, N, K }: MatmulShape,
 ): void {
   for (const [what, v] of [["M", M], ["N", N], ["K", K]] as const) {
     if (!Number.isInteger(v) || v < 1) {
@@ -67,15 +76,14 @@ function params(
 }
 
 /** Transposes are pipeline constants: each combination is its own specialised pipeline. */
-function constants(transA: boolean, transB: boolean): Record<string, number> {
+function transposes({ transA = false, transB = false }: MatmulShape): Record<string, number> {
   return { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 };
 }
 
 /**
- * out(M,N) = op(A)·op(B) (or += when accumulate). op(A) is (M,K): A is stored (M,K), or (K,M)
- * when transA. op(B) is (K,N): B is stored (K,N), or (N,K) when transB. Row-major.
+ * out(M,N) = op(A)·op(B) (or += when accumulate), row-major, laid out as `MatmulShape` says.
  *
- * Tiled (64×64 per workgroup, 4×4 per thread). When the output has few tiles and K is long
+ * Tiled (TILE×TILE outputs per workgroup, 4×4 per thread). When the output has few tiles and K is long
  * (weight gradients), K is split across workgroups into a pooled (S,M,N) temporary and summed
  * in a fixed order by a second pass, so results stay deterministic. `out` must not share a
  * buffer with `a` or `b`.
@@ -85,14 +93,10 @@ export function matmul(
   out: GpuTensor,
   a: GpuTensor,
   b: GpuTensor,
-  M: number,
-  N: number,
-  K: number,
-  transA: boolean,
-  transB: boolean,
-  accumulate: boolean,
+  shape: MatmulShape,
 ): void {
-  checkArgs("matmul", out, a, b, M, N, K);
+  checkArgs("matmul", out, a, b, shape);
+  const { M, N, K, accumulate = false } = shape;
   const splits = matmulSplits(M, N, K);
   const grid: [number, number, number] = [Math.ceil(N / TILE), Math.ceil(M / TILE), splits];
   // Split-K writes (S,M,N) partials into a pooled temporary; otherwise straight into `out`.
@@ -101,7 +105,7 @@ export function matmul(
   rt.dispatch({
     shader: "matmul",
     entry: "tiled",
-    constants: constants(transA, transB),
+    constants: { ...TILED, ...transposes(shape) },
     uniforms: params(M, N, K, accumulate && !split, split ? splitChunk(K, splits) : K, splits),
     tensors: [target, a, b],
     workgroups: grid,
@@ -110,9 +114,10 @@ export function matmul(
   rt.dispatch({
     shader: "matmul",
     entry: "reduce_splits",
+    constants: { WG: REDUCE_WG },
     uniforms: params(M, N, K, accumulate, 0, splits),
     tensors: [out, target],
-    workgroups: grid1d(M * N),
+    workgroups: grid1d(M * N, REDUCE_WG),
   });
   // Safe to recycle now: the queue runs the two passes before any later user of the buffer.
   rt.dispose(target);
@@ -127,20 +132,16 @@ export function matmulNaive(
   out: GpuTensor,
   a: GpuTensor,
   b: GpuTensor,
-  M: number,
-  N: number,
-  K: number,
-  transA: boolean,
-  transB: boolean,
-  accumulate: boolean,
+  shape: MatmulShape,
 ): void {
-  checkArgs("matmulNaive", out, a, b, M, N, K);
+  checkArgs("matmulNaive", out, a, b, shape);
+  const { M, N, K, accumulate = false } = shape;
   rt.dispatch({
     shader: "matmul",
     entry: "naive",
-    constants: constants(transA, transB),
+    constants: { NAIVE_WG, ...transposes(shape) },
     uniforms: params(M, N, K, accumulate, K, 1),
     tensors: [out, a, b],
-    workgroups: [Math.ceil(N / 16), Math.ceil(M / 16)],
+    workgroups: [Math.ceil(N / NAIVE_WG), Math.ceil(M / NAIVE_WG)],
   });
 }

@@ -1,5 +1,8 @@
 import { grid1d, type GpuRuntime, type GpuTensor } from "../gpu/runtime.ts";
 
+/** What the launcher and shaders/residual.wgsl share (its overrides): threads per workgroup. */
+const CONSTANTS = { WG: 256 };
+
 /** out = a + b.  a, b, out: (N) */
 export function residualForward(rt: GpuRuntime, out: GpuTensor, a: GpuTensor, b: GpuTensor, n: number): void {
   rt.dispatch({
@@ -7,7 +10,8 @@ export function residualForward(rt: GpuRuntime, out: GpuTensor, a: GpuTensor, b:
     entry: "add",
     uniforms: [{ u32: n }, { f32: 0 }],
     tensors: [out, a, b],
-    workgroups: grid1d(n),
+    constants: CONSTANTS,
+    workgroups: grid1d(n, CONSTANTS.WG),
   });
 }
 
@@ -18,6 +22,7 @@ export function accumulate(rt: GpuRuntime, dst: GpuTensor, src: GpuTensor, n: nu
     entry: "accumulate",
     uniforms: [{ u32: n }, { f32: scale }],
     tensors: [dst, src],
-    workgroups: grid1d(n),
+    constants: CONSTANTS,
+    workgroups: grid1d(n, CONSTANTS.WG),
   });
 }

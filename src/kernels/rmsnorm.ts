@@ -5,6 +5,9 @@
 import { type GpuRuntime, type GpuTensor, grid1d } from "../gpu/runtime.ts";
 import { rowThreads } from "./row_threads.ts";
 
+/** Threads per workgroup of the dw passes (the shader's COL_WG override; its WG is rowThreads). */
+const COL_WG = 256;
+
 /**
  * Rows per chunk of the dw reduction: at most 256 chunks keep stage 2 short and the partials
  * buffer ≤ 256·C floats, at least 16 rows keep stage 1 from being all overhead. Depends on N only,
@@ -65,17 +68,19 @@ export function rmsnormBackward(
   rt.dispatch({
     shader: "rmsnorm",
     entry: "dw_partial",
+    constants: { COL_WG },
     uniforms: [{ u32: N }, { u32: C }, { f32: 0 }, { u32: rows }],
     tensors: [partial, rstd, x, dout],
-    workgroups: [Math.ceil(C / 256), K],
+    workgroups: [Math.ceil(C / COL_WG), K],
   });
   // dw_reduce reads K from the N slot.
   rt.dispatch({
     shader: "rmsnorm",
     entry: "dw_reduce",
+    constants: { COL_WG },
     uniforms: [{ u32: K }, { u32: C }, { f32: 0 }, { u32: 0 }],
     tensors: [dw, partial],
-    workgroups: [Math.ceil(C / 256)],
+    workgroups: [Math.ceil(C / COL_WG)],
   });
   rt.dispose(partial);
 }

@@ -1,6 +1,9 @@
 /** Rotary position embedding launchers (Hugging Face LLaMA rotate_half convention). */
 import { type GpuRuntime, type GpuTensor, grid1d } from "../gpu/runtime.ts";
 
+/** What the launcher and shaders/rope.wgsl share (its overrides): threads per workgroup. */
+const CONSTANTS = { WG: 256 };
+
 function launch(
   rt: GpuRuntime,
   dst: GpuTensor,
@@ -26,7 +29,8 @@ function launch(
     entry: "rotate",
     uniforms: [{ u32: n }, { u32: T }, { u32: H }, { u32: D / 2 }, { f32: sign }],
     tensors: [dst, src, table],
-    workgroups: grid1d(n),
+    constants: CONSTANTS,
+    workgroups: grid1d(n, CONSTANTS.WG),
     label,
   });
 }

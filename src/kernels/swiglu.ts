@@ -1,6 +1,9 @@
 /** SwiGLU gate launchers (shaders/swiglu.wgsl): out = silu(gate) · up, elementwise. */
 import { type GpuRuntime, type GpuTensor, grid1d } from "../gpu/runtime.ts";
 
+/** What the launcher and shaders/swiglu.wgsl share (its overrides): threads per workgroup. */
+const CONSTANTS = { WG: 256 };
+
 /** out = silu(gate) · up, silu(g) = g·σ(g).  gate, up, out: (n) */
 export function swigluForward(
   rt: GpuRuntime,
@@ -14,7 +17,8 @@ export function swigluForward(
     entry: "forward",
     uniforms: [{ u32: n }],
     tensors: [out, gate, up],
-    workgroups: grid1d(n),
+    constants: CONSTANTS,
+    workgroups: grid1d(n, CONSTANTS.WG),
   });
 }
 
@@ -33,6 +37,7 @@ export function swigluBackward(
     entry: "backward",
     uniforms: [{ u32: n }],
     tensors: [dgate, dup, dout, gate, up],
-    workgroups: grid1d(n),
+    constants: CONSTANTS,
+    workgroups: grid1d(n, CONSTANTS.WG),
   });
 }

@@ -122,13 +122,6 @@ export class Llama<T> {
     return { wte, final: e("model.norm.weight"), lm: this.config.tiedEmbeddings ? wte : e("lm_head.weight"), layers };
   }
 
-  /** The view of one named parameter tensor (for tests and export). */
-  paramView(name: string, grads = false): T {
-    const entry = this.layout.byName.get(name);
-    if (!entry) throw new Error(`no parameter named ${name}`);
-    return this.ops.view(grads ? this.grads : this.params, entry.offset, entry.size, name);
-  }
-
   /** Uploads a batch: inputs and targets are (B,T) token ids. */
   setBatch(inputs: Uint32Array, targets: Uint32Array): void {
     const BT = this.B * this.T;
@@ -156,24 +149,24 @@ export class Llama<T> {
     for (let l = 0; l < c.nLayers; l++) {
       const a = this.acts[l], w = this.p.layers[l];
       o.rmsnormForward(a.xn, a.rstd, a.x, w.inNorm, BT, C, c.normEps);
-      o.matmul(a.q, a.xn, w.wq, BT, NH * D, C, false, true, false); // q: (BT, NH·D)
-      o.matmul(a.k, a.xn, w.wk, BT, NKV * D, C, false, true, false); // k: (BT, NKV·D)
-      o.matmul(a.v, a.xn, w.wv, BT, NKV * D, C, false, true, false);
+      o.matmul(a.q, a.xn, w.wq, { M: BT, N: NH * D, K: C, transB: true }); // q: (BT, NH·D)
+      o.matmul(a.k, a.xn, w.wk, { M: BT, N: NKV * D, K: C, transB: true }); // k: (BT, NKV·D)
+      o.matmul(a.v, a.xn, w.wv, { M: BT, N: NKV * D, K: C, transB: true });
       o.ropeForward(a.qr, a.q, this.rope, B, T, NH, D);
       o.ropeForward(a.kr, a.k, this.rope, B, T, NKV, D);
       o.attentionForward(a.att, a.lse, a.qr, a.kr, a.v, B, T, NH, NKV, D);
-      o.matmul(a.ao, a.att, w.wo, BT, C, NH * D, false, true, false);
+      o.matmul(a.ao, a.att, w.wo, { M: BT, N: C, K: NH * D, transB: true });
       o.residualForward(a.x2, a.x, a.ao, BT * C);
       o.rmsnormForward(a.xn2, a.rstd2, a.x2, w.postNorm, BT, C, c.normEps);
-      o.matmul(a.g, a.xn2, w.wg, BT, F, C, false, true, false); // g: (BT, F)
-      o.matmul(a.u, a.xn2, w.wu, BT, F, C, false, true, false);
+      o.matmul(a.g, a.xn2, w.wg, { M: BT, N: F, K: C, transB: true }); // g: (BT, F)
+      o.matmul(a.u, a.xn2, w.wu, { M: BT, N: F, K: C, transB: true });
       o.swigluForward(a.h, a.g, a.u, BT * F);
-      o.matmul(a.mo, a.h, w.wd, BT, C, F, false, true, false);
+      o.matmul(a.mo, a.h, w.wd, { M: BT, N: C, K: F, transB: true });
       const next = l + 1 < c.nLayers ? this.acts[l + 1].x : this.xFinal;
       o.residualForward(next, a.x2, a.mo, BT * C);
     }
     o.rmsnormForward(this.xfn, this.rstdF, this.xFinal, this.p.final, BT, C, c.normEps);
-    o.matmul(this.logits, this.xfn, this.p.lm, BT, V, C, false, true, false); // logits: (BT, V)
+    o.matmul(this.logits, this.xfn, this.p.lm, { M: BT, N: V, K: C, transB: true }); // logits: (BT, V)
     o.crossEntropyForward(this.losses, this.logits, this.targets, BT, V);
     return this.logits;
   }
@@ -183,33 +176,33 @@ export class Llama<T> {
     const o = this.ops, c = this.config, B = this.B, T = this.T, BT = B * T, C = c.dModel;
     const NH = c.nHeads, NKV = c.nKvHeads, D = C / NH, F = c.ffnHidden, V = c.vocabSize;
     o.crossEntropyBackward(this.dlogits, this.logits, this.targets, BT, V, 1 / BT);
-    o.matmul(this.g.lm, this.dlogits, this.xfn, V, C, BT, true, false, true); // dWlm += dlogitsᵀ·xfn
-    o.matmul(this.dxn, this.dlogits, this.p.lm, BT, C, V, false, false, false); // dxfn = dlogits·Wlm
+    o.matmul(this.g.lm, this.dlogits, this.xfn, { M: V, N: C, K: BT, transA: true, accumulate: true }); // dWlm += dlogitsᵀ·xfn
+    o.matmul(this.dxn, this.dlogits, this.p.lm, { M: BT, N: C, K: V }); // dxfn = dlogits·Wlm
     o.rmsnormBackward(this.dres, this.g.final, this.dxn, this.xFinal, this.p.final, this.rstdF, BT, C);
     for (let l = c.nLayers - 1; l >= 0; l--) {
       const a = this.acts[l], w = this.p.layers[l], gw = this.g.layers[l];
       // MLP branch: x3 = x2 + down(swiglu(gate(xn2), up(xn2))); dres holds dx3.
-      o.matmul(gw.wd, this.dres, a.h, C, F, BT, true, false, true);
-      o.matmul(this.dh, this.dres, w.wd, BT, F, C, false, false, false);
+      o.matmul(gw.wd, this.dres, a.h, { M: C, N: F, K: BT, transA: true, accumulate: true });
+      o.matmul(this.dh, this.dres, w.wd, { M: BT, N: F, K: C });
       o.swigluBackward(this.dg, this.du, this.dh, a.g, a.u, BT * F);
-      o.matmul(gw.wg, this.dg, a.xn2, F, C, BT, true, false, true);
-      o.matmul(gw.wu, this.du, a.xn2, F, C, BT, true, false, true);
-      o.matmul(this.dxn, this.dg, w.wg, BT, C, F, false, false, false);
-      o.matmul(this.dxn, this.du, w.wu, BT, C, F, false, false, true);
+      o.matmul(gw.wg, this.dg, a.xn2, { M: F, N: C, K: BT, transA: true, accumulate: true });
+      o.matmul(gw.wu, this.du, a.xn2, { M: F, N: C, K: BT, transA: true, accumulate: true });
+      o.matmul(this.dxn, this.dg, w.wg, { M: BT, N: C, K: F });
+      o.matmul(this.dxn, this.du, w.wu, { M: BT, N: C, K: F, accumulate: true });
       o.rmsnormBackward(this.dtmp, gw.postNorm, this.dxn, a.x2, w.postNorm, a.rstd2, BT, C);
       o.accumulate(this.dres, this.dtmp, BT * C); // dres = dx2
       // Attention branch: x2 = x + o(attn(rope(q(xn)), rope(k(xn)), v(xn))).
-      o.matmul(gw.wo, this.dres, a.att, C, NH * D, BT, true, false, true);
-      o.matmul(this.datt, this.dres, w.wo, BT, NH * D, C, false, false, false);
+      o.matmul(gw.wo, this.dres, a.att, { M: C, N: NH * D, K: BT, transA: true, accumulate: true });
+      o.matmul(this.datt, this.dres, w.wo, { M: BT, N: NH * D, K: C });
       o.attentionBackward(this.dqr, this.dkr, this.dv, this.datt, a.qr, a.kr, a.v, a.att, a.lse, B, T, NH, NKV, D);
       o.ropeBackward(this.dq, this.dqr, this.rope, B, T, NH, D);
       o.ropeBackward(this.dk, this.dkr, this.rope, B, T, NKV, D);
-      o.matmul(gw.wq, this.dq, a.xn, NH * D, C, BT, true, false, true);
-      o.matmul(gw.wk, this.dk, a.xn, NKV * D, C, BT, true, false, true);
-      o.matmul(gw.wv, this.dv, a.xn, NKV * D, C, BT, true, false, true);
-      o.matmul(this.dxn, this.dq, w.wq, BT, C, NH * D, false, false, false);
-      o.matmul(this.dxn, this.dk, w.wk, BT, C, NKV * D, false, false, true);
-      o.matmul(this.dxn, this.dv, w.wv, BT, C, NKV * D, false, false, true);
+      o.matmul(gw.wq, this.dq, a.xn, { M: NH * D, N: C, K: BT, transA: true, accumulate: true });
+      o.matmul(gw.wk, this.dk, a.xn, { M: NKV * D, N: C, K: BT, transA: true, accumulate: true });
+      o.matmul(gw.wv, this.dv, a.xn, { M: NKV * D, N: C, K: BT, transA: true, accumulate: true });
+      o.matmul(this.dxn, this.dq, w.wq, { M: BT, N: C, K: NH * D });
+      o.matmul(this.dxn, this.dk, w.wk, { M: BT, N: C, K: NKV * D, accumulate: true });
+      o.matmul(this.dxn, this.dv, w.wv, { M: BT, N: C, K: NKV * D, accumulate: true });
       o.rmsnormBackward(this.dtmp, gw.inNorm, this.dxn, a.x, w.inNorm, a.rstd, BT, C);
       o.accumulate(this.dres, this.dtmp, BT * C); // dres = dx
     }

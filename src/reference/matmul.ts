@@ -1,20 +1,28 @@
 import type { Floats } from "./types.ts";
 
 /**
- * out(M,N) = op(A)·op(B) (or += when accumulate). op(A) is (M,K): A is stored (M,K), or (K,M)
- * when transA. op(B) is (K,N): B is stored (K,N), or (N,K) when transB. Row-major. Sums in the
- * precision of JS numbers (float64) and rounds once into `out`.
+ * The shape and layout of one product out(M,N) = op(A)·op(B): op(A) is (M,K), A stored (M,K) or
+ * (K,M) when `transA`; op(B) is (K,N), B stored (K,N) or (N,K) when `transB`; `accumulate` adds
+ * into `out` instead of overwriting it. Named so that a call site reads as what it computes.
+ */
+export interface MatmulShape {
+  M: number;
+  N: number;
+  K: number;
+  transA?: boolean;
+  transB?: boolean;
+  accumulate?: boolean;
+}
+
+/**
+ * out(M,N) = op(A)·op(B) (or += when accumulate), row-major, laid out as `MatmulShape` says.
+ * Sums in the precision of JS numbers (float64) and rounds once into `out`.
  */
 export function matmul(
   out: Floats,
   a: Floats,
   b: Floats,
-  M: number,
-  N: number,
-  K: number,
-  transA: boolean,
-  transB: boolean,
-  accumulate: boolean,
+  { M, N, K, transA = false, transB = false, accumulate = false }: MatmulShape,
 ): void {
   // Strides of op(A)[i,k] and op(B)[k,j] in the stored arrays.
   const [ai, ak] = transA ? [1, M] : [K, 1];
@@ -40,14 +48,10 @@ export function matmulBackward(
   dout: Floats,
   a: Floats,
   b: Floats,
-  M: number,
-  N: number,
-  K: number,
-  transA: boolean,
-  transB: boolean,
+  { M, N, K, transA = false, transB = false }: Omit<MatmulShape, "accumulate">,
 ): void {
-  if (transA) matmul(da, b, dout, K, M, N, transB, true, false); // dA (K,M) = op(B)·dCᵀ
-  else matmul(da, dout, b, M, K, N, false, !transB, false); // dA (M,K) = dC·op(B)ᵀ
-  if (transB) matmul(db, dout, a, N, K, M, true, transA, false); // dB (N,K) = dCᵀ·op(A)
-  else matmul(db, a, dout, K, N, M, !transA, false, false); // dB (K,N) = op(A)ᵀ·dC
+  if (transA) matmul(da, b, dout, { M: K, N: M, K: N, transA: transB, transB: true }); // dA (K,M) = op(B)·dCᵀ
+  else matmul(da, dout, b, { M, N: K, K: N, transB: !transB }); // dA (M,K) = dC·op(B)ᵀ
+  if (transB) matmul(db, dout, a, { M: N, N: K, K: M, transA: true, transB: transA }); // dB (N,K) = dCᵀ·op(A)
+  else matmul(db, a, dout, { M: K, N, K: M, transA: !transA }); // dB (K,N) = op(A)ᵀ·dC
 }

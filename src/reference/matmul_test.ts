@@ -18,9 +18,9 @@ for (const [transA, transB] of COMBOS) {
     const M = 5, N = 4, K = 3, rng = new Rng(11 + (transA ? 2 : 0) + (transB ? 1 : 0));
     const a = normals64(rng, M * K), b = normals64(rng, K * N), r = normals64(rng, M * N);
     const out = new Float64Array(M * N);
-    const loss = () => (matmul(out, a, b, M, N, K, transA, transB, false), dot(out, r));
+    const loss = () => (matmul(out, a, b, { M, N, K, transA, transB }), dot(out, r));
     const da = new Float64Array(M * K), db = new Float64Array(K * N);
-    matmulBackward(da, db, r, a, b, M, N, K, transA, transB);
+    matmulBackward(da, db, r, a, b, { M, N, K, transA, transB });
     assertGrad(`matmul da (${tag})`, checkGradient(a, da, loss));
     assertGrad(`matmul db (${tag})`, checkGradient(b, db, loss));
   });
@@ -29,9 +29,9 @@ for (const [transA, transB] of COMBOS) {
     const M = 4, N = 6, K = 5, rng = new Rng(5);
     const a = normals64(rng, M * K), b = normals64(rng, K * N);
     const want = new Float64Array(M * N), got = new Float64Array(M * N);
-    matmul(want, a, b, M, N, K, false, false, false);
+    matmul(want, a, b, { M, N, K });
     const sa = transA ? transpose(a, M, K) : a, sb = transB ? transpose(b, K, N) : b;
-    matmul(got, sa, sb, M, N, K, transA, transB, false);
+    matmul(got, sa, sb, { M, N, K, transA, transB });
     for (let i = 0; i < want.length; i++) {
       if (Math.abs(got[i] - want[i]) > 1e-12) throw new Error(`[${i}] ${got[i]} vs ${want[i]}`);
     }
@@ -42,8 +42,8 @@ Deno.test("matmul accumulate adds the product to out", () => {
   const M = 3, N = 2, K = 4, rng = new Rng(9);
   const a = normals64(rng, M * K), b = normals64(rng, K * N), c0 = normals64(rng, M * N);
   const prod = new Float64Array(M * N), acc = Float64Array.from(c0);
-  matmul(prod, a, b, M, N, K, false, true, false);
-  matmul(acc, a, b, M, N, K, false, true, true);
+  matmul(prod, a, b, { M, N, K, transB: true });
+  matmul(acc, a, b, { M, N, K, transB: true, accumulate: true });
   for (let i = 0; i < acc.length; i++) {
     if (Math.abs(acc[i] - (c0[i] + prod[i])) > 1e-12) throw new Error(`[${i}] ${acc[i]}`);
   }

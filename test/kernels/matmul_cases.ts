@@ -40,28 +40,28 @@ function matmulCase(M: number, N: number, K: number, transA: boolean, transB: bo
       // Stored as the flags say: a is (K,M) when transA, b is (N,K) when transB.
       const a = rng.normals(M * K), b = rng.normals(K * N), c0 = rng.normals(M * N);
       const want = new Float32Array(M * N), wantAcc = Float32Array.from(c0);
-      ref.matmul(want, a, b, M, N, K, transA, transB, false);
-      ref.matmul(wantAcc, a, b, M, N, K, transA, transB, true);
+      ref.matmul(want, a, b, { M, N, K, transA, transB });
+      ref.matmul(wantAcc, a, b, { M, N, K, transA, transB, accumulate: true });
       const [atol, rtol] = tolerance(K);
 
       const ta = upload(rt, a, "a"), tb = upload(rt, b, "b");
       const results: CheckResult[] = [];
       // Tuned: plain (into NaN garbage, so a missed write shows) and accumulating, every combo.
       const out = upload(rt, new Float32Array(M * N).fill(NaN), "out"), acc = upload(rt, c0, "acc");
-      matmul(rt, out, ta, tb, M, N, K, transA, transB, false);
-      matmul(rt, acc, ta, tb, M, N, K, transA, transB, true);
+      matmul(rt, out, ta, tb, { M, N, K, transA, transB });
+      matmul(rt, acc, ta, tb, { M, N, K, transA, transB, accumulate: true });
       const got = await rt.read(out);
       results.push(compare("matmul", shape, "out", got, want, atol, rtol));
       results.push(compare("matmul", shape, "out +=", await rt.read(acc), wantAcc, atol, rtol));
       if (!transA && !transB) {
         // Deterministic: a second run is bit-identical.
-        matmul(rt, out, ta, tb, M, N, K, transA, transB, false);
+        matmul(rt, out, ta, tb, { M, N, K, transA, transB });
         results.push(compare("matmul", shape, "rerun bitwise", await rt.read(out), got, 0, 0));
       }
       // Naive (slow on SwiftShader): one run per combo, accumulating in half of them.
       const naiveAcc = transA !== transB;
       const naive = upload(rt, naiveAcc ? c0 : new Float32Array(M * N).fill(NaN), "naive");
-      matmulNaive(rt, naive, ta, tb, M, N, K, transA, transB, naiveAcc);
+      matmulNaive(rt, naive, ta, tb, { M, N, K, transA, transB, accumulate: naiveAcc });
       results.push(compare(
         "matmulNaive",
         shape,
