@@ -31,12 +31,13 @@ struct Params {
   pad: u32,
 }
 
-const WG = 256u;
-// tile_topk runs 64 invocations per tile: software rasterisers run each group of 4 invocations
+// Set by the launcher (src/kernels/sparseloco.ts), which sizes its grids with the same values.
+override WG: u32;  // error_feedback, residual
+// tile_topk runs TK invocations per tile: software rasterisers run each group of 4 invocations
 // as a fiber and switch all of them at every barrier, so a smaller workgroup makes this
 // barrier-heavy entry several times faster there; a GPU still has one workgroup per tile.
-const TK = 64u;
-const TK_CH = 8u; // TK = TK_CH²
+override TK_CH: u32;              // chunk length of the two-level scans
+override TK: u32 = TK_CH * TK_CH;
 
 @group(0) @binding(0) var<uniform> p: Params;
 
@@ -58,8 +59,8 @@ const TK_CH = 8u; // TK = TK_CH²
 var<workgroup> hist: array<atomic<u32>, 256>;
 var<workgroup> scan_a: array<u32, TK>;
 var<workgroup> scan_b: array<u32, TK>;
-var<workgroup> chunk_a: array<u32, 16>;
-var<workgroup> chunk_b: array<u32, 16>;
+var<workgroup> chunk_a: array<u32, TK_CH>;
+var<workgroup> chunk_b: array<u32, TK_CH>;
 var<workgroup> pick_prefix: u32;
 var<workgroup> pick_krem: u32;
 var<workgroup> pick_done: u32;
@@ -73,7 +74,7 @@ fn flat_id(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x
 // The product goes through an opaque integer op (p.zero is 0 at run time, but the compiler
 // cannot know it) so that no backend can contract β·e + Δ into one fma: the reference rounds
 // β·e to float32 before the add, and a fused result would differ in the last bit.
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn error_feedback(@builtin(global_invocation_id) gid: vec3<u32>,
                   @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flat_id(gid, nwg);
@@ -168,7 +169,7 @@ fn scan2_exclusive(lid: u32, a: u32, b: u32) -> vec2<u32> {
 // equal to it are kept. The compaction then keeps every key > thr and the first `krem` keys ==
 // thr in index order, so ties go to the lower index; positions come from an exclusive scan, so
 // indices are written in ascending order with no sort.
-@compute @workgroup_size(64)
+@compute @workgroup_size(TK)
 fn tile_topk(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
              @builtin(num_workgroups) nwg: vec3<u32>) {
   let t = wid.x + wid.y * nwg.x;
@@ -291,7 +292,7 @@ fn tile_topk(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) w
 // reference quantizer's, computed on the host) at table_in[table_at..+3]. A correctly rounded
 // float32 subtraction, as the reference's Float32Array store of e − table[c].
 // idx: (M), codes: (⌈M/16⌉), e: (N)
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn residual(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let j = flat_id(gid, nwg);
   if (j >= p.n) { return; }

@@ -375,7 +375,7 @@ function constHeader(shader: string, header: Record<string, number>): string {
  * Workgroup counts covering `n` invocations of `size` threads as a 2-D grid (x ≤ 65535);
  * shaders recover the flat index as `gid.x + gid.y * nwg.x * size`.
  */
-export function grid1d(n: number, size = 256): [number, number] {
+export function grid1d(n: number, size: number): [number, number] {
   const groups = Math.ceil(n / size);
   if (groups <= 65535) return [groups, 1];
   const y = Math.ceil(groups / 65535);

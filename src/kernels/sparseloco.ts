@@ -26,6 +26,13 @@ import { TileGeometry } from "../reference/sparseloco/tiles.ts";
 /** Codes packed per u32 word by {@link packCodes} (2 bits each). */
 export const CODES_PER_WORD = 16;
 
+/**
+ * What the launcher and shaders/sparseloco.wgsl share (its overrides): threads per workgroup
+ * of the elementwise entries (error_feedback, residual), and the chunk length of tile_topk's
+ * two-level scans (TK_CH² threads per tile).
+ */
+const CONSTANTS = { WG: 256, TK_CH: 8 };
+
 /** The sizes of one tensor's compression, from its shape and the run's options. */
 export interface CompressPlan {
   /** The tiling (as `compressTensor` makes it). */
@@ -95,7 +102,8 @@ export function errorFeedback(
     entry: "error_feedback",
     uniforms: params(null, n, beta),
     tensors: [e, start, end],
-    workgroups: grid1d(n),
+    constants: { WG: CONSTANTS.WG },
+    workgroups: grid1d(n, CONSTANTS.WG),
   });
 }
 
@@ -124,6 +132,7 @@ export function tileTopK(
     entry: "tile_topk",
     uniforms: params(plan, geometry.tileCount),
     tensors: [e, indices, values, tileBad],
+    constants: { TK_CH: CONSTANTS.TK_CH },
     workgroups: grid1d(geometry.tileCount, 1),
   });
 }
@@ -169,6 +178,7 @@ export function residualUpdate(
     entry: "residual",
     uniforms: params(plan, m, 0, tableAt),
     tensors: [e, indices, codes, table],
-    workgroups: grid1d(m),
+    constants: { WG: CONSTANTS.WG },
+    workgroups: grid1d(m, CONSTANTS.WG),
   });
 }
