@@ -117,15 +117,9 @@ export class Peer<T> {
     this.#waker.wake();
     await this.#running;
     // A GPU peer's saved error feedback may be some windows old: save the current one.
-    const { net, chain, state, trainer } = this.#c;
-    if (trainer.errorOnDevice && this.#errorAt < this.#lastTrained) {
+    if (this.#c.trainer.errorOnDevice && this.#errorAt < this.#lastTrained) {
       await this.#readError(this.#lastTrained);
-      await state.save(net.ctx, {
-        applied: chain.applied,
-        lastTrained: this.#lastTrained,
-        params: chain.params,
-        error: this.#error,
-      }, chain.hash);
+      await this.#save();
     }
     this.#c.net.stop();
   }
@@ -237,15 +231,21 @@ export class Peer<T> {
   #applyStart = 0;
   #applyMs = 0;
 
-  async #onApplied(r: SignedRecord): Promise<void> {
+  /** Saves θ (the chain head), the error feedback as last read, and the last window trained. */
+  async #save(): Promise<void> {
     const { net, chain, state } = this.#c;
-    if (this.#trainEnd?.window === r.record.window) this.#applyMs = Date.now() - this.#applyStart;
     await state.save(net.ctx, {
       applied: chain.applied,
       lastTrained: this.#lastTrained,
       params: chain.params,
       error: this.#error,
     }, chain.hash);
+  }
+
+  async #onApplied(r: SignedRecord): Promise<void> {
+    const { net, chain } = this.#c;
+    if (this.#trainEnd?.window === r.record.window) this.#applyMs = Date.now() - this.#applyStart;
+    await this.#save();
     this.#c.emit({
       event: "applied",
       role: "peer",
@@ -307,12 +307,7 @@ export class Peer<T> {
     if (!trainer.errorOnDevice || w - this.#errorAt >= GPU_ERROR_SAVE_WINDOWS) {
       await this.#readError(w);
     }
-    await this.#c.state.save(ctx, {
-      applied: chain.applied,
-      lastTrained: w,
-      params: chain.params,
-      error: this.#error,
-    }, chain.hash);
+    await this.#save();
     net.traffic.up += payload.length;
     this.#trainEnd = {
       window: w,
