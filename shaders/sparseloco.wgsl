@@ -36,8 +36,8 @@ override WG: u32;  // error_feedback, residual
 // tile_topk runs TK invocations per tile: software rasterisers run each group of 4 invocations
 // as a fiber and switch all of them at every barrier, so a smaller workgroup makes this
 // barrier-heavy entry several times faster there; a GPU still has one workgroup per tile.
-override TK_CH: u32;              // chunk length of the two-level scans
-override TK: u32 = TK_CH * TK_CH;
+// TK (threads per tile) and TK_CH (chunk length of the two-level scans, TK = TK_CH²) come as
+// a generated const header from the launcher: they size the workgroup and its arrays.
 
 @group(0) @binding(0) var<uniform> p: Params;
 
@@ -59,8 +59,10 @@ override TK: u32 = TK_CH * TK_CH;
 var<workgroup> hist: array<atomic<u32>, 256>;
 var<workgroup> scan_a: array<u32, TK>;
 var<workgroup> scan_b: array<u32, TK>;
-var<workgroup> chunk_a: array<u32, TK_CH>;
-var<workgroup> chunk_b: array<u32, TK_CH>;
+// Chunk totals, shared by two uses: the radix select's 16 digit chunks (256 bins = 16 × 16)
+// and the scans' TK_CH chunk totals (TK_CH ≤ 16).
+var<workgroup> chunk_a: array<u32, 16>;
+var<workgroup> chunk_b: array<u32, 16>;
 var<workgroup> pick_prefix: u32;
 var<workgroup> pick_krem: u32;
 var<workgroup> pick_done: u32;

@@ -27,11 +27,13 @@ import { TileGeometry } from "../reference/sparseloco/tiles.ts";
 export const CODES_PER_WORD = 16;
 
 /**
- * What the launcher and shaders/sparseloco.wgsl share (its overrides): threads per workgroup
- * of the elementwise entries (error_feedback, residual), and the chunk length of tile_topk's
- * two-level scans (TK_CH² threads per tile).
+ * What the launcher and shaders/sparseloco.wgsl share: threads per workgroup of the
+ * elementwise entries (error_feedback, residual; an override), and tile_topk's threads per tile
+ * and scan chunk length (TK = TK_CH², a const header: they size workgroup arrays).
  */
-const CONSTANTS = { WG: 256, TK_CH: 8 };
+const CONSTANTS = { WG: 256 };
+/** The const header every entry of the module is compiled with (one WGSL module). */
+const HEADER = { TK: 64, TK_CH: 8 };
 
 /** The sizes of one tensor's compression, from its shape and the run's options. */
 export interface CompressPlan {
@@ -102,7 +104,8 @@ export function errorFeedback(
     entry: "error_feedback",
     uniforms: params(null, n, beta),
     tensors: [e, start, end],
-    constants: { WG: CONSTANTS.WG },
+    constants: CONSTANTS,
+    header: HEADER,
     workgroups: grid1d(n, CONSTANTS.WG),
   });
 }
@@ -132,7 +135,7 @@ export function tileTopK(
     entry: "tile_topk",
     uniforms: params(plan, geometry.tileCount),
     tensors: [e, indices, values, tileBad],
-    constants: { TK_CH: CONSTANTS.TK_CH },
+    header: HEADER,
     workgroups: grid1d(geometry.tileCount, 1),
   });
 }
@@ -178,7 +181,8 @@ export function residualUpdate(
     entry: "residual",
     uniforms: params(plan, m, 0, tableAt),
     tensors: [e, indices, codes, table],
-    constants: { WG: CONSTANTS.WG },
+    constants: CONSTANTS,
+    header: HEADER,
     workgroups: grid1d(m, CONSTANTS.WG),
   });
 }
