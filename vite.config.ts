@@ -1,8 +1,9 @@
 /**
  * Vite build of the browser pages: `web/index.html` (training demo, runs in a module Web Worker),
  * `web/kernels.html` (the WGSL kernel suite), `web/net.html` (a libp2p node against a Deno
- * peer) and `web/peer.html` (the volunteer page: a real peer of a run, in a Web Worker). Output
- * goes to `dist/` at the repo root.
+ * peer), `web/peer.html` (the volunteer page: a real peer of a run, in a Web Worker) and
+ * `web/store.html` (the IndexedDB state store, for its test). Output goes to `dist/` at the
+ * repo root.
  *
  * The pages import straight from ../src, ../test, ../shaders and ../data; shaders and the corpus
  * are referenced as `new URL("…", import.meta.url)` and emitted as hashed assets.
@@ -46,6 +47,7 @@ export default defineConfig({
         kernels: at("web/kernels.html"),
         net: at("web/net.html"),
         peer: at("web/peer.html"),
+        store: at("web/store.html"),
       },
     },
   },

@@ -1,5 +1,5 @@
 /**
- * The volunteer page (web/peer.html): reads the run from its link (workers/peer_protocol.ts),
+ * The volunteer page (web/peer.html): reads the run from its link (src/net/run_link.ts),
  * starts workers/peer_worker.ts — the same peer role as `deno task peer` — on Start, and shows
  * its live status: window, phase, inner step, loss, round applied, model hash, bytes,
  * connections, its standing in the last record and its training speed.
@@ -7,13 +7,8 @@
  * For Playwright it keeps `globalThis.__peer` (a {@linkcode PeerPageState}) up to date.
  */
 import type { RoleEvent } from "../src/roles/role_events.ts";
-import {
-  type PeerMessage,
-  type PeerPageState,
-  type PeerRequest,
-  readRunLink,
-  type RunLink,
-} from "../workers/peer_protocol.ts";
+import { readRunLink, type RunLink } from "../src/net/run_link.ts";
+import type { PeerMessage, PeerPageState, PeerRequest } from "../workers/peer_protocol.ts";
 
 /** The run's default corpus, emitted by Vite as an asset (the literal path lets Vite find it). */
 const SHIPPED_CORPUS = new URL("../data/kjv_genesis_leviticus.txt", import.meta.url);
@@ -91,10 +86,9 @@ function kb(n: number): string {
 }
 
 function main(): void {
-  const query = new URLSearchParams(location.search);
   let link: RunLink;
   try {
-    link = readRunLink(query);
+    link = readRunLink(new URLSearchParams(location.search));
   } catch (e) {
     message((e as Error).message, true);
     return;
@@ -159,7 +153,7 @@ function main(): void {
       bootstrap: link.bootstrap,
       corpusUrl: SHIPPED_CORPUS.href,
       profile: link.profile,
-      cpu: query.get("backend") === "cpu",
+      cpu: link.cpu,
     };
     worker.postMessage(req);
   };

@@ -1,11 +1,7 @@
 /**
  * Messages between the volunteer page (web/peer_page.ts) and the peer worker
- * (workers/peer_worker.ts), and how the page reads a run from its link.
- *
- * A run link is `peer.html?genesis=<base64url of the genesis JSON>&bootstrap=<ws multiaddr>`
- * (bootstrap may repeat), optionally `&run=<run id hex>` (the page refuses a genesis whose id
- * differs: a link edited by hand or pasted from another run) and `&profile=<name>` (the
- * IndexedDB database, so two tabs of one browser can be two peers).
+ * (workers/peer_worker.ts), and the page's state for tests. The run link they start from is
+ * src/net/run_link.ts.
  *
  * @module
  */
@@ -83,49 +79,4 @@ export interface PeerPageState {
 declare global {
   /** The volunteer page's state, read by Playwright as `window.__peer`. */
   var __peer: PeerPageState;
-}
-
-/** A run link's fields. */
-export interface RunLink {
-  genesis: string;
-  bootstrap: string[];
-  runId: string | null;
-  profile: string;
-}
-
-/** The run of a page's query string; throws a one-line error when the link is incomplete. */
-export function readRunLink(query: URLSearchParams): RunLink {
-  const g = query.get("genesis");
-  if (g === null || g === "") {
-    throw new Error("this link names no run: it needs ?genesis=… (printed by `deno task swarm`)");
-  }
-  const bootstrap = query.getAll("bootstrap").filter((b) => b !== "");
-  if (bootstrap.length === 0) {
-    throw new Error("this link names no bootstrap node: it needs &bootstrap=/ip4/…/ws/p2p/…");
-  }
-  return {
-    genesis: fromBase64Url(g),
-    bootstrap,
-    runId: query.get("run"),
-    profile: query.get("profile") || "webloco",
-  };
-}
-
-/** `text` (UTF-8) as base64url without padding: what a run link carries. */
-export function toBase64Url(text: string): string {
-  const bytes = new TextEncoder().encode(text);
-  let bin = "";
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
-function fromBase64Url(s: string): string {
-  try {
-    const bin = atob(s.replaceAll("-", "+").replaceAll("_", "/"));
-    return new TextDecoder("utf-8", { fatal: true }).decode(
-      Uint8Array.from(bin, (c) => c.charCodeAt(0)),
-    );
-  } catch {
-    throw new Error("the link's genesis is not base64url-encoded JSON");
-  }
 }

@@ -14,6 +14,7 @@ import { expect, type Page, test } from "@playwright/test";
 import { type ChildProcess, spawn } from "node:child_process";
 import type { RunFixtureInfo } from "./run_fixture.ts";
 import type { PeerPageState } from "../../workers/peer_protocol.ts";
+import { runLink } from "../../src/net/run_link.ts";
 import type { AppliedEvent, RoleEvent, RoundEvent } from "../../src/roles/role_events.ts";
 
 /** Deno start-up, three processes, the sr25519 WASM. */
@@ -96,10 +97,6 @@ function tail(text: string, n: number): string {
   return text.split("\n").slice(-n).join("\n");
 }
 
-function base64Url(text: string): string {
-  return Buffer.from(text, "utf8").toString("base64url");
-}
-
 async function pageState(page: Page): Promise<PeerPageState> {
   return await page.evaluate(() => globalThis.__peer);
 }
@@ -145,11 +142,8 @@ test("a Chromium tab trains with a Deno validator and Deno peers, in lockstep, r
   const validatorRecords = () =>
     fx.events.filter((x) => x.name === "validator" && x.e.event === "applied")
       .map((x) => x.e as AppliedEvent);
-  const query = new URLSearchParams({
-    genesis: base64Url(fx.info.genesis),
-    bootstrap: fx.info.bootstrap,
-    run: fx.info.runId,
-  });
+  const link = runLink("/peer.html", fx.info.genesis, [fx.info.bootstrap], fx.info.runId);
+  const query = new URLSearchParams(link.slice(link.indexOf("?") + 1));
 
   const open = async (q = query) => {
     const res = await page.goto(`/peer.html?${q}`);
