@@ -48,6 +48,7 @@ export default defineConfig({
         net: at("web/net.html"),
         peer: at("web/peer.html"),
         store: at("web/store.html"),
+        bench: at("web/bench.html"),
       },
     },
   },
