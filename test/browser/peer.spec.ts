@@ -197,6 +197,9 @@ test("a Chromium tab trains with a Deno validator and Deno peers, in lockstep, r
     expect(s.status?.standing, `the tab's standing${context()}`).not.toBeNull();
     console.log(`tab standing: ${JSON.stringify(s.status!.standing)}`);
     report(s, fx);
+    // `WEBLOCO_SCREENSHOTS=docs` refreshes the README's picture of the page.
+    const shots = process.env.WEBLOCO_SCREENSHOTS;
+    if (shots) await page.screenshot({ path: `${shots}/browser_peer.png`, fullPage: true });
   });
 
   await test.step("a reload resumes from IndexedDB", async () => {
