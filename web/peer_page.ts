@@ -10,9 +10,6 @@ import type { RoleEvent } from "../src/roles/role_events.ts";
 import { readRunLink, type RunLink } from "../src/net/run_link.ts";
 import type { PeerMessage, PeerPageState, PeerRequest } from "../workers/peer_protocol.ts";
 
-/** The run's default corpus, emitted by Vite as an asset (the literal path lets Vite find it). */
-const SHIPPED_CORPUS = new URL("../data/kjv_genesis_leviticus.txt", import.meta.url);
-
 /** Log lines kept on the page. */
 const MAX_LOG = 200;
 
@@ -151,7 +148,6 @@ function main(): void {
       genesis: link.genesis,
       runId: link.runId,
       bootstrap: link.bootstrap,
-      corpusUrl: SHIPPED_CORPUS.href,
       profile: link.profile,
       cpu: link.cpu,
     };

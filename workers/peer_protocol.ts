@@ -18,8 +18,6 @@ export type PeerRequest =
     runId: string | null;
     /** WebSocket multiaddrs (with /p2p/) of nodes of the run. */
     bootstrap: string[];
-    /** Absolute URL of the default corpus (the page's bundled asset). */
-    corpusUrl: string;
     /** IndexedDB database name. */
     profile: string;
     /** Forces the CPU reference even with a hardware adapter. */

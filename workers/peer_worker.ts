@@ -14,7 +14,7 @@ import { mnemonicGenerate } from "@polkadot/util-crypto";
 import { cpuOps } from "../src/backend/cpu_ops.ts";
 import { gpuOps } from "../src/backend/gpu_ops.ts";
 import type { Ops } from "../src/backend/ops.ts";
-import { tokenizeCorpus } from "../src/data/corpus.ts";
+import { fetchDefaultCorpus } from "../src/data/corpus.ts";
 import { ByteTokenizer } from "../src/data/byte_tokenizer.ts";
 import { splitTokens } from "../src/data/sampler.ts";
 import { adapterLabel } from "../src/gpu/device.ts";
@@ -107,7 +107,7 @@ async function openBackend(cpu: boolean): Promise<{ ops: Ops<unknown>; info: Bac
 }
 
 /** The run's training tokens: the default corpus with the byte tokenizer (what a link supports). */
-async function runTokens(genesis: Genesis, corpusUrl: string): Promise<Uint32Array> {
+async function runTokens(genesis: Genesis): Promise<Uint32Array> {
   if (genesis.tokenizer !== "bytes" || genesis.data.corpus !== "default") {
     throw new Error(
       "this run trains on its own corpus or tokenizer files; the page supports the default " +
@@ -120,15 +120,37 @@ async function runTokens(genesis: Genesis, corpusUrl: string): Promise<Uint32Arr
       `the genesis's vocabSize ${genesis.model.vocabSize} is not the byte tokenizer's ${tokenizer.vocabSize}`,
     );
   }
-  const res = await fetch(corpusUrl);
-  if (!res.ok) throw new Error(`cannot fetch the corpus ${corpusUrl}: HTTP ${res.status}`);
-  const name = new URL(corpusUrl).pathname.split("/").pop()!;
-  const { tokens } = tokenizeCorpus(
-    [{ name, bytes: new Uint8Array(await res.arrayBuffer()) }],
-    tokenizer,
-  );
+  const { tokens } = await fetchDefaultCorpus(tokenizer);
   return splitTokens(tokens, genesis.data.validFraction).train;
 }
+
+/**
+ * Holds the lock of `profile` until the peer stops or the worker ends (resolves once held;
+ * waits {@linkcode PROFILE_WAIT_MS} for a tab that is just closing). Two tabs on one profile
+ * would sign two different updates per window with one key: equivocation, for which the
+ * validator bans the key.
+ */
+function holdProfile(profile: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const signal = AbortSignal.timeout(PROFILE_WAIT_MS);
+    navigator.locks.request(`webloco-peer:${profile}`, { signal }, () => {
+      resolve();
+      return new Promise<void>((release) => releaseProfile = release);
+    }).catch(() =>
+      reject(
+        new Error(
+          `another tab of this browser already runs a peer with this key (profile "${profile}"); ` +
+            "add &profile=NAME to the link for a second peer",
+        ),
+      )
+    );
+  });
+}
+
+/** How long a start waits for another tab's peer of the same profile to let go. */
+const PROFILE_WAIT_MS = 5_000;
+
+let releaseProfile: (() => void) | null = null;
 
 /** The browser node, which must reach a bootstrap node within {@linkcode BOOTSTRAP_TIMEOUT_MS}. */
 function nodeFactory(bootstrap: readonly string[]): NodeFactory {
@@ -164,6 +186,7 @@ async function start(req: Extract<PeerRequest, { type: "start" }>): Promise<void
       }…): ask for a fresh link`,
     );
   }
+  await holdProfile(req.profile);
   store = await IdbStore.open(req.profile);
   const ids = store.sub("identity");
   const { signer, created } = await sessionKey(ids);
@@ -177,7 +200,7 @@ async function start(req: Extract<PeerRequest, { type: "start" }>): Promise<void
   });
   const { ops, info } = await openBackend(req.cpu);
   post({ type: "backend", backend: info });
-  const tokens = await runTokens(genesis, req.corpusUrl);
+  const tokens = await runTokens(genesis);
   post({
     type: "event",
     event: {
@@ -206,6 +229,8 @@ async function stop(): Promise<void> {
   await r?.stop();
   store?.close();
   store = null;
+  releaseProfile?.();
+  releaseProfile = null;
   post({ type: "stopped" });
 }
 

@@ -5,10 +5,12 @@
  * same peer role as `deno task peer` in a Web Worker. It must train ≥ 3 windows, have its
  * updates selected in ≥ 2 of the validator's records, and hold the validator's model hash
  * after every record it applied. A reload then resumes from IndexedDB: same key, the saved
- * head, only the records since fetched; then the tab stops mid-window and closes, and the run
- * goes on with a record every window. Before that, links with another run id or an
- * unreachable bootstrap are refused with their reason. The spec prints the tab's and the Deno peers' speed
- * and the tab's time per window (training vs waiting on the network).
+ * head, only the records since fetched; a second tab on the same key is refused; then the tab
+ * stops mid-window and closes, and the run goes on with a record every window; a second tab
+ * joining late replays the records to the validator's hash and is selected. First of all,
+ * links with another run id or an unreachable bootstrap are refused with their reason. The spec
+ * prints the tab's and the Deno peers' speed and the tab's time per window (training vs
+ * waiting on the network).
  */
 import { expect, type Page, test } from "@playwright/test";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -129,9 +131,10 @@ const applied = (s: PeerPageState) =>
   s.events.filter((e): e is AppliedEvent => e.event === "applied");
 const rounds = (s: PeerPageState) => s.events.filter((e): e is RoundEvent => e.event === "round");
 
-test("a Chromium tab trains with a Deno validator and Deno peers, in lockstep, resumes after a reload and leaves cleanly", async ({ page }) => {
-  test.setTimeout(FIXTURE_TIMEOUT_MS + RUN_TIMEOUT_MS + 2 * RESUME_TIMEOUT_MS + 180_000);
+test("a Chromium tab trains with a Deno validator and Deno peers, in lockstep, resumes after a reload, leaves cleanly and a late tab catches up", async ({ page }) => {
+  test.setTimeout(FIXTURE_TIMEOUT_MS + 2 * RUN_TIMEOUT_MS + 2 * RESUME_TIMEOUT_MS + 180_000);
   const fx = await test.step("start a validator and 2 Deno peers", () => startFixture());
+  const context0 = page.context();
   const consoleLines: string[] = [];
   page.on("console", (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => consoleLines.push(`pageerror: ${e.message}`));
@@ -231,6 +234,17 @@ test("a Chromium tab trains with a Deno validator and Deno peers, in lockstep, r
     );
   });
 
+  await test.step("a second tab on the same key is refused", async () => {
+    const twin = await page.context().newPage();
+    await twin.goto(`/peer.html?${query}`);
+    await twin.getByRole("button", { name: "Start" }).click();
+    await expect(twin.locator("#message")).toHaveClass("error", { timeout: 30_000 });
+    expect(await twin.locator("#message").textContent()).toMatch(
+      /already runs a peer with this key/,
+    );
+    await twin.close();
+  });
+
   await test.step("the tab leaves mid-window and the run goes on", async () => {
     await until(
       page,
@@ -258,6 +272,37 @@ test("a Chromium tab trains with a Deno validator and Deno peers, in lockstep, r
         .toBeGreaterThanOrEqual(1);
       expect(r.selected).not.toContain(address);
     }
+  });
+
+  await test.step("a second tab joins late, replays the records and contributes", async () => {
+    const late = await context0.newPage();
+    late.on("console", (m) => consoleLines.push(`late ${m.type()}: ${m.text()}`));
+    const lateQuery = new URLSearchParams(query);
+    lateQuery.set("profile", "late");
+    const res = await late.goto(`/peer.html?${lateQuery}`);
+    expect(res?.ok()).toBe(true);
+    await late.getByRole("button", { name: "Start" }).click();
+    const selectedApplied = (s: PeerPageState) =>
+      applied(s).some((a) =>
+        validatorRecords().some((r) => r.window === a.window && r.selected.includes(s.address!))
+      );
+    const s = await until(
+      late,
+      "a record selecting the late tab, applied by it",
+      RUN_TIMEOUT_MS,
+      (s) => s.address !== undefined && selectedApplied(s),
+      context,
+    );
+    expect(s.address).not.toBe(address);
+    const caught = s.events.find((e) => e.event === "caught-up");
+    expect(caught?.event === "caught-up" && caught.records, "records replayed by the late tab")
+      .toBeGreaterThanOrEqual(3);
+    for (const a of applied(s)) {
+      expect(a.modelHash, `late tab, model hash after record ${a.window}`).toBe(
+        validatorRecords().find((r) => r.window === a.window)?.modelHash,
+      );
+    }
+    await late.close();
   });
 });
 
