@@ -8,6 +8,7 @@
  */
 import type { RoleEvent } from "../src/roles/role_events.ts";
 import { readRunLink, type RunLink } from "../src/net/run_link.ts";
+import { IdbStore } from "../src/protocol/idb_store.ts";
 import type { PeerMessage, PeerPageState, PeerRequest } from "../workers/peer_protocol.ts";
 
 /** Log lines kept on the page. */
@@ -82,6 +83,27 @@ function kb(n: number): string {
   return n < 1024 ? `${n} B` : `${(n / 1024).toFixed(1)} kB`;
 }
 
+/**
+ * Downloads the key the worker keeps in IndexedDB (identity/key.json: the key file format of
+ * `deno task keygen`), so the same identity can run `deno task peer --key FILE`.
+ */
+async function exportKey(profile: string, address: string): Promise<void> {
+  const store = await IdbStore.open(profile);
+  try {
+    const bytes = await store.sub("identity").get("key.json");
+    if (bytes === null) throw new Error(`${store.where}/identity/key.json: no key kept yet`);
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(
+      new Blob([new TextDecoder().decode(bytes)], { type: "application/json" }),
+    );
+    a.download = `webloco-key-${address.slice(0, 8)}.json`;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  } finally {
+    store.close();
+  }
+}
+
 function main(): void {
   let link: RunLink;
   try {
@@ -94,6 +116,9 @@ function main(): void {
   $("run").textContent = link.runId ?? "(from the genesis)";
   const perStep = tokensPerStep(link);
   const start = $("start") as HTMLButtonElement, stop = $("stop") as HTMLButtonElement;
+  const exporter = $("export") as HTMLButtonElement;
+  exporter.onclick = () =>
+    void exportKey(link.profile, state.address!).catch((e) => message((e as Error).message, true));
   let worker: Worker | null = null;
   const ended = (why: string, isError: boolean) => {
     message(why, isError);
@@ -119,6 +144,7 @@ function main(): void {
           state.peerId = m.peerId;
           state.keyCreated = m.created;
           $("run").textContent = m.runId;
+          exporter.disabled = false;
           $("identity").textContent = `${m.address} (${
             m.created ? "new key kept in this browser" : "key kept in this browser"
           })`;

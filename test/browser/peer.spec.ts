@@ -2,18 +2,22 @@
  * A Chromium tab is a real peer of a run: test/browser/run_fixture.ts starts a validator and
  * two Deno peers (separate processes on 127.0.0.1); the tab opens dist/peer.html with the run
  * link (genesis, the validator's WebSocket address, the run id), presses Start and runs the
- * same peer role as `deno task peer` in a Web Worker. It must train ≥ 3 windows, have its
- * updates selected in ≥ 2 of the validator's records, and hold the validator's model hash
- * after every record it applied. A reload then resumes from IndexedDB: same key, the saved
- * head, only the records since fetched; a second tab on the same key is refused; then the tab
- * stops mid-window and closes, and the run goes on with a record every window; a second tab
- * joining late replays the records to the validator's hash and is selected. First of all,
- * links with another run id or an unreachable bootstrap are refused with their reason. The spec
- * prints the tab's and the Deno peers' speed and the tab's time per window (training vs
- * waiting on the network).
+ * same peer role as `deno task peer` in a Web Worker.
+ *
+ * 1. Links with another run id or an unreachable bootstrap are refused with their reason.
+ * 2. The tab trains ≥ 3 windows, its updates are selected in ≥ 2 of the validator's records,
+ *    and it holds the validator's model hash after every record it applied.
+ * 3. A reload resumes from IndexedDB: same key, the saved head, only the records since
+ *    fetched; the key exports as a key file that Deno reads.
+ * 4. A second tab on the same key is refused (it would equivocate).
+ * 5. The tab stops mid-window and closes; the run goes on with a record every window.
+ * 6. A second tab joining late replays the records to the validator's hash and is selected.
+ *
+ * The spec prints the tab's and the Deno peers' speed and the tab's time per window (training
+ * vs waiting on the network).
  */
 import { expect, type Page, test } from "@playwright/test";
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import type { RunFixtureInfo } from "./run_fixture.ts";
 import type { PeerPageState } from "../../workers/peer_protocol.ts";
 import { runLink } from "../../src/net/run_link.ts";
@@ -228,6 +232,21 @@ test("a Chromium tab trains with a Deno validator and Deno peers, in lockstep, r
       caught.records,
       `records fetched after the reload (${total} in the run)`,
     ).toBeLessThanOrEqual(caught.applied - before.status!.applied);
+    // The kept key exports as a key file that `deno task peer --key` reads.
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Export key" }).click(),
+    ]);
+    const keyPath = await download.path();
+    const parsed = execFileSync("node_modules/.bin/deno", [
+      "eval",
+      `import { parseKeyFile } from "./src/identity/key_file.ts";
+       import { identityReady } from "./src/identity/signer.ts";
+       await identityReady();
+       console.log(parseKeyFile(Deno.readTextFileSync(Deno.args[0]), "export").address);`,
+      keyPath,
+    ], { encoding: "utf8", timeout: 60_000, env: { ...process.env, NO_COLOR: "1" } }).trim();
+    expect(parsed, "the exported key file's address, read by Deno").toBe(s.address);
     console.log(
       `reload: resumed at record ${before.status!.applied}, fetched ${caught.records} record(s) ` +
         `of ${total} to reach ${caught.applied} in ${(caught.ms / 1000).toFixed(1)} s`,
