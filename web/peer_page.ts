@@ -9,6 +9,7 @@
 import type { RoleEvent } from "../src/roles/role_events.ts";
 import { readRunLink, type RunLink } from "../src/net/run_link.ts";
 import { IdbStore } from "../src/protocol/idb_store.ts";
+import { drawLossChart } from "./loss_chart.ts";
 import type { PeerMessage, PeerPageState, PeerRequest } from "../workers/peer_protocol.ts";
 
 /** Log lines kept on the page. */
@@ -63,6 +64,10 @@ function show(e: RoleEvent, perStep: number): void {
       return;
     case "round":
       $("speed").textContent = (e.steps * perStep / (e.computeMs / 1000)).toFixed(0);
+      drawLossChart(
+        $("chart") as HTMLCanvasElement,
+        [...state.events.filter((x) => x.event === "round").map((x) => x.loss), e.loss],
+      );
       log(`window ${e.window}: ${e.steps} steps, loss ${e.loss.toFixed(3)}, ${kb(e.bytesUp)} up`);
       break;
     case "applied":

@@ -337,17 +337,34 @@ function report(s: PeerPageState, fx: Fixture): void {
   const windows = new Set(tab.map((r) => r.window));
   const deno = fx.events.filter((x) => x.name.startsWith("peer-") && x.e.event === "round")
     .map((x) => x.e as RoundEvent).filter((r) => windows.has(r.window));
-  const avg = (f: (r: RoundEvent) => number) => tab.reduce((n, r) => n + f(r), 0) / tab.length;
+  const avg = (rs: RoundEvent[], f: (r: RoundEvent) => number) =>
+    rs.reduce((n, r) => n + f(r), 0) / rs.length;
+  // applyMs is only meaningful when the record came through the round loop; one applied during
+  // a catch-up reads as "now − 0" (src/roles/peer.ts). Such values exceed the idle time.
+  const timed = tab.filter((r) => r.applyMs <= r.idleMs);
   const w = fx.info.windowMs;
   console.log(
     `speed (CPU reference both): tab ${speed(tab).toFixed(0)} tokens/s over ${tab.length} ` +
       `windows, Deno peers ${speed(deno).toFixed(0)} tokens/s over ${deno.length} peer-windows`,
   );
+  const pct = (ms: number) => `${(100 * ms / w).toFixed(0)}%`;
   console.log(
-    `tab per ${w / 1000} s window: ${avg((r) => r.steps).toFixed(1)} of ${fx.info.H} steps, ` +
-      `training ${(100 * avg((r) => r.computeMs) / w).toFixed(0)}%, ` +
-      `fetch + aggregate + check ${(100 * avg((r) => r.applyMs) / w).toFixed(0)}%, ` +
-      `idle incl. waiting for the record ${(100 * avg((r) => r.idleMs) / w).toFixed(0)}%; ` +
-      `${Math.round(avg((r) => r.bytesUp))} B up, ${Math.round(avg((r) => r.bytesDown))} B down`,
+    `tab per ${w / 1000} s window: ${avg(tab, (r) => r.steps).toFixed(1)} of ${fx.info.H} ` +
+      `steps, training ${pct(avg(tab, (r) => r.computeMs))}, fetch + aggregate + check ${
+        pct(avg(timed, (r) => r.applyMs))
+      } (${timed.length} windows), idle incl. waiting for the record ${
+        pct(avg(tab, (r) => r.idleMs))
+      }; ` +
+      `${Math.round(avg(tab, (r) => r.bytesUp))} B up, ${
+        Math.round(avg(tab, (r) => r.bytesDown))
+      } B down`,
   );
+  for (const r of tab) {
+    console.log(
+      `  window ${r.window}: ${r.steps} steps in ${
+        r.computeMs.toFixed(0)
+      } ms, idle ${r.idleMs} ms` +
+        ` (apply ${r.applyMs <= r.idleMs ? `${r.applyMs} ms` : "not timed"})`,
+    );
+  }
 }
