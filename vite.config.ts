@@ -1,7 +1,9 @@
 /**
  * Vite build of the browser pages: `web/index.html` (training demo, runs in a module Web Worker),
- * `web/kernels.html` (the WGSL kernel suite) and `web/net.html` (a libp2p node against a Deno
- * peer). Output goes to `dist/` at the repo root.
+ * `web/kernels.html` (the WGSL kernel suite), `web/net.html` (a libp2p node against a Deno
+ * peer), `web/peer.html` (the volunteer page: a real peer of a run, in a Web Worker) and
+ * `web/store.html` (the IndexedDB state store, for its test). Output goes to `dist/` at the
+ * repo root.
  *
  * The pages import straight from ../src, ../test, ../shaders and ../data; shaders and the corpus
  * are referenced as `new URL("…", import.meta.url)` and emitted as hashed assets.
@@ -44,6 +46,9 @@ export default defineConfig({
         index: at("web/index.html"),
         kernels: at("web/kernels.html"),
         net: at("web/net.html"),
+        peer: at("web/peer.html"),
+        store: at("web/store.html"),
+        bench: at("web/bench.html"),
       },
     },
   },

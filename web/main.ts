@@ -13,6 +13,7 @@ import {
   type TrainPageResults,
   type TrainRequest,
 } from "../workers/train_protocol.ts";
+import { drawLossChart } from "./loss_chart.ts";
 
 declare global {
   /** Read by Playwright as `window.__trainResults`. */
@@ -35,35 +36,6 @@ function setStatus(text: string, isError = false): void {
 
 function errorText(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-}
-
-/** Loss curve on the canvas. */
-function drawChart(losses: number[]): void {
-  const canvas = $("chart") as HTMLCanvasElement;
-  const ctx = canvas.getContext("2d");
-  if (!ctx) return;
-  const { width: w, height: h } = canvas;
-  ctx.clearRect(0, 0, w, h);
-  const finite = losses.filter(Number.isFinite);
-  if (finite.length === 0) return;
-  const lo = Math.min(...finite), hi = Math.max(...finite);
-  const pad = 24, span = hi - lo || 1;
-  const x = (i: number) =>
-    pad + (losses.length === 1 ? 0 : (i / (losses.length - 1)) * (w - 2 * pad));
-  const y = (v: number) => h - pad - ((v - lo) / span) * (h - 2 * pad);
-  ctx.strokeStyle = "#3b5bdb";
-  ctx.lineWidth = 2;
-  ctx.beginPath();
-  losses.forEach((v, i) => {
-    if (!Number.isFinite(v)) return;
-    if (i === 0) ctx.moveTo(x(i), y(v));
-    else ctx.lineTo(x(i), y(v));
-  });
-  ctx.stroke();
-  ctx.fillStyle = "#6b7385";
-  ctx.font = "12px ui-monospace, monospace";
-  ctx.fillText(hi.toFixed(3), 2, pad - 8);
-  ctx.fillText(lo.toFixed(3), 2, h - 6);
 }
 
 function run(): Promise<TrainPageResults> {
@@ -143,7 +115,7 @@ function run(): Promise<TrainPageResults> {
     $("gnorm").textContent = r.gradNorm.toFixed(3);
     $("lr").textContent = r.lr.toExponential(2);
     setStatus("training");
-    drawChart(out.losses);
+    drawLossChart($("chart") as HTMLCanvasElement, out.losses);
   }
 }
 

@@ -15,6 +15,12 @@ import { numberFlag, parseFlags, runCli, UsageError } from "./cli.ts";
 import { LiveView } from "./live_view.ts";
 import type { RoleEvent, RoundEvent } from "../roles/role_events.ts";
 import { Swarm } from "./swarm.ts";
+import { runLink } from "../net/run_link.ts";
+import { runIdOf } from "../protocol/genesis.ts";
+import { hex } from "../util/hex.ts";
+
+/** The volunteer page as `vite preview` serves it (vite.config.ts). */
+const PEER_PAGE = "http://127.0.0.1:4179/peer.html";
 
 const USAGE = "usage: deno task swarm [--peers 3] [--window-ms 20000] [--H 30] [--batch 4] " +
   "[--rounds N] [--backend auto|dawn|wgpu|cpu] [--dir runs/swarm]";
@@ -78,11 +84,15 @@ async function main(): Promise<void> {
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
   try {
-    await swarm.startValidator();
+    const v = await swarm.startValidator();
     await Promise.all(Array.from({ length: peers }, (_, i) => swarm.startPeer(i)));
     view.line(
       `all roles started; window 0 opens at ${new Date(swarm.genesis.genesisTime).toISOString()}`,
     );
+    const ws = v.addresses.filter((x) => x.includes("/ws"));
+    const runId = hex(runIdOf(swarm.genesis));
+    const link = runLink(PEER_PAGE, JSON.stringify(swarm.genesis), ws, runId);
+    view.line(`join from a browser (vite build && vite preview): ${link}`);
     await Promise.race([finished, ...[...swarm.roles.values()].map((r) => r.exited)]);
   } finally {
     view.line("stopping every role…");

@@ -1,0 +1,370 @@
+/**
+ * A Chromium tab is a real peer of a run: test/browser/run_fixture.ts starts a validator and
+ * two Deno peers (separate processes on 127.0.0.1); the tab opens dist/peer.html with the run
+ * link (genesis, the validator's WebSocket address, the run id), presses Start and runs the
+ * same peer role as `deno task peer` in a Web Worker.
+ *
+ * 1. Links with another run id or an unreachable bootstrap are refused with their reason.
+ * 2. The tab trains ≥ 3 windows, its updates are selected in ≥ 2 of the validator's records,
+ *    and it holds the validator's model hash after every record it applied.
+ * 3. A reload resumes from IndexedDB: same key, the saved head, only the records since
+ *    fetched; the key exports as a key file that Deno reads.
+ * 4. A second tab on the same key is refused (it would equivocate).
+ * 5. The tab stops mid-window and closes; the run goes on with a record every window.
+ * 6. A second tab joining late replays the records to the validator's hash and is selected.
+ *
+ * The spec prints the tab's and the Deno peers' speed and the tab's time per window (training
+ * vs waiting on the network).
+ */
+import { expect, type Page, test } from "@playwright/test";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import type { RunFixtureInfo } from "./run_fixture.ts";
+import type { PeerPageState } from "../../workers/peer_protocol.ts";
+import { runLink } from "../../src/net/run_link.ts";
+import type { AppliedEvent, RoleEvent, RoundEvent } from "../../src/roles/role_events.ts";
+
+/** Deno start-up, three processes, the sr25519 WASM. */
+const FIXTURE_TIMEOUT_MS = 90_000;
+/** Joining, 3 trained windows and 2 selected records (12 s windows), with slack for 2 cores. */
+const RUN_TIMEOUT_MS = 240_000;
+/** After the reload: keys and state from IndexedDB, then catching up. */
+const RESUME_TIMEOUT_MS = 60_000;
+
+/** A started fixture: its info, every role event so far, its stderr tail. */
+interface Fixture {
+  info: RunFixtureInfo;
+  child: ChildProcess;
+  events: { name: string; e: RoleEvent }[];
+  stderr: () => string;
+}
+
+const children = new Set<ChildProcess>();
+
+test.afterEach(async () => {
+  await Promise.all([...children].map(stopChild));
+  children.clear();
+});
+
+/** SIGTERM (the fixture stops its roles), then SIGKILL if it lingers. */
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    child.once("exit", () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+function startFixture(): Promise<Fixture> {
+  const child = spawn("node_modules/.bin/deno", ["run", "-A", "test/browser/run_fixture.ts"], {
+    // stdin stays open: the fixture exits when it closes, i.e. when this process dies.
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  children.add(child);
+  const events: Fixture["events"] = [];
+  let rest = "", stderr = "";
+  child.stderr!.on("data", (d) => {
+    stderr += d;
+    if (stderr.length > 200_000) stderr = stderr.slice(-100_000);
+  });
+  return new Promise((resolve, reject) => {
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      reject(new Error(`run_fixture: ${why}\nstderr:\n${tail(stderr, 40)}`));
+    };
+    const timer = setTimeout(
+      () => fail(`no info line within ${FIXTURE_TIMEOUT_MS / 1000} s`),
+      FIXTURE_TIMEOUT_MS,
+    );
+    child.on("error", (e) => fail(`cannot start node_modules/.bin/deno: ${e.message}`));
+    child.on("exit", (code, signal) => fail(`exited with ${code ?? signal} before its info line`));
+    child.stdout!.on("data", (d) => {
+      const lines = (rest + d).split("\n");
+      rest = lines.pop()!;
+      for (const line of lines) {
+        const o = JSON.parse(line);
+        if (o.info === undefined) {
+          events.push(o);
+          continue;
+        }
+        clearTimeout(timer);
+        child.removeAllListeners("exit");
+        resolve({ info: o.info, child, events, stderr: () => stderr });
+      }
+    });
+  });
+}
+
+function tail(text: string, n: number): string {
+  return text.split("\n").slice(-n).join("\n");
+}
+
+async function pageState(page: Page): Promise<PeerPageState> {
+  return await page.evaluate(() => globalThis.__peer);
+}
+
+/** Polls `cond` on the page state every second until it holds, or fails with `what`. */
+async function until(
+  page: Page,
+  what: string,
+  timeoutMs: number,
+  cond: (s: PeerPageState) => boolean,
+  context: () => string,
+): Promise<PeerPageState> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await pageState(page);
+    if (s.error !== undefined) throw new Error(`the page failed: ${s.error}${context()}`);
+    if (cond(s)) return s;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs / 1000} s waiting for ${what}\nstatus: ${
+          JSON.stringify(s.status)
+        }\npage log:\n${s.logs.slice(-20).join("\n")}${context()}`,
+      );
+    }
+    await page.waitForTimeout(1000);
+  }
+}
+
+const applied = (s: PeerPageState) =>
+  s.events.filter((e): e is AppliedEvent => e.event === "applied");
+const rounds = (s: PeerPageState) => s.events.filter((e): e is RoundEvent => e.event === "round");
+
+test("a Chromium tab trains with a Deno validator and Deno peers, in lockstep, resumes after a reload, leaves cleanly and a late tab catches up", async ({ page }) => {
+  test.setTimeout(FIXTURE_TIMEOUT_MS + 2 * RUN_TIMEOUT_MS + 2 * RESUME_TIMEOUT_MS + 180_000);
+  const fx = await test.step("start a validator and 2 Deno peers", () => startFixture());
+  const context0 = page.context();
+  const consoleLines: string[] = [];
+  page.on("console", (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => consoleLines.push(`pageerror: ${e.message}`));
+  const context = () =>
+    `\nbrowser console:\n${consoleLines.slice(-20).join("\n")}\nfixture stderr:\n${
+      tail(fx.stderr(), 30)
+    }`;
+  const validatorRecords = () =>
+    fx.events.filter((x) => x.name === "validator" && x.e.event === "applied")
+      .map((x) => x.e as AppliedEvent);
+  const link = runLink("/peer.html", fx.info.genesis, [fx.info.bootstrap], fx.info.runId);
+  const query = new URLSearchParams(link.slice(link.indexOf("?") + 1));
+
+  const open = async (q = query) => {
+    const res = await page.goto(`/peer.html?${q}`);
+    expect(res?.ok(), `GET /peer.html: ${res?.status()} (did \`vite build\` run?)`).toBe(true);
+    await page.getByRole("button", { name: "Start" }).click();
+  };
+  const refused = async (what: string, q: URLSearchParams, timeoutMs: number) => {
+    await open(q);
+    await expect(page.locator("#message"), what).toHaveClass("error", { timeout: timeoutMs });
+    return await page.locator("#message").textContent();
+  };
+
+  await test.step("a link with another run id, or no reachable bootstrap, is refused clearly", async () => {
+    const wrongRun = new URLSearchParams(query);
+    wrongRun.set("run", "00".repeat(32));
+    expect(await refused("wrong run id", wrongRun, 30_000)).toMatch(/does not match its genesis/);
+    const nobody = new URLSearchParams(query);
+    // A closed port on loopback, with the validator's peer id.
+    nobody.set("bootstrap", fx.info.bootstrap.replace(/\/tcp\/\d+\//, "/tcp/9/"));
+    nobody.set("profile", "unreachable");
+    expect(await refused("unreachable bootstrap", nobody, 45_000)).toMatch(
+      /no reachable bootstrap node/,
+    );
+  });
+
+  let address = "";
+  await test.step("the tab joins and trains 3 windows, 2 of them selected", async () => {
+    await open();
+    const s = await until(
+      page,
+      "3 trained windows and 2 records selecting the tab",
+      RUN_TIMEOUT_MS,
+      (s) =>
+        s.address !== undefined && rounds(s).length >= 3 &&
+        validatorRecords().filter((r) => r.selected.includes(s.address!)).length >= 2,
+      context,
+    );
+    address = s.address!;
+    expect(s.backend?.kind, `software adapter → CPU reference: ${JSON.stringify(s.backend)}`)
+      .toBe("cpu");
+    expect(s.runId).toBe(fx.info.runId);
+    // Every record the tab applied left it on the validator's model.
+    const mine = applied(s);
+    expect(mine.length, `records applied by the tab${context()}`).toBeGreaterThanOrEqual(2);
+    for (const r of mine) {
+      const v = validatorRecords().find((x) => x.window === r.window);
+      expect(v, `the validator's record of window ${r.window}`).toBeDefined();
+      expect(r.modelHash, `model hash after record ${r.window}`).toBe(v!.modelHash);
+    }
+    // The records carry the validator's verdicts; the page shows the tab's.
+    expect(s.status?.standing, `the tab's standing${context()}`).not.toBeNull();
+    console.log(`tab standing: ${JSON.stringify(s.status!.standing)}`);
+    report(s, fx);
+    // `WEBLOCO_SCREENSHOTS=docs` refreshes the README's picture of the page.
+    const shots = process.env.WEBLOCO_SCREENSHOTS;
+    if (shots) await page.screenshot({ path: `${shots}/browser_peer.png`, fullPage: true });
+  });
+
+  await test.step("a reload resumes from IndexedDB", async () => {
+    const before = await pageState(page);
+    const total = validatorRecords().length;
+    await page.reload();
+    await page.getByRole("button", { name: "Start" }).click();
+    const s = await until(
+      page,
+      "caught up after the reload",
+      RESUME_TIMEOUT_MS,
+      (s) => s.events.some((e) => e.event === "caught-up"),
+      context,
+    );
+    expect(s.address, "the same key, from IndexedDB").toBe(before.address);
+    expect(s.peerId, "the same libp2p key").toBe(before.peerId);
+    expect(s.keyCreated).toBe(false);
+    const caught = s.events.find((e) => e.event === "caught-up")!;
+    if (caught.event !== "caught-up") throw new Error("unreachable");
+    // Resumed from its saved head: it fetched only the records since, not the run's history.
+    expect(caught.applied).toBeGreaterThanOrEqual(before.status!.applied);
+    expect(
+      caught.records,
+      `records fetched after the reload (${total} in the run)`,
+    ).toBeLessThanOrEqual(caught.applied - before.status!.applied);
+    // The kept key exports as a key file that `deno task peer --key` reads.
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Export key" }).click(),
+    ]);
+    const keyPath = await download.path();
+    const parsed = execFileSync("node_modules/.bin/deno", [
+      "eval",
+      `import { parseKeyFile } from "./src/identity/key_file.ts";
+       import { identityReady } from "./src/identity/signer.ts";
+       await identityReady();
+       console.log(parseKeyFile(Deno.readTextFileSync(Deno.args[0]), "export").address);`,
+      keyPath,
+    ], { encoding: "utf8", timeout: 60_000, env: { ...process.env, NO_COLOR: "1" } }).trim();
+    expect(parsed, "the exported key file's address, read by Deno").toBe(s.address);
+    console.log(
+      `reload: resumed at record ${before.status!.applied}, fetched ${caught.records} record(s) ` +
+        `of ${total} to reach ${caught.applied} in ${(caught.ms / 1000).toFixed(1)} s`,
+    );
+  });
+
+  await test.step("a second tab on the same key is refused", async () => {
+    const twin = await page.context().newPage();
+    await twin.goto(`/peer.html?${query}`);
+    await twin.getByRole("button", { name: "Start" }).click();
+    await expect(twin.locator("#message")).toHaveClass("error", { timeout: 30_000 });
+    expect(await twin.locator("#message").textContent()).toMatch(
+      /already runs a peer with this key/,
+    );
+    await twin.close();
+  });
+
+  await test.step("the tab leaves mid-window and the run goes on", async () => {
+    await until(
+      page,
+      "training again",
+      RESUME_TIMEOUT_MS,
+      (s) => s.status?.phase === "training",
+      context,
+    );
+    await page.getByRole("button", { name: "Stop" }).click();
+    await until(page, "the worker stopping", 30_000, (s) => s.stopped, context);
+    await page.close();
+    const left = validatorRecords().at(-1)!.window;
+    const deadline = Date.now() + 4 * fx.info.windowMs + 30_000;
+    while (validatorRecords().filter((r) => r.window > left).length < 2) {
+      if (Date.now() > deadline) throw new Error(`no 2 records after the tab left${context()}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const after = validatorRecords().filter((r) => r.window > left).slice(0, 2);
+    expect(after.map((r) => r.window), "one record per window, none stalled").toEqual([
+      left + 1,
+      left + 2,
+    ]);
+    for (const r of after) {
+      expect(r.contributors, `record ${r.window}: the Deno peers still contribute`)
+        .toBeGreaterThanOrEqual(1);
+      expect(r.selected).not.toContain(address);
+    }
+  });
+
+  await test.step("a second tab joins late, replays the records and contributes", async () => {
+    const late = await context0.newPage();
+    late.on("console", (m) => consoleLines.push(`late ${m.type()}: ${m.text()}`));
+    const lateQuery = new URLSearchParams(query);
+    lateQuery.set("profile", "late");
+    const res = await late.goto(`/peer.html?${lateQuery}`);
+    expect(res?.ok()).toBe(true);
+    await late.getByRole("button", { name: "Start" }).click();
+    const selectedApplied = (s: PeerPageState) =>
+      applied(s).some((a) =>
+        validatorRecords().some((r) => r.window === a.window && r.selected.includes(s.address!))
+      );
+    const s = await until(
+      late,
+      "a record selecting the late tab, applied by it",
+      RUN_TIMEOUT_MS,
+      (s) => s.address !== undefined && selectedApplied(s),
+      context,
+    );
+    expect(s.address).not.toBe(address);
+    const caught = s.events.find((e) => e.event === "caught-up");
+    expect(caught?.event === "caught-up" && caught.records, "records replayed by the late tab")
+      .toBeGreaterThanOrEqual(3);
+    for (const a of applied(s)) {
+      expect(a.modelHash, `late tab, model hash after record ${a.window}`).toBe(
+        validatorRecords().find((r) => r.window === a.window)?.modelHash,
+      );
+    }
+    await late.close();
+  });
+});
+
+/** Prints tokens/s of the tab vs the Deno peers, and how the tab spends a window. */
+function report(s: PeerPageState, fx: Fixture): void {
+  const speed = (rs: RoundEvent[]) => {
+    const steps = rs.reduce((n, r) => n + r.steps, 0);
+    const ms = rs.reduce((n, r) => n + r.computeMs, 0);
+    return steps * fx.info.tokensPerStep / (ms / 1000);
+  };
+  const tab = rounds(s);
+  // The same windows: the cores are shared by every role, so contention differs by window.
+  const windows = new Set(tab.map((r) => r.window));
+  const deno = fx.events.filter((x) => x.name.startsWith("peer-") && x.e.event === "round")
+    .map((x) => x.e as RoundEvent).filter((r) => windows.has(r.window));
+  const avg = (rs: RoundEvent[], f: (r: RoundEvent) => number) =>
+    rs.reduce((n, r) => n + f(r), 0) / rs.length;
+  // applyMs is only meaningful when the record came through the round loop; one applied during
+  // a catch-up reads as "now − 0" (src/roles/peer.ts). Such values exceed the idle time.
+  const timed = tab.filter((r) => r.applyMs <= r.idleMs);
+  const w = fx.info.windowMs;
+  console.log(
+    `speed (CPU reference both): tab ${speed(tab).toFixed(0)} tokens/s over ${tab.length} ` +
+      `windows, Deno peers ${speed(deno).toFixed(0)} tokens/s over ${deno.length} peer-windows`,
+  );
+  const pct = (ms: number) => `${(100 * ms / w).toFixed(0)}%`;
+  console.log(
+    `tab per ${w / 1000} s window: ${avg(tab, (r) => r.steps).toFixed(1)} of ${fx.info.H} ` +
+      `steps, training ${pct(avg(tab, (r) => r.computeMs))}, fetch + aggregate + check ${
+        pct(avg(timed, (r) => r.applyMs))
+      } (${timed.length} windows), idle incl. waiting for the record ${
+        pct(avg(tab, (r) => r.idleMs))
+      }; ` +
+      `${Math.round(avg(tab, (r) => r.bytesUp))} B up, ${
+        Math.round(avg(tab, (r) => r.bytesDown))
+      } B down`,
+  );
+  for (const r of tab) {
+    console.log(
+      `  window ${r.window}: ${r.steps} steps in ${
+        r.computeMs.toFixed(0)
+      } ms, idle ${r.idleMs} ms` +
+        ` (apply ${r.applyMs <= r.idleMs ? `${r.applyMs} ms` : "not timed"})`,
+    );
+  }
+}
