@@ -28,6 +28,8 @@ const CHROMIUM_ARGS = [
 export default defineConfig({
   testDir: "test/browser",
   testMatch: "*.spec.ts",
+  // The browser-vs-Deno peer benchmark runs on its own (`deno task bench:browser`), not in CI.
+  testIgnore: process.env.WEBLOCO_BENCH ? [] : ["bench.spec.ts"],
   // SwiftShader shares two CPUs with Deno's Dawn: one spec at a time.
   workers: 1,
   fullyParallel: false,
