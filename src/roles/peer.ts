@@ -140,6 +140,7 @@ export class Peer<T> {
     // Caught up means someone answered: retry (bounded) while nobody does.
     let n = 0;
     for (let i = 0; i < 30 && !this.#stopped; i++) {
+      this.#applyStart = Date.now();
       const r = await this.#guard(() => net.catchUp(chain, (r) => this.#onApplied(r)));
       n += r?.applied ?? 0;
       if (r?.answered) break;
@@ -189,6 +190,7 @@ export class Peer<T> {
       if (now - this.#askedAt >= ASK_EVERY_MS) {
         this.#askedAt = now;
         this.#report.set({ phase: "syncing" });
+        this.#applyStart = Date.now();
         await net.catchUp(chain, (r) => this.#onApplied(r));
         return true;
       }
@@ -224,6 +226,7 @@ export class Peer<T> {
     } catch (e) {
       if (!(e instanceof ChainError)) throw e;
       this.#report.log(`${e.message}; re-syncing`);
+      this.#applyStart = Date.now();
       await net.catchUp(chain, (r) => this.#onApplied(r));
     }
   }
