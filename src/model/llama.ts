@@ -18,15 +18,21 @@ interface LayerActs<T> {
   x2: T; xn2: T; rstd2: T; g: T; u: T; h: T; mo: T;
 }
 
+/** Gradients and backward scratch. dX: the shape of X's activation (BT·C, BT·F, …). */
+interface BackwardBuffers<T> {
+  grads: T;
+  g: { wte: T; final: T; lm: T; layers: LayerParams<T>[] };
+  dres: T; dxn: T; dtmp: T; dq: T; dk: T; dv: T; dqr: T; dkr: T; datt: T; dh: T; dg: T; du: T;
+  dlogits: T;
+}
+
 /** A LLaMA model with its parameters, gradients and activations for batches of B×T tokens. */
 export class Llama<T> {
   readonly layout: ParamLayout;
   readonly params: T;
-  readonly grads: T;
   readonly B: number;
   readonly T: number;
   private readonly p: { wte: T; final: T; lm: T; layers: LayerParams<T>[] };
-  private readonly g: { wte: T; final: T; lm: T; layers: LayerParams<T>[] };
   private readonly acts: LayerActs<T>[];
   private readonly tokens: T;
   private readonly targets: T;
@@ -38,22 +44,20 @@ export class Llama<T> {
   private readonly rstdF: T;
   private readonly logits: T;
   readonly losses: T;
-  // backward scratch
-  private readonly dres: T;
-  private readonly dxn: T;
-  private readonly dtmp: T;
-  private readonly dq: T;
-  private readonly dk: T;
-  private readonly dv: T;
-  private readonly dqr: T;
-  private readonly dkr: T;
-  private readonly datt: T;
-  private readonly dh: T;
-  private readonly dg: T;
-  private readonly du: T;
-  private readonly dlogits: T;
+  /** Gradients and backward scratch; null for a forward-only model. */
+  readonly #bwd: BackwardBuffers<T> | null;
 
-  constructor(readonly ops: Ops<T>, readonly config: ModelConfig, batch: number, seqLen: number) {
+  /**
+   * `forwardOnly`: no gradients and no backward scratch (a validator measuring losses needs
+   * only the forward pass: about half the memory of a training model).
+   */
+  constructor(
+    readonly ops: Ops<T>,
+    readonly config: ModelConfig,
+    batch: number,
+    seqLen: number,
+    { forwardOnly = false }: { forwardOnly?: boolean } = {},
+  ) {
     if (seqLen > config.context) {
       throw new Error(`sequence length ${seqLen} exceeds the model context ${config.context}`);
     }
@@ -62,9 +66,7 @@ export class Llama<T> {
     this.T = seqLen;
     this.layout = paramLayout(c);
     this.params = o.tensor(this.layout.length, "params");
-    this.grads = o.tensor(this.layout.length, "grads");
     this.p = this.bind(this.params);
-    this.g = this.bind(this.grads);
     const BT = batch * seqLen, C = c.dModel, D = C / c.nHeads;
     const QD = c.nHeads * D, KD = c.nKvHeads * D, F = c.ffnHidden, V = c.vocabSize;
     this.acts = Array.from({ length: c.nLayers }, (_, l) => {
@@ -88,19 +90,28 @@ export class Llama<T> {
     this.rstdF = o.tensor(BT, "rstdF");
     this.logits = o.tensor(BT * V, "logits");
     this.losses = o.tensor(BT, "losses");
-    this.dres = o.tensor(BT * C, "dres");
-    this.dxn = o.tensor(BT * C, "dxn");
-    this.dtmp = o.tensor(BT * C, "dtmp");
-    this.dq = o.tensor(BT * QD, "dq");
-    this.dk = o.tensor(BT * KD, "dk");
-    this.dv = o.tensor(BT * KD, "dv");
-    this.dqr = o.tensor(BT * QD, "dqr");
-    this.dkr = o.tensor(BT * KD, "dkr");
-    this.datt = o.tensor(BT * QD, "datt");
-    this.dh = o.tensor(BT * F, "dh");
-    this.dg = o.tensor(BT * F, "dg");
-    this.du = o.tensor(BT * F, "du");
-    this.dlogits = o.tensor(BT * V, "dlogits");
+    if (forwardOnly) {
+      this.#bwd = null;
+    } else {
+      const grads = o.tensor(this.layout.length, "grads");
+      this.#bwd = {
+        grads,
+        g: this.bind(grads),
+        dres: o.tensor(BT * C, "dres"),
+        dxn: o.tensor(BT * C, "dxn"),
+        dtmp: o.tensor(BT * C, "dtmp"),
+        dq: o.tensor(BT * QD, "dq"),
+        dk: o.tensor(BT * KD, "dk"),
+        dv: o.tensor(BT * KD, "dv"),
+        dqr: o.tensor(BT * QD, "dqr"),
+        dkr: o.tensor(BT * KD, "dkr"),
+        datt: o.tensor(BT * QD, "datt"),
+        dh: o.tensor(BT * F, "dh"),
+        dg: o.tensor(BT * F, "dg"),
+        du: o.tensor(BT * F, "du"),
+        dlogits: o.tensor(BT * V, "dlogits"),
+      };
+    }
   }
 
   /** Views of every named tensor inside a flat buffer of this layout. */
@@ -171,42 +182,53 @@ export class Llama<T> {
     return this.logits;
   }
 
+  /** The gradients, in the parameters' layout (a forward-only model has none). */
+  get grads(): T {
+    return this.#backward().grads;
+  }
+
+  #backward(): BackwardBuffers<T> {
+    if (this.#bwd === null) throw new Error("a forward-only model has no gradients or backward pass");
+    return this.#bwd;
+  }
+
   /** Backward pass of the mean loss; gradients are accumulated (+=) into `grads`. */
   backward(): void {
+    const b = this.#backward();
     const o = this.ops, c = this.config, B = this.B, T = this.T, BT = B * T, C = c.dModel;
     const NH = c.nHeads, NKV = c.nKvHeads, D = C / NH, F = c.ffnHidden, V = c.vocabSize;
-    o.crossEntropyBackward(this.dlogits, this.logits, this.targets, BT, V, 1 / BT);
-    o.matmul(this.g.lm, this.dlogits, this.xfn, { M: V, N: C, K: BT, transA: true, accumulate: true }); // dWlm += dlogitsᵀ·xfn
-    o.matmul(this.dxn, this.dlogits, this.p.lm, { M: BT, N: C, K: V }); // dxfn = dlogits·Wlm
-    o.rmsnormBackward(this.dres, this.g.final, this.dxn, this.xFinal, this.p.final, this.rstdF, BT, C);
+    o.crossEntropyBackward(b.dlogits, this.logits, this.targets, BT, V, 1 / BT);
+    o.matmul(b.g.lm, b.dlogits, this.xfn, { M: V, N: C, K: BT, transA: true, accumulate: true }); // dWlm += dlogitsᵀ·xfn
+    o.matmul(b.dxn, b.dlogits, this.p.lm, { M: BT, N: C, K: V }); // dxfn = dlogits·Wlm
+    o.rmsnormBackward(b.dres, b.g.final, b.dxn, this.xFinal, this.p.final, this.rstdF, BT, C);
     for (let l = c.nLayers - 1; l >= 0; l--) {
-      const a = this.acts[l], w = this.p.layers[l], gw = this.g.layers[l];
+      const a = this.acts[l], w = this.p.layers[l], gw = b.g.layers[l];
       // MLP branch: x3 = x2 + down(swiglu(gate(xn2), up(xn2))); dres holds dx3.
-      o.matmul(gw.wd, this.dres, a.h, { M: C, N: F, K: BT, transA: true, accumulate: true });
-      o.matmul(this.dh, this.dres, w.wd, { M: BT, N: F, K: C });
-      o.swigluBackward(this.dg, this.du, this.dh, a.g, a.u, BT * F);
-      o.matmul(gw.wg, this.dg, a.xn2, { M: F, N: C, K: BT, transA: true, accumulate: true });
-      o.matmul(gw.wu, this.du, a.xn2, { M: F, N: C, K: BT, transA: true, accumulate: true });
-      o.matmul(this.dxn, this.dg, w.wg, { M: BT, N: C, K: F });
-      o.matmul(this.dxn, this.du, w.wu, { M: BT, N: C, K: F, accumulate: true });
-      o.rmsnormBackward(this.dtmp, gw.postNorm, this.dxn, a.x2, w.postNorm, a.rstd2, BT, C);
-      o.accumulate(this.dres, this.dtmp, BT * C); // dres = dx2
+      o.matmul(gw.wd, b.dres, a.h, { M: C, N: F, K: BT, transA: true, accumulate: true });
+      o.matmul(b.dh, b.dres, w.wd, { M: BT, N: F, K: C });
+      o.swigluBackward(b.dg, b.du, b.dh, a.g, a.u, BT * F);
+      o.matmul(gw.wg, b.dg, a.xn2, { M: F, N: C, K: BT, transA: true, accumulate: true });
+      o.matmul(gw.wu, b.du, a.xn2, { M: F, N: C, K: BT, transA: true, accumulate: true });
+      o.matmul(b.dxn, b.dg, w.wg, { M: BT, N: C, K: F });
+      o.matmul(b.dxn, b.du, w.wu, { M: BT, N: C, K: F, accumulate: true });
+      o.rmsnormBackward(b.dtmp, gw.postNorm, b.dxn, a.x2, w.postNorm, a.rstd2, BT, C);
+      o.accumulate(b.dres, b.dtmp, BT * C); // dres = dx2
       // Attention branch: x2 = x + o(attn(rope(q(xn)), rope(k(xn)), v(xn))).
-      o.matmul(gw.wo, this.dres, a.att, { M: C, N: NH * D, K: BT, transA: true, accumulate: true });
-      o.matmul(this.datt, this.dres, w.wo, { M: BT, N: NH * D, K: C });
-      o.attentionBackward(this.dqr, this.dkr, this.dv, this.datt, a.qr, a.kr, a.v, a.att, a.lse, B, T, NH, NKV, D);
-      o.ropeBackward(this.dq, this.dqr, this.rope, B, T, NH, D);
-      o.ropeBackward(this.dk, this.dkr, this.rope, B, T, NKV, D);
-      o.matmul(gw.wq, this.dq, a.xn, { M: NH * D, N: C, K: BT, transA: true, accumulate: true });
-      o.matmul(gw.wk, this.dk, a.xn, { M: NKV * D, N: C, K: BT, transA: true, accumulate: true });
-      o.matmul(gw.wv, this.dv, a.xn, { M: NKV * D, N: C, K: BT, transA: true, accumulate: true });
-      o.matmul(this.dxn, this.dq, w.wq, { M: BT, N: C, K: NH * D });
-      o.matmul(this.dxn, this.dk, w.wk, { M: BT, N: C, K: NKV * D, accumulate: true });
-      o.matmul(this.dxn, this.dv, w.wv, { M: BT, N: C, K: NKV * D, accumulate: true });
-      o.rmsnormBackward(this.dtmp, gw.inNorm, this.dxn, a.x, w.inNorm, a.rstd, BT, C);
-      o.accumulate(this.dres, this.dtmp, BT * C); // dres = dx
+      o.matmul(gw.wo, b.dres, a.att, { M: C, N: NH * D, K: BT, transA: true, accumulate: true });
+      o.matmul(b.datt, b.dres, w.wo, { M: BT, N: NH * D, K: C });
+      o.attentionBackward(b.dqr, b.dkr, b.dv, b.datt, a.qr, a.kr, a.v, a.att, a.lse, B, T, NH, NKV, D);
+      o.ropeBackward(b.dq, b.dqr, this.rope, B, T, NH, D);
+      o.ropeBackward(b.dk, b.dkr, this.rope, B, T, NKV, D);
+      o.matmul(gw.wq, b.dq, a.xn, { M: NH * D, N: C, K: BT, transA: true, accumulate: true });
+      o.matmul(gw.wk, b.dk, a.xn, { M: NKV * D, N: C, K: BT, transA: true, accumulate: true });
+      o.matmul(gw.wv, b.dv, a.xn, { M: NKV * D, N: C, K: BT, transA: true, accumulate: true });
+      o.matmul(b.dxn, b.dq, w.wq, { M: BT, N: C, K: NH * D });
+      o.matmul(b.dxn, b.dk, w.wk, { M: BT, N: C, K: NKV * D, accumulate: true });
+      o.matmul(b.dxn, b.dv, w.wv, { M: BT, N: C, K: NKV * D, accumulate: true });
+      o.rmsnormBackward(b.dtmp, gw.inNorm, b.dxn, a.x, w.inNorm, a.rstd, BT, C);
+      o.accumulate(b.dres, b.dtmp, BT * C); // dres = dx
     }
-    o.embeddingBackward(this.g.wte, this.dres, this.rowStart, this.positions, V, C);
+    o.embeddingBackward(b.g.wte, b.dres, this.rowStart, this.positions, V, C);
   }
 
   /** Mean loss over the batch (reads the per-token losses back). */

@@ -21,7 +21,9 @@ export class ModelProbe<T> implements LossProbe {
 
   constructor(ops: Ops<T>, genesis: Genesis) {
     this.#ops = ops;
-    this.#model = new Llama(ops, genesis.model, genesis.data.batch, genesis.model.context);
+    this.#model = new Llama(ops, genesis.model, genesis.data.batch, genesis.model.context, {
+      forwardOnly: true,
+    });
   }
 
   async loss(params: Float32Array, batches: readonly Batch[]): Promise<number> {

@@ -7,7 +7,8 @@ import { identityReady } from "../identity/signer.ts";
 import { GAUNTLET_DEFAULTS } from "../protocol/gauntlet_spec.ts";
 import { localGenesis } from "../protocol/local_genesis.ts";
 import { dataPeerIndex, initialParams, runContext } from "../protocol/run_context.ts";
-import { assert } from "../testing/assert.ts";
+import { assert, assertThrows } from "../testing/assert.ts";
+import { Llama } from "../model/llama.ts";
 import { evaluationBatches, ModelProbe } from "./model_probe.ts";
 import { WindowTrainer } from "./window_trainer.ts";
 
@@ -42,4 +43,12 @@ Deno.test("ModelProbe: an honest tiny-model update helps, a sign-flipped one hur
   );
   console.log(`flipped: gradScore ${bad.gradScore.toFixed(5)} ownDrop ${bad.ownDrop.toFixed(5)}`);
   assert(bad.gradScore < 0, `flipped gradScore ${bad.gradScore}`);
+});
+
+Deno.test("ModelProbe's model is forward-only: no gradients to allocate or touch", () => {
+  const v = KeySigner.fromUri("//Validator");
+  const g = localGenesis({ validators: [v.address], genesisTime: 0 });
+  const model = new Llama(cpuOps(32), g.model, 1, g.model.context, { forwardOnly: true });
+  assertThrows(() => model.grads, Error, "forward-only");
+  assertThrows(() => model.backward(), Error, "forward-only");
 });
