@@ -96,7 +96,9 @@ async function fromDataDir(ctx: RunContext, dir: string): Promise<Source> {
     });
   }
   if (candidates.length === 0) {
-    throw new ExportError(`${dir}: no checkpoint (checkpoints/*.safetensors) and no saved state (state.json)`);
+    throw new ExportError(
+      `${dir}: no checkpoint (checkpoints/*.safetensors) and no saved state (state.json)`,
+    );
   }
   return candidates.reduce((a, b) => (b.meta.window > a.meta.window ? b : a));
 }

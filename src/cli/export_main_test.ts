@@ -54,17 +54,33 @@ Deno.test("exportMain writes a Hugging Face folder that reloads bit-identical (g
     await Deno.writeFile(`${dir}/ck.safetensors`, checkpoint(ctx, theta, 0));
     const out = `${dir}/hf`;
     const lines = await exportMain([
-      "--genesis", genesis, "--checkpoint", `${dir}/ck.safetensors`, "--out", out,
-      "--valid-sequences", "2",
+      "--genesis",
+      genesis,
+      "--checkpoint",
+      `${dir}/ck.safetensors`,
+      "--out",
+      out,
+      "--valid-sequences",
+      "2",
     ]);
     assert(lines[0].includes("window 0") && lines[0].includes("validation loss"), lines[0]);
     const names = [...Deno.readDirSync(out)].map((e) => e.name).sort();
     assertEquals(names, [
-      "README.md", "config.json", "generation_config.json", "model.safetensors",
-      "tokenizer.json", "tokenizer_config.json",
+      "README.md",
+      "config.json",
+      "generation_config.json",
+      "model.safetensors",
+      "tokenizer.json",
+      "tokenizer_config.json",
     ]);
-    assertEquals(hex(sha256Sync(await Deno.readFile(`${out}/model.safetensors`))), GOLDEN_WEIGHTS_SHA256);
-    assertEquals(JSON.parse(await Deno.readTextFile(`${out}/config.json`)), hfConfig(ctx.genesis.model));
+    assertEquals(
+      hex(sha256Sync(await Deno.readFile(`${out}/model.safetensors`))),
+      GOLDEN_WEIGHTS_SHA256,
+    );
+    assertEquals(
+      JSON.parse(await Deno.readTextFile(`${out}/config.json`)),
+      hfConfig(ctx.genesis.model),
+    );
     const back = await loadModelFolder(out);
     assertEquals(back.config, ctx.genesis.model);
     assert(sameBits(back.params, theta), "reloaded θ differs from the checkpoint's");
@@ -80,7 +96,10 @@ Deno.test("exportMain writes a Hugging Face folder that reloads bit-identical (g
 Deno.test("exportMain takes a data directory's newest model", async () => {
   await withRun(async (dir, ctx, genesis) => {
     const theta = initialParams(ctx);
-    const later = theta.map((x, i) => (ctx.layout.entries.some((e) => i >= e.offset && i < e.offset + e.size) ? x * 1.5 : 0));
+    const later = theta.map((
+      x,
+      i,
+    ) => (ctx.layout.entries.some((e) => i >= e.offset && i < e.offset + e.size) ? x * 1.5 : 0));
     const data = `${dir}/data`;
     await Deno.mkdir(`${data}/checkpoints`, { recursive: true });
     await Deno.writeFile(`${data}/checkpoints/0000000000.safetensors`, checkpoint(ctx, theta, 0));
@@ -90,7 +109,14 @@ Deno.test("exportMain takes a data directory's newest model", async () => {
       modelHashSync(later),
     );
     const lines = await exportMain([
-      "--genesis", genesis, "--data-dir", data, "--out", `${dir}/hf`, "--valid-sequences", "0",
+      "--genesis",
+      genesis,
+      "--data-dir",
+      data,
+      "--out",
+      `${dir}/hf`,
+      "--valid-sequences",
+      "0",
     ]);
     assert(lines[0].includes(`${data}/state.json`) && lines[0].includes("window 3"), lines[0]);
     assert(sameBits((await loadModelFolder(`${dir}/hf`)).params, later), "not the saved state's θ");
@@ -100,37 +126,77 @@ Deno.test("exportMain takes a data directory's newest model", async () => {
 Deno.test("exportMain refuses a missing, corrupted or foreign checkpoint and a non-empty folder", async () => {
   await withRun(async (dir, ctx, genesis) => {
     const run = (ck: string, out = `${dir}/hf`) =>
-      exportMain(["--genesis", genesis, "--checkpoint", ck, "--out", out, "--valid-sequences", "0"]);
-    await assertRejects(() => run(`${dir}/none`), ExportError, `${dir}/none: cannot read the checkpoint (no such file)`);
+      exportMain([
+        "--genesis",
+        genesis,
+        "--checkpoint",
+        ck,
+        "--out",
+        out,
+        "--valid-sequences",
+        "0",
+      ]);
+    await assertRejects(
+      () => run(`${dir}/none`),
+      ExportError,
+      `${dir}/none: cannot read the checkpoint (no such file)`,
+    );
     const bytes = checkpoint(ctx, initialParams(ctx), 0);
     bytes[bytes.length - 3] ^= 0x40;
     await Deno.writeFile(`${dir}/bad`, bytes);
-    await assertRejects(() => run(`${dir}/bad`), ExportError, `${dir}/bad: checkpoint: corrupted: the tensors hash to`);
+    await assertRejects(
+      () => run(`${dir}/bad`),
+      ExportError,
+      `${dir}/bad: checkpoint: corrupted: the tensors hash to`,
+    );
     const other = runContext(localGenesis({ validators: [ALICE], genesisTime: 1, name: "other" }));
     await Deno.writeFile(`${dir}/other`, checkpoint(other, initialParams(other), 0));
-    await assertRejects(() => run(`${dir}/other`), ExportError, `${dir}/other: checkpoint: wrong run: checkpoint of run ${other.runIdHex}`);
+    await assertRejects(
+      () => run(`${dir}/other`),
+      ExportError,
+      `${dir}/other: checkpoint: wrong run: checkpoint of run ${other.runIdHex}`,
+    );
     await Deno.writeFile(`${dir}/ok`, checkpoint(ctx, initialParams(ctx), 0));
     await Deno.mkdir(`${dir}/full`);
     await Deno.writeTextFile(`${dir}/full/x`, "");
-    await assertRejects(() => run(`${dir}/ok`, `${dir}/full`), ExportError, `${dir}/full: the output folder exists and is not empty`);
+    await assertRejects(
+      () => run(`${dir}/ok`, `${dir}/full`),
+      ExportError,
+      `${dir}/full: the output folder exists and is not empty`,
+    );
     await assertRejects(
       () => exportMain(["--genesis", genesis, "--data-dir", `${dir}/nowhere`, "--out", `${dir}/o`]),
       ExportError,
       `${dir}/nowhere: no such data directory`,
     );
-    assertEquals([...Deno.readDirSync(dir)].filter((e) => e.name.includes(".tmp-")), [], "temporary folders left");
+    assertEquals(
+      [...Deno.readDirSync(dir)].filter((e) => e.name.includes(".tmp-")),
+      [],
+      "temporary folders left",
+    );
   });
 });
 
 Deno.test("generateMain streams the prompt and its tokens, the same for the same seed", async () => {
   await withRun(async (dir, ctx, genesis) => {
     await Deno.writeFile(`${dir}/ck`, checkpoint(ctx, initialParams(ctx), 0));
-    await exportMain(["--genesis", genesis, "--checkpoint", `${dir}/ck`, "--out", `${dir}/hf`, "--valid-sequences", "0"]);
+    await exportMain([
+      "--genesis",
+      genesis,
+      "--checkpoint",
+      `${dir}/ck`,
+      "--out",
+      `${dir}/hf`,
+      "--valid-sequences",
+      "0",
+    ]);
     const run = async (extra: string[]) => {
       let text = "";
       const ids = await generateMain(
         ["--model", `${dir}/hf`, "--prompt", "In the", "--max-tokens", "8", ...extra],
-        (t) => { text += t; },
+        (t) => {
+          text += t;
+        },
       );
       return { ids, text };
     };
@@ -138,8 +204,15 @@ Deno.test("generateMain streams the prompt and its tokens, the same for the same
     assertEquals(a.ids.length, 8);
     assertEquals(a.text, "In the" + new ByteTokenizer().decode(a.ids) + "\n");
     assertEquals(await run(["--temperature", "1", "--top-p", "0.9", "--seed", "4"]), a);
-    assertEquals((await run(["--temperature", "0"])).ids, (await run(["--top-k", "1", "--seed", "9"])).ids);
+    assertEquals(
+      (await run(["--temperature", "0"])).ids,
+      (await run(["--top-k", "1", "--seed", "9"])).ids,
+    );
     await Deno.writeTextFile(`${dir}/hf/config.json`, "{}");
-    await assertRejects(() => run([]), ExportError, `${dir}/hf/config.json: "vocab_size" is missing`);
+    await assertRejects(
+      () => run([]),
+      ExportError,
+      `${dir}/hf/config.json: "vocab_size" is missing`,
+    );
   });
 });

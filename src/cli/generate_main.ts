@@ -98,7 +98,10 @@ export async function loadModelFolder(dir: string) {
     throw new ExportError(`${dir}/${WEIGHTS_FILE}: cannot read (${why})`);
   }
   const model = await loadHfModel(await readText(`${dir}/${CONFIG_FILE}`), weights, dir);
-  const tokenizer = parseHfTokenizer(await readText(`${dir}/tokenizer.json`), `${dir}/tokenizer.json`);
+  const tokenizer = parseHfTokenizer(
+    await readText(`${dir}/tokenizer.json`),
+    `${dir}/tokenizer.json`,
+  );
   if (tokenizer.vocabSize !== model.config.vocabSize) {
     throw new ExportError(
       `${dir}: tokenizer.json has ${tokenizer.vocabSize} tokens, config.json vocab_size ${model.config.vocabSize}`,

@@ -27,10 +27,15 @@ export interface ExportInput {
 }
 
 /** The folder's files: name → contents. */
-export function exportFiles(genesis: Genesis, input: ExportInput): Map<string, string | Uint8Array> {
+export function exportFiles(
+  genesis: Genesis,
+  input: ExportInput,
+): Map<string, string | Uint8Array> {
   const c = genesis.model;
   if ((genesis.tokenizer === "bytes") !== (input.tokenizerJson === undefined)) {
-    throw new RangeError("exportFiles: the tokenizer file is needed exactly when the run uses a BPE tokenizer");
+    throw new RangeError(
+      "exportFiles: the tokenizer file is needed exactly when the run uses a BPE tokenizer",
+    );
   }
   return new Map<string, string | Uint8Array>([
     [CONFIG_FILE, configJson(c)],

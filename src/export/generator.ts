@@ -35,7 +35,9 @@ export class Generator<T> {
 
   /** The logits (vocabulary-long) of the token after `ids`' last `context` ids. */
   async nextLogits(ids: ArrayLike<number>): Promise<Float32Array> {
-    if (ids.length === 0) throw new RangeError("Generator.nextLogits: no tokens (the prompt is empty)");
+    if (ids.length === 0) {
+      throw new RangeError("Generator.nextLogits: no tokens (the prompt is empty)");
+    }
     const T = this.config.context, V = this.config.vocabSize;
     const n = Math.min(ids.length, T), from = ids.length - n;
     this.#inputs.fill(0);

@@ -45,9 +45,13 @@ Deno.test("Generator greedy equals an argmax loop over the forward, past the con
   const got = await collect(g.generate(prompt, n, GREEDY, new Rng(1)));
   assert(new Set(got).size > n / 2, `greedy tokens should vary: ${got}`);
   assertEquals(got, await referenceGreedy([...prompt], n));
-  const again = await collect(new Generator(cpuOps(32), config, params).generate(prompt, n, GREEDY, new Rng(9)));
+  const again = await collect(
+    new Generator(cpuOps(32), config, params).generate(prompt, n, GREEDY, new Rng(9)),
+  );
   assertEquals(again, got, "greedy must not depend on the seed");
-  const topK1 = await collect(g.generate(prompt, n, { temperature: 1, topK: 1, topP: 1 }, new Rng(2)));
+  const topK1 = await collect(
+    g.generate(prompt, n, { temperature: 1, topK: 1, topP: 1 }, new Rng(2)),
+  );
   assertEquals(topK1, got, "top-k 1 is greedy");
 });
 
@@ -75,6 +79,8 @@ Deno.test("sampleToken keeps only the top-k and top-p tokens", () => {
   assertEquals(seen({ temperature: 0, topK: 0, topP: 1 }), [argmax(logits)]);
   // A low temperature concentrates the draws on the argmax.
   let hits = 0;
-  for (let i = 0; i < 1000; i++) hits += sampleToken(logits, { temperature: 0.05, topK: 0, topP: 1 }, rng) === 1 ? 1 : 0;
+  for (let i = 0; i < 1000; i++) {
+    hits += sampleToken(logits, { temperature: 0.05, topK: 0, topP: 1 }, rng) === 1 ? 1 : 0;
+  }
   assert(hits > 850, `temperature 0.05: argmax drawn ${hits}/1000 times`);
 });

@@ -93,7 +93,9 @@ export function modelConfigFromHf(text: string, source: string): ModelConfig {
     if (!Object.hasOwn(o, key)) throw new ExportError(`${source}: "${key}" is missing`);
     if (JSON.stringify(o[key]) !== JSON.stringify(want)) {
       throw new ExportError(
-        `${source}: "${key}" is ${JSON.stringify(o[key])}, this model needs ${JSON.stringify(want)}`,
+        `${source}: "${key}" is ${JSON.stringify(o[key])}, this model needs ${
+          JSON.stringify(want)
+        }`,
       );
     }
   }

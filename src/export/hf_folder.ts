@@ -40,7 +40,11 @@ export function configJson(config: ModelConfig): string {
 }
 
 /** The bytes of `model.safetensors` for `params` (the flat buffer of `config`'s layout). */
-export function weightsFile(config: ModelConfig, params: Float32Array, meta: ExportMeta): Uint8Array {
+export function weightsFile(
+  config: ModelConfig,
+  params: Float32Array,
+  meta: ExportMeta,
+): Uint8Array {
   const layout = paramLayout(config);
   if (params.length !== layout.length) {
     throw new ExportError(`params: ${params.length} floats, the layout has ${layout.length}`);
@@ -108,10 +112,14 @@ export async function loadHfModel(
     const e = layout.byName.get(t.name);
     const name = JSON.stringify(t.name.slice(0, 80));
     if (e === undefined) {
-      throw new ExportError(`${src}: tensor ${name} is not a parameter of the model in config.json`);
+      throw new ExportError(
+        `${src}: tensor ${name} is not a parameter of the model in config.json`,
+      );
     }
     if (!sameShape(t.shape, e.shape)) {
-      throw new ExportError(`${src}: tensor ${name} has shape [${t.shape}], config.json needs [${e.shape}]`);
+      throw new ExportError(
+        `${src}: tensor ${name} has shape [${t.shape}], config.json needs [${e.shape}]`,
+      );
     }
     found.add(t.name);
     params.set(t.data, e.offset);
@@ -124,7 +132,9 @@ export async function loadHfModel(
   if (m.modelHash !== undefined) {
     const actual = hex(await modelHash(params));
     if (actual !== m.modelHash) {
-      throw new ExportError(`${src}: corrupted: the tensors hash to ${actual}, the file says ${m.modelHash}`);
+      throw new ExportError(
+        `${src}: corrupted: the tensors hash to ${actual}, the file says ${m.modelHash}`,
+      );
     }
     meta = { runId: m.runId ?? "", window: Number(m.window ?? NaN), modelHash: m.modelHash };
   }

@@ -51,17 +51,24 @@ export function modelCard(genesis: Genesis, facts: CardFacts): string {
     "| | |",
     "|---|---|",
     `| run id | \`${facts.meta.runId}\` |`,
-    `| model | θ at the start of window ${w}: at most ${w} outer rounds applied |`,
+    `| model | θ at the start of window ${w} (at most ${w} outer rounds applied) |`,
     `| model hash | \`${facts.meta.modelHash}\` (SHA-256 of the flat float32 buffer) |`,
     `| shape | ${c.nLayers} layers, d_model ${c.dModel}, ${c.nHeads} heads (${c.nKvHeads} KV), ` +
-    `FFN ${c.ffnHidden}, context ${c.context}, ${paramLayout(c).count.toLocaleString("en")} parameters |`,
+    `FFN ${c.ffnHidden}, context ${c.context}, ${
+      paramLayout(c).count.toLocaleString("en")
+    } parameters |`,
     `| tokenizer | ${tokenizer} |`,
-    `| tokens seen | at most ${w} × ${g.maxContributors} contributors × ${tokensPerContribution.toLocaleString("en")} ` +
-    `tokens (H ${g.sparseloco.H} × batch ${g.data.batch} × context ${c.context}); the exact number is the ` +
-    "sum over the run's round records of the contributors each selected |",
+    w === 0
+      ? "| tokens seen | none: θ₀, the run's initial model |"
+      : `| tokens seen | at most ${w} × ${g.maxContributors} contributors × ` +
+        `${tokensPerContribution.toLocaleString("en")} tokens (H ${g.sparseloco.H} × batch ` +
+        `${g.data.batch} × context ${c.context}); the exact number is the sum over the run's ` +
+        "round records of the contributors each selected |",
     facts.validation === undefined
       ? "| validation loss | not computed |"
-      : `| validation loss | ${facts.validation.loss.toFixed(4)} nats/token on ${facts.validation.tokens.toLocaleString("en")} ` +
+      : `| validation loss | ${facts.validation.loss.toFixed(4)} nats/token on ${
+        facts.validation.tokens.toLocaleString("en")
+      } ` +
         `held-out tokens (the last ${g.data.validFraction * 100}% of the corpus) |`,
     "",
     "## Data",
@@ -78,7 +85,7 @@ export function modelCard(genesis: Genesis, facts: CardFacts): string {
     'tok = AutoTokenizer.from_pretrained("THIS_FOLDER")',
     "```",
     "",
-    "or, with webloco: `deno task generate --model THIS_FOLDER --prompt \"…\"`.",
+    'or, with webloco: `deno task generate --model THIS_FOLDER --prompt "…"`.',
     "The model has no BOS/EOS tokens: generation stops at the requested length.",
     "",
   ];
