@@ -2,6 +2,7 @@ import { encodeCheckpoint } from "../codec/checkpoint.ts";
 import { modelHashSync } from "../codec/model_hash.ts";
 import { ByteTokenizer } from "../data/byte_tokenizer.ts";
 import { ExportError } from "../export/export_error.ts";
+import { byteTokenizerJson } from "../export/byte_tokenizer_json.ts";
 import { hfConfig } from "../export/hf_config.ts";
 import { localGenesis } from "../protocol/local_genesis.ts";
 import { initialParams, type RunContext, runContext } from "../protocol/run_context.ts";
@@ -215,4 +216,37 @@ Deno.test("generateMain streams the prompt and its tokens, the same for the same
       `${dir}/hf/config.json: "vocab_size" is missing`,
     );
   });
+});
+
+Deno.test("exportMain ships a run's own tokenizer.json as is", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // A BPE file the run names (here ours with a merge added, so the shipped file must be this one).
+    const tok = JSON.parse(byteTokenizerJson());
+    tok.model.merges = [["a", "b"]];
+    const text = JSON.stringify(tok);
+    await Deno.writeTextFile(`${dir}/tok.json`, text);
+    const g = localGenesis({
+      validators: [ALICE],
+      genesisTime: 0,
+      tokenizer: { path: "tok.json", sha256: hex(sha256Sync(new TextEncoder().encode(text))) },
+    });
+    await Deno.writeTextFile(`${dir}/genesis.json`, JSON.stringify(g));
+    const ctx = runContext(g);
+    await Deno.writeFile(`${dir}/ck`, checkpoint(ctx, initialParams(ctx), 0));
+    await exportMain([
+      "--genesis",
+      `${dir}/genesis.json`,
+      "--checkpoint",
+      `${dir}/ck`,
+      "--out",
+      `${dir}/hf`,
+      "--valid-sequences",
+      "0",
+    ]);
+    assertEquals(await Deno.readTextFile(`${dir}/hf/tokenizer.json`), text);
+    assert((await Deno.readTextFile(`${dir}/hf/README.md`)).includes("tok.json"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
