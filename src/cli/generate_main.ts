@@ -17,11 +17,11 @@ import { cpuOps } from "../backend/cpu_ops.ts";
 import { gpuOps } from "../backend/gpu_ops.ts";
 import type { Ops } from "../backend/ops.ts";
 import { parseHfTokenizer } from "../data/hf_tokenizer.ts";
-import type { Tokenizer } from "../data/tokenizer.ts";
 import { ExportError } from "../export/export_error.ts";
 import { Generator } from "../export/generator.ts";
 import { CONFIG_FILE, loadHfModel, WEIGHTS_FILE } from "../export/hf_folder.ts";
 import type { SampleOptions } from "../export/sample_token.ts";
+import { TextStream } from "../export/text_stream.ts";
 import { openRuntime } from "../kernels/open_runtime.ts";
 import { Rng } from "../util/rng.ts";
 import { numberFlag, parseFlags, runCli, UsageError } from "./cli.ts";
@@ -113,33 +113,6 @@ export async function loadModelFolder(dir: string) {
 async function openOps(backend: GenerateArgs["backend"]): Promise<Ops<unknown>> {
   if (backend === "cpu") return cpuOps(32) as Ops<unknown>;
   return gpuOps(await openRuntime(backend)) as Ops<unknown>;
-}
-
-/**
- * Decodes the generated ids as they come and hands out the new text; a trailing U+FFFD (a
- * character whose bytes are not all there yet) is held back until the next token or the end.
- */
-export class TextStream {
-  readonly #ids: number[] = [];
-  #emitted = 0;
-  constructor(private readonly tokenizer: Tokenizer) {}
-
-  /** The text that `id` completes. */
-  push(id: number): string {
-    this.#ids.push(id);
-    const text = this.tokenizer.decode(this.#ids);
-    const ready = text.endsWith("\uFFFD") ? text.replace(/\uFFFD+$/, "") : text;
-    const out = ready.slice(this.#emitted);
-    this.#emitted = Math.max(this.#emitted, ready.length);
-    return out;
-  }
-
-  /** The text held back. */
-  flush(): string {
-    const out = this.tokenizer.decode(this.#ids).slice(this.#emitted);
-    this.#emitted += out.length;
-    return out;
-  }
 }
 
 /** Generates; `write` receives the prompt, then the text of each token as it is chosen. */

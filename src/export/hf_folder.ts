@@ -128,15 +128,23 @@ export async function loadHfModel(
     if (!found.has(e.name)) throw new ExportError(`${src}: tensor "${e.name}" is missing`);
   }
   const m = file.metadata;
-  let meta: ExportMeta | null = null;
-  if (m.modelHash !== undefined) {
-    const actual = hex(await modelHash(params));
-    if (actual !== m.modelHash) {
-      throw new ExportError(
-        `${src}: corrupted: the tensors hash to ${actual}, the file says ${m.modelHash}`,
-      );
-    }
-    meta = { runId: m.runId ?? "", window: Number(m.window ?? NaN), modelHash: m.modelHash };
+  // Weights written elsewhere (e.g. by Transformers) carry no webloco metadata: nothing to prove.
+  if (m.modelHash === undefined && m.runId === undefined && m.window === undefined) {
+    return { config, params, meta: null };
   }
+  const window = Number(m.window);
+  if (
+    !/^[0-9a-f]{64}$/.test(m.runId ?? "") || !/^[0-9a-f]{64}$/.test(m.modelHash ?? "") ||
+    !/^(?:0|[1-9][0-9]*)$/.test(m.window ?? "") || !Number.isSafeInteger(window)
+  ) {
+    throw new ExportError(`${src}: metadata runId, window and modelHash are not all well-formed`);
+  }
+  const actual = hex(await modelHash(params));
+  if (actual !== m.modelHash) {
+    throw new ExportError(
+      `${src}: corrupted: the tensors hash to ${actual}, the file says ${m.modelHash}`,
+    );
+  }
+  const meta: ExportMeta = { runId: m.runId, window, modelHash: m.modelHash };
   return { config, params, meta };
 }
