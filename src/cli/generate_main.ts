@@ -79,25 +79,31 @@ export function parseGenerateArgs(args: string[]): GenerateArgs {
   };
 }
 
-async function readText(path: string): Promise<string> {
+async function readBytes(path: string): Promise<Uint8Array> {
   try {
-    return await Deno.readTextFile(path);
+    return await Deno.readFile(path);
   } catch (e) {
     const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).name;
     throw new ExportError(`${path}: cannot read (${why})`);
   }
 }
 
+async function readText(path: string): Promise<string> {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(await readBytes(path));
+  } catch (e) {
+    if (e instanceof ExportError) throw e;
+    throw new ExportError(`${path}: not UTF-8 text`);
+  }
+}
+
 /** The exported folder's model and tokenizer, checked against each other. */
 export async function loadModelFolder(dir: string) {
-  let weights: Uint8Array;
-  try {
-    weights = await Deno.readFile(`${dir}/${WEIGHTS_FILE}`);
-  } catch (e) {
-    const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).name;
-    throw new ExportError(`${dir}/${WEIGHTS_FILE}: cannot read (${why})`);
-  }
-  const model = await loadHfModel(await readText(`${dir}/${CONFIG_FILE}`), weights, dir);
+  const model = await loadHfModel(
+    await readText(`${dir}/${CONFIG_FILE}`),
+    await readBytes(`${dir}/${WEIGHTS_FILE}`),
+    dir,
+  );
   const tokenizer = parseHfTokenizer(
     await readText(`${dir}/tokenizer.json`),
     `${dir}/tokenizer.json`,
