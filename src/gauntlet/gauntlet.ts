@@ -1,7 +1,8 @@
 /**
  * One window of the validator's judgement (GAUNTLET.md), from the updates that arrived in time
  * to the contributors of the round record and the credit table: copy checks in arrival order,
- * a sample within the evaluation budget, a loss check per sampled update, ratings and
+ * replay checks against the previous window's updates (a stale update), a sample within the
+ * evaluation budget, a loss check per sampled update, ratings and
  * penalties in the {@linkcode PeerBook}, then selection. Runtime-neutral: the loss comes from
  * an injected {@linkcode LossProbe} (the validator's backend), the batches from the caller.
  *
@@ -48,6 +49,8 @@ export interface JudgeContext {
   unassigned: readonly Batch[];
   /** The validator's seed for sampling (the run's data seed). */
   seed: number;
+  /** The previous window's well-formed updates: a replay of one is a stale update. */
+  previous?: readonly { address: string; tensors: readonly CompressedTensor[] }[];
 }
 
 /** The window's verdict, for the round record and the live view. */
@@ -86,6 +89,21 @@ export async function judgeWindow(
       const l = likeness(wellFormed[j].tensors!, wellFormed[i].tensors!);
       if (book.copied(wellFormed[j].address, wellFormed[i].address, l.overlap, l.cosine, w) !== null) {
         copiers.add(wellFormed[j].address);
+        break;
+      }
+    }
+  }
+  // Stale: an older window's update (its own or another's) re-sent under this window's header
+  // still helps a little, so the loss test would pass it; it shares its indices and direction
+  // with the update the validator saw a window ago. Honest error feedback moves on: what was
+  // sent is taken out of the buffer, so consecutive honest updates overlap far less.
+  for (const s of wellFormed) {
+    if (copiers.has(s.address)) continue;
+    for (const p of ctx.previous ?? []) {
+      const l = likeness(s.tensors!, p.tensors);
+      if (l.overlap >= spec.copyBan || l.cosine >= spec.copyCosine) {
+        book.replayed(s.address, p.address, l.overlap, l.cosine, w);
+        copiers.add(s.address);
         break;
       }
     }
