@@ -2,8 +2,10 @@
  * `deno task bench:rounds`: the network's round costs on this machine — a local swarm
  * (validator + N peers as processes on 127.0.0.1) per size; per round: compute time, idle
  * time (everything that is not inner steps) and its share of the round, bytes up and down
- * per peer; then a fresh peer joins and its catch-up time is measured. Writes
- * bench/rounds.json and the table between the rounds markers in README.md.
+ * per peer, and the validator's scoring time per round (the gauntlet runs between a window's
+ * deadline and its record, so a first-come validator would save exactly that much of every
+ * round's idle time: the table shows both); then a fresh peer joins and its catch-up time is
+ * measured. Writes bench/rounds.json and the table between the rounds markers in README.md.
  *
  *   deno task bench:rounds [--peers 3,8] [--rounds 5] [--window-ms 20000] [--H 200]
  *                          [--backend cpu|auto|dawn|wgpu]
@@ -34,6 +36,10 @@ interface SizeResult {
   idleMs: number;
   applyMs: number;
   idleShare: number;
+  /** The validator's mean scoring time per round (from its "window N scored" lines). */
+  scoringMs: number;
+  /** The idle share without the scoring time: what first-come selection would give. */
+  idleShareFirstCome: number;
   stepsPerRound: number;
   bytesUpPerPeer: number;
   bytesDownPerPeer: number;
@@ -91,13 +97,23 @@ async function measure(n: number): Promise<SizeResult> {
         return ref === undefined || ref.modelHash === e.modelHash;
       },
     );
+    const scoring = events.flatMap((x) => {
+      const m = x.name === "validator" && x.e.event === "log"
+        ? /^window \d+ scored: .* (\d+) ms in all$/.exec(x.e.line)
+        : null;
+      return m === null ? [] : [Number(m[1])];
+    });
+    const scoringMs = scoring.reduce((a, b) => a + b, 0) / Math.max(1, scoring.length);
+    const compute = mean((r) => r.computeMs), idle = mean((r) => r.idleMs);
     return {
       peers: n,
       rounds: rs.length / n,
       computeMs: mean((r) => r.computeMs),
       idleMs: mean((r) => r.idleMs),
       applyMs: mean((r) => r.applyMs),
-      idleShare: mean((r) => r.idleMs) / (mean((r) => r.computeMs) + mean((r) => r.idleMs)),
+      idleShare: idle / (compute + idle),
+      scoringMs,
+      idleShareFirstCome: Math.max(0, idle - scoringMs) / (compute + idle - scoringMs),
       stepsPerRound: mean((r) => r.steps),
       bytesUpPerPeer: mean((r) => r.bytesUp),
       bytesDownPerPeer: mean((r) => r.bytesDown),
@@ -133,12 +149,12 @@ const table = [
   } s, H ${H}, batch 4, tiny model; ` +
   `rounds after the first; \`deno task bench:rounds\`, ${out.date.slice(0, 10)}):`,
   "",
-  "| peers | compute / round | idle / round | idle share | of which fetch + aggregate | steps | up / peer | down / peer | contributors | joiner catch-up |",
-  "|---|---|---|---|---|---|---|---|---|---|",
+  "| peers | compute / round | idle / round | idle share | of which fetch + aggregate | of which scoring | idle share first-come (derived) | steps | up / peer | down / peer | contributors | joiner catch-up |",
+  "|---|---|---|---|---|---|---|---|---|---|---|---|",
   ...results.map((r) =>
     `| ${r.peers} | ${s(r.computeMs)} s | ${s(r.idleMs)} s | ${(100 * r.idleShare).toFixed(1)}% | ${
       s(r.applyMs)
-    } s | ` +
+    } s | ${s(r.scoringMs)} s | ${(100 * r.idleShareFirstCome).toFixed(1)}% | ` +
     `${r.stepsPerRound.toFixed(1)} | ${(r.bytesUpPerPeer / 1e3).toFixed(1)} kB | ${
       (r.bytesDownPerPeer / 1e3).toFixed(1)
     } kB | ` +

@@ -1,7 +1,8 @@
 /**
  * A local run on this machine: a validator and N peers as separate `deno run` processes on
  * 127.0.0.1, each with its own key and data directory, their JSON events merged into one
- * stream. Used by `deno task swarm`, the network tests and the round benchmark.
+ * stream, and hostile peers (src/testing/attacker_main.ts) beside them on request. Used by
+ * `deno task swarm`, the network and attack tests, and the round and attack benchmarks.
  *
  * @module
  */
@@ -11,6 +12,7 @@ import { readKeyFile, writeKeyFile } from "../identity/key_file.ts";
 import { identityReady } from "../identity/signer.ts";
 import type { KeySigner } from "../identity/key_signer.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
+import { sha256Sync } from "../util/hash.ts";
 import { localGenesis, type LocalGenesisOptions } from "../protocol/local_genesis.ts";
 import type { Genesis } from "../protocol/genesis.ts";
 import type { RoleEvent } from "../roles/role_events.ts";
@@ -31,6 +33,14 @@ export interface SwarmOptions {
   onEvent?: (name: string, e: RoleEvent) => void;
   /** Called with each stderr line of a role. */
   onStderr?: (name: string, line: string) => void;
+  /**
+   * Derive every key from this seed and the role's name instead of keeping random ones: two
+   * runs with the same seed have the same validator and peers (the attack tests compare a
+   * clean run with a hostile one of the same honest peers).
+   */
+  keySeed?: string;
+  /** Scoring parameters of the run's genesis (`gauntlet`); default GAUNTLET.md's. */
+  gauntlet?: Genesis["gauntlet"];
 }
 
 /** A running role process. */
@@ -48,6 +58,7 @@ export interface RoleProcess {
 }
 
 const ROLE_MAIN = new URL("./role_main.ts", import.meta.url).pathname;
+const ATTACKER_MAIN = new URL("../testing/attacker_main.ts", import.meta.url).pathname;
 
 /** A local run. */
 export class Swarm {
@@ -81,18 +92,26 @@ export class Swarm {
     await identityReady();
     await Deno.mkdir(`${options.dir}/keys`, { recursive: true });
     for await (const e of Deno.readDir(options.dir)) {
-      if (e.isDirectory && (e.name === "validator" || /^peer-\d+$/.test(e.name))) {
+      if (e.isDirectory && (e.name === "validator" || /^(peer|attacker)-\d+$/.test(e.name))) {
         await Deno.remove(`${options.dir}/${e.name}`, { recursive: true });
       }
     }
-    const v = await keyOf(`${options.dir}/keys/validator.json`);
-    const genesis = localGenesis({
-      name: "swarm",
-      ...options.genesis,
-      validators: [v.address],
-      genesisTime: Date.now() + options.startDelayMs,
-      windowMs: options.windowMs,
-    });
+    if (options.keySeed !== undefined) {
+      for await (const e of Deno.readDir(`${options.dir}/keys`)) {
+        await Deno.remove(`${options.dir}/keys/${e.name}`);
+      }
+    }
+    const v = await keyOf(`${options.dir}/keys/validator.json`, options.keySeed);
+    const genesis: Genesis = {
+      ...localGenesis({
+        name: "swarm",
+        ...options.genesis,
+        validators: [v.address],
+        genesisTime: Date.now() + options.startDelayMs,
+        windowMs: options.windowMs,
+      }),
+      ...(options.gauntlet === undefined ? {} : { gauntlet: options.gauntlet }),
+    };
     const path = `${options.dir}/genesis.json`;
     await writeFileAtomic(path, JSON.stringify(genesis, null, 2) + "\n");
     return new Swarm(options, genesis, path, v);
@@ -118,6 +137,21 @@ export class Swarm {
     ]);
   }
 
+  /**
+   * Starts hostile peer `i` (src/testing/attacker_main.ts) running attack `kind`, bootstrapping
+   * from the validator, preying on the peers started so far; waits until it listens.
+   */
+  async startAttacker(i: number, kind: string): Promise<RoleProcess> {
+    const v = this.roles.get("validator");
+    const tcp = v?.addresses.find((a) => !a.includes("/ws")) ?? v?.addresses[0];
+    const extra = tcp === undefined ? [] : ["--bootstrap", tcp];
+    const victims = [...this.roles.values()].filter((r) => r.name.startsWith("peer-"));
+    return await this.#spawn(`attacker-${i}`, `${this.options.dir}/keys/attacker-${i}.json`, [
+      ...extra,
+      ...victims.flatMap((r) => ["--victim", r.address]),
+    ], [ATTACKER_MAIN, kind]);
+  }
+
   /** Sends `signal` to a role (SIGKILL simulates a crash). */
   kill(name: string, signal: Deno.Signal = "SIGTERM"): void {
     try {
@@ -139,16 +173,19 @@ export class Swarm {
     await stopAll(all.filter((r) => r.name === "validator"));
   }
 
-  async #spawn(name: string, keyPath: string, extra: string[]): Promise<RoleProcess> {
-    const key = await keyOf(keyPath);
-    const role = name === "validator" ? "validator" : "peer";
+  async #spawn(
+    name: string,
+    keyPath: string,
+    extra: string[],
+    main = [ROLE_MAIN, name === "validator" ? "validator" : "peer"],
+  ): Promise<RoleProcess> {
+    const key = await keyOf(keyPath, this.options.keySeed);
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
         "-A",
         "--unstable-webgpu",
-        ROLE_MAIN,
-        role,
+        ...main,
         "--genesis",
         this.genesisPath,
         "--key",
@@ -210,12 +247,19 @@ export class Swarm {
   }
 }
 
-/** The key file at `path`, created (with a new mnemonic) when missing. */
-async function keyOf(path: string): Promise<KeySigner> {
+/**
+ * The key file at `path`, created when missing: from a new mnemonic, or with `seed` from
+ * sha256(seed/file name), the same in every run.
+ */
+async function keyOf(path: string, seed?: string): Promise<KeySigner> {
   try {
     return await readKeyFile(path);
   } catch (e) {
     if (!(e instanceof Error) || !/no such|not found/i.test(e.message)) throw e;
   }
-  return await writeKeyFile(path, { mnemonic: mnemonicGenerate(12) });
+  if (seed === undefined) return await writeKeyFile(path, { mnemonic: mnemonicGenerate(12) });
+  const name = path.slice(path.lastIndexOf("/") + 1);
+  return await writeKeyFile(path, {
+    seed: sha256Sync(new TextEncoder().encode(`${seed}/${name}`)),
+  });
 }

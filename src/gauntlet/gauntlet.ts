@@ -1,7 +1,8 @@
 /**
  * One window of the validator's judgement (GAUNTLET.md), from the updates that arrived in time
  * to the contributors of the round record and the credit table: copy checks in arrival order,
- * a sample within the evaluation budget, a loss check per sampled update, ratings and
+ * replay checks against the previous window's updates (a stale update), a sample within the
+ * evaluation budget, a loss check per sampled update, ratings and
  * penalties in the {@linkcode PeerBook}, then selection. Runtime-neutral: the loss comes from
  * an injected {@linkcode LossProbe} (the validator's backend), the batches from the caller.
  *
@@ -19,6 +20,7 @@ import {
   type LossCheckResult,
   type LossProbe,
   medianNorms,
+  scaledToNorms,
   tensorNorms,
 } from "./loss_check.ts";
 import type { Outcome, PeerBook } from "./peer_book.ts";
@@ -48,6 +50,8 @@ export interface JudgeContext {
   unassigned: readonly Batch[];
   /** The validator's seed for sampling (the run's data seed). */
   seed: number;
+  /** The previous window's well-formed updates: a replay of one is a stale update. */
+  previous?: readonly { address: string; tensors: readonly CompressedTensor[] }[];
 }
 
 /** The window's verdict, for the round record and the live view. */
@@ -90,6 +94,21 @@ export async function judgeWindow(
       }
     }
   }
+  // Stale: an older window's update (its own or another's) re-sent under this window's header
+  // still helps a little, so the loss test would pass it; it shares its indices and direction
+  // with the update the validator saw a window ago. Honest error feedback moves on: what was
+  // sent is taken out of the buffer, so consecutive honest updates overlap far less.
+  for (const s of wellFormed) {
+    if (copiers.has(s.address)) continue;
+    for (const p of ctx.previous ?? []) {
+      const l = likeness(s.tensors!, p.tensors);
+      if (l.overlap >= spec.copyBan || l.cosine >= spec.copyCosine) {
+        book.replayed(s.address, p.address, l.overlap, l.cosine, w);
+        copiers.add(s.address);
+        break;
+      }
+    }
+  }
   // The clip of every loss check is the median over all well-formed updates, as aggregation's.
   const norms = new Map(wellFormed.map((s) => [s.address, tensorNorms(s.tensors!)]));
   const clip = medianNorms([...norms.values()]);
@@ -102,26 +121,65 @@ export async function judgeWindow(
     book.exclusion(s.address, w) === null && !oversized.has(s.address)
   );
   const sampled = new Set(sampleForEvaluation(eligible, book, w, spec, ctx.seed));
+  // Every update is tested at a common norm, so the score is the direction's, not the size's:
+  // the window's median, and where the norms are spread (a hostile half can move the median
+  // to where every step overshoots) also their lower median; the better result counts.
+  const lower = clip.map((_, t) => {
+    const xs = eligible.map((s) => norms.get(s.address)![t]).filter((x) => x > 0).sort((a, b) => a - b);
+    return xs.length === 0 ? 0 : xs[(xs.length - 1) >> 1];
+  });
+  const targets = clip.some((c, t) => c > 2 * lower[t]) ? [clip, lower] : [clip];
   const checks = new Map<string, LossCheckResult>();
   const t0 = performance.now();
   for (const s of eligible) {
     if (!sampled.has(s.address)) continue;
-    checks.set(
-      s.address,
-      await lossCheck(
+    let best: LossCheckResult | undefined;
+    for (const target of targets) {
+      const c = await lossCheck(
         ctx.probe,
         ctx.theta,
         ctx.layout,
-        s.tensors!,
-        clip,
+        scaledToNorms(s.tensors!, norms.get(s.address)!, target),
+        target,
         ctx.alpha * spec.evalStep,
         spec.assignMargin,
         ctx.assigned(s.address),
         ctx.unassigned,
-      ),
-    );
+      );
+      if (best === undefined || c.gradScore > best.gradScore) best = c;
+    }
+    checks.set(s.address, best!);
   }
   const evalMs = checks.size > 0 ? (performance.now() - t0) / checks.size : 0;
+  // The median is the attackers' once they are half the window: three keys sending an honest
+  // direction at 100× norm beside three honest peers moved it, passed the check above and won
+  // every selection (the loss went up 767% in 6 windows). The helpful updates (those that pass
+  // the loss test at the common norm) are judged by their own lower median instead: a
+  // direction that helps, sent 10× larger or smaller than half of the helpful ones, is
+  // refused. At exactly half the lower median is an honest norm whichever side is hostile by
+  // size; a hostile half sending helpful directions at a tenth of the norm could still push the
+  // honest half out (a stall, not a poisoning, and it costs them real training).
+  const bestHelp = Math.max(0, ...[...checks.values()].map((c) => c.gradScore).filter(Number.isFinite));
+  const helpful = [...checks].filter(([, c]) => c.gradScore > 0 && c.gradScore >= spec.passRatio * bestHelp);
+  if (helpful.length > 0) {
+    const ref = clip.map((_, t) => {
+      const xs = helpful.map(([a]) => norms.get(a)![t]).sort((x, y) => x - y);
+      return xs[(xs.length - 1) >> 1];
+    });
+    for (const [address, c] of checks) {
+      const n = norms.get(address)!;
+      const ratios = n.map((x, t) => ref[t] > 0 ? x / ref[t] : x > 0 ? Infinity : 0);
+      const big = Math.max(...ratios);
+      if (big > spec.maxNormRatio) {
+        oversized.set(address, `norm ${big.toFixed(0)}× the helpful updates' lower median`);
+      } else if (c.gradScore > 0 && big < 1 / spec.maxNormRatio) {
+        // A helpful direction sent at a sliver of the norm: a free-rider's, or a drag on the
+        // reference. (An all-zero update helps nothing and is left out as "no gain".)
+        oversized.set(address, `norm ${big.toExponential(1)}× the helpful updates' lower median`);
+      }
+    }
+    for (const address of oversized.keys()) checks.delete(address);
+  }
   const outcomes = new Map<string, Outcome>();
   for (const s of byArrival) {
     const c = checks.get(s.address);

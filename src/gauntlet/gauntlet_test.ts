@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "../testing/assert.ts";
 import { applyAggregate } from "../optim/sparseloco/model_round.ts";
 import { compressTensor, type QuantizedTensor } from "../reference/sparseloco/compress.ts";
-import { judgeWindow, type Submission } from "./gauntlet.ts";
+import { type JudgeContext, judgeWindow, type Submission } from "./gauntlet.ts";
 import { GAUNTLET_DEFAULTS } from "../protocol/gauntlet_spec.ts";
 import { PeerBook } from "./peer_book.ts";
 import type { LeftOut } from "./select.ts";
@@ -77,7 +77,8 @@ Deno.test("judgeWindow keeps every attack of the list out and every honest peer 
   assert(first("malformed").startsWith("refused: did not decode"), first("malformed"));
   assertEquals(first("flipped"), "negative score");
   assertEquals(first("zeros"), "no gain");
-  assertEquals(first("tiny"), "too small a gain");
+  // An honest direction at a thousandth of the norm: refused for its size.
+  assert(/^refused: norm .*× the helpful updates' lower median$/.test(first("tiny")), first("tiny"));
   // Refused or negative three windows running: left out before anything is evaluated.
   const why = (a: string) => log.at(-1)!.leftOut.get(a)?.text ?? "(selected)";
   for (const a of ["garbage", "scaled", "flipped", "zeros"]) {
@@ -89,4 +90,82 @@ Deno.test("judgeWindow keeps every attack of the list out and every honest peer 
   assert(why("otherdata").includes("negative evaluations in a row"), why("otherdata"));
   for (const a of ["flipped", "zeros", "tiny"]) assert(!log.some((l) => l.selected.includes(a)), a);
   for (const h of HONEST) assertEquals(book.entry(h).reason, "", `${h} is not penalised`);
+});
+
+Deno.test("judgeWindow bans a replay of an update of the window before as stale", async () => {
+  const { source, batch, probe, updateTowards } = toyWorld(5);
+  const book = new PeerBook(SPEC);
+  const theta = new Float32Array(N);
+  let previous: NonNullable<JudgeContext["previous"]> = [];
+  let last = new Map<string, LeftOut>();
+  let selected: string[] = [];
+  for (let w = 0; w < 3; w++) {
+    const data = new Map(HONEST.map((a) => [a, source()]));
+    const subs: Submission[] = HONEST.map((address, i) => ({
+      address,
+      arrival: i,
+      tensors: updateTowards(theta, data.get(address)!, 0.3, 64),
+    }));
+    // From window 1 on, "stale" re-sends alice's update of the window before.
+    const alicePrev = previous.find((p) => p.address === "alice");
+    if (alicePrev !== undefined) subs.push({ address: "stale", arrival: 9, tensors: alicePrev.tensors });
+    const j = await judgeWindow(w, subs, book, SPEC, {
+      theta,
+      layout,
+      alpha: 1,
+      cap: 20,
+      probe,
+      assigned: (a) => [batch(data.get(a) ?? source())],
+      unassigned: [batch(source())],
+      seed: 1,
+      previous,
+    });
+    previous = subs.map((s) => ({ address: s.address, tensors: s.tensors! }));
+    last = j.leftOut;
+    selected = j.selected;
+    if (w === 1) {
+      assert(j.leftOut.get("stale")?.text.includes("replay of alice"), j.leftOut.get("stale")?.text);
+      assertEquals(j.leftOut.get("stale")?.code, "copy");
+    }
+  }
+  assert(!selected.includes("stale"), "stale stays out");
+  assert(last.get("stale")?.text.startsWith("banned until window 21"), last.get("stale")?.text);
+  for (const h of HONEST) assert(selected.includes(h), `${h}: ${last.get(h)?.text}`);
+});
+
+Deno.test("judgeWindow keeps a hostile half out: three scaled or three garbage keys beside three honest", async () => {
+  for (const kind of ["scaled", "garbage"] as const) {
+    const { rng, source, batch, probe, updateTowards } = toyWorld(23);
+    const book = new PeerBook(SPEC);
+    const theta = new Float32Array(N);
+    const hostile = ["m1", "m2", "m3"];
+    for (let w = 0; w < 4; w++) {
+      const data = new Map([...HONEST, ...hostile].map((a) => [a, source()]));
+      const q = (d: Float32Array) => [compressTensor(d, new Float32Array(N), [64, 64]) as QuantizedTensor];
+      const subs: Submission[] = [
+        // Small honest steps, so that 100× the step still helps at first: the case where the
+        // scaled half outscored the honest half in a real swarm.
+        ...HONEST.map((address, i) => ({ address, arrival: i, tensors: updateTowards(theta, data.get(address)!, 0.003, 64) })),
+        // Scaled: a real direction at 100× the norm; garbage: random values, far larger still.
+        ...hostile.map((address, i) => ({
+          address,
+          arrival: 10 + i,
+          tensors: kind === "scaled" ? updateTowards(theta, data.get(address)!, 0.3, 64) : q(rng.normals(N, 1)),
+        })),
+      ];
+      const j = await judgeWindow(w, subs, book, SPEC, {
+        theta,
+        layout,
+        alpha: 1,
+        cap: 20,
+        probe,
+        assigned: (a) => [batch(data.get(a)!)],
+        unassigned: [batch(source())],
+        seed: 1,
+      });
+      assertEquals([...j.selected].sort(), [...HONEST].sort(), `${kind}, window ${w}: ${[...j.leftOut.values()].map((l) => l.text)}`);
+      const chosen = subs.filter((s) => j.selected.includes(s.address));
+      applyAggregate(theta, layout, chosen.map((s) => ({ peer: s.address, tensors: s.tensors! })), { alpha: 1 });
+    }
+  }
 });

@@ -45,6 +45,24 @@ export function tensorNorms(update: readonly CompressedTensor[]): number[] {
   });
 }
 
+/**
+ * `update` with every tensor scaled to the norm `target[t]` (a zero tensor stays zero): the
+ * loss test then compares directions at one common step, so neither a large nor a small norm
+ * buys a better or a worse score. `norms` are the update's own ({@linkcode tensorNorms}).
+ */
+export function scaledToNorms(
+  update: readonly CompressedTensor[],
+  norms: readonly number[],
+  target: readonly number[],
+): CompressedTensor[] {
+  return update.map((t, i) => {
+    const f = norms[i] > 0 ? target[i] / norms[i] : 0;
+    return t.table !== undefined
+      ? { ...t, table: t.table.map((x) => x * f) }
+      : { ...t, values: t.values.map((x) => x * f) };
+  });
+}
+
 /** Per-tensor median of the candidates' norms: the clip every loss test uses. */
 export function medianNorms(norms: readonly (readonly number[])[]): number[] {
   if (norms.length === 0) return [];

@@ -54,7 +54,8 @@ Deno.test("PeerBook: a negative rating times a negative indicator stays negative
 });
 
 Deno.test("PeerBook leaves a peer out after three negative evaluations in a row", () => {
-  const book = new PeerBook(spec);
+  // With an assignment margin, a −1 indicator is evidence of training on other data.
+  const book = new PeerBook({ ...spec, assignMargin: 0.5 });
   const otherData = (a: string): Outcome =>
     a === "eve" ? { kind: "evaluated", gradScore: 0.01, indicator: -1 } : good();
   run(book, ["a", "b", "eve"], 2, otherData);
@@ -62,6 +63,20 @@ Deno.test("PeerBook leaves a peer out after three negative evaluations in a row"
   run(book, ["a", "b", "eve"], 1, otherData, 2);
   assertEquals(book.exclusion("eve", 3)?.text, "3 negative evaluations in a row");
   assertEquals(book.exclusion("a", 3), null);
+  // A gradient score of zero or less is negative whatever the margin.
+  const zero = new PeerBook(spec);
+  run(zero, ["a", "b", "z"], 3, (a) => a === "z" ? { kind: "evaluated", gradScore: 0, indicator: 1 } : good());
+  assertEquals(zero.exclusion("z", 3)?.text, "3 negative evaluations in a row");
+});
+
+Deno.test("PeerBook at margin 0 does not leave out a helpful peer for its indicator alone", () => {
+  // Measured on the tiny model: an honest peer's indicator is close to a coin flip at margin
+  // 0; three −1 in a row must not exclude it.
+  const book = new PeerBook(spec);
+  run(book, ["a", "b", "unlucky"], 5, (a) =>
+    a === "unlucky" ? { kind: "evaluated", gradScore: 0.01, indicator: -1 } : good());
+  assertEquals(book.exclusion("unlucky", 5), null);
+  assertEquals(book.entry("unlucky").reason, "");
 });
 
 Deno.test("PeerBook copy verdicts halve, reset, or reset and ban the later uploader", () => {

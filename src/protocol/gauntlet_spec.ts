@@ -25,7 +25,10 @@ export interface GauntletSpec {
   /**
    * An update with a tensor whose norm exceeds this multiple of the window's median is refused
    * outright: clipping would tame it in the aggregate, but a scaled or garbage update has no
-   * business there at all. Honest peers' norms lie within a small factor of each other. (Ours.)
+   * business there at all. After the loss tests the same ratio, either way, is held against the
+   * lower median of the helpful updates' norms, which a hostile half cannot move
+   * (src/gauntlet/gauntlet.ts). Honest peers' norms lie within a small factor of each other.
+   * (Ours.)
    */
   maxNormRatio: number;
   /** Plackett–Luce β of the ratings. */

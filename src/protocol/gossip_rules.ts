@@ -2,7 +2,9 @@
  * What a role accepts on each gossip topic: the signed message must verify for this run
  * (signature, run id, freshness, size), be of the topic's kind, and, for update
  * announcements, be for a window around the current one. Everything else is rejected, which
- * lowers the sender's gossipsub score.
+ * lowers the sender's gossipsub score. Then each verified sender identity is held to a rate
+ * limit ({@linkcode RateLimiter}): one key flooding valid messages would otherwise cost every
+ * node CPU per message.
  *
  * @module
  */
@@ -11,6 +13,7 @@ import type { GossipValidator, Verdict } from "../net/gossip.ts";
 import type { RunTopics } from "../net/protocols.ts";
 import { type Message, type MessageKind, verifyMessage } from "../codec/messages.ts";
 import { type RunContext, verifyOptions } from "./run_context.ts";
+import { RateLimiter } from "./rate_limit.ts";
 
 /** Counts of refused gossip messages by reason. */
 export type RejectCounts = Record<string, number>;
@@ -51,8 +54,13 @@ export function checkGossip(
 }
 
 /**
- * A gossip validator applying {@linkcode checkGossip}: counts rejections by reason in
- * `counts` and reports each (`why` is "<reason>: <detail>").
+ * A gossip validator applying {@linkcode checkGossip}, then `limiter` per verified sender
+ * (the sr25519 address signed into the message, not the relaying libp2p peer): counts
+ * rejections by reason in `counts` and reports each (`why` is "<reason>: <detail>") — except
+ * that a sender over its rate is reported once per the limiter's period, with the count of
+ * messages dropped since, so a flood cannot flood the log. An over-rate message is ignored,
+ * not rejected: it is valid, and the honest nodes relaying it must not lose gossipsub score
+ * for the offender's volume.
  */
 export function gossipRules(
   ctx: RunContext,
@@ -60,10 +68,24 @@ export function gossipRules(
   counts: RejectCounts,
   onReject: (topic: string, from: string, why: string) => void = () => {},
   now: () => number = Date.now,
+  limiter: RateLimiter = new RateLimiter(),
 ): GossipValidator {
   return (topic, data, from): Verdict => {
-    const r = checkGossip(ctx, topics(), topic, data, now());
-    if (typeof r !== "string") return "accept";
+    const t = now();
+    const r = checkGossip(ctx, topics(), topic, data, t);
+    if (typeof r !== "string") {
+      const v = limiter.take(r.sender, t);
+      if (v.ok) return "accept";
+      counts["rate-limited"] = (counts["rate-limited"] ?? 0) + 1;
+      if (v.report) {
+        onReject(
+          topic,
+          from,
+          `rate-limited: ${r.sender} over its rate, ${v.dropped} message(s) dropped since the last report`,
+        );
+      }
+      return "ignore";
+    }
     const reason = r.slice(0, r.indexOf(":"));
     counts[reason] = (counts[reason] ?? 0) + 1;
     onReject(topic, from, r);

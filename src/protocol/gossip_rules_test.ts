@@ -15,6 +15,7 @@ import {
 } from "../codec/messages.ts";
 import { checkGossip, gossipRules, type RejectCounts, topicKinds } from "./gossip_rules.ts";
 import { runContext } from "./run_context.ts";
+import { RateLimiter } from "./rate_limit.ts";
 
 await identityReady();
 
@@ -294,4 +295,45 @@ Deno.test("gossipRules reads the clock and the topics on every message", async (
   current = runTopics(otherCtx.runId);
   assertEquals(await validate(topics.updates, w5, "p"), "reject");
   assertEquals(counts, { "wrong-window": 1, "unknown-topic": 1 });
+});
+
+Deno.test("gossipRules holds each sender to its rate and reports a flood once per period", async () => {
+  const counts: RejectCounts = {};
+  const reports: string[] = [];
+  let now = NOW;
+  const limiter = new RateLimiter({ perSecond: 2, burst: 3, maxKeys: 100, reportEveryMs: 1_000 });
+  const validate = gossipRules(
+    ctx,
+    () => topics,
+    counts,
+    (_topic, _from, why) => reports.push(why),
+    () => now,
+    limiter,
+  );
+  // Bob floods 200 distinct valid announcements a second for 2 s, relayed by two peers.
+  const verdicts: string[] = [];
+  for (let i = 0; i < 400; i++) {
+    now = NOW + i * 5;
+    const bytes = await sign(updateAnnounce(5), { timestamp: NOW - 2_000 + i });
+    verdicts.push(await validate(topics.updates, bytes, i % 2 ? "relayA" : "relayB"));
+  }
+  const accepted = verdicts.filter((v) => v === "accept").length;
+  // The burst (3), then 2 a second over ~2 s.
+  assert(accepted >= 6 && accepted <= 8, `accepted ${accepted}`);
+  assert(!verdicts.includes("reject"), "a valid message over the rate is ignored, not rejected");
+  assertEquals(counts["rate-limited"], 400 - accepted);
+  assertEquals(reports.length, 2, `one line per second: ${reports.join(" | ")}`);
+  for (const why of reports) {
+    assert(why.startsWith(`rate-limited: ${bob.address} `), why);
+    assert(/\d+ message\(s\) dropped/.test(why), why);
+  }
+  // Another identity is not held up by Bob's flood.
+  assertEquals(
+    await validate(topics.rounds, await sign(roundRecord(4), { signer: alice }), "relayA"),
+    "accept",
+  );
+  // An invalid message is refused before it can spend a token, and reported each time.
+  assertEquals(await validate(topics.updates, await sign(updateAnnounce(9)), "relayA"), "reject");
+  assertEquals(counts["wrong-window"], 1);
+  assertEquals(reports.length, 3);
 });

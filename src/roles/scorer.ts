@@ -9,7 +9,12 @@
  */
 
 import type { Sampler } from "../data/sampler.ts";
-import { type Judgement, judgeWindow, type Submission } from "../gauntlet/gauntlet.ts";
+import {
+  type JudgeContext,
+  type Judgement,
+  judgeWindow,
+  type Submission,
+} from "../gauntlet/gauntlet.ts";
 import type { LossProbe } from "../gauntlet/loss_check.ts";
 import { type Equivocation, PeerBook } from "../gauntlet/peer_book.ts";
 import { publicKeyFromAddress } from "../identity/address.ts";
@@ -44,6 +49,8 @@ export class Scorer {
   readonly spec: GauntletSpec;
   readonly #p: ScorerParts;
   readonly #book: PeerBook;
+  /** The last judged window's decoded updates (memory only: a restart forgets one window). */
+  #previous: NonNullable<JudgeContext["previous"]> = [];
 
   private constructor(p: ScorerParts, spec: GauntletSpec, book: PeerBook) {
     this.#p = p;
@@ -107,7 +114,10 @@ export class Scorer {
       assigned: (a) => batchesOf(a).assigned,
       unassigned,
       seed: ctx.genesis.data.seed,
+      previous: this.#previous,
     });
+    this.#previous = submissions.filter((s) => s.tensors !== undefined)
+      .map((s) => ({ address: s.address, tensors: s.tensors! }));
     await this.#save();
     return j;
   }

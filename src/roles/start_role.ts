@@ -59,6 +59,8 @@ export interface PeerParts<T> extends RoleParts {
   ops: Ops<T>;
   /** The run's training tokens (it draws its own batches from them). */
   tokens: Uint32Array;
+  /** Makes its trainer (default {@linkcode WindowTrainer}); the attack tests pass hostile ones. */
+  makeTrainer?: (ctx: RunContext, ops: Ops<T>, sampler: Sampler, peer: number) => WindowTrainer<T>;
 }
 
 /** A validator's parts besides {@linkcode RoleParts}. */
@@ -110,7 +112,12 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Pro
     seed: ctx.genesis.data.seed,
   });
   const trainer = parts.role === "peer"
-    ? new WindowTrainer(ctx, parts.ops, sampler, dataPeerIndex(signer.publicKey))
+    ? (parts.makeTrainer ?? ((...a) => new WindowTrainer(...a)))(
+      ctx,
+      parts.ops,
+      sampler,
+      dataPeerIndex(signer.publicKey),
+    )
     : null;
   const scorer = parts.role === "validator"
     ? await Scorer.open({

@@ -58,6 +58,8 @@ export class Validator {
   readonly #c: ValidatorComponents;
   readonly #waker = new Waker();
   readonly #candidates = new Map<number, Map<string, Candidate>>();
+  /** Keys and windows whose late announcement was logged already. */
+  readonly #lateLogged = new Set<string>();
   #running: Promise<void> | null = null;
   #stopped = false;
   readonly #report: StatusReporter;
@@ -118,7 +120,12 @@ export class Validator {
     const now = Date.now();
     const deadline = net.ctx.clock.windowEnd(a.window) + net.ctx.graceMs;
     if (now > deadline || a.window <= chain.applied) {
-      if (now > deadline && a.window > chain.applied - 2) {
+      // One line per key and window: honest peers repeat their announcement until the grace
+      // ends, and a flood must not turn into a flood of lines.
+      const key = `${address} ${a.window}`;
+      if (now > deadline && a.window > chain.applied - 2 && !this.#lateLogged.has(key)) {
+        this.#lateLogged.add(key);
+        if (this.#lateLogged.size > 10_000) this.#lateLogged.clear();
         this.#report.log(
           `update of ${short(address)} for window ${a.window} came ${
             now - deadline
@@ -220,7 +227,12 @@ export class Validator {
       } else submissions.push({ address: c.address, arrival: c.arrival, problem: s.problem });
     });
     this.#report.set({ phase: `scoring window ${w} (${submissions.length} updates)` });
+    const t0 = performance.now();
     const j = await this.#c.scorer.judge(w, chain.params, submissions);
+    this.#report.log(
+      `window ${w} scored: ${j.checks.size} of ${submissions.length} evaluated, ` +
+        `${j.evalMs.toFixed(0)} ms each, ${(performance.now() - t0).toFixed(0)} ms in all`,
+    );
     const byAddress = new Map(cands.map((c) => [c.address, c]));
     const ok = j.selected.map((address) => ({
       address,

@@ -1,0 +1,339 @@
+/**
+ * `deno task attack`: every attack of GAUNTLET.md's list against a real local swarm (processes
+ * on 127.0.0.1, CPU backend, tiny model, H 4, batch 2), beside the clean runs of the same
+ * honest keys. Per run and attacker: windows run, times selected, whether the final model hash
+ * equals the clean run's, the held-out loss of the final model against the clean run's, the
+ * honest peers' selection share after the first window and any penalty on them, how late the
+ * records came, the validator's scoring time and the peers' idle share. Then the evaluation
+ * time of one loss check per peer at two presets, and how many peers one validator evaluates
+ * per window. Writes bench/attack.json and bench/attack.md (the table is printed too).
+ *
+ *   deno task attack [--windows 6] [--window-ms 10000] [--only NAME,…]
+ *
+ * Scoring is always on; the first-come comparison is derived: the validator scores between a
+ * window's deadline and its record, so first-come would save exactly the measured scoring time
+ * from every round's idle time (both are in the results).
+ */
+import { parseArgs } from "node:util";
+import { cpuOps } from "../src/backend/cpu_ops.ts";
+import { FileStore } from "../src/cli/file_store.ts";
+import { loadRunData } from "../src/cli/run_data.ts";
+import { Sampler } from "../src/data/sampler.ts";
+import { lossCheck, tensorNorms } from "../src/gauntlet/loss_check.ts";
+import { KeySigner } from "../src/identity/key_signer.ts";
+import { identityReady } from "../src/identity/signer.ts";
+import { PRESETS } from "../src/model/config.ts";
+import { GAUNTLET_DEFAULTS } from "../src/protocol/gauntlet_spec.ts";
+import type { Genesis } from "../src/protocol/genesis.ts";
+import { localGenesis } from "../src/protocol/local_genesis.ts";
+import { initialParams, runContext } from "../src/protocol/run_context.ts";
+import type { QuantizedTensor } from "../src/reference/sparseloco/compress.ts";
+import { compressModel } from "../src/reference/sparseloco/compress_model.ts";
+import { evaluationBatches, ModelProbe } from "../src/roles/model_probe.ts";
+import { RoleState } from "../src/roles/role_state.ts";
+import type { AttackKind } from "../src/testing/attacker.ts";
+import { type AttackRun, runAttackSwarm } from "../src/testing/attack_swarm.ts";
+import { writeFileAtomic } from "../src/util/atomic_write.ts";
+import { Rng } from "../src/util/rng.ts";
+
+const args = parseArgs({
+  args: Deno.args,
+  options: {
+    windows: { type: "string", default: "6" },
+    "window-ms": { type: "string", default: "10000" },
+    only: { type: "string", default: "" },
+  },
+  strict: true,
+}).values;
+const WINDOWS = Number(args.windows), WINDOW_MS = Number(args["window-ms"]);
+const GENESIS = { sparseloco: { H: 4 }, data: { batch: 2 }, checkpointInterval: 100 };
+const KEY_SEED = "attack-bench";
+
+/** The runs: clean references, then the attacks (several per run where they are cheap). */
+const RUNS: { name: string; honest: number; attacks: AttackKind[] }[] = [
+  { name: "clean-3", honest: 3, attacks: [] },
+  { name: "clean-4", honest: 4, attacks: [] },
+  { name: "garbage-scaled-flipped", honest: 3, attacks: ["garbage", "scaled", "flipped"] },
+  { name: "garbage-x3", honest: 3, attacks: ["garbage", "garbage", "garbage"] },
+  { name: "scaled-x3", honest: 3, attacks: ["scaled", "scaled", "scaled"] },
+  { name: "stale-zeros-equivocate", honest: 3, attacks: ["stale", "zeros", "equivocate"] },
+  { name: "copies", honest: 3, attacks: ["copy", "noised-copy", "flipped-copy"] },
+  {
+    name: "tiny-malformed-oversized-flood-stall",
+    honest: 3,
+    attacks: ["tiny", "malformed", "oversized", "flood", "stall"],
+  },
+  { name: "other-data", honest: 3, attacks: ["other-data"] },
+];
+
+await identityReady();
+
+/** Held-out loss of the validator's final model (8 batches of the valid split). */
+async function heldOutLoss(dir: string, genesis: Genesis, valid: Uint32Array): Promise<number> {
+  const ctx = runContext(genesis);
+  const saved = await new RoleState(await FileStore.open(`${dir}/validator`)).load(ctx);
+  if (saved === null) return NaN;
+  const sampler = new Sampler(valid, {
+    batch: genesis.data.batch,
+    context: genesis.model.context,
+    seed: 99,
+  });
+  const batches = Array.from({ length: 8 }, (_, i) => sampler.batch(0, 0, i));
+  return await new ModelProbe(cpuOps(32), genesis).loss(saved.params, batches);
+}
+
+/** "window N scored: k of n evaluated, X ms each, Y ms in all" → Y. */
+function scoringMs(run: AttackRun): number[] {
+  return run.logs.map((l) => /^validator: window \d+ scored: .* (\d+) ms in all/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1]));
+}
+
+const mean = (xs: number[]) => xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
+
+interface AttackerResult {
+  kind: string;
+  address: string;
+  selected: number;
+  /** The distinct reasons the validator logged for leaving it out, in order. */
+  reason: string;
+}
+
+interface RunResult {
+  name: string;
+  honest: number;
+  windows: number;
+  attackers: AttackerResult[];
+  finalHash: string;
+  sameHashAsClean: boolean | null;
+  heldOutLoss: number;
+  lossDeltaVsClean: number | null;
+  /** Per honest peer: share of windows ≥ 1 that selected it. */
+  honestSelectionShare: number[];
+  honestPenalised: string[];
+  maxRecordLateMs: number;
+  meanScoringMs: number;
+  honestIdleShare: number;
+  exited: string[];
+  /** Per window: who was selected ("h0"… honest, "a0:kind"… attackers) and how late. */
+  records: { window: number; selected: string[]; lateMs: number }[];
+}
+
+const only = args.only === "" ? null : args.only!.split(",");
+/** With --only, the other runs are kept from the last bench/attack.json. */
+const kept: RunResult[] = only === null ? [] : await Deno.readTextFile("bench/attack.json")
+  .then((t) => (JSON.parse(t).runs as RunResult[]).filter((r) => !only.includes(r.name)))
+  .catch(() => []);
+const results: RunResult[] = [];
+const clean = new Map<number, RunResult>();
+const started = Date.now();
+for (const r of RUNS) {
+  // The clean run of three is the reference of every hash and loss comparison: always run.
+  if (only !== null && !only.includes(r.name) && r.name !== "clean-3") continue;
+  console.log(
+    `run ${r.name}: ${r.honest} honest + ${r.attacks.length} hostile, ${WINDOWS} windows of ${
+      WINDOW_MS / 1000
+    } s`,
+  );
+  const dir = `runs/attack/${r.name}`;
+  const run = await runAttackSwarm({
+    dir,
+    keySeed: KEY_SEED,
+    honest: r.honest,
+    attacks: r.attacks,
+    windows: WINDOWS,
+    windowMs: WINDOW_MS,
+    genesis: GENESIS,
+  });
+  const valid = (await loadRunData(run.genesis, `${dir}/genesis.json`)).valid;
+  const loss = await heldOutLoss(dir, run.genesis, valid);
+  const last = run.records.at(-1);
+  const validator = run.logs.filter((l) => l.startsWith("validator: "));
+  const after = run.records.filter((x) => x.window >= 1);
+  const ref = clean.get(r.honest);
+  const rounds = run.rounds.filter((x) => x.e.window >= 1);
+  const res: RunResult = {
+    name: r.name,
+    honest: r.honest,
+    windows: run.records.length,
+    attackers: r.attacks.map((kind, i) => {
+      const a = run.attackers[i];
+      const reasons = [
+        ...validator.filter((l) =>
+          l.includes(a.slice(0, 8)) && /left out|refused|banned|did not arrive/.test(l)
+        ),
+        ...run.logs.filter((l) => l.includes(`rate-limited: ${a}`)),
+      ].map((l) =>
+        l.replace(/^validator: (window \d+: )?(\w+…? )?(left out: )?/, "")
+          .replace(/^update of \w+ for window \d+ /, "")
+          .replace(/ \d+ message\(s\) dropped.*/, "").replace(/window \d+/g, "window N")
+          .replace(/\d+ negative/, "n negative").slice(0, 90)
+      );
+      return {
+        kind,
+        address: a,
+        selected: run.records.filter((x) => x.selected.includes(a)).length,
+        reason: [...new Set(reasons)].slice(0, 3).join("; "),
+      };
+    }),
+    finalHash: last?.modelHash ?? "",
+    sameHashAsClean: ref === undefined ? null : ref.finalHash === last?.modelHash,
+    heldOutLoss: loss,
+    lossDeltaVsClean: ref === undefined ? null : (loss - ref.heldOutLoss) / ref.heldOutLoss,
+    honestSelectionShare: run.honest.map((h) =>
+      after.filter((x) => x.selected.includes(h)).length / Math.max(1, after.length)
+    ),
+    honestPenalised: validator.filter((l) =>
+      run.honest.some((h) => l.includes(h.slice(0, 8))) && /left out|banned/.test(l)
+    ),
+    maxRecordLateMs: Math.max(...run.records.map((x) => x.lateMs)),
+    meanScoringMs: mean(scoringMs(run)),
+    honestIdleShare: mean(rounds.map((x) => x.e.idleMs)) /
+      mean(rounds.map((x) => x.e.idleMs + x.e.computeMs)),
+    exited: run.exited,
+    records: run.records.map((x) => ({
+      window: x.window,
+      selected: x.selected.map((a) => {
+        const h = run.honest.indexOf(a), k = run.attackers.indexOf(a);
+        return h >= 0 ? `h${h}` : `a${k}:${r.attacks[k]}`;
+      }),
+      lateMs: x.lateMs,
+    })),
+  };
+  if (r.attacks.length === 0) clean.set(r.honest, res);
+  console.log(JSON.stringify(res));
+  results.push(res);
+}
+
+/** One loss check per peer on the CPU backend: its time at a preset and the default batch. */
+async function evalTime(
+  preset: string,
+): Promise<{ preset: string; params: number; batch: number; evalMs: number }> {
+  const genesis = localGenesis({
+    validators: [KeySigner.fromUri("//Alice").address],
+    genesisTime: 0,
+    model: PRESETS[preset],
+  });
+  const ctx = runContext(genesis);
+  const tokens = (await loadRunData(genesis, "bench/genesis.json")).train;
+  const sampler = new Sampler(tokens, {
+    batch: genesis.data.batch,
+    context: genesis.model.context,
+    seed: 1,
+  });
+  const probe = new ModelProbe(cpuOps(32), genesis);
+  const theta = initialParams(ctx);
+  const delta = new Rng(3).normals(ctx.layout.length, 1e-3);
+  const update = compressModel(
+    delta,
+    new Float32Array(delta.length),
+    ctx.tensors,
+    ctx.compress,
+  ) as QuantizedTensor[];
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const b = evaluationBatches(
+      sampler,
+      genesis.sparseloco.H,
+      i,
+      1,
+      2,
+      GAUNTLET_DEFAULTS.evalBatches,
+      7,
+    );
+    const t0 = performance.now();
+    await lossCheck(
+      probe,
+      theta,
+      ctx.tensors,
+      update,
+      tensorNorms(update),
+      0.2,
+      0,
+      b.assigned,
+      b.unassigned,
+    );
+    times.push(performance.now() - t0);
+  }
+  return {
+    preset,
+    params: ctx.layout.length,
+    batch: genesis.data.batch,
+    evalMs: times.sort((a, b) => a - b)[1],
+  };
+}
+const DEFAULT_WINDOW_MS =
+  localGenesis({ validators: [KeySigner.fromUri("//Alice").address], genesisTime: 0 }).windowMs;
+const evals = [];
+for (const p of ["tiny", "small"]) {
+  const e = await evalTime(p);
+  evals.push({
+    ...e,
+    shareOfDefaultWindow: e.evalMs / DEFAULT_WINDOW_MS,
+    peersPerWindow: Math.floor(DEFAULT_WINDOW_MS / e.evalMs),
+    peersWithinGrace: Math.floor(0.1 * DEFAULT_WINDOW_MS / e.evalMs),
+  });
+  console.log(JSON.stringify(evals.at(-1)));
+}
+
+const byName = new Map([...kept, ...results].map((r) => [r.name, r]));
+const all = RUNS.map((r) => byName.get(r.name)).filter((r): r is RunResult => r !== undefined);
+const out = {
+  date: new Date().toISOString(),
+  windows: WINDOWS,
+  windowMs: WINDOW_MS,
+  genesis: GENESIS,
+  runtimeS: Math.round((Date.now() - started) / 1000),
+  runs: all,
+  evaluation: { defaultWindowMs: DEFAULT_WINDOW_MS, presets: evals },
+};
+await Deno.mkdir("bench", { recursive: true });
+await writeFileAtomic("bench/attack.json", JSON.stringify(out, null, 2) + "\n");
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const lines = [
+  `Attack runs (\`deno task attack\`, ${
+    out.date.slice(0, 10)
+  }): 3 honest peers (4 in clean-4) + the attackers, ` +
+  `${WINDOWS} windows of ${
+    WINDOW_MS / 1000
+  } s, tiny model, H 4, batch 2, CPU backend, keys from one seed. ` +
+  `"same hash": the final model hash equals clean-3's; "loss Δ": held-out loss of the final model against clean-3's; ` +
+  `honest share: the share of windows ≥ 1 selecting each honest peer.`,
+  "",
+  "| run | attacker | selected | why left out (distinct reasons) | same hash | loss Δ | honest share (min) | honest penalised | latest record | scoring / window | honest idle share |",
+  "|---|---|---|---|---|---|---|---|---|---|---|",
+];
+for (const r of all) {
+  const rows = r.attackers.length > 0
+    ? r.attackers
+    : [{ kind: "—", selected: 0, reason: "", address: "" }];
+  for (const a of rows) {
+    lines.push(
+      `| ${r.name} | ${a.kind} | ${a.kind === "—" ? "—" : `${a.selected} / ${r.windows}`} | ${
+        a.reason.replaceAll("|", "/")
+      } | ` +
+        `${r.sameHashAsClean === null ? "(reference)" : r.sameHashAsClean ? "yes" : "no"} | ` +
+        `${r.lossDeltaVsClean === null ? r.heldOutLoss.toFixed(4) : pct(r.lossDeltaVsClean)} | ` +
+        `${pct(Math.min(...r.honestSelectionShare))} | ${r.honestPenalised.length} | ` +
+        `${(r.maxRecordLateMs / 1000).toFixed(1)} s | ${(r.meanScoringMs / 1000).toFixed(2)} s | ${
+          pct(r.honestIdleShare)
+        } |`,
+    );
+  }
+}
+lines.push(
+  "",
+  `Evaluation (one loss check per peer: 4 forward passes of ${GAUNTLET_DEFAULTS.evalBatches} batches, CPU backend, default batch), ` +
+    `default window ${DEFAULT_WINDOW_MS / 1000} s:`,
+  "",
+  "| preset | parameters | batch | eval / peer | share of a window | peers / window | peers within 10% of a window |",
+  "|---|---|---|---|---|---|---|",
+  ...evals.map((e) =>
+    `| ${e.preset} | ${e.params} | ${e.batch} | ${(e.evalMs / 1000).toFixed(2)} s | ${
+      pct(e.shareOfDefaultWindow)
+    } | ${e.peersPerWindow} | ${e.peersWithinGrace} |`
+  ),
+);
+const table = lines.join("\n");
+await writeFileAtomic("bench/attack.md", table + "\n");
+console.log(table);
