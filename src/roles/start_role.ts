@@ -132,7 +132,7 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Pro
 
   const rejected: RejectCounts = {};
   const onReject = (topic: string, from: string, why: string) =>
-    log(`rejected a message on ${topic.split("/").pop()} from ${from.slice(-8)}: ${why}`);
+    log(`rejected a message on ${topic.split("/").at(-2)} from ${from.slice(-8)}: ${why}`);
   const node: WeblocoNode = await parts.createNode({
     runId: ctx.runId,
     privateKey: parts.libp2pKey,
