@@ -74,9 +74,10 @@ export class Scorer {
     return new Scorer(p, spec, book);
   }
 
-  /** Why `address` may not enter window `w` (null: it may), from the book. */
-  exclusion(address: string, w: number): string | null {
-    return this.#book.exclusion(address, w)?.text ?? null;
+  /** Whether `address` is banned in window `w` (its updates are not even fetched). */
+  banned(address: string, w: number): boolean {
+    const code = this.#book.exclusion(address, w)?.code;
+    return code === "banned" || code === "copy";
   }
 
   /** Logs equivocation evidence, bans the key, and saves the book. */

@@ -47,8 +47,8 @@ interface Candidate {
   payloadHash: string;
   from: string;
   arrival: number;
-  /** Settles with the checked bytes, or with why the update was refused. */
-  checked: Promise<{ bytes: Uint8Array } | { problem: string }>;
+  /** Settles with the checked bytes and their tensors (decoded once), or why it was refused. */
+  checked: Promise<{ bytes: Uint8Array; tensors: Submission["tensors"] } | { problem: string }>;
   /** Set when the key announced a second, different update for the window. */
   equivocated: boolean;
 }
@@ -150,7 +150,7 @@ export class Validator {
       }
       return;
     }
-    if (this.#c.scorer.exclusion(address, a.window)?.startsWith("banned") === true) return;
+    if (this.#c.scorer.banned(address, a.window)) return;
     const checked = hex(a.modelHash) !== chain.hashHex
       // Not trained from θ_w: scored as refused (the signed model hash is an exact sync check).
       ? Promise.resolve({ problem: "trained from another model" })
@@ -158,8 +158,7 @@ export class Validator {
         try {
           const bytes = await net.fetchPayload(payloadHash, [from]);
           if (bytes.length !== a.size) throw new Error(`${bytes.length} bytes, announced ${a.size}`);
-          chain.checkUpdate(bytes, a.window);
-          return { bytes };
+          return { bytes, tensors: chain.checkUpdate(bytes, a.window).tensors };
         } catch (e) {
           this.#report.log(
             `update of ${short(address)} for window ${a.window} refused: ${(e as Error).message}`,
@@ -223,7 +222,7 @@ export class Validator {
         this.#report.log(`update of ${short(c.address)} for window ${w} did not arrive by the deadline`);
       } else if ("bytes" in s) {
         bytesOf.set(c.address, s.bytes);
-        submissions.push({ address: c.address, arrival: c.arrival, tensors: chain.checkUpdate(s.bytes, w).tensors });
+        submissions.push({ address: c.address, arrival: c.arrival, tensors: s.tensors });
       } else submissions.push({ address: c.address, arrival: c.arrival, problem: s.problem });
     });
     this.#report.set({ phase: `scoring window ${w} (${submissions.length} updates)` });
