@@ -3,17 +3,13 @@
  * trace. Each case runs `deno task train`'s entry point as a separate process.
  */
 import { writeBinShard } from "../src/data/bin_shard.ts";
+import { runMain } from "../src/testing/run_main.ts";
 
-const DENO = Deno.execPath();
 const dir = await Deno.makeTempDir({ prefix: "webloco-cli-" });
 
 async function train(...args: string[]) {
-  const out = await new Deno.Command(DENO, {
-    args: ["run", "-A", "src/cli/train_main.ts", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stderr: new TextDecoder().decode(out.stderr).trim(), stdout: new TextDecoder().decode(out.stdout) };
+  const r = await runMain("src/cli/train_main.ts", args);
+  return { ...r, stderr: r.stderr.trim() };
 }
 
 async function expectOneLineError(args: string[], pattern: RegExp) {

@@ -1,4 +1,5 @@
 import { assert, assertEquals } from "../testing/assert.ts";
+import { runMain } from "../testing/run_main.ts";
 import { hex } from "../util/hex.ts";
 import { runIdOf } from "../protocol/genesis.ts";
 import { readGenesisFile } from "./genesis_file.ts";
@@ -7,13 +8,8 @@ const MAIN = new URL("./genesis_main.ts", import.meta.url).pathname;
 const ALICE = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY";
 
 async function genesis(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-env", MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout).trim(), stderr: dec.decode(out.stderr) };
+  const r = await runMain(MAIN, args, ["--allow-read", "--allow-write", "--allow-env"]);
+  return { ...r, stdout: r.stdout.trim() };
 }
 
 Deno.test("genesis CLI writes a local genesis, checks it, and reports bad input in one line", async () => {

@@ -1,4 +1,5 @@
 import { assert, assertEquals } from "../testing/assert.ts";
+import { runMain } from "../testing/run_main.ts";
 import { readKeyFile } from "../identity/key_file.ts";
 import { identityReady } from "../identity/signer.ts";
 
@@ -6,14 +7,8 @@ await identityReady();
 
 const MAIN = new URL("./keygen_main.ts", import.meta.url).pathname;
 
-async function keygen(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-env", MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function keygen(...args: string[]) {
+  return runMain(MAIN, args, ["--allow-read", "--allow-write", "--allow-env"]);
 }
 
 Deno.test("keygen writes a key file and prints its address; a second run refuses", async () => {

@@ -5,6 +5,7 @@
  * which the page's gossip validator must reject and never deliver.
  */
 import { expect, type Page, test } from "@playwright/test";
+import { fixtureChildren } from "./fixture_children.ts";
 import { type ChildProcess, spawn } from "node:child_process";
 import type { NetFixtureInfo } from "./net_fixture.ts";
 import type { NetPageResult } from "../../web/net_page.ts";
@@ -21,26 +22,8 @@ interface Fixture {
   stderr: () => string;
 }
 
-/** Fixture processes this spec started; killed after each test whatever happened. */
-const children = new Set<ChildProcess>();
-
-test.afterEach(async () => {
-  await Promise.all([...children].map(stopChild));
-  children.clear();
-});
-
-/** SIGTERM (the fixture stops its node), then SIGKILL if it lingers. */
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const kill = setTimeout(() => child.kill("SIGKILL"), 5_000);
-    child.once("exit", () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    child.kill("SIGTERM");
-  });
-}
+/** Fixture processes this spec started; stopped after each test whatever happened. */
+const children = fixtureChildren(5_000);
 
 /** Starts the fixture and waits (bounded) for its JSON line. */
 function startFixture(args: string[] = []): Promise<Fixture> {
@@ -54,7 +37,7 @@ function startFixture(args: string[] = []): Promise<Fixture> {
     stdio: ["pipe", "pipe", "pipe"],
     env: { ...process.env, NO_COLOR: "1" },
   });
-  children.add(child);
+  children.track(child);
   let stdout = "", stderr = "";
   child.stderr!.on("data", (d) => (stderr += d));
   return new Promise((resolve, reject) => {

@@ -17,6 +17,7 @@
  * vs waiting on the network).
  */
 import { expect, type Page, test } from "@playwright/test";
+import { fixtureChildren } from "./fixture_children.ts";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import type { RunFixtureInfo } from "./run_fixture.ts";
 import type { PeerPageState } from "../../workers/peer_protocol.ts";
@@ -38,25 +39,8 @@ interface Fixture {
   stderr: () => string;
 }
 
-const children = new Set<ChildProcess>();
-
-test.afterEach(async () => {
-  await Promise.all([...children].map(stopChild));
-  children.clear();
-});
-
-/** SIGTERM (the fixture stops its roles), then SIGKILL if it lingers. */
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const kill = setTimeout(() => child.kill("SIGKILL"), 20_000);
-    child.once("exit", () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    child.kill("SIGTERM");
-  });
-}
+/** Fixture processes this spec started; stopped after each test whatever happened. */
+const children = fixtureChildren(20_000);
 
 function startFixture(): Promise<Fixture> {
   const child = spawn("node_modules/.bin/deno", ["run", "-A", "test/browser/run_fixture.ts"], {
@@ -64,7 +48,7 @@ function startFixture(): Promise<Fixture> {
     stdio: ["pipe", "pipe", "pipe"],
     env: { ...process.env, NO_COLOR: "1" },
   });
-  children.add(child);
+  children.track(child);
   const events: Fixture["events"] = [];
   let rest = "", stderr = "";
   child.stderr!.on("data", (d) => {
