@@ -33,6 +33,7 @@ import {
   type Provider,
 } from "./payload_protocol.ts";
 import { type PayloadHash, PayloadStore } from "./payload_store.ts";
+import { type ContentService, contentService, type ContentServiceInit } from "./content_protocol.ts";
 import { type RunTopics, runTopics } from "./protocols.ts";
 import {
   type SyncOptions,
@@ -63,6 +64,8 @@ export interface WeblocoServices {
   payload: PayloadService;
   /** The sync protocol (history since a window, newest checkpoint). */
   sync: SyncService;
+  /** The content protocol (the genesis' corpus and tokenizer files this node holds). */
+  content: ContentService;
   /** libp2p requires a service map to be indexable. */
   [key: string]: unknown;
 }
@@ -90,6 +93,8 @@ export interface WeblocoNodeOptions {
   payload?: PayloadServerOptions;
   /** Limits of the sync server (records per response, record bytes, concurrency, timeouts). */
   sync?: SyncServiceInit;
+  /** What the content server serves (default nothing until `setSource`) and its limits. */
+  content?: ContentServiceInit;
   /** Gossip limits and scoring (topics and validator come from the fields above). */
   gossip?: Omit<GossipConfig, "topics" | "validate">;
   /** A line logger for background failures (bootstrap dials, handler errors). */
@@ -148,6 +153,7 @@ export function weblocoLibp2pOptions(
           onError: options.sync?.onError ??
             (log && ((err, peer) => log(`sync request from ${peer} failed: ${messageOf(err)}`))),
         }),
+        content: contentService(options.content),
       },
     },
   };

@@ -11,6 +11,7 @@
  * /webloco/1a2b3c4d/rounds/1    signed round records
  * /webloco/payload/1.0.0        request/response: payload bytes by sha256
  * /webloco/sync/1.0.0           request/response: round records since a window, newest checkpoint
+ * /webloco/content/1.0.0        request/response: a genesis file's manifest or chunk by sha256
  * ```
  *
  * @module
@@ -29,6 +30,9 @@ export const PAYLOAD_PROTOCOL = "/webloco/payload/1.0.0";
  * newest checkpoint pointer and signed round records). See `sync_protocol.ts`.
  */
 export const SYNC_PROTOCOL = "/webloco/sync/1.0.0";
+
+/** The content protocol (corpus shards and tokenizer by sha256, chunked). See `content_protocol.ts`. */
+export const CONTENT_PROTOCOL = "/webloco/content/1.0.0";
 
 /** Version of the topic layout; part of every topic name. */
 export const TOPIC_VERSION = 1;
