@@ -37,22 +37,34 @@ export async function readGenesisFile(path: string): Promise<Genesis> {
 }
 
 /**
+ * Where a file a genesis names is on this machine: its path relative to the genesis file's
+ * folder (or absolute); `null` for an http(s) URL.
+ */
+export function genesisRefPath(genesisPath: string, ref: FileRef): string | null {
+  if (/^https?:\/\//i.test(ref.path)) return null;
+  const dir = genesisPath.includes("/")
+    ? genesisPath.slice(0, genesisPath.lastIndexOf("/") + 1)
+    : "";
+  return ref.path.startsWith("/") ? ref.path : dir + ref.path;
+}
+
+/**
  * Reads a file a genesis names (`field` is where, e.g. "tokenizer" or "data.corpus[2]"),
- * relative to the genesis file's folder (or an http(s) URL), and checks its SHA-256. Throws {@linkcode GenesisError}.
+ * relative to the genesis file's folder (or an http(s) URL), and checks its SHA-256. When it
+ * is not there and `contentDir` is given, the copy downloaded from the run,
+ * `<contentDir>/<sha256>`, is read instead. Throws {@linkcode GenesisError}.
  */
 export async function readGenesisRef(
   genesisPath: string,
   field: string,
   ref: FileRef,
+  contentDir?: string,
 ): Promise<Uint8Array> {
-  const isUrl = /^https?:\/\//i.test(ref.path);
-  const dir = genesisPath.includes("/")
-    ? genesisPath.slice(0, genesisPath.lastIndexOf("/") + 1)
-    : "";
-  const file = isUrl || ref.path.startsWith("/") ? ref.path : dir + ref.path;
+  const local = genesisRefPath(genesisPath, ref);
+  const file = local ?? ref.path;
   let bytes: Uint8Array;
   try {
-    if (!isUrl) bytes = await Deno.readFile(file);
+    if (local !== null) bytes = await readLocal(local, contentDir, ref);
     else {
       const res = await fetch(ref.path);
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
@@ -74,5 +86,23 @@ export async function readGenesisRef(
       }: SHA-256 is ${got}, the genesis says ${ref.sha256}`,
     );
   }
+  if (ref.bytes !== undefined && bytes.length !== ref.bytes) {
+    throw new GenesisError(
+      `${genesisPath}: ${field}.path ${
+        JSON.stringify(ref.path)
+      }: ${bytes.length} bytes, the genesis says ${ref.bytes}`,
+    );
+  }
   return bytes;
+}
+
+async function readLocal(path: string, contentDir: string | undefined, ref: FileRef) {
+  try {
+    return await Deno.readFile(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound) || contentDir === undefined) throw e;
+    return await Deno.readFile(`${contentDir}/${ref.sha256}`).catch(() => {
+      throw e;
+    });
+  }
 }

@@ -29,6 +29,7 @@ import { type NodeFactory, startRole } from "../roles/start_role.ts";
 import { parseFlags, runCli, UsageError } from "./cli.ts";
 import { FileStore } from "./file_store.ts";
 import { readGenesisFile } from "./genesis_file.ts";
+import { prepareGenesisContent } from "./genesis_file_content.ts";
 import { libp2pKeyFile } from "./libp2p_key.ts";
 import { LiveView } from "./live_view.ts";
 import { loadRunData } from "./run_data.ts";
@@ -114,10 +115,19 @@ export async function main(args: readonly string[]): Promise<void> {
     else console.log(JSON.stringify(e));
   };
   const log = (line: string) => emit({ event: "log", address: signer.address, line });
+  // Files the genesis names but this machine lacks come from the run first; all are served.
+  const content = await prepareGenesisContent({
+    genesis,
+    genesisPath: a.genesis,
+    dataDir: a.dataDir,
+    bootstrap: [...genesis.bootstrap, ...a.bootstrap],
+    log,
+  });
   const createNode: NodeFactory = async (o) => {
     const node = await createDenoNode({
       ...o,
       listen: a.listen.length > 0 ? a.listen : undefined,
+      content: { source: content },
     }).catch((e) => {
       throw e instanceof NetError ? new UsageError(e.message) : e;
     });
@@ -140,7 +150,7 @@ export async function main(args: readonly string[]): Promise<void> {
     createNode,
   };
   // The backend comes before the node: a missing GPU is a start-up error, not a network one.
-  const tokens = (await loadRunData(genesis, a.genesis)).train;
+  const tokens = (await loadRunData(genesis, a.genesis, content.dir)).train;
   const ops = await openBackend(a.backend, log);
   const role = await startRole({ ...parts, role: a.role, tokens, ops });
 

@@ -27,11 +27,18 @@ export interface RunData {
 
 /**
  * Loads the tokenizer and corpus of `genesis`, read from `genesisPath` (file references are
- * relative to its folder). Throws `GenesisError` or `DataError` with the file named.
+ * relative to its folder), else from `contentDir` (the copies downloaded from the run).
+ * Throws `GenesisError` or `DataError` with the file named.
  */
-export async function loadRunData(genesis: Genesis, genesisPath: string): Promise<RunData> {
+export async function loadRunData(
+  genesis: Genesis,
+  genesisPath: string,
+  contentDir?: string,
+): Promise<RunData> {
   const tokenizer = genesis.tokenizer === "bytes" ? new ByteTokenizer() : parseHfTokenizer(
-    new TextDecoder().decode(await readGenesisRef(genesisPath, "tokenizer", genesis.tokenizer)),
+    new TextDecoder().decode(
+      await readGenesisRef(genesisPath, "tokenizer", genesis.tokenizer, contentDir),
+    ),
     genesis.tokenizer.path,
   );
   if (tokenizer.vocabSize !== genesis.model.vocabSize) {
@@ -44,7 +51,7 @@ export async function loadRunData(genesis: Genesis, genesisPath: string): Promis
     ? await readCorpusFiles([])
     : await Promise.all(corpus.map(async (ref, i) => ({
       name: ref.path,
-      bytes: await readGenesisRef(genesisPath, `data.corpus[${i}]`, ref),
+      bytes: await readGenesisRef(genesisPath, `data.corpus[${i}]`, ref, contentDir),
     })));
   const { tokens } = tokenizeCorpus(files, tokenizer);
   return { tokenizer, ...splitTokens(tokens, genesis.data.validFraction) };

@@ -16,6 +16,14 @@ import { canonicalJson } from "../codec/canonical_json.ts";
 import { MAX_CONTRIBUTORS_LIMIT } from "../codec/messages.ts";
 import { isMultiaddrText } from "../codec/multiaddr_text.ts";
 import { GAUNTLET_DEFAULTS, type GauntletSpec } from "./gauntlet_spec.ts";
+import {
+  GAUNTLET_BOUNDS,
+  MAX_BOOTSTRAP,
+  MAX_CORPUS_FILES,
+  MAX_VALIDATORS,
+  optionalFields,
+  requiredFields,
+} from "./genesis_schema.ts";
 
 /** The genesis format version this module reads and writes. */
 export const GENESIS_VERSION = 1;
@@ -26,6 +34,11 @@ export interface FileRef {
   path: string;
   /** Lower-case hex SHA-256 of the file's bytes. */
   sha256: string;
+  /**
+   * The file's length, when the genesis declares it (absent in older genesis files, whose run
+   * id stays); a download refuses a source that announces another length before fetching.
+   */
+  bytes?: number;
 }
 
 /** `"bytes"`: one token per UTF-8 byte (vocab 256); else a Hugging Face tokenizer.json. */
@@ -140,7 +153,12 @@ class Check {
     throw new GenesisError(`${this.source}: ${field ? `${field} ` : ""}${what}${shown}`);
   }
 
-  object(v: unknown, field: string, keys: readonly string[], optional: readonly string[] = []): Obj {
+  object(
+    v: unknown,
+    field: string,
+    keys: readonly string[],
+    optional: readonly string[] = [],
+  ): Obj {
     if (typeof v !== "object" || v === null || Array.isArray(v)) {
       this.fail(field, "must be an object", v);
     }
@@ -200,7 +218,10 @@ class Check {
   }
 
   fileRef(v: unknown, field: string): FileRef {
-    const o = this.object(v, field, ["path", "sha256"]);
+    const o = this.object(v, field, requiredFields("tokenizer"), optionalFields("tokenizer"));
+    const bytes = o.bytes === undefined
+      ? {}
+      : { bytes: this.int(o.bytes, `${field}.bytes`, 0, Number.MAX_SAFE_INTEGER) };
     return {
       path: this.str(
         o.path,
@@ -209,6 +230,7 @@ class Check {
         "a path or URL of 1 to 1024 characters (no control characters)",
       ),
       sha256: this.str(o.sha256, `${field}.sha256`, SHA256_RE, "64 lower-case hex digits"),
+      ...bytes,
     };
   }
 }
@@ -217,9 +239,6 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const SHA256_RE = /^[0-9a-f]{64}$/;
 // deno-lint-ignore no-control-regex
 const PATH_RE = /^[^\x00-\x1f\x7f]{1,1024}$/;
-const MAX_VALIDATORS = 16;
-const MAX_BOOTSTRAP = 64;
-const MAX_CORPUS_FILES = 4096;
 /** Latest time a JS Date can hold. */
 const MAX_TIME_MS = 8.64e15;
 
@@ -237,54 +256,6 @@ function show(v: unknown): string {
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
-const TOP_FIELDS = [
-  "version",
-  "name",
-  "genesisTime",
-  "windowMs",
-  "model",
-  "tokenizer",
-  "data",
-  "inner",
-  "sparseloco",
-  "maxContributors",
-  "validators",
-  "bootstrap",
-  "checkpointInterval",
-] as const;
-
-/** Bounds of every gauntlet parameter: [min, max, integer?]. */
-const GAUNTLET_BOUNDS: { [K in keyof GauntletSpec]: GauntletSpec[K] extends number ? [number, number, boolean] : "factors" } = {
-  evalBudget: [1, 1024, true],
-  bins: [1, 64, true],
-  evalBatches: [1, 64, true],
-  evalStep: [0, 1e3, false],
-  passRatio: [0, 1, false],
-  maxNormRatio: [1, 1e12, false],
-  ratingBeta: [1e-6, 1e6, false],
-  ratingTau: [0, 1e6, false],
-  floorScore: [-1e12, 0, false],
-  assignMargin: [0, 1e6, false],
-  indicatorEma: [0, 1, false],
-  indicatorMin: [-1, 1, false],
-  warmupWindows: [0, 1e9, true],
-  missFactors: "factors",
-  historyWindows: [1, 1024, true],
-  absentShare: [0, 1, false],
-  negativeFactor: [0, 1, false],
-  negativeStreak: [1, 1024, true],
-  copyHalve: [0, 1, false],
-  copyReset: [0, 1, false],
-  copyBan: [0, 1, false],
-  copyCosine: [0, 1, false],
-  banWindows: [0, 1e9, true],
-  creditTop: [0, 1024, true],
-  creditTopShare: [0, 1, false],
-  creditNext: [0, 1024, true],
-  creditNextShare: [0, 1, false],
-  reserves: [0, 1024, true],
-};
-
 /** The gauntlet parameters of a run: GAUNTLET.md's defaults, overridden by the genesis. */
 export function gauntletOf(genesis: Genesis): GauntletSpec {
   return { ...GAUNTLET_DEFAULTS, ...genesis.gauntlet };
@@ -297,7 +268,7 @@ export function gauntletOf(genesis: Genesis): GauntletSpec {
  */
 export function validateGenesis(value: unknown, source = "genesis"): Genesis {
   const c = new Check(source);
-  const g = c.object(value, "", TOP_FIELDS, ["gauntlet"]);
+  const g = c.object(value, "", requiredFields(""), optionalFields(""));
   if (g.version !== GENESIS_VERSION) c.fail("version", `must be ${GENESIS_VERSION}`, g.version);
   const name = c.str(
     g.name,
@@ -325,7 +296,7 @@ export function validateGenesis(value: unknown, source = "genesis"): Genesis {
     c.fail("model.vocabSize", `must be at least 256 for the "bytes" tokenizer`, model.vocabSize);
   }
 
-  const d = c.object(g.data, "data", ["corpus", "seed", "batch", "validFraction"]);
+  const d = c.object(g.data, "data", requiredFields("data"));
   const corpus = d.corpus === "default"
     ? "default" as const
     : Array.isArray(d.corpus)
@@ -340,17 +311,7 @@ export function validateGenesis(value: unknown, source = "genesis"): Genesis {
     validFraction: c.num(d.validFraction, "data.validFraction", 0, 1),
   };
 
-  const n = c.object(g.inner, "inner", [
-    "lr",
-    "warmup",
-    "totalSteps",
-    "minRatio",
-    "beta1",
-    "beta2",
-    "eps",
-    "weightDecay",
-    "gradClip",
-  ]);
+  const n = c.object(g.inner, "inner", requiredFields("inner"));
   const inner: InnerSpec = {
     lr: c.num(n.lr, "inner.lr", 0, Infinity, { openMin: true }),
     warmup: c.int(n.warmup, "inner.warmup", 0, 1e12),
@@ -363,16 +324,7 @@ export function validateGenesis(value: unknown, source = "genesis"): Genesis {
     gradClip: c.num(n.gradClip, "inner.gradClip", 0, Infinity, { openMin: true }),
   };
 
-  const s = c.object(g.sparseloco, "sparseloco", [
-    "H",
-    "beta",
-    "k",
-    "alpha",
-    "indexMode",
-    "maxSide",
-    "chunk",
-    "rangeSigmas",
-  ]);
+  const s = c.object(g.sparseloco, "sparseloco", requiredFields("sparseloco"));
   const maxSide = c.int(s.maxSide, "sparseloco.maxSide", 1, Math.sqrt(MAX_TILE_SIZE));
   const sparseloco: SparseLocoSpec = {
     H: c.int(s.H, "sparseloco.H", 1, 1_000_000),
@@ -416,16 +368,20 @@ export function validateGenesis(value: unknown, source = "genesis"): Genesis {
 
   let gauntlet: Partial<GauntletSpec> | undefined;
   if (g.gauntlet !== undefined) {
-    const keys = Object.keys(GAUNTLET_BOUNDS) as (keyof GauntletSpec)[];
+    const keys = optionalFields("gauntlet") as (keyof GauntletSpec)[];
     const o = c.object(g.gauntlet, "gauntlet", [], keys);
     const out: Record<string, unknown> = {};
     for (const k of keys) {
       if (o[k] === undefined) continue;
       const b = GAUNTLET_BOUNDS[k], f = `gauntlet.${k}`;
       if (b === "factors") {
-        out[k] = c.array(o[k], f, 1, 16).map((x, i) => c.num(x, `${f}[${i}]`, 0, 1, { closedMax: true }));
+        out[k] = c.array(o[k], f, 1, 16).map((x, i) =>
+          c.num(x, `${f}[${i}]`, 0, 1, { closedMax: true })
+        );
       } else {
-        out[k] = b[2] ? c.int(o[k], f, b[0], b[1]) : c.num(o[k], f, b[0], b[1], { closedMax: true });
+        out[k] = b[2]
+          ? c.int(o[k], f, b[0], b[1])
+          : c.num(o[k], f, b[0], b[1], { closedMax: true });
       }
     }
     gauntlet = out as Partial<GauntletSpec>;
