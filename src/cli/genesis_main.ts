@@ -117,7 +117,7 @@ async function main(args: string[]): Promise<void> {
   for (const [flag, [section, key, integer]] of Object.entries(NUMBER_FLAGS)) {
     const text = a[flag] as string | undefined;
     if (text !== undefined) {
-      sections[section][key] = numberFlag(flag, text, 0, { integer, min: -Infinity });
+      sections[section][key] = numberOf(flag, text, integer);
     }
   }
   const tokenizer = a.tokenizer === undefined || a.tokenizer === "bytes"
@@ -221,6 +221,15 @@ function jsonArg(flag: string, text: string): Record<string, unknown> {
     throw new UsageError(`${flag}: must be a JSON object`);
   }
   return v as Record<string, unknown>;
+}
+
+/** A number flag's value; its range is the genesis validator's to judge (it names the field). */
+function numberOf(flag: string, text: string, integer: boolean): number {
+  const n = text.trim() === "" ? NaN : Number(text);
+  if (integer ? !Number.isSafeInteger(n) : !Number.isFinite(n)) {
+    throw new UsageError(`--${flag} must be ${integer ? "an integer" : "a number"}, got "${text}"`);
+  }
+  return n;
 }
 
 /** `--start`: ms since the epoch or an ISO date; default now, rounded up to a second. */
