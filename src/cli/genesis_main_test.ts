@@ -125,7 +125,7 @@ Deno.test("genesis CLI sets every parameter, hashes the files, and --check repor
     const g = await readGenesisFile(path);
     assertEquals(made.stdout, hex(runIdOf(g)));
     const shard = (p: string) => Deno.readFile(`${dir}/shards/${p}`);
-    const ref = async (p: string, bytes: Uint8Array) => ({
+    const ref = (p: string, bytes: Uint8Array) => ({
       path: p,
       sha256: hex(sha256Sync(bytes)),
       bytes: bytes.length,
@@ -137,11 +137,11 @@ Deno.test("genesis CLI sets every parameter, hashes the files, and --check repor
       genesisTime: Date.parse("2026-12-02T12:00:00Z"),
       windowMs: 60_000,
       model: { ...PRESETS.small, context: 96, vocabSize: 257 },
-      tokenizer: await ref("../tokenizer.json", tok),
+      tokenizer: ref("../tokenizer.json", tok),
       data: {
         corpus: [
-          await ref("../shards/b.txt", await shard("b.txt")),
-          await ref("../shards/sub/a.jsonl", await shard("sub/a.jsonl")),
+          ref("../shards/b.txt", await shard("b.txt")),
+          ref("../shards/sub/a.jsonl", await shard("sub/a.jsonl")),
         ],
         seed: 9,
         batch: 3,
