@@ -5,6 +5,29 @@ import { localGenesis } from "../protocol/local_genesis.ts";
 import { sha256Sync } from "../util/hash.ts";
 import { hex } from "../util/hex.ts";
 import { Rng } from "../util/rng.ts";
+import { ContentDir } from "./genesis_file_content.ts";
+
+Deno.test("ContentDir keeps a partial download across a restart and serves it once complete", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const sha = "cd".repeat(32);
+    const first = await ContentDir.open(dir);
+    await first.partial(sha).append(Uint8Array.of(1, 2, 3, 4));
+    assertEquals(await first.size(sha), undefined); // a partial file is not served
+    const again = await ContentDir.open(dir); // a restart
+    const p = again.partial(sha);
+    assertEquals(await p.length(), 4);
+    await p.truncate(2);
+    await p.append(Uint8Array.of(9));
+    assertEquals(await p.read(0, 3), Uint8Array.of(1, 2, 9));
+    await p.complete();
+    assertEquals([await again.size(sha), await again.read(sha, 1, 2)], [3, Uint8Array.of(2, 9)]);
+    assertEquals(await Deno.readFile(`${dir}/content/${sha}`), Uint8Array.of(1, 2, 9));
+    assertEquals(await p.length(), 0); // the .part file became the file
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
 
 const ROLE_MAIN = new URL("./role_main.ts", import.meta.url).pathname;
 

@@ -65,3 +65,27 @@ Deno.test("readGenesisRef reads files beside the genesis and checks their SHA-25
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("readGenesisRef falls back to the downloaded copy and checks a declared length", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const data = new TextEncoder().encode("corpus text\n");
+    const sha256 = hex(sha256Sync(data));
+    await Deno.mkdir(`${dir}/content`);
+    await Deno.writeFile(`${dir}/content/${sha256}`, data);
+    const path = `${dir}/genesis.json`;
+    const ref = { path: "shard.txt", sha256, bytes: data.length };
+    assertEquals(await readGenesisRef(path, "data.corpus[0]", ref, `${dir}/content`), data);
+    await rejects(
+      () => readGenesisRef(path, "data.corpus[0]", ref),
+      `${path}: data.corpus[0].path "shard.txt": cannot read ${dir}/shard.txt (no such file)`,
+    );
+    await Deno.writeFile(`${dir}/shard.txt`, data);
+    await rejects(
+      () => readGenesisRef(path, "data.corpus[0]", { ...ref, bytes: 3 }),
+      `${path}: data.corpus[0].path "shard.txt": 12 bytes, the genesis says 3`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
