@@ -79,7 +79,8 @@ async function waitFor<T>(what: string, ms: number, r: Role, f: () => T | undefi
 }
 
 Deno.test({
-  name: "a peer with only the genesis file and a bootstrap address fetches the corpus and trains",
+  name:
+    "a peer with only the genesis file and a bootstrap address fetches the corpus, trains and serves it",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
@@ -139,6 +140,22 @@ Deno.test({
         p,
         () => p.events.find((e) => e.event === "status" && (e.step as number) > 0),
       );
+      // Peers serve what they fetched: a second joiner knows only the first peer's address.
+      await writeKeyFile(`${dir}/joiner/peer2.key`, seed("peer2"));
+      const peerAddrs = p.events.find((e) => e.event === "listening")!.addresses as string[];
+      const q = spawnRole("peer", [
+        ...["--genesis", `${dir}/joiner/genesis.json`, "--key", `${dir}/joiner/peer2.key`],
+        ...["--data-dir", `${dir}/joiner/data2`, "--listen", "/ip4/127.0.0.1/tcp/0"],
+        ...["--bootstrap", peerAddrs[0]],
+      ]);
+      roles.push(q);
+      await waitFor(
+        "the second download",
+        30_000,
+        q,
+        () => q.events.find((e) => e.event === "log" && String(e.line).startsWith("fetched ")),
+      );
+      assertEquals(await Deno.readFile(`${dir}/joiner/data2/content/${sha256}`), corpus);
     } finally {
       for (const r of roles) {
         try {
