@@ -111,8 +111,9 @@ export function parseKeyFile(text: string, source: string): KeySigner {
   let v: unknown;
   try {
     v = JSON.parse(text);
-  } catch (e) {
-    return fail(`not valid JSON (${(e as Error).message})`);
+  } catch {
+    // Not the parser's message: it quotes the text around the error, which may be the secret.
+    return fail("not valid JSON");
   }
   if (typeof v !== "object" || v === null || Array.isArray(v)) {
     return fail("expected a JSON object");
