@@ -19,7 +19,9 @@ import { ByteTokenizer } from "../src/data/byte_tokenizer.ts";
 import { splitTokens } from "../src/data/sampler.ts";
 import { adapterLabel } from "../src/gpu/device.ts";
 import { KeySigner } from "../src/identity/key_signer.ts";
-import { identityReady } from "../src/identity/signer.ts";
+import { identityReady, type Signer } from "../src/identity/signer.ts";
+import { DelegatedSigner } from "../src/identity/delegation.ts";
+import { hexToU8a } from "@polkadot/util";
 import { openRuntime } from "../src/kernels/open_runtime.ts";
 import { createBrowserNode } from "../src/net/browser_node.ts";
 import type { WeblocoNode } from "../src/net/node.ts";
@@ -29,7 +31,13 @@ import { type RunContext, runContext } from "../src/protocol/run_context.ts";
 import type { StateStore } from "../src/protocol/state_store.ts";
 import type { RoleEvent } from "../src/roles/role_events.ts";
 import { type NodeFactory, type RoleHandle, startRole } from "../src/roles/start_role.ts";
-import type { BackendInfo, PeerMessage, PeerRequest } from "./peer_protocol.ts";
+import {
+  type BackendInfo,
+  type PeerMessage,
+  type PeerRequest,
+  walletFile,
+  type WalletSession,
+} from "./peer_protocol.ts";
 
 /** The parts of DedicatedWorkerGlobalScope used here (the DOM lib types `self` as Window). */
 const scope = self as unknown as {
@@ -68,6 +76,22 @@ async function sessionKey(store: StateStore): Promise<{ signer: KeySigner; creat
   const file: StoredKey = { version: 1, type: "sr25519", address: signer.address, mnemonic };
   await store.put("key.json", new TextEncoder().encode(JSON.stringify(file, null, 2) + "\n"));
   return { signer, created: true };
+}
+
+/** The session key of the run's wallet delegation, kept by the page (web/wallet.ts). */
+async function walletSigner(store: StateStore, ctx: RunContext): Promise<DelegatedSigner> {
+  const bytes = await store.get(walletFile(ctx.runIdHex));
+  if (bytes === null) throw new Error("no wallet connected for this run: press Connect wallet");
+  const s = JSON.parse(new TextDecoder().decode(bytes)) as WalletSession;
+  const signer = new DelegatedSigner(
+    KeySigner.fromMnemonic(s.session.mnemonic),
+    hexToU8a(s.delegation),
+    ctx.runId,
+  );
+  if (signer.validUntil <= Date.now()) {
+    throw new Error(`the wallet's delegation ended; press Connect wallet again`);
+  }
+  return signer;
 }
 
 /** This browser's libp2p key (its peer id survives a reload). */
@@ -189,12 +213,15 @@ async function start(req: Extract<PeerRequest, { type: "start" }>): Promise<void
   await holdProfile(req.profile);
   store = await IdbStore.open(req.profile);
   const ids = store.sub("identity");
-  const { signer, created } = await sessionKey(ids);
+  const { signer, created }: { signer: Signer; created: boolean } = req.wallet
+    ? { signer: await walletSigner(ids, ctx), created: false }
+    : await sessionKey(ids);
   const key = await libp2pKey(ids);
   post({
     type: "identity",
     runId: ctx.runIdHex,
     address: signer.address,
+    wallet: signer instanceof DelegatedSigner ? signer.wallet : undefined,
     peerId: peerIdFromPrivateKey(key).toString(),
     created,
   });
