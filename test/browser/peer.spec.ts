@@ -16,112 +16,34 @@
  * The spec prints the tab's and the Deno peers' speed and the tab's time per window (training
  * vs waiting on the network).
  */
-import { expect, type Page, test } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import { fixtureChildren } from "./fixture_children.ts";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import type { RunFixtureInfo } from "./run_fixture.ts";
+import { execFileSync } from "node:child_process";
+import {
+  applied,
+  type Fixture,
+  FIXTURE_TIMEOUT_MS,
+  pageState,
+  rounds,
+  startFixture,
+  tail,
+  until,
+} from "./peer_fixture.ts";
 import type { PeerPageState } from "../../workers/peer_protocol.ts";
 import { runLink } from "../../src/net/run_link.ts";
-import type { AppliedEvent, RoleEvent, RoundEvent } from "../../src/roles/role_events.ts";
+import type { AppliedEvent, RoundEvent } from "../../src/roles/role_events.ts";
 
-/** Deno start-up, three processes, the sr25519 WASM. */
-const FIXTURE_TIMEOUT_MS = 90_000;
 /** Joining, 3 trained windows and 2 selected records (12 s windows), with slack for 2 cores. */
 const RUN_TIMEOUT_MS = 240_000;
 /** After the reload: keys and state from IndexedDB, then catching up. */
 const RESUME_TIMEOUT_MS = 60_000;
 
-/** A started fixture: its info, every role event so far, its stderr tail. */
-interface Fixture {
-  info: RunFixtureInfo;
-  child: ChildProcess;
-  events: { name: string; e: RoleEvent }[];
-  stderr: () => string;
-}
-
 /** Fixture processes this spec started; stopped after each test whatever happened. */
 const children = fixtureChildren(20_000);
 
-function startFixture(): Promise<Fixture> {
-  const child = spawn("node_modules/.bin/deno", ["run", "-A", "test/browser/run_fixture.ts"], {
-    // stdin stays open: the fixture exits when it closes, i.e. when this process dies.
-    stdio: ["pipe", "pipe", "pipe"],
-    env: { ...process.env, NO_COLOR: "1" },
-  });
-  children.track(child);
-  const events: Fixture["events"] = [];
-  let rest = "", stderr = "";
-  child.stderr!.on("data", (d) => {
-    stderr += d;
-    if (stderr.length > 200_000) stderr = stderr.slice(-100_000);
-  });
-  return new Promise((resolve, reject) => {
-    const fail = (why: string) => {
-      clearTimeout(timer);
-      reject(new Error(`run_fixture: ${why}\nstderr:\n${tail(stderr, 40)}`));
-    };
-    const timer = setTimeout(
-      () => fail(`no info line within ${FIXTURE_TIMEOUT_MS / 1000} s`),
-      FIXTURE_TIMEOUT_MS,
-    );
-    child.on("error", (e) => fail(`cannot start node_modules/.bin/deno: ${e.message}`));
-    child.on("exit", (code, signal) => fail(`exited with ${code ?? signal} before its info line`));
-    child.stdout!.on("data", (d) => {
-      const lines = (rest + d).split("\n");
-      rest = lines.pop()!;
-      for (const line of lines) {
-        const o = JSON.parse(line);
-        if (o.info === undefined) {
-          events.push(o);
-          continue;
-        }
-        clearTimeout(timer);
-        child.removeAllListeners("exit");
-        resolve({ info: o.info, child, events, stderr: () => stderr });
-      }
-    });
-  });
-}
-
-function tail(text: string, n: number): string {
-  return text.split("\n").slice(-n).join("\n");
-}
-
-async function pageState(page: Page): Promise<PeerPageState> {
-  return await page.evaluate(() => globalThis.__peer);
-}
-
-/** Polls `cond` on the page state every second until it holds, or fails with `what`. */
-async function until(
-  page: Page,
-  what: string,
-  timeoutMs: number,
-  cond: (s: PeerPageState) => boolean,
-  context: () => string,
-): Promise<PeerPageState> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await pageState(page);
-    if (s.error !== undefined) throw new Error(`the page failed: ${s.error}${context()}`);
-    if (cond(s)) return s;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs / 1000} s waiting for ${what}\nstatus: ${
-          JSON.stringify(s.status)
-        }\npage log:\n${s.logs.slice(-20).join("\n")}${context()}`,
-      );
-    }
-    await page.waitForTimeout(1000);
-  }
-}
-
-const applied = (s: PeerPageState) =>
-  s.events.filter((e): e is AppliedEvent => e.event === "applied");
-const rounds = (s: PeerPageState) => s.events.filter((e): e is RoundEvent => e.event === "round");
-
 test("a Chromium tab trains with a Deno validator and Deno peers, in lockstep, resumes after a reload, leaves cleanly and a late tab catches up", async ({ page }) => {
   test.setTimeout(FIXTURE_TIMEOUT_MS + 2 * RUN_TIMEOUT_MS + 2 * RESUME_TIMEOUT_MS + 180_000);
-  const fx = await test.step("start a validator and 2 Deno peers", () => startFixture());
+  const fx = await test.step("start a validator and 2 Deno peers", () => startFixture(children));
   const context0 = page.context();
   const consoleLines: string[] = [];
   page.on("console", (m) => consoleLines.push(`${m.type()}: ${m.text()}`));

@@ -1,0 +1,103 @@
+/**
+ * What the volunteer-page specs share: the run fixture (test/browser/run_fixture.ts, a
+ * validator and 2 Deno peers as processes on 127.0.0.1) and polling the page's state.
+ */
+import type { Page } from "@playwright/test";
+import type { fixtureChildren } from "./fixture_children.ts";
+import { type ChildProcess, spawn } from "node:child_process";
+import type { RunFixtureInfo } from "./run_fixture.ts";
+import type { PeerPageState } from "../../workers/peer_protocol.ts";
+import type { AppliedEvent, RoleEvent, RoundEvent } from "../../src/roles/role_events.ts";
+
+/** Deno start-up, three processes, the sr25519 WASM. */
+export const FIXTURE_TIMEOUT_MS = 90_000;
+
+/** A started fixture: its info, every role event so far, its stderr tail. */
+export interface Fixture {
+  info: RunFixtureInfo;
+  child: ChildProcess;
+  events: { name: string; e: RoleEvent }[];
+  stderr: () => string;
+}
+
+/**
+ * Starts test/browser/run_fixture.ts (a validator and 2 Deno peers), stopped after the test
+ * through `children` whatever happened.
+ */
+export function startFixture(children: ReturnType<typeof fixtureChildren>): Promise<Fixture> {
+  const child = spawn("node_modules/.bin/deno", ["run", "-A", "test/browser/run_fixture.ts"], {
+    // stdin stays open: the fixture exits when it closes, i.e. when this process dies.
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  children.track(child);
+  const events: Fixture["events"] = [];
+  let rest = "", stderr = "";
+  child.stderr!.on("data", (d) => {
+    stderr += d;
+    if (stderr.length > 200_000) stderr = stderr.slice(-100_000);
+  });
+  return new Promise((resolve, reject) => {
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      reject(new Error(`run_fixture: ${why}\nstderr:\n${tail(stderr, 40)}`));
+    };
+    const timer = setTimeout(
+      () => fail(`no info line within ${FIXTURE_TIMEOUT_MS / 1000} s`),
+      FIXTURE_TIMEOUT_MS,
+    );
+    child.on("error", (e) => fail(`cannot start node_modules/.bin/deno: ${e.message}`));
+    child.on("exit", (code, signal) => fail(`exited with ${code ?? signal} before its info line`));
+    child.stdout!.on("data", (d) => {
+      const lines = (rest + d).split("\n");
+      rest = lines.pop()!;
+      for (const line of lines) {
+        const o = JSON.parse(line);
+        if (o.info === undefined) {
+          events.push(o);
+          continue;
+        }
+        clearTimeout(timer);
+        child.removeAllListeners("exit");
+        resolve({ info: o.info, child, events, stderr: () => stderr });
+      }
+    });
+  });
+}
+
+export function tail(text: string, n: number): string {
+  return text.split("\n").slice(-n).join("\n");
+}
+
+export async function pageState(page: Page): Promise<PeerPageState> {
+  return await page.evaluate(() => globalThis.__peer);
+}
+
+/** Polls `cond` on the page state every second until it holds, or fails with `what`. */
+export async function until(
+  page: Page,
+  what: string,
+  timeoutMs: number,
+  cond: (s: PeerPageState) => boolean,
+  context: () => string,
+): Promise<PeerPageState> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await pageState(page);
+    if (s.error !== undefined) throw new Error(`the page failed: ${s.error}${context()}`);
+    if (cond(s)) return s;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs / 1000} s waiting for ${what}\nstatus: ${
+          JSON.stringify(s.status)
+        }\npage log:\n${s.logs.slice(-20).join("\n")}${context()}`,
+      );
+    }
+    await page.waitForTimeout(1000);
+  }
+}
+
+export const applied = (s: PeerPageState) =>
+  s.events.filter((e): e is AppliedEvent => e.event === "applied");
+export const rounds = (s: PeerPageState) =>
+  s.events.filter((e): e is RoundEvent => e.event === "round");
