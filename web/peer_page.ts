@@ -214,6 +214,14 @@ function main(): void {
             : `CPU reference — ${m.backend.label}: ${m.backend.reason}`;
           message("connecting to the run");
           break;
+        case "share":
+          state.share = m.share;
+          $("share").textContent = `${m.share.steps} of ${m.share.of} steps per window (${
+            m.share.from === "benchmark" ? "benchmark" : "measured"
+          }: ${m.share.stepMs.toFixed(0)} ms a step, ${
+            m.share.compressMs.toFixed(0)
+          } ms to compress)`;
+          break;
         case "event":
           if (m.event.event === "caught-up") message("training with the run");
           show(m.event, perStep);

@@ -7,6 +7,7 @@
  */
 
 import type { RoleEvent } from "../src/roles/role_events.ts";
+import type { Share } from "./share_trainer.ts";
 
 /** A wallet session as kept in IndexedDB and handed to the worker. */
 export interface WalletSession {
@@ -79,6 +80,7 @@ export type PeerMessage =
     created: boolean;
   }
   | { type: "event"; event: RoleEvent }
+  | { type: "share"; share: Share }
   | { type: "error"; message: string }
   | { type: "stopped" };
 
@@ -93,6 +95,8 @@ export interface PeerPageState {
   peerId?: string;
   /** Whether the key was created in this session. */
   keyCreated?: boolean;
+  /** The tab's share of a window (steps from its measured speed), last computed. */
+  share?: Share;
   /** The last status row. */
   status?: Extract<RoleEvent, { event: "status" }>;
   /** Every applied, round and caught-up event, in order. */

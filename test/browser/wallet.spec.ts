@@ -118,6 +118,11 @@ test("a wallet extension delegates once to the tab's session key, which trains a
       context,
     );
     expect(s.wallet).toBe(pair.address);
+    // Its share of a window came from what it measured, and bounded its steps.
+    expect(s.share?.from, `share: ${JSON.stringify(s.share)}`).toBe("measured");
+    expect(s.share!.stepMs).toBeGreaterThan(0);
+    for (const r of rounds(s)) expect(r.steps).toBeLessThanOrEqual(s.share!.of);
+    console.log(`tab share: ${JSON.stringify(s.share)}`);
     expect(s.address, "the session key signs, not the wallet").not.toBe(pair.address);
     expect(signed.length, "still the one signature").toBe(1);
     await expect(page.locator("#identity")).toContainText(`session key of wallet ${pair.address}`);
