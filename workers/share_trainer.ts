@@ -65,9 +65,14 @@ export class ShareTrainer<T> extends WindowTrainer<T> {
    * loads its own θ again.
    */
   async benchmark(theta: Float32Array): Promise<Share> {
-    // A deadline of "now": exactly one step (with θ's upload: a slight overestimate).
+    // Exactly one step (with θ's upload: a slight overestimate): a clock that reads "long
+    // before the deadline" until the step is done, then "past it".
+    let done = false;
     this.#last = performance.now();
-    await super.train(theta, 0, Date.now(), () => this.#time());
+    await super.train(theta, 0, 0, () => {
+      this.#time();
+      done = true;
+    }, () => done ? Infinity : -Infinity);
     const t0 = performance.now();
     await super.compress();
     this.#compressMs = performance.now() - t0;
@@ -111,9 +116,9 @@ export class ShareTrainer<T> extends WindowTrainer<T> {
     const share = this.share();
     this.#onShare(share);
     let stop = false;
-    const end = Math.min(deadline - this.#compressMs, now() + share.steps * share.stepMs);
     this.#last = performance.now();
-    const r = await super.train(theta, w, Number.isFinite(end) ? end : deadline, (s) => {
+    // Compressing follows the last step: leave it room before the window's end.
+    const r = await super.train(theta, w, deadline - this.#compressMs, (s) => {
       this.#time();
       if (s.step >= share.steps) stop = true;
       onStep(s);

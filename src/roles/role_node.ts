@@ -204,7 +204,13 @@ export class RoleNode {
         // A late joiner (or a long-stopped tab) starts from the newest checkpoint rather than
         // replaying from window 0: payloads before it may be gone from every node.
         const cp = (await this.node.sync(p, MAX_WINDOW, { timeoutMs: 20_000 })).checkpoint;
-        if (cp !== null && cp.window - 1 > chain.applied) await this.resync(chain, p);
+        if (cp !== null && cp.window - 1 > chain.applied) {
+          await this.resync(chain, p);
+          // The head is now the state the checkpoint's record made: saved and reported as such
+          // (not counted as replayed).
+          const made = this.records.get(chain.applied);
+          if (made !== undefined) await onApplied(made);
+        }
         await this.#fetchRecords(p, chain.applied + 1);
         return { applied: await this.applyKnown(chain, onApplied), answered: true };
       } catch (e) {

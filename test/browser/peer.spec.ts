@@ -22,9 +22,9 @@ import { fixtureChildren } from "./fixture_children.ts";
 import { execFileSync } from "node:child_process";
 import {
   applied,
-  type Fixture,
   FIXTURE_TIMEOUT_MS,
   pageState,
+  peerReport,
   rounds,
   startFixture,
   tail,
@@ -32,7 +32,7 @@ import {
 } from "./peer_fixture.ts";
 import type { PeerPageState } from "../../workers/peer_protocol.ts";
 import { runLink } from "../../src/net/run_link.ts";
-import type { AppliedEvent, RoundEvent } from "../../src/roles/role_events.ts";
+import type { AppliedEvent } from "../../src/roles/role_events.ts";
 
 /** Joining, 3 trained windows and 2 selected records (12 s windows), with slack for 2 cores. */
 const RUN_TIMEOUT_MS = 240_000;
@@ -110,10 +110,7 @@ test("a Chromium tab trains with a Deno validator and Deno peers, in lockstep, r
     // The records carry the validator's verdicts; the page shows the tab's.
     expect(s.status?.standing, `the tab's standing${context()}`).not.toBeNull();
     console.log(`tab standing: ${JSON.stringify(s.status!.standing)}`);
-    report(s, fx);
-    // `WEBLOCO_SCREENSHOTS=docs` refreshes the README's picture of the page.
-    const shots = process.env.WEBLOCO_SCREENSHOTS;
-    if (shots) await page.screenshot({ path: `${shots}/browser_peer.png`, fullPage: true });
+    peerReport(s, fx, "peer.spec");
   });
 
   await test.step("a reload resumes from IndexedDB", async () => {
@@ -241,47 +238,3 @@ test("a Chromium tab trains with a Deno validator and Deno peers, in lockstep, r
     await late.close();
   });
 });
-
-/** Prints tokens/s of the tab vs the Deno peers, and how the tab spends a window. */
-function report(s: PeerPageState, fx: Fixture): void {
-  const speed = (rs: RoundEvent[]) => {
-    const steps = rs.reduce((n, r) => n + r.steps, 0);
-    const ms = rs.reduce((n, r) => n + r.computeMs, 0);
-    return steps * fx.info.tokensPerStep / (ms / 1000);
-  };
-  const tab = rounds(s);
-  // The same windows: the cores are shared by every role, so contention differs by window.
-  const windows = new Set(tab.map((r) => r.window));
-  const deno = fx.events.filter((x) => x.name.startsWith("peer-") && x.e.event === "round")
-    .map((x) => x.e as RoundEvent).filter((r) => windows.has(r.window));
-  const avg = (rs: RoundEvent[], f: (r: RoundEvent) => number) =>
-    rs.reduce((n, r) => n + f(r), 0) / rs.length;
-  // applyMs is only meaningful when the record came through the round loop; one applied during
-  // a catch-up reads as "now − 0" (src/roles/peer.ts). Such values exceed the idle time.
-  const timed = tab.filter((r) => r.applyMs <= r.idleMs);
-  const w = fx.info.windowMs;
-  console.log(
-    `speed (CPU reference both): tab ${speed(tab).toFixed(0)} tokens/s over ${tab.length} ` +
-      `windows, Deno peers ${speed(deno).toFixed(0)} tokens/s over ${deno.length} peer-windows`,
-  );
-  const pct = (ms: number) => `${(100 * ms / w).toFixed(0)}%`;
-  console.log(
-    `tab per ${w / 1000} s window: ${avg(tab, (r) => r.steps).toFixed(1)} of ${fx.info.H} ` +
-      `steps, training ${pct(avg(tab, (r) => r.computeMs))}, fetch + aggregate + check ${
-        pct(avg(timed, (r) => r.applyMs))
-      } (${timed.length} windows), idle incl. waiting for the record ${
-        pct(avg(tab, (r) => r.idleMs))
-      }; ` +
-      `${Math.round(avg(tab, (r) => r.bytesUp))} B up, ${
-        Math.round(avg(tab, (r) => r.bytesDown))
-      } B down`,
-  );
-  for (const r of tab) {
-    console.log(
-      `  window ${r.window}: ${r.steps} steps in ${
-        r.computeMs.toFixed(0)
-      } ms, idle ${r.idleMs} ms` +
-        ` (apply ${r.applyMs <= r.idleMs ? `${r.applyMs} ms` : "not timed"})`,
-    );
-  }
-}

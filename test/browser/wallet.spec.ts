@@ -16,7 +16,15 @@ import { Keyring } from "@polkadot/keyring";
 import { hexToU8a, u8aToHex, u8aWrapBytes } from "@polkadot/util";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { fixtureChildren } from "./fixture_children.ts";
-import { applied, FIXTURE_TIMEOUT_MS, rounds, startFixture, tail, until } from "./peer_fixture.ts";
+import {
+  applied,
+  FIXTURE_TIMEOUT_MS,
+  peerReport,
+  rounds,
+  startFixture,
+  tail,
+  until,
+} from "./peer_fixture.ts";
 import { runLink } from "../../src/net/run_link.ts";
 import type { AppliedEvent } from "../../src/roles/role_events.ts";
 
@@ -123,6 +131,7 @@ test("a wallet extension delegates once to the tab's session key, which trains a
     expect(s.share!.stepMs).toBeGreaterThan(0);
     for (const r of rounds(s)) expect(r.steps).toBeLessThanOrEqual(s.share!.of);
     console.log(`tab share: ${JSON.stringify(s.share)}`);
+    peerReport(s, fx, "wallet.spec");
     expect(s.address, "the session key signs, not the wallet").not.toBe(pair.address);
     expect(signed.length, "still the one signature").toBe(1);
     await expect(page.locator("#identity")).toContainText(`session key of wallet ${pair.address}`);
