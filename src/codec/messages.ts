@@ -530,7 +530,9 @@ function encodeUnsigned(m: Encodable): Uint8Array {
   const d = m.delegation;
   if (d !== undefined) {
     checkBytes(d, DELEGATION_BYTES, "delegation");
-    if (b.kind === "round-record") fail("a round record is signed by a validator key, not delegated");
+    if (b.kind === "round-record") {
+      fail("a round record is signed by a validator key, not delegated");
+    }
   }
   const w = new Writer(MESSAGE_HEADER_BYTES + bodyBytes + (d?.length ?? 0));
   w.raw(MESSAGE_MAGIC);

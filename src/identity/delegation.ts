@@ -156,8 +156,9 @@ export function checkDelegation(
       detail: `${wallet}'s delegation starts at ${new Date(d.validFrom).toISOString()}`,
     };
   }
+  const key = `${hex(runId)}${hex(session)}${hex(bytes)}`;
   const text = delegationText(runId, session, d.wallet, d.validFrom, d.validUntil);
-  if (!verify(text, d.signature, d.wallet)) {
+  if (!VERIFIED.has(key) && !verify(text, d.signature, d.wallet)) {
     return {
       ok: false,
       reason: "bad-delegation",
@@ -166,8 +167,18 @@ export function checkDelegation(
       }`,
     };
   }
+  VERIFIED.add(key);
+  if (VERIFIED.size > MAX_VERIFIED) VERIFIED.delete(VERIFIED.values().next().value!);
   return { ok: true, wallet, delegation: d };
 }
+
+/**
+ * Delegations whose signature verified (run ‖ session ‖ bytes, hex): every message of a
+ * session carries the same delegation, so a node verifies the wallet's signature once per
+ * session, not once per message. Only successes are kept; the oldest go first.
+ */
+const VERIFIED = new Set<string>();
+const MAX_VERIFIED = 4096;
 
 /** What {@linkcode createDelegation} needs. */
 export interface DelegationRequest {

@@ -142,7 +142,15 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Pro
     privateKey: parts.libp2pKey,
     bootstrap: [...ctx.genesis.bootstrap, ...parts.bootstrap ?? []],
     bootstrapIntervalMs: 2_000,
-    validate: gossipRules(ctx, () => node.topics, rejected, onReject, Date.now, new RateLimiter(), wallets),
+    validate: gossipRules(
+      ctx,
+      () => node.topics,
+      rejected,
+      onReject,
+      Date.now,
+      new RateLimiter(),
+      wallets,
+    ),
     // Size and signature-policy refusals happen before the rules; "rejected by validator"
     // repeats what the rules already said.
     gossip: {

@@ -7,7 +7,8 @@
  * 1. without any extension, and with a wallet that refuses to sign, the page says so;
  * 2. the wallet signs the delegation through the page's button, and the tab — signing with
  *    its session key — trains with a Deno validator and 2 Deno peers: ≥ 2 windows, its updates
- *    selected in ≥ 2 records, no message of it refused, on the validator's model hash.
+ *    selected in ≥ 2 records, no message of it refused, on the validator's model hash;
+ * 3. after a reload the kept delegation is used again without asking the wallet.
  *
  * `WEBLOCO_SCREENSHOTS=docs` also writes the README's pictures of the page's main states.
  */
@@ -144,5 +145,12 @@ test("a wallet extension delegates once to the tab's session key, which trains a
     if (shots) await page.screenshot({ path: `${shots}/peer_training.png`, fullPage: true });
     await page.getByRole("button", { name: "Stop" }).click();
     await until(page, "the worker stopping", 30_000, (s) => s.stopped, context);
+  });
+
+  await test.step("a reload keeps the delegation: the wallet is not asked again", async () => {
+    await page.reload();
+    await expect(page.locator("#wallet")).toContainText(pair.address, { timeout: 30_000 });
+    await expect(page.locator("#message")).toContainText("the wallet delegation is kept");
+    expect(signed.length).toBe(1);
   });
 });
