@@ -11,6 +11,9 @@ import { readRunLink, type RunLink } from "../src/net/run_link.ts";
 import { IdbStore } from "../src/protocol/idb_store.ts";
 import { drawLossChart } from "./loss_chart.ts";
 import type { PeerMessage, PeerPageState, PeerRequest } from "../workers/peer_protocol.ts";
+import { connectWallet, keptWalletSession } from "./wallet.ts";
+import { parseGenesis, runIdOf } from "../src/protocol/genesis.ts";
+import { hex } from "../src/util/hex.ts";
 
 /** Log lines kept on the page. */
 const MAX_LOG = 200;
@@ -125,15 +128,61 @@ function main(): void {
   exporter.onclick = () =>
     void exportKey(link.profile, state.address!).catch((e) => message((e as Error).message, true));
   let worker: Worker | null = null;
+  const connect = $("connect") as HTMLButtonElement, local = $("local") as HTMLButtonElement;
+  let useWallet = false;
+  const showWallet = (wallet: string | null, until?: number) => {
+    useWallet = wallet !== null;
+    state.wallet = wallet ?? undefined;
+    $("wallet").textContent = wallet === null
+      ? "none: credit goes to the key kept in this browser"
+      : `${wallet} (credit goes to it; delegation until ${new Date(until!).toLocaleString()})`;
+  };
+  const idle = (on: boolean) => {
+    start.disabled = !on;
+    connect.disabled = !on;
+    local.disabled = !on;
+  };
+  // The run id of the link's genesis, for the delegation (the worker checks the link's too).
+  let runIdHex: string | null = null;
+  try {
+    runIdHex = hex(runIdOf(parseGenesis(link.genesis, "the link's genesis")));
+  } catch (e) {
+    message((e as Error).message, true);
+    return;
+  }
+  const ids = () => IdbStore.open(link.profile);
+  const withIds = async <T>(f: (s: IdbStore) => Promise<T>): Promise<T> => {
+    const store = await ids();
+    try {
+      return await f(store);
+    } finally {
+      store.close();
+    }
+  };
+  connect.onclick = () => {
+    idle(false);
+    message("asking the wallet extension: allow access, then sign the delegation once");
+    void withIds((s) => connectWallet(s.sub("identity"), runIdHex!))
+      .then((w) => {
+        showWallet(w.wallet, w.validUntil);
+        message(`wallet connected: ${w.wallet} delegated this tab's session key; press Start`);
+      })
+      .catch((e) => message((e as Error).message, true))
+      .finally(() => idle(true));
+  };
+  local.onclick = () => {
+    showWallet(null);
+    message("using the key kept in this browser; press Start");
+  };
   const ended = (why: string, isError: boolean) => {
     message(why, isError);
     worker?.terminate();
     worker = null;
-    start.disabled = false;
+    idle(true);
     stop.disabled = true;
   };
   start.onclick = () => {
-    start.disabled = true;
+    idle(false);
     stop.disabled = false;
     state.stopped = false;
     delete state.error;
@@ -149,9 +198,13 @@ function main(): void {
           state.peerId = m.peerId;
           state.keyCreated = m.created;
           $("run").textContent = m.runId;
-          exporter.disabled = false;
+          exporter.disabled = m.wallet !== undefined;
           $("identity").textContent = `${m.address} (${
-            m.created ? "new key kept in this browser" : "key kept in this browser"
+            m.wallet !== undefined
+              ? `session key of wallet ${m.wallet}`
+              : m.created
+              ? "new key kept in this browser"
+              : "key kept in this browser"
           })`;
           break;
         case "backend":
@@ -160,6 +213,14 @@ function main(): void {
             ? `WebGPU: ${m.backend.label}`
             : `CPU reference — ${m.backend.label}: ${m.backend.reason}`;
           message("connecting to the run");
+          break;
+        case "share":
+          state.share = m.share;
+          $("share").textContent = `${m.share.steps} of ${m.share.of} steps per window (${
+            m.share.from === "benchmark" ? "benchmark" : "measured"
+          }: ${m.share.stepMs.toFixed(0)} ms a step, ${
+            m.share.compressMs.toFixed(0)
+          } ms to compress)`;
           break;
         case "event":
           if (m.event.event === "caught-up") message("training with the run");
@@ -181,6 +242,7 @@ function main(): void {
       bootstrap: link.bootstrap,
       profile: link.profile,
       cpu: link.cpu,
+      wallet: useWallet,
     };
     worker.postMessage(req);
   };
@@ -189,8 +251,15 @@ function main(): void {
     message("stopping after the current inner step");
     worker?.postMessage({ type: "stop" } satisfies PeerRequest);
   };
-  start.disabled = false;
-  message("ready: press Start to join the run");
+  void withIds((s) => keptWalletSession(s.sub("identity"), runIdHex!)).then((kept) => {
+    if (kept !== null) showWallet(kept.wallet, kept.validUntil);
+    idle(true);
+    message(
+      kept !== null
+        ? "ready: the wallet delegation is kept; press Start to join the run"
+        : "ready: connect a wallet or use a key kept in this browser, then press Start",
+    );
+  }).catch((e) => message(`cannot open this browser's storage: ${(e as Error).message}`, true));
 }
 
 main();

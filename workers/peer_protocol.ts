@@ -7,6 +7,29 @@
  */
 
 import type { RoleEvent } from "../src/roles/role_events.ts";
+import type { Share } from "./share_trainer.ts";
+
+/** A wallet session as kept in IndexedDB and handed to the worker. */
+export interface WalletSession {
+  version: 1;
+  /** The run id (hex) the delegation is for. */
+  runId: string;
+  /** The wallet's SS58 address (credit accrues to it). */
+  wallet: string;
+  /** Its extension (e.g. "polkadot-js"). */
+  source: string;
+  /** The session key, in the key file format of `deno task keygen`. */
+  session: { version: 1; type: "sr25519"; address: string; mnemonic: string };
+  /** The encoded delegation, hex. */
+  delegation: string;
+  /** When it ends (ms since the epoch). */
+  validUntil: number;
+}
+
+/** Where a run's wallet session is kept in the profile's `identity/` store. */
+export function walletFile(runIdHex: string): string {
+  return `wallet-${runIdHex.slice(0, 16)}.json`;
+}
 
 /** Page → worker. */
 export type PeerRequest =
@@ -22,6 +45,11 @@ export type PeerRequest =
     profile: string;
     /** Forces the CPU reference even with a hardware adapter. */
     cpu: boolean;
+    /**
+     * Sign as the session key of the wallet delegation kept in the profile (web/wallet.ts)
+     * rather than as the browser's own key.
+     */
+    wallet: boolean;
   }
   | { type: "stop" };
 
@@ -42,14 +70,17 @@ export type PeerMessage =
     type: "identity";
     /** The run id (hex) of the genesis, checked. */
     runId: string;
-    /** SS58 address (credit accrues to it). */
+    /** SS58 address of the signing key (the messages' sender). */
     address: string;
+    /** The wallet the key speaks for (credit accrues to it), when delegated. */
+    wallet?: string;
     /** libp2p peer id. */
     peerId: string;
     /** Whether the key was created now (false: loaded from IndexedDB). */
     created: boolean;
   }
   | { type: "event"; event: RoleEvent }
+  | { type: "share"; share: Share }
   | { type: "error"; message: string }
   | { type: "stopped" };
 
@@ -59,9 +90,13 @@ export interface PeerPageState {
   runId?: string;
   backend?: BackendInfo;
   address?: string;
+  /** The connected wallet's address, once connected. */
+  wallet?: string;
   peerId?: string;
   /** Whether the key was created in this session. */
   keyCreated?: boolean;
+  /** The tab's share of a window (steps from its measured speed), last computed. */
+  share?: Share;
   /** The last status row. */
   status?: Extract<RoleEvent, { event: "status" }>;
   /** Every applied, round and caught-up event, in order. */

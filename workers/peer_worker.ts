@@ -16,20 +16,34 @@ import { gpuOps } from "../src/backend/gpu_ops.ts";
 import type { Ops } from "../src/backend/ops.ts";
 import { fetchDefaultCorpus } from "../src/data/corpus.ts";
 import { ByteTokenizer } from "../src/data/byte_tokenizer.ts";
-import { splitTokens } from "../src/data/sampler.ts";
+import { Sampler, splitTokens } from "../src/data/sampler.ts";
+import { ShareTrainer } from "./share_trainer.ts";
 import { adapterLabel } from "../src/gpu/device.ts";
 import { KeySigner } from "../src/identity/key_signer.ts";
-import { identityReady } from "../src/identity/signer.ts";
+import { identityReady, type Signer } from "../src/identity/signer.ts";
+import { DelegatedSigner } from "../src/identity/delegation.ts";
+import { hexToU8a } from "@polkadot/util";
 import { openRuntime } from "../src/kernels/open_runtime.ts";
 import { createBrowserNode } from "../src/net/browser_node.ts";
 import type { WeblocoNode } from "../src/net/node.ts";
 import { type Genesis, parseGenesis } from "../src/protocol/genesis.ts";
 import { IdbStore } from "../src/protocol/idb_store.ts";
-import { type RunContext, runContext } from "../src/protocol/run_context.ts";
+import {
+  dataPeerIndex,
+  initialParams,
+  type RunContext,
+  runContext,
+} from "../src/protocol/run_context.ts";
 import type { StateStore } from "../src/protocol/state_store.ts";
 import type { RoleEvent } from "../src/roles/role_events.ts";
 import { type NodeFactory, type RoleHandle, startRole } from "../src/roles/start_role.ts";
-import type { BackendInfo, PeerMessage, PeerRequest } from "./peer_protocol.ts";
+import {
+  type BackendInfo,
+  type PeerMessage,
+  type PeerRequest,
+  walletFile,
+  type WalletSession,
+} from "./peer_protocol.ts";
 
 /** The parts of DedicatedWorkerGlobalScope used here (the DOM lib types `self` as Window). */
 const scope = self as unknown as {
@@ -70,6 +84,22 @@ async function sessionKey(store: StateStore): Promise<{ signer: KeySigner; creat
   return { signer, created: true };
 }
 
+/** The session key of the run's wallet delegation, kept by the page (web/wallet.ts). */
+async function walletSigner(store: StateStore, ctx: RunContext): Promise<DelegatedSigner> {
+  const bytes = await store.get(walletFile(ctx.runIdHex));
+  if (bytes === null) throw new Error("no wallet connected for this run: press Connect wallet");
+  const s = JSON.parse(new TextDecoder().decode(bytes)) as WalletSession;
+  const signer = new DelegatedSigner(
+    KeySigner.fromMnemonic(s.session.mnemonic),
+    hexToU8a(s.delegation),
+    ctx.runId,
+  );
+  if (signer.validUntil <= Date.now()) {
+    throw new Error(`the wallet's delegation ended; press Connect wallet again`);
+  }
+  return signer;
+}
+
 /** This browser's libp2p key (its peer id survives a reload). */
 async function libp2pKey(store: StateStore): Promise<PrivateKey> {
   const bytes = await store.get("libp2p.key");
@@ -83,7 +113,10 @@ async function libp2pKey(store: StateStore): Promise<PrivateKey> {
  * WebGPU, unless there is none, the adapter is a software one (SwiftShader: ~16 s per tiny
  * step against ~1 s for the TypeScript reference on the same cores) or `cpu` is asked for.
  */
-async function openBackend(cpu: boolean): Promise<{ ops: Ops<unknown>; info: BackendInfo }> {
+async function openBackend(
+  cpu: boolean,
+  ctx: RunContext,
+): Promise<{ ops: Ops<unknown>; info: BackendInfo }> {
   const reference = (label: string, reason: string) => ({
     ops: cpuOps(32) as Ops<unknown>,
     info: { kind: "cpu" as const, label, reason },
@@ -103,7 +136,17 @@ async function openBackend(cpu: boolean): Promise<{ ops: Ops<unknown>; info: Bac
       "only a software adapter: the CPU reference is faster than WebGPU on it",
     );
   }
-  return { ops: gpuOps(rt) as Ops<unknown>, info: { kind: "webgpu", label } };
+  // The largest tensor is one storage binding: an adapter that cannot bind it cannot train.
+  const largest = 4 * Math.max(...ctx.tensors.map((t) => t.shape.reduce((a, b) => a * b, 1)));
+  const limit = rt.device.limits.maxStorageBufferBindingSize;
+  if (largest > limit) {
+    rt.destroy();
+    return reference(label, `the adapter binds at most ${limit} bytes, the model needs ${largest}`);
+  }
+  return {
+    ops: gpuOps(rt) as Ops<unknown>,
+    info: { kind: "webgpu", label: `${label}, storage bindings up to ${limit} bytes` },
+  };
 }
 
 /** The run's training tokens: the default corpus with the byte tokenizer (what a link supports). */
@@ -189,16 +232,19 @@ async function start(req: Extract<PeerRequest, { type: "start" }>): Promise<void
   await holdProfile(req.profile);
   store = await IdbStore.open(req.profile);
   const ids = store.sub("identity");
-  const { signer, created } = await sessionKey(ids);
+  const { signer, created }: { signer: Signer; created: boolean } = req.wallet
+    ? { signer: await walletSigner(ids, ctx), created: false }
+    : await sessionKey(ids);
   const key = await libp2pKey(ids);
   post({
     type: "identity",
     runId: ctx.runIdHex,
     address: signer.address,
+    wallet: signer instanceof DelegatedSigner ? signer.wallet : undefined,
     peerId: peerIdFromPrivateKey(key).toString(),
     created,
   });
-  const { ops, info } = await openBackend(req.cpu);
+  const { ops, info } = await openBackend(req.cpu, ctx);
   post({ type: "backend", backend: info });
   const tokens = await runTokens(genesis);
   post({
@@ -209,6 +255,16 @@ async function start(req: Extract<PeerRequest, { type: "start" }>): Promise<void
       line: `corpus: ${tokens.length} training tokens`,
     },
   });
+  // The tab's share of a window, from a short benchmark on its own backend (then every window).
+  const g = genesis;
+  const trainer = new ShareTrainer(
+    ctx,
+    ops,
+    new Sampler(tokens, { batch: g.data.batch, context: g.model.context, seed: g.data.seed }),
+    dataPeerIndex(signer.publicKey),
+    (share) => post({ type: "share", share }),
+  );
+  post({ type: "share", share: await trainer.benchmark(initialParams(ctx)) });
   role = await startRole({
     role: "peer",
     ctx,
@@ -220,6 +276,7 @@ async function start(req: Extract<PeerRequest, { type: "start" }>): Promise<void
     emit: (event: RoleEvent) => post({ type: "event", event }),
     ops,
     tokens,
+    makeTrainer: () => trainer,
   });
 }
 

@@ -3,7 +3,10 @@
  * 127.0.0.1 — with one combined live view. Ctrl-C stops them all cleanly.
  *
  *   deno task swarm [--peers 3] [--window-ms 20000] [--H 30] [--batch 4] [--rounds N]
- *                   [--backend auto|dawn|wgpu|cpu] [--dir runs/swarm]
+ *                   [--backend auto|dawn|wgpu|cpu] [--dir runs/swarm] [--page-port 0]
+ *
+ * It also serves the built volunteer page (`dist/`, from `vite build`) on 127.0.0.1 (any free
+ * port unless `--page-port`) and prints the URL that joins a browser tab to this run.
  *
  * With `--rounds N` it stops after the validator's N-th round record and prints a summary
  * (per-round compute and idle time, bytes, whether every peer held the validator's model hash).
@@ -18,12 +21,13 @@ import { Swarm } from "./swarm.ts";
 import { runLink } from "../net/run_link.ts";
 import { runIdOf } from "../protocol/genesis.ts";
 import { hex } from "../util/hex.ts";
+import { type PageServer, servePages } from "./page_server.ts";
 
-/** The volunteer page as `vite preview` serves it (vite.config.ts). */
-const PEER_PAGE = "http://127.0.0.1:4179/peer.html";
+/** Where `vite build` puts the pages (vite.config.ts). */
+const PAGES_DIR = new URL("../../dist", import.meta.url).pathname;
 
 const USAGE = "usage: deno task swarm [--peers 3] [--window-ms 20000] [--H 30] [--batch 4] " +
-  "[--rounds N] [--backend auto|dawn|wgpu|cpu] [--dir runs/swarm]";
+  "[--rounds N] [--backend auto|dawn|wgpu|cpu] [--dir runs/swarm] [--page-port 0]";
 
 function int(name: string, v: string | undefined, fallback: number, min: number): number {
   return numberFlag(name, v, fallback, { integer: true, min });
@@ -40,6 +44,7 @@ async function main(): Promise<void> {
       rounds: { type: "string" },
       backend: { type: "string", default: "auto" },
       dir: { type: "string", default: "runs/swarm" },
+      "page-port": { type: "string" },
     },
     strict: true,
   }, USAGE).values;
@@ -48,6 +53,7 @@ async function main(): Promise<void> {
   }
   const peers = int("peers", a.peers, 3, 1);
   const rounds = int("rounds", a.rounds, 0, 0);
+  const pagePort = int("page-port", a["page-port"], 0, 0);
   const view = new LiveView({ tty: Deno.stdout.isTerminal() });
   const hashes = new Map<number, Map<string, string>>();
   const roundEvents: RoundEvent[] = [];
@@ -81,6 +87,7 @@ async function main(): Promise<void> {
     } s · H ${swarm.genesis.sparseloco.H}`,
   );
   const stop = () => done();
+  let pages: PageServer | null = null;
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
   try {
@@ -91,11 +98,18 @@ async function main(): Promise<void> {
     );
     const ws = v.addresses.filter((x) => x.includes("/ws"));
     const runId = hex(runIdOf(swarm.genesis));
-    const link = runLink(PEER_PAGE, JSON.stringify(swarm.genesis), ws, runId);
-    view.line(`join from a browser (vite build && vite preview): ${link}`);
+    try {
+      pages = await servePages(PAGES_DIR, pagePort);
+      const link = runLink(`${pages.origin}/peer.html`, JSON.stringify(swarm.genesis), ws, runId);
+      view.line(`join from a browser: open ${link}`);
+    } catch (e) {
+      // The run does not need the page; say how to get it.
+      view.line(`no volunteer page: ${(e as Error).message}`);
+    }
     await Promise.race([finished, ...[...swarm.roles.values()].map((r) => r.exited)]);
   } finally {
     view.line("stopping every role…");
+    await pages?.stop();
     await swarm.stop();
     view.close();
   }

@@ -12,7 +12,7 @@
  *   0  magic "WLMS"            4 bytes
  *   4  format version          u8 (1)
  *   5  kind                    u8 (1 peer-announce, 2 update-announce, 3 round-record)
- *   6  reserved                u16 (0)
+ *   6  flags                   u16 (0x0100: a delegation precedes the signature; other bits 0)
  *   8  run id                  32 bytes (SHA-256 of the canonical genesis)
  *  40  sender                  32 bytes (sr25519 public key)
  *  72  timestamp               u64 (ms since the epoch, < 2^53)
@@ -30,6 +30,7 @@
  *      scored count u16 (0..256), then per scored peer: sr25519 key 32, gradient score f32,
  *      final score f32, verdict u8 (VERDICTS), until u32 (a ban's last window, else 0),
  *      other key 32 (whom a copy copied, else zeros), keys strictly ascending
+ * delegation (flag 0x0100)     112 bytes: a wallet's (src/identity/delegation.ts); no round record has one
  * signature                    64 bytes: sr25519 by the sender over DOMAIN[kind] ‖ all bytes before it
  * ```
  *
@@ -45,6 +46,7 @@ import { base58Decode, base58Encode, ed25519Verify } from "@polkadot/util-crypto
 import { DEFAULT_MAX_UPDATE_BYTES, UPDATE_HEADER_BYTES } from "./update_codec.ts";
 import { addressFromPublicKey, publicKeyFromAddress } from "../identity/address.ts";
 import { type Signer, verify } from "../identity/signer.ts";
+import { DELEGATION_BYTES } from "../identity/delegation.ts";
 import { isMultiaddrText } from "./multiaddr_text.ts";
 import { bytesEqual } from "../util/bytes.ts";
 
@@ -194,6 +196,8 @@ export interface Message {
   body: DecodedBody;
   /** The sender's sr25519 signature. */
   signature: Uint8Array;
+  /** A wallet's delegation to the sender (checked by src/protocol/gossip_rules.ts). */
+  delegation?: Uint8Array;
 }
 
 /** Why a message was refused. */
@@ -266,6 +270,7 @@ const PEER_FIXED = KEY + SIG + 2 + 1;
 const UPDATE_BODY = 4 + HASH + HASH + 4;
 const ROUND_FIXED = 4 + HASH + HASH + 1 + 2;
 const SCORED_ENTRY = KEY + 4 + 4 + 1 + 4 + KEY;
+const DELEGATED = 0x0100;
 
 /** Largest encoding of each kind. */
 export const MAX_MESSAGE_BYTES_BY_KIND: Readonly<Record<MessageKind, number>> = Object.freeze({
@@ -398,6 +403,7 @@ interface Encodable {
   senderKey: Uint8Array;
   timestamp: number;
   body: MessageBody;
+  delegation?: Uint8Array;
 }
 
 /** The bytes before the signature; throws MessageError on an invalid draft. */
@@ -521,15 +527,23 @@ function encodeUnsigned(m: Encodable): Uint8Array {
       }
     };
   }
-  const w = new Writer(MESSAGE_HEADER_BYTES + bodyBytes);
+  const d = m.delegation;
+  if (d !== undefined) {
+    checkBytes(d, DELEGATION_BYTES, "delegation");
+    if (b.kind === "round-record") {
+      fail("a round record is signed by a validator key, not delegated");
+    }
+  }
+  const w = new Writer(MESSAGE_HEADER_BYTES + bodyBytes + (d?.length ?? 0));
   w.raw(MESSAGE_MAGIC);
   w.u8(MESSAGE_FORMAT_VERSION);
   w.u8(kind + 1);
-  w.u16(0);
+  w.u16(d === undefined ? 0 : DELEGATED);
   w.raw(m.runId);
   w.raw(m.senderKey);
   w.u64(m.timestamp);
   encodeBody(w);
+  if (d !== undefined) w.raw(d);
   return w.bytes;
 }
 
@@ -551,7 +565,11 @@ function signedBytes(kind: MessageKind, unsigned: Uint8Array): Uint8Array {
  * ```
  */
 export async function signMessage(signer: Signer, draft: MessageDraft): Promise<Uint8Array> {
-  const unsigned = encodeUnsigned({ ...draft, senderKey: signer.publicKey });
+  const unsigned = encodeUnsigned({
+    ...draft,
+    senderKey: signer.publicKey,
+    delegation: signer.delegation,
+  });
   const signature = await signer.sign(signedBytes(draft.body.kind, unsigned));
   checkBytes(signature, SIG, "the signer's signature");
   return concat(unsigned, signature);
@@ -638,20 +656,28 @@ function decodeOrThrow(bytes: Uint8Array): Message {
   const kindByte = r.u8("kind");
   const kind = KINDS[kindByte - 1];
   if (!kind) malformed(`unknown kind ${kindByte}`);
-  if (bytes.length > MAX_MESSAGE_BYTES_BY_KIND[kind]) {
+  const flags = r.u16("flags");
+  if ((flags & ~DELEGATED) !== 0) malformed("reserved flag bits must be 0");
+  const extra = flags === DELEGATED ? DELEGATION_BYTES : 0;
+  if (extra > 0 && kind === "round-record") malformed("a round record cannot be delegated");
+  if (bytes.length > MAX_MESSAGE_BYTES_BY_KIND[kind] + extra) {
     throw new Reject(
       "oversized",
-      `${bytes.length} bytes, ${kind} messages are at most ${MAX_MESSAGE_BYTES_BY_KIND[kind]}`,
+      `${bytes.length} bytes, ${kind} messages are at most ${
+        MAX_MESSAGE_BYTES_BY_KIND[kind] + extra
+      }`,
     );
   }
-  if (r.u16("reserved") !== 0) malformed("reserved bytes must be 0");
+  if (bytes.length < MESSAGE_HEADER_BYTES + SIG + extra) {
+    malformed(`${bytes.length} bytes is too short for a delegated message`);
+  }
   const runId = r.take(RUN_ID_BYTES, "run id");
   const senderKey = r.take(KEY, "sender");
   const lo = r.u32("timestamp");
   const hi = r.u32("timestamp");
   if (hi >= 2 ** 21) malformed("timestamp beyond 2^53");
   const timestamp = hi * 2 ** 32 + lo;
-  const bodyEnd = bytes.length - SIG;
+  const bodyEnd = bytes.length - SIG - extra;
   const body = new Reader(bytes.subarray(0, bodyEnd));
   body.off = r.off;
   let decoded: DecodedBody;
@@ -746,7 +772,8 @@ function decodeOrThrow(bytes: Uint8Array): Message {
     senderKey,
     timestamp,
     body: decoded,
-    signature: bytes.slice(bodyEnd),
+    signature: bytes.slice(bodyEnd + extra),
+    ...(extra > 0 ? { delegation: bytes.slice(bodyEnd, bodyEnd + extra) } : {}),
   };
 }
 

@@ -52,6 +52,8 @@ export interface JudgeContext {
   seed: number;
   /** The previous window's well-formed updates: a replay of one is a stale update. */
   previous?: readonly { address: string; tensors: readonly CompressedTensor[] }[];
+  /** The wallet a session key speaks for (credit goes to it); the key itself when absent. */
+  ownerOf?: (address: string) => string;
 }
 
 /** The window's verdict, for the round record and the live view. */
@@ -204,7 +206,7 @@ export async function judgeWindow(
     ...selection,
     checks,
     scores,
-    credit: creditTable(selection.selected, spec),
+    credit: creditTable(selection.selected, spec, ctx.ownerOf),
     evalMs,
   };
 }

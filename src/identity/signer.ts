@@ -23,6 +23,8 @@ export interface Signer {
   readonly publicKey: Uint8Array;
   /** A 64-byte sr25519 signature of `message` (substrate signing context). */
   sign(message: Uint8Array): Promise<Uint8Array>;
+  /** A wallet's delegation to this key (src/identity/delegation.ts), carried in its messages. */
+  readonly delegation?: Uint8Array;
 }
 
 let ready: Promise<void> | undefined;

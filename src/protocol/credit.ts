@@ -19,8 +19,16 @@ export interface Credit {
 
 type CreditSpec = Pick<GauntletSpec, "creditTop" | "creditTopShare" | "creditNext" | "creditNextShare">;
 
-/** Credit for `ranked` (best first, every address once); peers past both tiers get none. */
-export function creditTable(ranked: readonly string[], spec: CreditSpec): Credit[] {
+/**
+ * Credit for `ranked` (best first, every address once); peers past both tiers get none. With
+ * `ownerOf`, a share goes to the wallet a session key speaks for (src/identity/delegation.ts),
+ * one row per wallet in the order of its best key, summed over its keys.
+ */
+export function creditTable(
+  ranked: readonly string[],
+  spec: CreditSpec,
+  ownerOf?: (address: string) => string,
+): Credit[] {
   if (new Set(ranked).size !== ranked.length) throw new RangeError("creditTable: an address is ranked twice");
   const top = ranked.slice(0, spec.creditTop);
   const next = ranked.slice(spec.creditTop, spec.creditTop + spec.creditNext);
@@ -37,5 +45,13 @@ export function creditTable(ranked: readonly string[], spec: CreditSpec): Credit
     const sum = t.weights.reduce((s, w) => s + w, 0);
     t.peers.forEach((address, i) => out.push({ address, share: (t.share / total) * (t.weights[i] / sum) }));
   }
-  return out;
+  if (ownerOf === undefined) return out;
+  const byOwner = new Map<string, Credit>();
+  for (const c of out) {
+    const owner = ownerOf(c.address);
+    const row = byOwner.get(owner);
+    if (row) row.share += c.share;
+    else byOwner.set(owner, { address: owner, share: c.share });
+  }
+  return [...byOwner.values()];
 }

@@ -14,6 +14,7 @@ import type { RunTopics } from "../net/protocols.ts";
 import { type Message, type MessageKind, verifyMessage } from "../codec/messages.ts";
 import { type RunContext, verifyOptions } from "./run_context.ts";
 import { RateLimiter } from "./rate_limit.ts";
+import { checkDelegation, type WalletBook } from "../identity/delegation.ts";
 
 /** Counts of refused gossip messages by reason. */
 export type RejectCounts = Record<string, number>;
@@ -50,6 +51,10 @@ export function checkGossip(
   });
   if (!r.ok) return `${r.reason}: ${r.detail}`;
   if (r.message.body.kind !== kind) return `wrong-topic: a ${r.message.body.kind} on ${topic}`;
+  if (r.message.delegation !== undefined) {
+    const d = checkDelegation(r.message.delegation, ctx.runId, r.message.senderKey, now);
+    if (!d.ok) return `${d.reason}: ${d.detail}`;
+  }
   return r.message;
 }
 
@@ -60,7 +65,7 @@ export function checkGossip(
  * that a sender over its rate is reported once per the limiter's period, with the count of
  * messages dropped since, so a flood cannot flood the log. An over-rate message is ignored,
  * not rejected: it is valid, and the honest nodes relaying it must not lose gossipsub score
- * for the offender's volume.
+ * for the offender's volume. A delegated sender's wallet is noted in `wallets` (credit goes to it).
  */
 export function gossipRules(
   ctx: RunContext,
@@ -69,11 +74,13 @@ export function gossipRules(
   onReject: (topic: string, from: string, why: string) => void = () => {},
   now: () => number = Date.now,
   limiter: RateLimiter = new RateLimiter(),
+  wallets?: WalletBook,
 ): GossipValidator {
   return (topic, data, from): Verdict => {
     const t = now();
     const r = checkGossip(ctx, topics(), topic, data, t);
     if (typeof r !== "string") {
+      if (r.delegation !== undefined) wallets?.note(r.sender, r.delegation);
       const v = limiter.take(r.sender, t);
       if (v.ok) return "accept";
       counts["rate-limited"] = (counts["rate-limited"] ?? 0) + 1;

@@ -189,7 +189,8 @@ export class RoleNode {
   }
 
   /**
-   * Asks other nodes for the round records after `chain.applied` and applies them. When the
+   * Asks other nodes for the round records after `chain.applied` (after the newest checkpoint
+   * when that is further on) and applies them. When the
    * chain cannot follow them (it is on another model: a fork or a corrupted state), it
    * re-syncs from the newest checkpoint. Returns how many records were applied and whether
    * anyone answered.
@@ -200,6 +201,16 @@ export class RoleNode {
   ): Promise<{ applied: number; answered: boolean }> {
     for (const p of this.providers()) {
       try {
+        // A late joiner (or a long-stopped tab) starts from the newest checkpoint rather than
+        // replaying from window 0: payloads before it may be gone from every node.
+        const cp = (await this.node.sync(p, MAX_WINDOW, { timeoutMs: 20_000 })).checkpoint;
+        if (cp !== null && cp.window - 1 > chain.applied) {
+          await this.resync(chain, p);
+          // The head is now the state the checkpoint's record made: saved and reported as such
+          // (not counted as replayed).
+          const made = this.records.get(chain.applied);
+          if (made !== undefined) await onApplied(made);
+        }
         await this.#fetchRecords(p, chain.applied + 1);
         return { applied: await this.applyKnown(chain, onApplied), answered: true };
       } catch (e) {

@@ -42,6 +42,8 @@ export interface ScorerParts {
   log: (line: string) => void;
   /** Fresh randomness for the evaluation steps (default: WebCrypto). */
   nonce?: () => number;
+  /** The wallet a delegated session key speaks for (credit goes to it). */
+  ownerOf?: (address: string) => string;
 }
 
 /** Scores the windows of one run. */
@@ -116,6 +118,7 @@ export class Scorer {
       unassigned,
       seed: ctx.genesis.data.seed,
       previous: this.#previous,
+      ownerOf: this.#p.ownerOf,
     });
     this.#previous = submissions.filter((s) => s.tensors !== undefined)
       .map((s) => ({ address: s.address, tensors: s.tensors! }));

@@ -14,6 +14,8 @@ import { Sampler } from "../data/sampler.ts";
 import type { Signer } from "../identity/signer.ts";
 import type { WeblocoNode, WeblocoNodeOptions } from "../net/node.ts";
 import { gossipRules, type RejectCounts } from "../protocol/gossip_rules.ts";
+import { WalletBook } from "../identity/delegation.ts";
+import { RateLimiter } from "../protocol/rate_limit.ts";
 import { ModelChain } from "../protocol/model_chain.ts";
 import { RecordLog } from "../protocol/record_log.ts";
 import { dataPeerIndex, initialParams, type RunContext } from "../protocol/run_context.ts";
@@ -119,8 +121,10 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Pro
       dataPeerIndex(signer.publicKey),
     )
     : null;
+  const wallets = new WalletBook();
   const scorer = parts.role === "validator"
     ? await Scorer.open({
+      ownerOf: wallets.ownerOf,
       ctx,
       probe: new ModelProbe(parts.ops, ctx.genesis),
       sampler,
@@ -138,7 +142,15 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Pro
     privateKey: parts.libp2pKey,
     bootstrap: [...ctx.genesis.bootstrap, ...parts.bootstrap ?? []],
     bootstrapIntervalMs: 2_000,
-    validate: gossipRules(ctx, () => node.topics, rejected, onReject),
+    validate: gossipRules(
+      ctx,
+      () => node.topics,
+      rejected,
+      onReject,
+      Date.now,
+      new RateLimiter(),
+      wallets,
+    ),
     // Size and signature-policy refusals happen before the rules; "rejected by validator"
     // repeats what the rules already said.
     gossip: {

@@ -11,117 +11,40 @@
  *    fetched; the key exports as a key file that Deno reads.
  * 4. A second tab on the same key is refused (it would equivocate).
  * 5. The tab stops mid-window and closes; the run goes on with a record every window.
- * 6. A second tab joining late replays the records to the validator's hash and is selected.
+ * 6. A second tab joining late starts from the newest checkpoint, replays the records since to
+ *    the validator's hash and is selected.
  *
  * The spec prints the tab's and the Deno peers' speed and the tab's time per window (training
  * vs waiting on the network).
  */
-import { expect, type Page, test } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import { fixtureChildren } from "./fixture_children.ts";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import type { RunFixtureInfo } from "./run_fixture.ts";
+import { execFileSync } from "node:child_process";
+import {
+  applied,
+  FIXTURE_TIMEOUT_MS,
+  pageState,
+  peerReport,
+  rounds,
+  startFixture,
+  tail,
+  until,
+} from "./peer_fixture.ts";
 import type { PeerPageState } from "../../workers/peer_protocol.ts";
 import { runLink } from "../../src/net/run_link.ts";
-import type { AppliedEvent, RoleEvent, RoundEvent } from "../../src/roles/role_events.ts";
+import type { AppliedEvent } from "../../src/roles/role_events.ts";
 
-/** Deno start-up, three processes, the sr25519 WASM. */
-const FIXTURE_TIMEOUT_MS = 90_000;
 /** Joining, 3 trained windows and 2 selected records (12 s windows), with slack for 2 cores. */
 const RUN_TIMEOUT_MS = 240_000;
 /** After the reload: keys and state from IndexedDB, then catching up. */
 const RESUME_TIMEOUT_MS = 60_000;
 
-/** A started fixture: its info, every role event so far, its stderr tail. */
-interface Fixture {
-  info: RunFixtureInfo;
-  child: ChildProcess;
-  events: { name: string; e: RoleEvent }[];
-  stderr: () => string;
-}
-
 /** Fixture processes this spec started; stopped after each test whatever happened. */
 const children = fixtureChildren(20_000);
 
-function startFixture(): Promise<Fixture> {
-  const child = spawn("node_modules/.bin/deno", ["run", "-A", "test/browser/run_fixture.ts"], {
-    // stdin stays open: the fixture exits when it closes, i.e. when this process dies.
-    stdio: ["pipe", "pipe", "pipe"],
-    env: { ...process.env, NO_COLOR: "1" },
-  });
-  children.track(child);
-  const events: Fixture["events"] = [];
-  let rest = "", stderr = "";
-  child.stderr!.on("data", (d) => {
-    stderr += d;
-    if (stderr.length > 200_000) stderr = stderr.slice(-100_000);
-  });
-  return new Promise((resolve, reject) => {
-    const fail = (why: string) => {
-      clearTimeout(timer);
-      reject(new Error(`run_fixture: ${why}\nstderr:\n${tail(stderr, 40)}`));
-    };
-    const timer = setTimeout(
-      () => fail(`no info line within ${FIXTURE_TIMEOUT_MS / 1000} s`),
-      FIXTURE_TIMEOUT_MS,
-    );
-    child.on("error", (e) => fail(`cannot start node_modules/.bin/deno: ${e.message}`));
-    child.on("exit", (code, signal) => fail(`exited with ${code ?? signal} before its info line`));
-    child.stdout!.on("data", (d) => {
-      const lines = (rest + d).split("\n");
-      rest = lines.pop()!;
-      for (const line of lines) {
-        const o = JSON.parse(line);
-        if (o.info === undefined) {
-          events.push(o);
-          continue;
-        }
-        clearTimeout(timer);
-        child.removeAllListeners("exit");
-        resolve({ info: o.info, child, events, stderr: () => stderr });
-      }
-    });
-  });
-}
-
-function tail(text: string, n: number): string {
-  return text.split("\n").slice(-n).join("\n");
-}
-
-async function pageState(page: Page): Promise<PeerPageState> {
-  return await page.evaluate(() => globalThis.__peer);
-}
-
-/** Polls `cond` on the page state every second until it holds, or fails with `what`. */
-async function until(
-  page: Page,
-  what: string,
-  timeoutMs: number,
-  cond: (s: PeerPageState) => boolean,
-  context: () => string,
-): Promise<PeerPageState> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await pageState(page);
-    if (s.error !== undefined) throw new Error(`the page failed: ${s.error}${context()}`);
-    if (cond(s)) return s;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs / 1000} s waiting for ${what}\nstatus: ${
-          JSON.stringify(s.status)
-        }\npage log:\n${s.logs.slice(-20).join("\n")}${context()}`,
-      );
-    }
-    await page.waitForTimeout(1000);
-  }
-}
-
-const applied = (s: PeerPageState) =>
-  s.events.filter((e): e is AppliedEvent => e.event === "applied");
-const rounds = (s: PeerPageState) => s.events.filter((e): e is RoundEvent => e.event === "round");
-
 test("a Chromium tab trains with a Deno validator and Deno peers, in lockstep, resumes after a reload, leaves cleanly and a late tab catches up", async ({ page }) => {
   test.setTimeout(FIXTURE_TIMEOUT_MS + 2 * RUN_TIMEOUT_MS + 2 * RESUME_TIMEOUT_MS + 180_000);
-  const fx = await test.step("start a validator and 2 Deno peers", () => startFixture());
+  const fx = await test.step("start a validator and 2 Deno peers", () => startFixture(children));
   const context0 = page.context();
   const consoleLines: string[] = [];
   page.on("console", (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
@@ -187,10 +110,7 @@ test("a Chromium tab trains with a Deno validator and Deno peers, in lockstep, r
     // The records carry the validator's verdicts; the page shows the tab's.
     expect(s.status?.standing, `the tab's standing${context()}`).not.toBeNull();
     console.log(`tab standing: ${JSON.stringify(s.status!.standing)}`);
-    report(s, fx);
-    // `WEBLOCO_SCREENSHOTS=docs` refreshes the README's picture of the page.
-    const shots = process.env.WEBLOCO_SCREENSHOTS;
-    if (shots) await page.screenshot({ path: `${shots}/browser_peer.png`, fullPage: true });
+    peerReport(s, fx, "peer.spec");
   });
 
   await test.step("a reload resumes from IndexedDB", async () => {
@@ -297,9 +217,19 @@ test("a Chromium tab trains with a Deno validator and Deno peers, in lockstep, r
       context,
     );
     expect(s.address).not.toBe(address);
+    // From the newest checkpoint, then only the records since: not a replay from window 0.
     const caught = s.events.find((e) => e.event === "caught-up");
-    expect(caught?.event === "caught-up" && caught.records, "records replayed by the late tab")
-      .toBeGreaterThanOrEqual(3);
+    if (caught?.event !== "caught-up") throw new Error(`the late tab never caught up${context()}`);
+    expect(s.logs.join("\n"), "the late tab loaded a checkpoint").toMatch(
+      /loaded checkpoint of window \d+/,
+    );
+    expect(caught.records, `records replayed by the late tab (head ${caught.applied})`)
+      .toBeLessThan(caught.applied + 1);
+    console.log(
+      `late tab: checkpoint + ${caught.records} record(s) to reach ${caught.applied} in ${
+        (caught.ms / 1000).toFixed(1)
+      } s`,
+    );
     for (const a of applied(s)) {
       expect(a.modelHash, `late tab, model hash after record ${a.window}`).toBe(
         validatorRecords().find((r) => r.window === a.window)?.modelHash,
@@ -308,47 +238,3 @@ test("a Chromium tab trains with a Deno validator and Deno peers, in lockstep, r
     await late.close();
   });
 });
-
-/** Prints tokens/s of the tab vs the Deno peers, and how the tab spends a window. */
-function report(s: PeerPageState, fx: Fixture): void {
-  const speed = (rs: RoundEvent[]) => {
-    const steps = rs.reduce((n, r) => n + r.steps, 0);
-    const ms = rs.reduce((n, r) => n + r.computeMs, 0);
-    return steps * fx.info.tokensPerStep / (ms / 1000);
-  };
-  const tab = rounds(s);
-  // The same windows: the cores are shared by every role, so contention differs by window.
-  const windows = new Set(tab.map((r) => r.window));
-  const deno = fx.events.filter((x) => x.name.startsWith("peer-") && x.e.event === "round")
-    .map((x) => x.e as RoundEvent).filter((r) => windows.has(r.window));
-  const avg = (rs: RoundEvent[], f: (r: RoundEvent) => number) =>
-    rs.reduce((n, r) => n + f(r), 0) / rs.length;
-  // applyMs is only meaningful when the record came through the round loop; one applied during
-  // a catch-up reads as "now − 0" (src/roles/peer.ts). Such values exceed the idle time.
-  const timed = tab.filter((r) => r.applyMs <= r.idleMs);
-  const w = fx.info.windowMs;
-  console.log(
-    `speed (CPU reference both): tab ${speed(tab).toFixed(0)} tokens/s over ${tab.length} ` +
-      `windows, Deno peers ${speed(deno).toFixed(0)} tokens/s over ${deno.length} peer-windows`,
-  );
-  const pct = (ms: number) => `${(100 * ms / w).toFixed(0)}%`;
-  console.log(
-    `tab per ${w / 1000} s window: ${avg(tab, (r) => r.steps).toFixed(1)} of ${fx.info.H} ` +
-      `steps, training ${pct(avg(tab, (r) => r.computeMs))}, fetch + aggregate + check ${
-        pct(avg(timed, (r) => r.applyMs))
-      } (${timed.length} windows), idle incl. waiting for the record ${
-        pct(avg(tab, (r) => r.idleMs))
-      }; ` +
-      `${Math.round(avg(tab, (r) => r.bytesUp))} B up, ${
-        Math.round(avg(tab, (r) => r.bytesDown))
-      } B down`,
-  );
-  for (const r of tab) {
-    console.log(
-      `  window ${r.window}: ${r.steps} steps in ${
-        r.computeMs.toFixed(0)
-      } ms, idle ${r.idleMs} ms` +
-        ` (apply ${r.applyMs <= r.idleMs ? `${r.applyMs} ms` : "not timed"})`,
-    );
-  }
-}
