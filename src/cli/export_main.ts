@@ -120,7 +120,11 @@ async function writeFolder(out: string, files: Map<string, string | Uint8Array>)
   const tmp = `${out.replace(/\/+$/, "")}.tmp-${crypto.randomUUID()}`;
   await Deno.mkdir(tmp);
   try {
-    for (const [name, data] of files) await writeFileAtomic(`${tmp}/${name}`, data);
+    for (const [name, data] of files) {
+      const slash = name.lastIndexOf("/");
+      if (slash > 0) await Deno.mkdir(`${tmp}/${name.slice(0, slash)}`, { recursive: true });
+      await writeFileAtomic(`${tmp}/${name}`, data);
+    }
     // rename(2) replaces an empty folder and refuses a non-empty one, so a race loses cleanly.
     await Deno.rename(tmp, out);
   } catch (e) {

@@ -4,6 +4,7 @@ import { ByteTokenizer } from "../data/byte_tokenizer.ts";
 import { ExportError } from "../export/export_error.ts";
 import { byteTokenizerJson } from "../export/byte_tokenizer_json.ts";
 import { hfConfig } from "../export/hf_config.ts";
+import { paramLayout } from "../model/params.ts";
 import { localGenesis } from "../protocol/local_genesis.ts";
 import { initialParams, type RunContext, runContext } from "../protocol/run_context.ts";
 import { RoleState } from "../roles/role_state.ts";
@@ -71,9 +72,11 @@ Deno.test("exportMain writes a Hugging Face folder that reloads bit-identical (g
       "config.json",
       "generation_config.json",
       "model.safetensors",
+      "onnx",
       "tokenizer.json",
       "tokenizer_config.json",
     ]);
+    assert((await Deno.stat(`${out}/onnx/model.onnx`)).size > 4 * paramLayout(ctx.genesis.model).count);
     assertEquals(
       hex(sha256Sync(await Deno.readFile(`${out}/model.safetensors`))),
       GOLDEN_WEIGHTS_SHA256,
