@@ -71,31 +71,53 @@ class GraphBuilder {
       : outputs;
     const attribute = Object.entries(attrs).map(([name, v]) =>
       Array.isArray(v)
-        ? onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v })
+        ? onnx.AttributeProto.create({
+          name,
+          type: onnx.AttributeProto.AttributeType.INTS,
+          ints: v,
+        })
         : onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i: v })
     );
     this.nodes.push(
-      onnx.NodeProto.create({ opType, input: inputs, output: names, name: `n${this.nodes.length}`, attribute }),
+      onnx.NodeProto.create({
+        opType,
+        input: inputs,
+        output: names,
+        name: `n${this.nodes.length}`,
+        attribute,
+      }),
     );
     return names;
   }
 
   /** One node with one output (named `output` when given). */
-  op(opType: string, inputs: string[], attrs: Record<string, number | number[]> = {}, output?: string): string {
+  op(
+    opType: string,
+    inputs: string[],
+    attrs: Record<string, number | number[]> = {},
+    output?: string,
+  ): string {
     return this.ops(opType, inputs, output === undefined ? 1 : [output], attrs)[0];
   }
 
   /** A float32 initializer. `dims` [] is a scalar. */
   floats(name: string, dims: number[], data: Float32Array): string {
     const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
-    this.initializers.push(onnx.TensorProto.create({ name, dims, dataType: DT.FLOAT, rawData: raw }));
+    this.initializers.push(
+      onnx.TensorProto.create({ name, dims, dataType: DT.FLOAT, rawData: raw }),
+    );
     return name;
   }
 
   /** An int64 initializer (1-D unless `scalar`). */
   ints(name: string, values: number[], scalar = false): string {
     this.initializers.push(
-      onnx.TensorProto.create({ name, dims: scalar ? [] : [values.length], dataType: DT.INT64, int64Data: values }),
+      onnx.TensorProto.create({
+        name,
+        dims: scalar ? [] : [values.length],
+        dataType: DT.INT64,
+        int64Data: values,
+      }),
     );
     return name;
   }
@@ -108,7 +130,9 @@ function valueInfo(name: string, elemType: number, dims: (number | string)[]): V
     type: {
       tensorType: {
         elemType,
-        shape: { dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) },
+        shape: {
+          dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })),
+        },
       },
     },
   });
@@ -128,7 +152,9 @@ export function onnxModel(config: ModelConfig, params: Float32Array, meta: Expor
   }
   const NH = c.nHeads, NKV = c.nKvHeads, D = c.dModel / NH, G = NH / NKV, half = D / 2;
   const g = new GraphBuilder();
-  for (const e of layout.entries) g.floats(e.name, e.shape, params.subarray(e.offset, e.offset + e.size));
+  for (const e of layout.entries) {
+    g.floats(e.name, e.shape, params.subarray(e.offset, e.offset + e.size));
+  }
 
   // Constants.
   const i0 = g.ints("const.zero", [0], true), i1 = g.ints("const.one", [1], true);
@@ -177,12 +203,14 @@ export function onnxModel(config: ModelConfig, params: Float32Array, meta: Expor
     const rstd = g.op("Reciprocal", [g.op("Sqrt", [g.op("Add", [ms, eps])])]);
     return g.op("Mul", [g.op("Mul", [x, rstd]), w]);
   };
-  const linear = (x: string, w: string) => g.op("MatMul", [x, g.op("Transpose", [w], { perm: [1, 0] })]);
+  const linear = (x: string, w: string) =>
+    g.op("MatMul", [x, g.op("Transpose", [w], { perm: [1, 0] })]);
   // x: (B,S,H·D) → (B,H,S,D)
   const heads = (x: string, shape: string) =>
     g.op("Transpose", [g.op("Reshape", [x, shape])], { perm: [0, 2, 1, 3] });
   const rope = (x: string) => {
-    const x1 = g.op("Slice", [x, lo[0], lo[1], axis3]), x2 = g.op("Slice", [x, hi[0], hi[1], axis3]);
+    const x1 = g.op("Slice", [x, lo[0], lo[1], axis3]),
+      x2 = g.op("Slice", [x, hi[0], hi[1], axis3]);
     const rotated = g.op("Concat", [g.op("Neg", [x2]), x1], { axis: 3 });
     return g.op("Add", [g.op("Mul", [x, cosB]), g.op("Mul", [rotated, sinB])]);
   };
@@ -198,16 +226,28 @@ export function onnxModel(config: ModelConfig, params: Float32Array, meta: Expor
     const p = `model.layers.${l}`;
     for (const kv of ["key", "value"]) {
       inputs.push(
-        valueInfo(`past_key_values.${l}.${kv}`, DT.FLOAT, ["batch_size", NKV, "past_sequence_length", D]),
+        valueInfo(`past_key_values.${l}.${kv}`, DT.FLOAT, [
+          "batch_size",
+          NKV,
+          "past_sequence_length",
+          D,
+        ]),
       );
-      outputs.push(valueInfo(`present.${l}.${kv}`, DT.FLOAT, ["batch_size", NKV, "total_sequence_length", D]));
+      outputs.push(
+        valueInfo(`present.${l}.${kv}`, DT.FLOAT, ["batch_size", NKV, "total_sequence_length", D]),
+      );
     }
     const xn = rmsnorm(x, `${p}.input_layernorm.weight`);
     const q = rope(heads(linear(xn, `${p}.self_attn.q_proj.weight`), headsQ)); // (B,NH,S,D)
     const k = rope(heads(linear(xn, `${p}.self_attn.k_proj.weight`), headsKv)); // (B,NKV,S,D)
     const v = heads(linear(xn, `${p}.self_attn.v_proj.weight`), headsKv);
     const keys = g.op("Concat", [`past_key_values.${l}.key`, k], { axis: 2 }, `present.${l}.key`);
-    const values = g.op("Concat", [`past_key_values.${l}.value`, v], { axis: 2 }, `present.${l}.value`);
+    const values = g.op(
+      "Concat",
+      [`past_key_values.${l}.value`, v],
+      { axis: 2 },
+      `present.${l}.value`,
+    );
     const q5 = g.op("Reshape", [q, groups]); // (B,NKV,G,S,D)
     const kT = g.op("Transpose", [g.op("Unsqueeze", [keys, ax2])], { perm: [0, 1, 2, 4, 3] }); // (B,NKV,1,D,T)
     const scores = g.op("Add", [g.op("Mul", [g.op("MatMul", [q5, kT]), scale]), bias]); // (B,NKV,G,S,T)
@@ -225,7 +265,12 @@ export function onnxModel(config: ModelConfig, params: Float32Array, meta: Expor
     x = g.op("Add", [x2, linear(h, `${p}.mlp.down_proj.weight`)]);
   }
   const lm = c.tiedEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight";
-  g.op("MatMul", [rmsnorm(x, "model.norm.weight"), g.op("Transpose", [lm], { perm: [1, 0] })], {}, "logits");
+  g.op(
+    "MatMul",
+    [rmsnorm(x, "model.norm.weight"), g.op("Transpose", [lm], { perm: [1, 0] })],
+    {},
+    "logits",
+  );
 
   const model = onnx.ModelProto.create({
     irVersion: 8,

@@ -4,8 +4,11 @@ import { presetConfig } from "../model/config.ts";
 import { initParams } from "../model/init.ts";
 import { Llama } from "../model/llama.ts";
 import { paramLayout } from "../model/params.ts";
+import { Rng } from "../util/rng.ts";
 import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
 import { ExportError } from "./export_error.ts";
+import { Generator } from "./generator.ts";
+import { OnnxGenerator } from "./onnx_generator.ts";
 import { ONNX_OPSET, onnxModel } from "./onnx_model.ts";
 
 // onnxruntime-web's wasm execution provider, single-threaded (no worker to stop).
@@ -32,7 +35,8 @@ async function reference(ids: number[]): Promise<Float32Array> {
   return await ops.read(m.forward());
 }
 
-const i64 = (v: number[], dims: number[]) => new ort.Tensor("int64", BigInt64Array.from(v.map(BigInt)), dims);
+const i64 = (v: number[], dims: number[]) =>
+  new ort.Tensor("int64", BigInt64Array.from(v.map(BigInt)), dims);
 
 type Past = Record<string, ort.Tensor>;
 const emptyPast = (batch: number): Past =>
@@ -124,7 +128,9 @@ Deno.test("onnxModel with the key/value cache: prefill then one token at a time"
       [ids.slice(0, prefill).map((_, i) => i)],
       emptyPast(1),
     );
-    for (let t = 0; t < prefill; t++) close(step.logits, t, want, t, `prefill ${prefill}, position ${t}`);
+    for (let t = 0; t < prefill; t++) {
+      close(step.logits, t, want, t, `prefill ${prefill}, position ${t}`);
+    }
     for (let t = prefill; t < ids.length; t++) {
       step = await run([[ids[t]]], [Array(t + 1).fill(1)], [[t]], step.present);
       assertEquals(step.present["past_key_values.0.key"].dims, [1, NKV, t + 1, D]);
@@ -136,4 +142,30 @@ Deno.test("onnxModel with the key/value cache: prefill then one token at a time"
 
 Deno.test("onnxModel refuses a parameter buffer of another layout", () => {
   assertThrows(() => onnxModel(config, params.subarray(1), meta), ExportError, "the layout has");
+});
+
+Deno.test("OnnxGenerator chooses Generator's tokens, greedy and sampled, past the context", async () => {
+  const prompt = [73, 110, 32, 116, 104, 101];
+  const collect = async (g: AsyncGenerator<number>) => {
+    const out: number[] = [];
+    for await (const id of g) out.push(id);
+    return out;
+  };
+  for (
+    const sample of [{ temperature: 0, topK: 0, topP: 1 }, {
+      temperature: 0.8,
+      topK: 40,
+      topP: 0.95,
+    }]
+  ) {
+    // 20 new tokens: the window (16) slides after the 10th.
+    const ours = await collect(
+      new Generator(cpuOps(32), config, params).generate(prompt, 20, sample, new Rng(3)),
+    );
+    const onnx = await collect(
+      new OnnxGenerator(ort, session, config).generate(prompt, 20, sample, new Rng(3)),
+    );
+    assertEquals(onnx, ours);
+    assert(new Set(ours).size > 3, `degenerate generation ${ours}`);
+  }
 });
