@@ -292,3 +292,33 @@ export function onnxModel(config: ModelConfig, params: Float32Array, meta: Expor
   });
   return onnx.ModelProto.encode(model).finish();
 }
+
+/**
+ * Checks that `bytes` is an ONNX model of this exporter whose metadata names `meta`'s model
+ * (so an `onnx/model.onnx` from another export or window is refused before it generates).
+ * Throws {@linkcode ExportError}.
+ */
+export function checkOnnxModel(bytes: Uint8Array, meta: ExportMeta, where = ONNX_FILE): void {
+  let model: InstanceType<typeof onnx.ModelProto>;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch {
+    throw new ExportError(`${where}: not an ONNX model (corrupted?)`);
+  }
+  const props = new Map(model.metadataProps.map((p) => [p.key, p.value]));
+  if (model.producerName !== "webloco" || !props.has("modelHash")) {
+    throw new ExportError(`${where}: not written by webloco's export (no model hash to check)`);
+  }
+  const want: Record<string, string> = {
+    runId: meta.runId,
+    window: String(meta.window),
+    modelHash: meta.modelHash,
+  };
+  for (const [key, value] of Object.entries(want)) {
+    if (props.get(key) !== value) {
+      throw new ExportError(
+        `${where}: ${key} ${props.get(key)}, model.safetensors has ${value} (a mismatched export)`,
+      );
+    }
+  }
+}

@@ -9,7 +9,7 @@ import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
 import { ExportError } from "./export_error.ts";
 import { Generator } from "./generator.ts";
 import { OnnxGenerator } from "./onnx_generator.ts";
-import { ONNX_OPSET, onnxModel } from "./onnx_model.ts";
+import { checkOnnxModel, ONNX_OPSET, onnxModel } from "./onnx_model.ts";
 
 // onnxruntime-web's wasm execution provider, single-threaded (no worker to stop).
 ort.env.wasm.numThreads = 1;
@@ -168,4 +168,20 @@ Deno.test("OnnxGenerator chooses Generator's tokens, greedy and sampled, past th
     assertEquals(onnx, ours);
     assert(new Set(ours).size > 3, `degenerate generation ${ours}`);
   }
+});
+
+Deno.test("checkOnnxModel refuses a corrupted or mismatched onnx/model.onnx", () => {
+  const bytes = onnxModel(config, params, meta);
+  checkOnnxModel(bytes, meta);
+  assertThrows(
+    () => checkOnnxModel(bytes.subarray(0, 1000), meta),
+    ExportError,
+    "not an ONNX model",
+  );
+  assertThrows(() => checkOnnxModel(bytes, { ...meta, window: 8 }), ExportError, "window 7");
+  assertThrows(
+    () => checkOnnxModel(bytes, { ...meta, modelHash: "ef".repeat(32) }),
+    ExportError,
+    "a mismatched export",
+  );
 });
