@@ -39,7 +39,7 @@ export interface ModelPanel {
   referenceLogits(ids: number[]): Promise<number[]>;
   /** Generates with onnxruntime-web (KV cache). */
   generate(prompt: string, maxTokens: number, sample: SampleOptions, seed: number): Promise<Timed>;
-  /** Greedy tokens/s of the project's forward on WebGPU and of onnxruntime-web on each provider. */
+  /** Greedy tokens/s of the project's forward (WebGPU, CPU reference) and of onnxruntime-web (each provider). */
   bench(prompt: string, maxTokens: number): Promise<Record<string, number | string | number[]>>;
 }
 
@@ -183,6 +183,8 @@ async function start(read: (name: string) => Promise<Uint8Array>, where: string)
       await timed(folder, ours, prompt, 2, GREEDY, 1); // warm-up: pipelines compile
       const mine = await timed(folder, ours, prompt, maxTokens, GREEDY, 1);
       result.ours_webgpu = mine.tokensPerSecond;
+      const cpu = new Generator(cpuOps(32), c, folder.params);
+      result.ours_cpu = (await timed(folder, cpu, prompt, maxTokens, GREEDY, 1)).tokensPerSecond;
       for (const want of ["webgpu", "wasm"]) {
         const [s, got] = await session(folder.onnx, want);
         const gen = new OnnxGenerator(ort, s, c);

@@ -6,9 +6,18 @@
  * `deno task generate`'s.
  */
 import { AutoModelForCausalLM, AutoTokenizer, env } from "@huggingface/transformers";
-// Transformers.js would fetch onnxruntime-web's wasm from a CDN: serve its own copy instead.
-import wasmMjs from "../node_modules/@huggingface/transformers/node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.mjs?url";
-import wasmBinary from "../node_modules/@huggingface/transformers/node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm?url";
+// Transformers.js would fetch onnxruntime-web's wasm from a CDN: serve its own copy (vite emits
+// both files as assets; the path is where npm nests the version Transformers.js pins).
+const wasmPaths = {
+  mjs: new URL(
+    "../node_modules/@huggingface/transformers/node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.mjs",
+    import.meta.url,
+  ).href,
+  wasm: new URL(
+    "../node_modules/@huggingface/transformers/node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm",
+    import.meta.url,
+  ).href,
+};
 
 declare global {
   /** Greedy new token ids of `prompt` with the folder `root` + `id` (e.g. "/", "test-model"). */
@@ -28,10 +37,7 @@ globalThis.transformersGreedy = async (root, id, prompt, maxTokens) => {
   const onnx = env.backends.onnx;
   if (onnx.wasm) {
     onnx.wasm.numThreads = 1;
-    onnx.wasm.wasmPaths = {
-      mjs: new URL(wasmMjs, location.href).href,
-      wasm: new URL(wasmBinary, location.href).href,
-    };
+    onnx.wasm.wasmPaths = wasmPaths;
   }
   const tokenizer = await AutoTokenizer.from_pretrained(id);
   const model = await AutoModelForCausalLM.from_pretrained(id, { device: "wasm", dtype: "fp32" });
