@@ -3,6 +3,7 @@ import { modelHashSync } from "../codec/model_hash.ts";
 import { ByteTokenizer } from "../data/byte_tokenizer.ts";
 import { ExportError } from "../export/export_error.ts";
 import { byteTokenizerJson } from "../export/byte_tokenizer_json.ts";
+import { loadExportedFolder } from "../export/exported_folder.ts";
 import { hfConfig } from "../export/hf_config.ts";
 import { paramLayout } from "../model/params.ts";
 import { localGenesis } from "../protocol/local_genesis.ts";
@@ -21,6 +22,8 @@ const ALICE = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY";
  * A change to the file's bytes (names, order, header, metadata, θ₀) must be deliberate.
  */
 const GOLDEN_WEIGHTS_SHA256 = "90de1d51e64b5b07e6a765d4cc91562b3c76f9927de20c1047a16bae29d8e2d7";
+/** SHA-256 of the onnx/model.onnx of the same export. */
+const GOLDEN_ONNX_SHA256 = "6e6ac94cd810cc856d5762af9790b8d2b9d8fe23ca603a108f06f709f31a7ce5";
 
 function checkpoint(ctx: RunContext, params: Float32Array, window: number): Uint8Array {
   return encodeCheckpoint(ctx.tensors, params, {
@@ -76,7 +79,11 @@ Deno.test("exportMain writes a Hugging Face folder that reloads bit-identical (g
       "tokenizer.json",
       "tokenizer_config.json",
     ]);
-    assert((await Deno.stat(`${out}/onnx/model.onnx`)).size > 4 * paramLayout(ctx.genesis.model).count);
+    // The ONNX file is the same model (its metadata names the weights' model hash) …
+    const folder = await loadExportedFolder((name) => Deno.readFile(`${out}/${name}`), out);
+    assert(folder.onnx.length > 4 * paramLayout(ctx.genesis.model).count, "ONNX without weights");
+    // … and its bytes change only deliberately (graph, names, opset, θ₀).
+    assertEquals(hex(sha256Sync(folder.onnx)), GOLDEN_ONNX_SHA256);
     assertEquals(
       hex(sha256Sync(await Deno.readFile(`${out}/model.safetensors`))),
       GOLDEN_WEIGHTS_SHA256,
