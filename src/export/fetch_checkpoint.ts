@@ -10,6 +10,7 @@
  */
 
 import { CheckpointError, decodeCheckpoint } from "../codec/checkpoint.ts";
+import { NetError } from "../net/errors.ts";
 import type { WeblocoNode } from "../net/node.ts";
 import type { Provider } from "../net/stream_service.ts";
 import { verifyRecord } from "../protocol/record_log.ts";
@@ -22,6 +23,16 @@ import type { ExportMeta } from "./hf_folder.ts";
 /** How long each request may take. */
 const TIMEOUT_MS = 30_000;
 
+/** `request`, with a network failure as one ExportError line (the CLI prints it, no stack). */
+async function net<T>(request: () => Promise<T>): Promise<T> {
+  try {
+    return await request();
+  } catch (e) {
+    if (e instanceof NetError) throw new ExportError(e.message);
+    throw e;
+  }
+}
+
 /** θ of the newest checkpoint `provider` serves, verified as above; throws ExportError. */
 export async function fetchNewestCheckpoint(
   node: WeblocoNode,
@@ -29,12 +40,12 @@ export async function fetchNewestCheckpoint(
   provider: Provider,
 ): Promise<{ params: Float32Array; meta: ExportMeta }> {
   const who = String(provider).slice(-16);
-  const head = await node.sync(provider, MAX_WINDOW, { timeoutMs: TIMEOUT_MS });
+  const head = await net(() => node.sync(provider, MAX_WINDOW, { timeoutMs: TIMEOUT_MS }));
   const cp = head.checkpoint;
   if (cp === null || cp.window === 0) {
     throw new ExportError(`${who}: serves no checkpoint of this run yet (only θ₀)`);
   }
-  const bytes = await node.fetch(cp.hash, [provider], { timeoutMs: TIMEOUT_MS });
+  const bytes = await net(() => node.fetch(cp.hash, [provider], { timeoutMs: TIMEOUT_MS }));
   let decoded: Awaited<ReturnType<typeof decodeCheckpoint>>;
   try {
     decoded = await decodeCheckpoint(bytes, ctx.tensors, ctx.layout.length, {
@@ -47,7 +58,7 @@ export async function fetchNewestCheckpoint(
     }
     throw e;
   }
-  const records = await node.sync(provider, cp.window - 1, { timeoutMs: TIMEOUT_MS });
+  const records = await net(() => node.sync(provider, cp.window - 1, { timeoutMs: TIMEOUT_MS }));
   const made = records.records
     .map((b) => verifyRecord(ctx, b))
     .find((r) => typeof r !== "string" && r.record.window === cp.window - 1);
