@@ -48,6 +48,8 @@ export default defineConfig({
         net: at("web/net.html"),
         peer: at("web/peer.html"),
         store: at("web/store.html"),
+        model: at("web/model.html"),
+        model_tjs: at("web/model_tjs.html"),
         bench: at("web/bench.html"),
       },
     },

@@ -2,14 +2,16 @@
  * `deno task export`: a run's model as a Hugging Face folder (see src/export/).
  *
  * ```
- * deno task export --genesis FILE (--checkpoint FILE | --data-dir DIR) --out DIR
+ * deno task export --genesis FILE (--checkpoint FILE | --data-dir DIR | --bootstrap MA) --out DIR
  *                  [--valid-sequences N]
  * ```
  *
  * `--checkpoint` takes a checkpoint file (a validator's `<data-dir>/checkpoints/*.safetensors`);
  * `--data-dir` a role's data directory, whose newest model is taken: the newest of its
- * checkpoints and its own saved state (`state.json`). Either way the model must be of the
- * genesis' run and hash to the model hash it names. `--valid-sequences` (default 16, 0: none)
+ * checkpoints and its own saved state (`state.json`); `--bootstrap` a node of the live run (a
+ * multiaddr with /p2p/), whose newest checkpoint is fetched over libp2p and checked against the
+ * signed round record that made it (src/export/fetch_checkpoint.ts). Either way the model must
+ * be of the genesis' run and hash to the model hash it names. `--valid-sequences` (default 16, 0: none)
  * held-out sequences are scored on the CPU for the model card.
  *
  * @module
@@ -20,8 +22,10 @@ import { CheckpointError, decodeCheckpoint } from "../codec/checkpoint.ts";
 import { modelHash } from "../codec/model_hash.ts";
 import { ExportError } from "../export/export_error.ts";
 import { exportFiles } from "../export/export_files.ts";
+import { fetchNewestCheckpoint } from "../export/fetch_checkpoint.ts";
 import type { ExportMeta } from "../export/hf_folder.ts";
 import { validationLoss } from "../export/validation_loss.ts";
+import { createDenoNode } from "../net/deno_node.ts";
 import { type RunContext, runContext } from "../protocol/run_context.ts";
 import { RoleState } from "../roles/role_state.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
@@ -32,7 +36,7 @@ import { readGenesisFile, readGenesisRef } from "./genesis_file.ts";
 import { loadRunData } from "./run_data.ts";
 
 const USAGE =
-  "usage: deno task export --genesis FILE (--checkpoint FILE | --data-dir DIR) --out DIR [--valid-sequences N]";
+  "usage: deno task export --genesis FILE (--checkpoint FILE | --data-dir DIR | --bootstrap MA) --out DIR [--valid-sequences N]";
 
 /** A verified model and where it came from. */
 interface Source {
@@ -69,6 +73,24 @@ async function isDir(path: string): Promise<boolean> {
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return false;
     throw e;
+  }
+}
+
+/** The newest checkpoint of the node at multiaddr `ma`, through a client node of our own. */
+async function fromNetwork(ctx: RunContext, ma: string): Promise<Source> {
+  if (!/\/p2p\/[^/]+$/.test(ma)) {
+    throw new UsageError(`--bootstrap ${ma}: needs a multiaddr ending in /p2p/<peer id>`);
+  }
+  // Gossip is not used: every message is ignored.
+  const node = await createDenoNode({
+    runId: ctx.runId,
+    validate: () => "ignore",
+    bootstrapIntervalMs: 0,
+  });
+  try {
+    return { ...(await fetchNewestCheckpoint(node, ctx, ma)), from: ma };
+  } finally {
+    await node.stop();
   }
 }
 
@@ -120,7 +142,11 @@ async function writeFolder(out: string, files: Map<string, string | Uint8Array>)
   const tmp = `${out.replace(/\/+$/, "")}.tmp-${crypto.randomUUID()}`;
   await Deno.mkdir(tmp);
   try {
-    for (const [name, data] of files) await writeFileAtomic(`${tmp}/${name}`, data);
+    for (const [name, data] of files) {
+      const slash = name.lastIndexOf("/");
+      if (slash > 0) await Deno.mkdir(`${tmp}/${name.slice(0, slash)}`, { recursive: true });
+      await writeFileAtomic(`${tmp}/${name}`, data);
+    }
     // rename(2) replaces an empty folder and refuses a non-empty one, so a race loses cleanly.
     await Deno.rename(tmp, out);
   } catch (e) {
@@ -137,6 +163,7 @@ export async function exportMain(args: string[]): Promise<string[]> {
       genesis: { type: "string" },
       checkpoint: { type: "string" },
       "data-dir": { type: "string" },
+      bootstrap: { type: "string" },
       out: { type: "string" },
       "valid-sequences": { type: "string" },
     },
@@ -145,8 +172,8 @@ export async function exportMain(args: string[]): Promise<string[]> {
   }, USAGE);
   if (v.genesis === undefined) throw new UsageError(`--genesis is required (${USAGE})`);
   if (v.out === undefined) throw new UsageError(`--out is required (${USAGE})`);
-  if ((v.checkpoint === undefined) === (v["data-dir"] === undefined)) {
-    throw new UsageError(`give one of --checkpoint and --data-dir (${USAGE})`);
+  if ([v.checkpoint, v["data-dir"], v.bootstrap].filter((x) => x !== undefined).length !== 1) {
+    throw new UsageError(`give one of --checkpoint, --data-dir and --bootstrap (${USAGE})`);
   }
   const sequences = numberFlag("valid-sequences", v["valid-sequences"], 16, {
     integer: true,
@@ -156,6 +183,8 @@ export async function exportMain(args: string[]): Promise<string[]> {
   const ctx = runContext(genesis);
   const src = v.checkpoint !== undefined
     ? await fromCheckpoint(ctx, v.checkpoint)
+    : v.bootstrap !== undefined
+    ? await fromNetwork(ctx, v.bootstrap)
     : await fromDataDir(ctx, v["data-dir"]!);
   const tokenizerJson = genesis.tokenizer === "bytes"
     ? undefined

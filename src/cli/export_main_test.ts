@@ -1,9 +1,15 @@
 import { encodeCheckpoint } from "../codec/checkpoint.ts";
+import { signMessage } from "../codec/messages.ts";
 import { modelHashSync } from "../codec/model_hash.ts";
 import { ByteTokenizer } from "../data/byte_tokenizer.ts";
 import { ExportError } from "../export/export_error.ts";
 import { byteTokenizerJson } from "../export/byte_tokenizer_json.ts";
+import { loadExportedFolder } from "../export/exported_folder.ts";
 import { hfConfig } from "../export/hf_config.ts";
+import { KeySigner } from "../identity/key_signer.ts";
+import { identityReady } from "../identity/signer.ts";
+import { paramLayout } from "../model/params.ts";
+import { createDenoNode } from "../net/deno_node.ts";
 import { localGenesis } from "../protocol/local_genesis.ts";
 import { initialParams, type RunContext, runContext } from "../protocol/run_context.ts";
 import { RoleState } from "../roles/role_state.ts";
@@ -20,6 +26,8 @@ const ALICE = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY";
  * A change to the file's bytes (names, order, header, metadata, θ₀) must be deliberate.
  */
 const GOLDEN_WEIGHTS_SHA256 = "90de1d51e64b5b07e6a765d4cc91562b3c76f9927de20c1047a16bae29d8e2d7";
+/** SHA-256 of the onnx/model.onnx of the same export. */
+const GOLDEN_ONNX_SHA256 = "6e6ac94cd810cc856d5762af9790b8d2b9d8fe23ca603a108f06f709f31a7ce5";
 
 function checkpoint(ctx: RunContext, params: Float32Array, window: number): Uint8Array {
   return encodeCheckpoint(ctx.tensors, params, {
@@ -71,9 +79,15 @@ Deno.test("exportMain writes a Hugging Face folder that reloads bit-identical (g
       "config.json",
       "generation_config.json",
       "model.safetensors",
+      "onnx",
       "tokenizer.json",
       "tokenizer_config.json",
     ]);
+    // The ONNX file is the same model (its metadata names the weights' model hash) …
+    const folder = await loadExportedFolder((name) => Deno.readFile(`${out}/${name}`), out);
+    assert(folder.onnx.length > 4 * paramLayout(ctx.genesis.model).count, "ONNX without weights");
+    // … and its bytes change only deliberately (graph, names, opset, θ₀).
+    assertEquals(hex(sha256Sync(folder.onnx)), GOLDEN_ONNX_SHA256);
     assertEquals(
       hex(sha256Sync(await Deno.readFile(`${out}/model.safetensors`))),
       GOLDEN_WEIGHTS_SHA256,
@@ -249,4 +263,72 @@ Deno.test("exportMain ships a run's own tokenizer.json as is", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("exportMain --bootstrap fetches a live run's newest checkpoint over libp2p, checked against its signed record", async () => {
+  await identityReady();
+  const alice = KeySigner.fromUri("//Alice");
+  await withRun(async (dir, ctx, genesis) => {
+    const theta = initialParams(ctx).map((x) => x * 1.5);
+    const bytes = checkpoint(ctx, theta, 3);
+    const server = await createDenoNode({
+      runId: ctx.runId,
+      validate: () => "ignore",
+      bootstrapIntervalMs: 0,
+    });
+    try {
+      const hash = await server.store.add(bytes);
+      // The record of window 2 made θ₃; `next` is its nextModelHash.
+      const record = (next: Uint8Array) =>
+        signMessage(alice, {
+          runId: ctx.runId,
+          timestamp: ctx.clock.windowEnd(2) + 1_000,
+          body: {
+            kind: "round-record",
+            window: 2,
+            modelHash: new Uint8Array(32),
+            nextModelHash: next,
+            contributors: [{ address: alice.address, payloadHash: new Uint8Array(32) }],
+          },
+        });
+      let served = await record(modelHashSync(theta));
+      server.setSyncSource({
+        records: (from) => (from <= 2 ? [served] : []),
+        checkpoint: () => ({ window: 3, hash, size: bytes.length }),
+      });
+      const ma = server.addresses().find((a) => a.includes("/tcp/") && !a.includes("/ws"))!;
+      const lines = await exportMain([
+        "--genesis",
+        genesis,
+        "--bootstrap",
+        ma,
+        "--out",
+        `${dir}/hf`,
+        "--valid-sequences",
+        "0",
+      ]);
+      assert(lines[0].includes("window 3"), lines[0]);
+      const back = await loadModelFolder(`${dir}/hf`);
+      assert(sameBits(back.params, theta), "exported θ differs from the served checkpoint");
+      // A checkpoint that no signed record made is refused.
+      served = await record(new Uint8Array(32).fill(7));
+      await assertRejects(
+        () =>
+          exportMain([
+            "--genesis",
+            genesis,
+            "--bootstrap",
+            ma,
+            "--out",
+            `${dir}/hf2`,
+            "--valid-sequences",
+            "0",
+          ]),
+        ExportError,
+        "is not what the signed record 2 made",
+      );
+    } finally {
+      await server.stop();
+    }
+  });
 });

@@ -7,6 +7,7 @@
 import type { Genesis } from "../protocol/genesis.ts";
 import { byteTokenizerJson, tokenizerConfigJson } from "./byte_tokenizer_json.ts";
 import { type CardFacts, modelCard } from "./model_card.ts";
+import { ONNX_FILE, onnxModel } from "./onnx_model.ts";
 import {
   CONFIG_FILE,
   configJson,
@@ -43,6 +44,7 @@ export function exportFiles(
     ["tokenizer.json", input.tokenizerJson ?? byteTokenizerJson()],
     ["tokenizer_config.json", tokenizerConfigJson(c.context)],
     ["generation_config.json", generationConfigJson(c)],
+    [ONNX_FILE, onnxModel(c, input.params, input.meta)],
     ["README.md", modelCard(genesis, { meta: input.meta, validation: input.validation })],
   ]);
 }

@@ -41,6 +41,8 @@ export function hfConfig(c: ModelConfig): Record<string, unknown> {
     eos_token_id: null,
     use_cache: true,
     torch_dtype: "float32",
+    // Transformers.js loads onnx/model.onnx (fp32) instead of looking for a quantized file.
+    "transformers.js_config": { dtype: "fp32" },
   };
 }
 

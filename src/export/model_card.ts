@@ -86,6 +86,9 @@ export function modelCard(genesis: Genesis, facts: CardFacts): string {
     "```",
     "",
     'or, with webloco: `deno task generate --model THIS_FOLDER --prompt "…"`.',
+    "`onnx/model.onnx` (fp32, key/value cache, the inputs and outputs Transformers.js expects) " +
+    "runs in onnxruntime and in Transformers.js (`AutoModelForCausalLM.from_pretrained(…, " +
+    '{ dtype: "fp32" })`), and in webloco\'s `web/model.html`.',
     "The model has no BOS/EOS tokens: generation stops at the requested length.",
     "",
   ];
