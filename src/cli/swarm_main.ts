@@ -11,7 +11,8 @@
  * @module
  */
 
-import { numberFlag, parseFlags, runCli, UsageError } from "./cli.ts";
+import { BACKEND_USAGE, parseBackend } from "./backend.ts";
+import { numberFlag, parseFlags, runCli } from "./cli.ts";
 import { LiveView } from "./live_view.ts";
 import type { RoleEvent, RoundEvent } from "../roles/role_events.ts";
 import { Swarm } from "./swarm.ts";
@@ -23,7 +24,7 @@ import { hex } from "../util/hex.ts";
 const PEER_PAGE = "http://127.0.0.1:4179/peer.html";
 
 const USAGE = "usage: deno task swarm [--peers 3] [--window-ms 20000] [--H 30] [--batch 4] " +
-  "[--rounds N] [--backend auto|dawn|wgpu|cpu] [--dir runs/swarm]";
+  `[--rounds N] [${BACKEND_USAGE}] [--dir runs/swarm]`;
 
 function int(name: string, v: string | undefined, fallback: number, min: number): number {
   return numberFlag(name, v, fallback, { integer: true, min });
@@ -43,9 +44,6 @@ async function main(): Promise<void> {
     },
     strict: true,
   }, USAGE).values;
-  if (!["auto", "dawn", "wgpu", "cpu"].includes(a.backend!)) {
-    throw new UsageError(`--backend must be auto, dawn, wgpu or cpu, got "${a.backend}"`);
-  }
   const peers = int("peers", a.peers, 3, 1);
   const rounds = int("rounds", a.rounds, 0, 0);
   const view = new LiveView({ tty: Deno.stdout.isTerminal() });
@@ -67,7 +65,7 @@ async function main(): Promise<void> {
     dir: a.dir!,
     windowMs: int("window-ms", a["window-ms"], 20_000, 2_000),
     startDelayMs: 15_000,
-    backend: a.backend as "auto",
+    backend: parseBackend(a.backend!),
     genesis: {
       sparseloco: { H: int("H", a.H, 30, 1) },
       data: { batch: int("batch", a.batch, 4, 1) },
