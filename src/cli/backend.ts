@@ -13,7 +13,10 @@ import { adapterLabel } from "../gpu/device.ts";
 import { openRuntime } from "../kernels/open_runtime.ts";
 import { UsageError } from "./cli.ts";
 
-/** The choices of `--backend`: `cpu` is the float32 TypeScript reference. */
+/**
+ * The choices of `--backend`: `cpu` is the float32 CPU backend (the TypeScript references, the
+ * matmul on WebAssembly SIMD with the reference's bits).
+ */
 export const BACKENDS = ["auto", "dawn", "wgpu", "cpu"] as const;
 
 /** One choice of `--backend`. */
@@ -40,8 +43,9 @@ export async function openBackend(
   log: (line: string) => void,
 ): Promise<Ops<unknown>> {
   if (backend === "cpu") {
-    log("backend: CPU reference (float32)");
-    return cpuOps(32) as Ops<unknown>;
+    const ops = cpuOps(32);
+    log(`backend: CPU (float32, ${ops.name})`);
+    return ops as Ops<unknown>;
   }
   const rt = await openRuntime(backend).catch((e) => {
     if (backend !== "auto") throw e;
@@ -50,8 +54,9 @@ export async function openBackend(
   });
   if (rt === null) return cpuOps(32) as Ops<unknown>;
   if (backend === "auto" && rt.adapter.software) {
-    // A software rasteriser (SwiftShader) is far slower than the plain TypeScript reference
-    // on the same cores (measured: ~16 s vs ~1 s per tiny-model step, 3 peers on 2 cores).
+    // A software rasteriser (SwiftShader) is far slower than the CPU backend on the same cores
+    // (measured 2026-12-01, tiny preset, batch 8: ~112 tokens/s on Dawn/SwiftShader against
+    // ~1,600+ on the CPU with its WebAssembly matmul; README "Benchmarks").
     log(
       `backend: CPU reference (only a software adapter: ${
         adapterLabel(rt.adapter)

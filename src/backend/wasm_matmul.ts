@@ -1,0 +1,139 @@
+/**
+ * The CPU backend's matmul on WebAssembly SIMD (src/backend/wasm_matmul.wat): the same
+ * signature as the reference `matmul` and, by construction, the same bits (every output is one
+ * float64 sum over k in order, rounded once, as in src/reference/matmul.ts), about 10× faster
+ * (README "Benchmarks"). Peers on it and peers on the reference hold the same model hashes.
+ *
+ * The driver packs op(A) and op(B) into float64 panels in the module's memory (transposes
+ * become the packing order, and zero rows/columns pad M and N to the 4×4 tile), runs the kernel
+ * over K in blocks of {@linkcode K_BLOCK} steps (partial sums stay float64 in memory, so the
+ * blocks do not change the order), and writes the results back as the reference does.
+ *
+ * @module
+ */
+
+import type { MatmulShape } from "../reference/matmul.ts";
+import type { Floats } from "../reference/types.ts";
+import { WASM_MATMUL_BYTES } from "./wasm_matmul_bytes.ts";
+
+/** Steps of K per kernel call: a 4-row panel of A (8 KiB) stays in the L1 cache. */
+export const K_BLOCK = 256;
+
+/** The 4×4 tile of the kernel. */
+const TILE = 4;
+const PAGE = 65536;
+
+type Kernel = (
+  a: number,
+  b: number,
+  c: number,
+  mp: number,
+  np: number,
+  kl: number,
+  stride: number,
+  first: number,
+) => void;
+
+/** Whether this runtime runs WebAssembly SIMD (Deno, Chromium, Firefox and Safari do). */
+export function wasmSimdAvailable(): boolean {
+  return typeof WebAssembly === "object" && WebAssembly.validate(WASM_MATMUL_BYTES);
+}
+
+/**
+ * Packs the (rows, K) operand x[r·rs + k·ks] into float64 panels of 4 rows at `f[at…]`: row r,
+ * step k at at + (r/4)·4K + 4k + r%4; rows `rows` … `padded` − 1 are zeros. The loops run along
+ * whichever index is contiguous in x, so a transposed operand is read in order too.
+ */
+function pack(
+  f: Float64Array,
+  at: number,
+  x: Floats,
+  rows: number,
+  padded: number,
+  K: number,
+  rs: number,
+  ks: number,
+): void {
+  const slot = (r: number) => at + (r >> 2) * K * TILE + (r & 3);
+  if (rs === 1 && ks !== 1) {
+    for (let k = 0; k < K; k++) {
+      for (let r = 0; r < rows; r++) f[slot(r) + k * TILE] = x[r + k * ks];
+    }
+  } else {
+    for (let r = 0; r < rows; r++) {
+      const base = slot(r);
+      for (let k = 0; k < K; k++) f[base + k * TILE] = x[r * rs + k * ks];
+    }
+  }
+  for (let r = rows; r < padded; r++) {
+    const base = slot(r);
+    for (let k = 0; k < K; k++) f[base + k * TILE] = 0;
+  }
+}
+
+/** One instance of the kernel with its memory, which grows to the largest product seen. */
+export class WasmMatmul {
+  private readonly kernel: Kernel;
+  private readonly memory: WebAssembly.Memory;
+  private f64: Float64Array;
+
+  constructor() {
+    // Synchronous on purpose: the module is < 1 KiB, and `cpuOps()` is synchronous.
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(WASM_MATMUL_BYTES));
+    this.kernel = instance.exports.mm as Kernel;
+    this.memory = instance.exports.memory as WebAssembly.Memory;
+    this.f64 = new Float64Array(this.memory.buffer);
+  }
+
+  /** out(M,N) = op(A)·op(B) (or += when accumulate), exactly as the reference `matmul`. */
+  matmul(
+    out: Floats,
+    a: Floats,
+    b: Floats,
+    { M, N, K, transA = false, transB = false, accumulate = false }: MatmulShape,
+  ): void {
+    const Mp = Math.ceil(M / TILE) * TILE, Np = Math.ceil(N / TILE) * TILE;
+    // Float64 offsets: A panels, B panels, C.
+    const A = 0, B = Mp * K, C = B + Np * K;
+    const f = this.reserve(C + Mp * Np);
+    // op(A)[i,k] = a[i·ai + k·ak] goes to panel i/4, slot 4k + i%4; op(B)[k,j] = b[k·bk + j·bj]
+    // to panel j/4, slot 4k + j%4. Rows M..Mp and columns N..Np are zero.
+    const [ai, ak] = transA ? [1, M] : [K, 1];
+    const [bk, bj] = transB ? [1, K] : [N, 1];
+    pack(f, A, a, M, Mp, K, ai, ak);
+    pack(f, B, b, N, Np, K, bj, bk);
+    const stride = K * TILE * 8;
+    if (K === 0) this.kernel(A * 8, B * 8, C * 8, Mp, Np, 0, stride, 1);
+    for (let k0 = 0; k0 < K; k0 += K_BLOCK) {
+      const kl = Math.min(K_BLOCK, K - k0);
+      this.kernel(
+        (A + k0 * TILE) * 8,
+        (B + k0 * TILE) * 8,
+        C * 8,
+        Mp,
+        Np,
+        kl,
+        stride,
+        k0 === 0 ? 1 : 0,
+      );
+    }
+    // The reference's last step: out = s, or out + s, rounded once into out's precision.
+    for (let i = 0; i < M; i++) {
+      const row = C + i * Np;
+      for (let j = 0; j < N; j++) {
+        const s = f[row + j];
+        out[i * N + j] = accumulate ? out[i * N + j] + s : s;
+      }
+    }
+  }
+
+  /** The memory as float64, grown to hold at least `length` of them. */
+  private reserve(length: number): Float64Array {
+    const bytes = length * 8;
+    if (bytes > this.memory.buffer.byteLength) {
+      this.memory.grow(Math.ceil((bytes - this.memory.buffer.byteLength) / PAGE));
+      this.f64 = new Float64Array(this.memory.buffer);
+    }
+    return this.f64;
+  }
+}
