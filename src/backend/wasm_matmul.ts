@@ -1,8 +1,8 @@
 /**
  * The CPU backend's matmul on WebAssembly SIMD (src/backend/wasm_matmul.wat): the same
  * signature as the reference `matmul` and, by construction, the same bits (every output is one
- * float64 sum over k in order, rounded once, as in src/reference/matmul.ts), 6–10× faster per CPU-second
- * (README "Benchmarks"). Peers on it and peers on the reference hold the same model hashes.
+ * float64 sum over k in order, rounded once, as in src/reference/matmul.ts), 6–10× faster per
+ * CPU-second (README "Benchmarks"). Peers on it and on the reference hold the same model hashes.
  *
  * The driver packs op(A) and op(B) into float64 panels in the module's memory (transposes
  * become the packing order, and zero rows/columns pad M and N to the 4×4 tile), runs the kernel
