@@ -10,9 +10,10 @@
  *
  * The held-out loss is the trainer's validation loss (the mean over `--eval-batches` fixed
  * batches of the last 10% of the tokens, which training never sees). `--out DIR` writes the
- * run's settings (train.json) and a checkpoint every `--save-every` steps and at the end
- * (src/train/train_dir.ts); `--resume DIR` takes everything from there and continues from the
- * newest checkpoint, so a run stopped and resumed ends with the model of one never stopped.
+ * run's settings (train.json) and a checkpoint every `--save-every` steps, at the end and on
+ * Ctrl-C (src/train/train_dir.ts); `--resume DIR` takes everything from there and continues
+ * from the newest checkpoint, so a run stopped and resumed ends with the model of one never
+ * stopped.
  *
  * @module
  */
@@ -262,8 +263,19 @@ async function main() {
   }
 
   let tokensSeen = 0, seconds = 0, first = NaN, last = NaN, held = NaN;
-  while (run.step < steps) {
+  // With a run folder, Ctrl-C (SIGINT) stops after the step under way and saves it, so that
+  // --resume loses nothing; a second Ctrl-C exits at once.
+  let interrupted = false;
+  const onInterrupt = () => {
+    if (interrupted) Deno.exit(130);
+    interrupted = true;
+  };
+  if (dir !== null) Deno.addSignalListener("SIGINT", onInterrupt);
+  let saved = run.step;
+  while (run.step < steps && !interrupted) {
     const r = await run.next();
+    // The CPU backend's steps resolve as microtasks: give the event loop (the signal) a turn.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     tokensSeen += batch * model.context;
     seconds += (batch * model.context) / r.tokensPerSec;
     if (Number.isNaN(first)) first = r.loss;
@@ -286,7 +298,14 @@ async function main() {
       ((settings.saveEvery > 0 && r.step % settings.saveEvery === 0) || r.step === steps)
     ) {
       console.log(`saved ${await dir.save(layout, await run.state())}`);
+      saved = r.step;
     }
+  }
+  if (dir !== null) Deno.removeSignalListener("SIGINT", onInterrupt);
+  if (interrupted) {
+    if (saved !== run.step) console.log(`saved ${await dir!.save(layout, await run.state())}`);
+    console.log(`interrupted at step ${run.step}/${steps}; --resume ${dir!.dir} continues`);
+    return;
   }
   console.log(
     `done · loss ${first.toFixed(3)} → ${last.toFixed(3)}` +

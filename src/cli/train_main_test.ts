@@ -112,3 +112,55 @@ Deno.test("train --resume continues bit for bit: 2N steps equal N steps then N r
     assertEquals(bad.stderr.trim(), 'error: --backend must be auto, dawn, wgpu, cpu, got "gpu"');
   });
 });
+
+Deno.test("train saves the step under way on Ctrl-C (SIGINT) and says how to resume", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/micro.json`, JSON.stringify(MICRO));
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...PERMS,
+        MAIN,
+        "--backend",
+        "cpu",
+        "--config",
+        `${dir}/micro.json`,
+        "--batch",
+        "1",
+        "--steps",
+        "100000",
+        "--save-every",
+        "0",
+        "--eval-every",
+        "0",
+        "--log-every",
+        "1",
+        "--out",
+        `${dir}/run`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let text = "";
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    while (!/step +3\/100000/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    child.kill("SIGINT");
+    for (let r = await reader.read(); !r.done; r = await reader.read()) text += r.value;
+    const status = await child.status;
+    await child.stderr.cancel();
+    assertEquals(status.code, 0, text);
+    const m = /interrupted at step (\d+)\/100000; --resume (\S+) continues/.exec(text);
+    assert(m !== null, text);
+    assertEquals(m[2], `${dir}/run`);
+    const step = Number(m[1]);
+    assert(step >= 3 && step < 100000, text);
+    assert(
+      text.includes(`saved ${dir}/run/step-${String(step).padStart(8, "0")}.safetensors`),
+      text,
+    );
+  });
+});
