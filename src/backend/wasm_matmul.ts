@@ -117,13 +117,15 @@ export class WasmMatmul {
         k0 === 0 ? 1 : 0,
       );
     }
-    // The reference's last step: out = s, or out + s, rounded once into out's precision.
+    // The reference's last step: out = s, or out + s, rounded once into out's precision (a
+    // typed-array copy converts as an element assignment does).
     for (let i = 0; i < M; i++) {
       const row = C + i * Np;
-      for (let j = 0; j < N; j++) {
-        const s = f[row + j];
-        out[i * N + j] = accumulate ? out[i * N + j] + s : s;
+      if (!accumulate) {
+        out.set(f.subarray(row, row + N), i * N);
+        continue;
       }
+      for (let j = 0; j < N; j++) out[i * N + j] += f[row + j];
     }
   }
 
