@@ -40,7 +40,7 @@ export function wasmSimdAvailable(): boolean {
 }
 
 /**
- * Packs the (rows, K) operand x[r·rs + k·ks] into float64 panels of 4 rows at `f[at…]`: row r,
+ * Packs the (rows, K) operand x[x0 + r·rs + k·ks] into float64 panels of 4 rows at `f[at…]`: row r,
  * step k at at + (r/4)·4K + 4k + r%4; rows `rows` … `padded` − 1 are zeros. The loops run along
  * whichever index is contiguous in x, so a transposed operand is read in order too.
  */
@@ -48,6 +48,7 @@ function pack(
   f: Float64Array,
   at: number,
   x: Floats,
+  x0: number,
   rows: number,
   padded: number,
   K: number,
@@ -57,12 +58,12 @@ function pack(
   const slot = (r: number) => at + (r >> 2) * K * TILE + (r & 3);
   if (rs === 1 && ks !== 1) {
     for (let k = 0; k < K; k++) {
-      for (let r = 0; r < rows; r++) f[slot(r) + k * TILE] = x[r + k * ks];
+      for (let r = 0; r < rows; r++) f[slot(r) + k * TILE] = x[x0 + r + k * ks];
     }
   } else {
     for (let r = 0; r < rows; r++) {
       const base = slot(r);
-      for (let k = 0; k < K; k++) f[base + k * TILE] = x[r * rs + k * ks];
+      for (let k = 0; k < K; k++) f[base + k * TILE] = x[x0 + r * rs + k * ks];
     }
   }
   for (let r = rows; r < padded; r++) {
@@ -71,18 +72,27 @@ function pack(
   }
 }
 
-/** One instance of the kernel with its memory, which grows to the largest product seen. */
+/** Rounds up to the tile. */
+const tiled = (n: number) => Math.ceil(n / TILE) * TILE;
+
+/**
+ * One instance of the kernel with its memory, which grows to the largest product seen, up to
+ * `scratchBytes` (default 64 MiB): a larger product is computed in blocks of rows and columns
+ * of C (each output's sum is the same in any block, so the bits are too).
+ */
 export class WasmMatmul {
   private readonly kernel: Kernel;
   private readonly memory: WebAssembly.Memory;
   private f64: Float64Array;
+  private readonly scratch: number;
 
-  constructor() {
+  constructor({ scratchBytes = 64 << 20 }: { scratchBytes?: number } = {}) {
     // Synchronous on purpose: the module is < 1 KiB, and `cpuOps()` is synchronous.
     const instance = new WebAssembly.Instance(new WebAssembly.Module(WASM_MATMUL_BYTES));
     this.kernel = instance.exports.mm as Kernel;
     this.memory = instance.exports.memory as WebAssembly.Memory;
     this.f64 = new Float64Array(this.memory.buffer);
+    this.scratch = scratchBytes / 8;
   }
 
   /** out(M,N) = op(A)·op(B) (or += when accumulate), exactly as the reference `matmul`. */
@@ -92,40 +102,43 @@ export class WasmMatmul {
     b: Floats,
     { M, N, K, transA = false, transB = false, accumulate = false }: MatmulShape,
   ): void {
-    const Mp = Math.ceil(M / TILE) * TILE, Np = Math.ceil(N / TILE) * TILE;
-    // Float64 offsets: A panels, B panels, C.
-    const A = 0, B = Mp * K, C = B + Np * K;
-    const f = this.reserve(C + Mp * Np);
+    // Block sizes (multiples of the tile): halve the larger until the panels and C fit.
+    let mc = tiled(M), nc = tiled(N);
+    while ((mc + nc) * K + mc * nc > this.scratch && (mc > TILE || nc > TILE)) {
+      if (mc >= nc) mc = tiled(mc / 2);
+      else nc = tiled(nc / 2);
+    }
+    // Float64 offsets: B panels, A panels, C.
+    const B = 0, A = nc * K, C = A + mc * K;
+    const f = this.reserve(C + mc * nc);
     // op(A)[i,k] = a[i·ai + k·ak] goes to panel i/4, slot 4k + i%4; op(B)[k,j] = b[k·bk + j·bj]
-    // to panel j/4, slot 4k + j%4. Rows M..Mp and columns N..Np are zero.
+    // to panel j/4, slot 4k + j%4. Rows and columns past M and N are zero.
     const [ai, ak] = transA ? [1, M] : [K, 1];
     const [bk, bj] = transB ? [1, K] : [N, 1];
-    pack(f, A, a, M, Mp, K, ai, ak);
-    pack(f, B, b, N, Np, K, bj, bk);
     const stride = K * TILE * 8;
-    if (K === 0) this.kernel(A * 8, B * 8, C * 8, Mp, Np, 0, stride, 1);
-    for (let k0 = 0; k0 < K; k0 += K_BLOCK) {
-      const kl = Math.min(K_BLOCK, K - k0);
-      this.kernel(
-        (A + k0 * TILE) * 8,
-        (B + k0 * TILE) * 8,
-        C * 8,
-        Mp,
-        Np,
-        kl,
-        stride,
-        k0 === 0 ? 1 : 0,
-      );
-    }
-    // The reference's last step: out = s, or out + s, rounded once into out's precision (a
-    // typed-array copy converts as an element assignment does).
-    for (let i = 0; i < M; i++) {
-      const row = C + i * Np;
-      if (!accumulate) {
-        out.set(f.subarray(row, row + N), i * N);
-        continue;
+    for (let n0 = 0; n0 < N; n0 += nc) {
+      const nl = Math.min(nc, N - n0), np = tiled(nl);
+      pack(f, B, b, n0 * bj, nl, np, K, bj, bk);
+      for (let m0 = 0; m0 < M; m0 += mc) {
+        const ml = Math.min(mc, M - m0), mp = tiled(ml);
+        pack(f, A, a, m0 * ai, ml, mp, K, ai, ak);
+        if (K === 0) this.kernel(A * 8, B * 8, C * 8, mp, np, 0, stride, 1);
+        for (let k0 = 0; k0 < K; k0 += K_BLOCK) {
+          const kl = Math.min(K_BLOCK, K - k0);
+          const first = k0 === 0 ? 1 : 0;
+          this.kernel((A + k0 * TILE) * 8, (B + k0 * TILE) * 8, C * 8, mp, np, kl, stride, first);
+        }
+        // The reference's last step: out = s, or out + s, rounded once into out's precision
+        // (a typed-array copy converts as an element assignment does).
+        for (let i = 0; i < ml; i++) {
+          const row = C + i * np, at = (m0 + i) * N + n0;
+          if (!accumulate) {
+            out.set(f.subarray(row, row + nl), at);
+            continue;
+          }
+          for (let j = 0; j < nl; j++) out[at + j] += f[row + j];
+        }
       }
-      for (let j = 0; j < N; j++) out[i * N + j] += f[row + j];
     }
   }
 

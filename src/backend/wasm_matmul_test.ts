@@ -19,6 +19,8 @@ function random(rng: Rng, n: number, Floats: Float32ArrayConstructor | Float64Ar
 for (const Floats of [Float32Array, Float64Array]) {
   Deno.test(`WasmMatmul gives the reference's bits for every MatmulShape variant (${Floats.name})`, () => {
     const kernel = new WasmMatmul();
+    // 64 KiB of scratch: the larger products run in blocks of rows and columns of C.
+    const blocked = new WasmMatmul({ scratchBytes: 1 << 16 });
     let worst = { err: 0, where: "none" };
     let cases = 0;
     for (const [M, N, K] of SHAPES) {
@@ -30,8 +32,11 @@ for (const Floats of [Float32Array, Float64Array]) {
             const a = random(rng, M * K, Floats), b = random(rng, K * N, Floats);
             const start = random(rng, M * N, Floats);
             const want: Floats = Floats.from(start), got: Floats = Floats.from(start);
+            const inBlocks: Floats = Floats.from(start);
             matmul(want, a, b, shape);
             kernel.matmul(got, a, b, shape);
+            blocked.matmul(inBlocks, a, b, shape);
+            assertEquals(inBlocks, got, `${JSON.stringify(shape)} in blocks`);
             for (let i = 0; i < want.length; i++) {
               const err = Math.abs(got[i] - want[i]);
               if (!(err <= ATOL + RTOL * Math.abs(want[i]))) {
