@@ -72,17 +72,19 @@ export function cpuOps(
 ): Ops<CpuTensor> {
   const Floats = precision === 64 ? Float64Array : Float32Array;
   const name = (wasm ? "cpu-wasm" : "cpu-reference") + (precision === 64 ? "-f64" : "");
-  const matmul: Kernels<CpuTensor>["matmul"] = wasm ? wasmMatmul() : reference.matmul;
+  const matmul: Kernels<CpuTensor>["matmul"] = wasm ? wasmMatmul : reference.matmul;
   return { ...memory(Floats, name), ...kernels, matmul, compressor: cpuCompressor };
 }
 
-/** A kernel instance's matmul (each `cpuOps` has its own memory, so backends do not share it). */
-function wasmMatmul(): Kernels<CpuTensor>["matmul"] {
-  const kernel = new WasmMatmul();
-  return (out, a, b, shape) => {
-    if (out instanceof Uint32Array || a instanceof Uint32Array || b instanceof Uint32Array) {
-      throw new TypeError("matmul: index tensors cannot be multiplied");
-    }
-    kernel.matmul(out, a, b, shape);
-  };
-}
+/**
+ * The kernel, made on first use and shared by every `cpuOps` of this thread: a call runs to the
+ * end before the next starts, so one scratch memory serves them all.
+ */
+let shared: WasmMatmul | undefined;
+
+const wasmMatmul: Kernels<CpuTensor>["matmul"] = (out, a, b, shape) => {
+  if (out instanceof Uint32Array || a instanceof Uint32Array || b instanceof Uint32Array) {
+    throw new TypeError("matmul: index tensors cannot be multiplied");
+  }
+  (shared ??= new WasmMatmul()).matmul(out, a, b, shape);
+};
