@@ -13,19 +13,15 @@
  * @module
  */
 
-import { cpuOps } from "../backend/cpu_ops.ts";
-import { gpuOps } from "../backend/gpu_ops.ts";
-import type { Ops } from "../backend/ops.ts";
-import { adapterLabel } from "../gpu/device.ts";
 import { IdentityError } from "../identity/errors.ts";
 import { readKeyFile } from "../identity/key_file.ts";
 import { identityReady } from "../identity/signer.ts";
-import { openRuntime } from "../kernels/open_runtime.ts";
 import { createDenoNode } from "../net/deno_node.ts";
 import { NetError } from "../net/errors.ts";
 import { runContext } from "../protocol/run_context.ts";
 import type { RoleEvent } from "../roles/role_events.ts";
 import { type NodeFactory, startRole } from "../roles/start_role.ts";
+import { type Backend, BACKEND_USAGE, openBackend, parseBackend } from "./backend.ts";
 import { parseFlags, runCli, UsageError } from "./cli.ts";
 import { FileStore } from "./file_store.ts";
 import { readGenesisFile } from "./genesis_file.ts";
@@ -35,7 +31,7 @@ import { LiveView } from "./live_view.ts";
 import { loadRunData } from "./run_data.ts";
 
 const USAGE = "usage: deno task peer|validator --genesis FILE --key FILE --data-dir DIR " +
-  "[--bootstrap MA]… [--listen MA]… [--backend auto|dawn|wgpu|cpu] [--json]";
+  `[--bootstrap MA]… [--listen MA]… [${BACKEND_USAGE}] [--json]`;
 
 /** Parsed command line. */
 export interface RoleArgs {
@@ -45,7 +41,7 @@ export interface RoleArgs {
   dataDir: string;
   bootstrap: string[];
   listen: string[];
-  backend: "auto" | "dawn" | "wgpu" | "cpu";
+  backend: Backend;
   json: boolean;
 }
 
@@ -74,9 +70,6 @@ export function parseRoleArgs(args: readonly string[]): RoleArgs {
   for (const k of ["genesis", "key", "data-dir"] as const) {
     if (v[k] === undefined) throw new UsageError(`--${k} is required (${USAGE})`);
   }
-  if (!["auto", "dawn", "wgpu", "cpu"].includes(v.backend!)) {
-    throw new UsageError(`--backend must be auto, dawn, wgpu or cpu, got "${v.backend}"`);
-  }
   return {
     role,
     genesis: v.genesis!,
@@ -84,7 +77,7 @@ export function parseRoleArgs(args: readonly string[]): RoleArgs {
     dataDir: v["data-dir"]!,
     bootstrap: v.bootstrap!,
     listen: v.listen!,
-    backend: v.backend as RoleArgs["backend"],
+    backend: parseBackend(v.backend!),
     json: v.json!,
   };
 }
@@ -162,40 +155,6 @@ export async function main(args: readonly string[]): Promise<void> {
   log("stopping");
   await role.stop();
   view?.close();
-}
-
-/**
- * The role's backend (a peer's inner steps, a validator's loss checks): WebGPU unless
- * `--backend cpu`, or `auto` finds no adapter or only a
- * software one; then the float32 CPU reference.
- */
-async function openBackend(
-  backend: RoleArgs["backend"],
-  log: (line: string) => void,
-): Promise<Ops<unknown>> {
-  if (backend === "cpu") {
-    log("backend: CPU reference (float32)");
-    return cpuOps(32) as Ops<unknown>;
-  }
-  const rt = await openRuntime(backend).catch((e) => {
-    if (backend !== "auto") throw e;
-    log(`no WebGPU adapter (${(e as Error).message}); using the CPU reference`);
-    return null;
-  });
-  if (rt === null) return cpuOps(32) as Ops<unknown>;
-  if (backend === "auto" && rt.adapter.software) {
-    // A software rasteriser (SwiftShader) is far slower than the plain TypeScript reference
-    // on the same cores (measured: ~16 s vs ~1 s per tiny-model step, 3 peers on 2 cores).
-    log(
-      `backend: CPU reference (only a software adapter: ${
-        adapterLabel(rt.adapter)
-      }; --backend dawn forces it)`,
-    );
-    rt.destroy();
-    return cpuOps(32) as Ops<unknown>;
-  }
-  log(`backend: ${adapterLabel(rt.adapter)}`);
-  return gpuOps(rt) as Ops<unknown>;
 }
 
 if (import.meta.main) await runCli(() => main(Deno.args));

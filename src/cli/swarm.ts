@@ -12,6 +12,7 @@ import { readKeyFile, writeKeyFile } from "../identity/key_file.ts";
 import { identityReady } from "../identity/signer.ts";
 import type { KeySigner } from "../identity/key_signer.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
+import type { Backend } from "./backend.ts";
 import { sha256Sync } from "../util/hash.ts";
 import { localGenesis, type LocalGenesisOptions } from "../protocol/local_genesis.ts";
 import type { Genesis } from "../protocol/genesis.ts";
@@ -28,7 +29,7 @@ export interface SwarmOptions {
   /** Window 0 opens this long after the swarm is created (ms): time for processes to start. */
   startDelayMs: number;
   /** The roles' backend (peers train on it, the validator scores on it). */
-  backend: "auto" | "dawn" | "wgpu" | "cpu";
+  backend: Backend;
   /** Called with every event of every role. */
   onEvent?: (name: string, e: RoleEvent) => void;
   /** Called with each stderr line of a role. */

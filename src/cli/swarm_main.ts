@@ -14,7 +14,8 @@
  * @module
  */
 
-import { numberFlag, parseFlags, runCli, UsageError } from "./cli.ts";
+import { BACKEND_USAGE, parseBackend } from "./backend.ts";
+import { numberFlag, parseFlags, runCli } from "./cli.ts";
 import { LiveView } from "./live_view.ts";
 import type { RoleEvent, RoundEvent } from "../roles/role_events.ts";
 import { Swarm } from "./swarm.ts";
@@ -27,7 +28,7 @@ import { type PageServer, servePages } from "./page_server.ts";
 const PAGES_DIR = new URL("../../dist", import.meta.url).pathname;
 
 const USAGE = "usage: deno task swarm [--peers 3] [--window-ms 20000] [--H 30] [--batch 4] " +
-  "[--rounds N] [--backend auto|dawn|wgpu|cpu] [--dir runs/swarm] [--page-port 0]";
+  `[--rounds N] [${BACKEND_USAGE}] [--dir runs/swarm] [--page-port 0]`;
 
 function int(name: string, v: string | undefined, fallback: number, min: number): number {
   return numberFlag(name, v, fallback, { integer: true, min });
@@ -48,9 +49,6 @@ async function main(): Promise<void> {
     },
     strict: true,
   }, USAGE).values;
-  if (!["auto", "dawn", "wgpu", "cpu"].includes(a.backend!)) {
-    throw new UsageError(`--backend must be auto, dawn, wgpu or cpu, got "${a.backend}"`);
-  }
   const peers = int("peers", a.peers, 3, 1);
   const rounds = int("rounds", a.rounds, 0, 0);
   const pagePort = int("page-port", a["page-port"], 0, 0);
@@ -73,7 +71,7 @@ async function main(): Promise<void> {
     dir: a.dir!,
     windowMs: int("window-ms", a["window-ms"], 20_000, 2_000),
     startDelayMs: 15_000,
-    backend: a.backend as "auto",
+    backend: parseBackend(a.backend!),
     genesis: {
       sparseloco: { H: int("H", a.H, 30, 1) },
       data: { batch: int("batch", a.batch, 4, 1) },

@@ -16,8 +16,10 @@ export type CorpusFormat = "text" | "jsonl" | "bin";
 
 /** One corpus file's name (for messages and the format) and contents. */
 export interface CorpusFile {
-  /** Path or name; its extension picks the format. */
+  /** Path or name; its extension picks the format unless `format` is given. */
   name: string;
+  /** How to read the file whatever its name (e.g. a file without an extension). */
+  format?: CorpusFormat;
   /** The file's bytes. */
   bytes: Uint8Array;
 }
@@ -62,17 +64,20 @@ export function corpusFormatOrUndefined(name: string): CorpusFormat | undefined 
 }
 
 /**
- * Tokenizes files into one stream: `.txt` as one document, `.jsonl` one document per line,
- * `.bin` (llm.c shards) as already-tokenized ids, which must be below the tokenizer's vocab
- * size. Throws {@linkcode DataError} for an unknown extension, a malformed file, or a corpus
- * with no tokens.
+ * Tokenizes files into one stream: `.txt` as one document, `.jsonl` one document per line
+ * (its `jsonlField`, default `text`), `.bin` (llm.c shards) as already-tokenized ids, which
+ * must be below the tokenizer's vocab size. Throws {@linkcode DataError} for an unknown
+ * extension, a malformed file, or a corpus with no tokens.
  */
-export function tokenizeCorpus(files: CorpusFile[], tokenizer: Tokenizer): Corpus {
-  const parts = files.map(({ name, bytes }) => {
-    const format = corpusFormat(name);
+export function tokenizeCorpus(
+  files: CorpusFile[],
+  tokenizer: Tokenizer,
+  { jsonlField }: { jsonlField?: string } = {},
+): Corpus {
+  const parts = files.map(({ name, bytes, format = corpusFormat(name) }) => {
     return format === "bin"
       ? readBinShard(bytes, { source: name, vocabSize: tokenizer.vocabSize })
-      : readTextShard(bytes, { tokenizer, source: name, format });
+      : readTextShard(bytes, { tokenizer, source: name, format, field: jsonlField });
   });
   let total = 0;
   for (const p of parts) total += p.length;

@@ -73,3 +73,36 @@ Deno.test("readCorpusFiles returns raw bytes without tokenizing", async () => {
     assertEquals(file.bytes, Uint8Array.of(1, 2, 3));
   });
 });
+
+Deno.test("loadCorpus with a format reads files without an extension, and a chosen JSONL field", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.mkdir(`${dir}/dump`);
+    await Deno.writeTextFile(`${dir}/dump/part-0`, '{"content":"ab","text":"x"}\n');
+    await Deno.writeTextFile(`${dir}/dump/part-1.json`, '{"content":"c"}\n');
+    await Deno.writeTextFile(`${dir}/dump/.hidden`, "skipped");
+    await Deno.writeFile(`${dir}/tokens`, writeBinShard([7, 8]));
+    const jsonl = await loadCorpus([`${dir}/dump`], tokenizer, {
+      format: "jsonl",
+      jsonlField: "content",
+    });
+    assertEquals(jsonl.sources, [`${dir}/dump/part-0`, `${dir}/dump/part-1.json`]);
+    assertEquals(jsonl.tokens, Uint32Array.of(97, 98, 99));
+    const bin = await loadCorpus([`${dir}/tokens`], tokenizer, { format: "bin" });
+    assertEquals(bin.tokens, Uint32Array.of(7, 8));
+    const text = await loadCorpus([`${dir}/dump/part-0`], tokenizer, { format: "text" });
+    assertEquals(text.tokens.length, '{"content":"ab","text":"x"}\n'.length);
+    const missing = await assertRejects(
+      () => loadCorpus([`${dir}/dump/part-1.json`], tokenizer, { format: "jsonl" }),
+      DataError,
+    );
+    assertEquals(
+      missing.message,
+      `${dir}/dump/part-1.json:1: expected an object with a string "text" field`,
+    );
+    const unknown = await assertRejects(() => loadCorpus([`${dir}/tokens`], tokenizer), DataError);
+    assertEquals(
+      unknown.message,
+      `${dir}/tokens: unknown corpus file extension (expected .txt, .jsonl or .bin)`,
+    );
+  });
+});

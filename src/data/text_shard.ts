@@ -17,6 +17,8 @@ export interface TextShardOptions {
   source: string;
   /** `"text"` (default): the whole file is one document; `"jsonl"`: one per line. */
   format?: "text" | "jsonl";
+  /** The JSONL field that holds a document's text; default `"text"`. */
+  field?: string;
   /** Ids put between JSONL documents; default: the tokenizer's encoding of "\n\n". */
   separator?: ArrayLike<number>;
 }
@@ -36,7 +38,7 @@ export function readTextShard(data: Uint8Array | string, opts: TextShardOptions)
   const text = typeof data === "string" ? data : decodeUtf8(data, opts.source);
   const { tokenizer } = opts;
   if ((opts.format ?? "text") === "text") return tokenizer.encode(text);
-  const docs = parseJsonl(text, opts.source).map((d) => tokenizer.encode(d));
+  const docs = parseJsonl(text, opts.source, opts.field).map((d) => tokenizer.encode(d));
   const sep = opts.separator ?? tokenizer.encode("\n\n");
   let total = 0;
   for (const d of docs) total += d.length;
@@ -54,11 +56,11 @@ export function readTextShard(data: Uint8Array | string, opts: TextShardOptions)
 }
 
 /**
- * Parses JSONL text into its documents' `text` fields. Blank lines are skipped; any other
- * line must be a JSON object with a string `text` field, else a {@linkcode DataError} names
+ * Parses JSONL text into its documents' `field` (default `text`). Blank lines are skipped; any
+ * other line must be a JSON object with a string `field`, else a {@linkcode DataError} names
  * the source and the 1-based line number.
  */
-export function parseJsonl(text: string, source: string): string[] {
+export function parseJsonl(text: string, source: string, field = "text"): string[] {
   const docs: string[] = [];
   const lines = text.split("\n");
   lines.forEach((raw, i) => {
@@ -72,11 +74,13 @@ export function parseJsonl(text: string, source: string): string[] {
     }
     if (
       typeof value !== "object" || value === null || Array.isArray(value) ||
-      typeof (value as { text?: unknown }).text !== "string"
+      typeof (value as Record<string, unknown>)[field] !== "string"
     ) {
-      throw new DataError(`${source}:${i + 1}: expected an object with a string "text" field`);
+      throw new DataError(
+        `${source}:${i + 1}: expected an object with a string ${JSON.stringify(field)} field`,
+      );
     }
-    docs.push((value as { text: string }).text);
+    docs.push((value as Record<string, string>)[field]);
   });
   return docs;
 }
