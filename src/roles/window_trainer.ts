@@ -25,6 +25,8 @@ export interface WindowResult {
   meanLoss: number;
   /** Seconds spent in inner steps. */
   seconds: number;
+  /** Duration of the last step (ms; 0 when none): the time left unused before the deadline is below it. */
+  lastStepMs: number;
 }
 
 /** Progress of one inner step. */
@@ -103,7 +105,7 @@ export class WindowTrainer<T> {
       await new Promise((r) => setTimeout(r, 0));
     }
     const seconds = (performance.now() - t0) / 1000;
-    return { steps, meanLoss: steps > 0 ? sum / steps : NaN, seconds };
+    return { steps, meanLoss: steps > 0 ? sum / steps : NaN, seconds, lastStepMs: last };
   }
 
   /**
