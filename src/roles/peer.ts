@@ -302,7 +302,10 @@ export class Peer<T> {
     const p = this.#prep;
     if (p !== null && p.window === r.record.window && p.from === chain.hashHex) return;
     const next = chain.prepareRecord(r.record, this.#fetcherOf(r));
-    next.catch(() => {}); // reported when it is committed
+    // Reported when it is committed; a failed fetch is tried afresh then.
+    next.catch(() => {
+      if (this.#prep?.next === next) this.#prep = null;
+    });
     this.#prep = { window: r.record.window, from: chain.hashHex, next };
   }
 
