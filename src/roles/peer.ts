@@ -389,6 +389,9 @@ export class Peer<T> {
       w,
       ctx.clock.windowEnd(w),
       (s) => this.#report.set({ step: s.step }),
+      Date.now,
+      // Overlapped: the validator fetches window w − 1's update until its grace ends.
+      chain.outerDelay === 1 && w > 0 ? ctx.clock.windowEnd(w - 1) + ctx.graceMs : 0,
     );
     this.#lastTrained = w;
     this.#lastStepMs = res.lastStepMs;
