@@ -5,10 +5,16 @@
  * per peer, and the validator's scoring time per round (the gauntlet runs between a window's
  * deadline and its record, so a first-come validator would save exactly that much of every
  * round's idle time: the table shows both); then a fresh peer joins and its catch-up time is
- * measured. Writes bench/rounds.json and the table between the rounds markers in README.md.
+ * measured. Each size runs in each round mode (`--outer-delay`, the genesis' `rounds.outerDelay`):
+ * 0, peers wait for every record; 1, the one-window-delayed outer step, where scoring runs
+ * while the peers train the next window — the table then shows how long before it is needed
+ * each record arrived (its lead: the boundary where peers apply it, minus its publication).
+ * Idle is everything of a round that is not inner steps (round = one inner loop's start to
+ * the next one's). Writes bench/rounds.json and the table between the rounds markers in
+ * README.md.
  *
  *   deno task bench:rounds [--peers 3,8] [--rounds 5] [--window-ms 20000] [--H 200]
- *                          [--backend cpu|auto|dawn|wgpu]
+ *                          [--backend cpu|auto|dawn|wgpu] [--outer-delay 0,1]
  */
 import { parseArgs } from "node:util";
 import { writeFileAtomic } from "../src/util/atomic_write.ts";
@@ -23,14 +29,21 @@ const args = parseArgs({
     "window-ms": { type: "string", default: "20000" },
     H: { type: "string", default: "200" },
     backend: { type: "string", default: "cpu" },
+    "outer-delay": { type: "string", default: "0,1" },
   },
   strict: true,
 }).values;
 const sizes = args.peers!.split(",").map(Number);
 const rounds = Number(args.rounds), windowMs = Number(args["window-ms"]), H = Number(args.H);
+const delays = args["outer-delay"]!.split(",").map((d) => {
+  if (d !== "0" && d !== "1") throw new Error(`--outer-delay takes 0 and/or 1, got "${d}"`);
+  return Number(d) as 0 | 1;
+});
 
 interface SizeResult {
   peers: number;
+  /** The genesis' `rounds.outerDelay`. */
+  outerDelay: 0 | 1;
   rounds: number;
   computeMs: number;
   idleMs: number;
@@ -47,21 +60,33 @@ interface SizeResult {
   catchUpMs: number;
   catchUpRecords: number;
   hashesAgree: boolean;
+  /**
+   * Shortest and mean time from the validator's record to the boundary where peers apply it
+   * (ms; negative: peers waited). Outer delay 0: the start of the next window, so a record that
+   * follows the grace period and scoring is always late.
+   */
+  recordLeadMinMs: number;
+  recordLeadMeanMs: number;
 }
 
-async function measure(n: number): Promise<SizeResult> {
-  const events: { name: string; e: RoleEvent }[] = [];
+async function measure(n: number, delay: 0 | 1): Promise<SizeResult> {
+  const events: { name: string; e: RoleEvent; at: number }[] = [];
   let done!: () => void;
   const finished = new Promise<void>((r) => done = r);
   let records = 0;
   const swarm = await Swarm.create({
-    dir: `runs/bench-rounds-${n}`,
+    dir: `runs/bench-rounds-${n}-d${delay}`,
     windowMs,
     startDelayMs: 10_000 + 1_000 * n,
     backend: args.backend as "cpu",
-    genesis: { sparseloco: { H }, data: { batch: 4 }, checkpointInterval: 2 },
+    genesis: {
+      sparseloco: { H },
+      data: { batch: 4 },
+      checkpointInterval: 2,
+      ...(delay === 1 ? { rounds: { outerDelay: 1 } } : {}),
+    },
     onEvent: (name, e) => {
-      events.push({ name, e });
+      events.push({ name, e, at: Date.now() });
       if (e.event === "applied" && e.role === "validator") {
         console.log(`  ${n} peers · round ${e.window} · ${e.contributors} contributors`);
         if (++records === rounds + 1) done();
@@ -105,8 +130,13 @@ async function measure(n: number): Promise<SizeResult> {
     });
     const scoringMs = scoring.reduce((a, b) => a + b, 0) / Math.max(1, scoring.length);
     const compute = mean((r) => r.computeMs), idle = mean((r) => r.idleMs);
+    // Record w is applied where window w + 1 + delay opens.
+    const leads = v.map((x) =>
+      swarm.genesis.genesisTime + ((x.e as { window: number }).window + 1 + delay) * windowMs - x.at
+    );
     return {
       peers: n,
+      outerDelay: delay,
       rounds: rs.length / n,
       computeMs: mean((r) => r.computeMs),
       idleMs: mean((r) => r.idleMs),
@@ -122,6 +152,9 @@ async function measure(n: number): Promise<SizeResult> {
       catchUpMs: catchUp?.event === "caught-up" ? catchUp.ms : NaN,
       catchUpRecords: catchUp?.event === "caught-up" ? catchUp.records : 0,
       hashesAgree: agree,
+      recordLeadMinMs: Math.min(...leads),
+      recordLeadMeanMs: leads.reduce((a, b) =>
+        a + b, 0) / Math.max(1, leads.length),
     };
   } finally {
     await swarm.stop();
@@ -129,15 +162,17 @@ async function measure(n: number): Promise<SizeResult> {
 }
 
 const results: SizeResult[] = [];
-for (const n of sizes) {
-  console.log(
-    `swarm of ${n} peers, ${rounds} rounds of ${
-      windowMs / 1000
-    } s (H ${H}, backend ${args.backend})`,
-  );
-  const r = await measure(n);
-  console.log(JSON.stringify(r));
-  results.push(r);
+for (const delay of delays) {
+  for (const n of sizes) {
+    console.log(
+      `swarm of ${n} peers, outer delay ${delay}, ${rounds} rounds of ${
+        windowMs / 1000
+      } s (H ${H}, backend ${args.backend})`,
+    );
+    const r = await measure(n, delay);
+    console.log(JSON.stringify(r));
+    results.push(r);
+  }
 }
 const out = { date: new Date().toISOString(), windowMs, H, backend: args.backend, results };
 await writeFileAtomic("bench/rounds.json", JSON.stringify(out, null, 2) + "\n");
@@ -149,12 +184,14 @@ const table = [
   } s, H ${H}, batch 4, tiny model; ` +
   `rounds after the first; \`deno task bench:rounds\`, ${out.date.slice(0, 10)}):`,
   "",
-  "| peers | compute / round | idle / round | idle share | of which fetch + aggregate | of which scoring | idle share first-come (derived) | steps | up / peer | down / peer | contributors | joiner catch-up |",
-  "|---|---|---|---|---|---|---|---|---|---|---|---|",
+  "| outer delay | peers | compute / round | idle / round | idle share | of which fetch + aggregate | scoring / round | record lead, min (mean) | idle share first-come (derived) | steps | up / peer | down / peer | contributors | joiner catch-up |",
+  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ...results.map((r) =>
-    `| ${r.peers} | ${s(r.computeMs)} s | ${s(r.idleMs)} s | ${(100 * r.idleShare).toFixed(1)}% | ${
-      s(r.applyMs)
-    } s | ${s(r.scoringMs)} s | ${(100 * r.idleShareFirstCome).toFixed(1)}% | ` +
+    `| ${r.outerDelay} | ${r.peers} | ${s(r.computeMs)} s | ${s(r.idleMs)} s | ${
+      (100 * r.idleShare).toFixed(1)
+    }% | ${s(r.applyMs)} s | ${s(r.scoringMs)} s | ${s(r.recordLeadMinMs)} s (${
+      s(r.recordLeadMeanMs)
+    } s) | ${r.outerDelay === 0 ? `${(100 * r.idleShareFirstCome).toFixed(1)}%` : "—"} | ` +
     `${r.stepsPerRound.toFixed(1)} | ${(r.bytesUpPerPeer / 1e3).toFixed(1)} kB | ${
       (r.bytesDownPerPeer / 1e3).toFixed(1)
     } kB | ` +

@@ -96,7 +96,8 @@ async function main(args: string[]): Promise<void> {
     allowPositionals: false,
   }, "see --help").values as Record<string, string | string[] | boolean | undefined>;
   if (a.help) return console.log(USAGE);
-  if (a.doc) return void Deno.stdout.write(new TextEncoder().encode(genesisFieldTable()));
+  // console.log writes synchronously: the process may exit right after main returns.
+  if (a.doc) return console.log(genesisFieldTable().trimEnd());
   if (a.check !== undefined) {
     if (a.out !== undefined) throw new UsageError("--check and --out do not go together");
     return await check(a.check as string, a["run-id"] as string | undefined);

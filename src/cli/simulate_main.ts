@@ -4,12 +4,16 @@
  *
  *   deno task simulate [--replicas 4] [--H 30] [--rounds 10] [--batch 4] [--preset tiny]
  *                      [--lr 3e-3] [--alpha 1] [--beta 0.95] [--k 64] [--seed 1] [--out runs/simulate]
- *                      [--eval-batches 4] [--backend gpu|cpu] [--iid]
+ *                      [--eval-batches 4] [--backend gpu|cpu] [--iid] [--methods a,b]
+ *                      [--seeds 1,2,3,4,5]
  *
  * --backend cpu runs the same algorithm on the float32 TypeScript references (`cpuOps(32)`)
  * instead of WebGPU: on a machine with only a software GPU (SwiftShader) that is an order of
  * magnitude faster for the tiny preset. --iid lets every replica sample the whole training split
- * instead of its own contiguous quarter (see `SimulateOptions.iid`).
+ * instead of its own contiguous quarter (see `SimulateOptions.iid`). --seeds runs every seed
+ * and adds a table of the mean ± standard deviation of each method's final loss over the seeds,
+ * and of the delayed outer step's cost against undelayed SparseLoCo at equal tokens
+ * (`sparseloco-delayed` vs `sparseloco`, seed by seed).
  */
 import { openRuntime } from "../kernels/open_runtime.ts";
 import { adapterLabel } from "../gpu/device.ts";
@@ -52,6 +56,7 @@ async function main() {
       corpus: { type: "string", multiple: true, default: [] },
       backend: { type: "string", default: "gpu" },
       iid: { type: "boolean", default: false },
+      seeds: { type: "string" },
     },
     strict: true,
   });
@@ -104,9 +109,20 @@ async function main() {
       }`,
     );
   };
-  const out = rt
-    ? await simulate(gpuOps(rt), corpus.tokens, opts, report)
-    : await simulate(cpuOps(32), corpus.tokens, opts, report);
+  const seeds = a.seeds === undefined
+    ? [opts.seed]
+    : (a.seeds as string).split(",").map((x) => num("seeds", x, 0, true));
+  const runs: Awaited<ReturnType<typeof simulate>>[] = [];
+  for (const seed of seeds) {
+    if (seeds.length > 1) console.log(`seed ${seed}`);
+    const o = { ...opts, seed };
+    runs.push(
+      rt
+        ? await simulate(gpuOps(rt), corpus.tokens, o, report)
+        : await simulate(cpuOps(32), corpus.tokens, o, report),
+    );
+  }
+  const out = runs[0];
   const central = out.results.find((r) => r.method === "centralized");
   const rows = out.results.map((r) => {
     const final = r.validLoss[r.validLoss.length - 1];
@@ -138,6 +154,8 @@ async function main() {
       } |`,
     );
   }
+  const seedTable = seeds.length > 1 ? seedSummary(seeds, runs) : null;
+  if (seedTable !== null) console.log(`\n${seedTable.lines.join("\n")}`);
   const dir = a.out as string;
   await Deno.mkdir(dir, { recursive: true });
   const results = {
@@ -147,6 +165,9 @@ async function main() {
     denseFp32Bytes: out.denseBytes,
     rows,
     runs: out.results,
+    ...(seedTable === null
+      ? {}
+      : { seeds: seedTable.summary, seedRuns: runs.map((r) => r.results) }),
   };
   await writeFileAtomic(`${dir}/results.json`, JSON.stringify(results, null, 2) + "\n");
   const svg = lineChart(
@@ -164,6 +185,59 @@ async function main() {
   );
   await writeFileAtomic(`${dir}/loss.svg`, svg);
   console.log(`\nwrote ${dir}/results.json and ${dir}/loss.svg`);
+}
+
+/** Mean and sample standard deviation. */
+function meanSd(xs: readonly number[]): { mean: number; sd: number } {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const v = xs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, xs.length - 1);
+  return { mean, sd: Math.sqrt(v) };
+}
+
+/**
+ * Final losses over the seeds, per method, and the delayed outer step against undelayed
+ * SparseLoCo seed by seed (both the θ a delayed run holds and that θ with its last pending
+ * aggregate applied).
+ */
+function seedSummary(seeds: readonly number[], runs: Awaited<ReturnType<typeof simulate>>[]) {
+  const final = (r: { validLoss: number[] }) => r.validLoss[r.validLoss.length - 1];
+  const methods = runs[0].results.map((r) => r.method);
+  const of = (m: Method) => runs.map((run) => run.results.find((r) => r.method === m)!);
+  const perMethod = methods.map((m) => ({
+    method: m,
+    finals: of(m).map(final),
+    ...meanSd(of(m).map(final)),
+  }));
+  const lines = [
+    `over ${seeds.length} seeds (${seeds.join(", ")}):`,
+    "",
+    "| method | final valid loss, mean ± sd |",
+    "|---|---|",
+    ...perMethod.map((p) => `| ${p.method} | ${p.mean.toFixed(4)} ± ${p.sd.toFixed(4)} |`),
+  ];
+  let delay = null;
+  if (methods.includes("sparseloco") && methods.includes("sparseloco-delayed")) {
+    const base = of("sparseloco").map(final), d = of("sparseloco-delayed");
+    const held = d.map((r, i) => final(r) / base[i] - 1);
+    const flushed = d.map((r, i) => r.flushedValidLoss! / base[i] - 1);
+    delay = {
+      held: { perSeed: held, ...meanSd(held) },
+      flushed: { perSeed: flushed, ...meanSd(flushed) },
+    };
+    const pct = (x: number) => `${x >= 0 ? "+" : ""}${(100 * x).toFixed(1)}%`;
+    lines.push(
+      "",
+      "| delayed outer step vs undelayed SparseLoCo, equal tokens | mean ± sd | per seed |",
+      "|---|---|---|",
+      `| θ the peers hold (last aggregate pending) | ${pct(delay.held.mean)} ± ${
+        (100 * delay.held.sd).toFixed(1)
+      }% | ${held.map(pct).join(", ")} |`,
+      `| with the last aggregate applied | ${pct(delay.flushed.mean)} ± ${
+        (100 * delay.flushed.sd).toFixed(1)
+      }% | ${flushed.map(pct).join(", ")} |`,
+    );
+  }
+  return { lines, summary: { seeds, perMethod, delay } };
 }
 
 await runCli(main);

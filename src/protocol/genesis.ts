@@ -131,6 +131,27 @@ export interface Genesis {
    * none do (so a genesis without it keeps its run id). Read it through {@linkcode gauntletOf}.
    */
   gauntlet?: Partial<GauntletSpec>;
+  /**
+   * How rounds follow each other; absent means today's rounds (so a genesis without it keeps
+   * its run id). Read it through {@linkcode outerDelayOf}.
+   */
+  rounds?: RoundsSpec;
+}
+
+/** How rounds follow each other. */
+export interface RoundsSpec {
+  /**
+   * Windows between an update's window and the outer step that applies it: 0, peers wait for
+   * window w's record before training w + 1; 1, peers train w + 1 from θ_w + A_{w−1} while
+   * window w's updates are fetched, scored and aggregated, and apply record w at the boundary
+   * w + 1 → w + 2 (the one-window-delayed outer step, `ModelChain`).
+   */
+  outerDelay: number;
+}
+
+/** The outer delay of a run (0 unless the genesis says `rounds.outerDelay`). */
+export function outerDelayOf(genesis: Genesis): 0 | 1 {
+  return genesis.rounds?.outerDelay === 1 ? 1 : 0;
 }
 
 /**
@@ -387,6 +408,12 @@ export function validateGenesis(value: unknown, source = "genesis"): Genesis {
     gauntlet = out as Partial<GauntletSpec>;
   }
 
+  let rounds: RoundsSpec | undefined;
+  if (g.rounds !== undefined) {
+    const r = c.object(g.rounds, "rounds", requiredFields("rounds"));
+    rounds = { outerDelay: c.int(r.outerDelay, "rounds.outerDelay", 0, 1) };
+  }
+
   return {
     version: GENESIS_VERSION,
     name,
@@ -402,6 +429,7 @@ export function validateGenesis(value: unknown, source = "genesis"): Genesis {
     bootstrap,
     checkpointInterval,
     ...(gauntlet === undefined ? {} : { gauntlet }),
+    ...(rounds === undefined ? {} : { rounds }),
   };
 }
 

@@ -119,6 +119,10 @@ export const GENESIS_SCHEMA: Readonly<Record<string, Readonly<Record<string, Fie
       doc: "the validator's scoring parameters that differ from GAUNTLET.md's defaults (below)",
       optional: true,
     },
+    rounds: {
+      doc: "how rounds follow each other (below); absent = undelayed rounds",
+      optional: true,
+    },
   },
   model: {
     vocabSize: {
@@ -179,6 +183,12 @@ export const GENESIS_SCHEMA: Readonly<Record<string, Readonly<Record<string, Fie
     rangeSigmas: { doc: "2-bit quantization range in standard deviations (number > 0)" },
   },
   gauntlet: gauntletDocs(),
+  rounds: {
+    outerDelay: {
+      doc: "`0`: peers wait for window w's record before training w+1; `1`: the one-window-" +
+        "delayed outer step, θ_{w+1} = θ_w + A_{w−1}, so peers never wait for a record (integer in [0, 1])",
+    },
+  },
 };
 
 /** The required fields of one object of the schema. */

@@ -6,6 +6,7 @@ import {
   gauntletOf,
   type Genesis,
   GenesisError,
+  outerDelayOf,
   parseGenesis,
   runIdOf,
   validateGenesis,
@@ -330,4 +331,19 @@ Deno.test("validateGenesis takes gauntlet overrides and keeps the run id of a ge
     { ...bad, gauntlet: { missFactors: [2] } },
     "genesis.json: gauntlet.missFactors[0] must be in [0, 1], got 2",
   );
+});
+
+Deno.test("validateGenesis takes rounds.outerDelay 0 or 1 and keeps the run id of a genesis without", () => {
+  const g = base();
+  assertEquals("rounds" in g, false);
+  assertEquals(outerDelayOf(g), 0);
+  const overlapped = validateGenesis({ ...g, rounds: { outerDelay: 1 } });
+  assertEquals(outerDelayOf(overlapped), 1);
+  assert(hex(runIdOf(overlapped)) !== hex(runIdOf(g)), "the round mode is part of the run");
+  const bad = g as unknown as Json;
+  expectError(
+    { ...bad, rounds: { outerDelay: 2 } },
+    "genesis.json: rounds.outerDelay must be an integer in [0, 1], got 2",
+  );
+  expectError({ ...bad, rounds: {} }, 'genesis.json: missing field "rounds.outerDelay"');
 });

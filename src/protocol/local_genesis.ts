@@ -13,6 +13,7 @@ import {
   type DataSpec,
   type Genesis,
   type InnerSpec,
+  type RoundsSpec,
   type SparseLocoSpec,
   type TokenizerSpec,
   validateGenesis,
@@ -44,6 +45,8 @@ export interface LocalGenesisOptions {
   maxContributors?: number;
   /** Default every 10 windows. */
   checkpointInterval?: number;
+  /** Default none (today's rounds, outer delay 0). */
+  rounds?: RoundsSpec;
 }
 
 /** Data defaults: the embedded corpus, seed 1, 4 sequences per step, 10% held out. */
@@ -100,5 +103,6 @@ export function localGenesis(o: LocalGenesisOptions): Genesis {
     validators: o.validators,
     bootstrap: o.bootstrap ?? [],
     checkpointInterval: o.checkpointInterval ?? 10,
+    ...(o.rounds === undefined ? {} : { rounds: o.rounds }),
   }, "local genesis");
 }

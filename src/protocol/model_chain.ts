@@ -4,6 +4,17 @@
  * outer step run in plain TypeScript on Float32Arrays in a fixed order, so every runtime gets
  * the same bits (SPARSELOCO.md, DESIGN.md "Determinism").
  *
+ * Which θ a record moves from, and which θ its updates were trained from, depends on the
+ * genesis' outer delay (`rounds.outerDelay`, {@linkcode outerDelayOf}):
+ * - 0 (default): updates of window w are trained from θ_w, the head after record w − 1;
+ *   record w moves the head θ_w → θ_{w+1} = θ_w + A_w.
+ * - 1 (overlapped): updates of window w are trained from θ_w, the head after record w − 2;
+ *   record w moves the head from θ_{w+1} (after record w − 1) to θ_{w+2} = θ_{w+1} + A_w. Its
+ *   updates' base is therefore the head before record w − 1 — the model hash that record w − 1
+ *   itself names as its start — so peers train window w + 1 while window w is scored.
+ * In both modes a record's `modelHash` is the head it starts from and `nextModelHash` the
+ * head it makes: replay (joiners, restarts, checkpoints) is the same walk.
+ *
  * @module
  */
 
@@ -14,6 +25,7 @@ import { hex } from "../util/hex.ts";
 import type { RoundRecord } from "../codec/messages.ts";
 import { modelHash } from "../codec/model_hash.ts";
 import { type RunContext, updateLimits } from "./run_context.ts";
+import { outerDelayOf } from "./genesis.ts";
 
 /** Why the chain refused a record or an update. */
 export type ChainErrorCode =
@@ -63,12 +75,23 @@ export type PayloadFetcher = (hashHex: string) => Promise<Uint8Array>;
 export class ModelChain {
   /** The run. */
   readonly ctx: RunContext;
+  /** Windows between an update's window and the record applying it (the genesis'). */
+  readonly outerDelay: 0 | 1;
+  /**
+   * The `modelHash` of the known record of a window (the role's record log): with outer delay
+   * 1 it names the head before that record, the base of the next window's updates, after a
+   * restart or a checkpoint when this chain did not make that step itself.
+   */
+  recordBase: (window: number) => Uint8Array | undefined = () => undefined;
   #params: Float32Array;
   #hash: Uint8Array;
   #applied: number;
+  /** Outer delay 1: the head before the last commit (the validator scores on it). */
+  #prev: NextModel | null = null;
 
   private constructor(ctx: RunContext, params: Float32Array, hash: Uint8Array, applied: number) {
     this.ctx = ctx;
+    this.outerDelay = outerDelayOf(ctx.genesis);
     this.#params = params;
     this.#hash = hash;
     this.#applied = applied;
@@ -105,18 +128,53 @@ export class ModelChain {
     return this.#applied;
   }
 
-  /** Decodes and checks one update for `window`, trained from the head. Throws `bad-update`. */
+  /**
+   * The hash of the model updates of `window` must be trained from: the head (outer delay 0,
+   * or delay 1 while record `window` − 1 is not applied), else the head before record
+   * `window` − 1 — undefined when that is not known (a later record is applied, or a restarted
+   * chain without the record).
+   */
+  baseHash(window: number): Uint8Array | undefined {
+    if (this.outerDelay === 0 || this.#applied < window - 1 || this.#applied < 0) return this.#hash;
+    if (this.#applied > window - 1) return undefined;
+    return this.#prev?.hash ?? this.recordBase(this.#applied);
+  }
+
+  /**
+   * The model updates of `window` are trained from, as {@linkcode baseHash}: the head, or with
+   * outer delay 1 the head before the last commit when this chain made it (undefined after a
+   * restart: a validator then cannot score that window).
+   */
+  baseParams(window: number): Float32Array | undefined {
+    const h = this.baseHash(window);
+    if (h === undefined) return undefined;
+    if (h === this.#hash) return this.#params;
+    return this.#prev !== null && hex(this.#prev.hash) === hex(h) ? this.#prev.params : undefined;
+  }
+
+  /**
+   * Decodes and checks one update for `window`, trained from {@linkcode baseHash}`(window)`.
+   * Throws `bad-update`.
+   */
   checkUpdate(bytes: Uint8Array, window: number): Update {
+    const base = this.baseHash(window);
+    if (base === undefined) {
+      throw new ChainError(
+        "bad-update",
+        `the base model of window ${window} is not known here (head after window ${this.#applied})`,
+      );
+    }
     try {
-      return decodeUpdate(bytes, updateLimits(this.ctx, window, this.#hash));
+      return decodeUpdate(bytes, updateLimits(this.ctx, window, base));
     } catch (e) {
       throw new ChainError("bad-update", (e as Error).message, { cause: e });
     }
   }
 
   /**
-   * θ_{w+1} from the head and the selected contributions of window `window` (the validator's
-   * step; peers get the same through {@linkcode applyRecord}). The head is unchanged.
+   * The next head from the head and the selected contributions of window `window` (θ_{w+1},
+   * or θ_{w+2} with outer delay 1; the validator's step; peers get the same through
+   * {@linkcode applyRecord}). The head is unchanged.
    */
   async next(window: number, contributions: readonly ContributionBytes[]): Promise<NextModel> {
     const seen = new Set<string>();
@@ -146,6 +204,7 @@ export class ModelChain {
     if (window <= this.#applied) {
       throw new ChainError("old-window", `window ${window} is not after ${this.#applied}`);
     }
+    if (this.outerDelay === 1) this.#prev = { params: this.#params, hash: this.#hash };
     this.#params = next.params;
     this.#hash = next.hash;
     this.#applied = window;
@@ -161,6 +220,7 @@ export class ModelChain {
     this.#params = params;
     this.#hash = await modelHash(params);
     this.#applied = applied;
+    this.#prev = null;
   }
 
   /**
@@ -169,6 +229,15 @@ export class ModelChain {
    * {@linkcode ChainError} (head unchanged) otherwise.
    */
   async applyRecord(record: RoundRecord, fetch: PayloadFetcher): Promise<void> {
+    this.commit(record.window, await this.prepareRecord(record, fetch));
+  }
+
+  /**
+   * Everything {@linkcode applyRecord} does but moving the head: the checked next head, to
+   * {@linkcode commit} later (a peer with outer delay 1 prepares record w while it trains
+   * window w + 1 and commits it at the boundary). Valid while the head does not move.
+   */
+  async prepareRecord(record: RoundRecord, fetch: PayloadFetcher): Promise<NextModel> {
     if (record.window <= this.#applied) {
       throw new ChainError(
         "old-window",
@@ -202,7 +271,7 @@ export class ModelChain {
           `${short(record.nextModelHash)}`,
       );
     }
-    this.commit(record.window, next);
+    return next;
   }
 }
 

@@ -347,3 +347,116 @@ Deno.test("ModelChain reset replaces the head", async () => {
   assert(thrown, "reset with a wrong length throws RangeError");
   assertEquals(chain.applied, 8);
 });
+
+// Outer delay 1 (genesis `rounds.outerDelay`): record w moves θ_{w+1} → θ_{w+2}, its updates
+// were trained from θ_w.
+const dctx = runContext(
+  localGenesis({
+    validators: [alice.address],
+    genesisTime: GENESIS_TIME,
+    rounds: { outerDelay: 1 },
+  }),
+);
+
+/** The three peers' updates for `window` of the delayed run, trained from `modelHash`. */
+function delayedContributions(window: number, modelHash: Uint8Array): ContributionBytes[] {
+  return peers.map((address, i) => ({
+    address,
+    bytes: makeUpdate(100 + 7 * window + i, window, modelHash, { runId: dctx.runId }),
+  }));
+}
+
+/**
+ * Three windows of a delayed run as the validator makes them (scoring on the base, the record
+ * moving the head) and their records; every window's updates from `baseHash(w)`.
+ */
+async function delayedRun() {
+  const v = await ModelChain.at(dctx, Float32Array.from(theta0), -1);
+  const records: { record: RoundRecord; cs: ContributionBytes[]; base: string }[] = [];
+  for (let w = 0; w < 3; w++) {
+    const base = v.baseHash(w)!;
+    const cs = delayedContributions(w, base);
+    const next = await v.next(w, cs);
+    records.push({ record: await recordOf(w, v.hash, next.hash, cs), cs, base: hex(base) });
+    v.commit(w, next);
+  }
+  return { v, records };
+}
+
+Deno.test("ModelChain outer delay: absent is 0, and the base of every window is the head", async () => {
+  assertEquals(chain0.outerDelay, 0);
+  const chain = await ModelChain.at(ctx, Float32Array.from(theta0), -1);
+  chain.commit(0, next0);
+  for (const w of [0, 1, 2, 5]) assertEquals(hex(chain.baseHash(w)!), chain.hashHex);
+  assertEquals(chain.baseParams(1), chain.params);
+  assert(
+    runContext(localGenesis({ validators: [alice.address], genesisTime: GENESIS_TIME })).genesis
+      .rounds === undefined,
+  );
+  assert(hex(dctx.runId) !== hex(ctx.runId), "the mode is part of the run id");
+});
+
+Deno.test("ModelChain outer delay 1: windows 0 and 1 train from θ₀, record w from θ_{w+1}", async () => {
+  const { v, records } = await delayedRun();
+  assertEquals(v.outerDelay, 1);
+  const h0 = hex((await ModelChain.at(dctx, theta0, -1)).hash);
+  // Start state: windows 0 and 1 are trained from θ₀; record 0 starts from θ₀ too (θ₁ = θ₀).
+  assertEquals(records.map((r) => r.base).slice(0, 2), [h0, h0]);
+  assertEquals(hex(records[0].record.modelHash), h0);
+  // Each record starts where the last one ended, and window w + 1's base is record w's start.
+  for (let w = 1; w < 3; w++) {
+    assertEquals(hex(records[w].record.modelHash), hex(records[w - 1].record.nextModelHash));
+    assertEquals(records[w].base, hex(records[w - 1].record.modelHash));
+  }
+  // The first delayed step is exactly the undelayed round 0 (same updates on θ₀): compared
+  // with the default mode, whose hashes test/round_golden_test.ts pins.
+  const undelayed = await ModelChain.at(ctx, Float32Array.from(theta0), -1);
+  const n = await undelayed.next(0, contributions(0, undelayed.hash));
+  const d0 = await (await ModelChain.at(dctx, Float32Array.from(theta0), -1)).next(
+    0,
+    delayedContributions(0, undelayed.hash),
+  );
+  assertEquals(hex(d0.hash), hex(n.hash));
+  // Golden: the head after three delayed rounds of these seeded updates.
+  assertEquals(v.hashHex, DELAYED_HEAD_AFTER_3);
+});
+
+/** Recorded when the mode was added (a change to the delayed walk that alters a bit fails it). */
+const DELAYED_HEAD_AFTER_3 = "3bfd83a2122e75b2f56ccb44be6aa1f512c6ce58783ddd4677f12fa866f547e7";
+
+Deno.test("ModelChain outer delay 1: a peer replays the records to the validator's bits, prepared ahead", async () => {
+  const { v, records } = await delayedRun();
+  const fetch = await fetcherOf(records.flatMap((r) => r.cs.map((c) => c.bytes)));
+  const p = await ModelChain.at(dctx, Float32Array.from(theta0), -1);
+  for (const { record } of records) {
+    const next = await p.prepareRecord(record, fetch);
+    assertEquals(p.applied, record.window - 1, "prepare does not move the head");
+    p.commit(record.window, next);
+    assertEquals(p.hashHex, hex(record.nextModelHash));
+  }
+  assertEquals(p.params, v.params);
+});
+
+Deno.test("ModelChain outer delay 1: updates from the head instead of the base are refused", async () => {
+  const { records } = await delayedRun();
+  const chain = await ModelChain.at(dctx, Float32Array.from(theta0), -1);
+  const fetch = await fetcherOf(records[0].cs.map((c) => c.bytes));
+  await chain.applyRecord(records[0].record, fetch);
+  // Window 1's updates must come from θ₀ (the head before record 0), not from the head.
+  const wrong = delayedContributions(1, chain.hash);
+  await rejects(() => chain.next(1, wrong), "bad-update");
+  assertEquals(hex(chain.baseHash(1)!), records[1].base);
+  assertEquals(chain.baseParams(1), theta0);
+  assertEquals(chain.baseHash(0), undefined, "window 0's base is gone once record 0 is in");
+});
+
+Deno.test("ModelChain outer delay 1: a restarted chain learns the base from the record log only", async () => {
+  const { v, records } = await delayedRun();
+  const restarted = await ModelChain.at(dctx, Float32Array.from(v.params), 2);
+  assertEquals(restarted.baseHash(3), undefined);
+  assertThrows(() => restarted.checkUpdate(records[2].cs[0].bytes, 3), ChainError);
+  restarted.recordBase = (w) => records[w]?.record.modelHash;
+  assertEquals(hex(restarted.baseHash(3)!), hex(records[2].record.modelHash));
+  assertEquals(restarted.baseParams(3), undefined, "the base's parameters are not held");
+  assertEquals(hex(restarted.baseHash(4)!), restarted.hashHex);
+});

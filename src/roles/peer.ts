@@ -6,6 +6,13 @@
  * last window) is saved atomically after every change, so a restarted peer resumes and
  * catches up. DESIGN.md "A round".
  *
+ * With the genesis' outer delay 1 (`rounds.outerDelay`, `ModelChain`) the peer never waits for
+ * a record: it trains window w from θ_w (the head after record w − 2) and announces; record
+ * w − 1 arrives while it trains, is fetched and aggregated in the background
+ * ({@linkcode ModelChain.prepareRecord}) and committed at the boundary w → w + 1. A window
+ * that ends on its deadline (the next step would not fit) starts the next one at once rather
+ * than idling through the rest of a step.
+ *
  * The error-feedback buffer lives where the trainer compresses: on a WebGPU backend it stays on
  * the device, and reading it back costs as much as reading θ, which the compression path
  * otherwise never does. So a GPU peer refreshes the copy it saves only every
@@ -19,7 +26,12 @@
 import type { ScoredPeer } from "../codec/messages.ts";
 import { encodeUpdate } from "../codec/update_codec.ts";
 import { hashBytes } from "../net/payload_store.ts";
-import { ChainError, type ModelChain } from "../protocol/model_chain.ts";
+import {
+  ChainError,
+  type ModelChain,
+  type NextModel,
+  type PayloadFetcher,
+} from "../protocol/model_chain.ts";
 import type { RoleNode } from "./role_node.ts";
 import type { SignedRecord } from "../protocol/record_log.ts";
 import { asRecord } from "../protocol/record_log.ts";
@@ -68,7 +80,8 @@ export class Peer<T> {
   readonly #report: StatusReporter;
   #trainEnd: {
     window: number;
-    at: number;
+    /** When its inner loop started (ms). */
+    start: number;
     steps: number;
     loss: number;
     computeMs: number;
@@ -82,6 +95,8 @@ export class Peer<T> {
     this.#error = c.error;
     this.#errorAt = c.lastTrained;
     c.trainer.loadError(c.error);
+    // Outer delay 1: the base of a window's updates is named by the previous record.
+    c.chain.recordBase = (w) => c.net.records.get(w)?.record.modelHash;
     this.#report = new StatusReporter(
       "peer",
       c.net.signer.address,
@@ -102,6 +117,7 @@ export class Peer<T> {
     net.subscribe(net.node.topics.rounds, async (m, bytes) => {
       const r = asRecord(m, bytes);
       if (r !== undefined && r.record.window > this.#c.chain.applied && await net.records.add(r)) {
+        this.#prepareNext();
         this.#waker.wake();
       }
     });
@@ -167,21 +183,27 @@ export class Peer<T> {
   async #step(): Promise<true> {
     const { net, chain } = this.#c;
     const clock = net.ctx.clock, grace = net.ctx.graceMs;
+    const d = chain.outerDelay;
     const now = Date.now();
-    const w = clock.windowAt(now);
+    // Outer delay 1: the next window may start as soon as the last step of this one would not
+    // fit (its base is known by then), so the window's end is not idled away.
+    const w = clock.windowAt(now + (d === 1 ? this.#lastStepMs : 0));
     this.#report.set({ window: w, connections: net.node.peers().length });
     if (w < 0) {
       this.#report.set({ phase: "waiting for genesis" });
       await this.#waker.sleep(Math.min(clock.windowStart(0) - now, 1000));
       return true;
     }
-    await this.#applyPending();
+    // θ_w includes the records up to window w − 1 − d.
+    const need = w - 1 - d;
+    if (d === 0) await this.#applyPending();
+    else await this.#applyUpTo(need);
     if (this.#stopped) return true;
-    if (chain.applied < w - 1) {
-      // The record of window w − 1 is due shortly after its grace period; after that, ask.
-      const due = clock.windowEnd(w - 1) + 2 * grace;
+    if (chain.applied < need) {
+      // The record of window `need` is due shortly after its grace period; after that, ask.
+      const due = clock.windowEnd(need) + 2 * grace;
       if (now < due) {
-        this.#report.set({ phase: `waiting for record ${w - 1}` });
+        this.#report.set({ phase: `waiting for record ${need}` });
         await this.#waker.sleep(Math.min(due - now, 500));
         return true;
       }
@@ -194,13 +216,19 @@ export class Peer<T> {
         await net.catchUp(chain, (r) => this.#onApplied(r));
         return true;
       }
-      this.#report.set({ phase: `waiting for record ${w - 1}` });
+      this.#report.set({ phase: `waiting for record ${need}` });
       await this.#waker.sleep(250);
       return true;
     }
-    if (this.#lastTrained >= w || clock.windowEnd(w) - now < 0.25 * net.ctx.genesis.windowMs) {
+    // Outer delay 1: a catch-up applied record w − 1 already; θ_w is gone, so join w + 1.
+    const behind = d === 1 && chain.applied > need;
+    if (
+      behind || this.#lastTrained >= w ||
+      clock.windowEnd(w) - now < 0.25 * net.ctx.genesis.windowMs
+    ) {
       this.#report.set({ phase: this.#lastTrained >= w ? "announced" : "joining next window" });
-      await this.#waker.sleep(Math.min(clock.windowEnd(w) - now, 1000));
+      const early = d === 1 && !behind ? this.#lastStepMs : 0;
+      await this.#waker.sleep(Math.max(1, Math.min(clock.windowEnd(w) - early - now, 1000)));
       return true;
     }
     await this.#trainWindow(w);
@@ -231,8 +259,70 @@ export class Peer<T> {
     }
   }
 
+  /**
+   * Outer delay 1: applies the known records up to window `last` (not later ones: those
+   * move θ beyond the window about to be trained), each one prepared in the background when
+   * it arrived.
+   */
+  async #applyUpTo(last: number): Promise<void> {
+    const { net, chain } = this.#c;
+    for (const r of net.records.after(chain.applied)) {
+      if (r.record.window > last || this.#stopped) return;
+      this.#report.set({ phase: "applying record" });
+      this.#applyStart = Date.now();
+      try {
+        chain.commit(r.record.window, await this.#prepared(r));
+      } catch (e) {
+        if (!(e instanceof ChainError)) throw e;
+        this.#report.log(`${e.message}; re-syncing`);
+        this.#applyStart = Date.now();
+        await net.catchUp(chain, (r) => this.#onApplied(r));
+        return;
+      }
+      await this.#onApplied(r);
+      this.#prepareNext();
+    }
+  }
+
+  /** The next head a record makes, as prepared in the background (or prepared now). */
+  #prepared(r: SignedRecord): Promise<NextModel> {
+    const p = this.#prep;
+    if (p !== null && p.window === r.record.window && p.from === this.#c.chain.hashHex) {
+      return p.next;
+    }
+    return this.#c.chain.prepareRecord(r.record, this.#fetcherOf(r));
+  }
+
+  /** Outer delay 1: starts fetching and aggregating the next record to apply, if known. */
+  #prepareNext(): void {
+    const { net, chain } = this.#c;
+    if (chain.outerDelay === 0) return;
+    const r = net.records.after(chain.applied)[0];
+    if (r === undefined) return;
+    const p = this.#prep;
+    if (p !== null && p.window === r.record.window && p.from === chain.hashHex) return;
+    const next = chain.prepareRecord(r.record, this.#fetcherOf(r));
+    // Reported when it is committed; a failed fetch is tried afresh then.
+    next.catch(() => {
+      if (this.#prep?.next === next) this.#prep = null;
+    });
+    this.#prep = { window: r.record.window, from: chain.hashHex, next };
+  }
+
+  /** Fetches a record's payloads, preferring its validator and authors. */
+  #fetcherOf(r: SignedRecord): PayloadFetcher {
+    const { net } = this.#c;
+    const authors = [r.sender, ...r.record.contributors.map((c) => c.address)]
+      .map((a) => net.peerOf.get(a));
+    return (h) => net.fetchPayload(h, authors);
+  }
+
+  /** A record being prepared: its window, the head it starts from, the next head. */
+  #prep: { window: number; from: string; next: Promise<NextModel> } | null = null;
   #applyStart = 0;
   #applyMs = 0;
+  /** How long the last inner step took (ms): how early a window ending on its deadline may end. */
+  #lastStepMs = 0;
 
   /** Saves θ (the chain head), the error feedback as last read, and the last window trained. */
   async #save(): Promise<void> {
@@ -247,7 +337,9 @@ export class Peer<T> {
 
   async #onApplied(r: SignedRecord): Promise<void> {
     const { net, chain } = this.#c;
-    if (this.#trainEnd?.window === r.record.window) this.#applyMs = Date.now() - this.#applyStart;
+    if (this.#trainEnd?.window === r.record.window + chain.outerDelay) {
+      this.#applyMs = Date.now() - this.#applyStart;
+    }
     await this.#save();
     this.#c.emit({
       event: "applied",
@@ -263,7 +355,9 @@ export class Peer<T> {
       applied: chain.applied,
       modelHash: chain.hashHex.slice(0, 12),
       contributors: r.record.contributors.length,
-      ...(mine === undefined ? {} : { standing: { score: mine.score, verdict: verdictText(mine) } }),
+      ...(mine === undefined
+        ? {}
+        : { standing: { score: mine.score, verdict: verdictText(mine) } }),
     });
   }
 
@@ -280,7 +374,9 @@ export class Peer<T> {
         steps: prev.steps,
         loss: prev.loss,
         computeMs: prev.computeMs,
-        idleMs: start - prev.at,
+        // Everything of the round that is not inner steps: compressing, announcing, waiting
+        // for and applying the record, the end of the window no step fitted into.
+        idleMs: Math.max(0, start - prev.start - prev.computeMs),
         applyMs: this.#applyMs,
         bytesUp: prev.up,
         bytesDown: net.traffic.down - prev.down,
@@ -293,8 +389,12 @@ export class Peer<T> {
       w,
       ctx.clock.windowEnd(w),
       (s) => this.#report.set({ step: s.step }),
+      Date.now,
+      // Overlapped: the validator fetches window w − 1's update until its grace ends.
+      chain.outerDelay === 1 && w > 0 ? ctx.clock.windowEnd(w - 1) + ctx.graceMs : 0,
     );
     this.#lastTrained = w;
+    this.#lastStepMs = res.lastStepMs;
     if (res.steps === 0) return;
     this.#report.set({ phase: "compressing", loss: res.meanLoss });
     const tensors = await trainer.compress();
@@ -314,7 +414,7 @@ export class Peer<T> {
     net.traffic.up += payload.length;
     this.#trainEnd = {
       window: w,
-      at: Date.now(),
+      start,
       steps: res.steps,
       loss: res.meanLoss,
       computeMs: res.seconds * 1000,

@@ -72,6 +72,8 @@ export class Validator {
     this.#c = c;
     this.#checkpoints = c.store.sub("checkpoints");
     this.#payloads = c.store.sub("payloads");
+    // Outer delay 1: the base of a window's updates is named by the previous record.
+    c.chain.recordBase = (w) => c.net.records.get(w)?.record.modelHash;
     this.#report = new StatusReporter(
       "validator",
       c.net.signer.address,
@@ -151,7 +153,8 @@ export class Validator {
       return;
     }
     if (this.#c.scorer.banned(address, a.window)) return;
-    const checked = hex(a.modelHash) !== chain.hashHex
+    const base = chain.baseHash(a.window);
+    const checked = base === undefined || hex(a.modelHash) !== hex(base)
       // Not trained from θ_w: scored as refused (the signed model hash is an exact sync check).
       ? Promise.resolve({ problem: "trained from another model" })
       : (async () => {
@@ -225,9 +228,15 @@ export class Validator {
         submissions.push({ address: c.address, arrival: c.arrival, tensors: s.tensors });
       } else submissions.push({ address: c.address, arrival: c.arrival, problem: s.problem });
     });
+    // Outer delay 1: window w's updates were trained from the head before the last record.
+    const base = chain.baseParams(w);
+    if (base === undefined) {
+      this.#report.log(`window ${w}: its base model is not held (restarted?); no record`);
+      return;
+    }
     this.#report.set({ phase: `scoring window ${w} (${submissions.length} updates)` });
     const t0 = performance.now();
-    const j = await this.#c.scorer.judge(w, chain.params, submissions);
+    const j = await this.#c.scorer.judge(w, base, submissions);
     this.#report.log(
       `window ${w} scored: ${j.checks.size} of ${submissions.length} evaluated, ` +
         `${j.evalMs.toFixed(0)} ms each, ${(performance.now() - t0).toFixed(0)} ms in all`,

@@ -23,8 +23,10 @@ export interface WindowResult {
   steps: number;
   /** Mean training loss of those steps (NaN when none). */
   meanLoss: number;
-  /** Seconds spent in inner steps. */
+  /** Seconds spent in inner steps (their sum: the yields to the network between them are not). */
   seconds: number;
+  /** Duration of the last step (ms; 0 when none): the time left unused before the deadline is below it. */
+  lastStepMs: number;
 }
 
 /** Progress of one inner step. */
@@ -36,6 +38,12 @@ export interface StepInfo {
   /** The step's loss. */
   loss: number;
 }
+
+/**
+ * The pause between inner steps while the network needs the event loop (ms): a payload
+ * request takes a few round trips, each waiting for a turn between steps.
+ */
+export const RESPONSIVE_YIELD_MS = 20;
 
 /** Trains windows on one backend. */
 export class WindowTrainer<T> {
@@ -68,7 +76,9 @@ export class WindowTrainer<T> {
   /**
    * Trains window `w` from `theta` until H steps are done or the next step would end after
    * `deadline` (ms since the epoch, judged by the last step's duration). {@link compress}
-   * then sends what it moved.
+   * then sends what it moved. Until `responsiveUntil` (ms) it yields {@linkcode RESPONSIVE_YIELD_MS}
+   * between steps instead of one turn: a peer of an overlapped run trains while the validator
+   * still fetches its last update, and a CPU backend never yields inside a step.
    */
   async train(
     theta: Float32Array,
@@ -76,6 +86,7 @@ export class WindowTrainer<T> {
     deadline: number,
     onStep: (s: StepInfo) => void = () => {},
     now: () => number = Date.now,
+    responsiveUntil = 0,
   ): Promise<WindowResult> {
     const g = this.#ctx.genesis;
     const H = g.sparseloco.H;
@@ -87,8 +98,7 @@ export class WindowTrainer<T> {
     };
     this.#ops.write(this.#model.params, theta);
     this.#compressor.begin(this.#model.params);
-    let steps = 0, sum = 0, last = 0;
-    const t0 = performance.now();
+    let steps = 0, sum = 0, last = 0, inSteps = 0;
     while (steps < H && now() + last < deadline) {
       const s0 = performance.now();
       const { inputs, targets } = this.#sampler.batch(this.#peer, w, steps);
@@ -97,13 +107,15 @@ export class WindowTrainer<T> {
       steps++;
       sum += loss;
       last = performance.now() - s0;
+      inSteps += last;
       onStep({ step: steps, of: H, loss });
       // A CPU backend never yields inside a step; let the network (pings, gossip, payload
       // requests) run between steps, or connections time out during a long window.
-      await new Promise((r) => setTimeout(r, 0));
+      const pause = now() < responsiveUntil ? RESPONSIVE_YIELD_MS : 0;
+      await new Promise((r) => setTimeout(r, pause));
     }
-    const seconds = (performance.now() - t0) / 1000;
-    return { steps, meanLoss: steps > 0 ? sum / steps : NaN, seconds };
+    const seconds = inSteps / 1000;
+    return { steps, meanLoss: steps > 0 ? sum / steps : NaN, seconds, lastStepMs: last };
   }
 
   /**

@@ -1,7 +1,9 @@
 /**
  * The single-process SparseLoCo experiment: R replicas on different shards synchronise every H
  * inner steps, compared at equal tokens and seed with centralized AdamW (R× batch, the same
- * tokens), DiLoCo with dense pseudo-gradients, and SparseLoCo in both index modes.
+ * tokens), DiLoCo with dense pseudo-gradients, SparseLoCo in both index modes, and SparseLoCo with
+ * the one-window-delayed outer step of an overlapped run (genesis `rounds.outerDelay: 1`):
+ * θ_{w+1} = θ_w + A_{w−1}, where A_{w−1} aggregates the updates trained from θ_{w−1}.
  */
 import type { Ops } from "../backend/ops.ts";
 import type { ModelConfig } from "../model/config.ts";
@@ -18,7 +20,12 @@ import { decodeUpdate, encodeUpdate, type IndexMode } from "../codec/update_code
 import { modelHash } from "../codec/model_hash.ts";
 
 /** The methods compared. */
-export type Method = "centralized" | "diloco" | "sparseloco" | "sparseloco-compact";
+export type Method =
+  | "centralized"
+  | "diloco"
+  | "sparseloco"
+  | "sparseloco-compact"
+  | "sparseloco-delayed";
 
 /** Experiment settings (SPARSELOCO.md defaults where they apply). */
 export interface SimulateOptions {
@@ -63,7 +70,7 @@ export const SIMULATE_DEFAULTS: Omit<SimulateOptions, "model"> = {
   beta: 0.95,
   k: 64,
   evalBatches: 4,
-  methods: ["centralized", "diloco", "sparseloco", "sparseloco-compact"],
+  methods: ["centralized", "diloco", "sparseloco", "sparseloco-compact", "sparseloco-delayed"],
 };
 
 /** One method's outcome. */
@@ -77,6 +84,11 @@ export interface MethodResult {
   trainLoss: number[];
   /** Bytes one peer sends per round (null for centralized: it all-reduces every step). */
   bytesPerPeerRound: number | null;
+  /**
+   * sparseloco-delayed only: the validation loss once the last round's aggregate, still
+   * pending at the end, is applied too (the other methods' final θ includes every round's).
+   */
+  flushedValidLoss?: number;
   seconds: number;
 }
 
@@ -186,7 +198,10 @@ async function federated<Tensor>(
   const trainers = Array.from({ length: R }, () => new Trainer(ops, model, INNER_DEFAULTS));
   const errors = Array.from({ length: R }, () => new Float32Array(model.layout.length));
   const compress: Partial<CompressOptions> = { beta: opts.beta, k: opts.k };
-  const indexMode: IndexMode = method === "sparseloco-compact" ? 1 : 0;
+  const indexMode: IndexMode = method === "sparseloco" ? 0 : 1;
+  const delayed = method === "sparseloco-delayed";
+  /** Delayed: the last round's updates, applied after the next round is trained. */
+  let pending: PeerUpdate[] | null = null;
   const runId = new Uint8Array(32);
   const theta = Float32Array.from(theta0);
   const evalNow = async () => {
@@ -230,6 +245,10 @@ async function federated<Tensor>(
         for (const d of deltas) s += d[i];
         theta[i] = theta[i] - opts.alpha * (s / R);
       }
+    } else if (delayed) {
+      // The overlapped run: round w's replicas trained from θ_w; θ_{w+1} = θ_w + A_{w−1}.
+      if (pending !== null) applyAggregate(theta, layout, pending, { alpha: opts.alpha });
+      pending = updates;
     } else {
       applyAggregate(theta, layout, updates, { alpha: opts.alpha });
     }
@@ -239,5 +258,10 @@ async function federated<Tensor>(
     progress(method, w + 1, validLoss[w + 1]);
   }
   const perPeerRound = method === "diloco" ? 4 * model.layout.count : bytes / (R * opts.rounds);
-  return { validLoss, tokens: tokensSeen, trainLoss, bytesPerPeerRound: perPeerRound };
+  let flushed: { flushedValidLoss: number } | Record<never, never> = {};
+  if (pending !== null) {
+    applyAggregate(theta, layout, pending, { alpha: opts.alpha });
+    flushed = { flushedValidLoss: await evalNow() };
+  }
+  return { validLoss, tokens: tokensSeen, trainLoss, bytesPerPeerRound: perPeerRound, ...flushed };
 }

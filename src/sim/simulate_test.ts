@@ -84,3 +84,18 @@ Deno.test("simulate (cpu backend): iid replicas draw from the whole split, other
     assert(iid.results[i].validLoss[1] !== shards.results[i].validLoss[1], "other batches");
   }
 });
+
+Deno.test("simulate (cpu backend): the delayed outer step lags one round, flushed it is the undelayed one", async () => {
+  const methods: SimulateOptions["methods"] = ["sparseloco", "sparseloco-delayed"];
+  const one = await simulate(cpuOps(32), corpus(), options({ methods, rounds: 1 }));
+  const [undelayed, delayed] = one.results;
+  // Round 0's aggregate is still pending: θ_1 = θ_0.
+  assertEquals(delayed.validLoss, [undelayed.validLoss[0], undelayed.validLoss[0]]);
+  // Applied at the end, it is exactly round 0's undelayed step (same base, same updates).
+  assertEquals(delayed.flushedValidLoss, undelayed.validLoss[1]);
+  assertEquals(undelayed.flushedValidLoss, undefined, "only the delayed run has one pending");
+  const three = await simulate(cpuOps(32), corpus(), options({ methods }));
+  const d3 = three.results[1].validLoss;
+  assert(d3[2] !== d3[1] && d3[3] !== d3[2], `the delayed run moves from round 2 on: ${d3}`);
+  assert(three.results[1].validLoss[3] !== three.results[0].validLoss[3], "and differs");
+});
