@@ -263,6 +263,7 @@ export class Peer<T> {
       applied: chain.applied,
       modelHash: chain.hashHex.slice(0, 12),
       contributors: r.record.contributors.length,
+      validLoss: r.record.validLoss ?? null,
       ...(mine === undefined ? {} : { standing: { score: mine.score, verdict: verdictText(mine) } }),
     });
   }

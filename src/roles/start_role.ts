@@ -26,6 +26,10 @@ import { ModelProbe } from "./model_probe.ts";
 import { Scorer } from "./scorer.ts";
 import { Validator } from "./validator.ts";
 import { WindowTrainer } from "./window_trainer.ts";
+import { heldOutBatches } from "../export/validation_loss.ts";
+
+/** Held-out batches the validator measures after every round (the same ones every round). */
+const VALID_BATCHES = 4;
 
 /**
  * Makes and starts the libp2p node from the runtime-neutral options (run, key, gossip rules,
@@ -71,6 +75,8 @@ export interface ValidatorParts<T> extends RoleParts {
   ops: Ops<T>;
   /** The run's training tokens (it rebuilds every peer's batches from them). */
   tokens: Uint32Array;
+  /** The held-out tokens: their first batches are measured after every round (none: not). */
+  valid?: Uint32Array;
 }
 
 /** A started role. */
@@ -119,10 +125,11 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Pro
       dataPeerIndex(signer.publicKey),
     )
     : null;
+  const probe = parts.role === "validator" ? new ModelProbe(parts.ops, ctx.genesis) : null;
   const scorer = parts.role === "validator"
     ? await Scorer.open({
       ctx,
-      probe: new ModelProbe(parts.ops, ctx.genesis),
+      probe: probe!,
       sampler,
       validatorKey: signer.publicKey,
       store,
@@ -168,7 +175,17 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Pro
       lastTrained: saved?.lastTrained ?? -1,
       emit,
     })
-    : new Validator({ net, chain, state, store, scorer: scorer!, emit });
+    : new Validator({
+      net,
+      chain,
+      state,
+      store,
+      scorer: scorer!,
+      emit,
+      heldOut: parts.role === "validator" && parts.valid !== undefined
+        ? { probe: probe!, batches: heldOutBatches(parts.valid, ctx.genesis.data.batch, ctx.genesis.model.context, VALID_BATCHES) }
+        : undefined,
+    });
   try {
     await role.start();
   } catch (e) {

@@ -18,6 +18,7 @@ import { hex } from "../util/hex.ts";
 import { encodeCheckpoint } from "../codec/checkpoint.ts";
 import { MAX_SCORED, type RoundRecord, type ScoredPeer, type VerdictCode } from "../codec/messages.ts";
 import type { Submission } from "../gauntlet/gauntlet.ts";
+import type { Batch, LossProbe } from "../gauntlet/loss_check.ts";
 import type { Scorer } from "./scorer.ts";
 import type { ModelChain } from "../protocol/model_chain.ts";
 import type { RoleNode } from "./role_node.ts";
@@ -40,6 +41,8 @@ export interface ValidatorComponents {
   scorer: Scorer;
   /** Status and events. */
   emit: EventSink;
+  /** Held-out batches whose loss under θ_{w+1} goes into each record (absent: none measured). */
+  heldOut?: { probe: LossProbe; batches: readonly Batch[] };
 }
 
 interface Candidate {
@@ -258,6 +261,10 @@ export class Validator {
       this.#report.log(`window ${w}: ${short(address)} left out: ${why.text}`);
     }
     const next = await chain.next(w, ok);
+    const held = this.#c.heldOut;
+    const validLoss = held === undefined || held.batches.length === 0
+      ? undefined
+      : await held.probe.loss(next.params, held.batches);
     const record: RoundRecord = {
       kind: "round-record",
       window: w,
@@ -265,6 +272,7 @@ export class Validator {
       nextModelHash: next.hash,
       contributors: ok.map((c) => ({ address: c.address, payloadHash: hashBytes(c.payloadHash) })),
       scored,
+      ...(validLoss === undefined ? {} : { validLoss }),
     };
     for (const c of ok) {
       await net.node.store.put(c.payloadHash, c.bytes, { pin: true });
@@ -300,6 +308,7 @@ export class Validator {
       modelHash: chain.hashHex.slice(0, 12),
       contributors: ok.length,
       bytesUp: net.traffic.up,
+      validLoss: validLoss ?? null,
     });
     // Late subscribers miss a single publish; once more after the mesh has had a heartbeat.
     setTimeout(() => {
