@@ -105,7 +105,10 @@ export function formatEvent(name: string, e: RoleEvent): string | null {
 /** Rows for several roles under a header, redrawn in place. */
 export class LiveView {
   readonly #rows = new Map<string, RoleStatus>();
-  /** Per role: cumulative bytes when its last record was applied, and the round's difference. */
+  /**
+   * Per role: cumulative bytes when its last record was applied (or it first showed), and the
+   * difference over the last round.
+   */
   readonly #rounds = new Map<string, { at: RoundBytes; last: RoundBytes | null }>();
   readonly #widths: number[] = [];
   readonly #tty: boolean;
@@ -128,7 +131,9 @@ export class LiveView {
     if (e.event === "status") {
       const before = this.#rows.get(name);
       this.#rows.set(name, e);
-      if (before !== undefined && e.applied !== before.applied) this.#roundDone(name, e);
+      if (before === undefined) {
+        this.#rounds.set(name, { at: { up: e.bytesUp, down: e.bytesDown }, last: null });
+      } else if (e.applied !== before.applied) this.#roundDone(name, e);
       return;
     }
     const line = formatEvent(name, e);
@@ -160,11 +165,8 @@ export class LiveView {
 
   #roundDone(name: string, s: RoleStatus): void {
     const now = { up: s.bytesUp, down: s.bytesDown };
-    const r = this.#rounds.get(name);
-    this.#rounds.set(name, {
-      at: now,
-      last: r === undefined ? null : { up: now.up - r.at.up, down: now.down - r.at.down },
-    });
+    const { at } = this.#rounds.get(name)!;
+    this.#rounds.set(name, { at: now, last: { up: now.up - at.up, down: now.down - at.down } });
   }
 
   #clear(): void {

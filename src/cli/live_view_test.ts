@@ -47,6 +47,10 @@ Deno.test("LiveView a header row, whole cells in aligned columns, per-round and 
     assert(p.includes("4.125") && p.includes("12/30"), p);
     // The validator has applied no record in view yet: no per-round bytes.
     assertEquals(v.slice(upRound - 1, upRound), "—");
+    // A role's first record counts from the bytes it first showed.
+    view.add("validator", status({ role: "validator", applied: 3, bytesUp: 1500, bytesDown: 5000 }));
+    const v2 = view.table()[1];
+    assertEquals(v2.slice(upRound - "500 B".length, upRound), "500 B");
   } finally {
     view.close();
   }
