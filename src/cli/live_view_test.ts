@@ -48,7 +48,10 @@ Deno.test("LiveView a header row, whole cells in aligned columns, per-round and 
     // The validator has applied no record in view yet: no per-round bytes.
     assertEquals(v.slice(upRound - 1, upRound), "—");
     // A role's first record counts from the bytes it first showed.
-    view.add("validator", status({ role: "validator", applied: 3, bytesUp: 1500, bytesDown: 5000 }));
+    view.add(
+      "validator",
+      status({ role: "validator", applied: 3, bytesUp: 1500, bytesDown: 5000 }),
+    );
     const v2 = view.table()[1];
     assertEquals(v2.slice(upRound - "500 B".length, upRound), "500 B");
   } finally {

@@ -59,23 +59,50 @@ export class RoleMetrics {
       out.push(`webloco_${name}{${labels}${extra}} ${value === null ? "NaN" : value}`);
     };
     metric("window", "gauge", "The window open now.", s.window);
-    metric("phase_info", "gauge", "What the role is doing (the phase is a label).", 1,
-      `,phase="${escape(s.phase)}"`);
+    metric(
+      "phase_info",
+      "gauge",
+      "What the role is doing (the phase is a label).",
+      1,
+      `,phase="${escape(s.phase)}"`,
+    );
     metric("inner_step", "gauge", "Inner step within the window (peers).", s.step);
     metric("inner_steps_max", "gauge", "Most inner steps per window (H).", s.of);
-    metric("loss", "gauge", "Mean training loss of the last window trained (NaN: none yet).", s.loss);
-    metric("validation_loss", "gauge",
-      "Held-out loss carried by the last round record (NaN: none).", s.validLoss);
+    metric(
+      "loss",
+      "gauge",
+      "Mean training loss of the last window trained (NaN: none yet).",
+      s.loss,
+    );
+    metric(
+      "validation_loss",
+      "gauge",
+      "Held-out loss carried by the last round record (NaN: none).",
+      s.validLoss,
+    );
     metric("bytes_up_total", "counter", "Payload bytes published.", s.bytesUp);
     metric("bytes_down_total", "counter", "Payload bytes fetched.", s.bytesDown);
     metric("connections", "gauge", "Connected libp2p peers.", s.connections);
     metric("contributors", "gauge", "Contributors of the last round record.", s.contributors);
-    metric("applied_window", "gauge", "Window of the last round record applied (-1: none).",
-      s.applied);
-    metric("records_applied_total", "counter", "Round records applied since the role started.",
-      this.#records);
-    metric("model_info", "gauge", "The model held now (its hash prefix is a label).", 1,
-      `,model_hash="${escape(s.modelHash)}"`);
+    metric(
+      "applied_window",
+      "gauge",
+      "Window of the last round record applied (-1: none).",
+      s.applied,
+    );
+    metric(
+      "records_applied_total",
+      "counter",
+      "Round records applied since the role started.",
+      this.#records,
+    );
+    metric(
+      "model_info",
+      "gauge",
+      "The model held now (its hash prefix is a label).",
+      1,
+      `,model_hash="${escape(s.modelHash)}"`,
+    );
     return out.join("\n") + "\n";
   }
 }

@@ -25,7 +25,15 @@ const STATUS: RoleStatus = {
 Deno.test("metrics serves the role's status as Prometheus text at GET /metrics", async () => {
   const m = new RoleMetrics();
   m.add(STATUS);
-  m.add({ event: "applied", role: "peer", address: "5GrwvaEF", window: 6, modelHash: "01", contributors: 3, selected: [] });
+  m.add({
+    event: "applied",
+    role: "peer",
+    address: "5GrwvaEF",
+    window: 6,
+    modelHash: "01",
+    contributors: 3,
+    selected: [],
+  });
   m.add({ ...STATUS, validLoss: 4.75, phase: 'odd "phase"' });
   const server = serveMetrics({ hostname: "127.0.0.1", port: 0 }, m);
   try {

@@ -172,7 +172,9 @@ export async function awaitBootstrap(
       throw new UsageError(
         `the node at ${byPeer.get(silent[0])} is not in this genesis's run ` +
           `${ctx.runIdHex.slice(0, 16)}… (${
-            other === null ? "it joins none of the run's topics" : `it serves run ${other.slice(0, 16)}…`
+            other === null
+              ? "it joins none of the run's topics"
+              : `it serves run ${other.slice(0, 16)}…`
           }): ask whoever runs it for its genesis file (the run id is its SHA-256)`,
       );
     }
@@ -310,7 +312,9 @@ function listenMetrics(at: MetricsAddress, metrics: RoleMetrics): Deno.HttpServe
   try {
     return serveMetrics(at, metrics);
   } catch (e) {
-    throw new UsageError(`--metrics: cannot listen on ${at.hostname}:${at.port}: ${(e as Error).message}`);
+    throw new UsageError(
+      `--metrics: cannot listen on ${at.hostname}:${at.port}: ${(e as Error).message}`,
+    );
   }
 }
 

@@ -9,7 +9,12 @@ Deno.test("parseRoleArgs takes public listen, announce and bootstrap addresses a
   const a = parseRoleArgs([
     ...BASE,
     ...["--listen", "/ip4/0.0.0.0/tcp/4001", "--listen", "/ip4/0.0.0.0/tcp/4002/ws"],
-    ...["--announce", "/ip4/203.0.113.5/tcp/4001", "--announce", "/dns4/node.example.org/tcp/443/wss"],
+    ...[
+      "--announce",
+      "/ip4/203.0.113.5/tcp/4001",
+      "--announce",
+      "/dns4/node.example.org/tcp/443/wss",
+    ],
     ...["--bootstrap", `/ip4/198.51.100.7/tcp/4001/p2p/${PEER}`, "--bootstrap-timeout", "2.5"],
     ...["--metrics", "9464"],
   ]);
@@ -19,7 +24,13 @@ Deno.test("parseRoleArgs takes public listen, announce and bootstrap addresses a
   assertEquals(a.bootstrapTimeoutMs, 2500);
   assertEquals(a.metrics, { hostname: "127.0.0.1", port: 9464 });
   const d = parseRoleArgs(BASE);
-  assertEquals([d.listen, d.announce, d.bootstrap, d.metrics, d.bootstrapTimeoutMs], [[], [], [], null, 30_000]);
+  assertEquals([d.listen, d.announce, d.bootstrap, d.metrics, d.bootstrapTimeoutMs], [
+    [],
+    [],
+    [],
+    null,
+    30_000,
+  ]);
 });
 
 Deno.test("parseRoleArgs names the flag and the expected form of a bad address", () => {
@@ -37,5 +48,9 @@ Deno.test("parseRoleArgs names the flag and the expected form of a bad address",
     assert(e.message.includes(`got "${value}"`) && e.message.includes(why), e.message);
   }
   assertThrows(() => parseRoleArgs([...BASE, "--metrics", "x"]), UsageError, "--metrics: expected");
-  assertThrows(() => parseRoleArgs([...BASE, "--bootstrap-timeout", "0"]), UsageError, "--bootstrap-timeout");
+  assertThrows(
+    () => parseRoleArgs([...BASE, "--bootstrap-timeout", "0"]),
+    UsageError,
+    "--bootstrap-timeout",
+  );
 });

@@ -100,7 +100,9 @@ export function summarizeRun(
     contributors: [...byAddress.values()].sort((a, b) =>
       b.credit - a.credit || (a.address < b.address ? -1 : 1)
     ),
-    validLoss: rounds.flatMap((r) => r.validLoss === null ? [] : [{ window: r.window, loss: r.validLoss }]),
+    validLoss: rounds.flatMap((r) =>
+      r.validLoss === null ? [] : [{ window: r.window, loss: r.validLoss }]
+    ),
   };
 }
 
@@ -112,10 +114,14 @@ export function formatRunStatus(s: RunStatus): string[] {
     } s windows) · ${s.records} round records`,
     s.checkpoint === null
       ? "newest checkpoint: none served"
-      : `newest checkpoint: window ${s.checkpoint.window}, ${s.checkpoint.hash.slice(0, 12)}, ${s.checkpoint.size} bytes`,
+      : `newest checkpoint: window ${s.checkpoint.window}, ${
+        s.checkpoint.hash.slice(0, 12)
+      }, ${s.checkpoint.size} bytes`,
   ];
   if (s.last.length > 0) {
-    out.push(`last ${s.last.length} rounds (window · contributors · validation loss · model after):`);
+    out.push(
+      `last ${s.last.length} rounds (window · contributors · validation loss · model after):`,
+    );
     for (const r of s.last) {
       out.push(
         `  ${String(r.window).padStart(6)}  ${String(r.contributors.length).padStart(3)}  ${
@@ -133,7 +139,9 @@ export function formatRunStatus(s: RunStatus): string[] {
   out.push(
     s.validLoss.length === 0
       ? "validation loss: no record carries one yet"
-      : `validation loss: ${s.validLoss.map((v) => `w${v.window} ${v.loss.toFixed(3)}`).join(" · ")}`,
+      : `validation loss: ${
+        s.validLoss.map((v) => `w${v.window} ${v.loss.toFixed(3)}`).join(" · ")
+      }`,
   );
   return out;
 }
@@ -152,7 +160,9 @@ async function fetchHistory(
     checkpoint = res.checkpoint;
     for (const bytes of res.records) {
       const r = verifyRecord(ctx, bytes);
-      if (typeof r === "string") throw new UsageError(`a record from ${provider} does not verify: ${r}`);
+      if (typeof r === "string") {
+        throw new UsageError(`a record from ${provider} does not verify: ${r}`);
+      }
       records.push(r);
       from = Math.max(from, r.record.window + 1);
     }
@@ -207,7 +217,9 @@ async function main(args: readonly string[]): Promise<void> {
         failures.push(`${p}: ${(e as Error).message}`);
       }
     }
-    if (history === null) throw new UsageError(`no node served the run's records (${failures.join("; ")})`);
+    if (history === null) {
+      throw new UsageError(`no node served the run's records (${failures.join("; ")})`);
+    }
     const s = summarizeRun(ctx, history.records, history.checkpoint, Date.now(), last);
     console.log(v.json ? JSON.stringify(s) : formatRunStatus(s).join("\n"));
   } finally {

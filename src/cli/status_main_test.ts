@@ -24,7 +24,12 @@ function record(window: number, scores: [string, number][], validLoss?: number):
       nextModelHash: new Uint8Array(32).fill(window + 1),
       contributors: scores.map(([address]) => ({ address, payloadHash: new Uint8Array(32) })),
       scored: scores.map(([address, score]) => ({
-        address, gradScore: 0, score, verdict: "selected", until: 0, other: null,
+        address,
+        gradScore: 0,
+        score,
+        verdict: "selected",
+        until: 0,
+        other: null,
       })),
       ...(validLoss === undefined ? {} : { validLoss }),
     },
@@ -33,8 +38,18 @@ function record(window: number, scores: [string, number][], validLoss?: number):
 
 Deno.test("status summarizes window, last records, contributors with credit, validation loss", () => {
   // Given out of order; Charlie outscores Bob in window 0 (listed first in the record).
-  const records = [record(2, [[a, 1]], 5.25), record(0, [[a, 1], [b, 3]]), record(1, [[a, 2]], 5.5)];
-  const s = summarizeRun(ctx, records, { window: 2, hash: "ab".repeat(32), size: 10 }, T0 + 35_000, 2);
+  const records = [
+    record(2, [[a, 1]], 5.25),
+    record(0, [[a, 1], [b, 3]]),
+    record(1, [[a, 2]], 5.5),
+  ];
+  const s = summarizeRun(
+    ctx,
+    records,
+    { window: 2, hash: "ab".repeat(32), size: 10 },
+    T0 + 35_000,
+    2,
+  );
   assertEquals(s.window, 3);
   assertEquals(s.records, 3);
   assertEquals(s.last.map((r) => r.window), [1, 2]);
@@ -48,7 +63,15 @@ Deno.test("status summarizes window, last records, contributors with credit, val
     { address: b, rounds: 1, credit: share(b) },
   ]);
   const text = formatRunStatus(s).join("\n");
-  for (const want of ["window 3 open now", "3 round records", "newest checkpoint: window 2", "w1 5.500 · w2 5.250", a]) {
+  for (
+    const want of [
+      "window 3 open now",
+      "3 round records",
+      "newest checkpoint: window 2",
+      "w1 5.500 · w2 5.250",
+      a,
+    ]
+  ) {
     assert(text.includes(want), `${want} missing in\n${text}`);
   }
 });

@@ -137,6 +137,14 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Pro
     })
     : null;
 
+  const g = ctx.genesis;
+  const heldOut = parts.role === "validator" && parts.valid !== undefined
+    ? {
+      probe: probe!,
+      batches: heldOutBatches(parts.valid, g.data.batch, g.model.context, VALID_BATCHES),
+    }
+    : undefined;
+
   const rejected: RejectCounts = {};
   const onReject = (topic: string, from: string, why: string) =>
     log(`rejected a message on ${topic.split("/").at(-2)} from ${from.slice(-8)}: ${why}`);
@@ -175,17 +183,7 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Pro
       lastTrained: saved?.lastTrained ?? -1,
       emit,
     })
-    : new Validator({
-      net,
-      chain,
-      state,
-      store,
-      scorer: scorer!,
-      emit,
-      heldOut: parts.role === "validator" && parts.valid !== undefined
-        ? { probe: probe!, batches: heldOutBatches(parts.valid, ctx.genesis.data.batch, ctx.genesis.model.context, VALID_BATCHES) }
-        : undefined,
-    });
+    : new Validator({ net, chain, state, store, scorer: scorer!, emit, heldOut });
   try {
     await role.start();
   } catch (e) {

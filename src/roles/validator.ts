@@ -308,7 +308,7 @@ export class Validator {
       modelHash: chain.hashHex.slice(0, 12),
       contributors: ok.length,
       bytesUp: net.traffic.up,
-      validLoss: validLoss ?? null,
+      validLoss: signed.record.validLoss ?? null,
     });
     // Late subscribers miss a single publish; once more after the mesh has had a heartbeat.
     setTimeout(() => {

@@ -26,7 +26,8 @@ if (unavailable !== null) console.log(`netns test skipped: ${unavailable}`);
 type Listening = { event: "listening"; peerId: string; addresses: string[] };
 
 Deno.test({
-  name: "netns a peer on another host joins with the genesis file and a bootstrap address and is selected",
+  name:
+    "netns a peer on another host joins with the genesis file and a bootstrap address and is selected",
   ignore: unavailable !== null,
   sanitizeOps: false,
   sanitizeResources: false,
@@ -68,34 +69,52 @@ Deno.test({
       for (;;) {
         const found = find();
         if (found !== undefined) return found;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${logs.slice(-30).join("\n")}`);
+        if (Date.now() > deadline) {
+          throw new Error(`timed out waiting for ${what}\n${logs.slice(-30).join("\n")}`);
+        }
         await new Promise((r) => setTimeout(r, 200));
       }
     };
     const listening = (name: string) =>
       events.get(name)!.find((e): e is Listening => e.event === "listening");
-    const deno = (main: string, args: string[]) => ["run", "-A", "--unstable-webgpu", main, ...args];
+    const deno = (
+      main: string,
+      args: string[],
+    ) => ["run", "-A", "--unstable-webgpu", main, ...args];
 
     const lab = await NetnsLab.create(2);
     const [h0, h1] = lab.hosts;
     try {
-      lab.spawn(h0, Deno.execPath(), deno(ROLE_MAIN, [
-        "validator",
-        ...["--genesis", `${dir}/genesis.json`, "--key", `${dir}/validator.json`],
-        ...["--data-dir", `${dir}/validator`, "--listen", `/ip4/${h0.ip}/tcp/0`],
-        ...["--backend", "cpu", "--json"],
-      ]), onLine("validator"));
+      lab.spawn(
+        h0,
+        Deno.execPath(),
+        deno(ROLE_MAIN, [
+          "validator",
+          ...["--genesis", `${dir}/genesis.json`, "--key", `${dir}/validator.json`],
+          ...["--data-dir", `${dir}/validator`, "--listen", `/ip4/${h0.ip}/tcp/0`],
+          ...["--backend", "cpu", "--json"],
+        ]),
+        onLine("validator"),
+      );
       const vl = await until("the validator listening", () => listening("validator"));
-      assert(vl.addresses.length > 0 && vl.addresses.every((a) => a.startsWith(`/ip4/${h0.ip}/tcp/`)), vl.addresses.join(" "));
+      assert(
+        vl.addresses.length > 0 && vl.addresses.every((a) => a.startsWith(`/ip4/${h0.ip}/tcp/`)),
+        vl.addresses.join(" "),
+      );
       const bootstrap = vl.addresses[0];
 
-      lab.spawn(h1, Deno.execPath(), deno(ROLE_MAIN, [
-        "peer",
-        ...["--genesis", `${dir}/joiner/genesis.json`, "--key", `${dir}/joiner/key.json`],
-        ...["--data-dir", `${dir}/joiner/data`, "--listen", "/ip4/0.0.0.0/tcp/4001"],
-        ...["--announce", `/ip4/${h1.ip}/tcp/4001`, "--bootstrap", bootstrap],
-        ...["--backend", "cpu", "--json"],
-      ]), onLine("peer"));
+      lab.spawn(
+        h1,
+        Deno.execPath(),
+        deno(ROLE_MAIN, [
+          "peer",
+          ...["--genesis", `${dir}/joiner/genesis.json`, "--key", `${dir}/joiner/key.json`],
+          ...["--data-dir", `${dir}/joiner/data`, "--listen", "/ip4/0.0.0.0/tcp/4001"],
+          ...["--announce", `/ip4/${h1.ip}/tcp/4001`, "--bootstrap", bootstrap],
+          ...["--backend", "cpu", "--json"],
+        ]),
+        onLine("peer"),
+      );
       const pl = await until("the peer listening", () => listening("peer"));
       assertEquals(pl.addresses, [`/ip4/${h1.ip}/tcp/4001/p2p/${pl.peerId}`]);
 
@@ -109,13 +128,19 @@ Deno.test({
       const [other, closed] = await Promise.all([
         status(["--genesis", `${dir}/other.json`, "--bootstrap", bootstrap]),
         status([
-          "--genesis", `${dir}/joiner/genesis.json`,
-          "--bootstrap", `/ip4/${h0.ip}/tcp/9/p2p/${vid}`,
-          "--bootstrap-timeout", "2",
+          "--genesis",
+          `${dir}/joiner/genesis.json`,
+          "--bootstrap",
+          `/ip4/${h0.ip}/tcp/9/p2p/${vid}`,
+          "--bootstrap-timeout",
+          "2",
         ]),
       ]);
       assertEquals(other.code, 1, other.out);
-      assert(other.out.includes("is not in this genesis's run") && other.out.includes("genesis file"), other.out);
+      assert(
+        other.out.includes("is not in this genesis's run") && other.out.includes("genesis file"),
+        other.out,
+      );
       assertEquals(closed.code, 1, closed.out);
       assert(
         closed.out.includes(`no node reachable at /ip4/${h0.ip}/tcp/9/`) &&
@@ -123,26 +148,44 @@ Deno.test({
         closed.out,
       );
 
-      const applied = await until("a record selecting the peer", () =>
-        events.get("validator")!.find((e) =>
-          e.event === "applied" && e.selected.includes(p.address)
-        ));
+      const applied = await until(
+        "a record selecting the peer",
+        () =>
+          events.get("validator")!.find((e) =>
+            e.event === "applied" && e.selected.includes(p.address)
+          ),
+      );
       assert(applied.event === "applied");
       // The peer applies it and shows the validation loss the record carries.
-      const shown = await until("the peer showing the validation loss", () =>
-        events.get("peer")!.find((e) =>
-          e.event === "status" && e.applied >= applied.window && e.validLoss !== null
-        ));
-      assert(shown.event === "status" && shown.validLoss! > 0 && shown.validLoss! < 10, JSON.stringify(shown));
+      const shown = await until(
+        "the peer showing the validation loss",
+        () =>
+          events.get("peer")!.find((e) =>
+            e.event === "status" && e.applied >= applied.window && e.validLoss !== null
+          ),
+      );
+      assert(
+        shown.event === "status" && shown.validLoss! > 0 && shown.validLoss! < 10,
+        JSON.stringify(shown),
+      );
       assertEquals(shown.modelHash, applied.modelHash.slice(0, 12));
 
-      const s = await status(["--genesis", `${dir}/joiner/genesis.json`, "--bootstrap", bootstrap, "--json"]);
+      const s = await status([
+        "--genesis",
+        `${dir}/joiner/genesis.json`,
+        "--bootstrap",
+        bootstrap,
+        "--json",
+      ]);
       assertEquals(s.code, 0, s.out);
       const run = JSON.parse(s.out.split("\n").find((l) => l.startsWith("{"))!);
       assert(run.records >= 1, s.out);
       const mine = run.contributors.find((c: { address: string }) => c.address === p.address);
       assert(mine !== undefined && mine.rounds >= 1 && mine.credit > 0, s.out);
-      assert(run.validLoss.length >= 1 && Math.abs(run.validLoss[0].loss - shown.validLoss!) < 1, s.out);
+      assert(
+        run.validLoss.length >= 1 && Math.abs(run.validLoss[0].loss - shown.validLoss!) < 1,
+        s.out,
+      );
     } finally {
       await lab.destroy();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
