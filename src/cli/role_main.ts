@@ -140,7 +140,7 @@ export function checkAddresses(use: AddressUse, texts: readonly string[]): strin
 }
 
 /** How long a connected node may take to show it is in the run (its topic subscriptions). */
-const SUBSCRIBE_MS = 5_000;
+const SUBSCRIBE_MS = 10_000;
 
 /**
  * Waits until `node` is connected to one of the `bootstrap` nodes and that node is in this
