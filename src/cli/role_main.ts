@@ -235,8 +235,8 @@ export async function main(args: readonly string[]): Promise<void> {
   const bootstrap = [...genesis.bootstrap, ...a.bootstrap];
   // Fails when a peer finds no bootstrap node of its run (it then stops with the reason);
   // never settles otherwise.
-  const never = new Promise<never>(() => {});
-  let joined: Promise<never> = never;
+  let fail!: (e: unknown) => void;
+  const joinFailed = new Promise<never>((_, reject) => fail = reject);
   const createNode: NodeFactory = async (o) => {
     const node = await createDenoNode({
       ...o,
@@ -261,14 +261,12 @@ export async function main(args: readonly string[]): Promise<void> {
     if (bootstrap.length === 0) {
       log("no bootstrap node (no --bootstrap, none in the genesis): waiting to be dialed");
     } else {
-      joined = awaitBootstrap(node, ctx, bootstrap, a.bootstrapTimeoutMs).then((found) => {
+      awaitBootstrap(node, ctx, bootstrap, a.bootstrapTimeoutMs).then((found) => {
         log(`connected to bootstrap node${found.length === 1 ? "" : "s"} ${found.join(", ")}`);
-        return never;
       }, (e) => {
         // The validator is the run's source of truth: it keeps running and says why.
-        if (a.role !== "validator") throw e;
-        log((e as Error).message);
-        return never;
+        if (a.role === "validator") log((e as Error).message);
+        else fail(e);
       });
     }
     return node;
@@ -287,11 +285,11 @@ export async function main(args: readonly string[]): Promise<void> {
   const ops = await openBackend(a.backend, log);
   const started = startRole({ ...parts, role: a.role, tokens: data.train, valid: data.valid, ops });
   // A peer with an unreachable bootstrap may still be catching up: the failure ends it anyway.
-  await Promise.race([started, joined]);
+  await Promise.race([started, joinFailed]);
   const role = await started;
 
   await Promise.race([
-    joined,
+    joinFailed,
     new Promise<void>((resolve) => {
       const stop = () => resolve();
       Deno.addSignalListener("SIGINT", stop);
