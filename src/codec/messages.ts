@@ -164,8 +164,9 @@ export interface RoundRecord {
    */
   scored?: ScoredPeer[];
   /**
-   * Held-out loss of θ_{w+1} (nats/token, float32 on the wire) as the validator measured it;
-   * absent when it did not (and in records made before the field existed).
+   * Held-out loss of θ_w, the model this record starts from (nats/token, float32 on the wire),
+   * as the validator measured it while the window was open; absent when it did not (and in
+   * records made before the field existed).
    */
   validLoss?: number;
 }

@@ -41,7 +41,7 @@ export interface ValidatorComponents {
   scorer: Scorer;
   /** Status and events. */
   emit: EventSink;
-  /** Held-out batches whose loss under θ_{w+1} goes into each record (absent: none measured). */
+  /** Held-out batches whose loss under θ_w goes into record w (absent: none measured). */
   heldOut?: { probe: LossProbe; batches: readonly Batch[] };
 }
 
@@ -191,6 +191,7 @@ export class Validator {
         this.#report.set({
           phase: `collecting window ${w} (${this.#candidates.get(w)?.size ?? 0} updates)`,
         });
+        await this.#heldOutLoss(); // while the window is open, off the record's path
         await this.#waker.sleep(Math.min(deadline - now, 500));
         continue;
       }
@@ -261,10 +262,7 @@ export class Validator {
       this.#report.log(`window ${w}: ${short(address)} left out: ${why.text}`);
     }
     const next = await chain.next(w, ok);
-    const held = this.#c.heldOut;
-    const validLoss = held === undefined || held.batches.length === 0
-      ? undefined
-      : await held.probe.loss(next.params, held.batches);
+    const validLoss = await this.#heldOutLoss();
     const record: RoundRecord = {
       kind: "round-record",
       window: w,
@@ -314,6 +312,19 @@ export class Validator {
     setTimeout(() => {
       if (!this.#stopped) void net.node.publish(net.node.topics.rounds, bytes).catch(() => {});
     }, 1_000);
+  }
+
+  #validLoss: { hash: string; loss: number } | null = null;
+
+  /** The held-out loss of the head θ_w, measured once per head; undefined without batches. */
+  async #heldOutLoss(): Promise<number | undefined> {
+    const held = this.#c.heldOut, { chain } = this.#c;
+    if (held === undefined || held.batches.length === 0) return undefined;
+    if (this.#validLoss?.hash !== chain.hashHex) {
+      const loss = await held.probe.loss(chain.params, held.batches);
+      this.#validLoss = { hash: chain.hashHex, loss };
+    }
+    return this.#validLoss.loss;
   }
 
   /** θ_window as a checkpoint: stored, served by hash, announced through the sync protocol. */
