@@ -58,12 +58,20 @@ async function main(): Promise<void> {
   let done!: () => void;
   const finished = new Promise<void>((r) => done = r);
   let records = 0;
+  // The summary waits until every peer has applied the last record (at most one more window).
+  let last = -1;
+  const allApplied = () =>
+    [...swarm.roles.keys()].every((n) => n === "validator" || hashes.get(last)?.has(n));
   const onEvent = (name: string, e: RoleEvent) => {
     view.add(name, e);
     if (e.event === "applied") {
       if (!hashes.has(e.window)) hashes.set(e.window, new Map());
       hashes.get(e.window)!.set(name, e.modelHash);
-      if (e.role === "validator" && ++records === rounds) done();
+      if (e.role === "validator" && ++records === rounds) {
+        last = e.window;
+        setTimeout(done, swarm.genesis.windowMs);
+      }
+      if (last >= 0 && allApplied()) done();
     }
     if (e.event === "round") roundEvents.push(e);
   };
@@ -111,7 +119,12 @@ async function main(): Promise<void> {
     await swarm.stop();
     view.close();
   }
-  summarize(hashes, roundEvents, (line) => console.log(line));
+  const upTo = (w: number) => last < 0 || w <= last;
+  summarize(
+    new Map([...hashes].filter(([w]) => upTo(w))),
+    roundEvents.filter((r) => upTo(r.window)),
+    (line) => console.log(line),
+  );
 }
 
 /** Prints whether every role held the validator's hash after each round, and the round costs. */

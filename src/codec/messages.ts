@@ -23,13 +23,14 @@
  *      address count           u8 (0..16), then per address: u8 length (2..255), ASCII multiaddr
  * body: update-announce (72)
  *      window u32, model hash 32, payload hash 32, payload size u32 (≥ 78, the update header)
- * body: round-record (71 + 64 per contributor + 77 per scored peer)
+ * body: round-record (71 + 64 per contributor + 77 per scored peer, + 4 with a validation loss)
  *      window u32, model hash 32 (θ_w), next model hash 32 (θ_{w+1}),
  *      contributor count u8 (0..64), then per contributor: sr25519 key 32, payload hash 32,
  *      keys strictly ascending (bytewise);
  *      scored count u16 (0..256), then per scored peer: sr25519 key 32, gradient score f32,
  *      final score f32, verdict u8 (VERDICTS), until u32 (a ban's last window, else 0),
- *      other key 32 (whom a copy copied, else zeros), keys strictly ascending
+ *      other key 32 (whom a copy copied, else zeros), keys strictly ascending;
+ *      then, optionally, validation loss f32 (finite, ≥ 0; absent in records made before it)
  * delegation (flag 0x0100)     112 bytes: a wallet's (src/identity/delegation.ts); no round record has one
  * signature                    64 bytes: sr25519 by the sender over DOMAIN[kind] ‖ all bytes before it
  * ```
@@ -164,6 +165,12 @@ export interface RoundRecord {
    * ascending by key when decoded, always present).
    */
   scored?: ScoredPeer[];
+  /**
+   * Held-out loss of θ_w, the model this record starts from (nats/token, float32 on the wire),
+   * as the validator measured it while the window was open; absent when it did not (and in
+   * records made before the field existed).
+   */
+  validLoss?: number;
 }
 
 /** A body to sign. */
@@ -271,13 +278,14 @@ const UPDATE_BODY = 4 + HASH + HASH + 4;
 const ROUND_FIXED = 4 + HASH + HASH + 1 + 2;
 const SCORED_ENTRY = KEY + 4 + 4 + 1 + 4 + KEY;
 const DELEGATED = 0x0100;
+const VALID_LOSS = 4;
 
 /** Largest encoding of each kind. */
 export const MAX_MESSAGE_BYTES_BY_KIND: Readonly<Record<MessageKind, number>> = Object.freeze({
   "peer-announce": MESSAGE_HEADER_BYTES + PEER_FIXED + MAX_ADDRESSES * 256 + SIG,
   "update-announce": MESSAGE_HEADER_BYTES + UPDATE_BODY + SIG,
   "round-record": MESSAGE_HEADER_BYTES + ROUND_FIXED + MAX_CONTRIBUTORS_LIMIT * (KEY + HASH) +
-    MAX_SCORED * SCORED_ENTRY + SIG,
+    MAX_SCORED * SCORED_ENTRY + VALID_LOSS + SIG,
 });
 
 /** Largest message of any kind (a gossipsub size limit can use it). */
@@ -506,7 +514,12 @@ function encodeUnsigned(m: Encodable): Uint8Array {
         throw new MessageError("a scored peer repeats");
       }
     }
-    bodyBytes = ROUND_FIXED + entries.length * (KEY + HASH) + scored.length * SCORED_ENTRY;
+    const validLoss = b.validLoss;
+    if (validLoss !== undefined && !(Number.isFinite(validLoss) && validLoss >= 0)) {
+      throw new MessageError(`validLoss must be a finite number ≥ 0, got ${validLoss}`);
+    }
+    bodyBytes = ROUND_FIXED + entries.length * (KEY + HASH) + scored.length * SCORED_ENTRY +
+      (validLoss === undefined ? 0 : VALID_LOSS);
     encodeBody = (w) => {
       w.u32(b.window);
       w.raw(b.modelHash);
@@ -525,6 +538,7 @@ function encodeUnsigned(m: Encodable): Uint8Array {
         w.u32(e.s.until);
         w.raw(e.other);
       }
+      if (validLoss !== undefined) w.f32(validLoss);
     };
   }
   const d = m.delegation;
@@ -763,7 +777,16 @@ function decodeOrThrow(bytes: Uint8Array): Message {
         other: compareBytes(other, none) === 0 ? null : addressFromPublicKey(other),
       });
     }
-    decoded = { kind, window, modelHash, nextModelHash, contributors, scored };
+    let validLoss: number | undefined;
+    if (bodyEnd - body.off === VALID_LOSS) {
+      validLoss = body.f32("validation loss");
+      if (!(Number.isFinite(validLoss) && validLoss >= 0)) {
+        malformed(`validation loss ${validLoss} is not a finite number ≥ 0`);
+      }
+    }
+    decoded = validLoss === undefined
+      ? { kind, window, modelHash, nextModelHash, contributors, scored }
+      : { kind, window, modelHash, nextModelHash, contributors, scored, validLoss };
   }
   if (body.off !== bodyEnd) malformed(`${bodyEnd - body.off} bytes after the ${kind} body`);
   return {

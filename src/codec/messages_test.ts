@@ -460,3 +460,29 @@ Deno.test("round records carry every judged peer's scores and verdict, in one ca
   await refused({ ...body, scored: [scored[0], scored[0]] }, "a scored peer repeats");
   await refused({ ...body, scored: [{ ...scored[0], verdict: "great" as VerdictCode }] }, "unknown verdict");
 });
+
+Deno.test("round records carry an optional validation loss; records without one decode as before", async () => {
+  const body = roundBody as RoundRecord;
+  const plain = await sign(alice, body);
+  const withLoss = await sign(alice, { ...body, validLoss: 3.25 });
+  assertEquals(withLoss.length - plain.length, 4);
+  assertEquals(MAX_MESSAGE_BYTES_BY_KIND["round-record"], 80 + 71 + 64 * 64 + 77 * 256 + 4 + 64);
+  const r = accepted(verifyMessage(withLoss, { ...OPTS, maxContributors: 2 }));
+  assert(r.body.kind === "round-record");
+  assertEquals(r.body.validLoss, 3.25);
+  assertEquals(encodeMessage(r), withLoss);
+  // An old record (no trailing field) has no validLoss key at all.
+  const p = accepted(verifyMessage(plain, { ...OPTS, maxContributors: 2 }));
+  assert(p.body.kind === "round-record");
+  assert(!("validLoss" in p.body), JSON.stringify(Object.keys(p.body)));
+  assertEquals(encodeMessage(p), plain);
+  // Hostile bytes: a NaN loss (re-signed, so only the value is wrong) and a stray byte.
+  const unsigned = withLoss.slice(0, withLoss.length - 64);
+  new DataView(unsigned.buffer).setFloat32(unsigned.length - 4, NaN, true);
+  const nan = await resign(alice, "webloco/round-record/v1", unsigned);
+  expectReject(verifyMessage(nan, { ...OPTS, maxContributors: 2 }), "malformed", "validation loss NaN");
+  const stray = await resign(alice, "webloco/round-record/v1", withLoss.slice(0, withLoss.length - 65));
+  expectReject(verifyMessage(stray, { ...OPTS, maxContributors: 2 }), "malformed", "bytes after");
+  const e = await sign(alice, { ...body, validLoss: Infinity }).then(() => null, (e) => e);
+  assert(e instanceof MessageError && e.message.includes("validLoss"), String(e));
+});

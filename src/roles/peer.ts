@@ -355,9 +355,8 @@ export class Peer<T> {
       applied: chain.applied,
       modelHash: chain.hashHex.slice(0, 12),
       contributors: r.record.contributors.length,
-      ...(mine === undefined
-        ? {}
-        : { standing: { score: mine.score, verdict: verdictText(mine) } }),
+      validLoss: r.record.validLoss ?? null,
+      ...(mine === undefined ? {} : { standing: { score: mine.score, verdict: verdictText(mine) } }),
     });
   }
 

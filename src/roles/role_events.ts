@@ -26,6 +26,8 @@ export interface RoleStatus {
   loss: number | null;
   /** Window of the last round record applied (−1: none). */
   applied: number;
+  /** Held-out loss the last round record carries (the validator's measurement), null: none. */
+  validLoss: number | null;
   /** First 12 hex digits of the model hash. */
   modelHash: string;
   /** Payload bytes published / fetched so far. */
@@ -142,6 +144,7 @@ export class StatusReporter {
       of: head.of,
       loss: null,
       applied: head.applied,
+      validLoss: null,
       modelHash: head.modelHash.slice(0, 12),
       bytesUp: 0,
       bytesDown: 0,

@@ -28,6 +28,10 @@ import { ModelProbe } from "./model_probe.ts";
 import { Scorer } from "./scorer.ts";
 import { Validator } from "./validator.ts";
 import { WindowTrainer } from "./window_trainer.ts";
+import { heldOutBatches } from "../export/validation_loss.ts";
+
+/** Held-out batches the validator measures after every round (the same ones every round). */
+const VALID_BATCHES = 4;
 
 /**
  * Makes and starts the libp2p node from the runtime-neutral options (run, key, gossip rules,
@@ -73,6 +77,8 @@ export interface ValidatorParts<T> extends RoleParts {
   ops: Ops<T>;
   /** The run's training tokens (it rebuilds every peer's batches from them). */
   tokens: Uint32Array;
+  /** The held-out tokens: their first batches are measured after every round (none: not). */
+  valid?: Uint32Array;
 }
 
 /** A started role. */
@@ -122,17 +128,26 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Pro
     )
     : null;
   const wallets = new WalletBook();
+  const probe = parts.role === "validator" ? new ModelProbe(parts.ops, ctx.genesis) : null;
   const scorer = parts.role === "validator"
     ? await Scorer.open({
       ownerOf: wallets.ownerOf,
       ctx,
-      probe: new ModelProbe(parts.ops, ctx.genesis),
+      probe: probe!,
       sampler,
       validatorKey: signer.publicKey,
       store,
       log,
     })
     : null;
+
+  const g = ctx.genesis;
+  const heldOut = parts.role === "validator" && parts.valid !== undefined
+    ? {
+      probe: probe!,
+      batches: heldOutBatches(parts.valid, g.data.batch, g.model.context, VALID_BATCHES),
+    }
+    : undefined;
 
   const rejected: RejectCounts = {};
   const onReject = (topic: string, from: string, why: string) =>
@@ -180,7 +195,7 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Pro
       lastTrained: saved?.lastTrained ?? -1,
       emit,
     })
-    : new Validator({ net, chain, state, store, scorer: scorer!, emit });
+    : new Validator({ net, chain, state, store, scorer: scorer!, emit, heldOut });
   try {
     await role.start();
   } catch (e) {

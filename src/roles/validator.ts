@@ -18,6 +18,7 @@ import { hex } from "../util/hex.ts";
 import { encodeCheckpoint } from "../codec/checkpoint.ts";
 import { MAX_SCORED, type RoundRecord, type ScoredPeer, type VerdictCode } from "../codec/messages.ts";
 import type { Submission } from "../gauntlet/gauntlet.ts";
+import type { Batch, LossProbe } from "../gauntlet/loss_check.ts";
 import type { Scorer } from "./scorer.ts";
 import type { ModelChain } from "../protocol/model_chain.ts";
 import type { RoleNode } from "./role_node.ts";
@@ -40,6 +41,8 @@ export interface ValidatorComponents {
   scorer: Scorer;
   /** Status and events. */
   emit: EventSink;
+  /** Held-out batches whose loss under θ_w goes into record w (absent: none measured). */
+  heldOut?: { probe: LossProbe; batches: readonly Batch[] };
 }
 
 interface Candidate {
@@ -191,6 +194,7 @@ export class Validator {
         this.#report.set({
           phase: `collecting window ${w} (${this.#candidates.get(w)?.size ?? 0} updates)`,
         });
+        await this.#heldOutLoss(); // while the window is open, off the record's path
         await this.#waker.sleep(Math.min(deadline - now, 500));
         continue;
       }
@@ -267,6 +271,7 @@ export class Validator {
       this.#report.log(`window ${w}: ${short(address)} left out: ${why.text}`);
     }
     const next = await chain.next(w, ok);
+    const validLoss = await this.#heldOutLoss();
     const record: RoundRecord = {
       kind: "round-record",
       window: w,
@@ -274,6 +279,7 @@ export class Validator {
       nextModelHash: next.hash,
       contributors: ok.map((c) => ({ address: c.address, payloadHash: hashBytes(c.payloadHash) })),
       scored,
+      ...(validLoss === undefined ? {} : { validLoss }),
     };
     for (const c of ok) {
       await net.node.store.put(c.payloadHash, c.bytes, { pin: true });
@@ -309,11 +315,25 @@ export class Validator {
       modelHash: chain.hashHex.slice(0, 12),
       contributors: ok.length,
       bytesUp: net.traffic.up,
+      validLoss: signed.record.validLoss ?? null,
     });
     // Late subscribers miss a single publish; once more after the mesh has had a heartbeat.
     setTimeout(() => {
       if (!this.#stopped) void net.node.publish(net.node.topics.rounds, bytes).catch(() => {});
     }, 1_000);
+  }
+
+  #validLoss: { hash: string; loss: number } | null = null;
+
+  /** The held-out loss of the head θ_w, measured once per head; undefined without batches. */
+  async #heldOutLoss(): Promise<number | undefined> {
+    const held = this.#c.heldOut, { chain } = this.#c;
+    if (held === undefined || held.batches.length === 0) return undefined;
+    if (this.#validLoss?.hash !== chain.hashHex) {
+      const loss = await held.probe.loss(chain.params, held.batches);
+      this.#validLoss = { hash: chain.hashHex, loss };
+    }
+    return this.#validLoss.loss;
   }
 
   /** θ_window as a checkpoint: stored, served by hash, announced through the sync protocol. */
