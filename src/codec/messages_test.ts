@@ -460,3 +460,46 @@ Deno.test("round records carry every judged peer's scores and verdict, in one ca
   await refused({ ...body, scored: [scored[0], scored[0]] }, "a scored peer repeats");
   await refused({ ...body, scored: [{ ...scored[0], verdict: "great" as VerdictCode }] }, "unknown verdict");
 });
+
+Deno.test("round records carry a delegated key's wallet only when one is known, as flag 0x0200", async () => {
+  const body = roundBody as RoundRecord;
+  const opts = { ...OPTS, maxContributors: 2 };
+  const plain: ScoredPeer[] = [
+    { address: mallory.address, gradScore: 0.5, score: 1, verdict: "reserve", until: 0, other: null },
+    { address: bob.address, gradScore: 0.25, score: 2, verdict: "selected", until: 0, other: null },
+  ];
+  const before = await sign(alice, { ...body, scored: plain });
+  assertEquals(new DataView(before.buffer).getUint16(6, true), 0); // today's bytes
+  const scored = [plain[0], { ...plain[1], wallet: alice.address }];
+  const round = await sign(alice, { ...body, scored });
+  assertEquals(round.length - before.length, 2 * 32);
+  assertEquals(new DataView(round.buffer).getUint16(6, true), 0x0200);
+  const r = accepted(verifyMessage(round, opts));
+  assert(r.body.kind === "round-record");
+  for (const s of scored) assertEquals(r.body.scored!.find((x) => x.address === s.address), s);
+  assert(!("wallet" in r.body.scored!.find((x) => x.address === mallory.address)!));
+  assertEquals(encodeMessage(r), round);
+  // The flag on a record whose wallets are all zeros would be a second encoding: refused.
+  const unsigned = round.slice(0, round.length - 64);
+  const at = 80 + findBytes(unsigned.subarray(80), alice.publicKey);
+  unsigned.fill(0, at, at + 32);
+  expectReject(
+    verifyMessage(await resign(alice, "webloco/round-record/v1", unsigned), opts),
+    "malformed",
+    "no scored peer has a wallet",
+  );
+  // Only round records carry wallets; a key is not its own wallet.
+  const update = await sign(bob, updateBody);
+  const flagged = update.slice(0, update.length - 64);
+  flagged[7] = 0x02;
+  expectReject(verifyMessage(await resign(bob, "webloco/update-announce/v1", flagged), OPTS), "malformed", "wallets");
+  const e = await sign(alice, { ...body, scored: [{ ...plain[1], wallet: bob.address }] }).then(() => null, (e) => e);
+  assert(e instanceof MessageError && e.message.includes("must differ"), String(e));
+});
+
+function findBytes(hay: Uint8Array, needle: Uint8Array): number {
+  for (let i = 0; i + needle.length <= hay.length; i++) {
+    if (needle.every((b, j) => hay[i + j] === b)) return i;
+  }
+  throw new Error("not found");
+}
