@@ -29,6 +29,7 @@ import { prepareGenesisContent } from "./genesis_file_content.ts";
 import { libp2pKeyFile } from "./libp2p_key.ts";
 import { LiveView } from "./live_view.ts";
 import { loadRunData } from "./run_data.ts";
+import { joinLine, PREVIEW_PAGE } from "./join_link.ts";
 
 const USAGE = "usage: deno task peer|validator --genesis FILE --key FILE --data-dir DIR " +
   `[--bootstrap MA]… [--listen MA]… [${BACKEND_USAGE}] [--json]`;
@@ -131,6 +132,8 @@ export async function main(args: readonly string[]): Promise<void> {
       peerId: node.peerId,
       addresses: node.addresses(),
     }));
+    // By hand (the swarm, with --json, prints its own): the link for `vite preview`'s page.
+    if (a.role === "validator" && !a.json) log(joinLine(PREVIEW_PAGE, genesis, node.addresses()));
     return node;
   };
   const parts = {
