@@ -64,7 +64,9 @@ function show(e: RoleEvent, perStep: number): void {
         : `${e.standing.verdict} (score ${e.standing.score.toFixed(3)})`;
       $("credit").textContent = e.credit === null
         ? "none handed out yet"
-        : `${e.credit.wallet}: ${(100 * e.credit.share).toFixed(1)}% of the credit in ${e.credit.records} records`;
+        : `${e.credit.wallet}: ${
+          (100 * e.credit.share).toFixed(1)
+        }% of the credit in ${e.credit.records} records`;
       return;
     case "log":
       log(e.line);

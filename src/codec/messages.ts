@@ -522,7 +522,9 @@ function encodeUnsigned(m: Encodable): Uint8Array {
       }
     }
     for (const e of scored) {
-      if (compareBytes(e.wallet, e.key) === 0) fail("a scored peer's wallet must differ from its own key (omit it)");
+      if (compareBytes(e.wallet, e.key) === 0) {
+        fail("a scored peer's wallet must differ from its own key (omit it)");
+      }
     }
     withWallets = given.some((s) => s.wallet !== undefined);
     bodyBytes = ROUND_FIXED + entries.length * (KEY + HASH) +

@@ -67,7 +67,9 @@ Deno.test("runCredit recomputes one row per wallet from signed round records alo
       },
     });
     const m = verifyMessage(bytes, opts);
-    if (!m.ok || m.message.body.kind !== "round-record") throw new Error(`record ${window} does not verify`);
+    if (!m.ok || m.message.body.kind !== "round-record") {
+      throw new Error(`record ${window} does not verify`);
+    }
     return m.message.body;
   };
   // Window 0: two session keys of one wallet and a key of its own; window 1: the wallet alone.

@@ -366,7 +366,10 @@ Deno.test("gossipRules counts a delegated sender's rate against its wallet: many
   // Four session keys, two messages each, all at one instant: the wallet's burst is 4.
   const verdicts: string[] = [];
   for (let i = 0; i < 8; i++) {
-    const bytes = await sign(updateAnnounce(5), { signer: delegated[i % 4], timestamp: NOW - 2_000 + i });
+    const bytes = await sign(updateAnnounce(5), {
+      signer: delegated[i % 4],
+      timestamp: NOW - 2_000 + i,
+    });
     verdicts.push(await validate(topics.updates, bytes, "relayA"));
   }
   assertEquals(verdicts, [...Array(4).fill("accept"), ...Array(4).fill("ignore")]);
