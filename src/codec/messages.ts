@@ -522,7 +522,7 @@ function encodeUnsigned(m: Encodable): Uint8Array {
       }
     }
     for (const e of scored) {
-      if (compareBytes(e.wallet, e.key) === 0) {
+      if (e.s.wallet !== undefined && compareBytes(e.wallet, e.key) === 0) {
         fail("a scored peer's wallet must differ from its own key (omit it)");
       }
     }
@@ -780,7 +780,10 @@ function decodeOrThrow(bytes: Uint8Array): Message {
       const until = body.u32(`until ${i}`);
       const other = body.take(KEY, `other key ${i}`);
       const wallet = withWallets ? body.take(KEY, `wallet ${i}`) : none;
-      if (compareBytes(wallet, key) === 0) malformed(`scored peer ${i}: its wallet is itself`);
+      const hasWallet = compareBytes(wallet, none) !== 0;
+      if (hasWallet && compareBytes(wallet, key) === 0) {
+        malformed(`scored peer ${i}: its wallet is itself`);
+      }
       scored.push({
         address: addressFromPublicKey(key),
         gradScore,
@@ -788,7 +791,7 @@ function decodeOrThrow(bytes: Uint8Array): Message {
         verdict: VERDICTS[code],
         until,
         other: compareBytes(other, none) === 0 ? null : addressFromPublicKey(other),
-        ...(compareBytes(wallet, none) === 0 ? {} : { wallet: addressFromPublicKey(wallet) }),
+        ...(hasWallet ? { wallet: addressFromPublicKey(wallet) } : {}),
       });
     }
     if (withWallets && !scored.some((s) => s.wallet !== undefined)) {
