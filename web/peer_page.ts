@@ -2,7 +2,8 @@
  * The volunteer page (web/peer.html): reads the run from its link (src/net/run_link.ts),
  * starts workers/peer_worker.ts — the same peer role as `deno task peer` — on Start, and shows
  * its live status: window, phase, inner step, loss, round applied, model hash, bytes,
- * connections, its standing in the last record and its training speed.
+ * connections, its standing in the last record, its wallet's credit (recomputed from the records
+ * it holds) and its training speed.
  *
  * For Playwright it keeps `globalThis.__peer` (a {@linkcode PeerPageState}) up to date.
  */
@@ -61,6 +62,11 @@ function show(e: RoleEvent, perStep: number): void {
       $("standing").textContent = e.standing === null
         ? "not judged yet"
         : `${e.standing.verdict} (score ${e.standing.score.toFixed(3)})`;
+      $("credit").textContent = e.credit === null
+        ? "none handed out yet"
+        : `${e.credit.wallet}: ${
+          (100 * e.credit.share).toFixed(1)
+        }% of the credit in ${e.credit.records} records`;
       return;
     case "log":
       log(e.line);

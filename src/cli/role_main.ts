@@ -44,6 +44,7 @@ import { libp2pKeyFile } from "./libp2p_key.ts";
 import { LiveView } from "./live_view.ts";
 import { type MetricsAddress, parseMetricsFlag, RoleMetrics, serveMetrics } from "./metrics.ts";
 import { loadRunData } from "./run_data.ts";
+import { joinLine, PREVIEW_PAGE } from "./join_link.ts";
 
 const USAGE = "usage: deno task peer|validator --genesis FILE --key FILE --data-dir DIR " +
   "[--bootstrap MA]… [--listen MA]… [--announce MA]… [--bootstrap-timeout S] " +
@@ -272,6 +273,8 @@ export async function main(args: readonly string[]): Promise<void> {
         else fail(e);
       });
     }
+    // By hand (the swarm, with --json, prints its own): the link for `vite preview`'s page.
+    if (a.role === "validator" && !a.json) log(joinLine(PREVIEW_PAGE, genesis, addresses));
     return node;
   };
   const parts = {

@@ -19,9 +19,7 @@ import { numberFlag, parseFlags, runCli } from "./cli.ts";
 import { LiveView } from "./live_view.ts";
 import type { RoleEvent, RoundEvent } from "../roles/role_events.ts";
 import { Swarm } from "./swarm.ts";
-import { runLink } from "../net/run_link.ts";
-import { runIdOf } from "../protocol/genesis.ts";
-import { hex } from "../util/hex.ts";
+import { joinLine } from "./join_link.ts";
 import { type PageServer, servePages } from "./page_server.ts";
 
 /** Where `vite build` puts the pages (vite.config.ts). */
@@ -102,12 +100,9 @@ async function main(): Promise<void> {
     view.line(
       `all roles started; window 0 opens at ${new Date(swarm.genesis.genesisTime).toISOString()}`,
     );
-    const ws = v.addresses.filter((x) => x.includes("/ws"));
-    const runId = hex(runIdOf(swarm.genesis));
     try {
       pages = await servePages(PAGES_DIR, pagePort);
-      const link = runLink(`${pages.origin}/peer.html`, JSON.stringify(swarm.genesis), ws, runId);
-      view.line(`join from a browser: open ${link}`);
+      view.line(joinLine(`${pages.origin}/peer.html`, swarm.genesis, v.addresses));
     } catch (e) {
       // The run does not need the page; say how to get it.
       view.line(`no volunteer page: ${(e as Error).message}`);

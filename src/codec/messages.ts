@@ -12,7 +12,8 @@
  *   0  magic "WLMS"            4 bytes
  *   4  format version          u8 (1)
  *   5  kind                    u8 (1 peer-announce, 2 update-announce, 3 round-record)
- *   6  flags                   u16 (0x0100: a delegation precedes the signature; other bits 0)
+ *   6  flags                   u16 (0x0100: a delegation precedes the signature; 0x0200: scored
+ *                              peers carry wallets, round records only; other bits 0)
  *   8  run id                  32 bytes (SHA-256 of the canonical genesis)
  *  40  sender                  32 bytes (sr25519 public key)
  *  72  timestamp               u64 (ms since the epoch, < 2^53)
@@ -30,6 +31,8 @@
  *      scored count u16 (0..256), then per scored peer: sr25519 key 32, gradient score f32,
  *      final score f32, verdict u8 (VERDICTS), until u32 (a ban's last window, else 0),
  *      other key 32 (whom a copy copied, else zeros), keys strictly ascending;
+ *      with flag 0x0200 each scored peer then has wallet 32 (the wallet its delegated session
+ *      key speaks for, else zeros; at least one is not zeros; 32 more bytes per scored peer)
  *      then, optionally, validation loss f32 (finite, ≥ 0; absent in records made before it)
  * delegation (flag 0x0100)     112 bytes: a wallet's (src/identity/delegation.ts); no round record has one
  * signature                    64 bytes: sr25519 by the sender over DOMAIN[kind] ‖ all bytes before it
@@ -143,6 +146,13 @@ export interface ScoredPeer {
   until: number;
   /** For copies: the address copied; else null. */
   other: string | null;
+  /**
+   * The wallet `address` is a delegated session key of, as the validator learned it from the
+   * key's verified delegation (src/identity/delegation.ts): signed into the record so that any
+   * node can key credit by wallet from the records alone. Absent: the key speaks for itself (a
+   * record with none is encoded as before this field existed).
+   */
+  wallet?: string;
 }
 
 /** Most scored peers in one round record. */
@@ -279,13 +289,14 @@ const ROUND_FIXED = 4 + HASH + HASH + 1 + 2;
 const SCORED_ENTRY = KEY + 4 + 4 + 1 + 4 + KEY;
 const DELEGATED = 0x0100;
 const VALID_LOSS = 4;
+const WALLETS = 0x0200;
 
 /** Largest encoding of each kind. */
 export const MAX_MESSAGE_BYTES_BY_KIND: Readonly<Record<MessageKind, number>> = Object.freeze({
   "peer-announce": MESSAGE_HEADER_BYTES + PEER_FIXED + MAX_ADDRESSES * 256 + SIG,
   "update-announce": MESSAGE_HEADER_BYTES + UPDATE_BODY + SIG,
   "round-record": MESSAGE_HEADER_BYTES + ROUND_FIXED + MAX_CONTRIBUTORS_LIMIT * (KEY + HASH) +
-    MAX_SCORED * SCORED_ENTRY + VALID_LOSS + SIG,
+    MAX_SCORED * (SCORED_ENTRY + KEY) + VALID_LOSS + SIG,
 });
 
 /** Largest message of any kind (a gossipsub size limit can use it). */
@@ -426,6 +437,7 @@ function encodeUnsigned(m: Encodable): Uint8Array {
   if (kind < 0) throw new MessageError(`unknown message kind ${JSON.stringify(b?.kind)}`);
   let bodyBytes: number;
   let encodeBody: (w: Writer) => void;
+  let withWallets = false;
   if (b.kind === "peer-announce") {
     checkBytes(b.peerKey, KEY, "peerKey");
     checkBytes(b.peerSignature, SIG, "peerSignature");
@@ -505,6 +517,9 @@ function encodeUnsigned(m: Encodable): Uint8Array {
         other: s.other === null
           ? new Uint8Array(KEY)
           : keyOf(s.other) ?? fail(`scored other is not SS58: ${JSON.stringify(s.other)}`),
+        wallet: s.wallet === undefined
+          ? new Uint8Array(KEY)
+          : keyOf(s.wallet) ?? fail(`scored wallet is not SS58: ${JSON.stringify(s.wallet)}`),
         s,
         verdict,
       };
@@ -518,7 +533,14 @@ function encodeUnsigned(m: Encodable): Uint8Array {
     if (validLoss !== undefined && !(Number.isFinite(validLoss) && validLoss >= 0)) {
       throw new MessageError(`validLoss must be a finite number ≥ 0, got ${validLoss}`);
     }
-    bodyBytes = ROUND_FIXED + entries.length * (KEY + HASH) + scored.length * SCORED_ENTRY +
+    for (const e of scored) {
+      if (e.s.wallet !== undefined && compareBytes(e.wallet, e.key) === 0) {
+        fail("a scored peer's wallet must differ from its own key (omit it)");
+      }
+    }
+    withWallets = given.some((s) => s.wallet !== undefined);
+    bodyBytes = ROUND_FIXED + entries.length * (KEY + HASH) +
+      scored.length * (SCORED_ENTRY + (withWallets ? KEY : 0)) +
       (validLoss === undefined ? 0 : VALID_LOSS);
     encodeBody = (w) => {
       w.u32(b.window);
@@ -537,6 +559,7 @@ function encodeUnsigned(m: Encodable): Uint8Array {
         w.u8(e.verdict);
         w.u32(e.s.until);
         w.raw(e.other);
+        if (withWallets) w.raw(e.wallet);
       }
       if (validLoss !== undefined) w.f32(validLoss);
     };
@@ -552,7 +575,7 @@ function encodeUnsigned(m: Encodable): Uint8Array {
   w.raw(MESSAGE_MAGIC);
   w.u8(MESSAGE_FORMAT_VERSION);
   w.u8(kind + 1);
-  w.u16(d === undefined ? 0 : DELEGATED);
+  w.u16((d === undefined ? 0 : DELEGATED) | (withWallets ? WALLETS : 0));
   w.raw(m.runId);
   w.raw(m.senderKey);
   w.u64(m.timestamp);
@@ -671,9 +694,11 @@ function decodeOrThrow(bytes: Uint8Array): Message {
   const kind = KINDS[kindByte - 1];
   if (!kind) malformed(`unknown kind ${kindByte}`);
   const flags = r.u16("flags");
-  if ((flags & ~DELEGATED) !== 0) malformed("reserved flag bits must be 0");
-  const extra = flags === DELEGATED ? DELEGATION_BYTES : 0;
+  if ((flags & ~(DELEGATED | WALLETS)) !== 0) malformed("reserved flag bits must be 0");
+  const extra = (flags & DELEGATED) !== 0 ? DELEGATION_BYTES : 0;
   if (extra > 0 && kind === "round-record") malformed("a round record cannot be delegated");
+  const withWallets = (flags & WALLETS) !== 0;
+  if (withWallets && kind !== "round-record") malformed("only a round record carries wallets");
   if (bytes.length > MAX_MESSAGE_BYTES_BY_KIND[kind] + extra) {
     throw new Reject(
       "oversized",
@@ -768,6 +793,11 @@ function decodeOrThrow(bytes: Uint8Array): Message {
       if (code >= VERDICTS.length) malformed(`scored peer ${i}: unknown verdict ${code}`);
       const until = body.u32(`until ${i}`);
       const other = body.take(KEY, `other key ${i}`);
+      const wallet = withWallets ? body.take(KEY, `wallet ${i}`) : none;
+      const hasWallet = compareBytes(wallet, none) !== 0;
+      if (hasWallet && compareBytes(wallet, key) === 0) {
+        malformed(`scored peer ${i}: its wallet is itself`);
+      }
       scored.push({
         address: addressFromPublicKey(key),
         gradScore,
@@ -775,7 +805,11 @@ function decodeOrThrow(bytes: Uint8Array): Message {
         verdict: VERDICTS[code],
         until,
         other: compareBytes(other, none) === 0 ? null : addressFromPublicKey(other),
+        ...(hasWallet ? { wallet: addressFromPublicKey(wallet) } : {}),
       });
+    }
+    if (withWallets && !scored.some((s) => s.wallet !== undefined)) {
+      malformed("the wallets flag is set but no scored peer has a wallet");
     }
     let validLoss: number | undefined;
     if (bodyEnd - body.off === VALID_LOSS) {

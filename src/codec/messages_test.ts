@@ -362,8 +362,9 @@ Deno.test("verifyMessage fuzz: mutated and random inputs are refused or decode c
   const rng = new Rng(20250101);
   const randomBytes = (n: number) => Uint8Array.from({ length: n }, () => rng.int(256));
   const counts: Record<string, number> = {};
-  const started = performance.now();
+  let slowest = 0;
   for (let i = 0; i < 3000; i++) {
+    const started = performance.now();
     const src = valid[rng.int(valid.length)];
     let b: Uint8Array;
     switch (rng.int(8)) {
@@ -418,9 +419,11 @@ Deno.test("verifyMessage fuzz: mutated and random inputs are refused or decode c
     } else assert(!d.detail.startsWith("internal"), `input ${i}: ${d.detail}`);
     const key = r.ok ? "ok" : r.reason;
     counts[key] = (counts[key] ?? 0) + 1;
+    slowest = Math.max(slowest, performance.now() - started);
   }
-  const ms = performance.now() - started;
-  assert(ms < 5000, `fuzz took ${ms.toFixed(0)} ms`);
+  // A hang guard, not a speed target (a loaded CI machine is slow): no input may make the
+  // decoder loop; one input costs well under a millisecond.
+  assert(slowest < 2000, `one input took ${slowest.toFixed(0)} ms`);
   // The mutations reach past the decoder: signatures are checked and refused too.
   assert((counts["bad-signature"] ?? 0) > 100, JSON.stringify(counts));
   assert((counts["malformed"] ?? 0) > 1000, JSON.stringify(counts));
@@ -466,7 +469,7 @@ Deno.test("round records carry an optional validation loss; records without one 
   const plain = await sign(alice, body);
   const withLoss = await sign(alice, { ...body, validLoss: 3.25 });
   assertEquals(withLoss.length - plain.length, 4);
-  assertEquals(MAX_MESSAGE_BYTES_BY_KIND["round-record"], 80 + 71 + 64 * 64 + 77 * 256 + 4 + 64);
+  assertEquals(MAX_MESSAGE_BYTES_BY_KIND["round-record"], 80 + 71 + 64 * 64 + (77 + 32) * 256 + 4 + 64);
   const r = accepted(verifyMessage(withLoss, { ...OPTS, maxContributors: 2 }));
   assert(r.body.kind === "round-record");
   assertEquals(r.body.validLoss, 3.25);
@@ -486,3 +489,46 @@ Deno.test("round records carry an optional validation loss; records without one 
   const e = await sign(alice, { ...body, validLoss: Infinity }).then(() => null, (e) => e);
   assert(e instanceof MessageError && e.message.includes("validLoss"), String(e));
 });
+
+Deno.test("round records carry a delegated key's wallet only when one is known, as flag 0x0200", async () => {
+  const body = roundBody as RoundRecord;
+  const opts = { ...OPTS, maxContributors: 2 };
+  const plain: ScoredPeer[] = [
+    { address: mallory.address, gradScore: 0.5, score: 1, verdict: "reserve", until: 0, other: null },
+    { address: bob.address, gradScore: 0.25, score: 2, verdict: "selected", until: 0, other: null },
+  ];
+  const before = await sign(alice, { ...body, scored: plain });
+  assertEquals(new DataView(before.buffer).getUint16(6, true), 0); // today's bytes
+  const scored = [plain[0], { ...plain[1], wallet: alice.address }];
+  const round = await sign(alice, { ...body, scored });
+  assertEquals(round.length - before.length, 2 * 32);
+  assertEquals(new DataView(round.buffer).getUint16(6, true), 0x0200);
+  const r = accepted(verifyMessage(round, opts));
+  assert(r.body.kind === "round-record");
+  for (const s of scored) assertEquals(r.body.scored!.find((x) => x.address === s.address), s);
+  assert(!("wallet" in r.body.scored!.find((x) => x.address === mallory.address)!));
+  assertEquals(encodeMessage(r), round);
+  // The flag on a record whose wallets are all zeros would be a second encoding: refused.
+  const unsigned = round.slice(0, round.length - 64);
+  const at = 80 + findBytes(unsigned.subarray(80), alice.publicKey);
+  unsigned.fill(0, at, at + 32);
+  expectReject(
+    verifyMessage(await resign(alice, "webloco/round-record/v1", unsigned), opts),
+    "malformed",
+    "no scored peer has a wallet",
+  );
+  // Only round records carry wallets; a key is not its own wallet.
+  const update = await sign(bob, updateBody);
+  const flagged = update.slice(0, update.length - 64);
+  flagged[7] = 0x02;
+  expectReject(verifyMessage(await resign(bob, "webloco/update-announce/v1", flagged), OPTS), "malformed", "wallets");
+  const e = await sign(alice, { ...body, scored: [{ ...plain[1], wallet: bob.address }] }).then(() => null, (e) => e);
+  assert(e instanceof MessageError && e.message.includes("must differ"), String(e));
+});
+
+function findBytes(hay: Uint8Array, needle: Uint8Array): number {
+  for (let i = 0; i + needle.length <= hay.length; i++) {
+    if (needle.every((b, j) => hay[i + j] === b)) return i;
+  }
+  throw new Error("not found");
+}

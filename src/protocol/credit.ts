@@ -9,6 +9,7 @@
  */
 
 import type { GauntletSpec } from "./gauntlet_spec.ts";
+import type { RoundRecord } from "../codec/messages.ts";
 
 /** One peer's share of a round's credit. */
 export interface Credit {
@@ -17,7 +18,8 @@ export interface Credit {
   share: number;
 }
 
-type CreditSpec = Pick<GauntletSpec, "creditTop" | "creditTopShare" | "creditNext" | "creditNextShare">;
+/** The parts of a gauntlet spec that split credit. */
+export type CreditSpec = Pick<GauntletSpec, "creditTop" | "creditTopShare" | "creditNext" | "creditNextShare">;
 
 /**
  * Credit for `ranked` (best first, every address once); peers past both tiers get none. With
@@ -54,4 +56,41 @@ export function creditTable(
     else byOwner.set(owner, { address: owner, share: c.share });
   }
   return [...byOwner.values()];
+}
+
+/**
+ * A round's credit recomputed from its signed record alone, one row per wallet: the
+ * contributors ranked by the final score the record gives them (best first; a tie at float32
+ * resolution, or a contributor the record did not score, goes in the record's key order: the
+ * validator's arrival order is not signed, so only such ties can differ from its own table),
+ * each share going to the wallet the record names for the key, else to the key.
+ */
+export function recordCredit(record: RoundRecord, spec: CreditSpec): Credit[] {
+  const scored = new Map((record.scored ?? []).map((s) => [s.address, s]));
+  const score = (a: string) => scored.get(a)?.score ?? -Infinity;
+  // Array.prototype.sort is stable: equal scores keep the record's (ascending key) order.
+  const ranked = record.contributors.map((c) => c.address).sort((a, b) =>
+    score(a) === score(b) ? 0 : score(b) > score(a) ? 1 : -1
+  );
+  return creditTable(ranked, spec, (a) => scored.get(a)?.wallet ?? a);
+}
+
+/**
+ * The credit table of a run so far, from the records a node holds: each record hands out one
+ * unit ({@linkcode recordCredit}), a wallet's share is its units over the records that handed
+ * any out, rows by share (largest first, then address). Any two nodes holding the same records
+ * (passed in window order, as `RecordLog.after` gives them)
+ * get the same table.
+ */
+export function runCredit(records: Iterable<RoundRecord>, spec: CreditSpec): Credit[] {
+  const units = new Map<string, number>();
+  let rounds = 0;
+  for (const r of records) {
+    const t = recordCredit(r, spec);
+    if (t.length === 0) continue;
+    rounds++;
+    for (const c of t) units.set(c.address, (units.get(c.address) ?? 0) + c.share);
+  }
+  return [...units].map(([address, u]) => ({ address, share: u / rounds }))
+    .sort((a, b) => b.share - a.share || (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
 }

@@ -14,7 +14,8 @@ import type { RunTopics } from "../net/protocols.ts";
 import { type Message, type MessageKind, verifyMessage } from "../codec/messages.ts";
 import { type RunContext, verifyOptions } from "./run_context.ts";
 import { RateLimiter } from "./rate_limit.ts";
-import { checkDelegation, type WalletBook } from "../identity/delegation.ts";
+import { checkDelegation, decodeDelegation, type WalletBook } from "../identity/delegation.ts";
+import { addressFromPublicKey } from "../identity/address.ts";
 
 /** Counts of refused gossip messages by reason. */
 export type RejectCounts = Record<string, number>;
@@ -65,7 +66,9 @@ export function checkGossip(
  * that a sender over its rate is reported once per the limiter's period, with the count of
  * messages dropped since, so a flood cannot flood the log. An over-rate message is ignored,
  * not rejected: it is valid, and the honest nodes relaying it must not lose gossipsub score
- * for the offender's volume. A delegated sender's wallet is noted in `wallets` (credit goes to it).
+ * for the offender's volume. A delegated sender's wallet is noted in `wallets` (credit goes to it),
+ * and the rate is the wallet's: session keys cost nothing to make, so one wallet's many keys
+ * share one budget.
  */
 export function gossipRules(
   ctx: RunContext,
@@ -81,14 +84,15 @@ export function gossipRules(
     const r = checkGossip(ctx, topics(), topic, data, t);
     if (typeof r !== "string") {
       if (r.delegation !== undefined) wallets?.note(r.sender, r.delegation);
-      const v = limiter.take(r.sender, t);
+      const who = rateKey(r);
+      const v = limiter.take(who, t);
       if (v.ok) return "accept";
       counts["rate-limited"] = (counts["rate-limited"] ?? 0) + 1;
       if (v.report) {
         onReject(
           topic,
           from,
-          `rate-limited: ${r.sender} over its rate, ${v.dropped} message(s) dropped since the last report`,
+          `rate-limited: ${who} over its rate, ${v.dropped} message(s) dropped since the last report`,
         );
       }
       return "ignore";
@@ -98,4 +102,10 @@ export function gossipRules(
     onReject(topic, from, r);
     return "reject";
   };
+}
+
+/** Whom a verified message's rate counts against: the delegating wallet, else the sender. */
+function rateKey(m: Message): string {
+  const d = m.delegation === undefined ? null : decodeDelegation(m.delegation);
+  return d === null ? m.sender : addressFromPublicKey(d.wallet);
 }

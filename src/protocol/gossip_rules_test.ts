@@ -16,6 +16,7 @@ import {
 import { checkGossip, gossipRules, type RejectCounts, topicKinds } from "./gossip_rules.ts";
 import { runContext } from "./run_context.ts";
 import { RateLimiter } from "./rate_limit.ts";
+import { createDelegation, DelegatedSigner } from "../identity/delegation.ts";
 
 await identityReady();
 
@@ -336,4 +337,44 @@ Deno.test("gossipRules holds each sender to its rate and reports a flood once pe
   assertEquals(await validate(topics.updates, await sign(updateAnnounce(9)), "relayA"), "reject");
   assertEquals(counts["wrong-window"], 1);
   assertEquals(reports.length, 3);
+});
+
+Deno.test("gossipRules counts a delegated sender's rate against its wallet: many session keys, one budget", async () => {
+  const wallet = KeySigner.fromUri("//Wallet");
+  const delegated = await Promise.all([1, 2, 3, 4].map(async (i) => {
+    const key = KeySigner.fromUri(`//session${i}`);
+    const delegation = await createDelegation({
+      runId: ctx.runId,
+      session: key.publicKey,
+      wallet: wallet.publicKey,
+      validFrom: NOW - 3_600_000,
+      validUntil: NOW + 3_600_000,
+      sign: (text) => wallet.sign(text),
+    });
+    return new DelegatedSigner(key, delegation, ctx.runId);
+  }));
+  const counts: RejectCounts = {};
+  const reports: string[] = [];
+  const validate = gossipRules(
+    ctx,
+    () => topics,
+    counts,
+    (_topic, _from, why) => reports.push(why),
+    () => NOW,
+    new RateLimiter({ perSecond: 1, burst: 4, maxKeys: 100, reportEveryMs: 1_000 }),
+  );
+  // Four session keys, two messages each, all at one instant: the wallet's burst is 4.
+  const verdicts: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const bytes = await sign(updateAnnounce(5), {
+      signer: delegated[i % 4],
+      timestamp: NOW - 2_000 + i,
+    });
+    verdicts.push(await validate(topics.updates, bytes, "relayA"));
+  }
+  assertEquals(verdicts, [...Array(4).fill("accept"), ...Array(4).fill("ignore")]);
+  assertEquals(counts["rate-limited"], 4);
+  assert(reports[0].startsWith(`rate-limited: ${wallet.address} `), reports[0]);
+  // A key of its own keeps its own budget.
+  assertEquals(await validate(topics.updates, await sign(updateAnnounce(5)), "relayA"), "accept");
 });

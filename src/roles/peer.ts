@@ -35,6 +35,10 @@ import {
 import type { RoleNode } from "./role_node.ts";
 import type { SignedRecord } from "../protocol/record_log.ts";
 import { asRecord } from "../protocol/record_log.ts";
+import { runCredit } from "../protocol/credit.ts";
+import { gauntletOf } from "../protocol/genesis.ts";
+import { decodeDelegation } from "../identity/delegation.ts";
+import { addressFromPublicKey } from "../identity/address.ts";
 import { type EventSink, type RoleStatus, StatusReporter, Waker } from "./role_events.ts";
 import type { RoleState } from "./role_state.ts";
 import type { WindowTrainer } from "./window_trainer.ts";
@@ -335,6 +339,13 @@ export class Peer<T> {
     }, chain.hash);
   }
 
+  /** Whom this peer's credit goes to: the wallet its key speaks for, else the key. */
+  #wallet(): string {
+    const d = this.#c.net.signer.delegation;
+    const decoded = d === undefined ? null : decodeDelegation(d);
+    return decoded === null ? this.#c.net.signer.address : addressFromPublicKey(decoded.wallet);
+  }
+
   async #onApplied(r: SignedRecord): Promise<void> {
     const { net, chain } = this.#c;
     if (this.#trainEnd?.window === r.record.window + chain.outerDelay) {
@@ -351,7 +362,17 @@ export class Peer<T> {
       selected: r.record.contributors.map((c) => c.address),
     });
     const mine = r.record.scored?.find((s) => s.address === net.signer.address);
+    const held = net.records.after(-1);
+    const table = runCredit(held.map((x) => x.record), gauntletOf(net.ctx.genesis));
+    const wallet = this.#wallet();
     this.#report.set({
+      ...(table.length === 0 ? {} : {
+        credit: {
+          wallet,
+          share: table.find((c) => c.address === wallet)?.share ?? 0,
+          records: held.length,
+        },
+      }),
       applied: chain.applied,
       modelHash: chain.hashHex.slice(0, 12),
       contributors: r.record.contributors.length,

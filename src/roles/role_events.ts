@@ -42,6 +42,12 @@ export interface RoleStatus {
    * ("selected", or why it was left out); null before the first record that judged it.
    */
   standing: { score: number; verdict: string } | null;
+  /**
+   * A peer's wallet (its own key when not delegated) and its share of all the credit in the
+   * round records it holds, recomputed from those records alone (src/protocol/credit.ts
+   * `runCredit`); null before a record that hands out any.
+   */
+  credit: { wallet: string; share: number; records: number } | null;
 }
 
 /** One finished round as a peer saw it. */
@@ -151,6 +157,7 @@ export class StatusReporter {
       contributors: 0,
       connections: 0,
       standing: null,
+      credit: null,
     };
   }
 

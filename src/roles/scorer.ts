@@ -76,6 +76,11 @@ export class Scorer {
     return new Scorer(p, spec, book);
   }
 
+  /** The wallet `address` speaks for, or `address` itself (what the round record names). */
+  ownerOf(address: string): string {
+    return this.#p.ownerOf?.(address) ?? address;
+  }
+
   /** Whether `address` is banned in window `w` (its updates are not even fetched). */
   banned(address: string, w: number): boolean {
     const code = this.#book.exclusion(address, w)?.code;

@@ -253,6 +253,7 @@ export class Validator {
     }));
     const scored: ScoredPeer[] = submissions.slice(0, MAX_SCORED).map((s) => {
       const left = j.leftOut.get(s.address);
+      const wallet = this.#c.scorer.ownerOf(s.address);
       const verdict: VerdictCode = j.selected.includes(s.address)
         ? "selected"
         : j.reserves.includes(s.address)
@@ -265,6 +266,8 @@ export class Validator {
         verdict,
         until: left?.until ?? 0,
         other: left?.other ?? null,
+        // Signed into the record: credit by wallet is then recomputable from records alone.
+        ...(wallet === s.address ? {} : { wallet }),
       };
     });
     for (const [address, why] of j.leftOut) {

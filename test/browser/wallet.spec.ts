@@ -7,7 +7,8 @@
  * 1. without any extension, and with a wallet that refuses to sign, the page says so;
  * 2. the wallet signs the delegation through the page's button, and the tab — signing with
  *    its session key — trains with a Deno validator and 2 Deno peers: ≥ 2 windows, its updates
- *    selected in ≥ 2 records, no message of it refused, on the validator's model hash;
+ *    selected in ≥ 2 records, no message of it refused, on the validator's model hash, and the
+ *    credit it recomputes from the records it holds names the wallet with a share > 0;
  * 3. after a reload the kept delegation is used again without asking the wallet.
  *
  * `WEBLOCO_SCREENSHOTS=docs` also writes the README's pictures of the page's main states.
@@ -140,6 +141,17 @@ test("a wallet extension delegates once to the tab's session key, which trains a
       const v = validatorRecords().find((x) => x.window === r.window);
       expect(r.modelHash, `model hash after record ${r.window}`).toBe(v?.modelHash);
     }
+    // Its credit, recomputed in the tab from the records it holds, is its wallet's, and > 0.
+    const c = (await until(
+      page,
+      "a credit row for the wallet",
+      60_000,
+      (x) => (x.status?.credit?.share ?? 0) > 0,
+      context,
+    )).status!.credit!;
+    expect(c.wallet, `credit: ${JSON.stringify(c)}`).toBe(pair.address);
+    await expect(page.locator("#credit")).toContainText(pair.address);
+    console.log(`tab credit: ${JSON.stringify(c)}`);
     // No node refused any of its delegated messages.
     expect(fx.stderr()).not.toMatch(/delegation:/);
     if (shots) await page.screenshot({ path: `${shots}/peer_training.png`, fullPage: true });
