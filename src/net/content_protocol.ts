@@ -30,7 +30,7 @@ import { sha256 } from "../util/hash.ts";
 import { fromHex, hex } from "../util/hex.ts";
 import { bytesEqual } from "../util/bytes.ts";
 import { CONTENT_PROTOCOL, HASH_BYTES } from "./protocols.ts";
-import { errorMessage, type StreamReader, writeAll } from "./stream_io.ts";
+import { type StreamReader, writeAll } from "./stream_io.ts";
 import {
   describeProvider,
   encodeErrorResponse,
@@ -40,6 +40,7 @@ import {
   type Provider,
   requestResponse,
   RequestServer,
+  tryProviders,
   type RequestServerOptions,
   type ServiceComponents,
   toDialTarget,
@@ -370,30 +371,11 @@ export async function downloadContent(
   partial: PartialContent,
   options: DownloadOptions = {},
 ): Promise<void> {
-  const errors: NetError[] = [];
-  for (const provider of providers) {
-    if (options.signal?.aborted) {
-      throw new NetError("aborted", `download of ${sha256Hex.slice(0, 16)}… aborted`);
-    }
-    try {
-      await downloadFrom(node, provider, sha256Hex, partial, options);
-      return;
-    } catch (err) {
-      const e = err instanceof NetError
-        ? err
-        : new NetError("protocol", errorMessage(err), { cause: err });
-      if (e.code === "aborted" || options.signal?.aborted) throw e;
-      errors.push(e);
-      try {
-        options.onProviderError?.(provider, e);
-      } catch { /* a callback must not stop the search */ }
-    }
-  }
-  throw new NetError(
-    "unavailable",
-    `file ${sha256Hex.slice(0, 16)}… unavailable from ${providers.length} provider(s)` +
-      (errors.length > 0 ? `: ${errors.map((e) => e.message).join("; ")}` : ""),
-    { cause: new AggregateError(errors, "provider errors") },
+  await tryProviders(
+    providers,
+    `file ${sha256Hex.slice(0, 16)}…`,
+    (provider) => downloadFrom(node, provider, sha256Hex, partial, options),
+    options,
   );
 }
 

@@ -29,7 +29,7 @@ import {
 import { sha256 } from "../util/hash.ts";
 import { hex } from "../util/hex.ts";
 import { DEFAULT_MAX_PAYLOAD_BYTES, HASH_BYTES, PAYLOAD_PROTOCOL } from "./protocols.ts";
-import { errorMessage, type StreamReader, writeAll } from "./stream_io.ts";
+import { type StreamReader, writeAll } from "./stream_io.ts";
 import {
   describeProvider,
   encodeErrorResponse,
@@ -41,6 +41,7 @@ import {
   RequestServer,
   type ServiceComponents,
   toDialTarget,
+  tryProviders,
 } from "./stream_service.ts";
 
 export {
@@ -237,29 +238,11 @@ export async function fetchFromAny(
   options: FetchFromAnyOptions = {},
 ): Promise<FetchedPayload> {
   const wantHex = hashHex(hash);
-  const errors: NetError[] = [];
-  for (const provider of providers) {
-    if (options.signal?.aborted) {
-      throw new NetError("aborted", `fetch of ${wantHex.slice(0, 16)}… aborted`);
-    }
-    try {
-      return { bytes: await fetchPayload(node, provider, wantHex, options), provider };
-    } catch (err) {
-      const e = err instanceof NetError
-        ? err
-        : new NetError("protocol", errorMessage(err), { cause: err });
-      if (e.code === "aborted" || options.signal?.aborted) throw e;
-      errors.push(e);
-      try {
-        options.onProviderError?.(provider, e);
-      } catch { /* a callback must not stop the search */ }
-    }
-  }
-  throw new NetError(
-    "unavailable",
-    `payload ${wantHex.slice(0, 16)}… unavailable from ${providers.length} provider(s)` +
-      (errors.length > 0 ? `: ${errors.map((e) => e.code).join(", ")}` : ""),
-    { cause: new AggregateError(errors, "provider errors") },
+  return await tryProviders(
+    providers,
+    `payload ${wantHex.slice(0, 16)}…`,
+    async (provider) => ({ bytes: await fetchPayload(node, provider, wantHex, options), provider }),
+    options,
   );
 }
 

@@ -295,6 +295,44 @@ export function describeProvider(provider: Provider): string {
   return String(provider).slice(0, 200);
 }
 
+/**
+ * Tries `providers` in order until `attempt` succeeds (payloads, content): one provider's
+ * failure is reported to `onProviderError` and the next one tried; the signal stops all.
+ * Throws `aborted`, or `unavailable` naming `what` with every provider's error in `cause`.
+ */
+export async function tryProviders<T>(
+  providers: readonly Provider[],
+  what: string,
+  attempt: (provider: Provider) => Promise<T>,
+  options: {
+    signal?: AbortSignal;
+    onProviderError?: (provider: Provider, err: NetError) => void;
+  } = {},
+): Promise<T> {
+  const errors: NetError[] = [];
+  for (const provider of providers) {
+    if (options.signal?.aborted) throw new NetError("aborted", `${what} aborted`);
+    try {
+      return await attempt(provider);
+    } catch (err) {
+      const e = err instanceof NetError
+        ? err
+        : new NetError("protocol", errorMessage(err), { cause: err });
+      if (e.code === "aborted" || options.signal?.aborted) throw e;
+      errors.push(e);
+      try {
+        options.onProviderError?.(provider, e);
+      } catch { /* a callback must not stop the search */ }
+    }
+  }
+  throw new NetError(
+    "unavailable",
+    `${what} unavailable from ${providers.length} provider(s)` +
+      (errors.length > 0 ? `: ${errors.map((e) => e.message).join("; ")}` : ""),
+    { cause: new AggregateError(errors, "provider errors") },
+  );
+}
+
 /** One exchange of {@linkcode requestResponse}. */
 export interface Exchange<T> {
   /** The protocol id to dial. */
