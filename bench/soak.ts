@@ -56,7 +56,9 @@ async function main(): Promise<void> {
       `${Math.round(o.killShare * 100)}% killed per window | ${r.rounds} windows of ` +
       `${o.windowMs / 1000} s + ${o.calm} calm | ${r.kills.length} SIGKILLs + restarts | ` +
       `stalled ${r.stalled.length}, off-hash ${r.offHash.length} (window ${r.finalWindow}), ` +
-      `diverged ${r.divergent.length}, state lost ${r.losses} | ${r.seconds} s |`,
+      `diverged ${r.divergent.length}, state lost ${r.losses} | ` +
+      `${r.contributors.filter((n) => n > 0).length} of ${r.contributors.length} records with ` +
+      `contributors | ${r.seconds} s |`,
   );
   console.log(`wrote ${path}`);
   if (!ok) {

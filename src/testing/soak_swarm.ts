@@ -11,7 +11,7 @@
 
 import { Swarm } from "../cli/swarm.ts";
 import { runContext } from "../protocol/run_context.ts";
-import type { AppliedEvent, CaughtUpEvent, RoleEvent } from "../roles/role_events.ts";
+import type { AppliedEvent, CaughtUpEvent, RoleEvent, RoundEvent } from "../roles/role_events.ts";
 import { Rng } from "../util/rng.ts";
 
 /** Settings of one soak. */
@@ -62,8 +62,10 @@ export interface SoakResult {
   offHash: string[];
   /** Restarts that lost state. */
   losses: number;
-  /** Contributors of each churn window's record (−1: no record). */
+  /** Contributors of each churn and calm window's record (−1: no record). */
   contributors: number[];
+  /** Peers that finished training each of those windows, and their mean inner-step time (ms). */
+  trained: { peers: number; computeMs: number }[];
   /** Wall time (s). */
   seconds: number;
   /** The last log lines, for a failed soak. */
@@ -79,6 +81,7 @@ export async function runChurnSoak(o: SoakOptions): Promise<SoakResult> {
   const hashes = new Map<string, Map<number, string>>(); // role → window → hash
   const recordAt = new Map<number, number>(); // window → when the validator applied it
   const contributors = new Map<number, number>(); // window → contributors of its record
+  const trained = new Map<number, RoundEvent[]>(); // window → the peers' round reports
   const caughtUp = new Map<string, CaughtUpEvent[]>();
   const quarantined = new Set<string>();
   const logs: string[] = [];
@@ -98,6 +101,10 @@ export async function runChurnSoak(o: SoakOptions): Promise<SoakResult> {
           recordAt.set(a.window, Date.now());
           contributors.set(a.window, a.contributors);
         }
+      }
+      if (e.event === "round") {
+        const r = e as RoundEvent;
+        trained.set(r.window, [...(trained.get(r.window) ?? []), r]);
       }
       if (e.event === "caught-up") {
         caughtUp.set(name, [...(caughtUp.get(name) ?? []), e as CaughtUpEvent]);
@@ -204,7 +211,15 @@ export async function runChurnSoak(o: SoakOptions): Promise<SoakResult> {
       finalWindow,
       offHash: names.filter((n) => !onHash(n)),
       losses: kills.filter((k) => k.lost).length,
-      contributors: Array.from({ length: o.rounds }, (_, k) => contributors.get(first + k) ?? -1),
+      contributors: Array.from(
+        { length: o.rounds + o.calm },
+        (_, k) => contributors.get(first + k) ?? -1,
+      ),
+      trained: Array.from({ length: o.rounds + o.calm }, (_, k) => {
+        const rs = trained.get(first + k) ?? [];
+        const ms = rs.reduce((n, r) => n + r.computeMs, 0) / Math.max(1, rs.length);
+        return { peers: rs.length, computeMs: Math.round(ms) };
+      }),
       seconds: Math.round((Date.now() - t0) / 1000),
       tail: logs.slice(-30),
     };
