@@ -1,8 +1,9 @@
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { fuzzTarget } from "../codec/fuzz.ts";
 import { FUZZ_TARGETS, fuzzTargetNamed } from "./fuzz_targets.ts";
 import { decodeMessage, signMessage } from "../codec/messages.ts";
 import { KeySigner } from "../identity/key_signer.ts";
+import { KeyFileError, parseKeyFile } from "../identity/key_file.ts";
 import { identityReady } from "../identity/signer.ts";
 
 /** The short run of every target the suite keeps (`deno task fuzz` runs the long one). */
@@ -91,4 +92,17 @@ Deno.test("fuzz finding: a round record with a non-canonical NaN score does not 
   view.setUint32(at, view.getUint32(at, true) | 1, true); // another NaN payload
   const r = decodeMessage(bytes);
   assert(!r.ok && r.reason === "malformed" && r.detail.includes("NaN"), JSON.stringify(r));
+});
+
+Deno.test("fuzz findings: a key file's refusal is one line and never quotes the secret", () => {
+  const seed = "0x" + "07".repeat(32);
+  for (
+    const text of [
+      `{"version":1,\n"seed":"${seed}" x}`, // not JSON: the parser's excerpt would quote the seed
+      `{"version":1,"type":"sr25519","\\nmnemonic":"a"}`, // a field name with a newline
+    ]
+  ) {
+    const e = assertThrows(() => parseKeyFile(text, "key.json"), KeyFileError);
+    assert(!e.message.includes("\n") && !e.message.includes("0707"), JSON.stringify(e.message));
+  }
 });
