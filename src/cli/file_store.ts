@@ -46,7 +46,15 @@ export class FileStore implements StateStore {
       throw e;
     });
     await this.#made;
-    await writeFileAtomic(path, bytes);
+    try {
+      await writeFileAtomic(path, bytes);
+    } catch (e) {
+      // The atomic write left the previous file whole: say so, in words an operator acts on.
+      if ((e as { code?: string }).code !== "ENOSPC") throw e;
+      throw new StateError(
+        `disk full while saving ${path} (${bytes.length} bytes); the previous version is kept`,
+      );
+    }
   }
 
   async list(): Promise<string[]> {

@@ -53,10 +53,12 @@ async function main(): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
 
   console.log(`\nfuzz: seed ${seed}, ${each} inputs per target, ${seconds.toFixed(0)} s`);
-  console.log("target               inputs   accepted   rejected  failed   inputs/s  slowest ms");
+  console.log(
+    "target                     inputs   accepted   rejected  failed   inputs/s  slowest ms",
+  );
   for (const r of results) {
     console.log(
-      `${r.target.padEnd(18)} ${String(r.inputs).padStart(8)} ${String(r.accepted).padStart(10)} ` +
+      `${r.target.padEnd(24)} ${String(r.inputs).padStart(8)} ${String(r.accepted).padStart(10)} ` +
         `${String(r.rejected).padStart(10)} ${String(r.failed).padStart(7)} ` +
         `${rate(r).toFixed(0).padStart(10)} ${r.slowestMs.toFixed(1).padStart(11)}`,
     );

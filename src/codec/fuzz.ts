@@ -215,7 +215,10 @@ function edgeJson(rng: Rng, old: unknown): unknown {
     case 13:
       return typeof old === "number" ? old * 2 ** (rng.int(80) - 40) : { old };
     case 14:
-      return Array.from({ length: rng.int(2000) }, () => old);
+      // Containers only twice: repeated edits would grow them exponentially.
+      return typeof old === "object"
+        ? [old, old]
+        : Array.from({ length: rng.int(2000) }, () => old);
     default:
       return typeof old === "string" ? old + old : -1;
   }
@@ -267,7 +270,9 @@ function mutateJson(rng: Rng, bytes: Uint8Array): Uint8Array {
     }
   }
   const text = rng.int(4) === 0 ? JSON.stringify(root, null, 2) : JSON.stringify(root);
-  return new TextEncoder().encode(text ?? "");
+  // An edited tree past 1 MB says nothing a smaller one does not: a byte mutation instead.
+  if (text === undefined || text.length > 1 << 20) return mutateBytes(rng, bytes, []);
+  return new TextEncoder().encode(text);
 }
 
 /** Random bytes, or (for JSON) random JSON-looking text; half start like a seed. */

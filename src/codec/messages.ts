@@ -624,6 +624,13 @@ class Reject {
   constructor(readonly reason: RejectReason, readonly detail: string) {}
 }
 
+/** The bits of NaN as `setFloat32` writes it: the only NaN a decoder accepts. */
+const NAN_BITS = (() => {
+  const v = new DataView(new ArrayBuffer(4));
+  v.setFloat32(0, NaN, true);
+  return v.getUint32(0, true);
+})();
+
 class Reader {
   private readonly view: DataView;
   off = 0;
@@ -659,6 +666,10 @@ class Reader {
   f32(what: string): number {
     this.need(4, what);
     const v = this.view.getFloat32(this.off, true);
+    // One encoding per message: a NaN only as the encoder writes it (found by the fuzzer).
+    if (Number.isNaN(v) && this.view.getUint32(this.off, true) !== NAN_BITS) {
+      throw new Reject("malformed", `${what} is a NaN other than the canonical one`);
+    }
     this.off += 4;
     return v;
   }

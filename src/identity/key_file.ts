@@ -120,7 +120,10 @@ export function parseKeyFile(text: string, source: string): KeySigner {
   }
   const o = v as Record<string, unknown>;
   const known = new Set(["version", "type", "address", "mnemonic", "seed"]);
-  for (const k of Object.keys(o)) if (!known.has(k)) fail(`unknown field "${k}"`);
+  // JSON-quoted and cut: a name with a newline or of a megabyte stays one short line.
+  for (const k of Object.keys(o)) {
+    if (!known.has(k)) fail(`unknown field ${JSON.stringify(k.slice(0, 64))}`);
+  }
   if (o.version !== KEY_FILE_VERSION) {
     fail(`version must be ${KEY_FILE_VERSION}, got ${JSON.stringify(o.version)}`);
   }

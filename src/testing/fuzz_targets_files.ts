@@ -42,7 +42,7 @@ function smallLayout(): ParamLayout {
 const LAYOUT = smallLayout();
 
 /** θ of {@linkcode LAYOUT} from `seed` (padding +0, as the codec requires). */
-function params(seed: number): Float32Array {
+export function smallParams(seed: number): Float32Array {
   const p = new Rng(seed).normals(LAYOUT.length, 0.1);
   p[55] = 0;
   return p;
@@ -52,9 +52,11 @@ const RUN_HEX = "ab".repeat(32);
 
 function checkpointSeeds(): FuzzSeed[] {
   return [0, 1].map((i) => {
-    const p = params(i + 1);
+    const p = smallParams(i + 1);
     const meta = { runId: RUN_HEX, window: 5 + i, modelHash: hex(modelHashSync(p)) };
-    const extra = i === 0 ? [] : [{ name: "webloco.error_feedback", shape: [56], data: params(9) }];
+    const extra = i === 0
+      ? []
+      : [{ name: "webloco.error_feedback", shape: [56], data: smallParams(9) }];
     return {
       bytes: encodeCheckpoint(LAYOUT.entries, p, meta, extra),
       fields: [{ offset: 0, width: 4 }],
@@ -144,8 +146,11 @@ const KEY_FILE: FuzzTarget = {
 
 // ---------------------------------------------------------------- saved-state pointer
 
-/** A run context over {@linkcode LAYOUT}, so loads hash 56 floats, not a model. */
-function smallContext(): RunContext {
+/**
+ * A run context over a 56-float layout, so a save or a load hashes 56 floats, not a model
+ * (also the state of the kill -9 and disk-full tests).
+ */
+export function smallContext(): RunContext {
   const ctx = runContext(localGenesis({ validators: [ALICE], genesisTime: GENESIS_TIME }));
   return { ...ctx, layout: LAYOUT, tensors: LAYOUT.entries };
 }
@@ -155,9 +160,9 @@ async function stateSeeds(): Promise<FuzzSeed[]> {
   await identityReady();
   const ctx = smallContext();
   const seeds: FuzzSeed[] = [];
-  for (const error of [undefined, params(3)]) {
+  for (const error of [undefined, smallParams(3)]) {
     const store = new MemoryStore();
-    const p = params(2);
+    const p = smallParams(2);
     await new RoleState(store).save(
       ctx,
       { applied: 6, lastTrained: 6, params: p, error },
