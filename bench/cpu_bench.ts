@@ -12,11 +12,8 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { cpuOps } from "../src/backend/cpu_ops.ts";
 import { WasmMatmul } from "../src/backend/wasm_matmul.ts";
-import { presetConfig } from "../src/model/config.ts";
-import { initParams } from "../src/model/init.ts";
-import { Llama } from "../src/model/llama.ts";
 import { matmul, type MatmulShape } from "../src/reference/matmul.ts";
-import { Trainer } from "../src/train/trainer.ts";
+import { trainingStep } from "./training_step.ts";
 import { writeFileAtomic } from "../src/util/atomic_write.ts";
 import { Rng } from "../src/util/rng.ts";
 
@@ -86,25 +83,17 @@ function benchMatmul(minMs: number) {
 
 async function benchTraining(preset: string, batch: number, steps: number, wasm: boolean) {
   const ops = cpuOps(32, { wasm });
-  const cfg = presetConfig(preset);
-  const model = new Llama(ops, cfg, batch, cfg.context);
-  ops.write(model.params, initParams(model.layout, cfg, 1));
-  const trainer = new Trainer(ops, model);
-  const rng = new Rng(7);
-  const BT = batch * cfg.context;
-  const inputs = new Uint32Array(BT).map(() => rng.int(cfg.vocabSize));
-  const targets = new Uint32Array(BT).map(() => rng.int(cfg.vocabSize));
-  await trainer.train(inputs, targets, 1e-3);
+  const { cfg, params, tokens: BT, step } = await trainingStep(ops, preset, batch);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  for (let i = 0; i < steps; i++) await trainer.train(inputs, targets, 1e-3);
+  for (let i = 0; i < steps; i++) await step();
   const stepMs = (performance.now() - t0) / steps;
   const c = process.cpuUsage(c0);
   const cpuMs = (c.user + c.system) / 1000 / steps;
   const row = {
     preset,
     backend: ops.name,
-    params: model.layout.count,
+    params,
     batch,
     context: cfg.context,
     stepMs,

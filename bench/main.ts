@@ -10,10 +10,7 @@ import { adapterLabel } from "../src/gpu/device.ts";
 import type { GpuRuntime } from "../src/gpu/runtime.ts";
 import { matmul, matmulNaive } from "../src/kernels/matmul.ts";
 import { gpuOps } from "../src/backend/gpu_ops.ts";
-import { Llama } from "../src/model/llama.ts";
-import { initParams } from "../src/model/init.ts";
-import { presetConfig } from "../src/model/config.ts";
-import { Trainer } from "../src/train/trainer.ts";
+import { trainingStep } from "./training_step.ts";
 import { Rng } from "../src/util/rng.ts";
 import { benchCompression } from "./compression_bench.ts";
 import { writeFileAtomic } from "../src/util/atomic_write.ts";
@@ -49,26 +46,17 @@ async function benchMatmul(rt: GpuRuntime, sizes: number[]) {
 }
 
 async function benchTraining(rt: GpuRuntime, preset: string, batch: number, steps: number) {
-  const ops = gpuOps(rt);
-  const cfg = presetConfig(preset);
-  const model = new Llama(ops, cfg, batch, cfg.context);
-  ops.write(model.params, initParams(model.layout, cfg, 1));
-  const trainer = new Trainer(ops, model);
-  const rng = new Rng(7);
-  const BT = batch * cfg.context;
-  const inputs = new Uint32Array(BT).map(() => rng.int(cfg.vocabSize));
-  const targets = new Uint32Array(BT).map(() => rng.int(cfg.vocabSize));
-  await trainer.train(inputs, targets, 1e-3);
+  const { cfg, params, tokens: BT, step } = await trainingStep(gpuOps(rt), preset, batch);
   const t0 = performance.now();
-  for (let i = 0; i < steps; i++) await trainer.train(inputs, targets, 1e-3);
+  for (let i = 0; i < steps; i++) await step();
   const stepMs = (performance.now() - t0) / steps;
   // Per-kernel time of one step: each dispatch submitted and awaited alone.
   rt.profile = new Map();
-  await trainer.train(inputs, targets, 1e-3);
+  await step();
   await rt.sync();
   const kernels = [...rt.profile.entries()].sort((x, y) => y[1] - x[1]).map(([kernel, ms]) => ({ kernel, ms }));
   rt.profile = null;
-  const row = { preset, params: model.layout.count, batch, context: cfg.context, stepMs, tokensPerSec: BT / (stepMs / 1000), kernels };
+  const row = { preset, params, batch, context: cfg.context, stepMs, tokensPerSec: BT / (stepMs / 1000), kernels };
   console.log(`train ${preset} (${(row.params / 1e6).toFixed(2)}M params, ${BT} tokens/step): ${stepMs.toFixed(1)} ms/step, ${Math.round(row.tokensPerSec)} tok/s`);
   return row;
 }

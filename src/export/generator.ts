@@ -15,7 +15,7 @@ import type { Ops } from "../backend/ops.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { Llama } from "../model/llama.ts";
 import type { Rng } from "../util/rng.ts";
-import { type SampleOptions, sampleToken } from "./sample_token.ts";
+import { type SampleOptions, sampleTokens } from "./sample_token.ts";
 
 /** A forward-only model that gives next-token logits. */
 export class Generator<T> {
@@ -54,11 +54,6 @@ export class Generator<T> {
     sample: SampleOptions,
     rng: Rng,
   ): AsyncGenerator<number> {
-    const ids = Array.from(prompt);
-    for (let i = 0; i < maxTokens; i++) {
-      const next = sampleToken(await this.nextLogits(ids), sample, rng);
-      ids.push(next);
-      yield next;
-    }
+    yield* sampleTokens((ids) => this.nextLogits(ids), prompt, maxTokens, sample, rng);
   }
 }

@@ -13,7 +13,7 @@
 import type * as Ort from "onnxruntime-web";
 import type { ModelConfig } from "../model/config.ts";
 import type { Rng } from "../util/rng.ts";
-import { type SampleOptions, sampleToken } from "./sample_token.ts";
+import { type SampleOptions, sampleTokens } from "./sample_token.ts";
 
 /** The onnxruntime module (only `Tensor` is used), so Deno and the page can pass their own. */
 export interface OrtModule {
@@ -85,11 +85,6 @@ export class OnnxGenerator {
     sample: SampleOptions,
     rng: Rng,
   ): AsyncGenerator<number> {
-    const ids = Array.from(prompt);
-    for (let i = 0; i < maxTokens; i++) {
-      const next = sampleToken(await this.nextLogits(ids), sample, rng);
-      ids.push(next);
-      yield next;
-    }
+    yield* sampleTokens((ids) => this.nextLogits(ids), prompt, maxTokens, sample, rng);
   }
 }

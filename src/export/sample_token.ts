@@ -47,3 +47,22 @@ export function sampleToken(logits: ArrayLike<number>, o: SampleOptions, rng: Rn
   }
   return kept[n - 1];
 }
+
+/**
+ * The sampling loop shared by every generator (the project's forward, onnxruntime): yields
+ * `maxTokens` new ids after `prompt`, each as soon as `nextLogits` of the ids so far gives it.
+ */
+export async function* sampleTokens(
+  nextLogits: (ids: readonly number[]) => Promise<ArrayLike<number>>,
+  prompt: ArrayLike<number>,
+  maxTokens: number,
+  sample: SampleOptions,
+  rng: Rng,
+): AsyncGenerator<number> {
+  const ids = Array.from(prompt);
+  for (let i = 0; i < maxTokens; i++) {
+    const next = sampleToken(await nextLogits(ids), sample, rng);
+    ids.push(next);
+    yield next;
+  }
+}
