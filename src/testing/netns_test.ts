@@ -2,7 +2,8 @@
  * Joining a run from another machine, with machines made of Linux network namespaces: a
  * validator listens on its host's 10.x address only; a peer on a second host, given only the
  * genesis file (a copy in its own folder), its own key and the validator's printed address,
- * listens on 0.0.0.0, announces its host address, trains, and is selected in a round record
+ * fetches the corpus shard the genesis names from the run (only the validator's folder holds
+ * it), listens on 0.0.0.0, announces its host address, trains, and is selected in a round record
  * that carries a validation loss. `deno task status` on the peer's host reads the run back
  * (contributors, credit, validation loss); with another run's genesis it says the run id does
  * not match, and with a closed port it says which port to open. Skipped where namespaces
@@ -12,6 +13,8 @@
 import { writeKeyFile } from "../identity/key_file.ts";
 import { identityReady } from "../identity/signer.ts";
 import { localGenesis } from "../protocol/local_genesis.ts";
+import { sha256Sync } from "../util/hash.ts";
+import { hex } from "../util/hex.ts";
 import type { RoleEvent } from "../roles/role_events.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { NetnsLab, netnsUnavailable } from "./netns.ts";
@@ -38,13 +41,19 @@ Deno.test({
     const v = await writeKeyFile(`${dir}/validator.json`, { seed: seed(41) });
     await Deno.mkdir(`${dir}/joiner`);
     const p = await writeKeyFile(`${dir}/joiner/key.json`, { seed: seed(42) });
+    // The corpus: a shard only the validator's machine holds (the shipped text, renamed).
+    const corpus = await Deno.readFile(
+      new URL("../../data/kjv_genesis_leviticus.txt", import.meta.url),
+    );
+    const sha256 = hex(sha256Sync(corpus));
+    await Deno.writeFile(`${dir}/shard.txt`, corpus);
     const genesis = localGenesis({
       name: "netns",
       validators: [v.address],
       genesisTime: Date.now() + 15_000,
       windowMs: WINDOW_MS,
       sparseloco: { H: 4 },
-      data: { batch: 2 },
+      data: { corpus: [{ path: "shard.txt", sha256, bytes: corpus.length }], batch: 2 },
     });
     const text = JSON.stringify(genesis, null, 2) + "\n";
     await Deno.writeTextFile(`${dir}/genesis.json`, text);
@@ -156,6 +165,8 @@ Deno.test({
           ),
       );
       assert(applied.event === "applied");
+      // What it trained on came from the run: the shard, checked against the genesis hash.
+      assertEquals(await Deno.readFile(`${dir}/joiner/data/content/${sha256}`), corpus);
       // The peer applies it and shows the validation loss the record carries.
       const shown = await until(
         "the peer showing the validation loss",
