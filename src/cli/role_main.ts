@@ -29,6 +29,7 @@ import { prepareGenesisContent } from "./genesis_file_content.ts";
 import { libp2pKeyFile } from "./libp2p_key.ts";
 import { LiveView } from "./live_view.ts";
 import { loadRunData } from "./run_data.ts";
+import { checkBufferLimits, describeMemory, memoryNeeds } from "../model/memory.ts";
 
 const USAGE = "usage: deno task peer|validator --genesis FILE --key FILE --data-dir DIR " +
   `[--bootstrap MA]… [--listen MA]… [${BACKEND_USAGE}] [--json]`;
@@ -144,7 +145,9 @@ export async function main(args: readonly string[]): Promise<void> {
   };
   // The backend comes before the node: a missing GPU is a start-up error, not a network one.
   const tokens = (await loadRunData(genesis, a.genesis, content.dir)).train;
-  const ops = await openBackend(a.backend, log);
+  const needs = memoryNeeds(genesis.model, a.role, genesis.data.batch);
+  log(describeMemory(`model of ${a.genesis}`, needs)[0]);
+  const ops = await openBackend(a.backend, log, (limits) => checkBufferLimits(`the model of ${a.genesis}`, needs, limits));
   const role = await startRole({ ...parts, role: a.role, tokens, ops });
 
   await new Promise<void>((resolve) => {

@@ -12,6 +12,7 @@ import {
   WEBGPU_DEFAULT_LIMITS,
 } from "./memory.ts";
 import { paramLayout } from "./params.ts";
+import { runMain } from "../testing/run_main.ts";
 
 /** CPU ops that record the bytes of every buffer they allocate (views allocate nothing). */
 function countingOps() {
@@ -109,4 +110,19 @@ Deno.test("new presets keep LLaMA proportions and the BPE vocabulary", () => {
     const ratio = c.ffnHidden / c.dModel;
     assert(ratio >= 2.6 && ratio <= 4, `${name}: ffn ${ratio}·d`);
   }
+});
+
+Deno.test("train refuses a step past the machine's memory with one line, before allocating", async () => {
+  // Batch 1000 of the 1b preset needs terabytes: refused on any machine.
+  const r = await runMain("src/cli/train_main.ts", [
+    "--preset", "1b", "--batch", "1000", "--steps", "1", "--backend", "cpu",
+  ]);
+  const lines = r.stderr.trim().split("\n").filter((l) => l.trim().length > 0);
+  assertEquals(r.code, 1, r.stderr);
+  assertEquals(lines.length, 1, r.stderr);
+  assert(
+    /^error: model 1b needs [\d.]+ TiB for one train step at batch 1000; this machine has /.test(lines[0]),
+    lines[0],
+  );
+  assert(r.stdout.includes("memory (train, 1b, batch 1000 × 2048)"), r.stdout);
 });
