@@ -19,7 +19,7 @@ import { openRuntime } from "../src/kernels/open_runtime.ts";
 import { gpuOps } from "../src/backend/gpu_ops.ts";
 import { ByteTokenizer } from "../src/data/byte_tokenizer.ts";
 import { parseHfTokenizer } from "../src/data/hf_tokenizer.ts";
-import { presetConfig, PRESET_TOKENIZERS, PRESETS } from "../src/model/config.ts";
+import { PRESET_TOKENIZERS, presetConfig, PRESETS } from "../src/model/config.ts";
 import { initParams } from "../src/model/init.ts";
 import { Llama } from "../src/model/llama.ts";
 import { checkBufferLimits, memoryNeeds } from "../src/model/memory.ts";
@@ -67,7 +67,9 @@ for (const n of quick ? [256, 512] : [512, 1024, 2048, 4096]) {
   const gflops = 2 * n ** 3 / ms / 1e6;
   const pct = 100 * gflops / (peakTflops * 1000);
   matmuls.push({ n, ms, gflops, pctOfFp32Peak: pct });
-  console.error(`matmul ${n}³: ${gflops.toFixed(1)} GFLOP/s (${pct.toFixed(2)}% of ${peakTflops} TFLOP/s)`);
+  console.error(
+    `matmul ${n}³: ${gflops.toFixed(1)} GFLOP/s (${pct.toFixed(2)}% of ${peakTflops} TFLOP/s)`,
+  );
   for (const t of [a, b, out]) rt.dispose(t);
 }
 
@@ -124,10 +126,18 @@ async function trainPreset(name: string, steps: number, batch: number) {
     // Consecutive windows of the corpus, the target one token ahead.
     const at = (s * BT) % (tokens.length - BT - 1);
     const t1 = performance.now();
-    const r = await trainer.train(tokens.subarray(at, at + BT), tokens.subarray(at + 1, at + BT + 1), 1e-3);
+    const r = await trainer.train(
+      tokens.subarray(at, at + BT),
+      tokens.subarray(at + 1, at + BT + 1),
+      1e-3,
+    );
     stepMs.push(performance.now() - t1);
     losses.push(r.loss);
-    console.error(`train ${name} step ${s + 1}/${steps}: loss ${r.loss.toFixed(4)} · ${stepMs[s].toFixed(0)} ms`);
+    console.error(
+      `train ${name} step ${s + 1}/${steps}: loss ${r.loss.toFixed(4)} · ${
+        stepMs[s].toFixed(0)
+      } ms`,
+    );
   }
   const warm = stepMs.length > 1 ? stepMs.slice(1) : stepMs;
   const ms = warm.reduce((a, b) => a + b, 0) / warm.length;

@@ -147,7 +147,11 @@ export async function main(args: readonly string[]): Promise<void> {
   const tokens = (await loadRunData(genesis, a.genesis, content.dir)).train;
   const needs = memoryNeeds(genesis.model, a.role, genesis.data.batch);
   log(describeMemory(`model of ${a.genesis}`, needs)[0]);
-  const ops = await openBackend(a.backend, log, (limits) => checkBufferLimits(`the model of ${a.genesis}`, needs, limits));
+  const ops = await openBackend(
+    a.backend,
+    log,
+    (limits) => checkBufferLimits(`the model of ${a.genesis}`, needs, limits),
+  );
   const role = await startRole({ ...parts, role: a.role, tokens, ops });
 
   await new Promise<void>((resolve) => {

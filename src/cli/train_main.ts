@@ -28,8 +28,8 @@ import type { Tokenizer } from "../data/tokenizer.ts";
 import {
   ConfigError,
   type ModelConfig,
-  presetConfig,
   PRESET_TOKENIZERS,
+  presetConfig,
   validateModelConfig,
 } from "../model/config.ts";
 import {
@@ -44,7 +44,8 @@ import { DEFAULT_TRAIN, LocalTraining, type TrainState } from "../train/train_lo
 import { BACKEND_USAGE, openBackend, parseBackend } from "./backend.ts";
 import { numberFlag, parseFlags, runCli, UsageError } from "./cli.ts";
 
-const USAGE = "usage: deno task train [--preset tiny|small|base|20m|125m|1b | --config model.json] " +
+const USAGE =
+  "usage: deno task train [--preset tiny|small|base|20m|125m|1b | --config model.json] " +
   "[--tokenizer tokenizer.json] [--corpus PATH ...] [--format text|jsonl|bin] [--jsonl-field NAME] " +
   "[--steps N] [--batch B] [--lr LR] [--warmup N] [--seed S] " +
   `[${BACKEND_USAGE}] [--log-every N] [--eval-every N] [--eval-batches N] [--save-every N] ` +

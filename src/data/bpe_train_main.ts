@@ -13,7 +13,8 @@ import { writeFileAtomic } from "../util/atomic_write.ts";
 import { numberFlag, parseFlags, runCli, UsageError } from "../cli/cli.ts";
 import { bpeTokenizerJson, trainBpe } from "./bpe_train.ts";
 
-const USAGE = "usage: deno run -A src/data/bpe_train_main.ts [--corpus PATH] [--vocab N] [--out PATH]";
+const USAGE =
+  "usage: deno run -A src/data/bpe_train_main.ts [--corpus PATH] [--vocab N] [--out PATH]";
 
 await runCli(async () => {
   const a = parseFlags({

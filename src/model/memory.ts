@@ -94,13 +94,19 @@ export function memoryNeeds(
   // rstdF losses (BT), logits (BT·V).
   add("logits", "logits", [F32 * BT * V]);
   add("inputs, RoPE table, final norm, losses", "xFinal", [
-    3 * U32 * BT, U32 * (V + 1), F32 * seqLen * D, F32 * BT * C, F32 * BT * C, 2 * F32 * BT,
+    3 * U32 * BT,
+    U32 * (V + 1),
+    F32 * seqLen * D,
+    F32 * BT * C,
+    F32 * BT * C,
+    2 * F32 * BT,
   ]);
   if (role !== "validator") {
     add("gradients", "grads", [P]);
     // dres dxn dtmp (BT·C), dq dqr datt (BT·QD), dk dv dkr (BT·KD), dh dg du (BT·F), dlogits.
     add("backward scratch", "dlogits", [
-      F32 * BT * V, ...[C, QD, KD, F].flatMap((n) => [F32 * BT * n, F32 * BT * n, F32 * BT * n]),
+      F32 * BT * V,
+      ...[C, QD, KD, F].flatMap((n) => [F32 * BT * n, F32 * BT * n, F32 * BT * n]),
     ]);
     add("AdamW moments m, v", "adam.m", [P, P, 2 * F32]); // + the clip scalars
   }
@@ -129,7 +135,9 @@ export function formatBytes(n: number): string {
 /** Lines for a log: the total, then each part. */
 export function describeMemory(name: string, m: MemoryNeeds): string[] {
   return [
-    `memory (${m.role}, ${name}, batch ${m.batch} × ${m.seqLen}): ${formatBytes(m.total)} in all, ` +
+    `memory (${m.role}, ${name}, batch ${m.batch} × ${m.seqLen}): ${
+      formatBytes(m.total)
+    } in all, ` +
     `largest buffer ${formatBytes(m.largest.largest)} (${m.largest.label})`,
     ...m.parts.map((p) => `  ${p.what}: ${formatBytes(p.bytes)}`),
   ];

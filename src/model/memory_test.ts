@@ -2,7 +2,7 @@ import { cpuOps } from "../backend/cpu_ops.ts";
 import type { Ops } from "../backend/ops.ts";
 import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
 import { Trainer } from "../train/trainer.ts";
-import { ConfigError, PRESETS, presetConfig } from "./config.ts";
+import { ConfigError, presetConfig, PRESETS } from "./config.ts";
 import { Llama } from "./llama.ts";
 import {
   checkBufferLimits,
@@ -78,10 +78,19 @@ Deno.test("checkBufferLimits refuses a preset past a fake adapter's limits with 
   );
   assert(binding.message.endsWith("binds at most 2 GiB per buffer (maxStorageBufferBindingSize)"));
   // The 20m preset's largest buffer (75.5 MiB of parameters) fits WebGPU's defaults.
-  checkBufferLimits("preset 20m", memoryNeeds(presetConfig("20m"), "peer", 4), WEBGPU_DEFAULT_LIMITS);
+  checkBufferLimits(
+    "preset 20m",
+    memoryNeeds(presetConfig("20m"), "peer", 4),
+    WEBGPU_DEFAULT_LIMITS,
+  );
   // 125m's 492 MiB of parameters do not.
   assertThrows(
-    () => checkBufferLimits("125m", memoryNeeds(presetConfig("125m"), "peer", 4), WEBGPU_DEFAULT_LIMITS),
+    () =>
+      checkBufferLimits(
+        "125m",
+        memoryNeeds(presetConfig("125m"), "peer", 4),
+        WEBGPU_DEFAULT_LIMITS,
+      ),
     ConfigError,
     "492.1 MiB buffer for the parameters",
   );
@@ -90,7 +99,11 @@ Deno.test("checkBufferLimits refuses a preset past a fake adapter's limits with 
 Deno.test("checkHostMemory refuses a step larger than the machine's memory", () => {
   const m = memoryNeeds(presetConfig("125m"), "train", 4);
   checkHostMemory("125m", m, 64 * 2 ** 30);
-  assertThrows(() => checkHostMemory("125m", m, 4 * 2 ** 30), ConfigError, "this machine has 4 GiB");
+  assertThrows(
+    () => checkHostMemory("125m", m, 4 * 2 ** 30),
+    ConfigError,
+    "this machine has 4 GiB",
+  );
 });
 
 Deno.test("formatBytes uses binary units", () => {
@@ -115,13 +128,22 @@ Deno.test("new presets keep LLaMA proportions and the BPE vocabulary", () => {
 Deno.test("train refuses a step past the machine's memory with one line, before allocating", async () => {
   // Batch 1000 of the 1b preset needs terabytes: refused on any machine.
   const r = await runMain("src/cli/train_main.ts", [
-    "--preset", "1b", "--batch", "1000", "--steps", "1", "--backend", "cpu",
+    "--preset",
+    "1b",
+    "--batch",
+    "1000",
+    "--steps",
+    "1",
+    "--backend",
+    "cpu",
   ]);
   const lines = r.stderr.trim().split("\n").filter((l) => l.trim().length > 0);
   assertEquals(r.code, 1, r.stderr);
   assertEquals(lines.length, 1, r.stderr);
   assert(
-    /^error: model 1b needs [\d.]+ TiB for one train step at batch 1000; this machine has /.test(lines[0]),
+    /^error: model 1b needs [\d.]+ TiB for one train step at batch 1000; this machine has /.test(
+      lines[0],
+    ),
     lines[0],
   );
   assert(r.stdout.includes("memory (train, 1b, batch 1000 × 2048)"), r.stdout);
