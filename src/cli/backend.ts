@@ -37,10 +37,13 @@ export function parseBackend(text: string): Backend {
 /**
  * Opens `backend`: WebGPU (Dawn or Deno's wgpu) unless `cpu`, or `auto` finds no adapter or only
  * a software one; then the float32 CPU reference. `log` gets one line saying which it is.
+ * `checkLimits` sees the device's limits before anything is allocated on it and may throw
+ * (src/model/memory.ts `checkBufferLimits`: a model too large is refused in one line).
  */
 export async function openBackend(
   backend: Backend,
   log: (line: string) => void,
+  checkLimits?: (limits: GPUSupportedLimits) => void,
 ): Promise<Ops<unknown>> {
   if (backend === "cpu") {
     const ops = cpuOps(32);
@@ -66,5 +69,11 @@ export async function openBackend(
     return cpuOps(32) as Ops<unknown>;
   }
   log(`backend: ${adapterLabel(rt.adapter)}`);
+  try {
+    checkLimits?.(rt.device.limits);
+  } catch (e) {
+    rt.destroy();
+    throw e;
+  }
   return gpuOps(rt) as Ops<unknown>;
 }

@@ -45,6 +45,7 @@ import { LiveView } from "./live_view.ts";
 import { type MetricsAddress, parseMetricsFlag, RoleMetrics, serveMetrics } from "./metrics.ts";
 import { loadRunData } from "./run_data.ts";
 import { joinLine, PREVIEW_PAGE } from "./join_link.ts";
+import { checkBufferLimits, describeMemory, memoryNeeds } from "../model/memory.ts";
 
 const USAGE = "usage: deno task peer|validator --genesis FILE --key FILE --data-dir DIR " +
   "[--bootstrap MA]… [--listen MA]… [--announce MA]… [--bootstrap-timeout S] " +
@@ -288,7 +289,13 @@ export async function main(args: readonly string[]): Promise<void> {
   };
   // The backend comes before the node: a missing GPU is a start-up error, not a network one.
   const data = await loadRunData(genesis, a.genesis, content.dir);
-  const ops = await openBackend(a.backend, log);
+  const needs = memoryNeeds(genesis.model, a.role, genesis.data.batch);
+  log(describeMemory(`model of ${a.genesis}`, needs)[0]);
+  const ops = await openBackend(
+    a.backend,
+    log,
+    (limits) => checkBufferLimits(`the model of ${a.genesis}`, needs, limits),
+  );
   const started = startRole({ ...parts, role: a.role, tokens: data.train, valid: data.valid, ops });
   // A peer with an unreachable bootstrap may still be catching up: the failure ends it anyway.
   await Promise.race([started, joinFailed]);

@@ -2,7 +2,7 @@
  * `deno task train`: trains a LLaMA-style model on one machine, reports the training and
  * held-out loss, and saves checkpoints that `--resume` continues bit for bit.
  *
- *   deno task train [--preset tiny|small|base | --config model.json] [--tokenizer tokenizer.json]
+ *   deno task train [--preset tiny|small|base|20m|125m|1b | --config model.json] [--tokenizer tokenizer.json]
  *                   [--corpus PATH ...] [--format text|jsonl|bin] [--jsonl-field NAME]
  *                   [--steps N] [--batch B] [--lr LR] [--warmup N] [--seed S]
  *                   [--backend auto|dawn|wgpu|cpu] [--log-every N] [--eval-every N]
@@ -28,16 +28,24 @@ import type { Tokenizer } from "../data/tokenizer.ts";
 import {
   ConfigError,
   type ModelConfig,
+  PRESET_TOKENIZERS,
   presetConfig,
   validateModelConfig,
 } from "../model/config.ts";
+import {
+  checkBufferLimits,
+  checkHostMemory,
+  describeMemory,
+  memoryNeeds,
+} from "../model/memory.ts";
 import { paramLayout } from "../model/params.ts";
 import { tokensHash, TrainDir, TrainDirError, type TrainSettings } from "../train/train_dir.ts";
 import { DEFAULT_TRAIN, LocalTraining, type TrainState } from "../train/train_loop.ts";
 import { BACKEND_USAGE, openBackend, parseBackend } from "./backend.ts";
 import { numberFlag, parseFlags, runCli, UsageError } from "./cli.ts";
 
-const USAGE = "usage: deno task train [--preset tiny|small|base | --config model.json] " +
+const USAGE =
+  "usage: deno task train [--preset tiny|small|base|20m|125m|1b | --config model.json] " +
   "[--tokenizer tokenizer.json] [--corpus PATH ...] [--format text|jsonl|bin] [--jsonl-field NAME] " +
   "[--steps N] [--batch B] [--lr LR] [--warmup N] [--seed S] " +
   `[${BACKEND_USAGE}] [--log-every N] [--eval-every N] [--eval-batches N] [--save-every N] ` +
@@ -228,6 +236,11 @@ async function main() {
       from = await dir.load(paramLayout(settings.model), steps[steps.length - 1]);
     }
   } else {
+    // A BPE preset (20m, 125m, 1b) trains with its own tokenizer unless --tokenizer says otherwise.
+    const presetTok = a.config === undefined ? PRESET_TOKENIZERS[a.preset ?? "tiny"] : undefined;
+    if (a.tokenizer === undefined && presetTok !== undefined) {
+      a.tokenizer = new URL(`../../${presetTok}`, import.meta.url).pathname;
+    }
     tokenizer = await loadTokenizer(a.tokenizer ?? null);
     const partial = await newSettings(a, tokenizer);
     ({ tokens, sources } = await loadCorpus(partial.corpus, tokenizer, {
@@ -242,7 +255,15 @@ async function main() {
   const layout = paramLayout(model);
   const { train, valid } = splitTokens(tokens, settings.validFraction);
   const validSampler = new Sampler(valid, { batch, context: model.context, seed: settings.seed });
-  const ops = await openBackend(backend, (line) => console.log(line));
+  const needs = memoryNeeds(model, "train", batch);
+  for (const line of describeMemory(settings.modelSource, needs)) console.log(line);
+  const what = `model ${settings.modelSource}`;
+  const ops = await openBackend(
+    backend,
+    (line) => console.log(line),
+    (limits) => checkBufferLimits(what, needs, limits),
+  );
+  if (ops.name.startsWith("cpu")) checkHostMemory(what, needs, Deno.systemMemoryInfo().total);
   console.log(
     `model ${settings.modelSource} · ${
       (layout.count / 1e6).toFixed(2)

@@ -23,7 +23,7 @@ import { jsonErrorWhere } from "./json_error.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 
 // GPT-2's pre-tokenizer regex, used by ByteLevel with use_regex.
-const GPT2_PATTERN =
+export const GPT2_PATTERN =
   "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 type Obj = Record<string, unknown>;

@@ -24,7 +24,10 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-/** Named model sizes. `tiny` trains in seconds on SwiftShader; the others need a real GPU. */
+/**
+ * Named model sizes. `tiny` trains in seconds on SwiftShader; the others need a real GPU or the
+ * CPU backend's patience. Memory per step: src/model/memory.ts and the README.
+ */
 export const PRESETS: Record<string, ModelConfig> = {
   tiny: {
     vocabSize: 256, dModel: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnHidden: 176,
@@ -38,6 +41,30 @@ export const PRESETS: Record<string, ModelConfig> = {
     vocabSize: 256, dModel: 384, nLayers: 6, nHeads: 6, nKvHeads: 2, ffnHidden: 1024,
     context: 256, ropeTheta: 10000, normEps: 1e-5, tiedEmbeddings: true,
   },
+  // LLaMA proportions on the 4096-token BPE vocabulary of data/kjv_bpe_4096.json: head size 64,
+  // grouped-query attention, SwiGLU hidden ≈ 8/3·d rounded to 128, tied embeddings. The small
+  // vocabulary leaves almost all parameters in the layers (the embedding is 2–10%).
+  "20m": {
+    vocabSize: 4096, dModel: 512, nLayers: 6, nHeads: 8, nKvHeads: 4, ffnHidden: 1408,
+    context: 512, ropeTheta: 10000, normEps: 1e-5, tiedEmbeddings: true,
+  },
+  // The browser target: fits WebGPU's default 128 MiB binding only once parameters are split.
+  "125m": {
+    vocabSize: 4096, dModel: 768, nLayers: 20, nHeads: 12, nKvHeads: 4, ffnHidden: 2048,
+    context: 1024, ropeTheta: 10000, normEps: 1e-5, tiedEmbeddings: true,
+  },
+  // The server target: LLaMA-3.2-1B's shape (d 2048, 16 layers, 32 heads, 8 KV heads, 8192).
+  "1b": {
+    vocabSize: 4096, dModel: 2048, nLayers: 16, nHeads: 32, nKvHeads: 8, ffnHidden: 8192,
+    context: 2048, ropeTheta: 500000, normEps: 1e-5, tiedEmbeddings: true,
+  },
+};
+
+/** The tokenizer each BPE preset is made for (repository-relative); byte presets have none. */
+export const PRESET_TOKENIZERS: Record<string, string> = {
+  "20m": "data/kjv_bpe_4096.json",
+  "125m": "data/kjv_bpe_4096.json",
+  "1b": "data/kjv_bpe_4096.json",
 };
 
 const INT_FIELDS = ["vocabSize", "dModel", "nLayers", "nHeads", "nKvHeads", "ffnHidden", "context"] as const;

@@ -1,0 +1,156 @@
+/**
+ * The measuring half of scripts/gpu_check.sh: the adapter and its buffer limits, the tuned
+ * matmul's GFLOP/s and its share of the chip's fp32 peak, and which presets fit the adapter
+ * (src/model/memory.ts), as one JSON object on stdout's last line.
+ *
+ *   deno run -A --unstable-webgpu scripts/gpu_check.ts [--quick] [--peak-tflops 67]
+ *   deno run -A --unstable-webgpu scripts/gpu_check.ts --train PRESET [--steps 3] [--batch 4]
+ *
+ * `--train` runs a few AdamW steps of one preset on the KJV corpus (its BPE tokens, or bytes
+ * for the byte presets) after checking it fits the adapter, one process per preset so that a
+ * preset that hangs or crashes the device loses only its own line.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { adapterLabel } from "../src/gpu/device.ts";
+import { matmul } from "../src/kernels/matmul.ts";
+import { openRuntime } from "../src/kernels/open_runtime.ts";
+import { gpuOps } from "../src/backend/gpu_ops.ts";
+import { ByteTokenizer } from "../src/data/byte_tokenizer.ts";
+import { parseHfTokenizer } from "../src/data/hf_tokenizer.ts";
+import { PRESET_TOKENIZERS, presetConfig, PRESETS } from "../src/model/config.ts";
+import { initParams } from "../src/model/init.ts";
+import { Llama } from "../src/model/llama.ts";
+import { checkBufferLimits, memoryNeeds } from "../src/model/memory.ts";
+import { Trainer } from "../src/train/trainer.ts";
+import { Rng } from "../src/util/rng.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    quick: { type: "boolean" },
+    "peak-tflops": { type: "string" },
+    train: { type: "string" },
+    steps: { type: "string", default: "3" },
+    batch: { type: "string", default: "4" },
+  },
+});
+const quick = values.quick ?? false;
+if (values.train !== undefined) {
+  await trainPreset(values.train, Number(values.steps), Number(values.batch));
+  Deno.exit(0);
+}
+// H200 SXM: 67 TFLOP/s fp32 (non-tensor), NVIDIA's datasheet; the same as the H100 SXM.
+const peakTflops = Number(values["peak-tflops"] ?? 67);
+const rt = await openRuntime("dawn");
+const limits = rt.device.limits;
+console.error(`adapter: ${adapterLabel(rt.adapter)}`);
+
+const matmuls = [];
+for (const n of quick ? [256, 512] : [512, 1024, 2048, 4096]) {
+  const rng = new Rng(n);
+  const a = rt.tensor(n * n), b = rt.tensor(n * n), out = rt.tensor(n * n);
+  rt.write(a, rng.normals(n * n));
+  rt.write(b, rng.normals(n * n));
+  const run = () => matmul(rt, out, a, b, { M: n, N: n, K: n, transB: true });
+  run();
+  await rt.sync(); // pipelines compiled
+  let reps = 0;
+  const t0 = performance.now();
+  while (reps < 50 && (reps === 0 || performance.now() - t0 < 500)) {
+    run();
+    await rt.sync();
+    reps++;
+  }
+  const ms = (performance.now() - t0) / reps;
+  const gflops = 2 * n ** 3 / ms / 1e6;
+  const pct = 100 * gflops / (peakTflops * 1000);
+  matmuls.push({ n, ms, gflops, pctOfFp32Peak: pct });
+  console.error(
+    `matmul ${n}³: ${gflops.toFixed(1)} GFLOP/s (${pct.toFixed(2)}% of ${peakTflops} TFLOP/s)`,
+  );
+  for (const t of [a, b, out]) rt.dispose(t);
+}
+
+const presets = Object.entries(PRESETS).map(([name, c]) => {
+  const m = memoryNeeds(c, "train", 4);
+  let fits: true | string = true;
+  try {
+    checkBufferLimits(`preset ${name}`, m, limits);
+  } catch (e) {
+    fits = (e as Error).message;
+  }
+  return { name, trainBytes: m.total, largestBuffer: m.largest.largest, fits };
+});
+rt.destroy();
+console.log(JSON.stringify({
+  adapter: rt.adapter,
+  limits: {
+    maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+    maxBufferSize: limits.maxBufferSize,
+  },
+  features: [...rt.device.features].sort(),
+  peakFp32Tflops: peakTflops,
+  matmul: matmuls,
+  presets,
+}));
+
+/** A few steps of `name` on the shipped corpus; one JSON line (or a refusal line) on stdout. */
+async function trainPreset(name: string, steps: number, batch: number) {
+  const c = presetConfig(name);
+  const needs = memoryNeeds(c, "train", batch);
+  const rt = await openRuntime("dawn");
+  try {
+    checkBufferLimits(`preset ${name}`, needs, rt.device.limits);
+  } catch (e) {
+    console.log(JSON.stringify({ preset: name, batch, refused: (e as Error).message }));
+    rt.destroy();
+    return;
+  }
+  const root = new URL("../", import.meta.url);
+  const text = await Deno.readTextFile(new URL("data/kjv_genesis_leviticus.txt", root));
+  const tokPath = PRESET_TOKENIZERS[name];
+  const tok = tokPath === undefined
+    ? new ByteTokenizer()
+    : parseHfTokenizer(await Deno.readTextFile(new URL(tokPath, root)), tokPath);
+  const tokens = tok.encode(text);
+  const ops = gpuOps(rt);
+  const t0 = performance.now();
+  const model = new Llama(ops, c, batch, c.context);
+  ops.write(model.params, initParams(model.layout, c, 1));
+  const trainer = new Trainer(ops, model);
+  const BT = batch * c.context;
+  const losses: number[] = [], stepMs: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    // Consecutive windows of the corpus, the target one token ahead.
+    const at = (s * BT) % (tokens.length - BT - 1);
+    const t1 = performance.now();
+    const r = await trainer.train(
+      tokens.subarray(at, at + BT),
+      tokens.subarray(at + 1, at + BT + 1),
+      1e-3,
+    );
+    stepMs.push(performance.now() - t1);
+    losses.push(r.loss);
+    console.error(
+      `train ${name} step ${s + 1}/${steps}: loss ${r.loss.toFixed(4)} · ${
+        stepMs[s].toFixed(0)
+      } ms`,
+    );
+  }
+  const warm = stepMs.length > 1 ? stepMs.slice(1) : stepMs;
+  const ms = warm.reduce((a, b) => a + b, 0) / warm.length;
+  console.log(JSON.stringify({
+    preset: name,
+    params: model.layout.count,
+    batch,
+    context: c.context,
+    memoryBytes: needs.total,
+    setupMs: stepMs.length > 0 ? performance.now() - t0 - stepMs.reduce((a, b) => a + b, 0) : 0,
+    stepMs: ms,
+    tokensPerSec: BT / (ms / 1000),
+    losses,
+  }));
+  rt.destroy();
+}

@@ -1,0 +1,177 @@
+/**
+ * What one training step of a model needs in memory, counted from the buffers the code really
+ * allocates (src/model/llama.ts, src/train/trainer.ts, src/backend/compressor_gpu.ts), and a
+ * check against an adapter's buffer limits, so that a preset too large for a device is refused
+ * with one line before any WebGPU allocation fails somewhere deep inside a kernel.
+ *
+ * Not counted: kernel scratch (a few KiB: clip partials, uniforms), WebGPU's own staging for
+ * reads, and the host copies of θ a role keeps between windows (one `params` each).
+ *
+ * @module
+ */
+import { compressorTraffic } from "../backend/compressor_gpu.ts";
+import { ConfigError, type ModelConfig } from "./config.ts";
+import { paramLayout } from "./params.ts";
+
+/** What holds the model: which buffers exist depends on the role. */
+export type MemoryRole = "train" | "peer" | "validator";
+
+/** One allocation (or a group of equal ones) and its size in bytes. */
+export interface MemoryPart {
+  /** What it is, as an error message or a table names it. */
+  what: string;
+  /** Bytes of all buffers in the group. */
+  bytes: number;
+  /** Bytes of the largest single buffer in the group. */
+  largest: number;
+  /** The label of that buffer in the code (`params`, `l0.g`, `logits`, …). */
+  label: string;
+}
+
+/** The needs of one model at one batch size, per role. */
+export interface MemoryNeeds {
+  role: MemoryRole;
+  batch: number;
+  seqLen: number;
+  parts: MemoryPart[];
+  total: number;
+  /** The largest single buffer over all parts. */
+  largest: MemoryPart;
+}
+
+/** The two limits of a WebGPU device that bound one buffer (GPUSupportedLimits fields). */
+export interface BufferLimits {
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+}
+
+/** WebGPU's default limits: what a browser gives a page that asks for nothing more. */
+export const WEBGPU_DEFAULT_LIMITS: BufferLimits = {
+  maxStorageBufferBindingSize: 128 * 2 ** 20,
+  maxBufferSize: 256 * 2 ** 20,
+};
+
+const F32 = 4, U32 = 4;
+
+/**
+ * The buffers `role` allocates for `config` at `batch` sequences of `seqLen` tokens
+ * (the trainer and the roles use the model's context). `train`: model, gradients and
+ * backward scratch, AdamW m and v. `peer`: that plus the compressor's θ_start and error
+ * feedback and its read-back/upload buffers. `validator`: the forward-only model.
+ */
+export function memoryNeeds(
+  config: ModelConfig,
+  role: MemoryRole,
+  batch: number,
+  seqLen = config.context,
+): MemoryNeeds {
+  const layout = paramLayout(config);
+  const P = layout.length * F32;
+  const BT = batch * seqLen, C = config.dModel, NH = config.nHeads, D = C / NH;
+  const QD = NH * D, KD = config.nKvHeads * D, F = config.ffnHidden, V = config.vocabSize;
+  const L = config.nLayers;
+  const parts: MemoryPart[] = [];
+  const add = (what: string, label: string, sizes: number[]) =>
+    parts.push({
+      what,
+      label,
+      bytes: sizes.reduce((a, b) => a + b, 0),
+      largest: Math.max(...sizes),
+    });
+  add("parameters", "params", [P]);
+  // Per layer (Llama.acts): x xn ao x2 xn2 mo (BT·C), q qr att (BT·QD), k v kr (BT·KD),
+  // g u h (BT·F), rstd rstd2 (BT), lse (B·NH·T). The largest is one of g/u/h or q/qr/att.
+  const layerSizes = [6 * BT * C, 3 * BT * QD, 3 * BT * KD, 3 * BT * F, 2 * BT, BT * NH];
+  const layerLargest = F32 * BT * Math.max(C, QD, F);
+  const perLayer = F32 * layerSizes.reduce((a, b) => a + b, 0);
+  parts.push({
+    what: `activations of ${L} layers`,
+    label: F >= Math.max(C, QD) ? "l0.g" : "l0.q",
+    bytes: perLayer * L,
+    largest: layerLargest,
+  });
+  // tokens targets positions (BT u32), rowStart (V+1 u32), rope (T·D), xFinal xfn (BT·C),
+  // rstdF losses (BT), logits (BT·V).
+  add("logits", "logits", [F32 * BT * V]);
+  add("inputs, RoPE table, final norm, losses", "xFinal", [
+    3 * U32 * BT,
+    U32 * (V + 1),
+    F32 * seqLen * D,
+    F32 * BT * C,
+    F32 * BT * C,
+    2 * F32 * BT,
+  ]);
+  if (role !== "validator") {
+    add("gradients", "grads", [P]);
+    // dres dxn dtmp (BT·C), dq dqr datt (BT·QD), dk dv dkr (BT·KD), dh dg du (BT·F), dlogits.
+    add("backward scratch", "dlogits", [
+      F32 * BT * V,
+      ...[C, QD, KD, F].flatMap((n) => [F32 * BT * n, F32 * BT * n, F32 * BT * n]),
+    ]);
+    add("AdamW moments m, v", "adam.m", [P, P, 2 * F32]); // + the clip scalars
+  }
+  if (role === "peer") {
+    add("θ_start, error feedback", "compressor.e", [P, P]);
+    const t = compressorTraffic(layout, {});
+    add("compressor read-back, upload", "compressor.read_back", [t.readBack, t.upload]);
+  }
+  const total = parts.reduce((a, p) => a + p.bytes, 0);
+  const largest = parts.reduce((a, p) => (p.largest > a.largest ? p : a));
+  return { role, batch, seqLen, parts, total, largest };
+}
+
+/** Bytes as `3.65 GiB`, `128 MiB`, `12.0 KiB`. */
+export function formatBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  const text = i === 0 || Number.isInteger(n) ? String(n) : n.toFixed(n < 10 ? 2 : 1);
+  return `${text} ${units[i]}`;
+}
+
+/** Lines for a log: the total, then each part. */
+export function describeMemory(name: string, m: MemoryNeeds): string[] {
+  return [
+    `memory (${m.role}, ${name}, batch ${m.batch} × ${m.seqLen}): ${
+      formatBytes(m.total)
+    } in all, ` +
+    `largest buffer ${formatBytes(m.largest.largest)} (${m.largest.label})`,
+    ...m.parts.map((p) => `  ${p.what}: ${formatBytes(p.bytes)}`),
+  ];
+}
+
+/**
+ * Throws {@linkcode ConfigError} when one of `m`'s buffers is larger than the device can
+ * allocate (`maxBufferSize`) or bind (`maxStorageBufferBindingSize`; every buffer here is a
+ * storage binding of some kernel), e.g. `preset 1b needs a 3.65 GiB buffer for the parameters
+ * (params); this adapter binds at most 128 MiB per buffer (maxStorageBufferBindingSize)`.
+ */
+export function checkBufferLimits(name: string, m: MemoryNeeds, limits: BufferLimits): void {
+  const p = m.largest;
+  const over = (limit: number, verb: string, field: string) => {
+    if (p.largest > limit) {
+      throw new ConfigError(
+        `${name} needs a ${formatBytes(p.largest)} buffer for the ${p.what} (${p.label}); ` +
+          `this adapter ${verb} at most ${formatBytes(limit)} per buffer (${field})`,
+      );
+    }
+  };
+  over(limits.maxBufferSize, "allocates", "maxBufferSize");
+  over(limits.maxStorageBufferBindingSize, "binds", "maxStorageBufferBindingSize");
+}
+
+/**
+ * Throws {@linkcode ConfigError} when `m` needs more than `available` bytes of host memory
+ * (the CPU backend keeps every buffer in one process).
+ */
+export function checkHostMemory(name: string, m: MemoryNeeds, available: number): void {
+  if (m.total > available) {
+    throw new ConfigError(
+      `${name} needs ${formatBytes(m.total)} for one ${m.role} step at batch ${m.batch}; ` +
+        `this machine has ${formatBytes(available)} of memory`,
+    );
+  }
+}
