@@ -33,7 +33,6 @@ done
 if [ "$PREPARE" = 1 ]; then
   set -e
   mkdir -p .gpu
-  grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>"$(git rev-parse --git-common-dir)/info/exclude"
   xz -T1 -6 -c node_modules/.bin/deno >.gpu/deno.xz
   rm -rf .gpu/webgpu && mkdir -p .gpu/webgpu/dist
   find node_modules/webgpu/ -maxdepth 1 -type f -exec cp {} .gpu/webgpu/ \;

@@ -20,6 +20,7 @@ function status(patch: Partial<RoleStatus>): RoleStatus {
     contributors: 3,
     connections: 2,
     standing: null,
+    credit: null,
     ...patch,
   };
 }

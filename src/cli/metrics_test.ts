@@ -20,6 +20,7 @@ const STATUS: RoleStatus = {
   contributors: 3,
   connections: 2,
   standing: null,
+  credit: null,
 };
 
 Deno.test("metrics serves the role's status as Prometheus text at GET /metrics", async () => {
