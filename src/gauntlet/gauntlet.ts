@@ -2,8 +2,8 @@
  * One window of the validator's judgement (GAUNTLET.md), from the updates that arrived in time
  * to the contributors of the round record and the credit table: copy checks in arrival order,
  * replay checks against the previous window's updates (a stale update), a sample within the
- * evaluation budget, a loss check per sampled update, ratings and
- * penalties in the {@linkcode PeerBook}, then selection. Runtime-neutral: the loss comes from
+ * evaluation budget, a loss check per sampled update, the assignment test of the helpful ones,
+ * ratings and penalties in the {@linkcode PeerBook}, then selection. Runtime-neutral: the loss comes from
  * an injected {@linkcode LossProbe} (the validator's backend), the batches from the caller.
  *
  * @module
@@ -11,6 +11,7 @@
 
 import type { TensorEntry } from "../reference/sparseloco/compress_model.ts";
 import type { CompressedTensor } from "../reference/sparseloco/compress.ts";
+import { assignmentTest } from "./assignment.ts";
 import { likeness } from "./copies.ts";
 import { type Credit, creditTable } from "../protocol/credit.ts";
 import type { GauntletSpec } from "../protocol/gauntlet_spec.ts";
@@ -44,9 +45,12 @@ export interface JudgeContext {
   /** Most contributors of a round. */
   cap: number;
   probe: LossProbe;
-  /** A sample of `address`'s assigned batches of the window. */
+  /**
+   * A sample of `address`'s assigned batches of the window (`assignBatches` of them; the loss
+   * check uses the first `evalBatches`).
+   */
   assigned(address: string): readonly Batch[];
-  /** A sample of data assigned to nobody this window. */
+  /** A sample of data assigned to nobody this window (the loss check uses the first `evalBatches`). */
   unassigned: readonly Batch[];
   /** The validator's seed for sampling (the run's data seed). */
   seed: number;
@@ -69,6 +73,10 @@ export interface Judgement {
   credit: Credit[];
   /** Milliseconds of loss checks, per evaluated update (mean). */
   evalMs: number;
+  /** Assignment z of each tested update (src/gauntlet/assignment.ts). */
+  assignment: Map<string, number>;
+  /** Milliseconds of the assignment test, per tested update (mean). */
+  assignMs: number;
 }
 
 /** Judges window `w` and updates `book`. */
@@ -81,7 +89,13 @@ export async function judgeWindow(
 ): Promise<Judgement> {
   book.beginWindow();
   const byArrival = [...submissions].sort((a, b) => a.arrival - b.arrival || (a.address < b.address ? -1 : 1));
-  const wellFormed = byArrival.filter((s) => s.tensors !== undefined && book.exclusion(s.address, w) === null);
+  // A peer left out for its assignment test is still judged: its mean z moves on, so one that
+  // trains on its own data again (or an honest one after an unlucky run) comes back.
+  const judged = (address: string) => {
+    const x = book.exclusion(address, w);
+    return x === null || x.code === "not-own-data";
+  };
+  const wellFormed = byArrival.filter((s) => s.tensors !== undefined && judged(s.address));
   // Copies: each update against every earlier one; the later uploader carries the verdict.
   const copiers = new Set<string>();
   for (let j = 1; j < wellFormed.length; j++) {
@@ -117,9 +131,7 @@ export async function judgeWindow(
     const worst = Math.max(...n.map((x, t) => clip[t] > 0 ? x / clip[t] : x > 0 ? Infinity : 0));
     if (worst > spec.maxNormRatio) oversized.set(address, `norm ${worst.toFixed(0)}× the window's median`);
   }
-  const eligible = wellFormed.filter((s) =>
-    book.exclusion(s.address, w) === null && !oversized.has(s.address)
-  );
+  const eligible = wellFormed.filter((s) => judged(s.address) && !oversized.has(s.address));
   const sampled = new Set(sampleForEvaluation(eligible, book, w, spec, ctx.seed));
   // Every update is tested at a common norm, so the score is the direction's, not the size's:
   // the window's median, and where the norms are spread (a hostile half can move the median
@@ -142,9 +154,8 @@ export async function judgeWindow(
         scaledToNorms(s.tensors!, norms.get(s.address)!, target),
         target,
         ctx.alpha * spec.evalStep,
-        spec.assignMargin,
-        ctx.assigned(s.address),
-        ctx.unassigned,
+        ctx.assigned(s.address).slice(0, spec.evalBatches),
+        ctx.unassigned.slice(0, spec.evalBatches),
       );
       if (best === undefined || c.gradScore > best.gradScore) best = c;
     }
@@ -180,16 +191,46 @@ export async function judgeWindow(
     }
     for (const address of oversized.keys()) checks.delete(address);
   }
+  // The assignment test, among the updates that pass (the others are out anyway, and a
+  // hostile direction would be a poor reference), at the window's common norm.
+  const best = Math.max(0, ...[...checks.values()].map((c) => c.gradScore).filter(Number.isFinite));
+  const passing = eligible.filter((s) => {
+    const c = checks.get(s.address);
+    return c !== undefined && c.gradScore > 0 && c.gradScore >= spec.passRatio * best;
+  }).sort((a, b) => (a.address < b.address ? -1 : 1));
+  const t1 = performance.now();
+  const assignment = await assignmentTest(
+    ctx.probe,
+    ctx.theta,
+    ctx.layout,
+    passing.map((s) => ({
+      address: s.address,
+      tensors: scaledToNorms(s.tensors!, norms.get(s.address)!, clip),
+      assigned: ctx.assigned(s.address),
+    })),
+    clip,
+    ctx.alpha * spec.evalStep,
+    spec.assignRefs,
+    ctx.unassigned,
+  );
+  const assignMs = passing.length > 0 ? (performance.now() - t1) / passing.length : 0;
   const outcomes = new Map<string, Outcome>();
   for (const s of byArrival) {
     const c = checks.get(s.address);
+    const z = assignment.get(s.address);
+    const assignZ = z === undefined || Number.isNaN(z) ? null : z;
     const problem = s.problem ?? oversized.get(s.address);
     outcomes.set(
       s.address,
       problem !== undefined
         ? { kind: "malformed", why: problem }
         : c !== undefined
-        ? { kind: "evaluated", gradScore: c.gradScore, indicator: c.indicator }
+        ? {
+          kind: "evaluated",
+          gradScore: c.gradScore,
+          indicator: assignZ === null ? c.indicator : assignZ >= spec.assignZ ? 1 : -1,
+          assignZ,
+        }
         : { kind: "skipped" },
     );
   }
@@ -206,5 +247,7 @@ export async function judgeWindow(
     scores,
     credit: creditTable(selection.selected, spec),
     evalMs,
+    assignment,
+    assignMs,
   };
 }

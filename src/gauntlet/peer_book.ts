@@ -16,7 +16,8 @@ import { newRating, rateWindow, type Rating, ratingOrdinal } from "./ratings.ts"
 
 /** One window's verdict on a peer. */
 export type Outcome =
-  | { kind: "evaluated"; gradScore: number; indicator: 1 | -1 }
+  /** `assignZ`: the window's assignment z (src/gauntlet/assignment.ts); null or absent: not tested. */
+  | { kind: "evaluated"; gradScore: number; indicator: 1 | -1; assignZ?: number | null }
   | { kind: "missing" }
   /** Sent an update but was not drawn for evaluation: present, not rated. */
   | { kind: "skipped" }
@@ -45,11 +46,15 @@ export interface PeerEntry {
   reason: string;
   /** Whom a copy ban copied (null otherwise): round records name the victim. */
   copyOf: string | null;
+  /** The last `assignWindows` assignment z values, oldest first. */
+  assignZs: number[];
+  /** Assignment tests since the last reset (the warm-up counts them). */
+  assignTests: number;
 }
 
 /** Why a peer may not enter an aggregate. */
 export interface Exclusion {
-  code: "banned" | "copy" | "negative-streak";
+  code: "banned" | "copy" | "negative-streak" | "not-own-data";
   /** A ban's last window (0 otherwise). */
   until: number;
   /** The victim of a copy (null otherwise). */
@@ -105,6 +110,8 @@ export class PeerBook {
         bannedThrough: -1,
         reason: "",
         copyOf: null,
+        assignZs: [],
+        assignTests: 0,
       };
       this.#peers.set(address, e);
     }
@@ -141,7 +148,22 @@ export class PeerBook {
         text: `${e.negativeStreak} negative evaluations in a row`,
       };
     }
+    const z = this.#assignMean(e);
+    if (z !== null && z < this.#spec.assignZ) {
+      return {
+        code: "not-own-data",
+        until: 0,
+        other: null,
+        text: `not shown to train on its assigned data (mean z ${z.toFixed(2)} over ${e.assignZs.length} windows)`,
+      };
+    }
     return null;
+  }
+
+  /** The mean assignment z once past the warm-up (null before, or without tests). */
+  #assignMean(e: PeerEntry): number | null {
+    if (e.assignTests < this.#spec.assignWarmup || e.assignZs.length === 0) return null;
+    return e.assignZs.reduce((a, b) => a + b, 0) / e.assignZs.length;
   }
 
   /** Bans `address` through window `w + banWindows − 1` and resets its rating. */
@@ -207,18 +229,21 @@ export class PeerBook {
     for (const address of new Set([...this.#peers.keys(), ...outcomes.keys()])) {
       const e = this.entry(address), o = outcomes.get(address) ?? { kind: "missing" as const };
       const present = o.kind !== "missing";
-      // The indicator counts only with a margin: at margin 0 an honest peer's own-data drop
-      // beats the unassigned drop by a hair or not (0.00101 vs 0.00100 on the tiny model), a
-      // coin flip that left honest peers out after three unlucky windows in a real swarm.
-      const negative = o.kind === "malformed" ||
-        (o.kind === "evaluated" &&
-          (o.gradScore <= 0 || (s.assignMargin > 0 && o.indicator < 0)));
+      // The indicator alone is never a negative evaluation: one window's is noisy (a coin flip
+      // for the reference's test on the tiny model, which left honest peers out after three
+      // unlucky windows in a real swarm); the assignment test's mean decides instead.
+      const negative = o.kind === "malformed" || (o.kind === "evaluated" && o.gradScore <= 0);
       e.recent.push({ window: w, present, negative });
       while (e.recent.length > s.historyWindows) e.recent.shift();
       if (o.kind === "evaluated") {
         e.evaluations++;
         e.lastEvaluated = w;
         e.indicatorEma = (1 - s.indicatorEma) * e.indicatorEma + s.indicatorEma * o.indicator;
+        if (o.assignZ !== undefined && o.assignZ !== null) {
+          e.assignZs.push(o.assignZ);
+          while (e.assignZs.length > s.assignWindows) e.assignZs.shift();
+          e.assignTests++;
+        }
       }
       e.missStreak = present ? 0 : e.missStreak + 1;
       if (o.kind === "evaluated" || o.kind === "malformed") {
@@ -237,6 +262,8 @@ export class PeerBook {
         e.reason = `malformed update: ${o.why}`;
       } else if (e.negativeStreak >= s.negativeStreak) {
         e.reason = `${e.negativeStreak} negative evaluations in a row`;
+      } else {
+        e.reason = this.exclusion(address, w)?.text ?? "";
       }
     }
   }
@@ -271,6 +298,8 @@ export class PeerBook {
     e.indicatorEma = 0;
     e.evaluations = 0;
     e.negativeStreak = 0;
+    e.assignZs = [];
+    e.assignTests = 0;
   }
 
   /** JSON-safe state (peers in insertion order, evidence in order). */
@@ -297,7 +326,12 @@ export class PeerBook {
       ) {
         throw new TypeError(`peer book: entry ${typeof address === "string" ? address : "?"} is damaged`);
       }
-      peers.set(address, e);
+      // Books written before the assignment test have no z history: it starts afresh.
+      const zs = e.assignZs ?? [];
+      if (!Array.isArray(zs) || !zs.every(num) || !num(e.assignTests ?? 0)) {
+        throw new TypeError(`peer book: entry ${address} is damaged`);
+      }
+      peers.set(address, { ...e, assignZs: zs, assignTests: e.assignTests ?? 0 });
     }
     return new PeerBook(spec, peers, j.evidence);
   }

@@ -102,7 +102,7 @@ export class Scorer {
         w,
         dataPeerIndex(publicKeyFromAddress(address)),
         nobody,
-        this.spec.evalBatches,
+        Math.max(this.spec.assignBatches, this.spec.evalBatches),
         nonce,
       );
     const unassigned = batchesOf(ctx.genesis.validators[0]).unassigned;
