@@ -119,7 +119,7 @@ interface RunResult {
   honestIdleShare: number;
   exited: string[];
   /** Per window, per honest peer: inner steps taken (H is the genesis's). */
-  honestSteps: { window: number; steps: number[] }[];
+  honestSteps: { window: number; steps: (number | null)[] }[];
   /** Honest peers short of H steps: "window 2: h1 3/4". */
   honestShort: string[];
   /** Why the final hash differs from clean-3's, as far as the run shows ("" when it does not differ). */
@@ -165,10 +165,12 @@ for (const r of RUNS) {
   const H = run.genesis.sparseloco.H;
   const honestSteps = run.records.map((x) => ({
     window: x.window,
-    steps: run.honest.map((h) => run.rounds.find((o) => o.e.address === h && o.e.window === x.window)?.e.steps ?? 0),
+    // null: no round report (a peer reports a window once its record is applied, so the last
+    // window's may come after the run ends).
+    steps: run.honest.map((h) => run.rounds.find((o) => o.e.address === h && o.e.window === x.window)?.e.steps ?? null),
   }));
   const honestShort = honestSteps.flatMap((x) =>
-    x.steps.flatMap((n, i) => n < H ? [`window ${x.window}: h${i} ${n}/${H}`] : [])
+    x.steps.flatMap((n, i) => n !== null && n < H ? [`window ${x.window}: h${i} ${n}/${H}`] : [])
   );
   const after = run.records.filter((x) => x.window >= 1);
   const ref = clean.get(r.honest);
