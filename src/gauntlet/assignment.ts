@@ -36,7 +36,8 @@ export interface AssignmentCandidate {
  * pair with). Candidate i is paired with the next `refs` candidates (cyclically), so each
  * update is measured on its own batches, on those of the peers it is a reference for, and on
  * `unassigned`: (1 + refs) · assigned + unassigned forward passes per update. `theta` is not
- * modified; a non-finite drop makes the z −∞, fewer than two sequences a side NaN.
+ * modified; a non-finite drop makes the z −∞, fewer than two sequences a side NaN. `pause` is
+ * awaited before every forward pass (one at a time: a probe runs one pass at once).
  */
 export async function assignmentTest(
   probe: LossProbe,
@@ -47,13 +48,19 @@ export async function assignmentTest(
   step: number,
   refs: number,
   unassigned: readonly Batch[],
+  pause: () => Promise<void> = () => Promise.resolve(),
 ): Promise<Map<string, number>> {
   const n = candidates.length, z = new Map<string, number>();
   if (n < 2) return z;
   const r = Math.min(refs, n - 1);
   const refsOf = (i: number) => Array.from({ length: r }, (_, k) => (i + 1 + k) % n);
-  const base = await Promise.all(candidates.map((c) => probe.sequenceLosses(theta, c.assigned)));
-  const baseU = await probe.sequenceLosses(theta, unassigned);
+  const losses = async (params: Float32Array, batches: readonly Batch[]) => {
+    await pause();
+    return probe.sequenceLosses(params, batches);
+  };
+  const base: number[][] = [];
+  for (const c of candidates) base.push(await losses(theta, c.assigned));
+  const baseU = await losses(theta, unassigned);
   const drops = (before: number[], after: number[]) =>
     after.map((x, k) => (before[k] - x) / before[k]);
   // own[j][i]: update j's drops on candidate i's sequences (j = i or j a reference of i).
@@ -70,10 +77,10 @@ export async function assignmentTest(
         clipNorms,
       },
     );
-    onU.push(drops(baseU, await probe.sequenceLosses(moved, unassigned)));
+    onU.push(drops(baseU, await losses(moved, unassigned)));
     for (let i = 0; i < n; i++) {
       if (i !== j && !refsOf(i).includes(j)) continue;
-      own[j].set(i, drops(base[i], await probe.sequenceLosses(moved, candidates[i].assigned)));
+      own[j].set(i, drops(base[i], await losses(moved, candidates[i].assigned)));
     }
   }
   for (let i = 0; i < n; i++) {

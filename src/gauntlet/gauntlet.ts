@@ -2,8 +2,10 @@
  * One window of the validator's judgement (GAUNTLET.md), from the updates that arrived in time
  * to the contributors of the round record and the credit table: copy checks in arrival order,
  * replay checks against the previous window's updates (a stale update), a sample within the
- * evaluation budget, a loss check per sampled update, the assignment test of the helpful ones,
- * ratings and penalties in the {@linkcode PeerBook}, then selection. Runtime-neutral: the loss comes from
+ * evaluation budget, a loss check per sampled update, ratings and penalties in the
+ * {@linkcode PeerBook}, then selection. The assignment test of the helpful updates is returned
+ * as a job to run after the record ({@linkcode AssignmentJob}): it costs (1 + refs) ·
+ * assignBatches + 2 · assignBatches forward passes per update, too slow for the record's path. Runtime-neutral: the loss comes from
  * an injected {@linkcode LossProbe} (the validator's backend), the batches from the caller.
  *
  * @module
@@ -37,7 +39,7 @@ export interface Submission extends Candidate {
 
 /** What the judgement of one window needs besides the submissions. */
 export interface JudgeContext {
-  /** θ_w. */
+  /** θ_w; the returned assignment job reads it too, so it must not be changed in place before. */
   theta: Float32Array;
   layout: readonly TensorEntry[];
   /** The run's outer step α. */
@@ -73,10 +75,20 @@ export interface Judgement {
   credit: Credit[];
   /** Milliseconds of loss checks, per evaluated update (mean). */
   evalMs: number;
-  /** Assignment z of each tested update (src/gauntlet/assignment.ts). */
-  assignment: Map<string, number>;
-  /** Milliseconds of the assignment test, per tested update (mean). */
-  assignMs: number;
+  /** The window's assignment test, not run yet: its z values go in with `PeerBook.assigned`. */
+  assignment: AssignmentJob;
+}
+
+/**
+ * Window `window`'s assignment test (src/gauntlet/assignment.ts) of the updates that passed,
+ * against θ_window: the z of each tested address. `pause` runs before every forward pass (to
+ * yield to the event loop, or throw to drop the job).
+ */
+export interface AssignmentJob {
+  window: number;
+  /** Updates the test covers (fewer than two: no test). */
+  tested: number;
+  run(pause?: () => Promise<void>): Promise<Map<string, number>>;
 }
 
 /** Judges window `w` and updates `book`. */
@@ -198,39 +210,39 @@ export async function judgeWindow(
     const c = checks.get(s.address);
     return c !== undefined && c.gradScore > 0 && c.gradScore >= spec.passRatio * best;
   }).sort((a, b) => (a.address < b.address ? -1 : 1));
-  const t1 = performance.now();
-  const assignment = await assignmentTest(
-    ctx.probe,
-    ctx.theta,
-    ctx.layout,
-    passing.map((s) => ({
-      address: s.address,
-      tensors: scaledToNorms(s.tensors!, norms.get(s.address)!, clip),
-      assigned: ctx.assigned(s.address),
-    })),
-    clip,
-    ctx.alpha * spec.evalStep,
-    spec.assignRefs,
-    ctx.unassigned,
-  );
-  const assignMs = passing.length > 0 ? (performance.now() - t1) / passing.length : 0;
+  const tested = passing.map((s) => ({
+    address: s.address,
+    tensors: scaledToNorms(s.tensors!, norms.get(s.address)!, clip),
+    assigned: ctx.assigned(s.address),
+  }));
+  const assignment: AssignmentJob = {
+    window: w,
+    tested: tested.length,
+    run: (pause) =>
+      assignmentTest(
+        ctx.probe,
+        ctx.theta,
+        ctx.layout,
+        tested,
+        clip,
+        ctx.alpha * spec.evalStep,
+        spec.assignRefs,
+        ctx.unassigned,
+        pause,
+      ),
+  };
+  const deferred = new Set(tested.length >= 2 ? tested.map((t) => t.address) : []);
   const outcomes = new Map<string, Outcome>();
   for (const s of byArrival) {
     const c = checks.get(s.address);
-    const z = assignment.get(s.address);
-    const assignZ = z === undefined || Number.isNaN(z) ? null : z;
     const problem = s.problem ?? oversized.get(s.address);
     outcomes.set(
       s.address,
       problem !== undefined
         ? { kind: "malformed", why: problem }
         : c !== undefined
-        ? {
-          kind: "evaluated",
-          gradScore: c.gradScore,
-          indicator: assignZ === null ? c.indicator : assignZ >= spec.assignZ ? 1 : -1,
-          assignZ,
-        }
+        // A tested update's indicator is its z's, once the job has run (PeerBook.assigned).
+        ? { kind: "evaluated", gradScore: c.gradScore, indicator: deferred.has(s.address) ? null : c.indicator }
         : { kind: "skipped" },
     );
   }
@@ -248,6 +260,5 @@ export async function judgeWindow(
     credit: creditTable(selection.selected, spec),
     evalMs,
     assignment,
-    assignMs,
   };
 }

@@ -16,8 +16,12 @@ import { newRating, rateWindow, type Rating, ratingOrdinal } from "./ratings.ts"
 
 /** One window's verdict on a peer. */
 export type Outcome =
-  /** `assignZ`: the window's assignment z (src/gauntlet/assignment.ts); null or absent: not tested. */
-  | { kind: "evaluated"; gradScore: number; indicator: 1 | -1; assignZ?: number | null }
+  /**
+   * `assignZ`: the window's assignment z (src/gauntlet/assignment.ts); null or absent: not tested
+   * (yet). `indicator` null: it is the assignment test's, which runs after the window's record
+   * and comes in through {@linkcode PeerBook.assigned}.
+   */
+  | { kind: "evaluated"; gradScore: number; indicator: 1 | -1 | null; assignZ?: number | null }
   | { kind: "missing" }
   /** Sent an update but was not drawn for evaluation: present, not rated. */
   | { kind: "skipped" }
@@ -238,12 +242,8 @@ export class PeerBook {
       if (o.kind === "evaluated") {
         e.evaluations++;
         e.lastEvaluated = w;
-        e.indicatorEma = (1 - s.indicatorEma) * e.indicatorEma + s.indicatorEma * o.indicator;
-        if (o.assignZ !== undefined && o.assignZ !== null) {
-          e.assignZs.push(o.assignZ);
-          while (e.assignZs.length > s.assignWindows) e.assignZs.shift();
-          e.assignTests++;
-        }
+        if (o.assignZ !== undefined && o.assignZ !== null) this.#assign(e, o.assignZ);
+        else if (o.indicator !== null) this.#indicate(e, o.indicator);
       }
       e.missStreak = present ? 0 : e.missStreak + 1;
       if (o.kind === "evaluated" || o.kind === "malformed") {
@@ -266,6 +266,33 @@ export class PeerBook {
         e.reason = this.exclusion(address, w)?.text ?? "";
       }
     }
+  }
+
+  /**
+   * The assignment z values of window `w` (measured after its record, while window w + 1 ran):
+   * each becomes the peer's indicator of window `w` and enters its mean z, so a peer below the
+   * threshold is left out from window w + 1's record on. A peer banned or reset since (its
+   * history starts afresh) gets nothing; a NaN z is no test.
+   */
+  assigned(w: number, zs: ReadonlyMap<string, number>): void {
+    for (const [address, z] of zs) {
+      const e = this.#peers.get(address);
+      if (e === undefined || Number.isNaN(z) || e.bannedThrough > w || e.evaluations === 0) continue;
+      this.#assign(e, z);
+      if (e.reason === "") e.reason = this.exclusion(address, w + 1)?.text ?? "";
+    }
+  }
+
+  #assign(e: PeerEntry, z: number): void {
+    this.#indicate(e, z >= this.#spec.assignZ ? 1 : -1);
+    e.assignZs.push(z);
+    while (e.assignZs.length > this.#spec.assignWindows) e.assignZs.shift();
+    e.assignTests++;
+  }
+
+  #indicate(e: PeerEntry, indicator: 1 | -1): void {
+    const a = this.#spec.indicatorEma;
+    e.indicatorEma = (1 - a) * e.indicatorEma + a * indicator;
   }
 
   /**

@@ -89,6 +89,29 @@ Deno.test("PeerBook leaves out a peer whose mean assignment z stays low, after t
   assertEquals(book.exclusion("eve", 5 + spec.assignWindows), null);
 });
 
+Deno.test("PeerBook.assigned folds a window's z in after its record: out from the next window", () => {
+  const book = new PeerBook(spec);
+  const deferred: Outcome = { kind: "evaluated", gradScore: 0.01, indicator: null };
+  const z = (w: number) => new Map([["a", 2.5], ["eve", w % 2 === 0 ? -0.5 : 0.2]]);
+  for (let w = 0; w < spec.assignWarmup; w++) {
+    run(book, ["a", "eve"], 1, () => deferred, w);
+    // The record of window w is out before its z are known.
+    assertEquals(book.exclusion("eve", w), null, `window ${w}`);
+    if (w === 0) assertEquals(book.entry("eve").indicatorEma, 0, "no indicator before its test");
+    book.assigned(w, z(w));
+  }
+  const e = book.exclusion("eve", spec.assignWarmup);
+  assertEquals(e?.code, "not-own-data");
+  assertEquals(book.entry("eve").reason, e!.text);
+  assert(book.entry("eve").indicatorEma < 0, "the z's indicator enters the EMA");
+  assertEquals(book.exclusion("a", spec.assignWarmup), null);
+  assert(book.entry("a").indicatorEma > 0);
+  // A peer banned since the window was judged gets nothing: its history started afresh.
+  book.equivocated({ address: "a", window: spec.assignWarmup, payloads: ["00", "11"] });
+  book.assigned(spec.assignWarmup - 1, new Map([["a", 2.5]]));
+  assertEquals(book.entry("a").assignZs, []);
+});
+
 Deno.test("PeerBook at margin 0 does not leave out a helpful peer for its indicator alone", () => {
   // Measured on the tiny model: an honest peer's indicator is close to a coin flip at margin
   // 0; three −1 in a row must not exclude it.

@@ -108,6 +108,7 @@ export class Validator {
     this.#stopped = true;
     this.#waker.wake();
     await this.#running;
+    await this.#c.scorer.stop();
     this.#c.net.stop();
   }
 
