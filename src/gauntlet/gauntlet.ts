@@ -154,20 +154,34 @@ export async function judgeWindow(
   });
   const targets = clip.some((c, t) => c > 2 * lower[t]) ? [clip, lower] : [clip];
   const checks = new Map<string, LossCheckResult>();
+  // θ_w's losses on a batch list are the same for every update and target: computed once
+  // (the unassigned ones once a window), which saves most of the record's forward passes.
+  const before = new WeakMap<readonly Batch[], Promise<number>>();
+  const probe: LossProbe = {
+    loss(params, batches) {
+      if (params !== ctx.theta) return ctx.probe.loss(params, batches);
+      let l = before.get(batches);
+      if (l === undefined) before.set(batches, l = ctx.probe.loss(params, batches));
+      return l;
+    },
+    sequenceLosses: (params, batches) => ctx.probe.sequenceLosses(params, batches),
+  };
+  const unassigned = ctx.unassigned.slice(0, spec.evalBatches);
   const t0 = performance.now();
   for (const s of eligible) {
     if (!sampled.has(s.address)) continue;
     let best: LossCheckResult | undefined;
+    const assigned = ctx.assigned(s.address).slice(0, spec.evalBatches);
     for (const target of targets) {
       const c = await lossCheck(
-        ctx.probe,
+        probe,
         ctx.theta,
         ctx.layout,
         scaledToNorms(s.tensors!, norms.get(s.address)!, target),
         target,
         ctx.alpha * spec.evalStep,
-        ctx.assigned(s.address).slice(0, spec.evalBatches),
-        ctx.unassigned.slice(0, spec.evalBatches),
+        assigned,
+        unassigned,
       );
       if (best === undefined || c.gradScore > best.gradScore) best = c;
     }
