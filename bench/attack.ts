@@ -19,6 +19,7 @@ import { cpuOps } from "../src/backend/cpu_ops.ts";
 import { FileStore } from "../src/cli/file_store.ts";
 import { loadRunData } from "../src/cli/run_data.ts";
 import { Sampler } from "../src/data/sampler.ts";
+import { assignmentTest } from "../src/gauntlet/assignment.ts";
 import { lossCheck, tensorNorms } from "../src/gauntlet/loss_check.ts";
 import { KeySigner } from "../src/identity/key_signer.ts";
 import { identityReady } from "../src/identity/signer.ts";
@@ -100,6 +101,9 @@ interface AttackerResult {
 
 interface RunResult {
   name: string;
+  /** When the run was measured (ISO) and its window length: --only keeps older runs. */
+  measured: string;
+  windowMs: number;
   honest: number;
   windows: number;
   attackers: AttackerResult[];
@@ -114,6 +118,12 @@ interface RunResult {
   meanScoringMs: number;
   honestIdleShare: number;
   exited: string[];
+  /** Per window, per honest peer: inner steps taken (H is the genesis's). */
+  honestSteps: { window: number; steps: (number | null)[] }[];
+  /** Honest peers short of H steps: "window 2: h1 3/4". */
+  honestShort: string[];
+  /** Why the final hash differs from clean-3's, as far as the run shows ("" when it does not differ). */
+  hashNote: string;
   /** Per window: who was selected ("h0"… honest, "a0:kind"… attackers) and how late. */
   records: { window: number; selected: string[]; lateMs: number }[];
 }
@@ -121,7 +131,11 @@ interface RunResult {
 const only = args.only === "" ? null : args.only!.split(",");
 /** With --only, the other runs are kept from the last bench/attack.json. */
 const kept: RunResult[] = only === null ? [] : await Deno.readTextFile("bench/attack.json")
-  .then((t) => (JSON.parse(t).runs as RunResult[]).filter((r) => !only.includes(r.name)))
+  .then((t) => {
+    const j = JSON.parse(t);
+    return (j.runs as RunResult[]).filter((r) => !only.includes(r.name))
+      .map((r) => ({ ...r, measured: r.measured ?? j.date, windowMs: r.windowMs ?? j.windowMs }));
+  })
   .catch(() => []);
 const results: RunResult[] = [];
 const clean = new Map<number, RunResult>();
@@ -148,11 +162,23 @@ for (const r of RUNS) {
   const loss = await heldOutLoss(dir, run.genesis, valid);
   const last = run.records.at(-1);
   const validator = run.logs.filter((l) => l.startsWith("validator: "));
+  const H = run.genesis.sparseloco.H;
+  const honestSteps = run.records.map((x) => ({
+    window: x.window,
+    // null: no round report (a peer reports a window once its record is applied, so the last
+    // window's may come after the run ends).
+    steps: run.honest.map((h) => run.rounds.find((o) => o.e.address === h && o.e.window === x.window)?.e.steps ?? null),
+  }));
+  const honestShort = honestSteps.flatMap((x) =>
+    x.steps.flatMap((n, i) => n !== null && n < H ? [`window ${x.window}: h${i} ${n}/${H}`] : [])
+  );
   const after = run.records.filter((x) => x.window >= 1);
   const ref = clean.get(r.honest);
   const rounds = run.rounds.filter((x) => x.e.window >= 1);
   const res: RunResult = {
     name: r.name,
+    measured: new Date().toISOString(),
+    windowMs: WINDOW_MS,
     honest: r.honest,
     windows: run.records.length,
     attackers: r.attacks.map((kind, i) => {
@@ -185,6 +211,9 @@ for (const r of RUNS) {
     honestPenalised: validator.filter((l) =>
       run.honest.some((h) => l.includes(h.slice(0, 8))) && /left out|banned/.test(l)
     ),
+    honestSteps,
+    honestShort,
+    hashNote: "",
     maxRecordLateMs: Math.max(...run.records.map((x) => x.lateMs)),
     meanScoringMs: mean(scoringMs(run)),
     honestIdleShare: mean(rounds.map((x) => x.e.idleMs)) /
@@ -199,15 +228,30 @@ for (const r of RUNS) {
       lateMs: x.lateMs,
     })),
   };
+  if (ref !== undefined && !res.sameHashAsClean) {
+    // Every honest peer took its H steps and the same peers were selected in every window:
+    // only then would a different hash be a bug.
+    const picks = (x: RunResult) => x.records.map((y) => y.selected.filter((a) => a.startsWith("h")).sort().join(","));
+    const sameSelections = picks(res).join(";") === picks(ref).join(";");
+    const short = [...res.honestShort, ...ref.honestShort.map((x) => `clean: ${x}`)];
+    res.hashNote = !sameSelections
+      ? "the honest selections differ from clean-3's"
+      : short.length > 0
+      ? `explained: honest peers short of H (${short.join(", ")})`
+      : "UNEXPLAINED: same selections, every honest peer took H steps";
+  }
   if (r.attacks.length === 0) clean.set(r.honest, res);
   console.log(JSON.stringify(res));
   results.push(res);
 }
 
-/** One loss check per peer on the CPU backend: its time at a preset and the default batch. */
+/**
+ * The scoring of one peer on the CPU backend at a preset and the default batch: its loss check
+ * and its share of the assignment test.
+ */
 async function evalTime(
   preset: string,
-): Promise<{ preset: string; params: number; batch: number; evalMs: number }> {
+): Promise<{ preset: string; params: number; batch: number; lossMs: number; assignMs: number; evalMs: number }> {
   const genesis = localGenesis({
     validators: [KeySigner.fromUri("//Alice").address],
     genesisTime: 0,
@@ -230,16 +274,10 @@ async function evalTime(
     ctx.compress,
   ) as QuantizedTensor[];
   const times: number[] = [];
+  const batchesOf = (w: number, peer: number) =>
+    evaluationBatches(sampler, genesis.sparseloco.H, w, peer, 2, GAUNTLET_DEFAULTS.assignBatches, 7);
   for (let i = 0; i < 3; i++) {
-    const b = evaluationBatches(
-      sampler,
-      genesis.sparseloco.H,
-      i,
-      1,
-      2,
-      GAUNTLET_DEFAULTS.evalBatches,
-      7,
-    );
+    const b = batchesOf(i, 1);
     const t0 = performance.now();
     await lossCheck(
       probe,
@@ -248,18 +286,27 @@ async function evalTime(
       update,
       tensorNorms(update),
       0.2,
-      0,
-      b.assigned,
-      b.unassigned,
+      b.assigned.slice(0, GAUNTLET_DEFAULTS.evalBatches),
+      b.unassigned.slice(0, GAUNTLET_DEFAULTS.evalBatches),
     );
     times.push(performance.now() - t0);
   }
-  return {
-    preset,
-    params: ctx.layout.length,
-    batch: genesis.data.batch,
-    evalMs: times.sort((a, b) => a - b)[1],
-  };
+  // The assignment test of assignRefs + 1 updates (each paired with assignRefs others), once.
+  const n = GAUNTLET_DEFAULTS.assignRefs + 1;
+  const t1 = performance.now();
+  await assignmentTest(
+    probe,
+    theta,
+    ctx.tensors,
+    Array.from({ length: n }, (_, i) => ({ address: `p${i}`, tensors: update, assigned: batchesOf(0, 10 + i).assigned })),
+    tensorNorms(update),
+    0.2,
+    GAUNTLET_DEFAULTS.assignRefs,
+    batchesOf(0, 1).unassigned,
+  );
+  const assignMs = (performance.now() - t1) / n;
+  const lossMs = times.sort((a, b) => a - b)[1];
+  return { preset, params: ctx.layout.length, batch: genesis.data.batch, lossMs, assignMs, evalMs: lossMs + assignMs };
 }
 const DEFAULT_WINDOW_MS =
   localGenesis({ validators: [KeySigner.fromUri("//Alice").address], genesisTime: 0 }).windowMs;
@@ -294,14 +341,13 @@ const lines = [
   `Attack runs (\`deno task attack\`, ${
     out.date.slice(0, 10)
   }): 3 honest peers (4 in clean-4) + the attackers, ` +
-  `${WINDOWS} windows of ${
-    WINDOW_MS / 1000
-  } s, tiny model, H 4, batch 2, CPU backend, keys from one seed. ` +
+  `${WINDOWS} windows of the length given per run, tiny model, H 4, batch 2, CPU backend, keys from one seed; ` +
+  `"measured" is when (UTC): \`--only\` reruns some runs and keeps the others' rows. ` +
   `"same hash": the final model hash equals clean-3's; "loss Δ": held-out loss of the final model against clean-3's; ` +
   `honest share: the share of windows ≥ 1 selecting each honest peer.`,
   "",
-  "| run | attacker | selected | why left out (distinct reasons) | same hash | loss Δ | honest share (min) | honest penalised | latest record | scoring / window | honest idle share |",
-  "|---|---|---|---|---|---|---|---|---|---|---|",
+  "| run | measured | window | attacker | selected | why left out (distinct reasons) | same hash | loss Δ | honest share (min) | honest penalised | honest short of H | latest record | scoring / window | honest idle share |",
+  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
 ];
 for (const r of all) {
   const rows = r.attackers.length > 0
@@ -309,12 +355,13 @@ for (const r of all) {
     : [{ kind: "—", selected: 0, reason: "", address: "" }];
   for (const a of rows) {
     lines.push(
-      `| ${r.name} | ${a.kind} | ${a.kind === "—" ? "—" : `${a.selected} / ${r.windows}`} | ${
+      `| ${r.name} | ${r.measured.slice(0, 16).replace("T", " ")} | ${r.windowMs / 1000} s | ${a.kind} | ${a.kind === "—" ? "—" : `${a.selected} / ${r.windows}`} | ${
         a.reason.replaceAll("|", "/")
       } | ` +
         `${r.sameHashAsClean === null ? "(reference)" : r.sameHashAsClean ? "yes" : "no"} | ` +
         `${r.lossDeltaVsClean === null ? r.heldOutLoss.toFixed(4) : pct(r.lossDeltaVsClean)} | ` +
         `${pct(Math.min(...r.honestSelectionShare))} | ${r.honestPenalised.length} | ` +
+        `${(r.honestShort ?? []).join(", ") || "none"} | ` +
         `${(r.maxRecordLateMs / 1000).toFixed(1)} s | ${(r.meanScoringMs / 1000).toFixed(2)} s | ${
           pct(r.honestIdleShare)
         } |`,
@@ -323,17 +370,21 @@ for (const r of all) {
 }
 lines.push(
   "",
-  `Evaluation (one loss check per peer: 4 forward passes of ${GAUNTLET_DEFAULTS.evalBatches} batches, CPU backend, default batch), ` +
+  `Evaluation per peer (loss check: 4 forward passes of ${GAUNTLET_DEFAULTS.evalBatches} batches; assignment test: ` +
+    `${GAUNTLET_DEFAULTS.assignBatches} own and ${2 * GAUNTLET_DEFAULTS.assignBatches} unassigned batches, paired with ` +
+    `${GAUNTLET_DEFAULTS.assignRefs} other updates; CPU backend, default batch), ` +
     `default window ${DEFAULT_WINDOW_MS / 1000} s:`,
   "",
-  "| preset | parameters | batch | eval / peer | share of a window | peers / window | peers within 10% of a window |",
-  "|---|---|---|---|---|---|---|",
+  "| preset | parameters | batch | loss check | assignment test | eval / peer | share of a window | peers / window | peers within 10% of a window |",
+  "|---|---|---|---|---|---|---|---|---|",
   ...evals.map((e) =>
-    `| ${e.preset} | ${e.params} | ${e.batch} | ${(e.evalMs / 1000).toFixed(2)} s | ${
+    `| ${e.preset} | ${e.params} | ${e.batch} | ${(e.lossMs / 1000).toFixed(2)} s | ${(e.assignMs / 1000).toFixed(2)} s | ${(e.evalMs / 1000).toFixed(2)} s | ${
       pct(e.shareOfDefaultWindow)
     } | ${e.peersPerWindow} | ${e.peersWithinGrace} |`
   ),
 );
+const notes = all.filter((r) => r.hashNote);
+if (notes.length > 0) lines.push("", "Hash differences:", "", ...notes.map((r) => `- ${r.name}: ${r.hashNote}`));
 const table = lines.join("\n");
 await writeFileAtomic("bench/attack.md", table + "\n");
 console.log(table);

@@ -128,6 +128,7 @@ export const VERDICTS = [
   "negative-streak",
   "refused",
   "below-cap",
+  "not-own-data",
 ] as const;
 
 /** One of {@linkcode VERDICTS}. */

@@ -24,19 +24,27 @@ export function toyWorld(seed: number) {
     targets.set(inputs, t);
     return { inputs, targets: inputs };
   };
-  const probe: LossProbe = {
-    loss(params, batches) {
-      let s = 0;
-      for (const b of batches) {
-        const t = targets.get(b.inputs)!;
-        for (let i = 0; i < N; i++) s += (params[i] - t[i]) ** 2;
-      }
-      return Promise.resolve(s / batches.length / N);
-    },
+  const lossOf = (params: Float32Array, b: Batch) => {
+    const t = targets.get(b.inputs)!;
+    let s = 0;
+    for (let i = 0; i < N; i++) s += (params[i] - t[i]) ** 2;
+    return s / N;
   };
+  // One "sequence" per batch.
+  const probe: LossProbe = {
+    loss: (params, batches) =>
+      Promise.resolve(batches.reduce((s, b) => s + lossOf(params, b), 0) / batches.length),
+    sequenceLosses: (params, batches) => Promise.resolve(batches.map((b) => lossOf(params, b))),
+  };
+  /** `count` batches of a peer's data `t`: each its own sample around it (a peer's sequences). */
+  const batches = (t: Float32Array, count = 4): Batch[] =>
+    Array.from({ length: count }, () => {
+      const noise = rng.normals(N);
+      return batch(t.map((x, i) => x + noise[i]));
+    });
   /** The compressed update of a peer that trained from `theta` towards `t`, times `scale`. */
   const updateTowards = (theta: Float32Array, t: Float32Array, scale = 1, k = 4096): QuantizedTensor[] => [
     compressTensor(t.map((x, i) => -scale * (x - theta[i])), new Float32Array(N), [64, 64], { k }) as QuantizedTensor,
   ];
-  return { rng, source, batch, probe, updateTowards };
+  return { rng, source, batch, batches, probe, updateTowards };
 }

@@ -2,8 +2,10 @@
  * One window of the validator's judgement (GAUNTLET.md), from the updates that arrived in time
  * to the contributors of the round record and the credit table: copy checks in arrival order,
  * replay checks against the previous window's updates (a stale update), a sample within the
- * evaluation budget, a loss check per sampled update, ratings and
- * penalties in the {@linkcode PeerBook}, then selection. Runtime-neutral: the loss comes from
+ * evaluation budget, a loss check per sampled update, ratings and penalties in the
+ * {@linkcode PeerBook}, then selection. The assignment test of the helpful updates is returned
+ * as a job to run after the record ({@linkcode AssignmentJob}): it costs (1 + refs) ·
+ * assignBatches + 2 · assignBatches forward passes per update, too slow for the record's path. Runtime-neutral: the loss comes from
  * an injected {@linkcode LossProbe} (the validator's backend), the batches from the caller.
  *
  * @module
@@ -11,6 +13,7 @@
 
 import type { TensorEntry } from "../reference/sparseloco/compress_model.ts";
 import type { CompressedTensor } from "../reference/sparseloco/compress.ts";
+import { assignmentTest } from "./assignment.ts";
 import { likeness } from "./copies.ts";
 import { type Credit, creditTable } from "../protocol/credit.ts";
 import type { GauntletSpec } from "../protocol/gauntlet_spec.ts";
@@ -36,7 +39,7 @@ export interface Submission extends Candidate {
 
 /** What the judgement of one window needs besides the submissions. */
 export interface JudgeContext {
-  /** θ_w. */
+  /** θ_w; the returned assignment job reads it too, so it must not be changed in place before. */
   theta: Float32Array;
   layout: readonly TensorEntry[];
   /** The run's outer step α. */
@@ -44,9 +47,12 @@ export interface JudgeContext {
   /** Most contributors of a round. */
   cap: number;
   probe: LossProbe;
-  /** A sample of `address`'s assigned batches of the window. */
+  /**
+   * A sample of `address`'s assigned batches of the window (`assignBatches` of them; the loss
+   * check uses the first `evalBatches`).
+   */
   assigned(address: string): readonly Batch[];
-  /** A sample of data assigned to nobody this window. */
+  /** A sample of data assigned to nobody this window (the loss check uses the first `evalBatches`). */
   unassigned: readonly Batch[];
   /** The validator's seed for sampling (the run's data seed). */
   seed: number;
@@ -71,6 +77,20 @@ export interface Judgement {
   credit: Credit[];
   /** Milliseconds of loss checks, per evaluated update (mean). */
   evalMs: number;
+  /** The window's assignment test, not run yet: its z values go in with `PeerBook.assigned`. */
+  assignment: AssignmentJob;
+}
+
+/**
+ * Window `window`'s assignment test (src/gauntlet/assignment.ts) of the updates that passed,
+ * against θ_window: the z of each tested address. `pause` runs before every forward pass (to
+ * yield to the event loop, or throw to drop the job).
+ */
+export interface AssignmentJob {
+  window: number;
+  /** Updates the test covers (fewer than two: no test). */
+  tested: number;
+  run(pause?: () => Promise<void>): Promise<Map<string, number>>;
 }
 
 /** Judges window `w` and updates `book`. */
@@ -83,7 +103,13 @@ export async function judgeWindow(
 ): Promise<Judgement> {
   book.beginWindow();
   const byArrival = [...submissions].sort((a, b) => a.arrival - b.arrival || (a.address < b.address ? -1 : 1));
-  const wellFormed = byArrival.filter((s) => s.tensors !== undefined && book.exclusion(s.address, w) === null);
+  // A peer left out for its assignment test is still judged: its mean z moves on, so one that
+  // trains on its own data again (or an honest one after an unlucky run) comes back.
+  const judged = (address: string) => {
+    const x = book.exclusion(address, w);
+    return x === null || x.code === "not-own-data";
+  };
+  const wellFormed = byArrival.filter((s) => s.tensors !== undefined && judged(s.address));
   // Copies: each update against every earlier one; the later uploader carries the verdict.
   const copiers = new Set<string>();
   for (let j = 1; j < wellFormed.length; j++) {
@@ -119,9 +145,7 @@ export async function judgeWindow(
     const worst = Math.max(...n.map((x, t) => clip[t] > 0 ? x / clip[t] : x > 0 ? Infinity : 0));
     if (worst > spec.maxNormRatio) oversized.set(address, `norm ${worst.toFixed(0)}× the window's median`);
   }
-  const eligible = wellFormed.filter((s) =>
-    book.exclusion(s.address, w) === null && !oversized.has(s.address)
-  );
+  const eligible = wellFormed.filter((s) => judged(s.address) && !oversized.has(s.address));
   const sampled = new Set(sampleForEvaluation(eligible, book, w, spec, ctx.seed));
   // Every update is tested at a common norm, so the score is the direction's, not the size's:
   // the window's median, and where the norms are spread (a hostile half can move the median
@@ -132,21 +156,34 @@ export async function judgeWindow(
   });
   const targets = clip.some((c, t) => c > 2 * lower[t]) ? [clip, lower] : [clip];
   const checks = new Map<string, LossCheckResult>();
+  // θ_w's losses on a batch list are the same for every update and target: computed once
+  // (the unassigned ones once a window), which saves most of the record's forward passes.
+  const before = new WeakMap<readonly Batch[], Promise<number>>();
+  const probe: LossProbe = {
+    loss(params, batches) {
+      if (params !== ctx.theta) return ctx.probe.loss(params, batches);
+      let l = before.get(batches);
+      if (l === undefined) before.set(batches, l = ctx.probe.loss(params, batches));
+      return l;
+    },
+    sequenceLosses: (params, batches) => ctx.probe.sequenceLosses(params, batches),
+  };
+  const unassigned = ctx.unassigned.slice(0, spec.evalBatches);
   const t0 = performance.now();
   for (const s of eligible) {
     if (!sampled.has(s.address)) continue;
     let best: LossCheckResult | undefined;
+    const assigned = ctx.assigned(s.address).slice(0, spec.evalBatches);
     for (const target of targets) {
       const c = await lossCheck(
-        ctx.probe,
+        probe,
         ctx.theta,
         ctx.layout,
         scaledToNorms(s.tensors!, norms.get(s.address)!, target),
         target,
         ctx.alpha * spec.evalStep,
-        spec.assignMargin,
-        ctx.assigned(s.address),
-        ctx.unassigned,
+        assigned,
+        unassigned,
       );
       if (best === undefined || c.gradScore > best.gradScore) best = c;
     }
@@ -182,6 +219,35 @@ export async function judgeWindow(
     }
     for (const address of oversized.keys()) checks.delete(address);
   }
+  // The assignment test, among the updates that pass (the others are out anyway, and a
+  // hostile direction would be a poor reference), at the window's common norm.
+  const best = Math.max(0, ...[...checks.values()].map((c) => c.gradScore).filter(Number.isFinite));
+  const passing = eligible.filter((s) => {
+    const c = checks.get(s.address);
+    return c !== undefined && c.gradScore > 0 && c.gradScore >= spec.passRatio * best;
+  }).sort((a, b) => (a.address < b.address ? -1 : 1));
+  const tested = passing.map((s) => ({
+    address: s.address,
+    tensors: scaledToNorms(s.tensors!, norms.get(s.address)!, clip),
+    assigned: ctx.assigned(s.address),
+  }));
+  const assignment: AssignmentJob = {
+    window: w,
+    tested: tested.length,
+    run: (pause) =>
+      assignmentTest(
+        ctx.probe,
+        ctx.theta,
+        ctx.layout,
+        tested,
+        clip,
+        ctx.alpha * spec.evalStep,
+        spec.assignRefs,
+        ctx.unassigned,
+        pause,
+      ),
+  };
+  const deferred = new Set(tested.length >= 2 ? tested.map((t) => t.address) : []);
   const outcomes = new Map<string, Outcome>();
   for (const s of byArrival) {
     const c = checks.get(s.address);
@@ -191,7 +257,8 @@ export async function judgeWindow(
       problem !== undefined
         ? { kind: "malformed", why: problem }
         : c !== undefined
-        ? { kind: "evaluated", gradScore: c.gradScore, indicator: c.indicator }
+        // A tested update's indicator is its z's, once the job has run (PeerBook.assigned).
+        ? { kind: "evaluated", gradScore: c.gradScore, indicator: deferred.has(s.address) ? null : c.indicator }
         : { kind: "skipped" },
     );
   }
@@ -208,5 +275,6 @@ export async function judgeWindow(
     scores,
     credit: creditTable(selection.selected, spec, ctx.ownerOf),
     evalMs,
+    assignment,
   };
 }

@@ -4,7 +4,8 @@
  * applied alone (clipped to the window's median norm per tensor, as aggregation would, step
  * α·evalStep); the same two losses again. The gradient score is the relative drop on the
  * unassigned data (does the update help the model?); the assignment indicator says whether
- * the drop on the peer's own data beats it (did it train on what it was given?).
+ * the drop on the peer's own data beats it (the reference's test of whether it trained on what
+ * it was given; src/gauntlet/assignment.ts is ours).
  *
  * @module
  */
@@ -20,9 +21,12 @@ export interface Batch {
   targets: Uint32Array;
 }
 
-/** Mean loss of a model on batches: forward only, on the validator's backend. */
+/** Losses of a model on batches: forward only, on the validator's backend. */
 export interface LossProbe {
+  /** Mean loss over the batches. */
   loss(params: Float32Array, batches: readonly Batch[]): Promise<number>;
+  /** Mean loss of every sequence of the batches, batch by batch (the assignment test's). */
+  sequenceLosses(params: Float32Array, batches: readonly Batch[]): Promise<number[]>;
 }
 
 /** The outcome of one loss test. */
@@ -31,7 +35,10 @@ export interface LossCheckResult {
   gradScore: number;
   /** Relative loss drop on the peer's assigned data. */
   ownDrop: number;
-  /** +1 when `ownDrop` beats `gradScore` by the margin, else −1. */
+  /**
+   * The reference's indicator: +1 when `ownDrop` beats `gradScore`, else −1 (a coin flip on
+   * the tiny model; the assignment test of src/gauntlet/assignment.ts replaces it where it runs).
+   */
   indicator: 1 | -1;
 }
 
@@ -69,10 +76,7 @@ export function medianNorms(norms: readonly (readonly number[])[]): number[] {
   return norms[0].map((_, t) => median(norms.map((n) => n[t])));
 }
 
-/**
- * Runs the loss check with outer step `step` and assignment `margin` (GauntletSpec
- * `assignMargin`); `theta` is not modified.
- */
+/** Runs the loss check with outer step `step`; `theta` is not modified. */
 export async function lossCheck(
   probe: LossProbe,
   theta: Float32Array,
@@ -80,7 +84,6 @@ export async function lossCheck(
   update: readonly CompressedTensor[],
   clipNorms: readonly number[],
   step: number,
-  margin: number,
   assigned: readonly Batch[],
   unassigned: readonly Batch[],
 ): Promise<LossCheckResult> {
@@ -96,5 +99,5 @@ export async function lossCheck(
     // A non-finite loss after the step is the update's doing: the worst score there is.
     return { gradScore: -Infinity, ownDrop: -Infinity, indicator: -1 };
   }
-  return { gradScore, ownDrop, indicator: ownDrop > gradScore + margin * Math.abs(gradScore) ? 1 : -1 };
+  return { gradScore, ownDrop, indicator: ownDrop > gradScore ? 1 : -1 };
 }

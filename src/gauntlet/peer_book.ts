@@ -16,7 +16,12 @@ import { newRating, rateWindow, type Rating, ratingOrdinal } from "./ratings.ts"
 
 /** One window's verdict on a peer. */
 export type Outcome =
-  | { kind: "evaluated"; gradScore: number; indicator: 1 | -1 }
+  /**
+   * `assignZ`: the window's assignment z (src/gauntlet/assignment.ts); null or absent: not tested
+   * (yet). `indicator` null: it is the assignment test's, which runs after the window's record
+   * and comes in through {@linkcode PeerBook.assigned}.
+   */
+  | { kind: "evaluated"; gradScore: number; indicator: 1 | -1 | null; assignZ?: number | null }
   | { kind: "missing" }
   /** Sent an update but was not drawn for evaluation: present, not rated. */
   | { kind: "skipped" }
@@ -45,11 +50,15 @@ export interface PeerEntry {
   reason: string;
   /** Whom a copy ban copied (null otherwise): round records name the victim. */
   copyOf: string | null;
+  /** The last `assignWindows` assignment z values, oldest first. */
+  assignZs: number[];
+  /** Assignment tests since the last reset (the warm-up counts them). */
+  assignTests: number;
 }
 
 /** Why a peer may not enter an aggregate. */
 export interface Exclusion {
-  code: "banned" | "copy" | "negative-streak";
+  code: "banned" | "copy" | "negative-streak" | "not-own-data";
   /** A ban's last window (0 otherwise). */
   until: number;
   /** The victim of a copy (null otherwise). */
@@ -105,6 +114,8 @@ export class PeerBook {
         bannedThrough: -1,
         reason: "",
         copyOf: null,
+        assignZs: [],
+        assignTests: 0,
       };
       this.#peers.set(address, e);
     }
@@ -141,7 +152,22 @@ export class PeerBook {
         text: `${e.negativeStreak} negative evaluations in a row`,
       };
     }
+    const z = this.#assignMean(e);
+    if (z !== null && z < this.#spec.assignZ) {
+      return {
+        code: "not-own-data",
+        until: 0,
+        other: null,
+        text: `not shown to train on its assigned data (mean z ${z.toFixed(2)} over ${e.assignZs.length} windows)`,
+      };
+    }
     return null;
+  }
+
+  /** The mean assignment z once past the warm-up (null before, or without tests). */
+  #assignMean(e: PeerEntry): number | null {
+    if (e.assignTests < this.#spec.assignWarmup || e.assignZs.length === 0) return null;
+    return e.assignZs.reduce((a, b) => a + b, 0) / e.assignZs.length;
   }
 
   /** Bans `address` through window `w + banWindows − 1` and resets its rating. */
@@ -207,18 +233,17 @@ export class PeerBook {
     for (const address of new Set([...this.#peers.keys(), ...outcomes.keys()])) {
       const e = this.entry(address), o = outcomes.get(address) ?? { kind: "missing" as const };
       const present = o.kind !== "missing";
-      // The indicator counts only with a margin: at margin 0 an honest peer's own-data drop
-      // beats the unassigned drop by a hair or not (0.00101 vs 0.00100 on the tiny model), a
-      // coin flip that left honest peers out after three unlucky windows in a real swarm.
-      const negative = o.kind === "malformed" ||
-        (o.kind === "evaluated" &&
-          (o.gradScore <= 0 || (s.assignMargin > 0 && o.indicator < 0)));
+      // The indicator alone is never a negative evaluation: one window's is noisy (a coin flip
+      // for the reference's test on the tiny model, which left honest peers out after three
+      // unlucky windows in a real swarm); the assignment test's mean decides instead.
+      const negative = o.kind === "malformed" || (o.kind === "evaluated" && o.gradScore <= 0);
       e.recent.push({ window: w, present, negative });
       while (e.recent.length > s.historyWindows) e.recent.shift();
       if (o.kind === "evaluated") {
         e.evaluations++;
         e.lastEvaluated = w;
-        e.indicatorEma = (1 - s.indicatorEma) * e.indicatorEma + s.indicatorEma * o.indicator;
+        if (o.assignZ !== undefined && o.assignZ !== null) this.#assign(e, o.assignZ);
+        else if (o.indicator !== null) this.#indicate(e, o.indicator);
       }
       e.missStreak = present ? 0 : e.missStreak + 1;
       if (o.kind === "evaluated" || o.kind === "malformed") {
@@ -237,8 +262,37 @@ export class PeerBook {
         e.reason = `malformed update: ${o.why}`;
       } else if (e.negativeStreak >= s.negativeStreak) {
         e.reason = `${e.negativeStreak} negative evaluations in a row`;
+      } else {
+        e.reason = this.exclusion(address, w)?.text ?? "";
       }
     }
+  }
+
+  /**
+   * The assignment z values of window `w` (measured after its record, while window w + 1 ran):
+   * each becomes the peer's indicator of window `w` and enters its mean z, so a peer below the
+   * threshold is left out from window w + 1's record on. A peer banned or reset since (its
+   * history starts afresh) gets nothing; a NaN z is no test.
+   */
+  assigned(w: number, zs: ReadonlyMap<string, number>): void {
+    for (const [address, z] of zs) {
+      const e = this.#peers.get(address);
+      if (e === undefined || Number.isNaN(z) || e.bannedThrough > w || e.evaluations === 0) continue;
+      this.#assign(e, z);
+      if (e.reason === "") e.reason = this.exclusion(address, w + 1)?.text ?? "";
+    }
+  }
+
+  #assign(e: PeerEntry, z: number): void {
+    this.#indicate(e, z >= this.#spec.assignZ ? 1 : -1);
+    e.assignZs.push(z);
+    while (e.assignZs.length > this.#spec.assignWindows) e.assignZs.shift();
+    e.assignTests++;
+  }
+
+  #indicate(e: PeerEntry, indicator: 1 | -1): void {
+    const a = this.#spec.indicatorEma;
+    e.indicatorEma = (1 - a) * e.indicatorEma + a * indicator;
   }
 
   /**
@@ -271,6 +325,8 @@ export class PeerBook {
     e.indicatorEma = 0;
     e.evaluations = 0;
     e.negativeStreak = 0;
+    e.assignZs = [];
+    e.assignTests = 0;
   }
 
   /** JSON-safe state (peers in insertion order, evidence in order). */
@@ -297,7 +353,12 @@ export class PeerBook {
       ) {
         throw new TypeError(`peer book: entry ${typeof address === "string" ? address : "?"} is damaged`);
       }
-      peers.set(address, e);
+      // Books written before the assignment test have no z history: it starts afresh.
+      const zs = e.assignZs ?? [];
+      if (!Array.isArray(zs) || !zs.every(num) || !num(e.assignTests ?? 0)) {
+        throw new TypeError(`peer book: entry ${address} is damaged`);
+      }
+      peers.set(address, { ...e, assignZs: zs, assignTests: e.assignTests ?? 0 });
     }
     return new PeerBook(spec, peers, j.evidence);
   }

@@ -54,19 +54,62 @@ Deno.test("PeerBook: a negative rating times a negative indicator stays negative
 });
 
 Deno.test("PeerBook leaves a peer out after three negative evaluations in a row", () => {
-  // With an assignment margin, a −1 indicator is evidence of training on other data.
-  const book = new PeerBook({ ...spec, assignMargin: 0.5 });
-  const otherData = (a: string): Outcome =>
-    a === "eve" ? { kind: "evaluated", gradScore: 0.01, indicator: -1 } : good();
-  run(book, ["a", "b", "eve"], 2, otherData);
-  assertEquals(book.exclusion("eve", 2), null);
-  run(book, ["a", "b", "eve"], 1, otherData, 2);
-  assertEquals(book.exclusion("eve", 3)?.text, "3 negative evaluations in a row");
-  assertEquals(book.exclusion("a", 3), null);
-  // A gradient score of zero or less is negative whatever the margin.
+  // A gradient score of zero or less is negative; the indicator alone never is.
   const zero = new PeerBook(spec);
-  run(zero, ["a", "b", "z"], 3, (a) => a === "z" ? { kind: "evaluated", gradScore: 0, indicator: 1 } : good());
+  run(zero, ["a", "b", "z"], 2, (a) => a === "z" ? { kind: "evaluated", gradScore: 0, indicator: 1 } : good());
+  assertEquals(zero.exclusion("z", 2), null);
+  run(zero, ["a", "b", "z"], 1, (a) => a === "z" ? { kind: "evaluated", gradScore: 0, indicator: 1 } : good(), 2);
   assertEquals(zero.exclusion("z", 3)?.text, "3 negative evaluations in a row");
+  assertEquals(zero.exclusion("a", 3), null);
+});
+
+Deno.test("PeerBook leaves out a peer whose mean assignment z stays low, after the warm-up", () => {
+  const book = new PeerBook(spec);
+  // Honest z values as measured on the tiny model (one unlucky window of ten below 1), and an
+  // other-data peer's around 0 with one lucky window.
+  const honest = [2.6, 0.3, 2.9, 1.9, 3.4];
+  const other = [1.5, -0.7, 0.2, 0.9, -1.3];
+  const outcome = (a: string, w: number): Outcome => ({
+    kind: "evaluated",
+    gradScore: 0.01,
+    indicator: 1,
+    assignZ: a === "eve" ? other[w] : honest[w],
+  });
+  run(book, ["a", "eve"], spec.assignWarmup - 1, outcome);
+  assertEquals(book.exclusion("eve", spec.assignWarmup - 1), null, "not before the warm-up");
+  run(book, ["a", "eve"], 5 - (spec.assignWarmup - 1), outcome, spec.assignWarmup - 1);
+  const e = book.exclusion("eve", 5);
+  assertEquals(e?.code, "not-own-data");
+  assert(e!.text.startsWith("not shown to train on its assigned data (mean z"), e!.text);
+  assertEquals(book.entry("eve").reason, e!.text);
+  assertEquals(book.exclusion("a", 5), null, "an unlucky window does not exclude an honest peer");
+  assertEquals(book.entry("a").reason, "");
+  // Only the last assignWindows count: eve training honestly from now on is let back in.
+  run(book, ["a", "eve"], spec.assignWindows, (a) => ({ ...outcome(a, 0), assignZ: 2.5 }), 5);
+  assertEquals(book.exclusion("eve", 5 + spec.assignWindows), null);
+});
+
+Deno.test("PeerBook.assigned folds a window's z in after its record: out from the next window", () => {
+  const book = new PeerBook(spec);
+  const deferred: Outcome = { kind: "evaluated", gradScore: 0.01, indicator: null };
+  const z = (w: number) => new Map([["a", 2.5], ["eve", w % 2 === 0 ? -0.5 : 0.2]]);
+  for (let w = 0; w < spec.assignWarmup; w++) {
+    run(book, ["a", "eve"], 1, () => deferred, w);
+    // The record of window w is out before its z are known.
+    assertEquals(book.exclusion("eve", w), null, `window ${w}`);
+    if (w === 0) assertEquals(book.entry("eve").indicatorEma, 0, "no indicator before its test");
+    book.assigned(w, z(w));
+  }
+  const e = book.exclusion("eve", spec.assignWarmup);
+  assertEquals(e?.code, "not-own-data");
+  assertEquals(book.entry("eve").reason, e!.text);
+  assert(book.entry("eve").indicatorEma < 0, "the z's indicator enters the EMA");
+  assertEquals(book.exclusion("a", spec.assignWarmup), null);
+  assert(book.entry("a").indicatorEma > 0);
+  // A peer banned since the window was judged gets nothing: its history started afresh.
+  book.equivocated({ address: "a", window: spec.assignWarmup, payloads: ["00", "11"] });
+  book.assigned(spec.assignWarmup - 1, new Map([["a", 2.5]]));
+  assertEquals(book.entry("a").assignZs, []);
 });
 
 Deno.test("PeerBook at margin 0 does not leave out a helpful peer for its indicator alone", () => {
@@ -120,11 +163,16 @@ Deno.test("PeerBook logs equivocation evidence and bans the key", () => {
 
 Deno.test("PeerBook survives a JSON round trip and refuses a damaged one", () => {
   const book = new PeerBook(spec);
-  run(book, ["a", "b", "c"], 3, (a) => good(a === "a" ? 0.05 : 0.01));
+  run(book, ["a", "b", "c"], 3, (a) => ({ ...good(a === "a" ? 0.05 : 0.01), assignZ: a === "b" ? 0 : 2 }));
   book.equivocated({ address: "c", window: 3, payloads: ["aa", "bb"] });
   const again = PeerBook.fromJSON(spec, JSON.parse(JSON.stringify(book)));
   for (const a of ["a", "b", "c"]) assertEquals(again.score(a, 4), book.score(a, 4));
   assertEquals(again.evidence, book.evidence);
+  assertEquals(again.exclusion("b", 3)?.code, "not-own-data", "the z history is kept");
+  // A book written before the assignment test: its z history starts afresh.
+  const old = JSON.parse(JSON.stringify(book));
+  for (const [, e] of old.peers) delete e.assignZs, delete e.assignTests;
+  assertEquals(PeerBook.fromJSON(spec, old).exclusion("b", 3), null);
   const damaged = JSON.parse(JSON.stringify(book));
   damaged.peers[1][1].rating.mu = "high";
   assertThrows(() => PeerBook.fromJSON(spec, damaged), TypeError, "entry b is damaged");

@@ -38,15 +38,37 @@ export interface GauntletSpec {
   /** Gradient score a missing or malformed update enters the ranking with. */
   floorScore: number;
   /**
-   * The assignment indicator is +1 only when the drop on the peer's own data beats the drop on
-   * unassigned data by this fraction of the latter. The reference used 0; then a peer trained
-   * on other data gets a coin flip (its own and the unassigned batches are alike to it), while
-   * with a margin it is −1 window after window and is left out after `negativeStreak` — but
-   * only where honest updates beat the margin: on the tiny model from θ₀ an honest peer's own
-   * drop was 0.00101 against 0.00100 unassigned (src/roles/model_probe_test.ts), so the
-   * default stays the reference's 0 until the attack benchmark measures more. (Ours.)
+   * The assignment test (ours; the reference compared one sign, which on the tiny model from θ₀
+   * was a coin flip: own-batch drop 0.00101 against 0.00100 unassigned). Each helpful update is
+   * applied alone and its per-sequence loss drop measured on `assignBatches` of the peer's
+   * assigned batches (at steps it cannot predict, from all H) and on 2·`assignBatches`
+   * unassigned ones, each paired with the median drop of `assignRefs` other updates on the same
+   * sequence. A peer that trained on its data gains more on it than the others do; the test
+   * statistic is the difference of those paired margins, own minus unassigned, over its standard
+   * error (a Welch z). Measured with this code on the tiny model, H 4, batch 2 (8 own
+   * sequences), 3 honest peers and one trained on the next stream, 4 key seeds × 6 windows:
+   * honest z mean 2.30 (sd 1.01; 8% of windows below 1), other-data z mean 0.08 (sd 0.93; 12%
+   * above 1); with the rule below every honest peer was selected in all windows ≥ 1 and the
+   * other-data peer in windows 0 and 1 only, in all 4 seeds. Two refs or 4 unassigned batches
+   * separated less; a larger step (α·1) no better.
    */
-  assignMargin: number;
+  assignBatches: number;
+  /** Other updates each update is paired with in the assignment test. */
+  assignRefs: number;
+  /**
+   * A peer whose mean assignment z over its last `assignWindows` tests is below this is left
+   * out ("not shown to train on its assigned data"); a window's indicator is +1 when its z
+   * reaches it.
+   */
+  assignZ: number;
+  /** Assignment tests averaged. */
+  assignWindows: number;
+  /**
+   * Assignment tests a peer passes through before its mean can leave it out: one window's z
+   * is noisy (an honest peer is below 1 in one window of ten), the mean of three is not (and an
+   * other-data peer is out from its third window, within the 3 the issue allows).
+   */
+  assignWarmup: number;
   /** EMA factor of the assignment indicator. */
   indicatorEma: number;
   /** Below this EMA, after the warm-up, the indicator counts as zero. */
@@ -96,7 +118,11 @@ export const GAUNTLET_DEFAULTS: Readonly<GauntletSpec> = Object.freeze({
   ratingBeta: 7,
   ratingTau: 0.1,
   floorScore: -99,
-  assignMargin: 0,
+  assignBatches: 4,
+  assignRefs: 3,
+  assignZ: 1,
+  assignWindows: 4,
+  assignWarmup: 3,
   indicatorEma: 0.05,
   indicatorMin: 0.1,
   warmupWindows: 10,

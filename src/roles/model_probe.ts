@@ -37,13 +37,30 @@ export class ModelProbe<T> implements LossProbe {
     }
     return sum / batches.length;
   }
+
+  async sequenceLosses(params: Float32Array, batches: readonly Batch[]): Promise<number[]> {
+    this.#ops.write(this.#model.params, params);
+    const { B, T } = this.#model, out: number[] = [];
+    for (const b of batches) {
+      this.#model.setBatch(b.inputs, b.targets);
+      this.#model.forward();
+      // losses: (B, T) per token; one mean per sequence.
+      const l = await this.#ops.read(this.#model.losses);
+      for (let r = 0; r < B; r++) {
+        let s = 0;
+        for (let t = 0; t < T; t++) s += l[r * T + t];
+        out.push(s / T);
+      }
+    }
+    return out;
+  }
 }
 
 /**
- * The batches a loss check of window `w` uses: `count` of the peer's assigned ones (stream
- * `peer`), drawn from the first quarter of its H steps — every honest peer gets that far in a
- * window — at steps no peer can predict (`nonce` is the validator's own randomness), and
- * `count` from `nobody`, a stream assigned to no peer (the validator's own key's).
+ * The batches the scoring of window `w` uses: `count` of the peer's assigned ones (stream
+ * `peer`) at distinct steps of its H, and 2·`count` from `nobody`, a stream assigned to no peer
+ * (the validator's own key's), at steps past H. `nonce` is the validator's own randomness, so no
+ * peer can predict which of its steps are tested, nor train on the unassigned batches.
  */
 export function evaluationBatches(
   sampler: Sampler,
@@ -54,11 +71,15 @@ export function evaluationBatches(
   count: number,
   nonce: number,
 ): { assigned: Batch[]; unassigned: Batch[] } {
-  const span = Math.max(1, Math.floor(H / 4));
   const rng = new Rng(mixSeed(nonce, w, peer));
-  const steps = Array.from({ length: count }, () => rng.int(span));
+  const steps = Array.from({ length: H }, (_, s) => s);
+  for (let i = steps.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [steps[i], steps[j]] = [steps[j], steps[i]];
+  }
+  const far = new Rng(mixSeed(nonce, w, nobody));
   return {
-    assigned: steps.map((s) => sampler.batch(peer, w, s)),
-    unassigned: steps.map((s) => sampler.batch(nobody, w, s)),
+    assigned: Array.from({ length: count }, (_, i) => sampler.batch(peer, w, steps[i % H])),
+    unassigned: Array.from({ length: 2 * count }, () => sampler.batch(nobody, w, H + far.int(0x7fffffff - H))),
   };
 }

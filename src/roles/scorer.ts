@@ -5,6 +5,13 @@
  * batches follow the deterministic sampler: a peer's assigned batches are rebuilt from its key
  * and the window, at steps drawn from the validator's own randomness.
  *
+ * The assignment test runs one window behind, off the record's path: window w's runs after
+ * w's record, while window w + 1 collects, yielding to the event loop before every forward
+ * pass; its z values enter the book (saved again) when it ends, so a peer it finds wanting is
+ * left out from record w + 1 on. One still running at window w + 1's deadline is dropped at its
+ * next forward pass (a log line says so) and that window's z values are lost: no record waits
+ * on it. A restart forgets the job in flight, as it forgets the previous window's updates.
+ *
  * @module
  */
 
@@ -53,6 +60,10 @@ export class Scorer {
   readonly #book: PeerBook;
   /** The last judged window's decoded updates (memory only: a restart forgets one window). */
   #previous: NonNullable<JudgeContext["previous"]> = [];
+  /** The assignment test in flight: `drop` stops it at its next forward pass. */
+  #job: { drop: boolean; done: Promise<void> } | null = null;
+  /** Book writes, one after the other (each writes the book as it is when its turn comes). */
+  #saving: Promise<void> = Promise.resolve();
 
   private constructor(p: ScorerParts, spec: GauntletSpec, book: PeerBook) {
     this.#p = p;
@@ -97,8 +108,13 @@ export class Scorer {
     await this.#save();
   }
 
-  /** Judges window `w` from θ_w and saves the book. */
+  /**
+   * Judges window `w` from θ_w (which must not change in place: the assignment test reads it
+   * after) and saves the book; drops the previous window's assignment test if it still runs,
+   * and starts window `w`'s.
+   */
   async judge(w: number, theta: Float32Array, submissions: readonly Submission[]): Promise<Judgement> {
+    await this.stop();
     const { ctx, sampler, probe } = this.#p;
     const nobody = dataPeerIndex(this.#p.validatorKey);
     const nonce = (this.#p.nonce ?? randomU32)();
@@ -109,7 +125,7 @@ export class Scorer {
         w,
         dataPeerIndex(publicKeyFromAddress(address)),
         nobody,
-        this.spec.evalBatches,
+        Math.max(this.spec.assignBatches, this.spec.evalBatches),
         nonce,
       );
     const unassigned = batchesOf(ctx.genesis.validators[0]).unassigned;
@@ -128,11 +144,54 @@ export class Scorer {
     this.#previous = submissions.filter((s) => s.tensors !== undefined)
       .map((s) => ({ address: s.address, tensors: s.tensors! }));
     await this.#save();
+    if (j.assignment.tested >= 2) this.#start(j.assignment);
     return j;
   }
 
-  async #save(): Promise<void> {
-    await this.#p.store.put(BOOK_FILE, new TextEncoder().encode(JSON.stringify(this.#book)));
+  /** Drops the assignment test in flight, if any, and waits until it has let go of the probe. */
+  async stop(): Promise<void> {
+    const job = this.#job;
+    if (job === null) return;
+    job.drop = true;
+    await job.done;
+  }
+
+  #start(a: Judgement["assignment"]): void {
+    const job = { drop: false, done: Promise.resolve() };
+    const DROPPED = new Error("dropped");
+    const t0 = performance.now();
+    job.done = (async () => {
+      try {
+        const zs = await a.run(async () => {
+          // A macrotask, so the validator's clock and network go on between forward passes.
+          await new Promise((r) => setTimeout(r, 0));
+          if (job.drop) throw DROPPED;
+        });
+        this.#book.assigned(a.window, zs);
+        await this.#save();
+        this.#p.log(
+          `window ${a.window} assignment test: ${a.tested} updates, ` +
+            `${((performance.now() - t0) / a.tested).toFixed(0)} ms each`,
+        );
+      } catch (e) {
+        this.#p.log(
+          e === DROPPED
+            ? `window ${a.window} assignment test dropped: not done by the next deadline ` +
+              `(${(performance.now() - t0).toFixed(0)} ms)`
+            : `window ${a.window} assignment test failed: ${e instanceof Error ? e.message : e}`,
+        );
+      } finally {
+        if (this.#job === job) this.#job = null;
+      }
+    })();
+    this.#job = job;
+  }
+
+  #save(): Promise<void> {
+    const write = () => this.#p.store.put(BOOK_FILE, new TextEncoder().encode(JSON.stringify(this.#book)));
+    const next = this.#saving.then(write, write);
+    this.#saving = next.catch(() => {});
+    return next;
   }
 }
 

@@ -113,6 +113,7 @@ export class Validator {
     this.#stopped = true;
     this.#waker.wake();
     await this.#running;
+    await this.#c.scorer.stop();
     this.#c.net.stop();
   }
 
@@ -212,6 +213,7 @@ export class Validator {
 
   async #finish(w: number): Promise<void> {
     const { net, chain } = this.#c;
+    const clock = net.ctx.clock;
     this.#report.set({ phase: `selecting window ${w}` });
     const cands = [...(this.#candidates.get(w)?.values() ?? [])]
       .filter((c) => !c.equivocated)
@@ -303,6 +305,9 @@ export class Validator {
     );
     await net.publishSigned(net.node.topics.rounds, bytes);
     net.traffic.up += bytes.length;
+    this.#report.log(
+      `window ${w} record out ${Date.now() - clock.windowEnd(w) - net.ctx.graceMs} ms after the deadline`,
+    );
     if ((w + 1) % net.ctx.genesis.checkpointInterval === 0) await this.#checkpoint(w + 1);
     this.#c.emit({
       event: "applied",

@@ -44,6 +44,11 @@ Deno.test({
       windows: WINDOWS,
       windowMs: 10_000,
       genesis: { sparseloco: { H: 4 }, data: { batch: 2 }, checkpointInterval: 100 },
+      // None of these attackers trains on other data (bench/attack.ts has that one): the
+      // assignment test runs one window behind the record (src/roles/scorer.ts), at its
+      // cheapest, since its CPU time is taken from the peers of the next window on a loaded
+      // 2-core machine, and never excludes: an honest peer's unlucky mean z is not checked here.
+      gauntlet: { assignBatches: 1, assignZ: -1e6 },
     };
     try {
       const clean = await runAttackSwarm({ ...common, dir: `${base}/clean`, attacks: [] });
@@ -66,7 +71,12 @@ Deno.test({
         }
         assertEquals([...r.selected].sort(), [...clean.honest].sort(), `window ${r.window}`);
         // The staller's payload never comes; the record does not wait for the fetch timeout.
-        assert(r.lateMs < hostile.windowMs / 2, `record ${r.window} came ${r.lateMs} ms late`);
+        assert(
+          r.lateMs < hostile.windowMs / 2,
+          `record ${r.window} came ${r.lateMs} ms late; ${
+            hostile.logs.filter((l) => /^validator: window \d+ (scored|assignment|record out)/.test(l)).join("; ")
+          }`,
+        );
       }
       // The strong check: the attackers changed nothing at all.
       for (let w = 0; w < WINDOWS; w++) {

@@ -1,0 +1,109 @@
+/**
+ * The assignment test: did a peer train on the batches it was assigned? The reference's test
+ * (own-data drop beats unassigned drop, one sign per window) cannot tell on a small model: most
+ * of an update is what all text has in common, so an update trained on other data helps a
+ * peer's batches about as much as its own (tiny model from θ₀: 0.00101 against 0.00100). Two
+ * pairings remove that common part and the sequences' own difficulty:
+ *
+ * - per sequence, the update's relative loss drop minus the median drop of `refs` other updates
+ *   of the window on the same sequence: what this update gains there beyond the others;
+ * - that margin on the peer's assigned sequences minus the same margin on unassigned ones, so an
+ *   update that is merely better (or worse) everywhere gains nothing.
+ *
+ * The statistic is the difference of the mean margins over its standard error (Welch's z).
+ * A peer that memorised a little of its own batches scores well above 0; one trained on other
+ * data scores around 0 with unit spread (measured numbers: GauntletSpec `assignBatches`).
+ *
+ * @module
+ */
+
+import type { TensorEntry } from "../reference/sparseloco/compress_model.ts";
+import type { CompressedTensor } from "../reference/sparseloco/compress.ts";
+import { applyAggregate } from "../optim/sparseloco/model_round.ts";
+import { median } from "../optim/sparseloco/aggregate.ts";
+import type { Batch, LossProbe } from "./loss_check.ts";
+
+/** One update of the test, scaled to the window's common norm. */
+export interface AssignmentCandidate {
+  address: string;
+  tensors: readonly CompressedTensor[];
+  /** Batches assigned to `address` in the window. */
+  assigned: readonly Batch[];
+}
+
+/**
+ * The z of every candidate, in the candidates' order; none when fewer than two (nothing to
+ * pair with). Candidate i is paired with the next `refs` candidates (cyclically), so each
+ * update is measured on its own batches, on those of the peers it is a reference for, and on
+ * `unassigned`: (1 + refs) · assigned + unassigned forward passes per update. `theta` is not
+ * modified; a non-finite drop makes the z −∞, fewer than two sequences a side NaN. `pause` is
+ * awaited before every forward pass (one at a time: a probe runs one pass at once).
+ */
+export async function assignmentTest(
+  probe: LossProbe,
+  theta: Float32Array,
+  layout: readonly TensorEntry[],
+  candidates: readonly AssignmentCandidate[],
+  clipNorms: readonly number[],
+  step: number,
+  refs: number,
+  unassigned: readonly Batch[],
+  pause: () => Promise<void> = () => Promise.resolve(),
+): Promise<Map<string, number>> {
+  const n = candidates.length, z = new Map<string, number>();
+  if (n < 2) return z;
+  const r = Math.min(refs, n - 1);
+  const refsOf = (i: number) => Array.from({ length: r }, (_, k) => (i + 1 + k) % n);
+  const losses = async (params: Float32Array, batches: readonly Batch[]) => {
+    await pause();
+    return probe.sequenceLosses(params, batches);
+  };
+  const base: number[][] = [];
+  for (const c of candidates) base.push(await losses(theta, c.assigned));
+  const baseU = await losses(theta, unassigned);
+  const drops = (before: number[], after: number[]) =>
+    after.map((x, k) => (before[k] - x) / before[k]);
+  // own[j][i]: update j's drops on candidate i's sequences (j = i or j a reference of i).
+  const own: Map<number, number[]>[] = candidates.map(() => new Map());
+  const onU: number[][] = [];
+  for (let j = 0; j < n; j++) {
+    const moved = Float32Array.from(theta);
+    applyAggregate(
+      moved,
+      layout,
+      [{ peer: candidates[j].address, tensors: candidates[j].tensors }],
+      {
+        alpha: step,
+        clipNorms,
+      },
+    );
+    onU.push(drops(baseU, await losses(moved, unassigned)));
+    for (let i = 0; i < n; i++) {
+      if (i !== j && !refsOf(i).includes(j)) continue;
+      own[j].set(i, drops(base[i], await losses(moved, candidates[i].assigned)));
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    const others = refsOf(i);
+    const mine = own[i].get(i)!;
+    const f = mine.map((d, k) => d - median(others.map((j) => own[j].get(i)![k])));
+    const e = onU[i].map((d, k) => d - median(others.map((j) => onU[j][k])));
+    z.set(candidates[i].address, welchZ(f, e));
+  }
+  return z;
+}
+
+/**
+ * (mean a − mean b) / standard error; NaN with fewer than two values a side (no test), −∞ when
+ * a value is not finite, 0 without spread.
+ */
+export function welchZ(a: readonly number[], b: readonly number[]): number {
+  if (a.length < 2 || b.length < 2) return NaN;
+  if (![...a, ...b].every(Number.isFinite)) return -Infinity;
+  const mean = (x: readonly number[]) => x.reduce((s, v) => s + v, 0) / x.length;
+  const ma = mean(a), mb = mean(b);
+  const va = a.reduce((s, v) => s + (v - ma) ** 2, 0) / (a.length - 1);
+  const vb = b.reduce((s, v) => s + (v - mb) ** 2, 0) / (b.length - 1);
+  const se = Math.sqrt(va / a.length + vb / b.length);
+  return se > 0 ? (ma - mb) / se : 0;
+}
