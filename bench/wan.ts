@@ -7,7 +7,7 @@
  * per peer per round, from the peers' "round" events, and the relay's counts. Needs root
  * (namespaces). Writes bench/wan.json.
  *
- *   deno task bench:wan [--rounds 4] [--window-ms 10000] [--H 20]
+ *   deno task bench:wan [--rounds 4] [--window-ms 10000] [--H 1000]
  */
 import { parseArgs } from "node:util";
 import { writeFileAtomic } from "../src/util/atomic_write.ts";
@@ -22,7 +22,7 @@ const args = parseArgs({
   options: {
     rounds: { type: "string", default: "4" },
     "window-ms": { type: "string", default: "10000" },
-    H: { type: "string", default: "20" },
+    H: { type: "string", default: "1000" },
   },
   strict: true,
 }).values;

@@ -88,7 +88,10 @@ export async function shapeLinks(
     ]),
     (line) => {
       if (line.startsWith('{"event":"relay"}') || line.startsWith('{"event":"relay",')) ready();
-      else if (line.startsWith('{"event":"relay-stats"')) stats = JSON.parse(line);
+      else if (line.startsWith('{"event":"relay-stats"')) {
+        const { event: _, ...counts } = JSON.parse(line);
+        stats = counts;
+      }
     },
   );
   const exited = proc.exited.then((s) => {
