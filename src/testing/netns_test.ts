@@ -15,18 +15,15 @@ import { identityReady } from "../identity/signer.ts";
 import { localGenesis } from "../protocol/local_genesis.ts";
 import { sha256Sync } from "../util/hash.ts";
 import { hex } from "../util/hex.ts";
-import type { RoleEvent } from "../roles/role_events.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { NetnsLab, netnsUnavailable } from "./netns.ts";
+import { denoRun, RoleWatch } from "./netns_roles.ts";
 
-const ROLE_MAIN = new URL("../cli/role_main.ts", import.meta.url).pathname;
 const STATUS_MAIN = new URL("../cli/status_main.ts", import.meta.url).pathname;
 const WINDOW_MS = 8_000;
 
 const unavailable = await netnsUnavailable();
 if (unavailable !== null) console.log(`netns test skipped: ${unavailable}`);
-
-type Listening = { event: "listening"; peerId: string; addresses: string[] };
 
 Deno.test({
   name:
@@ -63,74 +60,35 @@ Deno.test({
       JSON.stringify({ ...genesis, genesisTime: genesis.genesisTime + 1 }),
     );
 
-    const logs: string[] = [];
-    const events = new Map<string, (RoleEvent | Listening)[]>([["validator", []], ["peer", []]]);
-    const onLine = (name: string) => (line: string) => {
-      try {
-        events.get(name)!.push(JSON.parse(line));
-      } catch {
-        logs.push(`${name} ! ${line}`);
-      }
-      if (line.includes('"event":"log"')) logs.push(`${name}: ${line}`);
-    };
-    const deadline = Date.now() + 55_000;
-    const until = async <T>(what: string, find: () => T | undefined): Promise<T> => {
-      for (;;) {
-        const found = find();
-        if (found !== undefined) return found;
-        if (Date.now() > deadline) {
-          throw new Error(`timed out waiting for ${what}\n${logs.slice(-30).join("\n")}`);
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    };
-    const listening = (name: string) =>
-      events.get(name)!.find((e): e is Listening => e.event === "listening");
-    const deno = (
-      main: string,
-      args: string[],
-    ) => ["run", "-A", "--unstable-webgpu", main, ...args];
+    const watch = new RoleWatch(55_000);
+    const until = watch.until.bind(watch);
 
     const lab = await NetnsLab.create(2);
     const [h0, h1] = lab.hosts;
     try {
-      lab.spawn(
-        h0,
-        Deno.execPath(),
-        deno(ROLE_MAIN, [
-          "validator",
-          ...["--genesis", `${dir}/genesis.json`, "--key", `${dir}/validator.json`],
-          ...["--data-dir", `${dir}/validator`, "--listen", `/ip4/${h0.ip}/tcp/0`],
-          ...["--backend", "cpu", "--json"],
-        ]),
-        onLine("validator"),
-      );
-      const vl = await until("the validator listening", () => listening("validator"));
+      watch.spawnRole(lab, h0, "validator", "validator", [
+        ...["--genesis", `${dir}/genesis.json`, "--key", `${dir}/validator.json`],
+        ...["--data-dir", `${dir}/validator`, "--listen", `/ip4/${h0.ip}/tcp/0`],
+      ]);
+      const vl = await until("the validator listening", () => watch.listening("validator"));
       assert(
         vl.addresses.length > 0 && vl.addresses.every((a) => a.startsWith(`/ip4/${h0.ip}/tcp/`)),
         vl.addresses.join(" "),
       );
       const bootstrap = vl.addresses[0];
 
-      lab.spawn(
-        h1,
-        Deno.execPath(),
-        deno(ROLE_MAIN, [
-          "peer",
-          ...["--genesis", `${dir}/joiner/genesis.json`, "--key", `${dir}/joiner/key.json`],
-          ...["--data-dir", `${dir}/joiner/data`, "--listen", "/ip4/0.0.0.0/tcp/4001"],
-          ...["--announce", `/ip4/${h1.ip}/tcp/4001`, "--bootstrap", bootstrap],
-          ...["--backend", "cpu", "--json"],
-        ]),
-        onLine("peer"),
-      );
-      const pl = await until("the peer listening", () => listening("peer"));
+      watch.spawnRole(lab, h1, "peer", "peer", [
+        ...["--genesis", `${dir}/joiner/genesis.json`, "--key", `${dir}/joiner/key.json`],
+        ...["--data-dir", `${dir}/joiner/data`, "--listen", "/ip4/0.0.0.0/tcp/4001"],
+        ...["--announce", `/ip4/${h1.ip}/tcp/4001`, "--bootstrap", bootstrap],
+      ]);
+      const pl = await until("the peer listening", () => watch.listening("peer"));
       assertEquals(pl.addresses, [`/ip4/${h1.ip}/tcp/4001/p2p/${pl.peerId}`]);
 
       // Meanwhile, the status command's two refusals, from the peer's host.
       const status = async (args: string[]) => {
         const out: string[] = [];
-        const proc = lab.spawn(h1, Deno.execPath(), deno(STATUS_MAIN, args), (l) => out.push(l));
+        const proc = lab.spawn(h1, Deno.execPath(), denoRun(STATUS_MAIN, args), (l) => out.push(l));
         return { code: (await proc.exited).code, out: out.join("\n") };
       };
       const vid = bootstrap.slice(bootstrap.lastIndexOf("/p2p/") + 5);
@@ -160,7 +118,7 @@ Deno.test({
       const applied = await until(
         "a record selecting the peer",
         () =>
-          events.get("validator")!.find((e) =>
+          watch.events("validator").find((e) =>
             e.event === "applied" && e.selected.includes(p.address)
           ),
       );
@@ -171,7 +129,7 @@ Deno.test({
       const shown = await until(
         "the peer showing the validation loss",
         () =>
-          events.get("peer")!.find((e) =>
+          watch.events("peer").find((e) =>
             e.event === "status" && e.applied >= applied.window && e.validLoss !== null
           ),
       );
