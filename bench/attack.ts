@@ -48,6 +48,8 @@ const args = parseArgs({
 }).values;
 const WINDOWS = Number(args.windows), WINDOW_MS = Number(args["window-ms"]);
 const GENESIS = { sparseloco: { H: 4 }, data: { batch: 2 }, checkpointInterval: 100 };
+/** The assignment test's threshold calibrated for H 4, batch 2 (off by default). */
+const GAUNTLET = { assignZ: 1 };
 const KEY_SEED = "attack-bench";
 
 /** The runs: clean references, then the attacks (several per run where they are cheap). */
@@ -157,6 +159,7 @@ for (const r of RUNS) {
     windows: WINDOWS,
     windowMs: WINDOW_MS,
     genesis: GENESIS,
+    gauntlet: GAUNTLET,
   });
   const valid = (await loadRunData(run.genesis, `${dir}/genesis.json`)).valid;
   const loss = await heldOutLoss(dir, run.genesis, valid);

@@ -8,7 +8,8 @@ import type { LeftOut } from "./select.ts";
 import { layout, N, toyWorld } from "./_toy_model.ts";
 
 const HONEST = ["alice", "bob", "carol"];
-const SPEC = GAUNTLET_DEFAULTS;
+// The assignment threshold calibrated for the toy windows below (off by default).
+const SPEC = { ...GAUNTLET_DEFAULTS, assignZ: 1 };
 const ATTACKS = [
   "garbage", "scaled", "flipped", "zeros", "tiny", "copy", "renoised", "otherdata", "malformed",
 ] as const;

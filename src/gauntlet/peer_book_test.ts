@@ -2,7 +2,8 @@ import { assert, assertAlmostEquals, assertEquals, assertThrows } from "../testi
 import { GAUNTLET_DEFAULTS } from "../protocol/gauntlet_spec.ts";
 import { type Outcome, PeerBook, signedScale } from "./peer_book.ts";
 
-const spec = { ...GAUNTLET_DEFAULTS };
+// The assignment threshold calibrated for the tiny model at H 4, batch 2 (off by default).
+const spec = { ...GAUNTLET_DEFAULTS, assignZ: 1 };
 const good = (g = 0.02): Outcome => ({ kind: "evaluated", gradScore: g, indicator: 1 });
 
 /** Runs `windows` windows in which every peer gets `outcome(address, w)`. */
@@ -84,6 +85,10 @@ Deno.test("PeerBook leaves out a peer whose mean assignment z stays low, after t
   assertEquals(book.entry("eve").reason, e!.text);
   assertEquals(book.exclusion("a", 5), null, "an unlucky window does not exclude an honest peer");
   assertEquals(book.entry("a").reason, "");
+  // By default the threshold is off: the same z values leave nobody out.
+  const off = new PeerBook(GAUNTLET_DEFAULTS);
+  run(off, ["a", "eve"], 5, outcome);
+  assertEquals(off.exclusion("eve", 5), null, "the default measures z but leaves nobody out");
   // Only the last assignWindows count: eve training honestly from now on is let back in.
   run(book, ["a", "eve"], spec.assignWindows, (a) => ({ ...outcome(a, 0), assignZ: 2.5 }), 5);
   assertEquals(book.exclusion("eve", 5 + spec.assignWindows), null);
