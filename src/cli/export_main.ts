@@ -24,8 +24,10 @@ import { ExportError } from "../export/export_error.ts";
 import { exportFiles } from "../export/export_files.ts";
 import { fetchNewestCheckpoint } from "../export/fetch_checkpoint.ts";
 import type { ExportMeta } from "../export/hf_folder.ts";
+import type { CardFacts } from "../export/model_card.ts";
 import { validationLoss } from "../export/validation_loss.ts";
 import { createDenoNode } from "../net/deno_node.ts";
+import { RecordLog } from "../protocol/record_log.ts";
 import { type RunContext, runContext } from "../protocol/run_context.ts";
 import { RoleState } from "../roles/role_state.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
@@ -43,6 +45,7 @@ interface Source {
   params: Float32Array;
   meta: ExportMeta;
   from: string;
+  history?: CardFacts["history"];
 }
 
 async function readOrFail(path: string, what: string): Promise<Uint8Array> {
@@ -122,7 +125,19 @@ async function fromDataDir(ctx: RunContext, dir: string): Promise<Source> {
       `${dir}: no checkpoint (checkpoints/*.safetensors) and no saved state (state.json)`,
     );
   }
-  return candidates.reduce((a, b) => (b.meta.window > a.meta.window ? b : a));
+  const newest = candidates.reduce((a, b) => (b.meta.window > a.meta.window ? b : a));
+  // The records that made it (the ones of windows before the model's), for the model card.
+  const log = await RecordLog.open(ctx, (await FileStore.open(dir)).sub("records"));
+  const made = log.after(-1).filter((r) => r.record.window < newest.meta.window);
+  const keys = new Set(made.flatMap((r) => r.record.contributors.map((c) => c.address)));
+  return {
+    ...newest,
+    history: {
+      records: made.length,
+      contributions: made.reduce((n, r) => n + r.record.contributors.length, 0),
+      contributors: keys.size,
+    },
+  };
 }
 
 /** Writes `files` into the new folder `out`: all of them appear at once, or none. */

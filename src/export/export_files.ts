@@ -25,6 +25,7 @@ export interface ExportInput {
   /** The run's BPE `tokenizer.json` bytes (shipped as is); absent for the byte tokenizer. */
   tokenizerJson?: Uint8Array;
   validation?: CardFacts["validation"];
+  history?: CardFacts["history"];
 }
 
 /** The folder's files: name → contents. */
@@ -45,6 +46,13 @@ export function exportFiles(
     ["tokenizer_config.json", tokenizerConfigJson(c.context)],
     ["generation_config.json", generationConfigJson(c)],
     [ONNX_FILE, onnxModel(c, input.params, input.meta)],
-    ["README.md", modelCard(genesis, { meta: input.meta, validation: input.validation })],
+    [
+      "README.md",
+      modelCard(genesis, {
+        meta: input.meta,
+        validation: input.validation,
+        history: input.history,
+      }),
+    ],
   ]);
 }

@@ -14,6 +14,11 @@ export interface CardFacts {
   meta: ExportMeta;
   /** Mean next-token loss (nats) on held-out sequences, with how many tokens it covers. */
   validation?: { loss: number; tokens: number };
+  /**
+   * What the signed round records before this model say (a data directory keeps them; a bare
+   * checkpoint file does not): records, contributions selected, distinct contributor keys.
+   */
+  history?: { records: number; contributions: number; contributors: number };
 }
 
 /** The model card (Markdown with the Hub's YAML front matter). */
@@ -58,8 +63,18 @@ export function modelCard(genesis: Genesis, facts: CardFacts): string {
       paramLayout(c).count.toLocaleString("en")
     } parameters |`,
     `| tokenizer | ${tokenizer} |`,
+    ...(facts.history === undefined ? [] : [
+      `| contributors | ${facts.history.contributors} keys, selected ${facts.history.contributions} ` +
+      `times in ${facts.history.records} signed round records |`,
+    ]),
     w === 0
       ? "| tokens seen | none: θ₀, the run's initial model |"
+      : facts.history !== undefined
+      ? `| tokens seen | at most ${
+        (facts.history.contributions * tokensPerContribution).toLocaleString("en")
+      }: ${facts.history.contributions} contributions × ${
+        tokensPerContribution.toLocaleString("en")
+      } tokens (H ${g.sparseloco.H} × batch ${g.data.batch} × context ${c.context}; a peer may stop short of H) |`
       : `| tokens seen | at most ${w} × ${g.maxContributors} contributors × ` +
         `${tokensPerContribution.toLocaleString("en")} tokens (H ${g.sparseloco.H} × batch ` +
         `${g.data.batch} × context ${c.context}); the exact number is the sum over the run's ` +
