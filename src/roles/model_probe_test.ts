@@ -97,5 +97,6 @@ Deno.test("assignmentTest on the tiny model tells peers trained on their batches
   const zs = keys.map((k) => z.get(k.address)!);
   console.log(`assignment z: honest ${zs.slice(0, 3).map((x) => x.toFixed(2))}, other data ${zs[3].toFixed(2)}`);
   for (let i = 0; i < 3; i++) assert(zs[i] > zs[3], `honest ${i}: z ${zs[i]} vs other-data ${zs[3]}`);
-  assert(zs[3] < GAUNTLET_DEFAULTS.assignZ, `other-data z ${zs[3]}`);
+  // 1: the threshold the attack bench sets for H 4, batch 2 (the default is off).
+  assert(zs[3] < 1, `other-data z ${zs[3]}`);
 });
