@@ -103,7 +103,12 @@ test("a Chromium tab trains with a Deno validator and Deno peers, in lockstep, r
     const mine = applied(s);
     expect(mine.length, `records applied by the tab${context()}`).toBeGreaterThanOrEqual(2);
     for (const r of mine) {
-      const v = validatorRecords().find((x) => x.window === r.window);
+      // The tab may apply a record (gossip) before the validator's own event line is read.
+      let v = validatorRecords().find((x) => x.window === r.window);
+      for (let i = 0; v === undefined && i < 40; i++) {
+        await new Promise((ok) => setTimeout(ok, 250));
+        v = validatorRecords().find((x) => x.window === r.window);
+      }
       expect(v, `the validator's record of window ${r.window}`).toBeDefined();
       expect(r.modelHash, `model hash after record ${r.window}`).toBe(v!.modelHash);
     }
