@@ -17,7 +17,7 @@
  */
 
 import { mixSeed } from "../util/rng.ts";
-import { type FuzzStats, fuzzTarget, HANG_MS } from "../codec/fuzz.ts";
+import { emptyStats, type FuzzStats, fuzzTarget, HANG_MS } from "../codec/fuzz.ts";
 import { FUZZ_TARGETS, fuzzTargetNamed } from "../testing/fuzz_targets.ts";
 import { writeFileAtomic } from "../util/atomic_write.ts";
 import { numberFlag, parseFlags, runCli, UsageError } from "./cli.ts";
@@ -106,18 +106,7 @@ async function fuzzOne(
   seed: number,
 ): Promise<FuzzStats> {
   const seeds = await target.seeds();
-  const total: FuzzStats = {
-    target: target.name,
-    inputs: 0,
-    accepted: 0,
-    rejected: 0,
-    failed: 0,
-    slowestMs: 0,
-    elapsedMs: 0,
-    longestMessage: 0,
-    reasons: {},
-    failures: [],
-  };
+  const total = emptyStats(target.name);
   let last = performance.now();
   for (let batch = 0; total.inputs < inputs; batch++) {
     const batchSeed = mixSeed(seed, batch);

@@ -323,6 +323,22 @@ async function bounded<T>(p: Promise<T>, ms: number): Promise<T> {
 
 class HangError extends Error {}
 
+/** Zero counts for `target`: a batch's or a whole run's before it adds up. */
+export function emptyStats(target: string): FuzzStats {
+  return {
+    target,
+    inputs: 0,
+    accepted: 0,
+    rejected: 0,
+    failed: 0,
+    slowestMs: 0,
+    elapsedMs: 0,
+    longestMessage: 0,
+    reasons: {},
+    failures: [],
+  };
+}
+
 /**
  * Runs `inputs` fuzz inputs of `target` from `seed`; deterministic for a given seed and
  * seed set (pass `seeds` to build them once for several runs). `hangMs` is the per-input
@@ -336,18 +352,7 @@ export async function fuzzTarget(
   const seeds = options.seeds ?? await target.seeds();
   const rng = new Rng(mixSeed(options.seed, 0xf022));
   const maxRandom = target.maxRandomBytes ?? 300;
-  const stats: FuzzStats = {
-    target: target.name,
-    inputs: 0,
-    accepted: 0,
-    rejected: 0,
-    failed: 0,
-    slowestMs: 0,
-    elapsedMs: 0,
-    longestMessage: 0,
-    reasons: {},
-    failures: [],
-  };
+  const stats = emptyStats(target.name);
   const t00 = performance.now();
   for (let i = 0; i < options.inputs; i++) {
     const seed = seeds[rng.int(seeds.length)];
