@@ -124,6 +124,7 @@ Deno.test({
 
       // Stopped as an operator would, started again from its data directory on a new port.
       await stopRole(children[0]);
+      const stoppedAt = Date.now();
       const book = await Deno.readTextFile(`${dir}/validator/${ADDRESS_BOOK_NAME}`);
       assert(book.includes(portOf(p1At)), `the validator's book names p1: ${book}`);
       const lastBefore = records("v").at(-1)!.window;
@@ -136,6 +137,14 @@ Deno.test({
       const after = await watch.until(
         "a record after the restart selecting both peers",
         () => records("v2").find((r) => r.window > lastBefore && both(r)),
+      );
+      const windowAt = (t: number) => Math.floor((t - genesis.genesisTime) / genesis.windowMs);
+      console.log(
+        `rediscover: validator stopped in window ${
+          windowAt(stoppedAt)
+        } (last record ${lastBefore}),` +
+          ` back on a new port; record ${after.window} selects both peers` +
+          ` ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s after the stop`,
       );
       for (const name of ["p1", "p2"]) {
         const applied = await watch.until(

@@ -545,7 +545,7 @@ export class WeblocoNode {
       k.failures++;
       if (maxMs > 0) k.next = Date.now() + Math.min(maxMs, REDIAL_BASE_MS * 2 ** (k.failures - 1));
       if (logged && (k.failures === 1 || k.failures % 10 === 0)) {
-        const what = id === undefined ? k.explicit[0].toString() : `${id} (${targets.join(", ")})`;
+        const what = targets.map((m) => m.toString()).join(", ");
         this.#log(
           `dial ${what} failed${k.failures > 1 ? ` ${k.failures} times` : ""}: ${
             oneLine(messageOf(err)).slice(0, 200)
