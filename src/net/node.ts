@@ -217,6 +217,8 @@ export class WeblocoNode {
   readonly #book: AddressBook;
   /** Peers re-dialed while disconnected (bootstrap peers, {@linkcode keep}), by peer id. */
   readonly #kept = new Map<string, Redial>();
+  /** Who each kept peer id is kept as (see {@linkcode keep}). */
+  readonly #keptAs = new Map<string, string>();
   /** Backoff of peers dialed from the address book. */
   readonly #bookDials = new Map<string, Redial>();
   /** Bootstrap multiaddrs without a peer id: dialed at every due tick. */
@@ -308,12 +310,20 @@ export class WeblocoNode {
   /**
    * Keeps this node connected to `peerId` (e.g. a validator): while disconnected it is
    * re-dialed at its latest known addresses, 1 s after the loss, then with waits doubling up
-   * to the bootstrap interval, for as long as the node runs.
+   * to the bootstrap interval, for as long as the node runs. With `as` (e.g. the validator's
+   * wallet address), a later peer id kept as the same replaces this one (a new libp2p key).
    */
-  keep(peerId: string): void {
-    if (peerId === this.peerId || this.#kept.has(peerId)) return;
+  keep(peerId: string, as?: string): void {
+    if (peerId === this.peerId) return;
     parsePeerId(peerId);
-    this.#kept.set(peerId, { explicit: [], failures: 0, next: 0, dialing: false });
+    if (as !== undefined) {
+      const before = this.#keptAs.get(as);
+      if (before !== undefined && before !== peerId) this.#kept.delete(before);
+      this.#keptAs.set(as, peerId);
+    }
+    if (!this.#kept.has(peerId)) {
+      this.#kept.set(peerId, { explicit: [], failures: 0, next: 0, dialing: false });
+    }
   }
 
   /** Peer ids (text) of connected peers. */
@@ -506,6 +516,9 @@ export class WeblocoNode {
     }
     for (const k of this.#anonymous) {
       if (due(k)) void this.#dial(undefined, k, this.#keptMaxMs, true);
+    }
+    for (const [id, k] of this.#bookDials) {
+      if (!k.dialing && this.#book.get(id) === undefined) this.#bookDials.delete(id);
     }
     if (connected.size < LOW_WATER_PEERS) {
       let inFlight = [...this.#bookDials.values()].filter((k) => k.dialing).length;
