@@ -2,15 +2,17 @@
  * `deno task peer` and `deno task validator`: join a run as a training peer or as its
  * validator.
  *
- *   deno task peer      --genesis FILE --key FILE --data-dir DIR [--bootstrap MA]… [--listen MA]…
- *                       [--announce MA]… [--bootstrap-timeout S] [--metrics [HOST:]PORT]
+ *   deno task peer      --genesis FILE --key FILE --data-dir DIR [--bootstrap MA]…
+ *                       [--listen MA… | --listen none] [--announce MA]… [--bootstrap-timeout S]
+ *                       [--metrics [HOST:]PORT]
  *                       [--backend auto|dawn|wgpu|cpu] [--json]
  *   deno task validator (the same flags)
  *
  * A live view shows window, phase, inner step, loss, validation loss, bytes and contributors;
  * `--json` prints every event as one JSON line instead (the swarm reads those). Both first
  * print the node's dialable addresses (`--announce` replaces the listen addresses there: a
- * public IP or DNS name in front of a NAT or a port forward). A peer whose bootstrap nodes
+ * public IP or DNS name in front of a NAT or a port forward; `--listen none`: no listening port
+ * at all, the node takes part through the connections it dials). A peer whose bootstrap nodes
  * cannot be reached within `--bootstrap-timeout` seconds, or belong to another run, stops with
  * one line that says so. SIGINT/SIGTERM stop the role cleanly; its state is in the data
  * directory, and the next start resumes from it.
@@ -48,7 +50,7 @@ import { joinLine, PREVIEW_PAGE } from "./join_link.ts";
 import { checkBufferLimits, describeMemory, memoryNeeds } from "../model/memory.ts";
 
 const USAGE = "usage: deno task peer|validator --genesis FILE --key FILE --data-dir DIR " +
-  "[--bootstrap MA]… [--listen MA]… [--announce MA]… [--bootstrap-timeout S] " +
+  "[--bootstrap MA]… [--listen MA…|none] [--announce MA]… [--bootstrap-timeout S] " +
   `[--metrics [HOST:]PORT] [${BACKEND_USAGE}] [--json]`;
 
 /** How long a peer waits for one of its bootstrap nodes by default (s). */
@@ -61,7 +63,10 @@ export interface RoleArgs {
   key: string;
   dataDir: string;
   bootstrap: string[];
+  /** Listen addresses; empty: the default (loopback) ones, unless {@linkcode dialOnly}. */
   listen: string[];
+  /** `--listen none`: no listening port; the node only dials out. */
+  dialOnly: boolean;
   announce: string[];
   /** How long to wait for a bootstrap node before giving up (ms). */
   bootstrapTimeoutMs: number;
@@ -99,13 +104,21 @@ export function parseRoleArgs(args: readonly string[]): RoleArgs {
   for (const k of ["genesis", "key", "data-dir"] as const) {
     if (v[k] === undefined) throw new UsageError(`--${k} is required (${USAGE})`);
   }
+  const dialOnly = v.listen!.includes("none");
+  if (dialOnly && v.listen!.length > 1) {
+    throw new UsageError("--listen none means no listening port: give it alone");
+  }
+  if (dialOnly && v.announce!.length > 0) {
+    throw new UsageError("--announce needs a listening port, and --listen none has none");
+  }
   return {
     role,
     genesis: v.genesis!,
     key: v.key!,
     dataDir: v["data-dir"]!,
     bootstrap: checkAddresses("bootstrap", v.bootstrap!),
-    listen: checkAddresses("listen", v.listen!),
+    listen: dialOnly ? [] : checkAddresses("listen", v.listen!),
+    dialOnly,
     announce: checkAddresses("announce", v.announce!),
     bootstrapTimeoutMs: 1000 * numberFlag(
       "bootstrap-timeout",
@@ -229,6 +242,12 @@ export async function main(args: readonly string[]): Promise<void> {
   const server = a.metrics === null ? null : listenMetrics(a.metrics, metrics!);
   if (server !== null) log(`metrics: http://${a.metrics!.hostname}:${a.metrics!.port}/metrics`);
   const bootstrap = [...genesis.bootstrap, ...a.bootstrap];
+  if (a.dialOnly && bootstrap.length === 0) {
+    throw new UsageError(
+      "--listen none: this node only dials out, so it needs a --bootstrap address " +
+        "(or a genesis with a bootstrap list)",
+    );
+  }
   // Files the genesis names but this machine lacks come from the run first; all are served.
   const content = await prepareGenesisContent({
     genesis,
@@ -244,9 +263,11 @@ export async function main(args: readonly string[]): Promise<void> {
   const createNode: NodeFactory = async (o) => {
     const node = await createDenoNode({
       ...o,
-      listen: a.listen.length > 0 ? a.listen : undefined,
+      listen: a.dialOnly ? [] : a.listen.length > 0 ? a.listen : undefined,
       content: { source: content },
       announce: a.announce.length > 0 ? a.announce : undefined,
+      // Peers met before: found again even when they, or this node, moved since.
+      addressBook: store,
     }).catch((e) => {
       throw e instanceof NetError ? new UsageError(`--listen: ${e.message}`) : e;
     });
@@ -259,6 +280,8 @@ export async function main(args: readonly string[]): Promise<void> {
         peerId: node.peerId,
         addresses,
       }));
+    } else if (a.dialOnly) {
+      view.line(`${name} has no listening port (--listen none): it takes part by dialing out`);
     } else {
       view.line(`${name} listening; others join with --bootstrap and one of:`);
       for (const x of addresses) view.line(`  ${x}`);

@@ -54,3 +54,25 @@ Deno.test("parseRoleArgs names the flag and the expected form of a bad address",
     "--bootstrap-timeout",
   );
 });
+
+Deno.test("parseRoleArgs takes --listen none alone, without --announce", () => {
+  const a = parseRoleArgs([
+    ...BASE,
+    "--listen",
+    "none",
+    "--bootstrap",
+    `/ip4/198.51.100.7/tcp/4001/p2p/${PEER}`,
+  ]);
+  assertEquals([a.dialOnly, a.listen], [true, []]);
+  assertEquals(parseRoleArgs(BASE).dialOnly, false);
+  assertThrows(
+    () => parseRoleArgs([...BASE, "--listen", "none", "--listen", "/ip4/0.0.0.0/tcp/4001"]),
+    UsageError,
+    "--listen none means no listening port: give it alone",
+  );
+  assertThrows(
+    () => parseRoleArgs([...BASE, "--listen", "none", "--announce", "/ip4/203.0.113.5/tcp/4001"]),
+    UsageError,
+    "--announce needs a listening port",
+  );
+});

@@ -1,5 +1,8 @@
+import { generateKeyPair } from "@libp2p/crypto/keys";
 import { assert, assertEquals } from "../testing/assert.ts";
 import { multiaddr } from "@multiformats/multiaddr";
+import { MemoryStore } from "../protocol/memory_store.ts";
+import { ADDRESS_BOOK_NAME } from "./address_book.ts";
 import { createDenoNode } from "./deno_node.ts";
 import type { GossipMessage, WeblocoNode } from "./node.ts";
 import {
@@ -235,4 +238,90 @@ nodeTest(
         "the redial",
       );
     }),
+);
+
+Deno.test({
+  name: "deno node restarted on a new port finds its peers again through its address book",
+  ...LIBP2P_TEST,
+  fn: async () => {
+    const book = new MemoryStore();
+    const privateKey = await generateKeyPair("Ed25519");
+    const listen = ["/ip4/127.0.0.1/tcp/0"];
+    await withNodes([{ listen }], async ([a]) => {
+      // First life: b dials a once; identify puts a's address into b's book, saved on stop.
+      const b1 = await createDenoNode({
+        runId: TEST_RUN_ID,
+        validate: testValidator,
+        privateKey,
+        listen,
+        addressBook: book,
+      });
+      const oldPort = tcpAddr(b1).split("/")[4];
+      try {
+        await b1.dial(tcpAddr(a));
+        await waitFor(
+          () => b1.knownPeers().some((e) => e.peerId === a.peerId),
+          10_000,
+          "identify of the first connection",
+        );
+      } finally {
+        await b1.stop();
+      }
+      assert((await book.get(ADDRESS_BOOK_NAME)) !== null, "the book was saved on stop");
+      await waitFor(() => !a.peers().includes(b1.peerId), 10_000, "the first hang-up");
+      // Second life, same key, a new port, no bootstrap: it dials a from its book, and a
+      // learns its new address by identify.
+      const b2 = await createDenoNode({
+        runId: TEST_RUN_ID,
+        validate: testValidator,
+        privateKey,
+        listen,
+        addressBook: book,
+      });
+      try {
+        assert(tcpAddr(b2).split("/")[4] !== oldPort, "a new port");
+        await waitFor(() => a.peers().includes(b2.peerId), 10_000, "the redial from the book");
+        const port = tcpAddr(b2).split("/")[4];
+        await waitFor(
+          () =>
+            a.knownPeers().some((e) =>
+              e.peerId === b2.peerId && e.addresses.some((x) => x.endsWith(`/tcp/${port}`))
+            ),
+          10_000,
+          "a learning the new port",
+        );
+      } finally {
+        await b2.stop();
+      }
+    });
+  },
+});
+
+nodeTest(
+  "deno node re-dials a kept peer that moved at the address it learned",
+  [{ listen: ["/ip4/127.0.0.1/tcp/0"] }],
+  async ([a]) => {
+    const privateKey = await generateKeyPair("Ed25519");
+    const start = () =>
+      createDenoNode({
+        runId: TEST_RUN_ID,
+        validate: testValidator,
+        privateKey,
+        listen: ["/ip4/127.0.0.1/tcp/0"],
+      });
+    const v1 = await start();
+    a.learn(v1.peerId, v1.addresses());
+    a.keep(v1.peerId);
+    await waitFor(() => a.peers().includes(v1.peerId), 10_000, "the kept connection");
+    await v1.stop();
+    await waitFor(() => !a.peers().includes(v1.peerId), 10_000, "the loss");
+    const v2 = await start();
+    try {
+      // What a signed announcement relayed by another peer carries: the new address.
+      a.learn(v2.peerId, v2.addresses());
+      await waitFor(() => a.peers().includes(v2.peerId), 10_000, "the re-dial at the new port");
+    } finally {
+      await v2.stop();
+    }
+  },
 );

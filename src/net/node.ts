@@ -15,6 +15,7 @@ import { peerIdFromString } from "@libp2p/peer-id";
 import { type Ping, ping } from "@libp2p/ping";
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import type { Libp2pOptions } from "libp2p";
+import { AddressBook, type BookEntry, type BookStore } from "./address_book.ts";
 import { NetError } from "./errors.ts";
 import {
   type GossipConfig,
@@ -33,7 +34,11 @@ import {
   type Provider,
 } from "./payload_protocol.ts";
 import { type PayloadHash, PayloadStore } from "./payload_store.ts";
-import { type ContentService, contentService, type ContentServiceInit } from "./content_protocol.ts";
+import {
+  type ContentService,
+  contentService,
+  type ContentServiceInit,
+} from "./content_protocol.ts";
 import { type RunTopics, runTopics } from "./protocols.ts";
 import {
   type SyncOptions,
@@ -83,8 +88,16 @@ export interface WeblocoNodeOptions {
   privateKey?: PrivateKey;
   /** Multiaddrs (with /p2p/) dialed at start and re-dialed while disconnected. */
   bootstrap?: readonly string[];
-  /** How often to re-dial disconnected bootstrap peers (default 10 s; 0: never). */
+  /**
+   * The longest wait between re-dials of a disconnected bootstrap or kept peer (default 10 s;
+   * the waits grow from 1 s to it); 0: bootstrap peers are dialed once, kept ones never.
+   */
   bootstrapIntervalMs?: number;
+  /**
+   * Where the address book is kept between runs (a role's data directory); default: memory
+   * only. See `address_book.ts`.
+   */
+  addressBook?: BookStore;
   /** The payload store (default: a new one with `storeMaxBytes`). */
   store?: PayloadStore;
   /** Byte cap of the default store (default 1 GiB). */
@@ -99,6 +112,36 @@ export interface WeblocoNodeOptions {
   gossip?: Omit<GossipConfig, "topics" | "validate">;
   /** A line logger for background failures (bootstrap dials, handler errors). */
   log?: (line: string) => void;
+}
+
+/** How often the node checks its kept peers and its connection count (ms). */
+const MAINTAIN_MS = 1_000;
+
+/** The first re-dial of a lost peer waits this long; each failure doubles the wait (ms). */
+const REDIAL_BASE_MS = 1_000;
+
+/** The longest wait between dials of a peer known only from the address book (ms). */
+const BOOK_REDIAL_MAX_MS = 60_000;
+
+/** Below this many connections the node dials peers from its address book. */
+export const LOW_WATER_PEERS = 4;
+
+/** Most dials the maintenance starts at once. */
+const MAX_PARALLEL_DIALS = 4;
+
+/** How often a changed address book is written (ms); also on stop. */
+const BOOK_SAVE_MS = 5_000;
+
+/** Redial state of one peer. */
+interface Redial {
+  /** Addresses to dial besides the book's (a bootstrap multiaddr), with /p2p/. */
+  explicit: Multiaddr[];
+  /** Consecutive failed dials. */
+  failures: number;
+  /** Not before this time (ms). */
+  next: number;
+  /** A dial is in flight. */
+  dialing: boolean;
 }
 
 /** A received, validated gossip message. */
@@ -170,34 +213,51 @@ export class WeblocoNode {
   readonly #gossip: GossipConfig;
   readonly #handlers = new Map<string, Set<GossipHandler>>();
   readonly #log: (line: string) => void;
-  #bootstrapTimer: ReturnType<typeof setInterval> | undefined;
+  /** Peers known and where they said they listen (identify, announcements), persisted. */
+  readonly #book: AddressBook;
+  /** Peers re-dialed while disconnected (bootstrap peers, {@linkcode keep}), by peer id. */
+  readonly #kept = new Map<string, Redial>();
+  /** Who each kept peer id is kept as (see {@linkcode keep}). */
+  readonly #keptAs = new Map<string, string>();
+  /** Backoff of peers dialed from the address book. */
+  readonly #bookDials = new Map<string, Redial>();
+  /** Bootstrap multiaddrs without a peer id: dialed at every due tick. */
+  readonly #anonymous: Redial[] = [];
+  readonly #keptMaxMs: number;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #savedAt = 0;
   #stopped = false;
 
   private constructor(
     libp2p: WeblocoLibp2p,
     parts: { store: PayloadStore; gossip: GossipConfig; topics: RunTopics },
-    log: (line: string) => void,
+    options: Pick<WeblocoNodeOptions, "bootstrapIntervalMs" | "log" | "addressBook">,
   ) {
     this.libp2p = libp2p;
     this.store = parts.store;
     this.topics = parts.topics;
     this.#gossip = parts.gossip;
-    this.#log = log;
+    this.#log = options.log ?? (() => {});
+    this.#keptMaxMs = options.bootstrapIntervalMs ?? 10_000;
+    this.#book = new AddressBook({ self: libp2p.peerId.toString(), store: options.addressBook });
   }
 
   /**
    * Wraps a created (not yet started) libp2p node built from {@linkcode weblocoLibp2pOptions},
-   * installs the validators, starts it and dials the bootstrap peers (in the background).
+   * installs the validators, starts it, loads its address book, and dials the bootstrap peers
+   * and, while it has few connections, the peers of its book (in the background).
    */
   static async start(
     libp2p: WeblocoLibp2p,
     parts: { store: PayloadStore; gossip: GossipConfig; topics: RunTopics },
-    options: Pick<WeblocoNodeOptions, "bootstrap" | "bootstrapIntervalMs" | "log">,
+    options: Pick<WeblocoNodeOptions, "bootstrap" | "bootstrapIntervalMs" | "log" | "addressBook">,
   ): Promise<WeblocoNode> {
     const bootstrap = (options.bootstrap ?? []).map(parseMultiaddr);
-    const node = new WeblocoNode(libp2p, parts, options.log ?? (() => {}));
+    const node = new WeblocoNode(libp2p, parts, options);
     installTopicValidators(libp2p.services.pubsub, parts.gossip);
     libp2p.services.pubsub.addEventListener("message", node.#onMessage);
+    libp2p.addEventListener("peer:identify", node.#onIdentify);
+    libp2p.addEventListener("peer:disconnect", node.#onDisconnect);
     try {
       await libp2p.start();
     } catch (err) {
@@ -206,9 +266,16 @@ export class WeblocoNode {
         cause: err,
       });
     }
-    if (bootstrap.length > 0) {
-      node.#startBootstrap(bootstrap, options.bootstrapIntervalMs ?? 10_000);
+    const problem = await node.#book.load();
+    if (problem !== null) node.#log(`${problem}; starting without it`);
+    for (const ma of bootstrap) {
+      const id = ma.getComponents().find((c) => c.name === "p2p")?.value;
+      const redial: Redial = { explicit: [ma], failures: 0, next: 0, dialing: false };
+      if (id === undefined) node.#anonymous.push(redial);
+      else if (id !== node.peerId) node.#kept.set(id, redial);
     }
+    node.#maintain();
+    node.#timer = setInterval(() => node.#maintain(), MAINTAIN_MS);
     return node;
   }
 
@@ -220,6 +287,43 @@ export class WeblocoNode {
   /** The addresses this node listens on, each with /p2p/<peer id>. */
   addresses(): string[] {
     return this.libp2p.getMultiaddrs().map((m) => m.toString());
+  }
+
+  /**
+   * Notes that `peerId` says it listens at `addresses` (e.g. from its signed announcement):
+   * the address book and libp2p's peer store take them as its latest, so every later dial of
+   * that peer (a re-dial, a payload fetch by peer id) tries them. Undialable ones are dropped.
+   */
+  learn(peerId: string, addresses: readonly string[]): void {
+    if (!this.#book.learn(peerId, addresses)) return;
+    const entry = this.#book.get(peerId)!;
+    this.libp2p.peerStore.patch(peerIdFromString(peerId), {
+      multiaddrs: entry.addresses.map((a) => multiaddr(a)),
+    }).catch((e) => this.#log(`peer store update of ${peerId.slice(-8)} failed: ${messageOf(e)}`));
+  }
+
+  /** The address book: peers met and their latest dialable addresses, newest first. */
+  knownPeers(): BookEntry[] {
+    return this.#book.entries();
+  }
+
+  /**
+   * Keeps this node connected to `peerId` (e.g. a validator): while disconnected it is
+   * re-dialed at its latest known addresses, 1 s after the loss, then with waits doubling up
+   * to the bootstrap interval, for as long as the node runs. With `as` (e.g. the validator's
+   * wallet address), a later peer id kept as the same replaces this one (a new libp2p key).
+   */
+  keep(peerId: string, as?: string): void {
+    if (peerId === this.peerId) return;
+    parsePeerId(peerId);
+    if (as !== undefined) {
+      const before = this.#keptAs.get(as);
+      if (before !== undefined && before !== peerId) this.#kept.delete(before);
+      this.#keptAs.set(as, peerId);
+    }
+    if (!this.#kept.has(peerId)) {
+      this.#kept.set(peerId, { explicit: [], failures: 0, next: 0, dialing: false });
+    }
   }
 
   /** Peer ids (text) of connected peers. */
@@ -341,9 +445,12 @@ export class WeblocoNode {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    if (this.#bootstrapTimer !== undefined) clearInterval(this.#bootstrapTimer);
+    if (this.#timer !== undefined) clearInterval(this.#timer);
     this.libp2p.services.pubsub.removeEventListener("message", this.#onMessage);
+    this.libp2p.removeEventListener("peer:identify", this.#onIdentify);
+    this.libp2p.removeEventListener("peer:disconnect", this.#onDisconnect);
     this.#handlers.clear();
+    await this.#saveBook();
     await this.libp2p.stop();
   }
 
@@ -380,31 +487,92 @@ export class WeblocoNode {
     }
   };
 
-  #startBootstrap(targets: Multiaddr[], intervalMs: number): void {
-    let running = false;
-    const tick = async () => {
-      if (running || this.#stopped) return;
-      running = true;
-      try {
-        await Promise.all(targets.map(async (ma) => {
-          const id = ma.getComponents().find((c) => c.name === "p2p")?.value;
-          if (id !== undefined && this.libp2p.getConnections(peerIdFromString(id)).length > 0) {
-            return;
-          }
-          try {
-            await this.libp2p.dial(ma);
-          } catch (err) {
-            if (!this.#stopped) {
-              this.#log(`bootstrap dial ${ma.toString()} failed: ${messageOf(err)}`);
-            }
-          }
-        }));
-      } finally {
-        running = false;
+  #onIdentify = (evt: CustomEvent<{ peerId: PeerId; listenAddrs: Multiaddr[] }>) => {
+    // A listen-only-on-loopback or dial-only peer lists nothing dialable: nothing is learned.
+    this.#book.learn(evt.detail.peerId.toString(), evt.detail.listenAddrs.map((m) => m.toString()));
+  };
+
+  #onDisconnect = (evt: CustomEvent<PeerId>) => {
+    const k = this.#kept.get(evt.detail.toString());
+    if (k === undefined || this.#stopped || this.#keptMaxMs === 0) return;
+    k.failures = 0;
+    k.next = Date.now() + REDIAL_BASE_MS;
+  };
+
+  /**
+   * One maintenance pass: re-dials the kept peers that are due, then, while the node has fewer
+   * than {@linkcode LOW_WATER_PEERS} connections, the address book's peers (newest first, each
+   * with its own backoff up to a minute, at most {@linkcode MAX_PARALLEL_DIALS} at once), and
+   * writes a changed book now and then. Dials run in the background; one in flight per peer.
+   */
+  #maintain(): void {
+    if (this.#stopped) return;
+    const now = Date.now();
+    const connected = new Set(this.peers());
+    const due = (k: Redial) => !k.dialing && now >= k.next;
+    for (const [id, k] of this.#kept) {
+      if (connected.has(id)) k.failures = 0;
+      else if (due(k)) void this.#dial(id, k, this.#keptMaxMs, true);
+    }
+    for (const k of this.#anonymous) {
+      if (due(k)) void this.#dial(undefined, k, this.#keptMaxMs, true);
+    }
+    for (const [id, k] of this.#bookDials) {
+      if (!k.dialing && this.#book.get(id) === undefined) this.#bookDials.delete(id);
+    }
+    if (connected.size < LOW_WATER_PEERS) {
+      let inFlight = [...this.#bookDials.values()].filter((k) => k.dialing).length;
+      for (const e of this.#book.entries()) {
+        if (inFlight >= MAX_PARALLEL_DIALS) break;
+        if (connected.has(e.peerId) || this.#kept.has(e.peerId)) continue;
+        let k = this.#bookDials.get(e.peerId);
+        if (k === undefined) {
+          this.#bookDials.set(e.peerId, k = { explicit: [], failures: 0, next: 0, dialing: false });
+        }
+        if (due(k)) {
+          inFlight++;
+          void this.#dial(e.peerId, k, BOOK_REDIAL_MAX_MS, false);
+        }
       }
-    };
-    void tick();
-    if (intervalMs > 0) this.#bootstrapTimer = setInterval(() => void tick(), intervalMs);
+    }
+    if (this.#book.dirty && now - this.#savedAt >= BOOK_SAVE_MS) void this.#saveBook();
+  }
+
+  /**
+   * Dials `id` at its explicit addresses and its book addresses (none known: nothing to do);
+   * on failure the next try waits twice as long, up to `maxMs` (0: no next try). Failures of
+   * kept peers are logged on the first and every tenth.
+   */
+  async #dial(id: string | undefined, k: Redial, maxMs: number, logged: boolean): Promise<void> {
+    const book = id === undefined ? [] : this.#book.get(id)?.addresses ?? [];
+    const all = [...k.explicit, ...book.map((a) => multiaddr(`${a}/p2p/${id}`))];
+    const targets = [...new Map(all.map((m) => [m.toString(), m])).values()];
+    if (targets.length === 0) return;
+    k.dialing = true;
+    try {
+      if (maxMs === 0) k.next = Infinity;
+      await this.libp2p.dial(targets);
+      k.failures = 0;
+    } catch (err) {
+      if (this.#stopped) return;
+      k.failures++;
+      if (maxMs > 0) k.next = Date.now() + Math.min(maxMs, REDIAL_BASE_MS * 2 ** (k.failures - 1));
+      if (logged && (k.failures === 1 || k.failures % 10 === 0)) {
+        const what = targets.map((m) => m.toString()).join(", ");
+        this.#log(
+          `dial ${what} failed${k.failures > 1 ? ` ${k.failures} times` : ""}: ${
+            oneLine(messageOf(err)).slice(0, 200)
+          }`,
+        );
+      }
+    } finally {
+      k.dialing = false;
+    }
+  }
+
+  async #saveBook(): Promise<void> {
+    this.#savedAt = Date.now();
+    await this.#book.save().catch((e) => this.#log(`address book not saved: ${messageOf(e)}`));
   }
 }
 

@@ -87,6 +87,9 @@ export class RoleNode {
     this.subscribe(this.node.topics.peers, (m) => {
       if (m.body.kind !== "peer-announce") return;
       this.peerOf.set(m.sender, m.body.peerId);
+      // Signed addresses are its latest (it may have moved); a validator is re-dialed if lost.
+      this.node.learn(m.body.peerId, m.body.addresses);
+      if (this.ctx.genesis.validators.includes(m.sender)) this.node.keep(m.body.peerId, m.sender);
       this.#meet(m.body.peerId, m.body.addresses);
     });
     const announce = () =>

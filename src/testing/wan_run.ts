@@ -2,8 +2,8 @@
  * A run on shaped links, for the WAN test and `deno task bench:wan`: a validator and two peers,
  * each in its own namespace of a {@linkcode NetnsLab} (a fourth host holds the WAN relay where
  * the kernel has no netem), links shaped by {@linkcode shapeLinks}. Peer `p1` listens on its
- * host and announces the address others dial it at; peer `p2` listens on its namespace's
- * loopback only, so no other host can dial it (a host behind a NAT) and it takes part through
+ * host and announces the address others dial it at; peer `p2` has no listening port
+ * (`--listen none`), so nobody can dial it (a host behind a NAT) and it takes part through
  * the connection it dialled to the validator.
  *
  * @module
@@ -108,7 +108,7 @@ export async function startWanRun(o: WanRunOptions): Promise<WanRun> {
     ]);
     watch.spawnRole(lab, h2, "p2", "peer", [
       ...common("p2"),
-      ...["--listen", "/ip4/127.0.0.1/tcp/0", "--bootstrap", bootstrap],
+      ...["--listen", "none", "--bootstrap", bootstrap],
     ]);
   } catch (e) {
     await close();

@@ -3,7 +3,7 @@
  * namespace, on links with 80 ms ± 20 ms one-way delay, 1% loss and 20 Mbit/s (`tc netem`
  * where the kernel has it, else the userspace WAN relay, see wan_lab.ts). Rounds complete,
  * every peer applies each record with the validator's model hash, and a peer that cannot be
- * dialled (it listens on its own loopback only, like a host behind a NAT) is still selected:
+ * dialled (`--listen none`: no listening port, like a host behind a NAT) is still selected:
  * its update travels over the connection it dialled. Skipped where namespaces cannot be made.
  */
 

@@ -1,0 +1,161 @@
+/**
+ * A validator restarted on a new port is found again, as an operator would meet it: role
+ * processes on 127.0.0.1, a validator and two peers, one of them with `--listen none` (no
+ * listening port: it takes part through the connections it dials). The validator is stopped
+ * and started again from its data directory on a new port while every peer's bootstrap list
+ * still names the old one (the dial-only peer's names a peer too). The validator dials the
+ * peers of its address book, the listening peer learns its new address by identify, the
+ * dial-only one from the validator's signed announcement relayed by that peer, and the next
+ * records select both peers again, whose models keep the validator's hash. Cheap (< 90 s):
+ * 5 s windows, H 3, CPU backend.
+ */
+
+import { writeKeyFile } from "../identity/key_file.ts";
+import { identityReady } from "../identity/signer.ts";
+import { localGenesis } from "../protocol/local_genesis.ts";
+import type { AppliedEvent } from "../roles/role_events.ts";
+import { assert, assertEquals } from "../testing/assert.ts";
+import { denoRun, ROLE_MAIN, RoleWatch } from "../testing/netns_roles.ts";
+import { ADDRESS_BOOK_NAME } from "../net/address_book.ts";
+
+/** A role process on this machine, its stdout and stderr lines into `watch`. */
+function spawnRole(
+  watch: RoleWatch,
+  name: string,
+  role: "peer" | "validator",
+  args: readonly string[],
+): Deno.ChildProcess {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: denoRun(ROLE_MAIN, [role, ...args, "--backend", "cpu", "--json"]),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const onLine = watch.onLine(name);
+  for (const stream of [child.stdout, child.stderr]) {
+    void (async () => {
+      let rest = "";
+      const decoder = new TextDecoder();
+      for await (const bytes of stream) {
+        const lines = (rest + decoder.decode(bytes, { stream: true })).split("\n");
+        rest = lines.pop()!;
+        lines.forEach(onLine);
+      }
+      if (rest !== "") onLine(rest);
+    })().catch(() => {});
+  }
+  return child;
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
+async function stopRole(child: Deno.ChildProcess, graceMs = 10_000): Promise<void> {
+  try {
+    child.kill("SIGTERM");
+  } catch { /* already gone */ }
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, graceMs);
+  await child.status;
+  clearTimeout(timer);
+}
+
+const tcpOf = (addresses: string[]) => addresses.find((a) => !a.includes("/ws"))!;
+const portOf = (address: string) => address.split("/")[4];
+
+Deno.test({
+  name:
+    "role processes find a validator restarted on a new port again, and a peer without a listening port contributes",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await identityReady();
+    const dir = await Deno.makeTempDir({ prefix: "webloco-rediscover-" });
+    const seed = (n: number) => new Uint8Array(32).fill(n);
+    const v = await writeKeyFile(`${dir}/validator.json`, { seed: seed(61) });
+    const p1 = await writeKeyFile(`${dir}/p1.json`, { seed: seed(62) });
+    const p2 = await writeKeyFile(`${dir}/p2.json`, { seed: seed(63) });
+    const genesis = localGenesis({
+      name: "rediscover",
+      validators: [v.address],
+      genesisTime: Date.now() + 12_000,
+      windowMs: 5_000,
+      sparseloco: { H: 3 },
+      data: { batch: 2 },
+    });
+    await Deno.writeTextFile(`${dir}/genesis.json`, JSON.stringify(genesis));
+    const common = (name: string) => [
+      ...["--genesis", `${dir}/genesis.json`, "--key", `${dir}/${name}.json`],
+      ...["--data-dir", `${dir}/${name}`],
+    ];
+    const loopback = ["--listen", "/ip4/127.0.0.1/tcp/0"];
+    const watch = new RoleWatch(85_000);
+    const records = (name: string) =>
+      watch.events(name).filter((e): e is AppliedEvent => e.event === "applied");
+    const children: Deno.ChildProcess[] = [];
+    try {
+      children.push(spawnRole(watch, "v", "validator", [...common("validator"), ...loopback]));
+      const vOld = tcpOf(
+        (await watch.until("the validator listening", () => watch.listening("v")))
+          .addresses,
+      );
+      children.push(
+        spawnRole(watch, "p1", "peer", [...common("p1"), ...loopback, "--bootstrap", vOld]),
+      );
+      const p1At = tcpOf(
+        (await watch.until("p1 listening", () => watch.listening("p1"))).addresses,
+      );
+      children.push(spawnRole(watch, "p2", "peer", [
+        ...common("p2"),
+        ...["--listen", "none", "--bootstrap", vOld, "--bootstrap", p1At],
+      ]));
+      assertEquals(
+        (await watch.until("p2 started", () => watch.listening("p2"))).addresses,
+        [],
+        "p2 listens nowhere",
+      );
+      const both = (r: AppliedEvent) =>
+        r.selected.includes(p1.address) && r.selected.includes(p2.address);
+      await watch.until(
+        "a record selecting both peers, the dial-only one included",
+        () => records("v").find(both),
+      );
+
+      // Stopped as an operator would, started again from its data directory on a new port.
+      await stopRole(children[0]);
+      const stoppedAt = Date.now();
+      const book = await Deno.readTextFile(`${dir}/validator/${ADDRESS_BOOK_NAME}`);
+      assert(book.includes(portOf(p1At)), `the validator's book names p1: ${book}`);
+      const lastBefore = records("v").at(-1)!.window;
+      children[0] = spawnRole(watch, "v2", "validator", [...common("validator"), ...loopback]);
+      const vNew = tcpOf(
+        (await watch.until("the validator listening again", () => watch.listening("v2")))
+          .addresses,
+      );
+      assert(portOf(vNew) !== portOf(vOld), `a new port: ${vNew} after ${vOld}`);
+      const after = await watch.until(
+        "a record after the restart selecting both peers",
+        () => records("v2").find((r) => r.window > lastBefore && both(r)),
+      );
+      const windowAt = (t: number) => Math.floor((t - genesis.genesisTime) / genesis.windowMs);
+      console.log(
+        `rediscover: validator stopped in window ${
+          windowAt(stoppedAt)
+        } (last record ${lastBefore}),` +
+          ` back on a new port; record ${after.window} selects both peers` +
+          ` ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s after the stop`,
+      );
+      for (const name of ["p1", "p2"]) {
+        const applied = await watch.until(
+          `${name} applying record ${after.window}`,
+          () => records(name).find((r) => r.window === after.window),
+        );
+        assertEquals(applied.modelHash, after.modelHash, `${name}'s model after ${after.window}`);
+      }
+    } finally {
+      await Promise.all(children.map((c) => stopRole(c)));
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
