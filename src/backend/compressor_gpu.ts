@@ -116,7 +116,9 @@ export function compressorTraffic(
 ): { readBack: number; upload: number; largestPart: number } {
   const p = planSlots(layout, { ...DEFAULT_COMPRESS_OPTIONS, ...wireOptions(options) });
   const largest = (split: SplitPoint[], length: number) =>
-    Math.max(...split.map((s, i) => (i + 1 < split.length ? split[i + 1].offset : length) - s.offset));
+    Math.max(
+      ...split.map((s, i) => (i + 1 < split.length ? split[i + 1].offset : length) - s.offset),
+    );
   return {
     readBack: 4 * p.read,
     upload: 4 * p.upload,

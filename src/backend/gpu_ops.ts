@@ -31,7 +31,9 @@ function kernels(rt: GpuRuntime): Kernels<GpuTensor> {
     residualForward: (out, a, b, n) => k.residualForward(rt, out, a, b, n),
     // Elementwise over tensors that may be split across buffers: one launch per piece.
     accumulate: (dst, src, n, scale) => {
-      for (const { tensors: [d, s], length } of rt.pieces([dst, src], n)) k.accumulate(rt, d, s, length, scale);
+      for (const { tensors: [d, s], length } of rt.pieces([dst, src], n)) {
+        k.accumulate(rt, d, s, length, scale);
+      }
     },
     gradClip: (out, grads, n, maxNorm) => k.gradClip(rt, out, grads, n, maxNorm),
     adamw: (params, grads, m, v, clip, n, hp) => {

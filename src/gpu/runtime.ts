@@ -169,6 +169,12 @@ export interface RuntimeStats {
   submits: number;
 }
 
+/**
+ * Compiled pipelines per device and shader source: runtimes on one device (a test's split and
+ * single-buffer runtimes) compile each pipeline once, which software adapters pay seconds for.
+ */
+const PIPELINES = new WeakMap<GPUDevice, WeakMap<ShaderSource, Map<string, GPUComputePipeline>>>();
+
 /** A buffer pool + pipeline cache + command recorder around one GPUDevice. */
 export class GpuRuntime {
   readonly device: GPUDevice;
@@ -182,9 +188,13 @@ export class GpuRuntime {
 
   /** Bytes one buffer of a split tensor holds at most (see `RuntimeOptions`). */
   readonly splitBytes: number;
+  /** Bytes of all buffers created (pooled ones count once). */
+  private allocated = 0;
+  /** A software adapter's buffers live in the machine's memory: more is refused, not swapped. */
+  private readonly memoryBytes: number | undefined;
   private readonly source: ShaderSource;
   private readonly release: () => void;
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pipelines: Map<string, GPUComputePipeline>;
   private readonly free = new Map<string, GPUBuffer[]>();
   private readonly sizes = new WeakMap<GPUBuffer, number>();
   private encoder: GPUCommandEncoder | null = null;
@@ -206,6 +216,11 @@ export class GpuRuntime {
       throw new RangeError(`maxBindingBytes must be an integer ≥ ${BINDING_ALIGN}, got ${forced}`);
     }
     this.splitBytes = Math.min(this.bindingBytes, forced ?? Infinity);
+    const bySource = PIPELINES.get(this.device) ?? new WeakMap();
+    PIPELINES.set(this.device, bySource);
+    this.pipelines = bySource.get(source) ?? new Map();
+    bySource.set(source, this.pipelines);
+    this.memoryBytes = gpu.memoryBytes;
     this.release = () => gpu.destroy();
     this.device.addEventListener("uncapturederror", (ev) => {
       const e = (ev as GPUUncapturedErrorEvent).error;
@@ -215,6 +230,13 @@ export class GpuRuntime {
   }
 
   private createBuffer(size: number, usage: number, label: string): GPUBuffer {
+    if (this.memoryBytes !== undefined && this.allocated + size > this.memoryBytes) {
+      throw new Error(
+        `buffer ${label}: ${this.allocated} + ${size} bytes of buffers would pass the ${this.memoryBytes} ` +
+          `bytes of memory this software adapter keeps them in`,
+      );
+    }
+    this.allocated += size;
     this.stats.buffersCreated++;
     const b = this.device.createBuffer({ size, usage, label });
     this.sizes.set(b, size);
