@@ -1,14 +1,18 @@
 // Global gradient-norm clipping, computed on the GPU so that the step needs no read-back.
-// Two stages, every sum in a fixed order so the result is bit-identical run to run:
-//   partial:  partials[w] = Σ grads[i]²  over the elements workgroup w visits   grads: (N), partials: (G)
-//   finish:   out = [min(1, max_norm / (norm + 1e-6)), norm],  norm = sqrt(Σ_w partials[w])
-//             partials: (G), out: (2)
-// Both entries bind (uniform, dst, src): dst = partials / out, src = grads / partials.
+// Three stages, every sum in a fixed order so the result is bit-identical run to run and does
+// not depend on how the gradients are split across buffers:
+//   partial_chunk: state[t] += Σ grads[i]² over the i ≡ t (mod G·WG) of one chunk, ascending
+//                  grads chunk: (n) at element base of the whole (N), state: (G·WG); once per chunk
+//   partial_tree:  partials[w] = tree over state[w·WG .. w·WG + WG)      state: (G·WG), partials: (G)
+//   finish:        out = [min(1, max_norm / (norm + 1e-6)), norm],  norm = sqrt(Σ_w partials[w])
+//                  partials: (G), out: (2)
+// Every entry binds (uniform, dst, src): dst = state / partials / out, src = grads / state / partials.
 
 // Threads per workgroup, a power of two: set by the launcher (no default).
 override WG: u32;
 
-struct Params { n: u32, max_norm: f32 }
+// base: partial_chunk's first element in the whole gradient (0 elsewhere).
+struct Params { n: u32, max_norm: f32, base: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
@@ -26,18 +30,29 @@ fn tree_sum(lid: u32) -> f32 {
   return acc[0];
 }
 
-// grads: (N) → partials: (G), one per workgroup; G = number of workgroups (1-D, ≤ 65535).
-// Grid-stride loop so that each thread's sequential chain is N / (WG·G) long and reads coalesce.
+// One chunk of the gradients, elements base .. base + n of the whole → state: (G·WG) running sums,
+// G = number of workgroups (1-D, ≤ 65535). Thread t = w·WG + lid adds, in ascending i, the squares
+// of the elements i ≡ t (mod G·WG) in the chunk: chunk after chunk, the same additions in the same
+// order as one grid-stride pass over the whole buffer (coalesced reads, chains of N / (G·WG)).
 @compute @workgroup_size(WG)
-fn partial(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
-           @builtin(num_workgroups) nwg: vec3<u32>) {
+fn partial_chunk(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
+                 @builtin(num_workgroups) nwg: vec3<u32>) {
   let stride = nwg.x * WG;
-  var s = 0.0;
-  for (var i = wid.x * WG + lid; i < p.n; i = i + stride) {
-    let g = src[i];
+  let t = wid.x * WG + lid;
+  var i = t;
+  if (i < p.base) { i = t + (p.base - t + stride - 1u) / stride * stride; }
+  var s = dst[t];
+  for (; i < p.base + p.n; i = i + stride) {
+    let g = src[i - p.base];
     s = s + g * g;
   }
-  acc[lid] = s;
+  dst[t] = s;
+}
+
+// state: (G·WG) → partials: (G): workgroup w's pairwise tree over its threads' running sums.
+@compute @workgroup_size(WG)
+fn partial_tree(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  acc[lid] = src[wid.x * WG + lid];
   workgroupBarrier();
   let total = tree_sum(lid);
   if (lid == 0u) { dst[wid.x] = total; }

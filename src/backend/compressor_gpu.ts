@@ -8,11 +8,15 @@
  * tables; the residual e −= table[code] on the GPU. The payload and e are byte-identical to
  * `cpuCompressor`'s.
  *
+ * Every buffer may be split across GPU buffers when larger than one binding (src/gpu/runtime.ts):
+ * θ_start and e like the parameters (between tensors), the read-back and upload buffers between
+ * each tensor's parts, so every kernel still binds one tensor's range of one buffer.
+ *
  * @module
  */
 
 import { type Compressor, type CompressorLayout, wireOptions } from "./compressor.ts";
-import type { GpuRuntime, GpuTensor } from "../gpu/runtime.ts";
+import type { GpuRuntime, GpuTensor, SplitPoint } from "../gpu/runtime.ts";
 import {
   CODES_PER_WORD,
   type CompressPlan,
@@ -53,11 +57,15 @@ interface Plan {
   upload: number;
   /** Table of tensor i at tablesAt + 4i of the upload buffer. */
   tablesAt: number;
+  /** Where the read-back and upload buffers may be split (each part's start). */
+  readSplit: SplitPoint[];
+  uploadSplit: SplitPoint[];
 }
 
 function planSlots(layout: CompressorLayout, opts: CompressOptions): Plan {
   checkLayout(layout.entries, layout.length);
   let read = 0, upload = 0;
+  const readSplit: SplitPoint[] = [], uploadSplit: SplitPoint[] = [];
   const slots = layout.entries.map((entry) => {
     if (entry.offset % ALIGN !== 0) {
       throw new RangeError(
@@ -75,23 +83,47 @@ function planSlots(layout: CompressorLayout, opts: CompressOptions): Plan {
       badAt: read + 2 * aligned(m),
       codesAt: upload,
     };
+    readSplit.push(
+      { name: `${entry.name} (kept indices)`, offset: slot.indicesAt },
+      { name: `${entry.name} (kept values)`, offset: slot.valuesAt },
+      { name: `${entry.name} (non-finite counts)`, offset: slot.badAt },
+    );
+    uploadSplit.push({ name: `${entry.name} (codes)`, offset: upload });
     read += 2 * aligned(m) + aligned(plan.geometry.tileCount);
     upload += aligned(Math.ceil(m / CODES_PER_WORD));
     return slot;
   });
-  return { slots, read, upload: upload + QUANT_BINS * slots.length, tablesAt: upload };
+  uploadSplit.push({ name: "quantizer tables", offset: upload });
+  return {
+    slots,
+    read,
+    upload: upload + QUANT_BINS * slots.length,
+    tablesAt: upload,
+    readSplit,
+    uploadSplit,
+  };
 }
 
 /**
  * Bytes a {@link GpuCompressor} for `layout` moves per window: read back (kept indices and
- * values, non-finite counts) and uploaded (packed codes, tables). Throws like the constructor.
+ * values, non-finite counts) and uploaded (packed codes, tables); and `largestPart`, the bytes of
+ * the largest part that must lie in one buffer when those two are split. Throws like the
+ * constructor.
  */
 export function compressorTraffic(
   layout: CompressorLayout,
   options: Partial<CompressOptions>,
-): { readBack: number; upload: number } {
+): { readBack: number; upload: number; largestPart: number } {
   const p = planSlots(layout, { ...DEFAULT_COMPRESS_OPTIONS, ...wireOptions(options) });
-  return { readBack: 4 * p.read, upload: 4 * p.upload };
+  const largest = (split: SplitPoint[], length: number) =>
+    Math.max(
+      ...split.map((s, i) => (i + 1 < split.length ? split[i + 1].offset : length) - s.offset),
+    );
+  return {
+    readBack: 4 * p.read,
+    upload: 4 * p.upload,
+    largestPart: 4 * Math.max(largest(p.readSplit, p.read), largest(p.uploadSplit, p.upload)),
+  };
 }
 
 /** A compressor on `rt` for `layout` (tensor offsets on 64 elements, as `paramLayout` makes). */
@@ -118,10 +150,10 @@ export class GpuCompressor implements Compressor<GpuTensor> {
     this.#length = layout.length;
     this.#beta = opts.beta;
     this.#rangeSigmas = opts.rangeSigmas;
-    this.#e = rt.tensor(layout.length, "f32", "compressor.e");
-    this.#start = rt.tensor(layout.length, "f32", "compressor.start");
-    this.#readBack = rt.tensor(plan.read, "u32", "compressor.read_back");
-    this.#upload = rt.tensor(plan.upload, "u32", "compressor.upload");
+    this.#e = rt.tensor(layout.length, "f32", "compressor.e", layout.entries);
+    this.#start = rt.tensor(layout.length, "f32", "compressor.start", layout.entries);
+    this.#readBack = rt.tensor(plan.read, "u32", "compressor.read_back", plan.readSplit);
+    this.#upload = rt.tensor(plan.upload, "u32", "compressor.upload", plan.uploadSplit);
   }
 
   begin(params: GpuTensor): void {

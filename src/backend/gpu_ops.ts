@@ -29,17 +29,30 @@ function kernels(rt: GpuRuntime): Kernels<GpuTensor> {
     crossEntropyBackward: (dlogits, logits, targets, N, V, scale) =>
       k.crossEntropyBackward(rt, dlogits, logits, targets, N, V, scale),
     residualForward: (out, a, b, n) => k.residualForward(rt, out, a, b, n),
-    accumulate: (dst, src, n, scale) => k.accumulate(rt, dst, src, n, scale),
+    // Elementwise over tensors that may be split across buffers: one launch per piece.
+    accumulate: (dst, src, n, scale) => {
+      for (const { tensors: [d, s], length } of rt.pieces([dst, src], n)) {
+        k.accumulate(rt, d, s, length, scale);
+      }
+    },
     gradClip: (out, grads, n, maxNorm) => k.gradClip(rt, out, grads, n, maxNorm),
-    adamw: (params, grads, m, v, clip, n, hp) => k.adamw(rt, params, grads, m, v, clip, n, hp),
+    adamw: (params, grads, m, v, clip, n, hp) => {
+      for (const { tensors: [p, g, mm, vv], length } of rt.pieces([params, grads, m, v], n)) {
+        k.adamw(rt, p, g, mm, vv, clip, length, hp);
+      }
+    },
   };
 }
 
-/** The GPU backend over one runtime. */
+/**
+ * The GPU backend over one runtime. Tensors given split points may span several buffers (see
+ * src/gpu/runtime.ts): memory operations, accumulate, adamw, gradClip and the compressor take
+ * them whole; every other kernel gets views of named tensors, which lie in one buffer.
+ */
 export function gpuOps(rt: GpuRuntime): Ops<GpuTensor> {
   const memory: Memory<GpuTensor> = {
     name: "gpu",
-    tensor: (length, label) => rt.tensor(length, "f32", label),
+    tensor: (length, label, split) => rt.tensor(length, "f32", label, split),
     indices: (length, label) => rt.tensor(length, "u32", label),
     view: (t, start, length, label) => rt.view(t, start, length, label),
     write: (t, data) => rt.write(t, data),

@@ -9,15 +9,20 @@
 import type { AdamWParams } from "../reference/adamw.ts";
 import type { MatmulShape } from "../reference/matmul.ts";
 
+import type { SplitPoint } from "../gpu/runtime.ts";
 import type { CompressorSource } from "./compressor.ts";
 
-export type { AdamWParams, MatmulShape };
+export type { AdamWParams, MatmulShape, SplitPoint };
 
 /** Tensor memory: allocation, views, transfers. */
 export interface Memory<T> {
   readonly name: string;
-  /** Zero-filled float32 tensor. */
-  tensor(length: number, label?: string): T;
+  /**
+   * Zero-filled float32 tensor. `split`: where a flat tensor may be cut into several GPU buffers
+   * when it exceeds one binding (a `ParamLayout`'s entries); every view of one named tensor
+   * still lies in one buffer. The CPU backend ignores it.
+   */
+  tensor(length: number, label?: string, split?: readonly SplitPoint[]): T;
   /** Zero-filled uint32 tensor (tokens, indices). */
   indices(length: number, label?: string): T;
   /** Elements [start, start+length) of `t`; start must be a multiple of 64. */

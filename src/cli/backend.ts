@@ -37,13 +37,14 @@ export function parseBackend(text: string): Backend {
 /**
  * Opens `backend`: WebGPU (Dawn or Deno's wgpu) unless `cpu`, or `auto` finds no adapter or only
  * a software one; then the float32 CPU reference. `log` gets one line saying which it is.
- * `checkLimits` sees the device's limits before anything is allocated on it and may throw
+ * `checkLimits` sees the device's limits (and whether it is a software adapter, whose buffers
+ * are host memory) before anything is allocated on it and may throw
  * (src/model/memory.ts `checkBufferLimits`: a model too large is refused in one line).
  */
 export async function openBackend(
   backend: Backend,
   log: (line: string) => void,
-  checkLimits?: (limits: GPUSupportedLimits) => void,
+  checkLimits?: (limits: GPUSupportedLimits, software: boolean) => void,
 ): Promise<Ops<unknown>> {
   if (backend === "cpu") {
     const ops = cpuOps(32);
@@ -70,7 +71,7 @@ export async function openBackend(
   }
   log(`backend: ${adapterLabel(rt.adapter)}`);
   try {
-    checkLimits?.(rt.device.limits);
+    checkLimits?.(rt.device.limits, rt.adapter.software);
   } catch (e) {
     rt.destroy();
     throw e;

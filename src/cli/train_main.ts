@@ -261,7 +261,11 @@ async function main() {
   const ops = await openBackend(
     backend,
     (line) => console.log(line),
-    (limits) => checkBufferLimits(what, needs, limits),
+    (limits, software) => {
+      checkBufferLimits(what, needs, limits);
+      // A software adapter's buffers are host memory (split buffers let 1b past its bindings).
+      if (software) checkHostMemory(what, needs, Deno.systemMemoryInfo().available);
+    },
   );
   if (ops.name.startsWith("cpu")) checkHostMemory(what, needs, Deno.systemMemoryInfo().total);
   console.log(

@@ -5,6 +5,9 @@
  * - Deno, `dawn` (default): Dawn from npm `webgpu`, on a real GPU through Vulkan when there is
  *   one, otherwise on SwiftShader (shipped by Debian's chromium package);
  * - Deno, `wgpu`: Deno's built-in `navigator.gpu` (needs --unstable-webgpu), a second WGSL compiler.
+ *
+ * Under Deno, WEBLOCO_MAX_BINDING (bytes) forces a smaller buffer size for split tensors than the
+ * device's (tests: so that a tiny model spans several buffers; see src/gpu/runtime.ts).
  */
 
 /** Which WebGPU implementation to use. */
@@ -25,6 +28,14 @@ export interface GpuAdapterDescription {
 export interface AcquiredGpu {
   device: GPUDevice;
   adapter: GpuAdapterDescription;
+  /** A forced bytes-per-buffer for split tensors (WEBLOCO_MAX_BINDING), below the device's. */
+  maxBindingBytes?: number;
+  /**
+   * Bytes of memory the device's buffers may take when that is known: for a software adapter
+   * under Deno (SwiftShader, lavapipe), the machine's memory available when it was acquired.
+   * WebGPU does not say how much memory a GPU has.
+   */
+  memoryBytes?: number;
   /** Releases the device; Dawn keeps a process alive while its instance lives. */
   destroy(): void;
 }
@@ -96,11 +107,32 @@ async function dawnGpu(): Promise<{ gpu: GPU; keep: unknown }> {
   return { gpu, keep: gpu };
 }
 
+/** WEBLOCO_MAX_BINDING under Deno, in bytes: a whole number ≥ 256, or undefined when unset. */
+function maxBindingOverride(): number | undefined {
+  const text = inDeno() ? g.Deno.env.get("WEBLOCO_MAX_BINDING") : undefined;
+  if (text === undefined || text === "") return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 256) {
+    throw new RangeError(`WEBLOCO_MAX_BINDING must be a whole number of bytes ≥ 256, got "${text}"`);
+  }
+  return n;
+}
+
+/** The machine's available memory under Deno now (undefined elsewhere or without --allow-sys). */
+function hostMemory(): number | undefined {
+  try {
+    return inDeno() ? g.Deno.systemMemoryInfo().available : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Acquires a device. `backend` "auto" means navigator.gpu in a browser and Dawn under Deno;
  * the environment variable WEBLOCO_GPU (dawn | wgpu) overrides it under Deno.
  */
 export async function acquireGpu(requested: GpuBackendName = "auto"): Promise<AcquiredGpu> {
+  const maxBindingBytes = maxBindingOverride();
   let backend: AcquiredGpu["adapter"]["backend"];
   if (requested === "auto") {
     const fromEnv = inDeno() ? g.Deno.env.get("WEBLOCO_GPU") : undefined;
@@ -139,9 +171,13 @@ export async function acquireGpu(requested: GpuBackendName = "auto"): Promise<Ac
     );
   }
   const device = await requestDevice(adapter);
+  const description = describe(adapter, backend);
+  const memoryBytes = description.software ? hostMemory() : undefined;
   return {
     device,
-    adapter: describe(adapter, backend),
+    adapter: description,
+    ...(maxBindingBytes === undefined ? {} : { maxBindingBytes }),
+    ...(memoryBytes === undefined ? {} : { memoryBytes }),
     destroy() {
       device.destroy();
       keep = undefined;

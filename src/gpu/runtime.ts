@@ -13,6 +13,15 @@
  * Both are part of the pipeline cache key. To move a kernel family onto this: replace each WGSL
  * literal it shares with its launcher by an `override` without default, keep the value in one TS
  * constant, and use that constant for both the dispatch's `constants` and its grid (`grid1d(n, WG)`).
+ *
+ * Tensors larger than one binding (`splitBytes`: the device's maxStorageBufferBindingSize and
+ * maxBufferSize, or a smaller forced limit) are split into several buffers, "chunks", when the
+ * caller says where they may be split (`SplitPoint`s: the tensors of a flat named layout). Each
+ * chunk holds whole named tensors, so a view of one named tensor lies in one buffer and every
+ * per-tensor kernel binds it as before; the memory operations (write, read, zero, copy, views)
+ * span chunks, and whole-buffer kernels loop over `pieces` (elementwise) or `chunksOf`
+ * (reductions, which carry their state from chunk to chunk so the result does not depend on the
+ * split). A tensor that fits one binding is one buffer exactly as without splitting.
  */
 import type { AcquiredGpu, GpuAdapterDescription } from "./device.ts";
 
@@ -26,13 +35,108 @@ const UNIFORM_RING_BYTES = 1 << 20;
 /** Element type of a tensor. */
 export type DType = "f32" | "u32";
 
-/** A typed range of a GPU buffer: `length` elements starting `offset` bytes in. */
+/**
+ * A typed range of a GPU buffer: `length` elements starting `offset` bytes in; or, when `chunks`
+ * is set, a tensor split across buffers (see the module comment), which no kernel binds whole.
+ */
 export interface GpuTensor {
   readonly buffer: GPUBuffer;
   readonly offset: number;
   readonly length: number;
   readonly dtype: DType;
   readonly label: string;
+  /** Set on a tensor that spans several buffers: its single-buffer parts, in order. */
+  readonly chunks?: readonly GpuTensor[];
+}
+
+/**
+ * Where a flat tensor may be split across buffers: the first element of each tensor it holds
+ * (ascending, multiples of 64, the first at 0) and its name, for a refusal. A `ParamLayout`'s
+ * entries are such a list.
+ */
+export interface SplitPoint {
+  readonly name: string;
+  readonly offset: number;
+}
+
+/** Options of a runtime. */
+export interface RuntimeOptions {
+  /**
+   * Bytes one buffer of a split tensor may hold, below the device's own limits: tests force a
+   * small one so that a tiny model spans several buffers (also WEBLOCO_MAX_BINDING, see
+   * `acquireGpu`). Tensors without split points are still bounded by the device's limits only.
+   */
+  maxBindingBytes?: number;
+}
+
+/** A contiguous range of tensors of equal length that each lie in one buffer there. */
+export interface Piece {
+  /** First element of the range in the tensors given to `pieces`. */
+  start: number;
+  length: number;
+  /** The tensors' views of the range, in the order given. */
+  tensors: GpuTensor[];
+}
+
+/**
+ * A tensor split across buffers. `buffer` and `offset` throw: code that binds a tensor whole
+ * must bind a view inside one chunk (a named tensor) or loop over the chunks.
+ */
+class ChunkedTensor implements GpuTensor {
+  readonly length: number;
+
+  constructor(readonly chunks: readonly GpuTensor[], readonly dtype: DType, readonly label: string) {
+    this.length = chunks.reduce((a, c) => a + c.length, 0);
+  }
+
+  get buffer(): GPUBuffer {
+    throw new Error(this.#whole());
+  }
+
+  get offset(): number {
+    throw new Error(this.#whole());
+  }
+
+  #whole(): string {
+    return `tensor ${this.label} spans ${this.chunks.length} buffers: bind a view inside one (a named tensor)`;
+  }
+}
+
+/**
+ * Chunk lengths for a tensor of `length` elements split at `points`, each chunk at most
+ * `maxElements`: greedy, as many whole tensors per chunk as fit, so the split depends only on
+ * the layout and the limit. Throws naming the first tensor that alone exceeds the limit.
+ */
+export function splitPlan(
+  length: number,
+  points: readonly SplitPoint[],
+  maxElements: number,
+  label: string,
+): number[] {
+  if (points.length === 0 || points[0].offset !== 0) {
+    throw new Error(`tensor ${label}: split points must start at element 0`);
+  }
+  const chunks: number[] = [];
+  let chunkStart = 0;
+  points.forEach((p, i) => {
+    const end = i + 1 < points.length ? points[i + 1].offset : length;
+    if (p.offset % 64 !== 0 || end < p.offset || end > length) {
+      throw new Error(`tensor ${label}: split point ${p.name} at ${p.offset} is not ascending on 64 elements`);
+    }
+    if (end - p.offset > maxElements) {
+      throw new Error(
+        `tensor ${label}: ${p.name} needs ${4 * (end - p.offset)} bytes in one binding; ` +
+          `buffers here hold at most ${4 * maxElements} (maxStorageBufferBindingSize / ` +
+          `maxBufferSize, or WEBLOCO_MAX_BINDING)`,
+      );
+    }
+    if (end - chunkStart > maxElements) {
+      chunks.push(p.offset - chunkStart);
+      chunkStart = p.offset;
+    }
+  });
+  chunks.push(length - chunkStart);
+  return chunks;
 }
 
 /** A uniform field: a number written as u32, i32 or f32. */
@@ -65,6 +169,12 @@ export interface RuntimeStats {
   submits: number;
 }
 
+/**
+ * Compiled pipelines per device and shader source: runtimes on one device (a test's split and
+ * single-buffer runtimes) compile each pipeline once, which software adapters pay seconds for.
+ */
+const PIPELINES = new WeakMap<GPUDevice, WeakMap<ShaderSource, Map<string, GPUComputePipeline>>>();
+
 /** A buffer pool + pipeline cache + command recorder around one GPUDevice. */
 export class GpuRuntime {
   readonly device: GPUDevice;
@@ -76,9 +186,15 @@ export class GpuRuntime {
    */
   profile: Map<string, number> | null = null;
 
+  /** Bytes one buffer of a split tensor holds at most (see `RuntimeOptions`). */
+  readonly splitBytes: number;
+  /** Bytes of all buffers created (pooled ones count once). */
+  private allocated = 0;
+  /** A software adapter's buffers live in the machine's memory: more is refused, not swapped. */
+  private readonly memoryBytes: number | undefined;
   private readonly source: ShaderSource;
   private readonly release: () => void;
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pipelines: Map<string, GPUComputePipeline>;
   private readonly free = new Map<string, GPUBuffer[]>();
   private readonly sizes = new WeakMap<GPUBuffer, number>();
   private encoder: GPUCommandEncoder | null = null;
@@ -91,10 +207,20 @@ export class GpuRuntime {
   private profiled: string[] = [];
   private pendingTimes: { labels: string[]; staging: GpuTensor }[] = [];
 
-  constructor(gpu: AcquiredGpu, source: ShaderSource) {
+  constructor(gpu: AcquiredGpu, source: ShaderSource, options: RuntimeOptions = {}) {
     this.device = gpu.device;
     this.adapter = gpu.adapter;
     this.source = source;
+    const forced = options.maxBindingBytes ?? gpu.maxBindingBytes;
+    if (forced !== undefined && !(Number.isInteger(forced) && forced >= BINDING_ALIGN)) {
+      throw new RangeError(`maxBindingBytes must be an integer ≥ ${BINDING_ALIGN}, got ${forced}`);
+    }
+    this.splitBytes = Math.min(this.bindingBytes, forced ?? Infinity);
+    const bySource = PIPELINES.get(this.device) ?? new WeakMap();
+    PIPELINES.set(this.device, bySource);
+    this.pipelines = bySource.get(source) ?? new Map();
+    bySource.set(source, this.pipelines);
+    this.memoryBytes = gpu.memoryBytes;
     this.release = () => gpu.destroy();
     this.device.addEventListener("uncapturederror", (ev) => {
       const e = (ev as GPUUncapturedErrorEvent).error;
@@ -104,49 +230,145 @@ export class GpuRuntime {
   }
 
   private createBuffer(size: number, usage: number, label: string): GPUBuffer {
+    if (this.memoryBytes !== undefined && this.allocated + size > this.memoryBytes) {
+      throw new Error(
+        `buffer ${label}: ${this.allocated} + ${size} bytes of buffers would pass the ${this.memoryBytes} ` +
+          `bytes of memory this software adapter keeps them in`,
+      );
+    }
+    this.allocated += size;
     this.stats.buffersCreated++;
     const b = this.device.createBuffer({ size, usage, label });
     this.sizes.set(b, size);
     return b;
   }
 
-  /** Pool buckets by power of two so that varying sizes still reuse buffers. */
-  private static bucket(bytes: number): number {
-    return Math.max(BINDING_ALIGN, 2 ** Math.ceil(Math.log2(Math.max(bytes, 4))));
+  /** The most bytes one buffer can hold and be bound whole on this device. */
+  private get bindingBytes(): number {
+    const l = this.device.limits;
+    return Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize);
   }
 
-  /** A new tensor, zero-filled, from the pool. Give it back with `dispose`. */
-  tensor(length: number, dtype: DType = "f32", label = "tensor"): GpuTensor {
+  /**
+   * Pool buckets by power of two so that varying sizes still reuse buffers; past the device's
+   * maxBufferSize (or for split tensors' chunks, which are large and long-lived) the size itself.
+   */
+  private poolSize(bytes: number, exact = false): number {
+    const bucket = Math.max(BINDING_ALIGN, 2 ** Math.ceil(Math.log2(Math.max(bytes, 4))));
+    return exact || bucket > this.device.limits.maxBufferSize
+      ? Math.ceil(bytes / BINDING_ALIGN) * BINDING_ALIGN
+      : bucket;
+  }
+
+  /** A buffer of at least `size` bytes from the pool (or new). */
+  private pooled(size: number, usage: number, label: string): GPUBuffer {
+    return this.free.get(`${usage}:${size}`)?.pop() ?? this.createBuffer(size, usage, label);
+  }
+
+  /** Puts a buffer back into the pool. */
+  private recycle(buffer: GPUBuffer): void {
+    const key = `${buffer.usage}:${this.sizes.get(buffer)}`;
+    const list = this.free.get(key) ?? [];
+    list.push(buffer);
+    this.free.set(key, list);
+  }
+
+  /**
+   * A new tensor, zero-filled, from the pool. Give it back with `dispose`. With `split`, a tensor
+   * larger than `splitBytes` becomes several buffers cut at those points (see the module comment).
+   */
+  tensor(length: number, dtype: DType = "f32", label = "tensor", split?: readonly SplitPoint[]): GpuTensor {
     if (!Number.isInteger(length) || length <= 0) {
       throw new Error(`tensor ${label}: length must be a positive integer, got ${length}`);
     }
-    const size = GpuRuntime.bucket(length * 4);
     const usage = USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST;
-    const key = `${usage}:${size}`;
-    const buffer = this.free.get(key)?.pop() ?? this.createBuffer(size, usage, label);
+    if (split && length * 4 > this.splitBytes) {
+      const lengths = splitPlan(length, split, Math.floor(this.splitBytes / 4), label);
+      const chunks = lengths.map((n, i): GpuTensor => ({
+        buffer: this.pooled(this.poolSize(n * 4, true), usage, `${label}.${i}`),
+        offset: 0,
+        length: n,
+        dtype,
+        label,
+      }));
+      const t = new ChunkedTensor(chunks, dtype, label);
+      this.zero(t);
+      return t;
+    }
+    if (length * 4 > this.bindingBytes) {
+      throw new Error(
+        `tensor ${label}: ${length * 4} bytes in one buffer; this device binds at most ` +
+          `${this.bindingBytes} (maxStorageBufferBindingSize / maxBufferSize)`,
+      );
+    }
+    const buffer = this.pooled(this.poolSize(length * 4), usage, label);
     const t = { buffer, offset: 0, length, dtype, label };
     this.zero(t);
     return t;
   }
 
-  /** A sub-range of a tensor: `length` elements from element `start` (start·4 must be 256-aligned). */
+  /**
+   * A sub-range of a tensor: `length` elements from element `start` (start·4 must be 256-aligned
+   * in its buffer). Of a split tensor: a single-buffer view when the range lies in one chunk.
+   */
   view(t: GpuTensor, start: number, length: number, label = t.label): GpuTensor {
+    if (start < 0 || start + length > t.length) {
+      throw new Error(`view ${label}: [${start}, ${start + length}) outside ${t.length} elements`);
+    }
+    if (t.chunks) {
+      const parts: GpuTensor[] = [];
+      let base = 0;
+      for (const c of t.chunks) {
+        const lo = Math.max(start, base), hi = Math.min(start + length, base + c.length);
+        // An empty range is an empty view of the chunk it starts in.
+        if (lo < hi || (length === 0 && parts.length === 0 && start <= base + c.length)) {
+          parts.push(this.view(c, lo - base, hi - lo, label));
+        }
+        base += c.length;
+      }
+      return parts.length === 1 ? parts[0] : new ChunkedTensor(parts, t.dtype, label);
+    }
     const offset = t.offset + start * 4;
     if (offset % BINDING_ALIGN !== 0) {
       throw new Error(`view ${label}: byte offset ${offset} is not a multiple of ${BINDING_ALIGN}`);
     }
-    if (start < 0 || start + length > t.length) {
-      throw new Error(`view ${label}: [${start}, ${start + length}) outside ${t.length} elements`);
-    }
     return { buffer: t.buffer, offset, length, dtype: t.dtype, label };
   }
 
-  /** Returns a tensor's buffer to the pool (views must not be disposed). */
+  /** The single-buffer parts of a tensor, in order: `[t]` unless it is split. */
+  chunksOf(t: GpuTensor): readonly GpuTensor[] {
+    return t.chunks ?? [t];
+  }
+
+  /**
+   * The first `n` elements of equal-length tensors cut where any of them changes buffer, so that
+   * an elementwise kernel can run on each piece: one piece of the tensors themselves when none
+   * is split.
+   */
+  pieces(tensors: GpuTensor[], n: number): Piece[] {
+    for (const t of tensors) {
+      if (t.length < n) throw new Error(`pieces: ${t.label} has ${t.length} elements, n = ${n}`);
+    }
+    if (tensors.every((t) => !t.chunks)) return [{ start: 0, length: n, tensors }];
+    const cuts = new Set([0, n]);
+    for (const t of tensors) {
+      let base = 0;
+      for (const c of this.chunksOf(t)) {
+        base += c.length;
+        if (base < n) cuts.add(base);
+      }
+    }
+    const at = [...cuts].sort((a, b) => a - b);
+    return at.slice(1).map((end, i) => ({
+      start: at[i],
+      length: end - at[i],
+      tensors: tensors.map((t) => this.view(t, at[i], end - at[i])),
+    }));
+  }
+
+  /** Returns a tensor's buffers to the pool (views must not be disposed). */
   dispose(t: GpuTensor): void {
-    const key = `${t.buffer.usage}:${this.sizes.get(t.buffer)}`;
-    const list = this.free.get(key) ?? [];
-    list.push(t.buffer);
-    this.free.set(key, list);
+    for (const c of this.chunksOf(t)) this.recycle(c.buffer);
   }
 
   /** Uploads data. Pending commands are submitted first so that they see the old contents. */
@@ -155,20 +377,26 @@ export class GpuRuntime {
       throw new Error(`write ${t.label}: ${data.length} elements for a tensor of ${t.length}`);
     }
     if (this.encoder) this.submit();
-    this.device.queue.writeBuffer(t.buffer, t.offset, data.buffer, data.byteOffset, data.byteLength);
+    let at = data.byteOffset;
+    for (const c of this.chunksOf(t)) {
+      this.device.queue.writeBuffer(c.buffer, c.offset, data.buffer, at, c.length * 4);
+      at += c.length * 4;
+    }
   }
 
   /** Fills a tensor with zeros. */
   zero(t: GpuTensor): void {
     this.endPass();
-    this.enc().clearBuffer(t.buffer, t.offset, t.length * 4);
+    for (const c of this.chunksOf(t)) this.enc().clearBuffer(c.buffer, c.offset, c.length * 4);
   }
 
   /** Copies `src` into `dst` (same length). */
   copy(dst: GpuTensor, src: GpuTensor): void {
     if (dst.length !== src.length) throw new Error(`copy ${src.label} → ${dst.label}: lengths differ`);
     this.endPass();
-    this.enc().copyBufferToBuffer(src.buffer, src.offset, dst.buffer, dst.offset, src.length * 4);
+    for (const { tensors: [d, s], length } of this.pieces([dst, src], src.length)) {
+      this.enc().copyBufferToBuffer(s.buffer, s.offset, d.buffer, d.offset, length * 4);
+    }
   }
 
   private enc(): GPUCommandEncoder {
@@ -230,6 +458,9 @@ export class GpuRuntime {
       this.ringUsed += Math.ceil(bytes / BINDING_ALIGN) * BINDING_ALIGN;
     }
     d.tensors.forEach((t, i) => {
+      if (t.chunks) {
+        throw new Error(`${d.shader}.${d.entry}: tensor ${t.label} spans ${t.chunks.length} buffers; bind a view inside one`);
+      }
       entries.push({ binding: i + 1, resource: { buffer: t.buffer, offset: t.offset, size: t.length * 4 } });
     });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
@@ -330,26 +561,32 @@ export class GpuRuntime {
   }
 
   private async readBytes(t: GpuTensor): Promise<ArrayBuffer> {
-    const bytes = t.length * 4;
-    const size = GpuRuntime.bucket(bytes);
     const usage = USAGE.MAP_READ | USAGE.COPY_DST;
-    const key = `${usage}:${size}`;
-    const staging = this.free.get(key)?.pop() ?? this.createBuffer(size, usage, "staging");
     this.endPass();
-    this.enc().copyBufferToBuffer(t.buffer, t.offset, staging, 0, bytes);
+    const staged = this.chunksOf(t).map((c) => {
+      const bytes = c.length * 4;
+      const staging = this.pooled(this.poolSize(bytes), usage, "staging");
+      this.enc().copyBufferToBuffer(c.buffer, c.offset, staging, 0, bytes);
+      return { staging, bytes };
+    });
     this.submit();
-    await staging.mapAsync(MAP_READ_MODE, 0, bytes);
-    const out = staging.getMappedRange(0, bytes).slice(0);
-    staging.unmap();
-    const list = this.free.get(key) ?? [];
-    list.push(staging);
-    this.free.set(key, list);
+    await Promise.all(staged.map(({ staging, bytes }) => staging.mapAsync(MAP_READ_MODE, 0, bytes)));
+    const out = staged.length === 1 ? null : new Uint8Array(t.length * 4);
+    let result: ArrayBuffer | null = null, at = 0;
+    for (const { staging, bytes } of staged) {
+      const range = staging.getMappedRange(0, bytes);
+      if (out) out.set(new Uint8Array(range), at);
+      else result = range.slice(0);
+      at += bytes;
+      staging.unmap();
+      this.recycle(staging);
+    }
     if (this.error) {
       const e = this.error;
       this.error = null;
       throw e;
     }
-    return out;
+    return out ? out.buffer : result as ArrayBuffer;
   }
 
   /** Releases the device. */

@@ -10,7 +10,8 @@ const CONSTANTS = { WG: 256 };
 const ITEMS_PER_THREAD = 4;
 /**
  * Upper bound on partial sums. Enough workgroups to fill a large GPU; it also bounds each
- * thread's sequential chain (N / (WG·4096) elements) and the finishing workgroup's loop (16).
+ * thread's sequential chain (N / (WG·4096) elements), the running-sum state (4 MiB) and the
+ * finishing workgroup's loop (16).
  */
 const MAX_PARTIALS = 4096;
 
@@ -22,9 +23,10 @@ export function gradClipPartials(n: number): number {
 /**
  * out: (2) = [scale, norm] with norm = sqrt(Σ grads²) over n elements and
  * scale = min(1, maxNorm / (norm + 1e-6)), as PyTorch's clip_grad_norm_.
- * Fixed-order two-stage reduction: per-workgroup partial sums into a pooled scratch tensor, then
- * one workgroup sums the partials in order, so the same grads give bit-identical outputs.
- * grads: (≥ n); out: (≥ 2). Sums are float32: Σ grads² must stay below ~3e38.
+ * Fixed-order reduction: per-thread running sums carried from buffer to buffer when `grads` is
+ * split (`GpuRuntime.chunksOf`), one pairwise tree per workgroup into partial sums, then one
+ * workgroup sums the partials in order: the same grads give bit-identical outputs, however
+ * they are split. grads: (≥ n); out: (≥ 2). Sums are float32: Σ grads² must stay below ~3e38.
  */
 export function gradClip(
   rt: GpuRuntime,
@@ -38,12 +40,24 @@ export function gradClip(
   }
   if (out.length < 2) throw new Error(`gradClip: out needs 2 elements, has ${out.length}`);
   const groups = gradClipPartials(n);
+  const state = rt.tensor(groups * CONSTANTS.WG, "f32", "grad_clip.state");
+  let base = 0;
+  for (const chunk of rt.chunksOf(rt.view(grads, 0, n))) {
+    rt.dispatch({
+      shader: "grad_clip",
+      entry: "partial_chunk",
+      uniforms: [{ u32: chunk.length }, { f32: maxNorm }, { u32: base }],
+      tensors: [state, chunk],
+      constants: CONSTANTS,
+      workgroups: [groups],
+    });
+    base += chunk.length;
+  }
   const partials = rt.tensor(groups, "f32", "grad_clip.partials");
   rt.dispatch({
     shader: "grad_clip",
-    entry: "partial",
-    uniforms: [{ u32: n }, { f32: maxNorm }],
-    tensors: [partials, grads],
+    entry: "partial_tree",
+    tensors: [partials, state],
     constants: CONSTANTS,
     workgroups: [groups],
   });
@@ -56,5 +70,6 @@ export function gradClip(
     workgroups: [1],
   });
   // Safe to recycle now: the queue runs the dispatches above before any later use.
+  rt.dispose(state);
   rt.dispose(partials);
 }

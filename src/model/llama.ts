@@ -65,7 +65,7 @@ export class Llama<T> {
     this.B = batch;
     this.T = seqLen;
     this.layout = paramLayout(c);
-    this.params = o.tensor(this.layout.length, "params");
+    this.params = o.tensor(this.layout.length, "params", this.layout.entries);
     this.p = this.bind(this.params);
     const BT = batch * seqLen, C = c.dModel, D = C / c.nHeads;
     const QD = c.nHeads * D, KD = c.nKvHeads * D, F = c.ffnHidden, V = c.vocabSize;
@@ -93,7 +93,7 @@ export class Llama<T> {
     if (forwardOnly) {
       this.#bwd = null;
     } else {
-      const grads = o.tensor(this.layout.length, "grads");
+      const grads = o.tensor(this.layout.length, "grads", this.layout.entries);
       this.#bwd = {
         grads,
         g: this.bind(grads),

@@ -7,11 +7,16 @@
  * Not counted: kernel scratch (a few KiB: clip partials, uniforms), WebGPU's own staging for
  * reads, and the host copies of θ a role keeps between windows (one `params` each).
  *
+ * Buffers in the flat parameter layout (θ, gradients, AdamW moments, θ_start, error feedback)
+ * and the compressor's read-back and upload buffers are split across GPU buffers past one
+ * binding (src/gpu/runtime.ts), so what must fit one buffer there is their largest named tensor;
+ * every other buffer (activations, logits) must fit whole.
+ *
  * @module
  */
 import { compressorTraffic } from "../backend/compressor_gpu.ts";
 import { ConfigError, type ModelConfig } from "./config.ts";
-import { paramLayout } from "./params.ts";
+import { PARAM_ALIGN, paramLayout } from "./params.ts";
 
 /** What holds the model: which buffers exist depends on the role. */
 export type MemoryRole = "train" | "peer" | "validator";
@@ -22,10 +27,15 @@ export interface MemoryPart {
   what: string;
   /** Bytes of all buffers in the group. */
   bytes: number;
-  /** Bytes of the largest single buffer in the group. */
+  /**
+   * Bytes of the largest piece of the group that must lie in one GPU buffer: a whole buffer,
+   * or of a buffer split across GPU buffers its largest named tensor (`tensor`).
+   */
   largest: number;
   /** The label of that buffer in the code (`params`, `l0.g`, `logits`, …). */
   label: string;
+  /** For a split buffer: the tensor that is its largest piece. */
+  tensor?: string;
 }
 
 /** The needs of one model at one batch size, per role. */
@@ -35,7 +45,7 @@ export interface MemoryNeeds {
   seqLen: number;
   parts: MemoryPart[];
   total: number;
-  /** The largest single buffer over all parts. */
+  /** The part with the largest piece that must lie in one GPU buffer. */
   largest: MemoryPart;
 }
 
@@ -78,7 +88,17 @@ export function memoryNeeds(
       bytes: sizes.reduce((a, b) => a + b, 0),
       largest: Math.max(...sizes),
     });
-  add("parameters", "params", [P]);
+  // A flat-layout buffer is split between tensors: its largest piece is its largest tensor.
+  const big = layout.entries.reduce((a, e) => (e.size > a.size ? e : a));
+  const flat = (what: string, label: string, buffers: number, extra = 0) =>
+    parts.push({
+      what,
+      label,
+      bytes: buffers * P + extra,
+      largest: F32 * Math.ceil(big.size / PARAM_ALIGN) * PARAM_ALIGN,
+      tensor: big.name,
+    });
+  flat("parameters", "params", 1);
   // Per layer (Llama.acts): x xn ao x2 xn2 mo (BT·C), q qr att (BT·QD), k v kr (BT·KD),
   // g u h (BT·F), rstd rstd2 (BT), lse (B·NH·T). The largest is one of g/u/h or q/qr/att.
   const layerSizes = [6 * BT * C, 3 * BT * QD, 3 * BT * KD, 3 * BT * F, 2 * BT, BT * NH];
@@ -102,18 +122,23 @@ export function memoryNeeds(
     2 * F32 * BT,
   ]);
   if (role !== "validator") {
-    add("gradients", "grads", [P]);
+    flat("gradients", "grads", 1);
     // dres dxn dtmp (BT·C), dq dqr datt (BT·QD), dk dv dkr (BT·KD), dh dg du (BT·F), dlogits.
     add("backward scratch", "dlogits", [
       F32 * BT * V,
       ...[C, QD, KD, F].flatMap((n) => [F32 * BT * n, F32 * BT * n, F32 * BT * n]),
     ]);
-    add("AdamW moments m, v", "adam.m", [P, P, 2 * F32]); // + the clip scalars
+    flat("AdamW moments m, v", "adam.m", 2, 2 * F32); // + the clip scalars
   }
   if (role === "peer") {
-    add("θ_start, error feedback", "compressor.e", [P, P]);
+    flat("θ_start, error feedback", "compressor.e", 2);
     const t = compressorTraffic(layout, {});
-    add("compressor read-back, upload", "compressor.read_back", [t.readBack, t.upload]);
+    parts.push({
+      what: "compressor read-back, upload",
+      label: "compressor.read_back",
+      bytes: t.readBack + t.upload,
+      largest: t.largestPart,
+    });
   }
   const total = parts.reduce((a, p) => a + p.bytes, 0);
   const largest = parts.reduce((a, p) => (p.largest > a.largest ? p : a));
@@ -138,23 +163,31 @@ export function describeMemory(name: string, m: MemoryNeeds): string[] {
     `memory (${m.role}, ${name}, batch ${m.batch} × ${m.seqLen}): ${
       formatBytes(m.total)
     } in all, ` +
-    `largest buffer ${formatBytes(m.largest.largest)} (${m.largest.label})`,
+    `largest binding ${formatBytes(m.largest.largest)} (${where(m.largest)})`,
     ...m.parts.map((p) => `  ${p.what}: ${formatBytes(p.bytes)}`),
   ];
 }
 
+/** `params: model.embed_tokens.weight` for a split buffer's piece, `l0.g` for a whole buffer. */
+function where(p: MemoryPart): string {
+  return p.tensor === undefined ? p.label : `${p.label}: ${p.tensor}`;
+}
+
 /**
- * Throws {@linkcode ConfigError} when one of `m`'s buffers is larger than the device can
- * allocate (`maxBufferSize`) or bind (`maxStorageBufferBindingSize`; every buffer here is a
- * storage binding of some kernel), e.g. `preset 1b needs a 3.65 GiB buffer for the parameters
- * (params); this adapter binds at most 128 MiB per buffer (maxStorageBufferBindingSize)`.
+ * Throws {@linkcode ConfigError} when a piece of `m` that must lie in one buffer is larger
+ * than the device can allocate (`maxBufferSize`) or bind (`maxStorageBufferBindingSize`; every
+ * buffer here is a storage binding of some kernel), e.g. `preset 1b needs a 256 MiB buffer for
+ * the activations of 16 layers (l0.g); this adapter binds at most 128 MiB per buffer
+ * (maxStorageBufferBindingSize)`. Buffers split across GPU buffers count by their largest
+ * tensor, so a model larger than one binding passes; whether all of it fits the device's
+ * memory is not known here (WebGPU does not say how much it has).
  */
 export function checkBufferLimits(name: string, m: MemoryNeeds, limits: BufferLimits): void {
   const p = m.largest;
   const over = (limit: number, verb: string, field: string) => {
     if (p.largest > limit) {
       throw new ConfigError(
-        `${name} needs a ${formatBytes(p.largest)} buffer for the ${p.what} (${p.label}); ` +
+        `${name} needs a ${formatBytes(p.largest)} buffer for the ${p.what} (${where(p)}); ` +
           `this adapter ${verb} at most ${formatBytes(limit)} per buffer (${field})`,
       );
     }

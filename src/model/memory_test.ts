@@ -1,5 +1,5 @@
 import { cpuOps } from "../backend/cpu_ops.ts";
-import type { Ops } from "../backend/ops.ts";
+import type { Ops, SplitPoint } from "../backend/ops.ts";
 import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
 import { Trainer } from "../train/trainer.ts";
 import { ConfigError, presetConfig, PRESETS } from "./config.ts";
@@ -14,16 +14,29 @@ import {
 import { paramLayout } from "./params.ts";
 import { runMain } from "../testing/run_main.ts";
 
-/** CPU ops that record the bytes of every buffer they allocate (views allocate nothing). */
+/**
+ * CPU ops that record the bytes of every buffer they allocate (views allocate nothing) and the
+ * largest piece that must lie in one GPU buffer: the whole buffer, or of a buffer with split
+ * points (which the GPU splits past one binding) its largest part.
+ */
 function countingOps() {
   const ops = cpuOps(32);
-  const sizes: number[] = [];
+  const sizes: number[] = [], pieces: number[] = [];
+  const count = (n: number, split?: readonly SplitPoint[]) => {
+    sizes.push(4 * n);
+    const ends = split?.map((p, i) => (i + 1 < split.length ? split[i + 1].offset : n) - p.offset);
+    pieces.push(4 * (ends ? Math.max(...ends) : n));
+  };
   const counted: Ops<unknown> = {
     ...ops,
-    tensor: (n: number, label: string) => (sizes.push(4 * n), ops.tensor(n, label)),
-    indices: (n: number, label: string) => (sizes.push(4 * n), ops.indices(n, label)),
+    tensor: (
+      n: number,
+      label: string,
+      split?: readonly SplitPoint[],
+    ) => (count(n, split), ops.tensor(n, label)),
+    indices: (n: number, label: string) => (count(n), ops.indices(n, label)),
   } as Ops<unknown>;
-  return { ops: counted, sizes };
+  return { ops: counted, sizes, pieces };
 }
 
 for (const name of ["tiny", "small"]) {
@@ -33,13 +46,17 @@ for (const name of ["tiny", "small"]) {
     new Llama(fwd.ops, c, 3, c.context, { forwardOnly: true });
     const v = memoryNeeds(c, "validator", 3);
     assertEquals(v.total, fwd.sizes.reduce((a, b) => a + b, 0));
-    assertEquals(v.largest.largest, Math.max(...fwd.sizes));
+    assertEquals(v.largest.largest, Math.max(...fwd.pieces));
 
     const full = countingOps();
     new Trainer(full.ops, new Llama(full.ops, c, 3, c.context));
     const t = memoryNeeds(c, "train", 3);
     assertEquals(t.total, full.sizes.reduce((a, b) => a + b, 0));
-    assertEquals(t.largest.largest, Math.max(...full.sizes));
+    assertEquals(t.largest.largest, Math.max(...full.pieces));
+    // The parameters count by their largest tensor.
+    const params = t.parts.find((p) => p.label === "params")!;
+    const big = Math.max(...paramLayout(c).entries.map((e) => e.size));
+    assertEquals([paramLayout(c).byName.get(params.tensor!)!.size, params.largest], [big, 4 * big]);
     // A peer adds θ_start and the error feedback (two more parameter-sized buffers) and more.
     const p = memoryNeeds(c, "peer", 3);
     assert(p.total > t.total + 2 * 4 * paramLayout(c).length);
@@ -59,40 +76,57 @@ Deno.test("memoryNeeds scales activations with the batch and presets grow in ord
 
 Deno.test("checkBufferLimits refuses a preset past a fake adapter's limits with one line", () => {
   const m = memoryNeeds(presetConfig("1b"), "train", 4);
+  // The parameters are split (their largest tensor, an MLP matrix, is 64 MiB); a layer's
+  // activation (4 × 2048 × 8192 floats) is not.
   const e = assertThrows(
     () => checkBufferLimits("preset 1b", m, WEBGPU_DEFAULT_LIMITS),
     ConfigError,
   );
   assertEquals(
     e.message,
-    "preset 1b needs a 3.66 GiB buffer for the parameters (params); this adapter allocates " +
-      "at most 256 MiB per buffer (maxBufferSize)",
+    "preset 1b needs a 256 MiB buffer for the activations of 16 layers (l0.g); this adapter " +
+      "binds at most 128 MiB per buffer (maxStorageBufferBindingSize)",
   );
-  const binding = assertThrows(
+  const params = m.parts.find((p) => p.label === "params")!;
+  assertEquals([params.tensor, params.largest], [
+    "model.layers.0.mlp.gate_proj.weight",
+    64 * 2 ** 20,
+  ]);
+  const alloc = assertThrows(
     () =>
       checkBufferLimits("preset 1b", m, {
-        maxBufferSize: 2 ** 40,
-        maxStorageBufferBindingSize: 2 ** 31,
+        maxBufferSize: 128 * 2 ** 20,
+        maxStorageBufferBindingSize: 2 ** 40,
       }),
     ConfigError,
   );
-  assert(binding.message.endsWith("binds at most 2 GiB per buffer (maxStorageBufferBindingSize)"));
-  // The 20m preset's largest buffer (75.5 MiB of parameters) fits WebGPU's defaults.
-  checkBufferLimits(
-    "preset 20m",
-    memoryNeeds(presetConfig("20m"), "peer", 4),
-    WEBGPU_DEFAULT_LIMITS,
+  assert(
+    alloc.message.endsWith("allocates at most 128 MiB per buffer (maxBufferSize)"),
+    alloc.message,
   );
-  // 125m's 492 MiB of parameters do not.
+  // 3.66 GiB of parameters no longer need one binding: 1b passes 1 GiB (Dawn/SwiftShader) and
+  // 2 GiB limits, which refused it before the split.
+  for (const limit of [2 ** 30, 2 ** 31]) {
+    checkBufferLimits("preset 1b", m, { maxBufferSize: limit, maxStorageBufferBindingSize: limit });
+    checkBufferLimits("preset 1b", memoryNeeds(presetConfig("1b"), "peer", 4), {
+      maxBufferSize: limit,
+      maxStorageBufferBindingSize: limit,
+    });
+  }
+  // 20m and, now, 125m (492 MiB of parameters, its logits 64 MiB) fit WebGPU's defaults.
+  for (const name of ["20m", "125m"]) {
+    checkBufferLimits(name, memoryNeeds(presetConfig(name), "peer", 4), WEBGPU_DEFAULT_LIMITS);
+  }
+  // A tensor past one binding is still refused: a 32768 × 1024 embedding is 128 MiB.
+  const wide = { ...presetConfig("20m"), vocabSize: 32768, dModel: 1024, nHeads: 16 };
   assertThrows(
     () =>
-      checkBufferLimits(
-        "125m",
-        memoryNeeds(presetConfig("125m"), "peer", 4),
-        WEBGPU_DEFAULT_LIMITS,
-      ),
+      checkBufferLimits("wide", memoryNeeds(wide, "validator", 1), {
+        maxBufferSize: 2 ** 40,
+        maxStorageBufferBindingSize: 100 * 2 ** 20,
+      }),
     ConfigError,
-    "492.1 MiB buffer for the parameters",
+    "needs a 128 MiB buffer for the parameters (params: model.embed_tokens.weight)",
   );
 });
 

@@ -1,6 +1,8 @@
 /**
  * The flat parameter layout: every tensor lives in one Float32 buffer at a named offset.
  * Names follow Hugging Face LLaMA (`model.layers.0.self_attn.q_proj.weight`) for export.
+ * The layout stays the model's view when the GPU splits a flat buffer past one binding: the
+ * entries are its split points (`Ops.tensor`), so each named tensor lies in one GPU buffer.
  */
 import type { ModelConfig } from "./config.ts";
 

@@ -34,8 +34,8 @@ export class Trainer<T> {
   step = 0;
 
   constructor(readonly ops: Ops<T>, readonly model: Llama<T>, readonly hp: InnerOptimizer = INNER_DEFAULTS) {
-    this.m = ops.tensor(model.layout.length, "adam.m");
-    this.v = ops.tensor(model.layout.length, "adam.v");
+    this.m = ops.tensor(model.layout.length, "adam.m", model.layout.entries);
+    this.v = ops.tensor(model.layout.length, "adam.v", model.layout.entries);
     this.clip = ops.tensor(2, "clip");
   }
 
