@@ -40,8 +40,8 @@ import {
   type Provider,
   requestResponse,
   RequestServer,
+  type RequestServerOptions,
   type ServiceComponents,
-  toDialTarget,
 } from "./stream_service.ts";
 
 /**
@@ -381,19 +381,11 @@ export function decodeSyncResponse(
   return decodeBody(body, maxRecordBytes);
 }
 
-/** Limits and timeouts of a {@linkcode SyncServer}. */
-export interface SyncServerOptions extends SyncLimits {
-  /** Requests served at once to one peer; more are answered BUSY (default 2). */
-  maxConcurrentPerPeer?: number;
-  /** Requests served at once in total; more are answered BUSY (default 32). */
-  maxConcurrent?: number;
-  /** Time for the request to arrive once the stream is open (default 5 s). */
-  requestTimeoutMs?: number;
-  /** Time to ask the source and send the whole response (default 30 s). */
-  responseTimeoutMs?: number;
-  /** Called with each failed request (a malformed request, a failing source, a reset). */
-  onError?: (err: unknown, peer: string) => void;
-}
+/**
+ * Limits and timeouts of a {@linkcode SyncServer}. Defaults: 2 requests at once per peer, 32
+ * in all, 5 s for the request to arrive, 30 s to ask the source and send the whole response.
+ */
+export interface SyncServerOptions extends SyncLimits, RequestServerOptions {}
 
 /** Counters of a {@linkcode SyncServer}. */
 export interface SyncServerStats {
@@ -536,10 +528,9 @@ export async function syncFrom(
   options: SyncOptions & { limits?: Pick<SyncLimits, "maxRecordBytes"> } = {},
 ): Promise<SyncResponse> {
   const request = encodeSyncRequest(fromWindow);
-  const target = toDialTarget(provider);
   const limits = resolveLimits({ maxRecordBytes: options.limits?.maxRecordBytes });
   const maxBody = maxSyncBodyBytes(limits);
-  return await requestResponse(node, target, {
+  return await requestResponse(node, provider, {
     protocol: SYNC_PROTOCOL,
     request,
     what: `sync from window ${fromWindow} with ${describeProvider(provider)}`,
