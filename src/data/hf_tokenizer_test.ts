@@ -1,5 +1,5 @@
 import { assertEquals, assertThrows } from "../testing/assert.ts";
-import { BYTE_TO_CHAR } from "./byte_level.ts";
+import { byteLevelBpeJson } from "./byte_level_bpe_json.ts";
 import { DataError } from "./errors.ts";
 import { parseHfTokenizer } from "./hf_tokenizer.ts";
 
@@ -29,42 +29,29 @@ interface ByteLevelOptions {
 }
 
 function byteLevelJson(opts: ByteLevelOptions = {}): string {
-  const vocab: Record<string, number> = {};
-  BYTE_TO_CHAR.forEach((c, b) => vocab[c] = b);
-  BL_MERGES.forEach(([a, b], i) => vocab[a + b] = 256 + i);
-  vocab["xyz"] = XYZ;
+  const tokens: Record<string, number> = {};
+  BL_MERGES.forEach(([a, b], i) => tokens[a + b] = 256 + i);
+  tokens["xyz"] = XYZ;
   const byteLevel = {
     type: "ByteLevel",
     add_prefix_space: opts.addPrefixSpace ?? false,
     trim_offsets: true,
     use_regex: opts.split === undefined,
   };
-  return JSON.stringify({
-    version: "1.0",
-    added_tokens: [special(EOT, "<|endoftext|>")],
-    normalizer: null,
-    pre_tokenizer: opts.split === undefined ? byteLevel : {
+  return JSON.stringify(byteLevelBpeJson({
+    tokens,
+    merges: opts.mergesAsStrings ? BL_MERGES.map(([a, b]) => `${a} ${b}`) : BL_MERGES,
+    addedTokens: [special(EOT, "<|endoftext|>")],
+    preTokenizer: opts.split === undefined ? byteLevel : {
       type: "Sequence",
       pretokenizers: [
         { type: "Split", pattern: { Regex: opts.split }, behavior: "Isolated", invert: false },
         byteLevel,
       ],
     },
-    post_processor: null,
     decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: {
-      type: "BPE",
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: opts.ignoreMerges ?? false,
-      vocab,
-      merges: opts.mergesAsStrings ? BL_MERGES.map(([a, b]) => `${a} ${b}`) : BL_MERGES,
-    },
-  });
+    ignoreMerges: opts.ignoreMerges,
+  }));
 }
 
 const LLAMA3_SPLIT =
