@@ -279,35 +279,24 @@ function edited(json: string, edit: (root: Json) => void): string {
   return JSON.stringify(root);
 }
 
-function assertDataError(fn: () => unknown, message: string): void {
-  assertEquals(assertThrows(fn, DataError).message, message);
+/** Asserts that `json` is refused with the DataError `<name>: <message>`. */
+function assertRefused(json: string, message: string, name = "tokenizer.json"): void {
+  assertEquals(
+    assertThrows(() => parseHfTokenizer(json, name), DataError).message,
+    `${name}: ${message}`,
+  );
 }
 
 Deno.test("parseHfTokenizer rejects invalid JSON with its position", () => {
-  assertDataError(
-    () => parseHfTokenizer('{"model": }', "tokenizer.json"),
-    "tokenizer.json: not valid JSON at position 10 (line 1 column 11)",
-  );
-  assertDataError(
-    () => parseHfTokenizer("", "tokenizer.json"),
-    "tokenizer.json: not valid JSON at position 0 (line 1 column 1)",
-  );
+  assertRefused('{"model": }', "not valid JSON at position 10 (line 1 column 11)");
+  assertRefused("", "not valid JSON at position 0 (line 1 column 1)");
 });
 
 Deno.test("parseHfTokenizer rejects unsupported model types", () => {
   const unigram = JSON.stringify({ model: { type: "Unigram", vocab: [["a", 0]] } });
-  assertDataError(
-    () => parseHfTokenizer(unigram, "tokenizer.json"),
-    'tokenizer.json: model.type "Unigram" is not supported (BPE only)',
-  );
-  assertDataError(
-    () => parseHfTokenizer("[1, 2]", "tokenizer.json"),
-    "tokenizer.json: expected a JSON object at the top level",
-  );
-  assertDataError(
-    () => parseHfTokenizer("{}", "tokenizer.json"),
-    'tokenizer.json: missing the "model" object',
-  );
+  assertRefused(unigram, 'model.type "Unigram" is not supported (BPE only)');
+  assertRefused("[1, 2]", "expected a JSON object at the top level");
+  assertRefused("{}", 'missing the "model" object');
 });
 
 Deno.test("parseHfTokenizer rejects malformed and unsupported parts", () => {
@@ -355,6 +344,6 @@ Deno.test("parseHfTokenizer rejects malformed and unsupported parts", () => {
     ],
   ];
   for (const [edit, message] of cases) {
-    assertDataError(() => parseHfTokenizer(edited(base, edit), "tok.json"), `tok.json: ${message}`);
+    assertRefused(edited(base, edit), message, "tok.json");
   }
 });
