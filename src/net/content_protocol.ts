@@ -39,6 +39,7 @@ import {
   type Provider,
   requestResponse,
   RequestServer,
+  type RequestServerCounters,
   type RequestServerOptions,
   type ServiceComponents,
   tryProviders,
@@ -114,20 +115,14 @@ export interface ContentServerOptions extends RequestServerOptions {
   maxContentBytes?: number;
 }
 
-/** Counters of a {@linkcode ContentServer}. */
-export interface ContentServerStats {
+/** Counters of a {@linkcode ContentServer}; its `rejected` also count TOO_LARGE answers. */
+export interface ContentServerStats extends RequestServerCounters {
   /** Manifests sent. */
   manifests: number;
   /** Chunks sent. */
   chunks: number;
   /** NOT_FOUND answers. */
   notFound: number;
-  /** BUSY answers. */
-  busy: number;
-  /** BAD_REQUEST and TOO_LARGE answers and requests dropped as malformed or late. */
-  rejected: number;
-  /** Requests that ended in an error while answering. */
-  errors: number;
 }
 
 /** Manifests kept in memory (each costs one read of its file to make). */

@@ -38,6 +38,7 @@ import {
   type Provider,
   requestResponse,
   RequestServer,
+  type RequestServerCounters,
   type RequestServerOptions,
   type ServiceComponents,
   tryProviders,
@@ -81,18 +82,12 @@ export interface PayloadServerOptions extends RequestServerOptions {
   maxPayloadBytes?: number;
 }
 
-/** Counters of a {@linkcode PayloadServer}. */
-export interface PayloadServerStats {
+/** Counters of a {@linkcode PayloadServer}; its `rejected` also count TOO_LARGE answers. */
+export interface PayloadServerStats extends RequestServerCounters {
   /** Payloads sent in full. */
   served: number;
   /** NOT_FOUND answers. */
   notFound: number;
-  /** BUSY answers. */
-  busy: number;
-  /** BAD_REQUEST answers and requests dropped as malformed or late. */
-  rejected: number;
-  /** Requests that ended in an error while answering (resets, timeouts). */
-  errors: number;
 }
 
 /**

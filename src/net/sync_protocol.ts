@@ -40,6 +40,7 @@ import {
   type Provider,
   requestResponse,
   RequestServer,
+  type RequestServerCounters,
   type RequestServerOptions,
   type ServiceComponents,
 } from "./stream_service.ts";
@@ -387,18 +388,15 @@ export function decodeSyncResponse(
  */
 export interface SyncServerOptions extends SyncLimits, RequestServerOptions {}
 
-/** Counters of a {@linkcode SyncServer}. */
-export interface SyncServerStats {
+/**
+ * Counters of a {@linkcode SyncServer}; its `errors` also count ERROR answers (the source
+ * failed).
+ */
+export interface SyncServerStats extends RequestServerCounters {
   /** OK answers sent in full. */
   served: number;
   /** UNAVAILABLE answers (no source set). */
   unavailable: number;
-  /** BUSY answers. */
-  busy: number;
-  /** BAD_REQUEST answers and requests dropped as malformed or late. */
-  rejected: number;
-  /** ERROR answers (the source failed) and answers cut by a reset or timeout. */
-  errors: number;
 }
 
 /** Awaits `value`, or throws the abort reason of `signal` first (a source may hang). */
