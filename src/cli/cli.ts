@@ -59,6 +59,45 @@ export function parseFlags<T extends ParseArgsConfig>(
   }
 }
 
+/** The flag declarations of `parseArgs`. */
+type FlagOptions = NonNullable<ParseArgsConfig["options"]>;
+
+/** The `-h`/`--help` flag of {@linkcode parseCommandFlags}. */
+const HELP_FLAG = { help: { type: "boolean", short: "h" } } as const;
+
+/** The config {@linkcode parseCommandFlags} hands to `parseArgs`. */
+type CommandConfig<O extends FlagOptions> = {
+  args: string[];
+  options: O & typeof HELP_FLAG;
+  strict: true;
+  allowPositionals: false;
+};
+
+/**
+ * The flags of a command that takes flags only (no positionals) and `-h`/`--help`: parsed
+ * strictly with {@linkcode parseFlags}, the usage line as hint. `null` once `usage` is
+ * printed for `--help`: the command has nothing more to do.
+ */
+export function parseCommandFlags<O extends FlagOptions>(
+  args: string[],
+  options: O,
+  usage: string,
+): ReturnType<typeof parseArgs<CommandConfig<O>>>["values"] | null {
+  const config: CommandConfig<O> = {
+    args,
+    options: { ...options, ...HELP_FLAG },
+    strict: true,
+    allowPositionals: false,
+  };
+  const values = parseFlags(config, usage).values;
+  // parseArgs' value types resolve only for a concrete O; `help` is always declared.
+  if ((values as { help?: boolean }).help) {
+    console.log(usage);
+    return null;
+  }
+  return values;
+}
+
 /** What a number flag may hold. */
 export interface NumberRule {
   /** Whole numbers only. */

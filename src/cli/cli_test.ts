@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../testing/assert.ts";
-import { numberFlag, parseFlags, UsageError } from "./cli.ts";
+import { numberFlag, parseCommandFlags, parseFlags, UsageError } from "./cli.ts";
 
 function usageError(f: () => unknown): string {
   try {
@@ -43,4 +43,24 @@ Deno.test("parseFlags turns a parse error into a UsageError with the hint", () =
   assert(m.includes("--m") && m.endsWith(" (see --help)"), m);
   const bare = usageError(() => parseFlags({ args: ["--m"], options, strict: true }));
   assert(bare.includes("--m") && !bare.includes("(see --help)"), bare);
+});
+
+Deno.test("parseCommandFlags parses flags strictly, prints the usage for --help", () => {
+  const usage = "usage: tool [--n N]";
+  const options = { n: { type: "string" as const }, k: { type: "string" as const, default: "1" } };
+  const a = parseCommandFlags(["--n", "3"], options, usage);
+  assertEquals([a?.n, a?.k, a?.help], ["3", "1", undefined]);
+  for (const bad of [["extra"], ["--m"], ["--n"]]) {
+    assert(usageError(() => parseCommandFlags(bad, options, usage)).endsWith(` (${usage})`));
+  }
+  const printed: unknown[] = [];
+  const log = console.log;
+  console.log = (...xs: unknown[]) => printed.push(...xs);
+  try {
+    assertEquals(parseCommandFlags(["-h"], options, usage), null);
+    assertEquals(parseCommandFlags(["--n", "3", "--help"], options, usage), null);
+  } finally {
+    console.log = log;
+  }
+  assertEquals(printed, [usage, usage]);
 });

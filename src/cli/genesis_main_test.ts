@@ -3,7 +3,7 @@ import { runMain } from "../testing/run_main.ts";
 import { hex } from "../util/hex.ts";
 import { runIdOf } from "../protocol/genesis.ts";
 import { readGenesisFile } from "./genesis_file.ts";
-import { BYTE_TO_CHAR } from "../data/byte_level.ts";
+import { byteLevelBpeJson } from "../data/byte_level_bpe_json.ts";
 import { PRESETS } from "../model/config.ts";
 import { genesisFieldTable } from "../protocol/genesis_schema.ts";
 import { sha256Sync } from "../util/hash.ts";
@@ -62,34 +62,17 @@ Deno.test("genesis CLI writes a local genesis, checks it, and reports bad input 
 
 /** A byte-level BPE tokenizer.json with one merge ("h" "e"): vocabulary 257. */
 function tokenizerJson(): string {
-  const vocab: Record<string, number> = {};
-  BYTE_TO_CHAR.forEach((c, b) => vocab[c] = b);
-  vocab["he"] = 256;
-  return JSON.stringify({
-    version: "1.0",
-    added_tokens: [],
-    normalizer: null,
-    pre_tokenizer: {
+  return JSON.stringify(byteLevelBpeJson({
+    tokens: { he: 256 },
+    merges: [["h", "e"]],
+    preTokenizer: {
       type: "ByteLevel",
       add_prefix_space: false,
       trim_offsets: true,
       use_regex: true,
     },
-    post_processor: null,
     decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: {
-      type: "BPE",
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-      vocab,
-      merges: [["h", "e"]],
-    },
-  });
+  }));
 }
 
 Deno.test("genesis CLI sets every parameter, hashes the files, and --check reports each problem", async () => {

@@ -9,26 +9,17 @@
 import { mnemonicGenerate } from "@polkadot/util-crypto";
 import { identityReady } from "../identity/signer.ts";
 import { writeKeyFile } from "../identity/key_file.ts";
-import { numberFlag, parseFlags, runCli, UsageError } from "./cli.ts";
+import { numberFlag, parseCommandFlags, runCli, UsageError } from "./cli.ts";
 
 const USAGE = "usage: deno task keygen --out FILE [--ss58 42] [--words 12|24]";
 
 async function main(args: string[]): Promise<void> {
-  const a = parseFlags({
-    args,
-    options: {
-      out: { type: "string" },
-      ss58: { type: "string" },
-      words: { type: "string", default: "12" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: false,
-  }, USAGE).values;
-  if (a.help) {
-    console.log(USAGE);
-    return;
-  }
+  const a = parseCommandFlags(args, {
+    out: { type: "string" },
+    ss58: { type: "string" },
+    words: { type: "string", default: "12" },
+  }, USAGE);
+  if (a === null) return;
   if (!a.out) throw new UsageError(`--out FILE is required (${USAGE})`);
   const ss58 = numberFlag("ss58", a.ss58, 42, { integer: true, min: 0 });
   if (a.words !== "12" && a.words !== "24") {

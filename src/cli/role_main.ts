@@ -41,6 +41,7 @@ import { type Backend, BACKEND_USAGE, openBackend, parseBackend } from "./backen
 import { numberFlag, parseFlags, runCli, UsageError } from "./cli.ts";
 import { FileStore } from "./file_store.ts";
 import { readGenesisFile } from "./genesis_file.ts";
+import { requireRoleFlags, roleFlags } from "./role_flags.ts";
 import { prepareGenesisContent } from "./genesis_file_content.ts";
 import { libp2pKeyFile } from "./libp2p_key.ts";
 import { LiveView } from "./live_view.ts";
@@ -81,11 +82,7 @@ export function parseRoleArgs(args: readonly string[]): RoleArgs {
   const parsed = parseFlags({
     args: [...args],
     options: {
-      genesis: { type: "string" },
-      key: { type: "string" },
-      "data-dir": { type: "string" },
-      bootstrap: { type: "string", multiple: true, default: [] },
-      listen: { type: "string", multiple: true, default: [] },
+      ...roleFlags(),
       announce: { type: "string", multiple: true, default: [] },
       "bootstrap-timeout": { type: "string" },
       metrics: { type: "string" },
@@ -101,9 +98,7 @@ export function parseRoleArgs(args: readonly string[]): RoleArgs {
   }
   if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}" (${USAGE})`);
   const v = parsed.values;
-  for (const k of ["genesis", "key", "data-dir"] as const) {
-    if (v[k] === undefined) throw new UsageError(`--${k} is required (${USAGE})`);
-  }
+  requireRoleFlags(v, USAGE);
   const dialOnly = v.listen!.includes("none");
   if (dialOnly && v.listen!.length > 1) {
     throw new UsageError("--listen none means no listening port: give it alone");

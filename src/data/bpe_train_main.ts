@@ -10,28 +10,19 @@
  * @module
  */
 import { writeFileAtomic } from "../util/atomic_write.ts";
-import { numberFlag, parseFlags, runCli, UsageError } from "../cli/cli.ts";
+import { numberFlag, parseCommandFlags, runCli, UsageError } from "../cli/cli.ts";
 import { bpeTokenizerJson, trainBpe } from "./bpe_train.ts";
 
 const USAGE =
   "usage: deno run -A src/data/bpe_train_main.ts [--corpus PATH] [--vocab N] [--out PATH]";
 
 await runCli(async () => {
-  const a = parseFlags({
-    args: Deno.args,
-    options: {
-      corpus: { type: "string", default: "data/kjv_genesis_leviticus.txt" },
-      vocab: { type: "string" },
-      out: { type: "string", default: "data/kjv_bpe_4096.json" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: false,
-  }, USAGE).values;
-  if (a.help) {
-    console.log(USAGE);
-    return;
-  }
+  const a = parseCommandFlags(Deno.args, {
+    corpus: { type: "string", default: "data/kjv_genesis_leviticus.txt" },
+    vocab: { type: "string" },
+    out: { type: "string", default: "data/kjv_bpe_4096.json" },
+  }, USAGE);
+  if (a === null) return;
   const vocab = numberFlag("vocab", a.vocab, 4096, { integer: true, min: 256 });
   let text: string;
   try {

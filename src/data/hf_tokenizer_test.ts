@@ -1,5 +1,5 @@
 import { assertEquals, assertThrows } from "../testing/assert.ts";
-import { BYTE_TO_CHAR } from "./byte_level.ts";
+import { byteLevelBpeJson } from "./byte_level_bpe_json.ts";
 import { DataError } from "./errors.ts";
 import { parseHfTokenizer } from "./hf_tokenizer.ts";
 
@@ -29,42 +29,29 @@ interface ByteLevelOptions {
 }
 
 function byteLevelJson(opts: ByteLevelOptions = {}): string {
-  const vocab: Record<string, number> = {};
-  BYTE_TO_CHAR.forEach((c, b) => vocab[c] = b);
-  BL_MERGES.forEach(([a, b], i) => vocab[a + b] = 256 + i);
-  vocab["xyz"] = XYZ;
+  const tokens: Record<string, number> = {};
+  BL_MERGES.forEach(([a, b], i) => tokens[a + b] = 256 + i);
+  tokens["xyz"] = XYZ;
   const byteLevel = {
     type: "ByteLevel",
     add_prefix_space: opts.addPrefixSpace ?? false,
     trim_offsets: true,
     use_regex: opts.split === undefined,
   };
-  return JSON.stringify({
-    version: "1.0",
-    added_tokens: [special(EOT, "<|endoftext|>")],
-    normalizer: null,
-    pre_tokenizer: opts.split === undefined ? byteLevel : {
+  return JSON.stringify(byteLevelBpeJson({
+    tokens,
+    merges: opts.mergesAsStrings ? BL_MERGES.map(([a, b]) => `${a} ${b}`) : BL_MERGES,
+    addedTokens: [special(EOT, "<|endoftext|>")],
+    preTokenizer: opts.split === undefined ? byteLevel : {
       type: "Sequence",
       pretokenizers: [
         { type: "Split", pattern: { Regex: opts.split }, behavior: "Isolated", invert: false },
         byteLevel,
       ],
     },
-    post_processor: null,
     decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: {
-      type: "BPE",
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: opts.ignoreMerges ?? false,
-      vocab,
-      merges: opts.mergesAsStrings ? BL_MERGES.map(([a, b]) => `${a} ${b}`) : BL_MERGES,
-    },
-  });
+    ignoreMerges: opts.ignoreMerges,
+  }));
 }
 
 const LLAMA3_SPLIT =
@@ -292,35 +279,24 @@ function edited(json: string, edit: (root: Json) => void): string {
   return JSON.stringify(root);
 }
 
-function assertDataError(fn: () => unknown, message: string): void {
-  assertEquals(assertThrows(fn, DataError).message, message);
+/** Asserts that `json` is refused with the DataError `<name>: <message>`. */
+function assertRefused(json: string, message: string, name = "tokenizer.json"): void {
+  assertEquals(
+    assertThrows(() => parseHfTokenizer(json, name), DataError).message,
+    `${name}: ${message}`,
+  );
 }
 
 Deno.test("parseHfTokenizer rejects invalid JSON with its position", () => {
-  assertDataError(
-    () => parseHfTokenizer('{"model": }', "tokenizer.json"),
-    "tokenizer.json: not valid JSON at position 10 (line 1 column 11)",
-  );
-  assertDataError(
-    () => parseHfTokenizer("", "tokenizer.json"),
-    "tokenizer.json: not valid JSON at position 0 (line 1 column 1)",
-  );
+  assertRefused('{"model": }', "not valid JSON at position 10 (line 1 column 11)");
+  assertRefused("", "not valid JSON at position 0 (line 1 column 1)");
 });
 
 Deno.test("parseHfTokenizer rejects unsupported model types", () => {
   const unigram = JSON.stringify({ model: { type: "Unigram", vocab: [["a", 0]] } });
-  assertDataError(
-    () => parseHfTokenizer(unigram, "tokenizer.json"),
-    'tokenizer.json: model.type "Unigram" is not supported (BPE only)',
-  );
-  assertDataError(
-    () => parseHfTokenizer("[1, 2]", "tokenizer.json"),
-    "tokenizer.json: expected a JSON object at the top level",
-  );
-  assertDataError(
-    () => parseHfTokenizer("{}", "tokenizer.json"),
-    'tokenizer.json: missing the "model" object',
-  );
+  assertRefused(unigram, 'model.type "Unigram" is not supported (BPE only)');
+  assertRefused("[1, 2]", "expected a JSON object at the top level");
+  assertRefused("{}", 'missing the "model" object');
 });
 
 Deno.test("parseHfTokenizer rejects malformed and unsupported parts", () => {
@@ -368,6 +344,6 @@ Deno.test("parseHfTokenizer rejects malformed and unsupported parts", () => {
     ],
   ];
   for (const [edit, message] of cases) {
-    assertDataError(() => parseHfTokenizer(edited(base, edit), "tok.json"), `tok.json: ${message}`);
+    assertRefused(edited(base, edit), message, "tok.json");
   }
 });

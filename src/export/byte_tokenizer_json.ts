@@ -10,7 +10,7 @@
  * @module
  */
 
-import { BYTE_TO_CHAR } from "../data/byte_level.ts";
+import { byteLevelBpeJson } from "../data/byte_level_bpe_json.ts";
 
 const BYTE_LEVEL = {
   type: "ByteLevel",
@@ -21,34 +21,8 @@ const BYTE_LEVEL = {
 
 /** The text of `tokenizer.json` for the byte tokenizer. */
 export function byteTokenizerJson(): string {
-  const vocab: Record<string, number> = {};
-  BYTE_TO_CHAR.forEach((c, b) => vocab[c] = b);
-  return JSON.stringify(
-    {
-      version: "1.0",
-      truncation: null,
-      padding: null,
-      added_tokens: [],
-      normalizer: null,
-      pre_tokenizer: BYTE_LEVEL,
-      post_processor: null,
-      decoder: BYTE_LEVEL,
-      model: {
-        type: "BPE",
-        dropout: null,
-        unk_token: null,
-        continuing_subword_prefix: null,
-        end_of_word_suffix: null,
-        fuse_unk: false,
-        byte_fallback: false,
-        ignore_merges: false,
-        vocab,
-        merges: [],
-      },
-    },
-    null,
-    2,
-  ) + "\n";
+  const json = byteLevelBpeJson({ merges: [], preTokenizer: BYTE_LEVEL, decoder: BYTE_LEVEL });
+  return JSON.stringify(json, null, 2) + "\n";
 }
 
 /** The text of `tokenizer_config.json`: a fast tokenizer that adds no BOS/EOS. */

@@ -30,20 +30,19 @@ import { sha256 } from "../util/hash.ts";
 import { fromHex, hex } from "../util/hex.ts";
 import { bytesEqual } from "../util/bytes.ts";
 import { CONTENT_PROTOCOL, HASH_BYTES } from "./protocols.ts";
-import { type StreamReader, writeAll } from "./stream_io.ts";
+import type { StreamReader } from "./stream_io.ts";
+import { FetchStatus, fetchStatusError } from "./fetch_status.ts";
 import {
   describeProvider,
-  encodeErrorResponse,
-  encodeResponseHeader,
   type ProtocolDialer,
   ProtocolService,
   type Provider,
   requestResponse,
   RequestServer,
-  tryProviders,
+  type RequestServerCounters,
   type RequestServerOptions,
   type ServiceComponents,
-  toDialTarget,
+  tryProviders,
 } from "./stream_service.ts";
 
 /** Bytes per chunk (the last chunk of a file may be shorter). */
@@ -63,14 +62,8 @@ export const ContentKind: Readonly<{ MANIFEST: 0; CHUNK: 1 }> = Object.freeze(
   } as const,
 );
 
-/** Response status codes (the payload protocol's). */
-export const ContentStatus: Readonly<{
-  OK: 0;
-  NOT_FOUND: 1;
-  TOO_LARGE: 2;
-  BUSY: 3;
-  BAD_REQUEST: 4;
-}> = Object.freeze({ OK: 0, NOT_FOUND: 1, TOO_LARGE: 2, BUSY: 3, BAD_REQUEST: 4 } as const);
+/** Response status codes (the payload protocol's: {@linkcode FetchStatus}). */
+export const ContentStatus: typeof FetchStatus = FetchStatus;
 
 /** What a node serves: files it holds, by lower-case hex SHA-256. */
 export interface ContentSource {
@@ -122,20 +115,14 @@ export interface ContentServerOptions extends RequestServerOptions {
   maxContentBytes?: number;
 }
 
-/** Counters of a {@linkcode ContentServer}. */
-export interface ContentServerStats {
+/** Counters of a {@linkcode ContentServer}; its `rejected` also count TOO_LARGE answers. */
+export interface ContentServerStats extends RequestServerCounters {
   /** Manifests sent. */
   manifests: number;
   /** Chunks sent. */
   chunks: number;
   /** NOT_FOUND answers. */
   notFound: number;
-  /** BUSY answers. */
-  busy: number;
-  /** BAD_REQUEST and TOO_LARGE answers and requests dropped as malformed or late. */
-  rejected: number;
-  /** Requests that ended in an error while answering. */
-  errors: number;
 }
 
 /** Manifests kept in memory (each costs one read of its file to make). */
@@ -203,27 +190,25 @@ export class ContentServer extends RequestServer<ContentRequest, ContentServerSt
     const size = source === null ? undefined : await source.size(req.sha256);
     if (source === null || size === undefined) {
       this.stats.notFound++;
-      await this.send(stream, encodeErrorResponse(ContentStatus.NOT_FOUND, "not found"), signal);
+      await this.sendError(stream, ContentStatus.NOT_FOUND, "not found", signal);
       return;
     }
     if (size > this.#maxContentBytes) {
       this.stats.rejected++;
       const reason =
         `file of ${size} bytes exceeds this server's limit of ${this.#maxContentBytes}`;
-      await this.send(stream, encodeErrorResponse(ContentStatus.TOO_LARGE, reason), signal);
+      await this.sendError(stream, ContentStatus.TOO_LARGE, reason, signal);
       return;
     }
     if (req.kind === ContentKind.MANIFEST) {
-      const body = await this.#manifest(source, req.sha256, size);
-      await writeAll(stream, encodeResponseHeader(ContentStatus.OK, body.length), signal);
-      await this.send(stream, body, signal);
+      await this.sendOk(stream, await this.#manifest(source, req.sha256, size), signal);
       this.stats.manifests++;
       return;
     }
     if (req.index >= chunkCount(size)) {
       this.stats.rejected++;
       const reason = `chunk ${req.index} of a file of ${chunkCount(size)} chunks`;
-      await this.send(stream, encodeErrorResponse(ContentStatus.BAD_REQUEST, reason), signal);
+      await this.sendError(stream, ContentStatus.BAD_REQUEST, reason, signal);
       return;
     }
     const offset = req.index * CONTENT_CHUNK_BYTES;
@@ -232,8 +217,7 @@ export class ContentServer extends RequestServer<ContentRequest, ContentServerSt
       offset,
       Math.min(CONTENT_CHUNK_BYTES, size - offset),
     );
-    await writeAll(stream, encodeResponseHeader(ContentStatus.OK, bytes.length), signal);
-    await this.send(stream, bytes, signal);
+    await this.sendOk(stream, bytes, signal);
     this.stats.chunks++;
   }
 
@@ -289,7 +273,7 @@ export async function fetchManifest(
 ): Promise<ContentManifest> {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_CONTENT_BYTES;
   const maxBody = 8 + chunkCount(maxBytes) * HASH_BYTES;
-  return await requestResponse(node, toDialTarget(provider), {
+  return await requestResponse(node, provider, {
     protocol: CONTENT_PROTOCOL,
     request: encodeContentRequest(ContentKind.MANIFEST, sha256Hex, 0),
     what: `manifest of ${sha256Hex.slice(0, 16)}… from ${describeProvider(provider)}`,
@@ -299,7 +283,7 @@ export async function fetchManifest(
     maxBuffered: maxBody + 1024,
     bodyName: "manifest",
     rejectTrailing: true,
-    statusError,
+    statusError: fetchStatusError,
     decode: (body) => {
       if (body.length < 8) throw new NetError("protocol", `manifest of ${body.length} bytes`);
       const size = Number(new DataView(body.buffer, body.byteOffset, 8).getBigUint64(0));
@@ -335,7 +319,7 @@ export async function fetchChunk(
   options: DownloadOptions = {},
 ): Promise<Uint8Array> {
   const want = Math.min(CONTENT_CHUNK_BYTES, manifest.size - index * CONTENT_CHUNK_BYTES);
-  return await requestResponse(node, toDialTarget(provider), {
+  return await requestResponse(node, provider, {
     protocol: CONTENT_PROTOCOL,
     request: encodeContentRequest(ContentKind.CHUNK, sha256Hex, index),
     what: `chunk ${index} of ${sha256Hex.slice(0, 16)}… from ${describeProvider(provider)}`,
@@ -345,7 +329,7 @@ export async function fetchChunk(
     maxBuffered: want + 1024,
     bodyName: "chunk",
     rejectTrailing: true,
-    statusError,
+    statusError: fetchStatusError,
     decode: async (bytes) => {
       if (bytes.length !== want) {
         throw new NetError("protocol", `chunk of ${bytes.length} bytes, expected ${want}`);
@@ -417,21 +401,6 @@ async function downloadFrom(
   }
   await partial.complete();
   if (next === n) options.onProgress?.(manifest.size, manifest.size, provider);
-}
-
-function statusError(status: number, text: string): NetError {
-  switch (status) {
-    case ContentStatus.NOT_FOUND:
-      return new NetError("not_found", text);
-    case ContentStatus.TOO_LARGE:
-      return new NetError("too_large", text);
-    case ContentStatus.BUSY:
-      return new NetError("busy", text);
-    case ContentStatus.BAD_REQUEST:
-      return new NetError("bad_request", text);
-    default:
-      return new NetError("protocol", `unknown status ${status}: ${text}`);
-  }
 }
 
 /** Options of {@linkcode contentService}. */

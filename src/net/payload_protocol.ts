@@ -29,18 +29,18 @@ import {
 import { sha256 } from "../util/hash.ts";
 import { hex } from "../util/hex.ts";
 import { DEFAULT_MAX_PAYLOAD_BYTES, HASH_BYTES, PAYLOAD_PROTOCOL } from "./protocols.ts";
-import { type StreamReader, writeAll } from "./stream_io.ts";
+import type { StreamReader } from "./stream_io.ts";
+import { FetchStatus, fetchStatusError } from "./fetch_status.ts";
 import {
   describeProvider,
-  encodeErrorResponse,
-  encodeResponseHeader,
   type ProtocolDialer,
   ProtocolService,
   type Provider,
   requestResponse,
   RequestServer,
+  type RequestServerCounters,
+  type RequestServerOptions,
   type ServiceComponents,
-  toDialTarget,
   tryProviders,
 } from "./stream_service.ts";
 
@@ -51,14 +51,8 @@ export {
   toDialTarget,
 } from "./stream_service.ts";
 
-/** Response status codes. */
-export const PayloadStatus: Readonly<{
-  OK: 0;
-  NOT_FOUND: 1;
-  TOO_LARGE: 2;
-  BUSY: 3;
-  BAD_REQUEST: 4;
-}> = Object.freeze({ OK: 0, NOT_FOUND: 1, TOO_LARGE: 2, BUSY: 3, BAD_REQUEST: 4 } as const);
+/** Response status codes (the content protocol's too: {@linkcode FetchStatus}). */
+export const PayloadStatus: typeof FetchStatus = FetchStatus;
 
 /** Default {@linkcode PayloadServerOptions.maxConcurrentPerPeer}. */
 export const DEFAULT_MAX_CONCURRENT_PER_PEER = 4;
@@ -79,34 +73,21 @@ export function encodeRequest(hash: PayloadHash): Uint8Array {
   return out;
 }
 
-/** Limits of a {@linkcode PayloadServer}. */
-export interface PayloadServerOptions {
+/**
+ * Limits of a {@linkcode PayloadServer}. Defaults: 4 requests at once per peer, 64 in all,
+ * 10 s for the request to arrive, 120 s to send the whole response.
+ */
+export interface PayloadServerOptions extends RequestServerOptions {
   /** Largest payload served; larger ones are answered TOO_LARGE (default 256 MiB). */
   maxPayloadBytes?: number;
-  /** Requests served at once to one peer; more are answered BUSY (default 4). */
-  maxConcurrentPerPeer?: number;
-  /** Requests served at once in total; more are answered BUSY (default 64). */
-  maxConcurrent?: number;
-  /** Time for the request to arrive once the stream is open (default 10 s). */
-  requestTimeoutMs?: number;
-  /** Time to send the whole response (default 120 s). */
-  responseTimeoutMs?: number;
-  /** Called with each failed request (a reset, a timeout, a malformed request); for logs. */
-  onError?: (err: unknown, peer: string) => void;
 }
 
-/** Counters of a {@linkcode PayloadServer}. */
-export interface PayloadServerStats {
+/** Counters of a {@linkcode PayloadServer}; its `rejected` also count TOO_LARGE answers. */
+export interface PayloadServerStats extends RequestServerCounters {
   /** Payloads sent in full. */
   served: number;
   /** NOT_FOUND answers. */
   notFound: number;
-  /** BUSY answers. */
-  busy: number;
-  /** BAD_REQUEST answers and requests dropped as malformed or late. */
-  rejected: number;
-  /** Requests that ended in an error while answering (resets, timeouts). */
-  errors: number;
 }
 
 /**
@@ -153,16 +134,14 @@ export class PayloadServer extends RequestServer<Uint8Array, PayloadServerStats>
     const bytes = this.#source.get(hash);
     if (bytes === undefined) {
       this.stats.notFound++;
-      await this.send(stream, encodeErrorResponse(PayloadStatus.NOT_FOUND, "not found"), signal);
+      await this.sendError(stream, PayloadStatus.NOT_FOUND, "not found", signal);
     } else if (bytes.length > this.#maxPayloadBytes) {
       this.stats.rejected++;
       const reason =
         `payload of ${bytes.length} bytes exceeds this server's limit of ${this.#maxPayloadBytes}`;
-      await this.send(stream, encodeErrorResponse(PayloadStatus.TOO_LARGE, reason), signal);
+      await this.sendError(stream, PayloadStatus.TOO_LARGE, reason, signal);
     } else {
-      // Header and payload apart: a payload of up to 256 MiB is not copied.
-      await writeAll(stream, encodeResponseHeader(PayloadStatus.OK, bytes.length), signal);
-      await this.send(stream, bytes, signal);
+      await this.sendOk(stream, bytes, signal);
       this.stats.served++;
     }
   }
@@ -194,7 +173,7 @@ export async function fetchPayload(
 ): Promise<Uint8Array> {
   const wantHex = hashHex(hash);
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-  return await requestResponse(node, toDialTarget(provider), {
+  return await requestResponse(node, provider, {
     protocol: PAYLOAD_PROTOCOL,
     request: encodeRequest(wantHex),
     what: `fetch of ${wantHex.slice(0, 16)}… from ${describeProvider(provider)}`,
@@ -203,7 +182,7 @@ export async function fetchPayload(
     maxBody: maxBytes,
     maxBuffered: maxBytes + 64 * 1024,
     bodyName: "payload",
-    statusError,
+    statusError: fetchStatusError,
     decode: async (bytes) => {
       const got = hex(await sha256(bytes));
       if (got !== wantHex) throw new NetError("hash_mismatch", `bytes hash to ${got}`);
@@ -244,21 +223,6 @@ export async function fetchFromAny(
     async (provider) => ({ bytes: await fetchPayload(node, provider, wantHex, options), provider }),
     options,
   );
-}
-
-function statusError(status: number, text: string): NetError {
-  switch (status) {
-    case PayloadStatus.NOT_FOUND:
-      return new NetError("not_found", text);
-    case PayloadStatus.TOO_LARGE:
-      return new NetError("too_large", text);
-    case PayloadStatus.BUSY:
-      return new NetError("busy", text);
-    case PayloadStatus.BAD_REQUEST:
-      return new NetError("bad_request", text);
-    default:
-      return new NetError("protocol", `unknown status ${status}: ${text}`);
-  }
 }
 
 /** The components a {@linkcode PayloadService} uses (a subset of libp2p's). */

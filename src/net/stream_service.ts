@@ -233,6 +233,25 @@ export abstract class RequestServer<Request, Stats extends RequestServerCounters
     await stream.close({ signal });
   }
 
+  /**
+   * Sends an OK response of `body` and closes the stream: header and body apart, so that a
+   * body of up to 256 MiB is not copied.
+   */
+  protected async sendOk(stream: Stream, body: Uint8Array, signal: AbortSignal): Promise<void> {
+    await writeAll(stream, encodeResponseHeader(STATUS_OK, body.length), signal);
+    await this.send(stream, body, signal);
+  }
+
+  /** Sends an error response (`status`, `reason`) and closes the stream. */
+  protected async sendError(
+    stream: Stream,
+    status: number,
+    reason: string,
+    signal: AbortSignal,
+  ): Promise<void> {
+    await this.send(stream, encodeErrorResponse(status, reason), signal);
+  }
+
   /** A short deadline for an error answer, whatever time is left of the others. */
   protected shortDeadline(what: string): Deadline {
     return deadline(Math.min(this.config.requestTimeoutMs, 5_000), what);
@@ -253,7 +272,7 @@ export abstract class RequestServer<Request, Stats extends RequestServerCounters
   async #refuse(stream: Stream, status: number, reason: string, peer: string): Promise<void> {
     const dl = this.shortDeadline(`${this.config.name} refusal`);
     try {
-      await this.send(stream, encodeErrorResponse(status, reason), dl.signal);
+      await this.sendError(stream, status, reason, dl.signal);
     } catch (err) {
       stream.abort(err instanceof Error ? err : new NetError("protocol", String(err)));
       this.report(err, peer);
@@ -360,15 +379,16 @@ export interface Exchange<T> {
 }
 
 /**
- * Dials `target`, sends the request, reads one framed response and decodes its body. Throws a
- * {@linkcode NetError}: the status error, `too_large`, `protocol`, `timeout`, `aborted`,
- * `dial`, or what `decode` throws.
+ * Dials `provider`, sends the request, reads one framed response and decodes its body. Throws
+ * a {@linkcode NetError}: `invalid_argument` (not a provider), the status error, `too_large`,
+ * `protocol`, `timeout`, `aborted`, `dial`, or what `decode` throws.
  */
 export async function requestResponse<T>(
   node: ProtocolDialer,
-  target: PeerId | Multiaddr,
+  provider: Provider,
   x: Exchange<T>,
 ): Promise<T> {
+  const target = toDialTarget(provider);
   const { what } = x;
   const dl = deadline(x.timeoutMs, what, x.signal);
   let stream: Stream | undefined;

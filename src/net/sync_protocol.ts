@@ -40,8 +40,9 @@ import {
   type Provider,
   requestResponse,
   RequestServer,
+  type RequestServerCounters,
+  type RequestServerOptions,
   type ServiceComponents,
-  toDialTarget,
 } from "./stream_service.ts";
 
 /**
@@ -381,32 +382,21 @@ export function decodeSyncResponse(
   return decodeBody(body, maxRecordBytes);
 }
 
-/** Limits and timeouts of a {@linkcode SyncServer}. */
-export interface SyncServerOptions extends SyncLimits {
-  /** Requests served at once to one peer; more are answered BUSY (default 2). */
-  maxConcurrentPerPeer?: number;
-  /** Requests served at once in total; more are answered BUSY (default 32). */
-  maxConcurrent?: number;
-  /** Time for the request to arrive once the stream is open (default 5 s). */
-  requestTimeoutMs?: number;
-  /** Time to ask the source and send the whole response (default 30 s). */
-  responseTimeoutMs?: number;
-  /** Called with each failed request (a malformed request, a failing source, a reset). */
-  onError?: (err: unknown, peer: string) => void;
-}
+/**
+ * Limits and timeouts of a {@linkcode SyncServer}. Defaults: 2 requests at once per peer, 32
+ * in all, 5 s for the request to arrive, 30 s to ask the source and send the whole response.
+ */
+export interface SyncServerOptions extends SyncLimits, RequestServerOptions {}
 
-/** Counters of a {@linkcode SyncServer}. */
-export interface SyncServerStats {
+/**
+ * Counters of a {@linkcode SyncServer}; its `errors` also count ERROR answers (the source
+ * failed).
+ */
+export interface SyncServerStats extends RequestServerCounters {
   /** OK answers sent in full. */
   served: number;
   /** UNAVAILABLE answers (no source set). */
   unavailable: number;
-  /** BUSY answers. */
-  busy: number;
-  /** BAD_REQUEST answers and requests dropped as malformed or late. */
-  rejected: number;
-  /** ERROR answers (the source failed) and answers cut by a reset or timeout. */
-  errors: number;
 }
 
 /** Awaits `value`, or throws the abort reason of `signal` first (a source may hang). */
@@ -536,10 +526,9 @@ export async function syncFrom(
   options: SyncOptions & { limits?: Pick<SyncLimits, "maxRecordBytes"> } = {},
 ): Promise<SyncResponse> {
   const request = encodeSyncRequest(fromWindow);
-  const target = toDialTarget(provider);
   const limits = resolveLimits({ maxRecordBytes: options.limits?.maxRecordBytes });
   const maxBody = maxSyncBodyBytes(limits);
-  return await requestResponse(node, target, {
+  return await requestResponse(node, provider, {
     protocol: SYNC_PROTOCOL,
     request,
     what: `sync from window ${fromWindow} with ${describeProvider(provider)}`,

@@ -4,26 +4,20 @@ import { adamw, adamwConstants, type AdamWParams } from "./adamw.ts";
 const ONE = new Float64Array([1]);
 /** The SparseLoCo inner-loop betas and eps; tests override lr, weightDecay and step. */
 const HP: AdamWParams = { lr: 0.01, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: 1 };
+/** The hyper-parameters of the hand-computed example: lr 0.1, β (0.9, 0.99), eps 1e-8, wd 0.1. */
+const HAND: AdamWParams = { ...HP, lr: 0.1, beta2: 0.99 };
 
 Deno.test("adamw matches a hand-computed two-step example", () => {
-  // lr 0.1, β (0.9, 0.99), eps 1e-8, wd 0.1; p0 = 1, g1 = 0.5, g2 = −0.25.
-  const hp: AdamWParams = {
-    lr: 0.1,
-    beta1: 0.9,
-    beta2: 0.99,
-    eps: 1e-8,
-    weightDecay: 0.1,
-    step: 1,
-  };
+  // HAND: lr 0.1, β (0.9, 0.99), eps 1e-8, wd 0.1; p0 = 1, g1 = 0.5, g2 = −0.25.
   const p = new Float64Array([1]), m = new Float64Array(1), v = new Float64Array(1);
-  adamw(p, new Float64Array([0.5]), m, v, ONE, 1, hp);
+  adamw(p, new Float64Array([0.5]), m, v, ONE, 1, HAND);
   // Step 1: p = 1·(1 − 0.01) = 0.99; m = 0.05; v = 0.0025; m̂ = 0.5, sqrt(v̂) = 0.5:
   // p = 0.99 − 0.1·0.5/(0.5 + 1e-8).
   assertAlmostEquals(m[0], 0.05, 1e-15);
   assertAlmostEquals(v[0], 0.0025, 1e-15);
   const p1 = 0.99 - 0.1 * 0.5 / (0.5 + 1e-8);
   assertAlmostEquals(p[0], p1, 1e-15);
-  adamw(p, new Float64Array([-0.25]), m, v, ONE, 1, { ...hp, step: 2 });
+  adamw(p, new Float64Array([-0.25]), m, v, ONE, 1, { ...HAND, step: 2 });
   // Step 2: m = 0.9·0.05 − 0.1·0.25 = 0.02; v = 0.99·0.0025 + 0.01·0.0625 = 0.0031;
   // bias corrections 1 − 0.81 = 0.19 and 1 − 0.9801 = 0.0199.
   assertAlmostEquals(m[0], 0.02, 1e-15);
@@ -34,19 +28,11 @@ Deno.test("adamw matches a hand-computed two-step example", () => {
 });
 
 Deno.test("adamw runs on float32 state", () => {
-  const hp: AdamWParams = {
-    lr: 0.1,
-    beta1: 0.9,
-    beta2: 0.99,
-    eps: 1e-8,
-    weightDecay: 0.1,
-    step: 1,
-  };
   const p = new Float32Array([1]), m = new Float32Array(1), v = new Float32Array(1);
   const p64 = new Float64Array([1]), m64 = new Float64Array(1), v64 = new Float64Array(1);
   for (const [step, g] of [[1, 0.5], [2, -0.25], [3, 0.125]]) {
-    adamw(p, new Float32Array([g]), m, v, new Float32Array([1]), 1, { ...hp, step });
-    adamw(p64, new Float64Array([g]), m64, v64, ONE, 1, { ...hp, step });
+    adamw(p, new Float32Array([g]), m, v, new Float32Array([1]), 1, { ...HAND, step });
+    adamw(p64, new Float64Array([g]), m64, v64, ONE, 1, { ...HAND, step });
   }
   assertAlmostEquals(p[0], p64[0], 1e-6);
   assertAlmostEquals(m[0], m64[0], 1e-8);

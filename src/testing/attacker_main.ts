@@ -25,6 +25,7 @@ import { startRole } from "../roles/start_role.ts";
 import { parseFlags, runCli, UsageError } from "../cli/cli.ts";
 import { FileStore } from "../cli/file_store.ts";
 import { readGenesisFile } from "../cli/genesis_file.ts";
+import { requireRoleFlags, roleFlags } from "../cli/role_flags.ts";
 import { libp2pKeyFile } from "../cli/libp2p_key.ts";
 import { loadRunData } from "../cli/run_data.ts";
 import { HostileTrainer, isAttackKind, Parasite, TRAINING_ATTACKS } from "./attacker.ts";
@@ -37,11 +38,7 @@ export async function main(args: readonly string[]): Promise<void> {
   const { values: v, positionals } = parseFlags({
     args: [...args],
     options: {
-      genesis: { type: "string" },
-      key: { type: "string" },
-      "data-dir": { type: "string" },
-      bootstrap: { type: "string", multiple: true, default: [] },
-      listen: { type: "string", multiple: true, default: [] },
+      ...roleFlags(),
       victim: { type: "string", multiple: true, default: [] },
       backend: { type: "string", default: "cpu" },
       json: { type: "boolean", default: false },
@@ -53,9 +50,7 @@ export async function main(args: readonly string[]): Promise<void> {
   if (kind === undefined || !isAttackKind(kind) || positionals.length > 1) {
     throw new UsageError(`unknown attack "${positionals.join(" ")}" (${USAGE})`);
   }
-  for (const k of ["genesis", "key", "data-dir"] as const) {
-    if (v[k] === undefined) throw new UsageError(`--${k} is required (${USAGE})`);
-  }
+  requireRoleFlags(v, USAGE);
   if (v.backend !== "cpu") throw new UsageError("attackers train on the CPU reference only");
   const genesis = await readGenesisFile(v.genesis!);
   const ctx = runContext(genesis);

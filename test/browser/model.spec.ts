@@ -8,10 +8,10 @@
  * The folder is written by test/browser/model_folder.ts (Deno) and served by page.route.
  */
 import { expect, type Page, test } from "@playwright/test";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { openModelPanel, serveModelFolder, writeModelFolder } from "./model_fixture.ts";
 // The pages' `globalThis` declarations.
 import type {} from "../../web/model_page.ts";
 import type {} from "../../web/model_tjs_page.ts";
@@ -26,58 +26,19 @@ let greedy: number[] = [];
 
 test.beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "webloco-model-"));
-  const out = execFileSync(
-    "node_modules/.bin/deno",
-    [
-      "run",
-      "-A",
-      "test/browser/model_folder.ts",
-      "--out",
-      dir,
-      "--prompt",
-      PROMPT,
-      "--max-tokens",
-      String(MAX_TOKENS),
-    ],
-    { encoding: "utf8", timeout: 120_000 },
-  );
-  const line = out.trim().split("\n").at(-1) ?? "";
-  expect(line.startsWith("MODEL_JSON "), out).toBe(true);
-  greedy = JSON.parse(line.slice("MODEL_JSON ".length)).greedy;
+  greedy = writeModelFolder(dir, PROMPT, MAX_TOKENS);
 });
 
 test.afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Serves the folder under /test-model/; `patch` may replace a file's bytes. */
-async function serve(page: Page, patch: (name: string, body: Buffer) => Buffer = (_, b) => b) {
-  // By path: the panel's own URL names the folder in its query.
-  await page.route((url) => url.pathname.includes("/test-model/"), async (route) => {
-    const name = decodeURIComponent(
-      new URL(route.request().url()).pathname.replace(/^.*\/test-model\//, ""),
-    );
-    let body: Buffer;
-    try {
-      body = readFileSync(join(dir, name));
-    } catch {
-      return route.fulfill({ status: 404, body: "" });
-    }
-    return route.fulfill({ status: 200, body: patch(name, body) });
-  });
+function serve(page: Page, patch?: (name: string, body: Buffer) => Buffer): Promise<void> {
+  return serveModelFolder(page, dir, patch);
 }
 
 async function openPanel(page: Page, ep: string): Promise<string> {
   await serve(page);
-  const res = await page.goto(`/model.html?model=./test-model/&ep=${ep}`);
-  expect(res?.ok(), `GET /model.html: ${res?.status()} (did \`vite build\` run?)`).toBe(true);
-  await page.waitForFunction(
-    () => globalThis.modelPanel !== undefined || globalThis.modelPanelError !== undefined,
-    null,
-    {
-      timeout: 120_000,
-    },
-  );
-  expect(await page.evaluate(() => globalThis.modelPanelError ?? null)).toBeNull();
-  return await page.evaluate(() => globalThis.modelPanel!.ep);
+  return await openModelPanel(page, ep);
 }
 
 // WebGPU runs on SwiftShader here (slow): fewer and shorter checks.

@@ -6,10 +6,10 @@
  * (test/browser/model_folder.ts). Writes bench/generate.json.
  */
 import { expect, test } from "@playwright/test";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { openModelPanel, serveModelFolder, writeModelFolder } from "./model_fixture.ts";
 import type {} from "../../web/model_page.ts";
 
 const PROMPT = "In the beginning";
@@ -21,30 +21,9 @@ test("generation tokens/s: the project's forward vs onnxruntime-web, one Chromiu
   test.setTimeout(600_000);
   const dir = mkdtempSync(join(tmpdir(), "webloco-model-bench-"));
   try {
-    execFileSync("node_modules/.bin/deno", [
-      "run",
-      "-A",
-      "test/browser/model_folder.ts",
-      "--out",
-      dir,
-      "--prompt",
-      PROMPT,
-      "--max-tokens",
-      "1",
-    ], { encoding: "utf8", timeout: 120_000 });
-    await page.route((url) => url.pathname.includes("/test-model/"), (route) => {
-      const name = new URL(route.request().url()).pathname.replace(/^.*\/test-model\//, "");
-      return route.fulfill({ status: 200, body: readFileSync(join(dir, name)) });
-    });
-    await page.goto("/model.html?model=./test-model/&ep=wasm");
-    await page.waitForFunction(
-      () => globalThis.modelPanel !== undefined || globalThis.modelPanelError !== undefined,
-      null,
-      {
-        timeout: 120_000,
-      },
-    );
-    expect(await page.evaluate(() => globalThis.modelPanelError ?? null)).toBeNull();
+    writeModelFolder(dir, PROMPT, 1);
+    await serveModelFolder(page, dir);
+    await openModelPanel(page, "wasm");
     const result = await page.evaluate(
       ([p, n]) => globalThis.modelPanel!.bench(p, n),
       [PROMPT, MAX_TOKENS] as const,

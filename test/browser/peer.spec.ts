@@ -25,14 +25,14 @@ import {
   FIXTURE_TIMEOUT_MS,
   pageState,
   peerReport,
-  rounds,
   startFixture,
   tail,
   until,
+  untilSelected,
+  validatorRecords as recordsOf,
 } from "./peer_fixture.ts";
 import type { PeerPageState } from "../../workers/peer_protocol.ts";
 import { runLink } from "../../src/net/run_link.ts";
-import type { AppliedEvent } from "../../src/roles/role_events.ts";
 
 /** Joining, 3 trained windows and 2 selected records (12 s windows), with slack for 2 cores. */
 const RUN_TIMEOUT_MS = 240_000;
@@ -53,9 +53,7 @@ test("a Chromium tab trains with a Deno validator and Deno peers, in lockstep, r
     `\nbrowser console:\n${consoleLines.slice(-20).join("\n")}\nfixture stderr:\n${
       tail(fx.stderr(), 30)
     }`;
-  const validatorRecords = () =>
-    fx.events.filter((x) => x.name === "validator" && x.e.event === "applied")
-      .map((x) => x.e as AppliedEvent);
+  const validatorRecords = () => recordsOf(fx);
   const link = runLink("/peer.html", fx.info.genesis, [fx.info.bootstrap], fx.info.runId);
   const query = new URLSearchParams(link.slice(link.indexOf("?") + 1));
 
@@ -86,13 +84,10 @@ test("a Chromium tab trains with a Deno validator and Deno peers, in lockstep, r
   let address = "";
   await test.step("the tab joins and trains 3 windows, 2 of them selected", async () => {
     await open();
-    const s = await until(
+    const s = await untilSelected(
       page,
-      "3 trained windows and 2 records selecting the tab",
-      RUN_TIMEOUT_MS,
-      (s) =>
-        s.address !== undefined && rounds(s).length >= 3 &&
-        validatorRecords().filter((r) => r.selected.includes(s.address!)).length >= 2,
+      fx,
+      { windows: 3, selected: 2, who: "the tab", timeoutMs: RUN_TIMEOUT_MS },
       context,
     );
     address = s.address!;

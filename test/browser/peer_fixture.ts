@@ -103,6 +103,34 @@ export const applied = (s: PeerPageState) =>
 export const rounds = (s: PeerPageState) =>
   s.events.filter((e): e is RoundEvent => e.event === "round");
 
+/** The records the fixture's validator applied so far, in order. */
+export function validatorRecords(fx: Fixture): AppliedEvent[] {
+  return fx.events.filter((x) => x.name === "validator" && x.e.event === "applied")
+    .map((x) => x.e as AppliedEvent);
+}
+
+/**
+ * Waits until the tab has trained `windows` windows and `selected` of the validator's
+ * records select its address (`who` names it in the timeout message).
+ */
+export function untilSelected(
+  page: Page,
+  fx: Fixture,
+  want: { windows: number; selected: number; who: string; timeoutMs: number },
+  context: () => string,
+): Promise<PeerPageState> {
+  return until(
+    page,
+    `${want.windows} trained windows and ${want.selected} records selecting ${want.who}`,
+    want.timeoutMs,
+    (s) =>
+      s.address !== undefined && rounds(s).length >= want.windows &&
+      validatorRecords(fx).filter((r) => r.selected.includes(s.address!)).length >=
+        want.selected,
+    context,
+  );
+}
+
 /**
  * Prints tokens/s of the tab vs the Deno peers (the same windows), and how the tab spends a
  * window; with `WEBLOCO_BENCH_JSON=FILE` also writes them there (bench/browser_peer.json).

@@ -26,9 +26,10 @@ import {
   startFixture,
   tail,
   until,
+  untilSelected,
+  validatorRecords as recordsOf,
 } from "./peer_fixture.ts";
 import { runLink } from "../../src/net/run_link.ts";
-import type { AppliedEvent } from "../../src/roles/role_events.ts";
 
 /** Joining and 2 selected windows (12 s windows), with slack for 2 shared cores. */
 const RUN_TIMEOUT_MS = 200_000;
@@ -108,9 +109,7 @@ test("a wallet extension delegates once to the tab's session key, which trains a
   await test.step("the wallet signs the delegation once; the tab trains and is selected", async () => {
     const fx = await fixture;
     const context = () => `\nfixture stderr:\n${tail(fx.stderr(), 30)}`;
-    const validatorRecords = () =>
-      fx.events.filter((x) => x.name === "validator" && x.e.event === "applied")
-        .map((x) => x.e as AppliedEvent);
+    const validatorRecords = () => recordsOf(fx);
     await page.getByRole("button", { name: "Connect wallet" }).click();
     await expect(page.locator("#wallet")).toContainText(pair.address, { timeout: 30_000 });
     expect(signed.length, "one signature asked of the wallet").toBe(1);
@@ -118,13 +117,10 @@ test("a wallet extension delegates once to the tab's session key, which trains a
     expect(signed[0]).toContain(`wallet ${pair.address}`);
     if (shots) await page.screenshot({ path: `${shots}/peer_wallet.png`, fullPage: true });
     await page.getByRole("button", { name: "Start" }).click();
-    const s = await until(
+    const s = await untilSelected(
       page,
-      "2 trained windows and 2 records selecting the tab's session key",
-      RUN_TIMEOUT_MS,
-      (s) =>
-        s.address !== undefined && rounds(s).length >= 2 &&
-        validatorRecords().filter((r) => r.selected.includes(s.address!)).length >= 2,
+      fx,
+      { windows: 2, selected: 2, who: "the tab's session key", timeoutMs: RUN_TIMEOUT_MS },
       context,
     );
     expect(s.wallet).toBe(pair.address);

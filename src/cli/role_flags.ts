@@ -1,0 +1,33 @@
+/**
+ * The flags of every process that joins a run as a node: `deno task peer|validator`
+ * (`role_main.ts`) and the hostile peers (`src/testing/attacker_main.ts`), declared once so
+ * that an attacker is started exactly like a peer.
+ *
+ * @module
+ */
+import { UsageError } from "./cli.ts";
+
+/**
+ * The `parseArgs` declarations of `--genesis`, `--key`, `--data-dir` (all required) and
+ * `--bootstrap`/`--listen` (repeatable). A new object each call: `parseArgs` hands the
+ * `default` arrays out as they are, and no two parses may share one.
+ */
+export function roleFlags() {
+  return {
+    genesis: { type: "string" },
+    key: { type: "string" },
+    "data-dir": { type: "string" },
+    bootstrap: { type: "string", multiple: true, default: [] as string[] },
+    listen: { type: "string", multiple: true, default: [] as string[] },
+  } as const;
+}
+
+/** Throws {@linkcode UsageError} (ending in ` (usage)`) for the first required flag missing. */
+export function requireRoleFlags(
+  values: { genesis?: string; key?: string; "data-dir"?: string },
+  usage: string,
+): void {
+  for (const k of ["genesis", "key", "data-dir"] as const) {
+    if (values[k] === undefined) throw new UsageError(`--${k} is required (${usage})`);
+  }
+}
