@@ -1032,7 +1032,9 @@ export interface CertificateParts {
  */
 export function encodeCertificate(parts: CertificateParts): Uint8Array {
   const { record, votes } = parts;
-  if (!(record instanceof Uint8Array) || record.length > MAX_MESSAGE_BYTES_BY_KIND["round-record"]) {
+  if (
+    !(record instanceof Uint8Array) || record.length > MAX_MESSAGE_BYTES_BY_KIND["round-record"]
+  ) {
     throw new MessageError("a certificate's record must be one round-record message");
   }
   if (!Array.isArray(votes) || votes.length < 1 || votes.length > MAX_CERTIFICATE_VOTES) {

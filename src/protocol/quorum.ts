@@ -19,7 +19,7 @@ import {
   type Message,
   verifyMessage,
 } from "../codec/messages.ts";
-import { type QuorumSpec, quorumOf } from "./genesis.ts";
+import { quorumOf, type QuorumSpec } from "./genesis.ts";
 import { type RunContext, verifyOptions } from "./run_context.ts";
 import { sha256Sync } from "../util/hash.ts";
 import { hex } from "../util/hex.ts";
@@ -72,8 +72,12 @@ export function checkVotes(
     if (!r.ok) return `vote ${i}: ${r.reason}: ${r.detail}`;
     const b = r.message.body;
     if (b.kind !== "record-vote") return `vote ${i} is a ${b.kind}`;
-    if (b.window !== window) return `vote ${i} is for window ${b.window}, the record's is ${window}`;
-    if (!bytesEqual(b.recordHash, want)) return `vote ${i} is for another record of window ${window}`;
+    if (b.window !== window) {
+      return `vote ${i} is for window ${b.window}, the record's is ${window}`;
+    }
+    if (!bytesEqual(b.recordHash, want)) {
+      return `vote ${i} is for another record of window ${window}`;
+    }
     const key = r.message.senderKey;
     if (prev !== undefined && compare(prev, key) >= 0) {
       return `vote ${i}: voters must be distinct and ascending`;
@@ -114,8 +118,7 @@ export class QuorumTally {
   readonly #q: QuorumSpec;
   readonly #windows = new Map<number, WindowTally>();
   /** Called once per validator and window with the evidence of a double vote. */
-  onDoubleVote: (window: number, voter: string, votes: [Uint8Array, Uint8Array]) => void =
-    () => {};
+  onDoubleVote: (window: number, voter: string, votes: [Uint8Array, Uint8Array]) => void = () => {};
 
   constructor(ctx: RunContext, q: QuorumSpec) {
     this.#ctx = ctx;

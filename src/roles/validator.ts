@@ -23,7 +23,12 @@
 import { hashBytes } from "../net/payload_store.ts";
 import { hex } from "../util/hex.ts";
 import { encodeCheckpoint } from "../codec/checkpoint.ts";
-import { MAX_SCORED, type RoundRecord, type ScoredPeer, type VerdictCode } from "../codec/messages.ts";
+import {
+  MAX_SCORED,
+  type RoundRecord,
+  type ScoredPeer,
+  type VerdictCode,
+} from "../codec/messages.ts";
 import type { Submission } from "../gauntlet/gauntlet.ts";
 import type { Batch, LossProbe } from "../gauntlet/loss_check.ts";
 import type { Scorer } from "./scorer.ts";
@@ -32,7 +37,7 @@ import type { RoleNode } from "./role_node.ts";
 import { type SignedRecord, verifyProposal, verifyRecord } from "../protocol/record_log.ts";
 import { ChainError, type NextModel } from "../protocol/model_chain.ts";
 import { decodeMessage, type Message } from "../codec/messages.ts";
-import { type QuorumSpec, quorumOf } from "../protocol/genesis.ts";
+import { quorumOf, type QuorumSpec } from "../protocol/genesis.ts";
 import { certificateParts, proposeAt, recordHash } from "../protocol/quorum.ts";
 import { type EventSink, StatusReporter, Waker } from "./role_events.ts";
 import type { RoleState } from "./role_state.ts";
@@ -194,7 +199,9 @@ export class Validator {
       : (async () => {
         try {
           const bytes = await net.fetchPayload(payloadHash, [from]);
-          if (bytes.length !== a.size) throw new Error(`${bytes.length} bytes, announced ${a.size}`);
+          if (bytes.length !== a.size) {
+            throw new Error(`${bytes.length} bytes, announced ${a.size}`);
+          }
           return { bytes, tensors: chain.checkUpdate(bytes, a.window).tensors };
         } catch (e) {
           this.#report.log(
@@ -204,7 +211,14 @@ export class Validator {
           return { problem: (e as Error).message };
         }
       })();
-    byAddress.set(address, { address, payloadHash, from, arrival: now, checked, equivocated: false });
+    byAddress.set(address, {
+      address,
+      payloadHash,
+      from,
+      arrival: now,
+      checked,
+      equivocated: false,
+    });
   }
 
   async #run(): Promise<void> {
@@ -270,7 +284,9 @@ export class Validator {
     await net.publishSigned(net.node.topics.rounds, bytes);
     net.traffic.up += bytes.length;
     this.#report.log(
-      `window ${w} record out ${Date.now() - clock.windowEnd(w) - net.ctx.graceMs} ms after the deadline`,
+      `window ${w} record out ${
+        Date.now() - clock.windowEnd(w) - net.ctx.graceMs
+      } ms after the deadline`,
     );
     await this.#applied(signed);
     // Late subscribers miss a single publish; once more after the mesh has had a heartbeat.
@@ -284,7 +300,11 @@ export class Validator {
   async #judge(
     w: number,
   ): Promise<
-    | { record: RoundRecord; next: NextModel; ok: { address: string; payloadHash: string; bytes: Uint8Array }[] }
+    | {
+      record: RoundRecord;
+      next: NextModel;
+      ok: { address: string; payloadHash: string; bytes: Uint8Array }[];
+    }
     | null
   > {
     const { chain } = this.#c;
@@ -302,7 +322,9 @@ export class Validator {
     cands.forEach((c, i) => {
       const s = settled[i];
       if (s === STALLED) {
-        this.#report.log(`update of ${short(c.address)} for window ${w} did not arrive by the deadline`);
+        this.#report.log(
+          `update of ${short(c.address)} for window ${w} did not arrive by the deadline`,
+        );
       } else if ("bytes" in s) {
         bytesOf.set(c.address, s.bytes);
         submissions.push({ address: c.address, arrival: c.arrival, tensors: s.tensors });
@@ -484,7 +506,9 @@ export class Validator {
       return;
     }
     this.#checked.set(id, { from: head, next });
-    if (await this.#vote(w, bytes)) this.#report.log(`voted for the record of window ${w} from ${from}`);
+    if (await this.#vote(w, bytes)) {
+      this.#report.log(`voted for the record of window ${w} from ${from}`);
+    }
   }
 
   /**
