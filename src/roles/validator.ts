@@ -105,6 +105,13 @@ export class Validator {
     this.#payloads = c.store.sub("payloads");
     this.#votes = c.store.sub("votes");
     this.#quorum = quorumOf(c.net.ctx.genesis);
+    const tally = c.net.records.tally;
+    if (tally !== null) {
+      tally.onDoubleVote = (w, voter) =>
+        this.#report.log(
+          `${short(voter)} voted for two records of window ${w}; its votes there do not count`,
+        );
+    }
     // Outer delay 1: the base of a window's updates is named by the previous record.
     c.chain.recordBase = (w) => c.net.records.get(w)?.record.modelHash;
     this.#report = new StatusReporter(

@@ -1,0 +1,138 @@
+/**
+ * Several validators (genesis `quorum`, docs/VALIDATORS.md) end to end, as processes on
+ * 127.0.0.1: three validators and two peers. The validator due to propose the next window is
+ * SIGKILLed: that window's record still comes, from the next proposer after the bounded
+ * fallback, and rounds go on. Restarted from its data directory it rejoins on the others' hash.
+ * Then another validator's key is taken over by a dishonest one
+ * (src/testing/dishonest_validator_main.ts) that proposes records with a wrong aggregate and
+ * votes twice: the honest validators refuse its records and the run goes on. Every honest
+ * role holds one hash per window throughout. 4 s windows, H 2, CPU backend.
+ */
+
+import { assert, assertEquals } from "../testing/assert.ts";
+import type { AppliedEvent, RoleEvent } from "../roles/role_events.ts";
+import { Swarm, validatorName } from "./swarm.ts";
+import { proposerOrder } from "../protocol/quorum.ts";
+import { runContext } from "../protocol/run_context.ts";
+
+const DISHONEST = new URL("../testing/dishonest_validator_main.ts", import.meta.url).pathname;
+const FALLBACK_MS = 1_500;
+
+Deno.test({
+  name:
+    "swarm with 3 validators survives the next proposer's SIGKILL, a restart and a dishonest validator",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "webloco-validators-" });
+    const applied: { name: string; e: AppliedEvent; at: number }[] = [];
+    const logs: string[] = [];
+    const swarm = await Swarm.create({
+      dir,
+      windowMs: 4_000,
+      startDelayMs: 9_000,
+      backend: "cpu",
+      validators: 3,
+      genesis: {
+        sparseloco: { H: 2 },
+        data: { batch: 2 },
+        checkpointInterval: 3,
+        quorum: { votes: 2, fallbackMs: FALLBACK_MS },
+      },
+      onEvent: (name: string, e: RoleEvent) => {
+        if (e.event === "applied") applied.push({ name, e, at: Date.now() });
+        if (e.event === "log") logs.push(`${name}: ${e.line}`);
+      },
+      onStderr: (name, line) => logs.push(`${name} ! ${line}`),
+    });
+    const ctx = runContext(swarm.genesis);
+    const validators = swarm.genesis.validators;
+    const deadline = Date.now() + 85_000;
+    const until = async (what: string, cond: () => boolean) => {
+      while (!cond()) {
+        if (Date.now() > deadline) {
+          throw new Error(`timed out waiting for ${what}\n${logs.slice(-40).join("\n")}`);
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    const hashOf = (name: string, w: number) =>
+      applied.find((a) => a.name === name && a.e.window === w)?.e.modelHash;
+    const newest = (name: string) =>
+      Math.max(-1, ...applied.filter((a) => a.name === name).map((a) => a.e.window));
+    try {
+      for (let i = 0; i < 3; i++) await swarm.startValidator(i);
+      await Promise.all([0, 1].map((i) => swarm.startPeer(i)));
+      const all = ["validator", "validator-1", "validator-2", "peer-0", "peer-1"];
+      await until("two records applied everywhere", () => all.every((n) => newest(n) >= 1));
+
+      // SIGKILL the validator due to propose the window now open.
+      const x = ctx.clock.windowAt(Date.now());
+      const victim = validators.indexOf(proposerOrder(validators, x)[0]);
+      swarm.kill(validatorName(victim), "SIGKILL");
+      await swarm.roles.get(validatorName(victim))!.exited;
+      const alive = all.filter((n) => n !== validatorName(victim));
+      await until(
+        `records ${x}..${x + 2} without ${validatorName(victim)}`,
+        () => alive.every((n) => newest(n) >= x + 2),
+      );
+      const fallback = applied.find((a) => a.name !== validatorName(victim) && a.e.window === x)!;
+      assert(fallback !== undefined, `window ${x}, whose proposer was killed, has a record`);
+      const late = fallback.at - (ctx.clock.windowEnd(x) + ctx.graceMs);
+      assert(late < FALLBACK_MS + 3_000, `record ${x} came ${late} ms after its deadline`);
+
+      // Restarted from its data directory, it rejoins on the others' hash.
+      await swarm.startValidator(victim);
+      const back = applied.length;
+      await until(
+        `${validatorName(victim)} applying a record again`,
+        () => applied.slice(back).some((a) => a.name === validatorName(victim)),
+      );
+      const rejoined = applied.slice(back).find((a) => a.name === validatorName(victim))!;
+
+      // A dishonest validator takes over another validator's key.
+      const taken = (victim + 1) % 3;
+      swarm.kill(validatorName(taken), "SIGKILL");
+      await swarm.roles.get(validatorName(taken))!.exited;
+      await swarm.startValidator(taken, [DISHONEST]);
+      const short = validators[taken].slice(0, 8);
+      const honest = [victim, (victim + 2) % 3].map(validatorName);
+      await until(
+        "a wrong aggregate refused",
+        () =>
+          logs.some((l) =>
+            honest.some((n) => l.startsWith(`${n}: refused the record of window`)) &&
+            l.includes(`from ${short}: window`) && l.includes("my model hash is")
+          ),
+      );
+      const forged = Math.max(
+        ...logs.filter((l) => l.includes("with a wrong aggregate"))
+          .map((l) => Number(/window (\d+)/.exec(l)![1])),
+      );
+      const peers = ["peer-0", "peer-1"];
+      await until(
+        `records after the forged window ${forged}`,
+        () => [...honest, ...peers].every((n) => newest(n) >= forged + 1),
+      );
+
+      // One hash per window over every honest role, and the peers applied every one of them.
+      const byWindow = new Map<number, Set<string>>();
+      for (const a of applied) {
+        byWindow.set(a.e.window, (byWindow.get(a.e.window) ?? new Set()).add(a.e.modelHash));
+      }
+      for (const [w, hashes] of byWindow) {
+        assertEquals(hashes.size, 1, `window ${w}: ${[...hashes]}`);
+      }
+      assertEquals(
+        hashOf(validatorName(victim), rejoined.e.window),
+        hashOf("peer-0", rejoined.e.window),
+      );
+      for (const p of peers) {
+        assert(hashOf(p, forged) !== undefined, `${p} applied record ${forged}`);
+      }
+    } finally {
+      await swarm.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
