@@ -79,7 +79,9 @@ Deno.test({
       const fallback = applied.find((a) => a.name !== validatorName(victim) && a.e.window === x)!;
       assert(fallback !== undefined, `window ${x}, whose proposer was killed, has a record`);
       const late = fallback.at - (ctx.clock.windowEnd(x) + ctx.graceMs);
-      assert(late < FALLBACK_MS + 3_000, `record ${x} came ${late} ms after its deadline`);
+      // Bounded: the next proposer's turn, its scoring, the votes (a loaded machine is slow).
+      const bound = 2 * FALLBACK_MS + swarm.genesis.windowMs;
+      assert(late < bound, `record ${x} came ${late} ms after its deadline (bound ${bound})`);
 
       // Restarted from its data directory, it rejoins on the others' hash.
       await swarm.startValidator(victim);

@@ -259,8 +259,9 @@ export class Validator {
         // Never leave the run without a validator over one bad round: say why, go on.
         this.#report.log(`round ${w} failed: ${e instanceof Error ? e.stack ?? e.message : e}`);
       }
-      // A validator that fell behind (suspended, restarted) skips to the window open now.
-      w = Math.max(w + 1, clock.windowAt(Date.now()));
+      // A validator that fell behind (suspended, restarted) skips to the window open now; with
+      // a quorum it still takes its turn in the window before (others may be waiting on it).
+      w = Math.max(w + 1, clock.windowAt(Date.now()) - (this.#quorum === null ? 0 : 1));
       for (const k of this.#candidates.keys()) if (k < w) this.#candidates.delete(k);
     }
   }
@@ -436,8 +437,8 @@ export class Validator {
     const giveUp = ctx.clock.windowEnd(w) + ctx.graceMs +
       ctx.genesis.validators.length * q.fallbackMs + ctx.genesis.windowMs;
     while (!this.#stopped) {
-      if (chain.applied < w - 1) await this.#catchUp();
       await this.#applyCertified();
+      if (chain.applied < w - 1) await this.#catchUp();
       if (chain.applied >= w) return;
       const now = Date.now();
       if (now >= giveUp) {
