@@ -39,6 +39,7 @@ import { ChainError, type NextModel } from "../protocol/model_chain.ts";
 import { decodeMessage, type Message } from "../codec/messages.ts";
 import { quorumOf, type QuorumSpec } from "../protocol/genesis.ts";
 import { certificateParts, proposeAt, recordHash } from "../protocol/quorum.ts";
+import { VoteBook } from "../protocol/vote_book.ts";
 import { type EventSink, StatusReporter, Waker } from "./role_events.ts";
 import type { RoleState } from "./role_state.ts";
 import type { StateStore } from "../protocol/state_store.ts";
@@ -88,9 +89,7 @@ export class Validator {
   readonly #payloads: StateStore;
   /** With a genesis `quorum`: the rules, and this validator's votes by window (`votes/`). */
   readonly #quorum: QuorumSpec | null;
-  readonly #votes: StateStore;
-  /** Serializes vote checks and writes: one vote per window even with concurrent proposals. */
-  #voteLock: Promise<unknown> = Promise.resolve();
+  readonly #votes: VoteBook;
   /** Windows this validator proposed in (or tried to). */
   readonly #proposed = new Set<number>();
   /** Next heads of proposals it checked (own and others'), by record hash, with their base. */
@@ -103,7 +102,7 @@ export class Validator {
     this.#c = c;
     this.#checkpoints = c.store.sub("checkpoints");
     this.#payloads = c.store.sub("payloads");
-    this.#votes = c.store.sub("votes");
+    this.#votes = new VoteBook(c.store.sub("votes"));
     this.#quorum = quorumOf(c.net.ctx.genesis);
     const tally = c.net.records.tally;
     if (tally !== null) {
@@ -526,14 +525,7 @@ export class Validator {
   async #vote(w: number, recordBytes: Uint8Array): Promise<boolean> {
     const { net } = this.#c;
     const hash = recordHash(recordBytes);
-    const name = voteName(w);
-    const take = this.#voteLock.then(async () => {
-      if (await this.#votes.get(name) !== null) return false;
-      await this.#votes.put(name, hash);
-      return true;
-    });
-    this.#voteLock = take.catch(() => {});
-    if (!await take) return false;
+    if (!await this.#votes.take(w, hash)) return false;
     const vote = await net.sign({ kind: "record-vote", window: w, recordHash: hash });
     for (const b of [recordBytes, vote]) {
       const m = decodeMessage(b);
@@ -546,8 +538,7 @@ export class Validator {
 
   /** Whether this validator voted in window `w` (its `votes/` survive restarts). */
   async #hasVoted(w: number): Promise<boolean> {
-    await this.#voteLock;
-    return await this.#votes.get(voteName(w)) !== null;
+    return await this.#votes.voted(w) !== null;
   }
 
   /** Counts a proposal or vote; keeps the record it makes count and wakes the round loop. */
@@ -610,6 +601,7 @@ export class Validator {
       chain.hash,
     );
     for (const k of this.#checked.keys()) if (this.#checked.size > 64) this.#checked.delete(k);
+    if (w % 64 === 0) await this.#votes.prune(w - 64);
     await this.#applied(r);
   }
 
@@ -697,11 +689,6 @@ export class Validator {
 
 function short(address: string): string {
   return address.slice(0, 8);
-}
-
-/** The name of this validator's vote of window `w` in `votes/`. */
-function voteName(w: number): string {
-  return `${String(w).padStart(10, "0")}.vote`;
 }
 
 /** The signed proposal inside a record that counts (its certificate's record). */
