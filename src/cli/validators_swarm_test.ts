@@ -15,6 +15,15 @@ import { Swarm, validatorName } from "./swarm.ts";
 import { proposerOrder } from "../protocol/quorum.ts";
 import { runContext } from "../protocol/run_context.ts";
 
+/** The windows `name` voted in (its own proposals included), from its log lines. */
+function votesOf(name: string, logs: readonly string[]): Set<number> {
+  const re = new RegExp(
+    `^${name}: (?:voted for the record of window (\\d+) from|window (\\d+) proposed)`,
+  );
+  const ws = logs.map((l) => re.exec(l)).filter((m) => m !== null);
+  return new Set(ws.map((m) => Number(m![1] ?? m![2])));
+}
+
 const DISHONEST = new URL("../testing/dishonest_validator_main.ts", import.meta.url).pathname;
 const FALLBACK_MS = 1_500;
 
@@ -71,6 +80,7 @@ Deno.test({
       const victim = validators.indexOf(proposerOrder(validators, x)[0]);
       swarm.kill(validatorName(victim), "SIGKILL");
       await swarm.roles.get(validatorName(victim))!.exited;
+      const votedBefore = votesOf(validatorName(victim), logs);
       const alive = all.filter((n) => n !== validatorName(victim));
       await until(
         `records ${x}..${x + 2} without ${validatorName(victim)}`,
@@ -91,6 +101,7 @@ Deno.test({
         () => applied.slice(back).some((a) => a.name === validatorName(victim)),
       );
       const rejoined = applied.slice(back).find((a) => a.name === validatorName(victim))!;
+      const restartedAt = logs.length;
 
       // A dishonest validator takes over another validator's key.
       const taken = (victim + 1) % 3;
@@ -132,6 +143,11 @@ Deno.test({
       for (const p of peers) {
         assert(hashOf(p, forged) !== undefined, `${p} applied record ${forged}`);
       }
+      // Restarted from its data directory, it never voted again in a window it had voted in.
+      const votedAfter = votesOf(validatorName(victim), logs.slice(restartedAt));
+      assert(votedAfter.size > 0, "the restarted validator votes");
+      const twice = [...votedAfter].filter((w) => votedBefore.has(w));
+      assertEquals(twice, [], "windows voted in before the kill and after the restart");
     } finally {
       await swarm.stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -96,6 +96,8 @@ export class Validator {
   readonly #checked = new Map<string, { from: string; next: NextModel }>();
   /** Proposals considered already (record hash hex). */
   readonly #considered = new Set<string>();
+  /** Proposals from another head than this one's (it is behind): considered again as it moves. */
+  readonly #later = new Map<string, { m: Message; bytes: Uint8Array }>();
   #askedAt = -Infinity;
 
   constructor(c: ValidatorComponents) {
@@ -141,7 +143,7 @@ export class Validator {
     // with a quorum, to check and vote on proposals and to count votes.
     net.subscribe(net.node.topics.rounds, (m, bytes) => {
       if (this.#quorum === null) return;
-      if (m.body.kind === "round-record") void this.#consider(m, bytes);
+      if (m.body.kind === "round-record") this.#considerLater(m, bytes);
       this.#tally(m, bytes);
     });
     this.#running = this.#run().catch((e) => {
@@ -475,6 +477,13 @@ export class Validator {
     }
   }
 
+  /** `#consider` in the background: a failure is a log line, never a crash. */
+  #considerLater(m: Message, bytes: Uint8Array): void {
+    this.#consider(m, bytes).catch((e) =>
+      this.#report.log(`checking a proposal failed: ${e instanceof Error ? e.message : e}`)
+    );
+  }
+
   /**
    * A proposal from gossip: votes for it if it is for a window after the head, from the head,
    * from a validator whose turn has come, and its payloads aggregate to its next-model hash
@@ -497,10 +506,14 @@ export class Validator {
     }
     const head = chain.hashHex;
     if (hex(r.modelHash) !== head) {
-      this.#report.log(
-        `record of window ${w} from ${from} starts from ${hex(r.modelHash).slice(0, 12)}, ` +
-          `this validator is at ${head.slice(0, 12)} (window ${chain.applied}); not voted`,
-      );
+      this.#considered.delete(id);
+      if (!this.#later.has(id)) {
+        this.#report.log(
+          `record of window ${w} from ${from} starts from ${hex(r.modelHash).slice(0, 12)}, ` +
+            `this validator is at ${head.slice(0, 12)} (window ${chain.applied}); not voted yet`,
+        );
+      }
+      if (this.#later.size < 64) this.#later.set(id, { m, bytes });
       return;
     }
     let next: NextModel;
@@ -603,6 +616,15 @@ export class Validator {
     for (const k of this.#checked.keys()) if (this.#checked.size > 64) this.#checked.delete(k);
     if (w % 64 === 0) await this.#votes.prune(w - 64);
     await this.#applied(r);
+    // Proposals that start from the new head can be checked now.
+    for (const [id, p] of this.#later) {
+      const b = p.m.body;
+      if (b.kind !== "round-record" || b.window <= w) this.#later.delete(id);
+      else if (hex(b.modelHash) === chain.hashHex) {
+        this.#later.delete(id);
+        this.#considerLater(p.m, p.bytes);
+      }
+    }
   }
 
   /** With a quorum: fetches and applies the records it missed from the others (every 2 s at most). */
