@@ -42,6 +42,7 @@ Deno.test({
       startDelayMs: 9_000,
       backend: "cpu",
       validators: 3,
+      gauntlet: { assignBatches: 1 }, // the least scoring work: 5 processes share 2 cores
       genesis: {
         sparseloco: { H: 2 },
         data: { batch: 2 },
@@ -73,7 +74,7 @@ Deno.test({
       for (let i = 0; i < 3; i++) await swarm.startValidator(i);
       await Promise.all([0, 1].map((i) => swarm.startPeer(i)));
       const all = ["validator", "validator-1", "validator-2", "peer-0", "peer-1"];
-      await until("two records applied everywhere", () => all.every((n) => newest(n) >= 1));
+      await until("a record applied everywhere", () => all.every((n) => newest(n) >= 0));
 
       // SIGKILL the validator due to propose the window now open.
       const x = ctx.clock.windowAt(Date.now());
@@ -83,8 +84,8 @@ Deno.test({
       const votedBefore = votesOf(validatorName(victim), logs);
       const alive = all.filter((n) => n !== validatorName(victim));
       await until(
-        `records ${x}..${x + 2} without ${validatorName(victim)}`,
-        () => alive.every((n) => newest(n) >= x + 2),
+        `records ${x}..${x + 1} without ${validatorName(victim)}`,
+        () => alive.every((n) => newest(n) >= x + 1),
       );
       const fallback = applied.find((a) => a.name !== validatorName(victim) && a.e.window === x)!;
       assert(fallback !== undefined, `window ${x}, whose proposer was killed, has a record`);
@@ -110,22 +111,17 @@ Deno.test({
       await swarm.startValidator(taken, [DISHONEST]);
       const short = validators[taken].slice(0, 8);
       const honest = [victim, (victim + 2) % 3].map(validatorName);
-      await until(
-        "a wrong aggregate refused",
-        () =>
-          logs.some((l) =>
-            honest.some((n) => l.startsWith(`${n}: refused the record of window`)) &&
-            l.includes(`from ${short}: window`) && l.includes("my model hash is")
-          ),
+      const refusal = new RegExp(
+        `^(?:${honest.join("|")}): refused the record of window (\\d+) from ${short}: ` +
+          `window \\d+: my model hash is`,
       );
-      const forged = Math.max(
-        ...logs.filter((l) => l.includes("with a wrong aggregate"))
-          .map((l) => Number(/window (\d+)/.exec(l)![1])),
-      );
+      const refused = () => logs.map((l) => refusal.exec(l)).find((m) => m !== null);
+      await until("a wrong aggregate refused", () => refused() !== undefined);
+      const forged = Number(refused()![1]);
       const peers = ["peer-0", "peer-1"];
       await until(
-        `records after the forged window ${forged}`,
-        () => [...honest, ...peers].every((n) => newest(n) >= forged + 1),
+        `the record of the forged window ${forged}`,
+        () => [...honest, ...peers].every((n) => newest(n) >= forged),
       );
 
       // One hash per window over every honest role, and the peers applied every one of them.
