@@ -23,12 +23,7 @@
 import { hashBytes } from "../net/payload_store.ts";
 import { hex } from "../util/hex.ts";
 import { encodeCheckpoint } from "../codec/checkpoint.ts";
-import {
-  MAX_SCORED,
-  type RoundRecord,
-  type ScoredPeer,
-  type VerdictCode,
-} from "../codec/messages.ts";
+import { MAX_SCORED, type RoundRecord, type ScoredPeer, type VerdictCode } from "../codec/messages.ts";
 import type { Submission } from "../gauntlet/gauntlet.ts";
 import type { Batch, LossProbe } from "../gauntlet/loss_check.ts";
 import type { Scorer } from "./scorer.ts";
@@ -207,9 +202,7 @@ export class Validator {
       : (async () => {
         try {
           const bytes = await net.fetchPayload(payloadHash, [from]);
-          if (bytes.length !== a.size) {
-            throw new Error(`${bytes.length} bytes, announced ${a.size}`);
-          }
+          if (bytes.length !== a.size) throw new Error(`${bytes.length} bytes, announced ${a.size}`);
           return { bytes, tensors: chain.checkUpdate(bytes, a.window).tensors };
         } catch (e) {
           this.#report.log(
@@ -219,14 +212,7 @@ export class Validator {
           return { problem: (e as Error).message };
         }
       })();
-    byAddress.set(address, {
-      address,
-      payloadHash,
-      from,
-      arrival: now,
-      checked,
-      equivocated: false,
-    });
+    byAddress.set(address, { address, payloadHash, from, arrival: now, checked, equivocated: false });
   }
 
   async #run(): Promise<void> {
@@ -331,9 +317,7 @@ export class Validator {
     cands.forEach((c, i) => {
       const s = settled[i];
       if (s === STALLED) {
-        this.#report.log(
-          `update of ${short(c.address)} for window ${w} did not arrive by the deadline`,
-        );
+        this.#report.log(`update of ${short(c.address)} for window ${w} did not arrive by the deadline`);
       } else if ("bytes" in s) {
         bytesOf.set(c.address, s.bytes);
         submissions.push({ address: c.address, arrival: c.arrival, tensors: s.tensors });
@@ -603,10 +587,17 @@ export class Validator {
     const w = r.record.window;
     for (const c of r.record.contributors) {
       const h = hex(c.payloadHash);
-      const bytes = await net.fetchPayload(h, []);
-      await net.node.store.put(h, bytes, { pin: true });
-      await this.#payloads.put(h, bytes);
-      this.#kept.push({ window: w, hash: h });
+      try {
+        const bytes = await net.fetchPayload(h, []);
+        await net.node.store.put(h, bytes, { pin: true });
+        await this.#payloads.put(h, bytes);
+        this.#kept.push({ window: w, hash: h });
+      } catch (e) {
+        // A record made before the checkpoint a catch-up loaded: its payloads may be gone.
+        this.#report.log(
+          `payload ${h.slice(0, 12)} of window ${w} not kept: ${(e as Error).message}`,
+        );
+      }
     }
     await this.#c.state.save(
       net.ctx,
@@ -614,6 +605,7 @@ export class Validator {
       chain.hash,
     );
     for (const k of this.#checked.keys()) if (this.#checked.size > 64) this.#checked.delete(k);
+    for (const p of this.#proposed) if (p <= w) this.#proposed.delete(p);
     if (w % 64 === 0) await this.#votes.prune(w - 64);
     await this.#applied(r);
     // Proposals that start from the new head can be checked now.
