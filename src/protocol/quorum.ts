@@ -105,24 +105,30 @@ interface WindowTally {
   certified: boolean;
 }
 
-/** Windows a tally keeps at most (the oldest are dropped; a record is due within a few). */
-const TALLY_WINDOWS = 64;
+/**
+ * Windows a tally keeps at most, and how far back of the open window it takes messages (a
+ * record is due within a few windows; the oldest are dropped).
+ */
+export const TALLY_WINDOWS = 64;
 
 /**
  * Collects verified proposals and votes from gossip and makes a round certificate when a
  * record has the quorum's votes — once per window. Bounded: one proposal and one vote per
- * validator and window, {@linkcode TALLY_WINDOWS} windows.
+ * validator and window, for windows from {@linkcode TALLY_WINDOWS} before the one open at
+ * `now()` to the one after it (a validator cannot crowd out the live windows with far ones).
  */
 export class QuorumTally {
   readonly #ctx: RunContext;
   readonly #q: QuorumSpec;
+  readonly #now: () => number;
   readonly #windows = new Map<number, WindowTally>();
   /** Called once per validator and window with the evidence of a double vote. */
   onDoubleVote: (window: number, voter: string, votes: [Uint8Array, Uint8Array]) => void = () => {};
 
-  constructor(ctx: RunContext, q: QuorumSpec) {
+  constructor(ctx: RunContext, q: QuorumSpec, now: () => number = Date.now) {
     this.#ctx = ctx;
     this.#q = q;
+    this.#now = now;
   }
 
   /**
@@ -177,8 +183,10 @@ export class QuorumTally {
   #window(w: number): WindowTally | null {
     let t = this.#windows.get(w);
     if (t !== undefined) return t;
-    const oldest = Math.min(...this.#windows.keys());
+    const open = this.#ctx.clock.windowAt(this.#now());
+    if (w > open + 1 || w < open - TALLY_WINDOWS) return null;
     if (this.#windows.size >= TALLY_WINDOWS) {
+      const oldest = Math.min(...this.#windows.keys());
       if (w < oldest) return null;
       this.#windows.delete(oldest);
     }

@@ -32,6 +32,8 @@ const genesis = localGenesis({
   quorum: { votes: 2, fallbackMs: 2_000 },
 });
 const ctx = runContext(genesis);
+/** Window 6 is open: the tests' windows 3 to 7 are live. */
+const clock = () => T0 + 65_000;
 
 function record(window: number, salt: number): RoundRecord {
   return {
@@ -189,7 +191,7 @@ Deno.test("quorum tally: of two conflicting records of a window at most one ever
   for (let choice = 0; choice < 8; choice++) {
     const picks = signers.map((s, i) => ({ s, name: (choice >> i) & 1 ? "b" : "a" }));
     for (const order of [[0, 1, 2], [2, 1, 0], [1, 2, 0]]) {
-      const t = new QuorumTally(ctx, genesis.quorum!);
+      const t = new QuorumTally(ctx, genesis.quorum!, clock);
       const certs: Uint8Array[] = [];
       for (
         const m of [
@@ -213,7 +215,7 @@ Deno.test("quorum tally: of two conflicting records of a window at most one ever
 Deno.test("quorum tally: a validator voting for two records of a window counts for neither", async () => {
   const a = await signAt(alice, record(6, 0));
   const b = await signAt(bob, record(6, 1));
-  const t = new QuorumTally(ctx, genesis.quorum!);
+  const t = new QuorumTally(ctx, genesis.quorum!, clock);
   const doubled: string[] = [];
   t.onDoubleVote = (w, voter) => doubled.push(`${w} ${voter}`);
   for (const m of [a, b, await vote(charlie, 6, a), await vote(charlie, 6, b)]) {
@@ -229,7 +231,7 @@ Deno.test("quorum tally: a validator voting for two records of a window counts f
     new Set([alice.address, bob.address]),
   );
   // A second proposal by the same validator for the window is dropped.
-  const t2 = new QuorumTally(ctx, genesis.quorum!);
+  const t2 = new QuorumTally(ctx, genesis.quorum!, clock);
   const a2 = await signAt(alice, record(6, 2));
   offer(t2, a);
   offer(t2, a2);
@@ -238,7 +240,7 @@ Deno.test("quorum tally: a validator voting for two records of a window counts f
 });
 
 Deno.test("quorum record log keeps the first record that counts, from gossip or sync", async () => {
-  const log = await RecordLog.open(ctx, new MemoryStore());
+  const log = await RecordLog.open(ctx, new MemoryStore(), () => {}, clock);
   const a = await signAt(alice, record(7, 0));
   const b = await signAt(bob, record(7, 1));
   const got = [];
@@ -292,4 +294,19 @@ Deno.test("quorum gossip: votes travel on the rounds topic only in a run with a 
     body: voteBody(3, rec),
   });
   assert((checkGossip(single, t1, t1.rounds, v1, now) as string).includes("without a quorum"));
+});
+
+Deno.test("quorum tally: far windows are ignored and cannot crowd out the open one", async () => {
+  const t = new QuorumTally(ctx, genesis.quorum!, clock);
+  // A validator flooding votes and proposals for windows far ahead or far behind.
+  for (const w of [8, 100, 1_000, 2 ** 31]) {
+    const r = await signAt(charlie, record(w, 0));
+    assertEquals(offer(t, r), null);
+    assertEquals(offer(t, await vote(charlie, w, r)), null);
+    assertEquals(offer(t, await vote(alice, w, r)), null, `window ${w} is not live`);
+  }
+  const a = await signAt(alice, record(6, 0));
+  offer(t, a);
+  offer(t, await vote(alice, 6, a));
+  assert(offer(t, await vote(bob, 6, a)) !== null, "the open window still certifies");
 });

@@ -73,11 +73,11 @@ export class RecordLog implements SyncSource {
   /** The checkpoint served with the records (set by the role that makes checkpoints). */
   servedCheckpoint: SyncCheckpoint | null = null;
 
-  private constructor(ctx: RunContext, store: StateStore) {
+  private constructor(ctx: RunContext, store: StateStore, now: () => number) {
     this.#ctx = ctx;
     this.#store = store;
     const q = quorumOf(ctx.genesis);
-    this.tally = q === null ? null : new QuorumTally(ctx, q);
+    this.tally = q === null ? null : new QuorumTally(ctx, q, now);
   }
 
   /**
@@ -95,14 +95,16 @@ export class RecordLog implements SyncSource {
 
   /**
    * Opens the log kept in `store` (a `MemoryStore`: memory only). Records that do not verify
-   * are quarantined (`*.bad-<time>`) and reported through `warn`, never used.
+   * are quarantined (`*.bad-<time>`) and reported through `warn`, never used. `now` is the
+   * clock of the gossip tally (a genesis `quorum`).
    */
   static async open(
     ctx: RunContext,
     store: StateStore,
     warn: (line: string) => void = () => {},
+    now: () => number = Date.now,
   ): Promise<RecordLog> {
-    const log = new RecordLog(ctx, store);
+    const log = new RecordLog(ctx, store, now);
     for (const name of await store.list()) {
       if (!name.endsWith(".msg")) continue;
       const bytes = await store.get(name);
