@@ -39,7 +39,7 @@ Deno.test({
     const swarm = await Swarm.create({
       dir,
       windowMs: 4_000,
-      startDelayMs: 9_000,
+      startDelayMs: 12_000,
       backend: "cpu",
       validators: 3,
       gauntlet: { assignBatches: 1 }, // the least scoring work: 5 processes share 2 cores
@@ -57,22 +57,32 @@ Deno.test({
     });
     const ctx = runContext(swarm.genesis);
     const validators = swarm.genesis.validators;
-    const deadline = Date.now() + 85_000;
+    const t0 = Date.now(), deadline = t0 + 85_000;
+    /** When each wait ended (s since the start, window open then), for a timeout's message. */
+    const done: string[] = [];
     const until = async (what: string, cond: () => boolean) => {
       while (!cond()) {
         if (Date.now() > deadline) {
-          throw new Error(`timed out waiting for ${what}\n${logs.slice(-40).join("\n")}`);
+          throw new Error(
+            `timed out waiting for ${what} (${done.join(", ")})\n${logs.slice(-40).join("\n")}`,
+          );
         }
         await new Promise((r) => setTimeout(r, 200));
       }
+      const at = Date.now();
+      done.push(`${what}: ${((at - t0) / 1000).toFixed(1)} s, window ${ctx.clock.windowAt(at)}`);
     };
     const hashOf = (name: string, w: number) =>
       applied.find((a) => a.name === name && a.e.window === w)?.e.modelHash;
     const newest = (name: string) =>
       Math.max(-1, ...applied.filter((a) => a.name === name).map((a) => a.e.window));
     try {
-      for (let i = 0; i < 3; i++) await swarm.startValidator(i);
-      await Promise.all([0, 1].map((i) => swarm.startPeer(i)));
+      // The first validator, then everyone else at once (bootstrapping from it).
+      await swarm.startValidator(0);
+      await Promise.all([
+        ...[1, 2].map((i) => swarm.startValidator(i)),
+        ...[0, 1].map((i) => swarm.startPeer(i)),
+      ]);
       const all = ["validator", "validator-1", "validator-2", "peer-0", "peer-1"];
       await until("a record applied everywhere", () => all.every((n) => newest(n) >= 0));
 
@@ -104,13 +114,17 @@ Deno.test({
       const rejoined = applied.slice(back).find((a) => a.name === validatorName(victim))!;
       const restartedAt = logs.length;
 
-      // A dishonest validator takes over another validator's key.
-      const taken = (victim + 1) % 3;
+      // A dishonest validator takes over another validator's key: the one first in the order
+      // soonest once it is up (it proposes at its turn, from the head it saw last).
+      const from = ctx.clock.windowAt(Date.now() + 8_000);
+      const taken = [1, 2].map((d) => (victim + d) % 3)
+        .map((i) => ({ i, w: from + ((i - from) % 3 + 3) % 3 }))
+        .sort((a, b) => a.w - b.w)[0].i;
       swarm.kill(validatorName(taken), "SIGKILL");
       await swarm.roles.get(validatorName(taken))!.exited;
       await swarm.startValidator(taken, [DISHONEST]);
       const short = validators[taken].slice(0, 8);
-      const honest = [victim, (victim + 2) % 3].map(validatorName);
+      const honest = [0, 1, 2].filter((i) => i !== taken).map(validatorName);
       const refusal = new RegExp(
         `^(?:${honest.join("|")}): refused the record of window (\\d+) from ${short}: ` +
           `window \\d+: my model hash is`,
@@ -145,6 +159,17 @@ Deno.test({
       const twice = [...votedAfter].filter((w) => votedBefore.has(w));
       assertEquals(twice, [], "windows voted in before the kill and after the restart");
     } finally {
+      if (Deno.env.get("VT_DUMP")) {
+        await Deno.writeTextFile(
+          "/tmp/vt_logs.txt",
+          logs.join("\n") + "\n" +
+            applied.map((a) =>
+              `${a.at - t0} ${a.name} ${a.e.window} ${
+                a.e.modelHash.slice(0, 8)
+              } ${a.e.contributors}`
+            ).join("\n"),
+        );
+      }
       await swarm.stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }

@@ -94,6 +94,12 @@ export class Validator {
   /** Proposals from another head than this one's (it is behind): considered again as it moves. */
   readonly #later = new Map<string, { m: Message; bytes: Uint8Array }>();
   #askedAt = -Infinity;
+  /**
+   * Set when something shows this validator is behind the others (a record that counts, or a
+   * proposal, from another head than its own; and once at start): it catches up before going
+   * on. A window without a record is not such a sign.
+   */
+  #behind = true;
 
   constructor(c: ValidatorComponents) {
     this.#c = c;
@@ -423,7 +429,7 @@ export class Validator {
       ctx.genesis.validators.length * q.fallbackMs + ctx.genesis.windowMs;
     while (!this.#stopped) {
       await this.#applyCertified();
-      if (chain.applied < w - 1) await this.#catchUp();
+      if (this.#behind) await this.#catchUp();
       if (chain.applied >= w) return;
       const now = Date.now();
       if (now >= giveUp) {
@@ -498,6 +504,8 @@ export class Validator {
         );
       }
       if (this.#later.size < 64) this.#later.set(id, { m, bytes });
+      this.#behind = true;
+      this.#waker.wake();
       return;
     }
     let next: NextModel;
@@ -555,6 +563,7 @@ export class Validator {
       const w = r.record.window;
       if (hex(r.record.modelHash) !== chain.hashHex) {
         // Behind (a record it missed) or on another model: ask the others.
+        this.#behind = true;
         await this.#catchUp();
         return;
       }
@@ -568,6 +577,7 @@ export class Validator {
       } catch (e) {
         if (!(e instanceof ChainError)) throw e;
         this.#report.log(`record of window ${w} does not apply: ${e.message}; catching up`);
+        this.#behind = true;
         await this.#catchUp();
         return;
       }
@@ -624,6 +634,7 @@ export class Validator {
     const { net, chain } = this.#c;
     if (Date.now() - this.#askedAt < 2_000) return;
     this.#askedAt = Date.now();
+    this.#behind = false;
     const r = await net.catchUp(chain, (r) => this.#keep(r));
     if (r.applied > 0) this.#report.log(`caught up ${r.applied} record(s) from the others`);
   }
