@@ -159,7 +159,6 @@ Deno.test({
       const twice = [...votedAfter].filter((w) => votedBefore.has(w));
       assertEquals(twice, [], "windows voted in before the kill and after the restart");
     } finally {
-      if (Deno.env.get("VT_DUMP")) {
         await Deno.writeTextFile(
           "/tmp/vt_logs.txt",
           logs.join("\n") + "\n" +
