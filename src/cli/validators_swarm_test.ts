@@ -159,16 +159,6 @@ Deno.test({
       const twice = [...votedAfter].filter((w) => votedBefore.has(w));
       assertEquals(twice, [], "windows voted in before the kill and after the restart");
     } finally {
-        await Deno.writeTextFile(
-          "/tmp/vt_logs.txt",
-          logs.join("\n") + "\n" +
-            applied.map((a) =>
-              `${a.at - t0} ${a.name} ${a.e.window} ${
-                a.e.modelHash.slice(0, 8)
-              } ${a.e.contributors}`
-            ).join("\n"),
-        );
-      }
       await swarm.stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
