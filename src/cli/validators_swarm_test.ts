@@ -57,7 +57,8 @@ Deno.test({
     });
     const ctx = runContext(swarm.genesis);
     const validators = swarm.genesis.validators;
-    const t0 = Date.now(), deadline = t0 + 85_000;
+    // About 70 s on 2 idle cores; the bound leaves room for a loaded machine.
+    const t0 = Date.now(), deadline = t0 + 120_000;
     /** When each wait ended (s since the start, window open then), for a timeout's message. */
     const done: string[] = [];
     const until = async (what: string, cond: () => boolean) => {
@@ -83,8 +84,8 @@ Deno.test({
         ...[1, 2].map((i) => swarm.startValidator(i)),
         ...[0, 1].map((i) => swarm.startPeer(i)),
       ]);
-      const all = ["validator", "validator-1", "validator-2", "peer-0", "peer-1"];
-      await until("a record applied everywhere", () => all.every((n) => newest(n) >= 0));
+      const all = ["validator", "validator-1", "validator-2"];
+      await until("a record the validators agree on", () => all.every((n) => newest(n) >= 0));
 
       // SIGKILL the validator due to propose the window now open.
       const x = ctx.clock.windowAt(Date.now());
@@ -92,7 +93,7 @@ Deno.test({
       swarm.kill(validatorName(victim), "SIGKILL");
       await swarm.roles.get(validatorName(victim))!.exited;
       const votedBefore = votesOf(validatorName(victim), logs);
-      const alive = all.filter((n) => n !== validatorName(victim));
+      const alive = [...all, "peer-0", "peer-1"].filter((n) => n !== validatorName(victim));
       await until(
         `records ${x}..${x + 1} without ${validatorName(victim)}`,
         () => alive.every((n) => newest(n) >= x + 1),

@@ -636,6 +636,7 @@ export class Validator {
     this.#askedAt = Date.now();
     this.#behind = false;
     const r = await net.catchUp(chain, (r) => this.#keep(r));
+    if (!r.answered) this.#behind = true; // nobody to ask yet (just started): again shortly
     if (r.applied > 0) this.#report.log(`caught up ${r.applied} record(s) from the others`);
   }
 
