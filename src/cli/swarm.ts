@@ -42,6 +42,16 @@ export interface SwarmOptions {
   keySeed?: string;
   /** Scoring parameters of the run's genesis (`gauntlet`); default GAUNTLET.md's. */
   gauntlet?: Genesis["gauntlet"];
+  /**
+   * Validators the genesis names (default 1): "validator", "validator-1", … (several need a
+   * genesis `quorum`, docs/VALIDATORS.md).
+   */
+  validators?: number;
+}
+
+/** The role name of validator `i`: "validator", then "validator-1", "validator-2", …. */
+export function validatorName(i: number): string {
+  return i === 0 ? "validator" : `validator-${i}`;
 }
 
 /** A running role process. */
@@ -93,7 +103,9 @@ export class Swarm {
     await identityReady();
     await Deno.mkdir(`${options.dir}/keys`, { recursive: true });
     for await (const e of Deno.readDir(options.dir)) {
-      if (e.isDirectory && (e.name === "validator" || /^(peer|attacker)-\d+$/.test(e.name))) {
+      if (
+        e.isDirectory && (e.name === "validator" || /^(peer|attacker|validator)-\d+$/.test(e.name))
+      ) {
         await Deno.remove(`${options.dir}/${e.name}`, { recursive: true });
       }
     }
@@ -102,12 +114,16 @@ export class Swarm {
         await Deno.remove(`${options.dir}/keys/${e.name}`);
       }
     }
-    const v = await keyOf(`${options.dir}/keys/validator.json`, options.keySeed);
+    const vs = [];
+    for (let i = 0; i < (options.validators ?? 1); i++) {
+      vs.push(await keyOf(`${options.dir}/keys/${validatorName(i)}.json`, options.keySeed));
+    }
+    const v = vs[0];
     const genesis: Genesis = {
       ...localGenesis({
         name: "swarm",
         ...options.genesis,
-        validators: [v.address],
+        validators: vs.map((k) => k.address),
         genesisTime: Date.now() + options.startDelayMs,
         windowMs: options.windowMs,
       }),
@@ -118,19 +134,31 @@ export class Swarm {
     return new Swarm(options, genesis, path, v);
   }
 
-  /** Starts the validator and waits until it listens. */
-  async startValidator(): Promise<RoleProcess> {
-    return await this.#spawn("validator", `${this.options.dir}/keys/validator.json`, [
-      "--backend",
-      this.options.backend,
-    ]);
+  /**
+   * Starts (or restarts) validator `i` (default the first), bootstrapping from the other
+   * validators started so far, and waits until it listens. `main` replaces the role's entry
+   * point and arguments (a test's hostile validator with the same key and data directory).
+   */
+  async startValidator(i = 0, main?: string[]): Promise<RoleProcess> {
+    const name = validatorName(i);
+    return await this.#spawn(name, `${this.options.dir}/keys/${name}.json`, [
+      ...this.#bootstrap(name),
+      ...(main === undefined ? ["--backend", this.options.backend] : []),
+    ], main);
   }
 
-  /** Starts (or restarts) peer `i`, bootstrapping from the validator; waits until it listens. */
+  /** `--bootstrap` flags for the TCP address of every validator started so far but `self`. */
+  #bootstrap(self: string): string[] {
+    return [...this.roles.values()]
+      .filter((r) => r.name !== self && r.name.startsWith("validator"))
+      .map((r) => r.addresses.find((a) => !a.includes("/ws")) ?? r.addresses[0])
+      .filter((a) => a !== undefined)
+      .flatMap((a) => ["--bootstrap", a]);
+  }
+
+  /** Starts (or restarts) peer `i`, bootstrapping from the validators; waits until it listens. */
   async startPeer(i: number): Promise<RoleProcess> {
-    const v = this.roles.get("validator");
-    const tcp = v?.addresses.find((a) => !a.includes("/ws")) ?? v?.addresses[0];
-    const extra = tcp === undefined ? [] : ["--bootstrap", tcp];
+    const extra = this.#bootstrap(`peer-${i}`);
     return await this.#spawn(`peer-${i}`, `${this.options.dir}/keys/peer-${i}.json`, [
       ...extra,
       "--backend",
@@ -163,7 +191,7 @@ export class Swarm {
   /** Stops every role: peers first, then the validator; SIGTERM, then SIGKILL after `graceMs`. */
   async stop(graceMs = 15_000): Promise<void> {
     const all = [...this.roles.values()];
-    const peers = all.filter((r) => r.name !== "validator");
+    const peers = all.filter((r) => !r.name.startsWith("validator"));
     const stopAll = async (rs: RoleProcess[]) => {
       for (const r of rs) this.kill(r.name, "SIGTERM");
       const timer = setTimeout(() => rs.forEach((r) => this.kill(r.name, "SIGKILL")), graceMs);
@@ -171,14 +199,14 @@ export class Swarm {
       clearTimeout(timer);
     };
     await stopAll(peers);
-    await stopAll(all.filter((r) => r.name === "validator"));
+    await stopAll(all.filter((r) => r.name.startsWith("validator")));
   }
 
   async #spawn(
     name: string,
     keyPath: string,
     extra: string[],
-    main = [ROLE_MAIN, name === "validator" ? "validator" : "peer"],
+    main = [ROLE_MAIN, name.startsWith("validator") ? "validator" : "peer"],
   ): Promise<RoleProcess> {
     const key = await keyOf(keyPath, this.options.keySeed);
     const child = new Deno.Command(Deno.execPath(), {

@@ -11,7 +11,8 @@
  * header (80 bytes)
  *   0  magic "WLMS"            4 bytes
  *   4  format version          u8 (1)
- *   5  kind                    u8 (1 peer-announce, 2 update-announce, 3 round-record)
+ *   5  kind                    u8 (1 peer-announce, 2 update-announce, 3 round-record,
+ *                              4 record-vote)
  *   6  flags                   u16 (0x0100: a delegation precedes the signature; 0x0200: scored
  *                              peers carry wallets, round records only; other bits 0)
  *   8  run id                  32 bytes (SHA-256 of the canonical genesis)
@@ -34,8 +35,19 @@
  *      with flag 0x0200 each scored peer then has wallet 32 (the wallet its delegated session
  *      key speaks for, else zeros; at least one is not zeros; 32 more bytes per scored peer)
  *      then, optionally, validation loss f32 (finite, ≥ 0; absent in records made before it)
- * delegation (flag 0x0100)     112 bytes: a wallet's (src/identity/delegation.ts); no round record has one
+ * body: record-vote (36; only with a genesis `quorum`, docs/VALIDATORS.md)
+ *      window u32, record hash 32 (SHA-256 of the signed round-record message voted for)
+ * delegation (flag 0x0100)     112 bytes: a wallet's (src/identity/delegation.ts); no round record
+ *                              or vote has one
  * signature                    64 bytes: sr25519 by the sender over DOMAIN[kind] ‖ all bytes before it
+ * ```
+ *
+ * A round certificate (what a run with a genesis `quorum` keeps, serves and applies) is not a
+ * gossip message but the record with its votes, {@linkcode encodeCertificate}:
+ *
+ * ```
+ *   0  magic "WLRC"  4 bytes,  4  vote count u8 (1..16),  5  record length u32,
+ *   9  the signed round-record message, then each vote message (180 bytes), voters ascending
  * ```
  *
  * The domain string ("webloco/<kind>/v1") keeps a signature from being valid for any other
@@ -55,7 +67,7 @@ import { isMultiaddrText } from "./multiaddr_text.ts";
 import { bytesEqual } from "../util/bytes.ts";
 
 /** The three gossip message kinds. */
-export type MessageKind = "peer-announce" | "update-announce" | "round-record";
+export type MessageKind = "peer-announce" | "update-announce" | "round-record" | "record-vote";
 
 /** What a peer offers; bit i of the capabilities field is `CAPABILITIES[i]`. */
 export const CAPABILITIES = [
@@ -184,11 +196,25 @@ export interface RoundRecord {
   validLoss?: number;
 }
 
+/**
+ * "I, a genesis validator, vote for this round record of this window" (a genesis with a
+ * `quorum`): a record counts once a quorum of validators voted for it. An honest validator
+ * votes once per window, only for a record whose aggregate it recomputed (docs/VALIDATORS.md).
+ */
+export interface RecordVote {
+  /** Discriminator. */
+  kind: "record-vote";
+  /** The record's window (uint32). */
+  window: number;
+  /** SHA-256 of the signed round-record message (32 bytes). */
+  recordHash: Uint8Array;
+}
+
 /** A body to sign. */
-export type MessageBody = PeerAnnounceBody | UpdateAnnounce | RoundRecord;
+export type MessageBody = PeerAnnounceBody | UpdateAnnounce | RoundRecord | RecordVote;
 
 /** A body as decoded. */
-export type DecodedBody = PeerAnnounce | UpdateAnnounce | RoundRecord;
+export type DecodedBody = PeerAnnounce | UpdateAnnounce | RoundRecord | RecordVote;
 
 /** What {@linkcode signMessage} needs besides the signer. */
 export interface MessageDraft {
@@ -245,7 +271,7 @@ export type MessageResult = { ok: true; message: Message } | Rejection;
 export interface VerifyOptions {
   /** The run id this node is in. */
   runId: Uint8Array;
-  /** The genesis validators (SS58 addresses or keys): only they may sign round records. */
+  /** The genesis validators (SS58 addresses or keys): only they may sign records and votes. */
   validators: readonly (string | Uint8Array)[];
   /** Window(s) accepted for update announcements and round records; any when absent. */
   expectedWindow?: number | readonly number[];
@@ -283,9 +309,15 @@ export const DEFAULT_MAX_SKEW_MS = 60_000;
 const SIG = 64;
 const KEY = 32;
 const HASH = 32;
-const KINDS: readonly MessageKind[] = ["peer-announce", "update-announce", "round-record"];
+const KINDS: readonly MessageKind[] = [
+  "peer-announce",
+  "update-announce",
+  "round-record",
+  "record-vote",
+];
 const PEER_FIXED = KEY + SIG + 2 + 1;
 const UPDATE_BODY = 4 + HASH + HASH + 4;
+const VOTE_BODY = 4 + HASH;
 const ROUND_FIXED = 4 + HASH + HASH + 1 + 2;
 const SCORED_ENTRY = KEY + 4 + 4 + 1 + 4 + KEY;
 const DELEGATED = 0x0100;
@@ -298,6 +330,7 @@ export const MAX_MESSAGE_BYTES_BY_KIND: Readonly<Record<MessageKind, number>> = 
   "update-announce": MESSAGE_HEADER_BYTES + UPDATE_BODY + SIG,
   "round-record": MESSAGE_HEADER_BYTES + ROUND_FIXED + MAX_CONTRIBUTORS_LIMIT * (KEY + HASH) +
     MAX_SCORED * (SCORED_ENTRY + KEY) + VALID_LOSS + SIG,
+  "record-vote": MESSAGE_HEADER_BYTES + VOTE_BODY + SIG,
 });
 
 /** Largest message of any kind (a gossipsub size limit can use it). */
@@ -308,6 +341,7 @@ const DOMAINS: Readonly<Record<MessageKind, Uint8Array>> = {
   "peer-announce": encoder.encode("webloco/peer-announce/v1"),
   "update-announce": encoder.encode("webloco/update-announce/v1"),
   "round-record": encoder.encode("webloco/round-record/v1"),
+  "record-vote": encoder.encode("webloco/record-vote/v1"),
 };
 const PEER_BIND_DOMAIN = encoder.encode("webloco/peer-bind/v1");
 
@@ -481,6 +515,14 @@ function encodeUnsigned(m: Encodable): Uint8Array {
       w.raw(b.payloadHash);
       w.u32(b.size);
     };
+  } else if (b.kind === "record-vote") {
+    checkU32(b.window, "window");
+    checkBytes(b.recordHash, HASH, "recordHash");
+    bodyBytes = VOTE_BODY;
+    encodeBody = (w) => {
+      w.u32(b.window);
+      w.raw(b.recordHash);
+    };
   } else {
     checkU32(b.window, "window");
     checkBytes(b.modelHash, HASH, "modelHash");
@@ -568,8 +610,8 @@ function encodeUnsigned(m: Encodable): Uint8Array {
   const d = m.delegation;
   if (d !== undefined) {
     checkBytes(d, DELEGATION_BYTES, "delegation");
-    if (b.kind === "round-record") {
-      fail("a round record is signed by a validator key, not delegated");
+    if (b.kind === "round-record" || b.kind === "record-vote") {
+      fail(`a ${b.kind} is signed by a validator key, not delegated`);
     }
   }
   const w = new Writer(MESSAGE_HEADER_BYTES + bodyBytes + (d?.length ?? 0));
@@ -708,7 +750,9 @@ function decodeOrThrow(bytes: Uint8Array): Message {
   const flags = r.u16("flags");
   if ((flags & ~(DELEGATED | WALLETS)) !== 0) malformed("reserved flag bits must be 0");
   const extra = (flags & DELEGATED) !== 0 ? DELEGATION_BYTES : 0;
-  if (extra > 0 && kind === "round-record") malformed("a round record cannot be delegated");
+  if (extra > 0 && (kind === "round-record" || kind === "record-vote")) {
+    malformed(`a ${kind} cannot be delegated`);
+  }
   const withWallets = (flags & WALLETS) !== 0;
   if (withWallets && kind !== "round-record") malformed("only a round record carries wallets");
   if (bytes.length > MAX_MESSAGE_BYTES_BY_KIND[kind] + extra) {
@@ -767,6 +811,9 @@ function decodeOrThrow(bytes: Uint8Array): Message {
       malformed(`payload size ${size} is below an update header (${UPDATE_HEADER_BYTES})`);
     }
     decoded = { kind, window, modelHash, payloadHash, size };
+  } else if (kind === "record-vote") {
+    const window = body.u32("window");
+    decoded = { kind, window, recordHash: body.take(HASH, "record hash") };
   } else {
     const window = body.u32("window");
     const modelHash = body.take(HASH, "model hash");
@@ -916,7 +963,7 @@ export function verifyMessage(bytes: Uint8Array, options: VerifyOptions): Messag
         }`,
       );
     }
-    if (b.kind === "round-record") {
+    if (b.kind === "round-record" || b.kind === "record-vote") {
       if (
         !o.validators.some((v) => {
           const k = keyOf(v);
@@ -925,9 +972,11 @@ export function verifyMessage(bytes: Uint8Array, options: VerifyOptions): Messag
       ) {
         throw new Reject(
           "unauthorized",
-          `round record signed by ${m.sender}, not a validator of this run`,
+          `${b.kind} signed by ${m.sender}, not a validator of this run`,
         );
       }
+    }
+    if (b.kind === "round-record") {
       const limit = o.maxContributors ?? MAX_CONTRIBUTORS_LIMIT;
       if (b.contributors.length > limit) {
         throw new Reject(
@@ -959,4 +1008,77 @@ function verifyEd25519(message: Uint8Array, signature: Uint8Array, key: Uint8Arr
   } catch {
     return false;
   }
+}
+
+/** "WLRC". */
+export const CERTIFICATE_MAGIC: Uint8Array = new Uint8Array([0x57, 0x4c, 0x52, 0x43]);
+/** Most votes in a certificate (one per genesis validator). */
+export const MAX_CERTIFICATE_VOTES = 16;
+const VOTE_BYTES = MAX_MESSAGE_BYTES_BY_KIND["record-vote"];
+const CERT_HEAD = 4 + 1 + 4;
+
+/** A round record and the votes that make it count, as {@linkcode decodeCertificate} splits them. */
+export interface CertificateParts {
+  /** The signed round-record message. */
+  record: Uint8Array;
+  /** The signed record-vote messages, 180 bytes each. */
+  votes: Uint8Array[];
+}
+
+/**
+ * A round certificate: the signed record, then its votes (see the module doc). The votes are
+ * written in the given order; {@linkcode decodeCertificate} checks sizes only, the signatures
+ * and the quorum are the run's rules (src/protocol/quorum.ts).
+ */
+export function encodeCertificate(parts: CertificateParts): Uint8Array {
+  const { record, votes } = parts;
+  if (
+    !(record instanceof Uint8Array) || record.length > MAX_MESSAGE_BYTES_BY_KIND["round-record"]
+  ) {
+    throw new MessageError("a certificate's record must be one round-record message");
+  }
+  if (!Array.isArray(votes) || votes.length < 1 || votes.length > MAX_CERTIFICATE_VOTES) {
+    throw new MessageError(`a certificate has 1 to ${MAX_CERTIFICATE_VOTES} votes`);
+  }
+  for (const v of votes) checkBytes(v, VOTE_BYTES, "a certificate's vote");
+  const w = new Writer(CERT_HEAD);
+  w.raw(CERTIFICATE_MAGIC);
+  w.u8(votes.length);
+  w.u32(record.length);
+  return concat(w.bytes, record, ...votes);
+}
+
+/** Whether `bytes` starts like a round certificate rather than a message. */
+export function isCertificate(bytes: Uint8Array): boolean {
+  return bytes.length >= 4 && bytesEqual(bytes.subarray(0, 4), CERTIFICATE_MAGIC);
+}
+
+/**
+ * Splits a round certificate into its record and votes; throws a one-line
+ * {@linkcode MessageError} on malformed bytes (never anything else).
+ */
+export function decodeCertificate(bytes: Uint8Array): CertificateParts {
+  if (!(bytes instanceof Uint8Array) || bytes.length < CERT_HEAD) {
+    throw new MessageError("certificate: shorter than its header");
+  }
+  if (!isCertificate(bytes)) throw new MessageError("certificate: bad magic");
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const count = view.getUint8(4);
+  const length = view.getUint32(5, true);
+  if (count < 1 || count > MAX_CERTIFICATE_VOTES) {
+    throw new MessageError(`certificate: ${count} votes, 1 to ${MAX_CERTIFICATE_VOTES} allowed`);
+  }
+  if (length > MAX_MESSAGE_BYTES_BY_KIND["round-record"]) {
+    throw new MessageError(`certificate: a record of ${length} bytes is too long`);
+  }
+  const want = CERT_HEAD + length + count * VOTE_BYTES;
+  if (bytes.length !== want) {
+    throw new MessageError(`certificate: ${bytes.length} bytes, its header says ${want}`);
+  }
+  const record = bytes.slice(CERT_HEAD, CERT_HEAD + length);
+  const votes: Uint8Array[] = [];
+  for (let i = 0, off = CERT_HEAD + length; i < count; i++, off += VOTE_BYTES) {
+    votes.push(bytes.slice(off, off + VOTE_BYTES));
+  }
+  return { record, votes };
 }

@@ -267,7 +267,7 @@ Deno.test("verifyMessage rejects malformed encodings before checking signatures"
   expectReject(verifyMessage(new Uint8Array([...round, 0]), OPTS), "malformed", "1 bytes after");
   expectReject(verifyMessage(edit(update, 0, 0x58), OPTS), "malformed", "bad magic");
   expectReject(verifyMessage(edit(update, 4, 2), OPTS), "malformed", "version 2");
-  expectReject(verifyMessage(edit(update, 5, 4), OPTS), "malformed", "unknown kind 4");
+  expectReject(verifyMessage(edit(update, 5, 5), OPTS), "malformed", "unknown kind 5");
   expectReject(verifyMessage(edit(update, 5, 0), OPTS), "malformed", "unknown kind 0");
   expectReject(verifyMessage(edit(update, 6, 1), OPTS), "malformed", "reserved");
   expectReject(verifyMessage(edit(update, 79, 0x01), OPTS), "malformed", "timestamp");

@@ -136,6 +136,25 @@ export interface Genesis {
    * its run id). Read it through {@linkcode outerDelayOf}.
    */
   rounds?: RoundsSpec;
+  /**
+   * Several validators agree on each record (docs/VALIDATORS.md); absent means a record signed
+   * by any one validator counts (so a genesis without it keeps its run id). Read it through
+   * {@linkcode quorumOf}.
+   */
+  quorum?: QuorumSpec;
+}
+
+/** How several validators agree on a window's record. */
+export interface QuorumSpec {
+  /** Distinct validators whose votes a record needs (a majority of them at least). */
+  votes: number;
+  /** Delay between one proposer's turn and the next one's, after the window's deadline (ms). */
+  fallbackMs: number;
+}
+
+/** The quorum rules of a run, or null when one validator's signature makes a record count. */
+export function quorumOf(genesis: Genesis): QuorumSpec | null {
+  return genesis.quorum ?? null;
 }
 
 /** How rounds follow each other. */
@@ -414,6 +433,16 @@ export function validateGenesis(value: unknown, source = "genesis"): Genesis {
     rounds = { outerDelay: c.int(r.outerDelay, "rounds.outerDelay", 0, 1) };
   }
 
+  let quorum: QuorumSpec | undefined;
+  if (g.quorum !== undefined) {
+    const q = c.object(g.quorum, "quorum", requiredFields("quorum"));
+    const n = validators.length;
+    quorum = {
+      votes: c.int(q.votes, "quorum.votes", Math.floor(n / 2) + 1, n),
+      fallbackMs: c.int(q.fallbackMs, "quorum.fallbackMs", 100, 3_600_000),
+    };
+  }
+
   return {
     version: GENESIS_VERSION,
     name,
@@ -430,6 +459,7 @@ export function validateGenesis(value: unknown, source = "genesis"): Genesis {
     checkpointInterval,
     ...(gauntlet === undefined ? {} : { gauntlet }),
     ...(rounds === undefined ? {} : { rounds }),
+    ...(quorum === undefined ? {} : { quorum }),
   };
 }
 

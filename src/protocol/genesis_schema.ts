@@ -127,6 +127,11 @@ export const GENESIS_SCHEMA: Readonly<Record<string, Readonly<Record<string, Fie
       doc: "how rounds follow each other (below); absent = undelayed rounds",
       optional: true,
     },
+    quorum: {
+      doc: "several validators agree on each record (below, docs/VALIDATORS.md); absent = " +
+        "every record signed by one validator counts",
+      optional: true,
+    },
   },
   model: {
     vocabSize: {
@@ -191,6 +196,16 @@ export const GENESIS_SCHEMA: Readonly<Record<string, Readonly<Record<string, Fie
     outerDelay: {
       doc: "`0`: peers wait for window w's record before training w+1; `1`: the one-window-" +
         "delayed outer step, θ_{w+1} = θ_w + A_{w−1}, so peers never wait for a record (integer in [0, 1])",
+    },
+  },
+  quorum: {
+    votes: {
+      doc: "validators that must sign (vote for) a record before it is applied: an integer " +
+        "from a majority of `validators` (⌊n/2⌋ + 1) to n",
+    },
+    fallbackMs: {
+      doc: "how long after the window's deadline each next validator in the proposer order " +
+        "(`validators[(w + i) mod n]`) waits before it proposes (integer in [100, 3600000])",
     },
   },
 };

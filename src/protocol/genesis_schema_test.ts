@@ -17,7 +17,12 @@ function fullGenesis(): Record<string, unknown> {
     tokenizer: { path: "tokenizer.json", sha256: SHA, bytes: 10 },
     data: { corpus: [{ path: "a.txt", sha256: SHA, bytes: 5 }] },
   });
-  return structuredClone({ ...g, gauntlet: { ...GAUNTLET_DEFAULTS }, rounds: { outerDelay: 1 } });
+  return structuredClone({
+    ...g,
+    gauntlet: { ...GAUNTLET_DEFAULTS },
+    rounds: { outerDelay: 1 },
+    quorum: { votes: 1, fallbackMs: 1000 },
+  });
 }
 
 /** Every field path of a value, as the schema writes them (`data.corpus[].sha256`). */

@@ -14,18 +14,22 @@ import type { RunTopics } from "../net/protocols.ts";
 import { type Message, type MessageKind, verifyMessage } from "../codec/messages.ts";
 import { type RunContext, verifyOptions } from "./run_context.ts";
 import { RateLimiter } from "./rate_limit.ts";
+import { quorumOf } from "./genesis.ts";
 import { checkDelegation, decodeDelegation, type WalletBook } from "../identity/delegation.ts";
 import { addressFromPublicKey } from "../identity/address.ts";
 
 /** Counts of refused gossip messages by reason. */
 export type RejectCounts = Record<string, number>;
 
-/** The kind each topic carries. */
-export function topicKinds(topics: RunTopics): Map<string, MessageKind> {
-  return new Map([
-    [topics.peers, "peer-announce"],
-    [topics.updates, "update-announce"],
-    [topics.rounds, "round-record"],
+/**
+ * The kinds each topic carries. Votes (`record-vote`) travel with the records they vote for,
+ * and only in a run with a genesis `quorum` ({@linkcode checkGossip} refuses them otherwise).
+ */
+export function topicKinds(topics: RunTopics): Map<string, readonly MessageKind[]> {
+  return new Map<string, readonly MessageKind[]>([
+    [topics.peers, ["peer-announce"]],
+    [topics.updates, ["update-announce"]],
+    [topics.rounds, ["round-record", "record-vote"]],
   ]);
 }
 
@@ -41,17 +45,21 @@ export function checkGossip(
   data: Uint8Array,
   now: number,
 ): Message | string {
-  const kind = topicKinds(topics).get(topic);
-  if (kind === undefined) return `unknown-topic: ${topic}`;
+  const kinds = topicKinds(topics).get(topic);
+  if (kinds === undefined) return `unknown-topic: ${topic}`;
   const w = ctx.clock.windowAt(now);
   const r = verifyMessage(data, {
     ...verifyOptions(ctx, now),
-    expectedWindow: kind === "update-announce"
+    expectedWindow: kinds[0] === "update-announce"
       ? [w - 1, w, w + 1].filter((x) => x >= 0)
       : undefined,
   });
   if (!r.ok) return `${r.reason}: ${r.detail}`;
-  if (r.message.body.kind !== kind) return `wrong-topic: a ${r.message.body.kind} on ${topic}`;
+  const kind = r.message.body.kind;
+  if (!kinds.includes(kind)) return `wrong-topic: a ${kind} on ${topic}`;
+  if (kind === "record-vote" && quorumOf(ctx.genesis) === null) {
+    return `wrong-topic: a record-vote in a run without a quorum`;
+  }
   if (r.message.delegation !== undefined) {
     const d = checkDelegation(r.message.delegation, ctx.runId, r.message.senderKey, now);
     if (!d.ok) return `${d.reason}: ${d.detail}`;

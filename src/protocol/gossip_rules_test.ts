@@ -91,11 +91,11 @@ function rejects(topic: string, data: Uint8Array, reason: string, now = NOW): st
   return r;
 }
 
-Deno.test("topicKinds maps each topic of the run to its message kind", () => {
+Deno.test("topicKinds maps each topic of the run to its message kinds", () => {
   const kinds = topicKinds(topics);
-  assertEquals(kinds.get(topics.peers), "peer-announce");
-  assertEquals(kinds.get(topics.updates), "update-announce");
-  assertEquals(kinds.get(topics.rounds), "round-record");
+  assertEquals(kinds.get(topics.peers), ["peer-announce"]);
+  assertEquals(kinds.get(topics.updates), ["update-announce"]);
+  assertEquals(kinds.get(topics.rounds), ["round-record", "record-vote"]);
   assertEquals(kinds.size, 3);
 });
 

@@ -13,6 +13,7 @@ import {
   type DataSpec,
   type Genesis,
   type InnerSpec,
+  type QuorumSpec,
   type RoundsSpec,
   type SparseLocoSpec,
   type TokenizerSpec,
@@ -47,6 +48,8 @@ export interface LocalGenesisOptions {
   checkpointInterval?: number;
   /** Default none (today's rounds, outer delay 0). */
   rounds?: RoundsSpec;
+  /** Default none (one validator's signature makes a record count). */
+  quorum?: QuorumSpec;
 }
 
 /** Data defaults: the embedded corpus, seed 1, 4 sequences per step, 10% held out. */
@@ -104,5 +107,6 @@ export function localGenesis(o: LocalGenesisOptions): Genesis {
     bootstrap: o.bootstrap ?? [],
     checkpointInterval: o.checkpointInterval ?? 10,
     ...(o.rounds === undefined ? {} : { rounds: o.rounds }),
+    ...(o.quorum === undefined ? {} : { quorum: o.quorum }),
   }, "local genesis");
 }

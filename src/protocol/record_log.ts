@@ -1,31 +1,57 @@
 /**
  * The run's history as this node knows it: the signed round records it has verified, by
  * window, kept in a {@linkcode StateStore} (one blob per record, put atomically) and served to
- * others over the sync protocol.
+ * others over the sync protocol. With a genesis `quorum` (docs/VALIDATORS.md) what is kept and
+ * served is each record's round certificate (the record and a quorum of validators' votes),
+ * and a bare signed record does not count.
  *
  * @module
  */
 
-import { type Message, type RoundRecord, verifyMessage } from "../codec/messages.ts";
+import { isCertificate, type Message, type RoundRecord, verifyMessage } from "../codec/messages.ts";
+import { quorumOf } from "./genesis.ts";
+import { certificateParts, checkVotes, QuorumTally } from "./quorum.ts";
 import type { SyncCheckpoint, SyncSource } from "../net/sync_protocol.ts";
 import { type RunContext, verifyOptions } from "./run_context.ts";
 import type { StateStore } from "./state_store.ts";
 
 /** A verified round record with the exact bytes its validator signed. */
 export interface SignedRecord {
-  /** The signed message as it travels. */
+  /** The signed message as it travels (with a genesis `quorum`: its round certificate). */
   bytes: Uint8Array;
   /** Its round record. */
   record: RoundRecord;
-  /** Its sender (a genesis validator). */
+  /** Its sender (a genesis validator; with a `quorum`, the proposer). */
   sender: string;
+  /** With a genesis `quorum`: the validators whose votes made it count. */
+  voters?: string[];
 }
 
 /**
- * Checks that `bytes` is a round record of this run signed by one of its validators;
+ * Checks that `bytes` is a round record of this run signed by one of its validators — with a
+ * genesis `quorum`, a round certificate whose record has a quorum of validators' votes;
  * returns it, or the reason it is not.
  */
 export function verifyRecord(ctx: RunContext, bytes: Uint8Array): SignedRecord | string {
+  const q = quorumOf(ctx.genesis);
+  if (q === null) return verifyProposal(ctx, bytes);
+  if (!isCertificate(bytes)) {
+    return `no quorum: a bare round record (this run needs ${q.votes} validators' votes)`;
+  }
+  const parts = certificateParts(bytes);
+  if (typeof parts === "string") return `malformed: ${parts}`;
+  const r = verifyProposal(ctx, parts.record);
+  if (typeof r === "string") return r;
+  const voters = checkVotes(ctx, q, parts.record, r.record.window, parts.votes);
+  if (typeof voters === "string") return voters;
+  return { ...r, bytes, voters };
+}
+
+/**
+ * Checks that `bytes` is a round-record message of this run signed by one of its validators
+ * (without a `quorum`, all a record needs; with one, a proposal to vote on).
+ */
+export function verifyProposal(ctx: RunContext, bytes: Uint8Array): SignedRecord | string {
   const r = verifyMessage(bytes, verifyOptions(ctx));
   if (!r.ok) return `${r.reason}: ${r.detail}`;
   return asRecord(r.message, bytes) ?? `not a round record (${r.message.body.kind})`;
@@ -39,25 +65,46 @@ export function asRecord(m: Message, bytes: Uint8Array): SignedRecord | undefine
 /** Verified round records by window; a {@linkcode SyncSource} for the sync protocol. */
 export class RecordLog implements SyncSource {
   readonly #store: StateStore;
+  readonly #ctx: RunContext;
   readonly #byWindow = new Map<number, SignedRecord>();
   #sorted: number[] | null = [];
+  /** With a genesis `quorum`: proposals and votes seen on gossip, until a record counts. */
+  readonly tally: QuorumTally | null;
   /** The checkpoint served with the records (set by the role that makes checkpoints). */
   servedCheckpoint: SyncCheckpoint | null = null;
 
-  private constructor(store: StateStore) {
+  private constructor(ctx: RunContext, store: StateStore, now: () => number) {
+    this.#ctx = ctx;
     this.#store = store;
+    const q = quorumOf(ctx.genesis);
+    this.tally = q === null ? null : new QuorumTally(ctx, q, now);
+  }
+
+  /**
+   * The record a verified message of the rounds topic makes count, if any: the record itself
+   * without a `quorum`; with one, the certificate once this proposal or vote completes a
+   * quorum (once per window). Not kept yet: {@linkcode add} it.
+   */
+  fromGossip(m: Message, bytes: Uint8Array): SignedRecord | undefined {
+    if (this.tally === null) return asRecord(m, bytes);
+    const cert = this.tally.offer(m, bytes);
+    if (cert === null) return undefined;
+    const r = verifyRecord(this.#ctx, cert);
+    return typeof r === "string" ? undefined : r;
   }
 
   /**
    * Opens the log kept in `store` (a `MemoryStore`: memory only). Records that do not verify
-   * are quarantined (`*.bad-<time>`) and reported through `warn`, never used.
+   * are quarantined (`*.bad-<time>`) and reported through `warn`, never used. `now` is the
+   * clock of the gossip tally (a genesis `quorum`).
    */
   static async open(
     ctx: RunContext,
     store: StateStore,
     warn: (line: string) => void = () => {},
+    now: () => number = Date.now,
   ): Promise<RecordLog> {
-    const log = new RecordLog(store);
+    const log = new RecordLog(ctx, store, now);
     for (const name of await store.list()) {
       if (!name.endsWith(".msg")) continue;
       const bytes = await store.get(name);

@@ -34,7 +34,6 @@ import {
 } from "../protocol/model_chain.ts";
 import type { RoleNode } from "./role_node.ts";
 import type { SignedRecord } from "../protocol/record_log.ts";
-import { asRecord } from "../protocol/record_log.ts";
 import { runCredit } from "../protocol/credit.ts";
 import { gauntletOf } from "../protocol/genesis.ts";
 import { decodeDelegation } from "../identity/delegation.ts";
@@ -119,7 +118,7 @@ export class Peer<T> {
     const { net } = this.#c;
     net.start();
     net.subscribe(net.node.topics.rounds, async (m, bytes) => {
-      const r = asRecord(m, bytes);
+      const r = net.records.fromGossip(m, bytes);
       if (r !== undefined && r.record.window > this.#c.chain.applied && await net.records.add(r)) {
         this.#prepareNext();
         this.#waker.wake();

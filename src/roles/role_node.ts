@@ -112,10 +112,10 @@ export class RoleNode {
     topic: string,
     handler: (m: Message, bytes: Uint8Array, from: string) => void | Promise<void>,
   ): void {
-    const kind = topicKinds(this.node.topics).get(topic);
+    const kinds = topicKinds(this.node.topics).get(topic) ?? [];
     this.node.subscribe(topic, (g) => {
       const r = decodeMessage(g.data);
-      if (!r.ok || r.message.body.kind !== kind) return;
+      if (!r.ok || !kinds.includes(r.message.body.kind)) return;
       return handler(r.message, g.data, g.from);
     });
   }

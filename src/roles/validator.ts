@@ -10,6 +10,13 @@
  * evidence logged. Every `checkpointInterval` windows it saves a safetensors checkpoint and
  * serves it by hash; it keeps the payloads since the newest checkpoint so joiners can replay.
  *
+ * With a genesis `quorum` (docs/VALIDATORS.md) it is one of several: the window's proposer
+ * (`validators[w mod n]`, then each next one after `fallbackMs` more) scores and proposes; every
+ * validator recomputes a proposal's aggregate from the same payloads and votes for it only if
+ * its model hash is what it computes, at most once per window (the vote is kept in `votes/`
+ * before it is sent, so a restarted validator cannot vote twice); a record counts, here as on
+ * every peer, once a quorum of validators voted for it.
+ *
  * @module
  */
 
@@ -22,7 +29,12 @@ import type { Batch, LossProbe } from "../gauntlet/loss_check.ts";
 import type { Scorer } from "./scorer.ts";
 import type { ModelChain } from "../protocol/model_chain.ts";
 import type { RoleNode } from "./role_node.ts";
-import { verifyRecord } from "../protocol/record_log.ts";
+import { type SignedRecord, verifyProposal, verifyRecord } from "../protocol/record_log.ts";
+import { ChainError, type NextModel } from "../protocol/model_chain.ts";
+import { decodeMessage, type Message } from "../codec/messages.ts";
+import { quorumOf, type QuorumSpec } from "../protocol/genesis.ts";
+import { certificateParts, proposeAt, recordHash } from "../protocol/quorum.ts";
+import { VoteBook } from "../protocol/vote_book.ts";
 import { type EventSink, StatusReporter, Waker } from "./role_events.ts";
 import type { RoleState } from "./role_state.ts";
 import type { StateStore } from "../protocol/state_store.ts";
@@ -70,11 +82,38 @@ export class Validator {
   #kept: { window: number; hash: string }[] = [];
   readonly #checkpoints: StateStore;
   readonly #payloads: StateStore;
+  /** With a genesis `quorum`: the rules, and this validator's votes by window (`votes/`). */
+  readonly #quorum: QuorumSpec | null;
+  readonly #votes: VoteBook;
+  /** Windows this validator proposed in (or tried to). */
+  readonly #proposed = new Set<number>();
+  /** Next heads of proposals it checked (own and others'), by record hash, with their base. */
+  readonly #checked = new Map<string, { from: string; next: NextModel }>();
+  /** Proposals considered already (record hash hex). */
+  readonly #considered = new Set<string>();
+  /** Proposals from another head than this one's (it is behind): considered again as it moves. */
+  readonly #later = new Map<string, { m: Message; bytes: Uint8Array }>();
+  #askedAt = -Infinity;
+  /**
+   * Set when something shows this validator is behind the others (a record that counts, or a
+   * proposal, from another head than its own; and once at start): it catches up before going
+   * on. A window without a record is not such a sign.
+   */
+  #behind = true;
 
   constructor(c: ValidatorComponents) {
     this.#c = c;
     this.#checkpoints = c.store.sub("checkpoints");
     this.#payloads = c.store.sub("payloads");
+    this.#votes = new VoteBook(c.store.sub("votes"));
+    this.#quorum = quorumOf(c.net.ctx.genesis);
+    const tally = c.net.records.tally;
+    if (tally !== null) {
+      tally.onDoubleVote = (w, voter) =>
+        this.#report.log(
+          `${short(voter)} voted for two records of window ${w}; its votes there do not count`,
+        );
+    }
     // Outer delay 1: the base of a window's updates is named by the previous record.
     c.chain.recordBase = (w) => c.net.records.get(w)?.record.modelHash;
     this.#report = new StatusReporter(
@@ -101,8 +140,13 @@ export class Validator {
     net.subscribe(net.node.topics.updates, (m, _bytes, from) => {
       if (m.body.kind === "update-announce") this.#onAnnounce(m.sender, m.body, from);
     });
-    // Subscribed to relay records (its own and other validators') and to refuse forged ones.
-    net.subscribe(net.node.topics.rounds, () => {});
+    // Subscribed to relay records (its own and other validators') and to refuse forged ones;
+    // with a quorum, to check and vote on proposals and to count votes.
+    net.subscribe(net.node.topics.rounds, (m, bytes) => {
+      if (this.#quorum === null) return;
+      if (m.body.kind === "round-record") this.#considerLater(m, bytes);
+      this.#tally(m, bytes);
+    });
     this.#running = this.#run().catch((e) => {
       this.#report.log(`validator loop stopped: ${e instanceof Error ? e.stack ?? e.message : e}`);
     });
@@ -195,18 +239,22 @@ export class Validator {
         this.#report.set({
           phase: `collecting window ${w} (${this.#candidates.get(w)?.size ?? 0} updates)`,
         });
+        // A record that reached its quorum after this validator gave up on its window.
+        if (this.#quorum !== null) await this.#applyCertified();
         await this.#heldOutLoss(); // while the window is open, off the record's path
         await this.#waker.sleep(Math.min(deadline - now, 500));
         continue;
       }
       try {
-        await this.#finish(w);
+        if (this.#quorum === null) await this.#finish(w);
+        else await this.#agree(w, this.#quorum);
       } catch (e) {
         // Never leave the run without a validator over one bad round: say why, go on.
         this.#report.log(`round ${w} failed: ${e instanceof Error ? e.stack ?? e.message : e}`);
       }
-      // A validator that fell behind (suspended, restarted) skips to the window open now.
-      w = Math.max(w + 1, clock.windowAt(Date.now()));
+      // A validator that fell behind (suspended, restarted) skips to the window open now; with
+      // a quorum it still takes its turn in the window before (others may be waiting on it).
+      w = Math.max(w + 1, clock.windowAt(Date.now()) - (this.#quorum === null ? 0 : 1));
       for (const k of this.#candidates.keys()) if (k < w) this.#candidates.delete(k);
     }
   }
@@ -214,6 +262,53 @@ export class Validator {
   async #finish(w: number): Promise<void> {
     const { net, chain } = this.#c;
     const clock = net.ctx.clock;
+    const judged = await this.#judge(w);
+    if (judged === null) return;
+    const { record, next, ok } = judged;
+    for (const c of ok) {
+      await net.node.store.put(c.payloadHash, c.bytes, { pin: true });
+      await this.#payloads.put(c.payloadHash, c.bytes);
+      this.#kept.push({ window: w, hash: c.payloadHash });
+    }
+    // Sign and keep the record before moving the head: a failure before this point leaves
+    // the round undone (no record, same model), never a head without its record.
+    const bytes = await net.sign(record);
+    const signed = verifyRecord(net.ctx, bytes);
+    if (typeof signed === "string") throw new Error(`own round record does not verify: ${signed}`);
+    await net.records.add(signed);
+    chain.commit(w, next);
+    await this.#c.state.save(
+      net.ctx,
+      { applied: w, lastTrained: -1, params: chain.params },
+      chain.hash,
+    );
+    await net.publishSigned(net.node.topics.rounds, bytes);
+    net.traffic.up += bytes.length;
+    this.#report.log(
+      `window ${w} record out ${
+        Date.now() - clock.windowEnd(w) - net.ctx.graceMs
+      } ms after the deadline`,
+    );
+    await this.#applied(signed);
+    // Late subscribers miss a single publish; once more after the mesh has had a heartbeat.
+    this.#republish(bytes);
+  }
+
+  /**
+   * Scores window `w`'s updates and computes the record it makes: the record's body, the next
+   * head and the selected payloads; null when the window's base model is not held.
+   */
+  async #judge(
+    w: number,
+  ): Promise<
+    | {
+      record: RoundRecord;
+      next: NextModel;
+      ok: { address: string; payloadHash: string; bytes: Uint8Array }[];
+    }
+    | null
+  > {
+    const { chain } = this.#c;
     this.#report.set({ phase: `selecting window ${w}` });
     const cands = [...(this.#candidates.get(w)?.values() ?? [])]
       .filter((c) => !c.equivocated)
@@ -238,7 +333,7 @@ export class Validator {
     const base = chain.baseParams(w);
     if (base === undefined) {
       this.#report.log(`window ${w}: its base model is not held (restarted?); no record`);
-      return;
+      return null;
     }
     this.#report.set({ phase: `scoring window ${w} (${submissions.length} updates)` });
     const t0 = performance.now();
@@ -286,28 +381,14 @@ export class Validator {
       scored,
       ...(validLoss === undefined ? {} : { validLoss }),
     };
-    for (const c of ok) {
-      await net.node.store.put(c.payloadHash, c.bytes, { pin: true });
-      await this.#payloads.put(c.payloadHash, c.bytes);
-      this.#kept.push({ window: w, hash: c.payloadHash });
-    }
-    // Sign and keep the record before moving the head: a failure before this point leaves
-    // the round undone (no record, same model), never a head without its record.
-    const bytes = await net.sign(record);
-    const signed = verifyRecord(net.ctx, bytes);
-    if (typeof signed === "string") throw new Error(`own round record does not verify: ${signed}`);
-    await net.records.add(signed);
-    chain.commit(w, next);
-    await this.#c.state.save(
-      net.ctx,
-      { applied: w, lastTrained: -1, params: chain.params },
-      chain.hash,
-    );
-    await net.publishSigned(net.node.topics.rounds, bytes);
-    net.traffic.up += bytes.length;
-    this.#report.log(
-      `window ${w} record out ${Date.now() - clock.windowEnd(w) - net.ctx.graceMs} ms after the deadline`,
-    );
+    return { record, next, ok };
+  }
+
+  /** After record `signed` moved the head: checkpoint, event, status. */
+  async #applied(signed: SignedRecord): Promise<void> {
+    const { net, chain } = this.#c;
+    const w = signed.record.window;
+    const selected = signed.record.contributors.map((c) => c.address);
     if ((w + 1) % net.ctx.genesis.checkpointInterval === 0) await this.#checkpoint(w + 1);
     this.#c.emit({
       event: "applied",
@@ -315,20 +396,248 @@ export class Validator {
       address: net.signer.address,
       window: w,
       modelHash: chain.hashHex,
-      contributors: ok.length,
-      selected: ok.map((c) => c.address),
+      contributors: selected.length,
+      selected,
     });
     this.#report.set({
       applied: w,
       modelHash: chain.hashHex.slice(0, 12),
-      contributors: ok.length,
+      contributors: selected.length,
       bytesUp: net.traffic.up,
       validLoss: signed.record.validLoss ?? null,
     });
-    // Late subscribers miss a single publish; once more after the mesh has had a heartbeat.
+  }
+
+  /** Publishes signed bytes once more after a second (late subscribers miss one publish). */
+  #republish(bytes: Uint8Array): void {
+    const { net } = this.#c;
     setTimeout(() => {
       if (!this.#stopped) void net.node.publish(net.node.topics.rounds, bytes).catch(() => {});
     }, 1_000);
+  }
+
+  /**
+   * With a quorum: window `w` until a record of it counts (applied here), or until the last
+   * proposer's turn plus one fallback and one window have passed. At its turn in the proposer
+   * order, unless it voted for another's proposal already, this validator scores and proposes.
+   */
+  async #agree(w: number, q: QuorumSpec): Promise<void> {
+    const { net, chain } = this.#c;
+    const ctx = net.ctx;
+    const turn = proposeAt(ctx, w, net.signer.address)!;
+    const giveUp = ctx.clock.windowEnd(w) + ctx.graceMs +
+      ctx.genesis.validators.length * q.fallbackMs + ctx.genesis.windowMs;
+    while (!this.#stopped) {
+      await this.#applyCertified();
+      if (this.#behind) await this.#catchUp();
+      if (chain.applied >= w) return;
+      const now = Date.now();
+      if (now >= giveUp) {
+        this.#report.log(`window ${w}: no record reached a quorum of ${q.votes} votes; going on`);
+        return;
+      }
+      if (now >= turn && !this.#proposed.has(w) && !(await this.#hasVoted(w))) {
+        this.#proposed.add(w);
+        await this.#propose(w);
+        continue;
+      }
+      this.#report.set({
+        phase: now < turn ? `waiting for the proposal of window ${w}` : `collecting votes of ${w}`,
+      });
+      await this.#waker.sleep(Math.max(1, Math.min(250, (now < turn ? turn : giveUp) - now)));
+    }
+  }
+
+  /** Scores window `w`, signs the record and, if this validator has not voted in `w`, proposes it. */
+  async #propose(w: number): Promise<void> {
+    const { net, chain } = this.#c;
+    const judged = await this.#judge(w);
+    if (judged === null) return;
+    const bytes = await net.sign(judged.record);
+    const own = verifyProposal(net.ctx, bytes);
+    if (typeof own === "string") throw new Error(`own round record does not verify: ${own}`);
+    for (const c of judged.ok) await net.node.store.put(c.payloadHash, c.bytes, { pin: true });
+    this.#checked.set(hex(recordHash(bytes)), { from: chain.hashHex, next: judged.next });
+    if (await this.#vote(w, bytes)) {
+      this.#report.log(
+        `window ${w} proposed ${
+          Date.now() - net.ctx.clock.windowEnd(w) - net.ctx.graceMs
+        } ms after the deadline`,
+      );
+    }
+  }
+
+  /** `#consider` in the background: a failure is a log line, never a crash. */
+  #considerLater(m: Message, bytes: Uint8Array): void {
+    this.#consider(m, bytes).catch((e) =>
+      this.#report.log(`checking a proposal failed: ${e instanceof Error ? e.message : e}`)
+    );
+  }
+
+  /**
+   * A proposal from gossip: votes for it if it is for a window after the head, from the head,
+   * from a validator whose turn has come, and its payloads aggregate to its next-model hash
+   * here — and this validator has not voted in its window yet.
+   */
+  async #consider(m: Message, bytes: Uint8Array): Promise<void> {
+    const { net, chain } = this.#c;
+    if (m.body.kind !== "round-record") return;
+    const r = m.body, w = r.window, from = short(m.sender);
+    const id = hex(recordHash(bytes));
+    if (w <= chain.applied || this.#considered.has(id)) return;
+    this.#considered.add(id);
+    if (this.#considered.size > 4096) this.#considered.clear();
+    if (await this.#hasVoted(w)) return;
+    const turn = proposeAt(net.ctx, w, m.sender)!;
+    // Half a fallback of slack for clocks; a proposal before its turn would pre-empt the order.
+    if (Date.now() < turn - this.#quorum!.fallbackMs / 2) {
+      this.#report.log(`refused the record of window ${w} from ${from}: proposed before its turn`);
+      return;
+    }
+    const head = chain.hashHex;
+    if (hex(r.modelHash) !== head) {
+      this.#considered.delete(id);
+      if (!this.#later.has(id)) {
+        this.#report.log(
+          `record of window ${w} from ${from} starts from ${hex(r.modelHash).slice(0, 12)}, ` +
+            `this validator is at ${head.slice(0, 12)} (window ${chain.applied}); not voted yet`,
+        );
+      }
+      if (this.#later.size < 64) this.#later.set(id, { m, bytes });
+      this.#behind = true;
+      this.#waker.wake();
+      return;
+    }
+    let next: NextModel;
+    try {
+      const authors = [m.sender, ...r.contributors.map((c) => c.address)]
+        .map((a) => net.peerOf.get(a));
+      next = await chain.prepareRecord(r, (h) => net.fetchPayload(h, authors));
+    } catch (e) {
+      this.#report.log(`refused the record of window ${w} from ${from}: ${(e as Error).message}`);
+      return;
+    }
+    this.#checked.set(id, { from: head, next });
+    if (await this.#vote(w, bytes)) {
+      this.#report.log(`voted for the record of window ${w} from ${from}`);
+    }
+  }
+
+  /**
+   * Votes for the signed record `recordBytes` of window `w` unless this validator voted in `w`
+   * already: the vote is kept (atomically) before it is signed and sent, with the record.
+   */
+  async #vote(w: number, recordBytes: Uint8Array): Promise<boolean> {
+    const { net } = this.#c;
+    const hash = recordHash(recordBytes);
+    if (!await this.#votes.take(w, hash)) return false;
+    const vote = await net.sign({ kind: "record-vote", window: w, recordHash: hash });
+    for (const b of [recordBytes, vote]) {
+      const m = decodeMessage(b);
+      if (m.ok) this.#tally(m.message, b);
+      await net.publishSigned(net.node.topics.rounds, b);
+      this.#republish(b);
+    }
+    return true;
+  }
+
+  /** Whether this validator voted in window `w` (its `votes/` survive restarts). */
+  async #hasVoted(w: number): Promise<boolean> {
+    return await this.#votes.voted(w) !== null;
+  }
+
+  /** Counts a proposal or vote; keeps the record it makes count and wakes the round loop. */
+  #tally(m: Message, bytes: Uint8Array): void {
+    const { net, chain } = this.#c;
+    const r = net.records.fromGossip(m, bytes);
+    if (r === undefined || r.record.window <= chain.applied) return;
+    void net.records.add(r).then(() => this.#waker.wake()).catch((e) =>
+      this.#report.log(`keeping the record of window ${r.record.window} failed: ${e}`)
+    );
+  }
+
+  /** With a quorum: applies the records that count after the head, in order. */
+  async #applyCertified(): Promise<void> {
+    const { net, chain } = this.#c;
+    for (const r of net.records.after(chain.applied)) {
+      const w = r.record.window;
+      if (hex(r.record.modelHash) !== chain.hashHex) {
+        // Behind (a record it missed) or on another model: ask the others.
+        this.#behind = true;
+        await this.#catchUp();
+        return;
+      }
+      const known = this.#checked.get(hex(recordHash(proposalOf(r))));
+      let next: NextModel;
+      try {
+        next = known !== undefined && known.from === chain.hashHex &&
+            hex(known.next.hash) === hex(r.record.nextModelHash)
+          ? known.next
+          : await chain.prepareRecord(r.record, (h) => net.fetchPayload(h, []));
+      } catch (e) {
+        if (!(e instanceof ChainError)) throw e;
+        this.#report.log(`record of window ${w} does not apply: ${e.message}; catching up`);
+        this.#behind = true;
+        await this.#catchUp();
+        return;
+      }
+      chain.commit(w, next);
+      await this.#keep(r);
+      this.#report.log(
+        `window ${w} record counts (${r.voters?.length ?? 1} votes) ${
+          Date.now() - net.ctx.clock.windowEnd(w) - net.ctx.graceMs
+        } ms after the deadline`,
+      );
+    }
+  }
+
+  /** After the head moved by `r` (here or by a catch-up): payloads, state, checkpoint, event. */
+  async #keep(r: SignedRecord): Promise<void> {
+    const { net, chain } = this.#c;
+    const w = r.record.window;
+    for (const c of r.record.contributors) {
+      const h = hex(c.payloadHash);
+      try {
+        const bytes = await net.fetchPayload(h, []);
+        await net.node.store.put(h, bytes, { pin: true });
+        await this.#payloads.put(h, bytes);
+        this.#kept.push({ window: w, hash: h });
+      } catch (e) {
+        // A record made before the checkpoint a catch-up loaded: its payloads may be gone.
+        this.#report.log(
+          `payload ${h.slice(0, 12)} of window ${w} not kept: ${(e as Error).message}`,
+        );
+      }
+    }
+    await this.#c.state.save(
+      net.ctx,
+      { applied: w, lastTrained: -1, params: chain.params },
+      chain.hash,
+    );
+    for (const k of this.#checked.keys()) if (this.#checked.size > 64) this.#checked.delete(k);
+    for (const p of this.#proposed) if (p <= w) this.#proposed.delete(p);
+    if (w % 64 === 0) await this.#votes.prune(w - 64);
+    await this.#applied(r);
+    // Proposals that start from the new head can be checked now.
+    for (const [id, p] of this.#later) {
+      const b = p.m.body;
+      if (b.kind !== "round-record" || b.window <= w) this.#later.delete(id);
+      else if (hex(b.modelHash) === chain.hashHex) {
+        this.#later.delete(id);
+        this.#considerLater(p.m, p.bytes);
+      }
+    }
+  }
+
+  /** With a quorum: fetches and applies the records it missed from the others (every 2 s at most). */
+  async #catchUp(): Promise<void> {
+    const { net, chain } = this.#c;
+    if (Date.now() - this.#askedAt < 2_000) return;
+    this.#askedAt = Date.now();
+    this.#behind = false;
+    const r = await net.catchUp(chain, (r) => this.#keep(r));
+    if (!r.answered) this.#behind = true; // nobody to ask yet (just started): again shortly
+    if (r.applied > 0) this.#report.log(`caught up ${r.applied} record(s) from the others`);
   }
 
   #validLoss: { hash: string; loss: number } | null = null;
@@ -406,4 +715,10 @@ export class Validator {
 
 function short(address: string): string {
   return address.slice(0, 8);
+}
+
+/** The signed proposal inside a record that counts (its certificate's record). */
+function proposalOf(r: SignedRecord): Uint8Array {
+  const parts = certificateParts(r.bytes);
+  return typeof parts === "string" ? r.bytes : parts.record;
 }

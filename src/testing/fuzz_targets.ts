@@ -15,6 +15,7 @@ import { decodeUpdate, encodeUpdate, UPDATE_HEADER_BYTES } from "../codec/update
 import type { DecodeLimits, IndexMode, Update } from "../codec/update_codec.ts";
 import {
   decodeMessage,
+  encodeCertificate,
   encodeMessage,
   type MessageBody,
   peerBindingBytes,
@@ -35,6 +36,9 @@ import { KeySigner } from "../identity/key_signer.ts";
 import { identityReady } from "../identity/signer.ts";
 import { runIdOf } from "../protocol/genesis.ts";
 import { localGenesis } from "../protocol/local_genesis.ts";
+import { recordHash } from "../protocol/quorum.ts";
+import { verifyRecord } from "../protocol/record_log.ts";
+import { type RunContext, runContext } from "../protocol/run_context.ts";
 import { compressTensor } from "../reference/sparseloco/compress.ts";
 import { mixSeed, Rng } from "../util/rng.ts";
 import { numelOf } from "../util/shape.ts";
@@ -159,6 +163,8 @@ async function messageSeeds(kind: MessageBody["kind"]): Promise<FuzzSeed[]> {
     }))
     : kind === "update-announce"
     ? [{ kind, window: 3, modelHash: h(1), payloadHash: h(2), size: 123_456 }]
+    : kind === "record-vote"
+    ? [{ kind, window: 3, recordHash: h(7) }]
     : [0, 2].map((n) => ({
       kind,
       window: 3,
@@ -184,7 +190,7 @@ async function messageSeeds(kind: MessageBody["kind"]): Promise<FuzzSeed[]> {
         },
       ],
     }));
-  const signer = kind === "round-record" ? alice : bob;
+  const signer = kind === "round-record" || kind === "record-vote" ? alice : bob;
   const seeds: FuzzSeed[] = [];
   for (const body of bodies) {
     const bytes = await signMessage(signer, { runId, timestamp: T0, body });
@@ -218,6 +224,60 @@ function messageTarget(kind: MessageBody["kind"]): FuzzTarget {
     },
   };
 }
+
+// ---------------------------------------------------------------- round certificates
+
+/** Round certificates of a run with a quorum (a record and its votes), as kept and synced. */
+async function certificateSeeds(): Promise<FuzzSeed[]> {
+  await identityReady();
+  const [alice, bob] = [KeySigner.fromUri("//Alice"), KeySigner.fromUri("//Bob")];
+  const ctx = runContext(localGenesis({
+    validators: [alice.address, bob.address],
+    genesisTime: T0,
+    quorum: { votes: 2, fallbackMs: 1000 },
+  }));
+  const h = (fill: number) => new Uint8Array(32).fill(fill);
+  const record = await signMessage(alice, {
+    runId: ctx.runId,
+    timestamp: T0,
+    body: {
+      kind: "round-record",
+      window: 3,
+      modelHash: h(1),
+      nextModelHash: h(3),
+      contributors: [],
+    },
+  });
+  const vote = (s: KeySigner) =>
+    signMessage(s, {
+      runId: ctx.runId,
+      timestamp: T0,
+      body: { kind: "record-vote", window: 3, recordHash: recordHash(record) },
+    });
+  const seeds: FuzzSeed[] = [];
+  const byKey = [alice, bob].sort((a, b) => (a.address < b.address ? -1 : 1));
+  for (const voters of [byKey, [alice]]) {
+    const bytes = encodeCertificate({ record, votes: await Promise.all(voters.map(vote)) });
+    const fields: FuzzField[] = [{ offset: 4, width: 1 }, { offset: 5, width: 4 }];
+    for (let off = 9 + 80; off + 4 <= 9 + record.length - 64; off += 4) {
+      fields.push({ offset: off, width: 4 });
+    }
+    seeds.push({ bytes, fields, context: ctx });
+  }
+  return seeds;
+}
+
+const CERTIFICATE: FuzzTarget = {
+  name: "round-certificate",
+  about: "round certificates of a quorum run (verifyRecord: decodeCertificate, votes)",
+  seeds: certificateSeeds,
+  errors: [],
+  maxRandomBytes: 600,
+  decode(input, seed) {
+    const r = verifyRecord(seed.context as RunContext, input);
+    return typeof r === "string" ? { rejected: r } : "accepted";
+  },
+};
 
 // ---------------------------------------------------------------- sync frames (whole buffers)
 
@@ -316,6 +376,8 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   messageTarget("peer-announce"),
   messageTarget("update-announce"),
   messageTarget("round-record"),
+  messageTarget("record-vote"),
+  CERTIFICATE,
   SYNC_REQUEST,
   SYNC_RESPONSE,
   ...NET_TARGETS,

@@ -41,6 +41,8 @@ Deno.test("fuzz targets: names are unique and cover every network and disk decod
       "message-peer-announce",
       "message-update-announce",
       "message-round-record",
+      "message-record-vote",
+      "round-certificate",
       "sync-request",
       "sync-response",
       "payload-server",

@@ -1,0 +1,167 @@
+/**
+ * Several validators (genesis `quorum`, docs/VALIDATORS.md) end to end, as processes on
+ * 127.0.0.1: three validators and two peers. The validator due to propose the next window is
+ * SIGKILLed: that window's record still comes, from the next proposer after the bounded
+ * fallback, and rounds go on. Restarted from its data directory it rejoins on the others' hash.
+ * Then another validator's key is taken over by a dishonest one
+ * (src/testing/dishonest_validator_main.ts) that proposes records with a wrong aggregate and
+ * votes twice: the honest validators refuse its records and the run goes on. Every honest
+ * role holds one hash per window throughout. 4 s windows, H 2, CPU backend.
+ */
+
+import { assert, assertEquals } from "../testing/assert.ts";
+import type { AppliedEvent, RoleEvent } from "../roles/role_events.ts";
+import { Swarm, validatorName } from "./swarm.ts";
+import { proposerOrder } from "../protocol/quorum.ts";
+import { runContext } from "../protocol/run_context.ts";
+
+/** The windows `name` voted in (its own proposals included), from its log lines. */
+function votesOf(name: string, logs: readonly string[]): Set<number> {
+  const re = new RegExp(
+    `^${name}: (?:voted for the record of window (\\d+) from|window (\\d+) proposed)`,
+  );
+  const ws = logs.map((l) => re.exec(l)).filter((m) => m !== null);
+  return new Set(ws.map((m) => Number(m![1] ?? m![2])));
+}
+
+const DISHONEST = new URL("../testing/dishonest_validator_main.ts", import.meta.url).pathname;
+const FALLBACK_MS = 1_500;
+
+Deno.test({
+  name:
+    "swarm with 3 validators survives the next proposer's SIGKILL, a restart and a dishonest validator",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "webloco-validators-" });
+    const applied: { name: string; e: AppliedEvent; at: number }[] = [];
+    const logs: string[] = [];
+    const swarm = await Swarm.create({
+      dir,
+      windowMs: 4_000,
+      startDelayMs: 12_000,
+      backend: "cpu",
+      validators: 3,
+      gauntlet: { assignBatches: 1 }, // the least scoring work: 5 processes share 2 cores
+      genesis: {
+        sparseloco: { H: 2 },
+        data: { batch: 2 },
+        checkpointInterval: 3,
+        quorum: { votes: 2, fallbackMs: FALLBACK_MS },
+      },
+      onEvent: (name: string, e: RoleEvent) => {
+        if (e.event === "applied") applied.push({ name, e, at: Date.now() });
+        if (e.event === "log") logs.push(`${name}: ${e.line}`);
+      },
+      onStderr: (name, line) => logs.push(`${name} ! ${line}`),
+    });
+    const ctx = runContext(swarm.genesis);
+    const validators = swarm.genesis.validators;
+    // About 70 s on 2 idle cores; the bound leaves room for a loaded machine.
+    const t0 = Date.now(), deadline = t0 + 120_000;
+    /** When each wait ended (s since the start, window open then), for a timeout's message. */
+    const done: string[] = [];
+    const until = async (what: string, cond: () => boolean) => {
+      while (!cond()) {
+        if (Date.now() > deadline) {
+          throw new Error(
+            `timed out waiting for ${what} (${done.join(", ")})\n${logs.slice(-40).join("\n")}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const at = Date.now();
+      done.push(`${what}: ${((at - t0) / 1000).toFixed(1)} s, window ${ctx.clock.windowAt(at)}`);
+    };
+    const hashOf = (name: string, w: number) =>
+      applied.find((a) => a.name === name && a.e.window === w)?.e.modelHash;
+    const newest = (name: string) =>
+      Math.max(-1, ...applied.filter((a) => a.name === name).map((a) => a.e.window));
+    try {
+      // The first validator, then everyone else at once (bootstrapping from it).
+      await swarm.startValidator(0);
+      await Promise.all([
+        ...[1, 2].map((i) => swarm.startValidator(i)),
+        ...[0, 1].map((i) => swarm.startPeer(i)),
+      ]);
+      const all = ["validator", "validator-1", "validator-2"];
+      await until("a record the validators agree on", () => all.every((n) => newest(n) >= 0));
+
+      // SIGKILL the validator due to propose the window now open.
+      const x = ctx.clock.windowAt(Date.now());
+      const victim = validators.indexOf(proposerOrder(validators, x)[0]);
+      swarm.kill(validatorName(victim), "SIGKILL");
+      await swarm.roles.get(validatorName(victim))!.exited;
+      const votedBefore = votesOf(validatorName(victim), logs);
+      const alive = [...all, "peer-0", "peer-1"].filter((n) => n !== validatorName(victim));
+      await until(
+        `records ${x}..${x + 1} without ${validatorName(victim)}`,
+        () => alive.every((n) => newest(n) >= x + 1),
+      );
+      const fallback = applied.find((a) => a.name !== validatorName(victim) && a.e.window === x)!;
+      assert(fallback !== undefined, `window ${x}, whose proposer was killed, has a record`);
+      const late = fallback.at - (ctx.clock.windowEnd(x) + ctx.graceMs);
+      // Bounded: the next proposer's turn, its scoring, the votes (a loaded machine is slow).
+      const bound = 2 * FALLBACK_MS + swarm.genesis.windowMs;
+      assert(late < bound, `record ${x} came ${late} ms after its deadline (bound ${bound})`);
+
+      // Restarted from its data directory, it rejoins on the others' hash.
+      await swarm.startValidator(victim);
+      const back = applied.length;
+      await until(
+        `${validatorName(victim)} applying a record again`,
+        () => applied.slice(back).some((a) => a.name === validatorName(victim)),
+      );
+      const rejoined = applied.slice(back).find((a) => a.name === validatorName(victim))!;
+      const restartedAt = logs.length;
+
+      // A dishonest validator takes over another validator's key: the one first in the order
+      // soonest once it is up (it proposes at its turn, from the head it saw last).
+      const from = ctx.clock.windowAt(Date.now() + 8_000);
+      const taken = [1, 2].map((d) => (victim + d) % 3)
+        .map((i) => ({ i, w: from + ((i - from) % 3 + 3) % 3 }))
+        .sort((a, b) => a.w - b.w)[0].i;
+      swarm.kill(validatorName(taken), "SIGKILL");
+      await swarm.roles.get(validatorName(taken))!.exited;
+      await swarm.startValidator(taken, [DISHONEST]);
+      const short = validators[taken].slice(0, 8);
+      const honest = [0, 1, 2].filter((i) => i !== taken).map(validatorName);
+      const refusal = new RegExp(
+        `^(?:${honest.join("|")}): refused the record of window (\\d+) from ${short}: ` +
+          `window \\d+: my model hash is`,
+      );
+      const refused = () => logs.map((l) => refusal.exec(l)).find((m) => m !== null);
+      await until("a wrong aggregate refused", () => refused() !== undefined);
+      const forged = Number(refused()![1]);
+      const peers = ["peer-0", "peer-1"];
+      await until(
+        `the record of the forged window ${forged}`,
+        () => [...honest, ...peers].every((n) => newest(n) >= forged),
+      );
+
+      // One hash per window over every honest role, and the peers applied every one of them.
+      const byWindow = new Map<number, Set<string>>();
+      for (const a of applied) {
+        byWindow.set(a.e.window, (byWindow.get(a.e.window) ?? new Set()).add(a.e.modelHash));
+      }
+      for (const [w, hashes] of byWindow) {
+        assertEquals(hashes.size, 1, `window ${w}: ${[...hashes]}`);
+      }
+      assertEquals(
+        hashOf(validatorName(victim), rejoined.e.window),
+        hashOf("peer-0", rejoined.e.window),
+      );
+      for (const p of peers) {
+        assert(hashOf(p, forged) !== undefined, `${p} applied record ${forged}`);
+      }
+      // Restarted from its data directory, it never voted again in a window it had voted in.
+      const votedAfter = votesOf(validatorName(victim), logs.slice(restartedAt));
+      assert(votedAfter.size > 0, "the restarted validator votes");
+      const twice = [...votedAfter].filter((w) => votedBefore.has(w));
+      assertEquals(twice, [], "windows voted in before the kill and after the restart");
+    } finally {
+      await swarm.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});

@@ -1,0 +1,219 @@
+/**
+ * The rules of a run with several validators (a genesis `quorum`, docs/VALIDATORS.md): who
+ * proposes a window's round record when, which votes make a record count, and the tally that
+ * turns gossip (proposals and votes) into round certificates. Runtime-neutral and pure but
+ * for the clock the caller passes.
+ *
+ * A record counts once `quorum.votes` distinct genesis validators signed a `record-vote` for
+ * its exact signed bytes (SHA-256, {@linkcode recordHash}). An honest validator votes at most
+ * once per window, so two different records of one window both reach a majority only if
+ * some validator voted twice; a node that sees a validator vote twice for one window no
+ * longer counts that validator's votes for it ({@linkcode QuorumTally}).
+ *
+ * @module
+ */
+
+import {
+  decodeCertificate,
+  encodeCertificate,
+  type Message,
+  verifyMessage,
+} from "../codec/messages.ts";
+import { quorumOf, type QuorumSpec } from "./genesis.ts";
+import { type RunContext, verifyOptions } from "./run_context.ts";
+import { sha256Sync } from "../util/hash.ts";
+import { hex } from "../util/hex.ts";
+import { bytesEqual } from "../util/bytes.ts";
+import { publicKeyFromAddress } from "../identity/address.ts";
+
+/** The hash a vote names: SHA-256 of the signed round-record message. */
+export function recordHash(recordBytes: Uint8Array): Uint8Array {
+  return sha256Sync(recordBytes);
+}
+
+/** The proposer order of window `w`: `validators[(w + i) mod n]` for i = 0, 1, …, n − 1. */
+export function proposerOrder(validators: readonly string[], w: number): string[] {
+  const n = validators.length;
+  return validators.map((_, i) => validators[(w + i) % n]);
+}
+
+/**
+ * When `address` proposes window `w`'s record if no record of it counts by then: the window's
+ * deadline (its end plus the grace) plus `fallbackMs` per validator before it in the order.
+ * Undefined for a key that is not a validator.
+ */
+export function proposeAt(ctx: RunContext, w: number, address: string): number | undefined {
+  const q = quorumOf(ctx.genesis);
+  const key = publicKeyFromAddress(address);
+  const rank = proposerOrder(ctx.genesis.validators, w)
+    .findIndex((v) => bytesEqual(publicKeyFromAddress(v), key));
+  if (rank < 0) return undefined;
+  return ctx.clock.windowEnd(w) + ctx.graceMs + rank * (q?.fallbackMs ?? 0);
+}
+
+/**
+ * Checks the votes of a round certificate for the record `recordBytes` of window `window`:
+ * each a verified `record-vote` of this run by a genesis validator, for that window and that
+ * record's hash, voters strictly ascending (one encoding, no repeats), at least the quorum.
+ * Returns the voters' addresses, or why not.
+ */
+export function checkVotes(
+  ctx: RunContext,
+  q: QuorumSpec,
+  recordBytes: Uint8Array,
+  window: number,
+  votes: readonly Uint8Array[],
+): string[] | string {
+  const want = recordHash(recordBytes);
+  const voters: string[] = [];
+  let prev: Uint8Array | undefined;
+  for (const [i, v] of votes.entries()) {
+    const r = verifyMessage(v, verifyOptions(ctx));
+    if (!r.ok) return `vote ${i}: ${r.reason}: ${r.detail}`;
+    const b = r.message.body;
+    if (b.kind !== "record-vote") return `vote ${i} is a ${b.kind}`;
+    if (b.window !== window) {
+      return `vote ${i} is for window ${b.window}, the record's is ${window}`;
+    }
+    if (!bytesEqual(b.recordHash, want)) {
+      return `vote ${i} is for another record of window ${window}`;
+    }
+    const key = r.message.senderKey;
+    if (prev !== undefined && compare(prev, key) >= 0) {
+      return `vote ${i}: voters must be distinct and ascending`;
+    }
+    prev = key;
+    voters.push(r.message.sender);
+  }
+  if (voters.length < q.votes) {
+    return `no quorum: ${voters.length} vote(s), the run needs ${q.votes} of ${ctx.genesis.validators.length} validators`;
+  }
+  return voters;
+}
+
+/** What one window's gossip has shown so far. */
+interface WindowTally {
+  /** Proposals by record hash (hex): the signed record bytes (one per proposer). */
+  proposals: Map<string, Uint8Array>;
+  /** Proposers seen (a validator's second proposal of a window is dropped). */
+  proposers: Set<string>;
+  /** Each validator's vote: the record hash (hex) and the signed vote. */
+  votes: Map<string, { hash: string; bytes: Uint8Array; key: Uint8Array }>;
+  /** Validators seen voting for two records of the window: none of their votes count. */
+  doubled: Set<string>;
+  /** Set once a certificate was made. */
+  certified: boolean;
+}
+
+/**
+ * Windows a tally keeps at most, and how far back of the open window it takes messages (a
+ * record is due within a few windows; the oldest are dropped).
+ */
+export const TALLY_WINDOWS = 64;
+
+/**
+ * Collects verified proposals and votes from gossip and makes a round certificate when a
+ * record has the quorum's votes — once per window. Bounded: one proposal and one vote per
+ * validator and window, for windows from {@linkcode TALLY_WINDOWS} before the one open at
+ * `now()` to the one after it (a validator cannot crowd out the live windows with far ones).
+ */
+export class QuorumTally {
+  readonly #ctx: RunContext;
+  readonly #q: QuorumSpec;
+  readonly #now: () => number;
+  readonly #windows = new Map<number, WindowTally>();
+  /** Called once per validator and window with the evidence of a double vote. */
+  onDoubleVote: (window: number, voter: string, votes: [Uint8Array, Uint8Array]) => void = () => {};
+
+  constructor(ctx: RunContext, q: QuorumSpec, now: () => number = Date.now) {
+    this.#ctx = ctx;
+    this.#q = q;
+    this.#now = now;
+  }
+
+  /**
+   * Takes one verified message of the rounds topic (a proposal or a vote; anything else is
+   * ignored) and returns the certificate it completes, if any.
+   */
+  offer(m: Message, bytes: Uint8Array): Uint8Array | null {
+    const b = m.body;
+    if (b.kind !== "round-record" && b.kind !== "record-vote") return null;
+    const t = this.#window(b.window);
+    if (t === null || t.certified) return null;
+    if (b.kind === "round-record") {
+      if (t.proposers.has(m.sender)) return null;
+      t.proposers.add(m.sender);
+      t.proposals.set(hex(recordHash(bytes)), bytes);
+    } else {
+      const hash = hex(b.recordHash);
+      const seen = t.votes.get(m.sender);
+      if (seen !== undefined) {
+        if (seen.hash !== hash && !t.doubled.has(m.sender)) {
+          t.doubled.add(m.sender);
+          this.onDoubleVote(b.window, m.sender, [seen.bytes, bytes]);
+        }
+        return null;
+      }
+      t.votes.set(m.sender, { hash, bytes, key: m.senderKey });
+    }
+    return this.#certify(t);
+  }
+
+  /** The record hash (hex) `validator` voted for in window `w`, as seen here. */
+  voteOf(w: number, validator: string): string | undefined {
+    return this.#windows.get(w)?.votes.get(validator)?.hash;
+  }
+
+  #certify(t: WindowTally): Uint8Array | null {
+    const by = new Map<string, { bytes: Uint8Array; key: Uint8Array }[]>();
+    for (const [voter, v] of t.votes) {
+      if (t.doubled.has(voter)) continue;
+      by.set(v.hash, [...by.get(v.hash) ?? [], v]);
+    }
+    for (const [hash, votes] of by) {
+      const record = t.proposals.get(hash);
+      if (record === undefined || votes.length < this.#q.votes) continue;
+      t.certified = true;
+      votes.sort((x, y) => compare(x.key, y.key));
+      return encodeCertificate({ record, votes: votes.map((v) => v.bytes) });
+    }
+    return null;
+  }
+
+  #window(w: number): WindowTally | null {
+    let t = this.#windows.get(w);
+    if (t !== undefined) return t;
+    const open = this.#ctx.clock.windowAt(this.#now());
+    if (w > open + 1 || w < open - TALLY_WINDOWS) return null;
+    if (this.#windows.size >= TALLY_WINDOWS) {
+      const oldest = Math.min(...this.#windows.keys());
+      if (w < oldest) return null;
+      this.#windows.delete(oldest);
+    }
+    t = {
+      proposals: new Map(),
+      proposers: new Set(),
+      votes: new Map(),
+      doubled: new Set(),
+      certified: false,
+    };
+    this.#windows.set(w, t);
+    return t;
+  }
+}
+
+/** Splits a certificate, or says why it is not one. */
+export function certificateParts(
+  bytes: Uint8Array,
+): { record: Uint8Array; votes: Uint8Array[] } | string {
+  try {
+    return decodeCertificate(bytes);
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+function compare(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length && i < b.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}

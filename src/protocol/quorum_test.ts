@@ -1,0 +1,312 @@
+import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
+import { KeySigner } from "../identity/key_signer.ts";
+import { identityReady, type Signer } from "../identity/signer.ts";
+import { localGenesis } from "./local_genesis.ts";
+import {
+  decodeCertificate,
+  decodeMessage,
+  encodeCertificate,
+  type RoundRecord,
+  signMessage,
+} from "../codec/messages.ts";
+import { GenesisError, runIdOf, validateGenesis } from "./genesis.ts";
+import { proposeAt, proposerOrder, QuorumTally, recordHash } from "./quorum.ts";
+import { RecordLog, verifyRecord } from "./record_log.ts";
+import { runContext } from "./run_context.ts";
+import { MemoryStore } from "./memory_store.ts";
+import { checkGossip } from "./gossip_rules.ts";
+import { runTopics } from "../net/protocols.ts";
+import { hex } from "../util/hex.ts";
+
+await identityReady();
+
+const T0 = 1_700_000_000_000;
+const [alice, bob, charlie, dave] = ["//Alice", "//Bob", "//Charlie", "//Dave"].map((u) =>
+  KeySigner.fromUri(u)
+);
+const validators = [alice.address, bob.address, charlie.address];
+const genesis = localGenesis({
+  validators,
+  genesisTime: T0,
+  windowMs: 10_000,
+  quorum: { votes: 2, fallbackMs: 2_000 },
+});
+const ctx = runContext(genesis);
+/** Window 6 is open: the tests' windows 3 to 7 are live. */
+const clock = () => T0 + 65_000;
+
+function record(window: number, salt: number): RoundRecord {
+  return {
+    kind: "round-record",
+    window,
+    modelHash: new Uint8Array(32).fill(1),
+    nextModelHash: new Uint8Array(32).fill(10 + salt),
+    contributors: [],
+  };
+}
+
+function signAt(signer: Signer, body: RoundRecord | ReturnType<typeof voteBody>) {
+  return signMessage(signer, { runId: ctx.runId, timestamp: T0 + 60_000, body });
+}
+
+function voteBody(window: number, recordBytes: Uint8Array) {
+  return { kind: "record-vote" as const, window, recordHash: recordHash(recordBytes) };
+}
+
+const vote = (s: Signer, w: number, rec: Uint8Array) => signAt(s, voteBody(w, rec));
+
+/** Sorted by key, as certificates carry them. */
+function byKey(votes: { s: Signer; bytes: Uint8Array }[]): Uint8Array[] {
+  return votes.sort((a, b) => (hex(a.s.publicKey) < hex(b.s.publicKey) ? -1 : 1))
+    .map((v) => v.bytes);
+}
+
+function offer(t: QuorumTally, bytes: Uint8Array): Uint8Array | null {
+  const m = decodeMessage(bytes);
+  if (!m.ok) throw new Error(m.detail);
+  return t.offer(m.message, bytes);
+}
+
+Deno.test("quorum genesis: absent keeps the run id, votes below a majority are refused", () => {
+  const one = localGenesis({ validators: [alice.address], genesisTime: T0 });
+  assert(!("quorum" in one), "no quorum field unless asked for");
+  assertEquals(runIdOf(validateGenesis(structuredClone(one))), runIdOf(one));
+  assert(hex(runIdOf(genesis)) !== hex(runIdOf({ ...genesis, quorum: undefined })));
+  for (const votes of [0, 1, 4]) {
+    assertThrows(
+      () => validateGenesis({ ...structuredClone(genesis), quorum: { votes, fallbackMs: 2000 } }),
+      GenesisError,
+      "quorum.votes",
+    );
+  }
+  assertThrows(
+    () => validateGenesis({ ...structuredClone(genesis), quorum: { votes: 2, fallbackMs: 1 } }),
+    GenesisError,
+    "quorum.fallbackMs",
+  );
+});
+
+Deno.test("quorum proposer order rotates by window, each next one a fallback later", () => {
+  assertEquals(proposerOrder(validators, 0), validators);
+  assertEquals(proposerOrder(validators, 4), [bob.address, charlie.address, alice.address]);
+  const deadline = ctx.clock.windowEnd(4) + ctx.graceMs;
+  assertEquals(proposeAt(ctx, 4, bob.address), deadline);
+  assertEquals(proposeAt(ctx, 4, charlie.address), deadline + 2_000);
+  assertEquals(proposeAt(ctx, 4, alice.address), deadline + 4_000);
+  assertEquals(proposeAt(ctx, 4, dave.address), undefined);
+});
+
+Deno.test("quorum certificate: a majority of distinct validators' votes makes a record count", async () => {
+  const rec = await signAt(alice, record(3, 0));
+  const [va, vb, vc] = await Promise.all([alice, bob, charlie].map((s) => vote(s, 3, rec)));
+  const ok = verifyRecord(
+    ctx,
+    encodeCertificate({
+      record: rec,
+      votes: byKey([{ s: alice, bytes: va }, { s: bob, bytes: vb }]),
+    }),
+  );
+  assert(typeof ok !== "string", `${ok}`);
+  assertEquals(ok.record.window, 3);
+  assertEquals(ok.sender, alice.address);
+  assertEquals(new Set(ok.voters), new Set([alice.address, bob.address]));
+  const all = encodeCertificate({
+    record: rec,
+    votes: byKey([{ s: alice, bytes: va }, { s: bob, bytes: vb }, { s: charlie, bytes: vc }]),
+  });
+  assertEquals(decodeCertificate(all).votes.length, 3);
+  assert(typeof verifyRecord(ctx, all) !== "string");
+
+  const refused = (votes: Uint8Array[], r = rec) => {
+    const got = verifyRecord(ctx, encodeCertificate({ record: r, votes }));
+    assert(typeof got === "string", "refused");
+    return got;
+  };
+  // Minority: one vote (the proposer's own) of three.
+  assert(refused([va]).startsWith("no quorum: 1 vote(s)"));
+  // Duplicate: the same validator twice is one vote.
+  assert(refused([va, va]).includes("distinct"));
+  // Forged: a key that is not a validator cannot vote.
+  assert(
+    refused(byKey([{ s: alice, bytes: va }, { s: dave, bytes: await vote(dave, 3, rec) }]))
+      .includes("unauthorized"),
+  );
+  // A vote for another record (or window) does not count for this one.
+  const other = await signAt(bob, record(3, 1));
+  assert(
+    refused(byKey([{ s: alice, bytes: va }, { s: bob, bytes: await vote(bob, 3, other) }]))
+      .includes("another record"),
+  );
+  assert(
+    refused(byKey([{ s: alice, bytes: va }, { s: bob, bytes: await vote(bob, 4, rec) }]))
+      .includes("window 4"),
+  );
+  // A flipped vote signature, and a bare record without votes.
+  const bad = vb.slice();
+  bad[bad.length - 1] ^= 1;
+  assert(
+    refused(byKey([{ s: alice, bytes: va }, { s: bob, bytes: bad }])).includes("bad-signature"),
+  );
+  assert((verifyRecord(ctx, rec) as string).startsWith("no quorum: a bare round record"));
+  // A record signed by a non-validator, even with a quorum of votes.
+  const forged = await signAt(dave, record(3, 2));
+  assert(
+    refused(
+      byKey([
+        { s: alice, bytes: await vote(alice, 3, forged) },
+        { s: bob, bytes: await vote(bob, 3, forged) },
+      ]),
+      forged,
+    ).includes("unauthorized"),
+  );
+});
+
+Deno.test("quorum certificate codec refuses malformed bytes with one line", async () => {
+  const rec = await signAt(alice, record(3, 0));
+  const cert = encodeCertificate({ record: rec, votes: [await vote(alice, 3, rec)] });
+  assertEquals(decodeCertificate(cert).record, rec);
+  assertThrows(() => decodeCertificate(cert.subarray(0, 8)), Error, "shorter than its header");
+  assertThrows(() => decodeCertificate(cert.subarray(0, cert.length - 1)), Error, "header says");
+  const zero = cert.slice();
+  zero[4] = 0;
+  assertThrows(() => decodeCertificate(zero), Error, "0 votes");
+  const magic = cert.slice();
+  magic[0] = 0;
+  assertThrows(() => decodeCertificate(magic), Error, "bad magic");
+  assertThrows(() => encodeCertificate({ record: rec, votes: [] }), Error, "1 to 16 votes");
+});
+
+Deno.test("quorum tally: of two conflicting records of a window at most one ever counts", async () => {
+  const a = await signAt(alice, record(5, 0));
+  const b = await signAt(bob, record(5, 1));
+  const votes = new Map<string, Uint8Array>();
+  for (const s of [alice, bob, charlie]) {
+    for (const [name, r] of [["a", a], ["b", b]] as const) {
+      votes.set(`${s.address}${name}`, await vote(s, 5, r));
+    }
+  }
+  // Every way three honest validators can each vote once, in every arrival order: one
+  // certificate at most, for the record a majority voted for.
+  const signers = [alice, bob, charlie];
+  for (let choice = 0; choice < 8; choice++) {
+    const picks = signers.map((s, i) => ({ s, name: (choice >> i) & 1 ? "b" : "a" }));
+    for (const order of [[0, 1, 2], [2, 1, 0], [1, 2, 0]]) {
+      const t = new QuorumTally(ctx, genesis.quorum!, clock);
+      const certs: Uint8Array[] = [];
+      for (
+        const m of [
+          a,
+          b,
+          ...order.map((i) => votes.get(`${picks[i].s.address}${picks[i].name}`)!),
+        ]
+      ) {
+        const c = offer(t, m);
+        if (c !== null) certs.push(c);
+      }
+      assertEquals(certs.length, 1, `choice ${choice}`);
+      const r = verifyRecord(ctx, certs[0]);
+      assert(typeof r !== "string", `${r}`);
+      const majority = picks.filter((p) => p.name === "b").length >= 2 ? 11 : 10;
+      assertEquals(r.record.nextModelHash[0], majority);
+    }
+  }
+});
+
+Deno.test("quorum tally: a validator voting for two records of a window counts for neither", async () => {
+  const a = await signAt(alice, record(6, 0));
+  const b = await signAt(bob, record(6, 1));
+  const t = new QuorumTally(ctx, genesis.quorum!, clock);
+  const doubled: string[] = [];
+  t.onDoubleVote = (w, voter) => doubled.push(`${w} ${voter}`);
+  for (const m of [a, b, await vote(charlie, 6, a), await vote(charlie, 6, b)]) {
+    assertEquals(offer(t, m), null);
+  }
+  assertEquals(doubled, [`6 ${charlie.address}`]);
+  // Alice alone for a: Charlie's vote no longer counts.
+  assertEquals(offer(t, await vote(alice, 6, a)), null);
+  const cert = offer(t, await vote(bob, 6, a));
+  assert(cert !== null, "Alice and Bob make a quorum");
+  assertEquals(
+    new Set((verifyRecord(ctx, cert) as { voters: string[] }).voters),
+    new Set([alice.address, bob.address]),
+  );
+  // A second proposal by the same validator for the window is dropped.
+  const t2 = new QuorumTally(ctx, genesis.quorum!, clock);
+  const a2 = await signAt(alice, record(6, 2));
+  offer(t2, a);
+  offer(t2, a2);
+  offer(t2, await vote(alice, 6, a2));
+  assertEquals(offer(t2, await vote(bob, 6, a2)), null);
+});
+
+Deno.test("quorum record log keeps the first record that counts, from gossip or sync", async () => {
+  const log = await RecordLog.open(ctx, new MemoryStore(), () => {}, clock);
+  const a = await signAt(alice, record(7, 0));
+  const b = await signAt(bob, record(7, 1));
+  const got = [];
+  for (const m of [a, b, await vote(alice, 7, a)]) {
+    const d = decodeMessage(m);
+    assert(d.ok);
+    assertEquals(log.fromGossip(d.message, m), undefined, "a proposal and one vote do not count");
+    got.push(d);
+  }
+  const vb = await vote(bob, 7, a);
+  const d = decodeMessage(vb);
+  assert(d.ok);
+  const r = log.fromGossip(d.message, vb);
+  assert(r !== undefined, "the second vote makes it count");
+  assert(await log.add(r));
+  // The conflicting record with its own quorum (two validators voting twice) is not kept.
+  const other = verifyRecord(
+    ctx,
+    encodeCertificate({
+      record: b,
+      votes: byKey([{ s: bob, bytes: await vote(bob, 7, b) }, {
+        s: charlie,
+        bytes: await vote(charlie, 7, b),
+      }]),
+    }),
+  );
+  assert(typeof other !== "string", `${other}`);
+  assertEquals(await log.add(other), false);
+  assertEquals(log.get(7)!.record.nextModelHash[0], 10);
+  // Served and reopened as certificates.
+  const served = log.records(0, 10);
+  assertEquals(served.length, 1);
+  assert(typeof verifyRecord(ctx, served[0]) !== "string");
+});
+
+Deno.test("quorum gossip: votes travel on the rounds topic only in a run with a quorum", async () => {
+  const now = T0 + 60_000;
+  const topics = runTopics(ctx.runId);
+  const rec = await signAt(alice, record(3, 0));
+  const v = await vote(bob, 3, rec);
+  const ok = checkGossip(ctx, topics, topics.rounds, v, now);
+  assert(typeof ok !== "string", `${ok}`);
+  const f = await vote(dave, 3, rec);
+  assert((checkGossip(ctx, topics, topics.rounds, f, now) as string).startsWith("unauthorized"));
+  assert(typeof checkGossip(ctx, topics, topics.updates, v, now) === "string", "not on updates");
+  const single = runContext(localGenesis({ validators, genesisTime: T0, windowMs: 10_000 }));
+  const t1 = runTopics(single.runId);
+  const v1 = await signMessage(bob, {
+    runId: single.runId,
+    timestamp: now,
+    body: voteBody(3, rec),
+  });
+  assert((checkGossip(single, t1, t1.rounds, v1, now) as string).includes("without a quorum"));
+});
+
+Deno.test("quorum tally: far windows are ignored and cannot crowd out the open one", async () => {
+  const t = new QuorumTally(ctx, genesis.quorum!, clock);
+  // A validator flooding votes and proposals for windows far ahead or far behind.
+  for (const w of [8, 100, 1_000, 2 ** 31]) {
+    const r = await signAt(charlie, record(w, 0));
+    assertEquals(offer(t, r), null);
+    assertEquals(offer(t, await vote(charlie, w, r)), null);
+    assertEquals(offer(t, await vote(alice, w, r)), null, `window ${w} is not live`);
+  }
+  const a = await signAt(alice, record(6, 0));
+  offer(t, a);
+  offer(t, await vote(alice, 6, a));
+  assert(offer(t, await vote(bob, 6, a)) !== null, "the open window still certifies");
+});
