@@ -3,6 +3,7 @@ import { gpuOps } from "../backend/gpu_ops.ts";
 import type { Ops } from "../backend/ops.ts";
 import { openRuntime } from "../kernels/open_runtime.ts";
 import { assert, assertEquals } from "../testing/assert.ts";
+import { throttleDawnPolling } from "../testing/dawn_poll.ts";
 import { Trainer } from "../train/trainer.ts";
 import { Rng } from "../util/rng.ts";
 import { presetConfig } from "./config.ts";
@@ -72,6 +73,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
+    throttleDawnPolling();
     const rt = await openRuntime();
     try {
       await checkBitIdentical(gpuOps(rt));
