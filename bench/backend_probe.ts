@@ -10,6 +10,8 @@
  *
  * `--dawn-toggles disable_robustness` (Dawn only) opens Dawn with those device toggles, to see
  * what Tint's bounds checks cost; the entry is then stored as `dawn+disable_robustness`.
+ * `--throttle-polling` makes Dawn poll its events every 1 ms instead of every event-loop turn
+ * (src/testing/dawn_poll.ts), to see what its busy polling costs; stored as `…+throttled`.
  *
  * One backend per process (Dawn and wgpu each hold their own instance); the results file keeps
  * one entry per backend, so run it once for each.
@@ -23,6 +25,7 @@ import { GpuRuntime } from "../src/gpu/runtime.ts";
 import { matmul } from "../src/kernels/matmul.ts";
 import { openRuntime } from "../src/kernels/open_runtime.ts";
 import { loadShaders } from "../src/kernels/shaders.ts";
+import { throttleDawnPolling } from "../src/testing/dawn_poll.ts";
 import { residualForward } from "../src/kernels/residual.ts";
 import { writeFileAtomic } from "../src/util/atomic_write.ts";
 import { Rng } from "../src/util/rng.ts";
@@ -196,6 +199,7 @@ const { values } = parseArgs({
     steps: { type: "string", default: "5" },
     out: { type: "string", default: "bench/backends.json" },
     "dawn-toggles": { type: "string" },
+    "throttle-polling": { type: "boolean" },
   },
   strict: true,
 });
@@ -204,6 +208,8 @@ if (values.backend !== "dawn" && values.backend !== "wgpu") {
   Deno.exit(2);
 }
 const toggles = values["dawn-toggles"];
+const throttled = values["throttle-polling"] ?? false;
+if (throttled) throttleDawnPolling();
 if (toggles !== undefined && values.backend !== "dawn") {
   console.error("error: --dawn-toggles needs --backend dawn");
   Deno.exit(2);
@@ -219,7 +225,8 @@ let all: Record<string, unknown> = {};
 try {
   all = JSON.parse(await Deno.readTextFile(values.out!));
 } catch { /* first run */ }
-all[toggles ? `dawn+${toggles}` : values.backend] = { date: new Date().toISOString(), ...row };
+const key = (toggles ? `dawn+${toggles}` : values.backend) + (throttled ? "+throttled" : "");
+all[key] = { date: new Date().toISOString(), throttled, ...row };
 await writeFileAtomic(values.out!, JSON.stringify(all, null, 2) + "\n");
 console.log(`wrote ${values.out}`);
 Deno.exit(0);
