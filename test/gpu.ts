@@ -5,9 +5,15 @@
  */
 import { openRuntime } from "../src/kernels/open_runtime.ts";
 import type { GpuRuntime } from "../src/gpu/runtime.ts";
+import { throttleDawnPolling } from "../src/testing/dawn_poll.ts";
 
-/** Opens the default runtime and destroys it after the module's last test. */
+/**
+ * Opens the default runtime and destroys it after the module's last test. Dawn's event polling
+ * is throttled first: unthrottled, its `mapAsync` can stall for minutes inside `deno test`
+ * (docs/DAWN_MAPASYNC.md).
+ */
 export async function testRuntime(): Promise<GpuRuntime> {
+  throttleDawnPolling();
   const rt = await openRuntime();
   Deno.test.afterAll(() => rt.destroy());
   return rt;

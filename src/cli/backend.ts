@@ -10,6 +10,7 @@ import { cpuOps } from "../backend/cpu_ops.ts";
 import { gpuOps } from "../backend/gpu_ops.ts";
 import type { Ops } from "../backend/ops.ts";
 import { adapterLabel } from "../gpu/device.ts";
+import type { GpuRuntime } from "../gpu/runtime.ts";
 import { openRuntime } from "../kernels/open_runtime.ts";
 import { UsageError } from "./cli.ts";
 
@@ -34,40 +35,68 @@ export function parseBackend(text: string): Backend {
   return found;
 }
 
+/** What `--backend auto` can open: a WebGPU implementation or the CPU backend. */
+export type AutoChoice = "dawn" | "wgpu" | "cpu";
+
 /**
- * Opens `backend`: WebGPU (Dawn or Deno's wgpu) unless `cpu`, or `auto` finds no adapter or only
- * a software one; then the float32 CPU reference. `log` gets one line saying which it is.
- * `checkLimits` sees the device's limits (and whether it is a software adapter, whose buffers
- * are host memory) before anything is allocated on it and may throw
- * (src/model/memory.ts `checkBufferLimits`: a model too large is refused in one line).
+ * The rule of `--backend auto`, given the adapter each WebGPU implementation offered (null: none,
+ * or that implementation is not available), in the order they were tried: the first hardware
+ * adapter, else the CPU backend. Software adapters are never chosen: on this machine
+ * (2026-12-01, 2 shared cores, tiny preset, batch 8, CPU time per step; docs/BACKENDS.md) the
+ * CPU backend with its WebAssembly matmul took ~82 ms, Deno's wgpu on lavapipe ~1.3 s and
+ * Dawn on SwiftShader ~4.5 s. Between hardware adapters nothing was measured (no GPU lent), so
+ * Dawn, the implementation the kernels are tuned and tested on, is tried first.
+ */
+export function autoChoice(
+  offered: readonly { backend: "dawn" | "wgpu"; software: boolean | null }[],
+): AutoChoice {
+  return offered.find((o) => o.software === false)?.backend ?? "cpu";
+}
+
+/** The implementations `auto` tries, in order: WEBLOCO_GPU's alone when it names one. */
+function autoCandidates(): ("dawn" | "wgpu")[] {
+  const env = Deno.env.get("WEBLOCO_GPU");
+  return env === "dawn" || env === "wgpu" ? [env] : ["dawn", "wgpu"];
+}
+
+/**
+ * Opens `backend`: WebGPU (Dawn or Deno's wgpu) unless `cpu`; `auto` follows
+ * {@linkcode autoChoice}: it opens Dawn, then Deno's wgpu (with --unstable-webgpu), keeps the
+ * first hardware adapter and otherwise uses the float32 CPU backend. `log` gets one line saying
+ * which it is. `checkLimits` sees the device's limits before anything is allocated on it and may
+ * throw (src/model/memory.ts `checkBufferLimits`: a model too large is refused in one line).
  */
 export async function openBackend(
   backend: Backend,
   log: (line: string) => void,
   checkLimits?: (limits: GPUSupportedLimits, software: boolean) => void,
 ): Promise<Ops<unknown>> {
-  if (backend === "cpu") {
+  const cpu = (why: string) => {
     const ops = cpuOps(32);
-    log(`backend: CPU (float32, ${ops.name})`);
+    log(`backend: CPU (float32, ${ops.name}${why})`);
     return ops as Ops<unknown>;
-  }
-  const rt = await openRuntime(backend).catch((e) => {
-    if (backend !== "auto") throw e;
-    log(`no WebGPU adapter (${(e as Error).message}); using the CPU reference`);
-    return null;
-  });
-  if (rt === null) return cpuOps(32) as Ops<unknown>;
-  if (backend === "auto" && rt.adapter.software) {
-    // A software rasteriser (SwiftShader) is far slower than the CPU backend on the same cores
-    // (measured 2026-12-01, tiny preset, batch 8: ~112 tokens/s on Dawn/SwiftShader against
-    // ~1,600+ on the CPU with its WebAssembly matmul; README "Benchmarks").
-    log(
-      `backend: CPU reference (only a software adapter: ${
-        adapterLabel(rt.adapter)
-      }; --backend dawn forces it)`,
-    );
-    rt.destroy();
-    return cpuOps(32) as Ops<unknown>;
+  };
+  if (backend === "cpu") return cpu("");
+  let rt: GpuRuntime | null = null;
+  if (backend === "auto") {
+    const offered: { backend: "dawn" | "wgpu"; software: boolean | null }[] = [];
+    const skipped: string[] = [];
+    for (const name of autoCandidates()) {
+      const opened = await openRuntime(name).catch((e) => {
+        skipped.push(`${name}: ${(e as Error).message}`);
+        return null;
+      });
+      offered.push({ backend: name, software: opened?.adapter.software ?? null });
+      if (opened !== null && autoChoice(offered) === name) {
+        rt = opened;
+        break;
+      }
+      if (opened !== null) skipped.push(`${adapterLabel(opened.adapter)}: a software adapter`);
+      opened?.destroy();
+    }
+    if (rt === null) return cpu(`; --backend auto found no hardware GPU: ${skipped.join("; ")}`);
+  } else {
+    rt = await openRuntime(backend);
   }
   log(`backend: ${adapterLabel(rt.adapter)}`);
   try {

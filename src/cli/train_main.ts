@@ -5,7 +5,7 @@
  *   deno task train [--preset tiny|small|base|20m|125m|1b | --config model.json] [--tokenizer tokenizer.json]
  *                   [--corpus PATH ...] [--format text|jsonl|bin] [--jsonl-field NAME]
  *                   [--steps N] [--batch B] [--lr LR] [--warmup N] [--seed S]
- *                   [--backend auto|dawn|wgpu|cpu] [--log-every N] [--eval-every N]
+ *                   [--backend auto|dawn|wgpu|cpu] [--recompute] [--log-every N] [--eval-every N]
  *                   [--eval-batches N] [--save-every N] [--out DIR | --resume DIR]
  *
  * The held-out loss is the trainer's validation loss (the mean over `--eval-batches` fixed
@@ -48,7 +48,7 @@ const USAGE =
   "usage: deno task train [--preset tiny|small|base|20m|125m|1b | --config model.json] " +
   "[--tokenizer tokenizer.json] [--corpus PATH ...] [--format text|jsonl|bin] [--jsonl-field NAME] " +
   "[--steps N] [--batch B] [--lr LR] [--warmup N] [--seed S] " +
-  `[${BACKEND_USAGE}] [--log-every N] [--eval-every N] [--eval-batches N] [--save-every N] ` +
+  `[${BACKEND_USAGE}] [--recompute] [--log-every N] [--eval-every N] [--eval-batches N] [--save-every N] ` +
   "[--out DIR | --resume DIR]";
 
 /** A positive integer. */
@@ -136,6 +136,7 @@ function parseArgs(args: string[]) {
       warmup: { type: "string" },
       seed: { type: "string" },
       backend: { type: "string", default: "auto" },
+      recompute: { type: "boolean" },
       "log-every": { type: "string" },
       "eval-every": { type: "string" },
       "eval-batches": { type: "string" },
@@ -255,7 +256,9 @@ async function main() {
   const layout = paramLayout(model);
   const { train, valid } = splitTokens(tokens, settings.validFraction);
   const validSampler = new Sampler(valid, { batch, context: model.context, seed: settings.seed });
-  const needs = memoryNeeds(model, "train", batch);
+  // --recompute (activation checkpointing) changes memory, not results: not a run setting.
+  const recompute = a.recompute ?? false;
+  const needs = memoryNeeds(model, "train", batch, model.context, { recompute });
   for (const line of describeMemory(settings.modelSource, needs)) console.log(line);
   const what = `model ${settings.modelSource}`;
   const ops = await openBackend(
@@ -280,7 +283,10 @@ async function main() {
     } tokens (${tokenizer.name}) · ` +
       `held out ${valid.length.toLocaleString("en")}`,
   );
-  const run = new LocalTraining(ops, train, { ...DEFAULT_TRAIN, ...settings }, { from });
+  const run = new LocalTraining(ops, train, { ...DEFAULT_TRAIN, ...settings }, {
+    from,
+    recompute,
+  });
   if (from !== undefined) console.log(`resumed ${dir!.path(from.step)} at step ${from.step}`);
   if (run.step >= steps) {
     console.log(`the run is complete at step ${run.step} (a larger --steps extends it)`);

@@ -68,12 +68,14 @@ const F32 = 4, U32 = 4;
  * (the trainer and the roles use the model's context). `train`: model, gradients and
  * backward scratch, AdamW m and v. `peer`: that plus the compressor's θ_start and error
  * feedback and its read-back/upload buffers. `validator`: the forward-only model.
+ * `recompute`: the model's activation checkpointing (src/model/llama.ts).
  */
 export function memoryNeeds(
   config: ModelConfig,
   role: MemoryRole,
   batch: number,
   seqLen = config.context,
+  { recompute = false }: { recompute?: boolean } = {},
 ): MemoryNeeds {
   const layout = paramLayout(config);
   const P = layout.length * F32;
@@ -104,10 +106,12 @@ export function memoryNeeds(
   const layerSizes = [6 * BT * C, 3 * BT * QD, 3 * BT * KD, 3 * BT * F, 2 * BT, BT * NH];
   const layerLargest = F32 * BT * Math.max(C, QD, F);
   const perLayer = F32 * layerSizes.reduce((a, b) => a + b, 0);
+  // With `recompute` (Llama's activation checkpointing) each layer keeps only its input x; the
+  // other buffers of one layer are shared by all.
   parts.push({
-    what: `activations of ${L} layers`,
+    what: recompute ? `activations (${L} layer inputs + one layer, recomputed)` : `activations of ${L} layers`,
     label: F >= Math.max(C, QD) ? "l0.g" : "l0.q",
-    bytes: perLayer * L,
+    bytes: recompute ? perLayer + (L - 1) * F32 * BT * C : perLayer * L,
     largest: layerLargest,
   });
   // tokens targets positions (BT u32), rowStart (V+1 u32), rope (T·D), xFinal xfn (BT·C),

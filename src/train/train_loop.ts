@@ -73,9 +73,14 @@ export class LocalTraining<T> {
     readonly ops: Ops<T>,
     tokens: Uint32Array,
     readonly opts: TrainOptions,
-    { from, adapter = ops.name }: { from?: TrainState; adapter?: string } = {},
+    { from, adapter = ops.name, recompute = false }: {
+      from?: TrainState;
+      adapter?: string;
+      /** Activation checkpointing (src/model/llama.ts): less memory, same bits. */
+      recompute?: boolean;
+    } = {},
   ) {
-    this.model = new Llama(ops, opts.model, opts.batch, opts.model.context);
+    this.model = new Llama(ops, opts.model, opts.batch, opts.model.context, { recompute });
     this.trainer = new Trainer(ops, this.model, {
       ...INNER_DEFAULTS,
       weightDecay: opts.weightDecay,
