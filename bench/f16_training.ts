@@ -25,9 +25,14 @@ import { writeFileAtomic } from "../src/util/atomic_write.ts";
 /** Prefix of the result line (the test looks for it). */
 export const RESULT_PREFIX = "F16_TRAIN_JSON ";
 
-const USAGE = "usage: f16_training.ts [--backend dawn|wgpu] [--preset P] [--steps N] [--batch B] [--seed S] [--out FILE]";
+const USAGE =
+  "usage: f16_training.ts [--backend dawn|wgpu] [--preset P] [--steps N] [--batch B] [--seed S] [--out FILE]";
 
-async function run(ops: Ops<GpuTensor>, tokens: Uint32Array, opts: ReturnType<typeof trainOptions>) {
+async function run(
+  ops: Ops<GpuTensor>,
+  tokens: Uint32Array,
+  opts: ReturnType<typeof trainOptions>,
+) {
   const training = new LocalTraining(ops, tokens, opts);
   const losses: number[] = [];
   const t0 = performance.now();
@@ -49,7 +54,9 @@ async function main(): Promise<void> {
     },
   }, USAGE);
   const backend = values.backend as GpuBackendName;
-  if (backend !== "wgpu" && backend !== "dawn") throw new UsageError(`--backend must be dawn or wgpu, got "${backend}"`);
+  if (backend !== "wgpu" && backend !== "dawn") {
+    throw new UsageError(`--backend must be dawn or wgpu, got "${backend}"`);
+  }
   const opts = trainOptions({
     preset: values.preset,
     steps: numberFlag("steps", values.steps, 60, { integer: true }),
@@ -61,7 +68,9 @@ async function main(): Promise<void> {
   const rt = await openRuntime(backend);
   try {
     const adapter = adapterLabel(rt.adapter);
-    console.error(`f16_training: ${adapter}, preset ${values.preset}, ${opts.steps} steps × batch ${opts.batch}`);
+    console.error(
+      `f16_training: ${adapter}, preset ${values.preset}, ${opts.steps} steps × batch ${opts.batch}`,
+    );
     const f32 = await run(gpuOps(rt), tokens, opts);
     const f16 = await run(gpuOpsF16(rt), tokens, opts);
     const rel = f32.losses.map((l, i) => Math.abs(f16.losses[i] - l) / l);
@@ -82,7 +91,9 @@ async function main(): Promise<void> {
     };
     console.error(
       `f16_training: max |Δloss|/loss ${rel[worst].toExponential(2)} at step ${worst + 1}; final ` +
-        `${result.finalLoss.f32?.toFixed(4)} (f32) vs ${result.finalLoss.f16?.toFixed(4)} (f16 inputs); ` +
+        `${result.finalLoss.f32?.toFixed(4)} (f32) vs ${
+          result.finalLoss.f16?.toFixed(4)
+        } (f16 inputs); ` +
         `${f32.tokensPerSec.toFixed(0)} vs ${f16.tokensPerSec.toFixed(0)} tokens/s`,
     );
     const line = JSON.stringify(result);

@@ -70,7 +70,9 @@ function matmulGraph(n: number, elemType: number): Uint8Array {
     });
   const graph = onnx.GraphProto.create({
     name: "matmul",
-    node: [onnx.NodeProto.create({ opType: "MatMul", input: ["A", "B"], output: ["Y"], name: "mm" })],
+    node: [
+      onnx.NodeProto.create({ opType: "MatMul", input: ["A", "B"], output: ["Y"], name: "mm" }),
+    ],
     input: [info("A"), info("B")],
     output: [info("Y")],
   });
@@ -200,7 +202,11 @@ async function main(): Promise<void> {
     const show = () => {
       out.textContent = JSON.stringify(rows, null, 2);
       const r = rows.at(-1);
-      if (r) console.log(`ortbench n=${n} ${r.impl} ${r.dtype}: ${r.unavailable ?? `${r.gflops} GFLOP/s`}`);
+      if (r) {
+        console.log(
+          `ortbench n=${n} ${r.impl} ${r.dtype}: ${r.unavailable ?? `${r.gflops} GFLOP/s`}`,
+        );
+      }
     };
     const shape = { M: n, N: n, K: n };
 
@@ -217,7 +223,8 @@ async function main(): Promise<void> {
     show();
     rt.dispose(ta);
     rt.dispose(tb);
-    const ta16 = rt.tensor(Math.ceil(n * n / 2), "u32"), tb16 = rt.tensor(Math.ceil(n * n / 2), "u32");
+    const ta16 = rt.tensor(Math.ceil(n * n / 2), "u32"),
+      tb16 = rt.tensor(Math.ceil(n * n / 2), "u32");
     rt.write(ta16, packF16(a));
     rt.write(tb16, packF16(b));
     const f16 = await time(async () => {

@@ -15,7 +15,9 @@ export function hasShaderF16(rt: GpuRuntime): boolean {
 
 function checkPacked(name: string, t: GpuTensor, what: string): void {
   if (t.dtype !== "u32") {
-    throw new Error(`${name}: ${what} (${t.label}) must hold packed f16 pairs (a u32 tensor), got ${t.dtype}`);
+    throw new Error(
+      `${name}: ${what} (${t.label}) must hold packed f16 pairs (a u32 tensor), got ${t.dtype}`,
+    );
   }
 }
 
@@ -25,11 +27,15 @@ function checkPacked(name: string, t: GpuTensor, what: string): void {
  * (src/reference/f16.ts) on SwiftShader and lavapipe (WGSL lets an adapter round either way).
  */
 export function castF16(rt: GpuRuntime, out: GpuTensor, x: GpuTensor, n: number): void {
-  if (!Number.isInteger(n) || n < 1) throw new Error(`castF16: n must be a positive integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new Error(`castF16: n must be a positive integer, got ${n}`);
+  }
   checkPacked("castF16", out, "out");
   const words = Math.ceil(n / 2);
   if (x.length < n) throw new Error(`castF16: x (${x.label}) has ${x.length} elements, needs ${n}`);
-  if (out.length < words) throw new Error(`castF16: out (${out.label}) has ${out.length} words, needs ${words}`);
+  if (out.length < words) {
+    throw new Error(`castF16: out (${out.label}) has ${out.length} words, needs ${words}`);
+  }
   rt.dispatch({
     shader: "cast_f16",
     entry: "to_f16",

@@ -25,10 +25,15 @@ test("matmul GFLOP/s: ours vs onnxruntime-web (WebGPU, wasm), one Chromium page"
     if (m.text().startsWith("ortbench") || process.env.WEBLOCO_ORTWEB_DEBUG) console.log(m.text());
   });
   await page.goto("/ortbench.html");
-  await page.waitForFunction(() => globalThis.ortBench !== undefined || globalThis.ortBenchError !== undefined, null, {
-    timeout: 120_000,
-  });
-  expect(await page.evaluate(() => globalThis.ortBenchError ?? null), logs.slice(-20).join("\n")).toBeNull();
+  await page.waitForFunction(
+    () => globalThis.ortBench !== undefined || globalThis.ortBenchError !== undefined,
+    null,
+    {
+      timeout: 120_000,
+    },
+  );
+  expect(await page.evaluate(() => globalThis.ortBenchError ?? null), logs.slice(-20).join("\n"))
+    .toBeNull();
   const info = await page.evaluate(() => ({
     adapter: globalThis.ortBench!.adapter,
     shaderF16: globalThis.ortBench!.shaderF16,
@@ -43,15 +48,22 @@ test("matmul GFLOP/s: ours vs onnxruntime-web (WebGPU, wasm), one Chromium page"
     sizes: [] as { n: number; rows: (BenchRow & { vsOrtWebgpu?: number })[] }[],
   };
   for (const n of SIZES) {
-    const rows: (BenchRow & { vsOrtWebgpu?: number })[] = await page.evaluate((n) => globalThis.ortBench!.run(n), n);
+    const rows: (BenchRow & { vsOrtWebgpu?: number })[] = await page.evaluate(
+      (n) => globalThis.ortBench!.run(n),
+      n,
+    );
     for (const r of rows) {
       const ort = rows.find((o) => o.impl === "ort-webgpu" && o.dtype === r.dtype && o.gflops);
       if (r.impl === "ours" && r.gflops && ort?.gflops) r.vsOrtWebgpu = r.gflops / ort.gflops;
       console.log(
         `n=${n} ${r.impl} ${r.dtype}: ` +
           (r.unavailable ?? `${r.gflops!.toFixed(3)} GFLOP/s (${r.ms!.toFixed(0)} ms × ${r.reps})` +
-            (r.check ? ` check ${r.check.ok ? "ok" : "FAILED"} worst ${r.check.worstRatio.toFixed(3)} of tol` : "") +
-            (r.vsOrtWebgpu ? ` ×${r.vsOrtWebgpu.toFixed(2)} vs ort-webgpu` : "")),
+              (r.check
+                ? ` check ${r.check.ok ? "ok" : "FAILED"} worst ${
+                  r.check.worstRatio.toFixed(3)
+                } of tol`
+                : "") +
+              (r.vsOrtWebgpu ? ` ×${r.vsOrtWebgpu.toFixed(2)} vs ort-webgpu` : "")),
       );
     }
     out.sizes.push({ n, rows });
@@ -60,7 +72,12 @@ test("matmul GFLOP/s: ours vs onnxruntime-web (WebGPU, wasm), one Chromium page"
   console.log(`wrote ${RESULTS}`);
   for (const { n, rows } of out.sizes) {
     for (const r of rows) {
-      if (r.check) expect(r.check.ok, `n=${n} ${r.impl} ${r.dtype} differs from ours f32: ${JSON.stringify(r.check)}`).toBe(true);
+      if (r.check) {
+        expect(
+          r.check.ok,
+          `n=${n} ${r.impl} ${r.dtype} differs from ours f32: ${JSON.stringify(r.check)}`,
+        ).toBe(true);
+      }
     }
     expect(rows.find((r) => r.impl === "ours" && r.dtype === "f32")?.gflops).toBeGreaterThan(0);
   }

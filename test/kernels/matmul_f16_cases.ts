@@ -25,7 +25,13 @@ function tolerance(K: number): [number, number] {
   return [4 * K * U, 4 * Math.sqrt(K) * U];
 }
 
-function matmulF16Case(M: number, N: number, K: number, transA: boolean, transB: boolean): KernelCase {
+function matmulF16Case(
+  M: number,
+  N: number,
+  K: number,
+  transA: boolean,
+  transB: boolean,
+): KernelCase {
   const shape = `${M}×${N}×${K} ${transA ? "T" : "N"}${transB ? "T" : "N"}` +
     (matmulSplits(M, N, K) > 1 ? ` split ${matmulSplits(M, N, K)}` : "");
   return {
@@ -55,12 +61,24 @@ function matmulF16Case(M: number, N: number, K: number, transA: boolean, transB:
       // The same tiled WGSL behind f32 loads of the same values: bit-identical to matmul.
       const f32 = upload(rt, new Float32Array(M * N).fill(NaN), "f32");
       matmul(rt, f32, ta, tb, s);
-      results.push(compare("matmulF16", shape, "= matmul on the same values, bitwise", got, await rt.read(f32), 0, 0));
+      results.push(
+        compare(
+          "matmulF16",
+          shape,
+          "= matmul on the same values, bitwise",
+          got,
+          await rt.read(f32),
+          0,
+          0,
+        ),
+      );
       // From f32 tensors through the GPU cast: the f32 inputs are f16 values already, so the
       // cast is exact and the result the same bits again.
       const viaCast = upload(rt, new Float32Array(M * N).fill(NaN), "viaCast");
       matmulF16Inputs(rt, viaCast, ta, tb, s);
-      results.push(compare("matmulF16Inputs", shape, "out, bitwise", await rt.read(viaCast), got, 0, 0));
+      results.push(
+        compare("matmulF16Inputs", shape, "out, bitwise", await rt.read(viaCast), got, 0, 0),
+      );
       for (const t of [ta16, tb16, ta, tb, out, acc, f32, viaCast]) rt.dispose(t);
       return results;
     },
@@ -87,8 +105,9 @@ function castCase(n: number): KernelCase {
         if (kind === 0) x[i] = z;
         else if (kind === 1) x[i] = z * 2 ** (rng.int(30) - 15);
         // Halfway between two f16 values (f16 has 10 fraction bits: the 11th decides).
-        else if (kind === 2) x[i] = (1 + (2 * rng.int(1024) + 1) / 2048) * 2 ** (rng.int(20) - 10) * Math.sign(z);
-        else if (kind === 3) x[i] = z * 2 ** -20; // f16 subnormals (below 2^-14)
+        else if (kind === 2) {
+          x[i] = (1 + (2 * rng.int(1024) + 1) / 2048) * 2 ** (rng.int(20) - 10) * Math.sign(z);
+        } else if (kind === 3) x[i] = z * 2 ** -20; // f16 subnormals (below 2^-14)
         else if (kind === 4) x[i] = [F16_MAX, -F16_MAX, 65519, 7e4, -1e9, 0][rng.int(6)];
         else x[i] = z * 1000;
       }
