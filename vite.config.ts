@@ -51,6 +51,7 @@ export default defineConfig({
         model: at("web/model.html"),
         model_tjs: at("web/model_tjs.html"),
         bench: at("web/bench.html"),
+        ortbench: at("web/ortbench.html"),
       },
     },
   },

@@ -5,8 +5,8 @@ import type { MatmulShape } from "../reference/matmul.ts";
 export type { MatmulShape };
 
 /**
- * Output tile edge and K step of the tiled kernel (shaders/matmul.wgsl overrides TILE, BK; its
- * thread mapping needs BK = TILE/4). Split-K chunks are multiples of BK. BK = 16 halves the
+ * Output tile edge and K step of the tiled kernel (shaders/matmul_tiled.wgsl overrides TILE, BK;
+ * its thread mapping needs BK = TILE/4). Split-K chunks are multiples of BK. BK = 16 halves the
  * barriers per K against 8, and SwiftShader pays dearly for each barrier.
  */
 const TILED = { TILE: 64, BK: 16 };
@@ -22,12 +22,17 @@ const SPLIT_TARGET_GROUPS = 256;
 /** Never give a split less K than this: each chunk must amortise its partial's write and read. */
 const MIN_K_PER_SPLIT = 512;
 
-function checkArgs(
+/**
+ * Throws a one-line error unless the shape is positive integers and each tensor holds its
+ * operand: `perWord` elements a stored word for A and B (1 for f32, 2 for packed f16 pairs).
+ */
+export function checkMatmulArgs(
   name: string,
   out: GpuTensor,
   a: GpuTensor,
   b: GpuTensor,
   { M, N, K }: MatmulShape,
+  perWord = 1,
 ): void {
   for (const [what, v] of [["M", M], ["N", N], ["K", K]] as const) {
     if (!Number.isInteger(v) || v < 1) {
@@ -36,8 +41,8 @@ function checkArgs(
   }
   const need: [GpuTensor, number, string][] = [
     [out, M * N, "out"],
-    [a, M * K, "a"],
-    [b, K * N, "b"],
+    [a, Math.ceil(M * K / perWord), "a"],
+    [b, Math.ceil(K * N / perWord), "b"],
   ];
   for (const [t, n, what] of need) {
     if (t.length < n) {
@@ -95,7 +100,24 @@ export function matmul(
   b: GpuTensor,
   shape: MatmulShape,
 ): void {
-  checkArgs("matmul", out, a, b, shape);
+  checkMatmulArgs("matmul", out, a, b, shape);
+  tiledMatmul(rt, "matmul", out, a, b, shape);
+}
+
+/**
+ * The tiled product and its split-K sum on `shader`'s `tiled` entry point: every operand format
+ * (f32 "matmul", packed f16 "matmul_f16" / "matmul_f16_native") shares the tiling, the split
+ * and the f32 partials summed by matmul's `reduce_splits`, so one shape sums in one order.
+ * Arguments are checked by the caller.
+ */
+export function tiledMatmul(
+  rt: GpuRuntime,
+  shader: string,
+  out: GpuTensor,
+  a: GpuTensor,
+  b: GpuTensor,
+  shape: MatmulShape,
+): void {
   const { M, N, K, accumulate = false } = shape;
   const splits = matmulSplits(M, N, K);
   const grid: [number, number, number] = [Math.ceil(N / TILE), Math.ceil(M / TILE), splits];
@@ -103,7 +125,7 @@ export function matmul(
   const split = splits > 1;
   const target = split ? rt.tensor(splits * M * N, "f32", "matmul.partials") : out;
   rt.dispatch({
-    shader: "matmul",
+    shader,
     entry: "tiled",
     constants: { ...TILED, ...transposes(shape) },
     uniforms: params(M, N, K, accumulate && !split, split ? splitChunk(K, splits) : K, splits),
@@ -134,7 +156,7 @@ export function matmulNaive(
   b: GpuTensor,
   shape: MatmulShape,
 ): void {
-  checkArgs("matmulNaive", out, a, b, shape);
+  checkMatmulArgs("matmulNaive", out, a, b, shape);
   const { M, N, K, accumulate = false } = shape;
   rt.dispatch({
     shader: "matmul",

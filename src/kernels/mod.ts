@@ -9,3 +9,4 @@ export * from "./cross_entropy.ts";
 export * from "./residual.ts";
 export * from "./grad_clip.ts";
 export * from "./adamw.ts";
+export * from "./matmul_f16.ts";

@@ -1,12 +1,20 @@
 /**
  * The registry of WGSL files. Literal `new URL(…, import.meta.url)` lets Vite bundle them for the
- * browser and Deno read them from disk; every kernel family has one file.
+ * browser and Deno read them from disk; every kernel family has one file, and a family whose
+ * shaders share code lists several, concatenated in order (the tiled matmul core,
+ * shaders/matmul_tiled.wgsl, follows each operand format's loads).
  */
 import type { ShaderSource } from "../gpu/runtime.ts";
 
-const SHADERS: Record<string, URL> = {
+const TILED = new URL("../../shaders/matmul_tiled.wgsl", import.meta.url);
+
+const SHADERS: Record<string, URL | URL[]> = {
   residual: new URL("../../shaders/residual.wgsl", import.meta.url),
-  matmul: new URL("../../shaders/matmul.wgsl", import.meta.url),
+  matmul: [new URL("../../shaders/matmul.wgsl", import.meta.url), TILED],
+  matmul_f16: [new URL("../../shaders/matmul_f16.wgsl", import.meta.url), TILED],
+  // Compiled only where the device has `shader-f16` (it starts with `enable f16;`).
+  matmul_f16_native: [new URL("../../shaders/matmul_f16_native.wgsl", import.meta.url), TILED],
+  cast_f16: new URL("../../shaders/cast_f16.wgsl", import.meta.url),
   embedding: new URL("../../shaders/embedding.wgsl", import.meta.url),
   rmsnorm: new URL("../../shaders/rmsnorm.wgsl", import.meta.url),
   rope: new URL("../../shaders/rope.wgsl", import.meta.url),
@@ -18,16 +26,27 @@ const SHADERS: Record<string, URL> = {
   sparseloco: new URL("../../shaders/sparseloco.wgsl", import.meta.url),
 };
 
-/** Names of all shader files. */
+/** Names of all shaders (each one WGSL module). */
 export const SHADER_NAMES: readonly string[] = Object.keys(SHADERS);
 
 /** Fetches every shader once and returns a synchronous lookup. */
 export async function loadShaders(): Promise<ShaderSource> {
   const sources = new Map<string, string>();
+  const text = new Map<string, Promise<string>>();
+  const fetchOnce = (url: URL) => {
+    let t = text.get(url.href);
+    if (t === undefined) {
+      t = fetch(url).then(async (res) => {
+        if (!res.ok) throw new Error(`cannot load shader file ${url}: ${res.status}`);
+        return await res.text();
+      });
+      text.set(url.href, t);
+    }
+    return t;
+  };
   await Promise.all(SHADER_NAMES.map(async (name) => {
-    const res = await fetch(SHADERS[name]);
-    if (!res.ok) throw new Error(`cannot load shader ${name} from ${SHADERS[name]}: ${res.status}`);
-    sources.set(name, await res.text());
+    const parts = await Promise.all([SHADERS[name]].flat().map(fetchOnce));
+    sources.set(name, parts.join("\n"));
   }));
   return (name: string) => {
     const s = sources.get(name);

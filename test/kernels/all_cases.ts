@@ -2,6 +2,7 @@
 import type { KernelCase } from "./check.ts";
 import { residualCases } from "./residual_cases.ts";
 import { matmulCases } from "./matmul_cases.ts";
+import { matmulF16Cases } from "./matmul_f16_cases.ts";
 import { embeddingCases } from "./embedding_cases.ts";
 import { rmsnormCases } from "./rmsnorm_cases.ts";
 import { ropeCases } from "./rope_cases.ts";
@@ -16,6 +17,7 @@ import { compressorCases } from "./compressor_cases.ts";
 export const ALL_CASES: KernelCase[] = [
   ...residualCases,
   ...matmulCases,
+  ...matmulF16Cases,
   ...embeddingCases,
   ...rmsnormCases,
   ...ropeCases,
