@@ -1,9 +1,10 @@
 /**
  * The measuring half of scripts/gpu_check.sh: the adapter and its buffer limits, the tuned
- * matmul's GFLOP/s and its share of the chip's fp32 peak, and which presets fit the adapter
+ * matmul's GFLOP/s and its share of the chip's fp32 peak (and the f16 matmul's of the dense f16
+ * tensor peak: H200 SXM 989 TFLOP/s, NVIDIA's datasheet), and which presets fit the adapter
  * (src/model/memory.ts), as one JSON object on stdout's last line.
  *
- *   deno run -A --unstable-webgpu scripts/gpu_check.ts [--quick] [--peak-tflops 67]
+ *   deno run -A --unstable-webgpu scripts/gpu_check.ts [--quick] [--peak-tflops 67] [--peak-f16-tflops 989]
  *   deno run -A --unstable-webgpu scripts/gpu_check.ts --train PRESET [--steps 3] [--batch 4]
  *
  * `--train` runs a few AdamW steps of one preset on the KJV corpus (its BPE tokens, or bytes
@@ -15,6 +16,7 @@
 import { parseArgs } from "node:util";
 import { adapterLabel } from "../src/gpu/device.ts";
 import { matmul } from "../src/kernels/matmul.ts";
+import { castF16, hasShaderF16, matmulF16 } from "../src/kernels/matmul_f16.ts";
 import { openRuntime } from "../src/kernels/open_runtime.ts";
 import { gpuOps } from "../src/backend/gpu_ops.ts";
 import { ByteTokenizer } from "../src/data/byte_tokenizer.ts";
@@ -31,6 +33,7 @@ const { values } = parseArgs({
   options: {
     quick: { type: "boolean" },
     "peak-tflops": { type: "string" },
+    "peak-f16-tflops": { type: "string" },
     train: { type: "string" },
     steps: { type: "string", default: "3" },
     batch: { type: "string", default: "4" },
@@ -45,17 +48,39 @@ if (values.train !== undefined) {
 const peakTflops = Number(values["peak-tflops"] ?? 67);
 const rt = await openRuntime("dawn");
 const limits = rt.device.limits;
+const shaderF16 = hasShaderF16(rt);
 console.error(`adapter: ${adapterLabel(rt.adapter)}`);
 
+// The f16 matmul (packed f16 operands, f32 sums; native f16 where the device has shader-f16)
+// against the chip's dense f16 tensor peak: our kernels use no tensor cores (WebGPU exposes no
+// cooperative matrices here), so this share says how far that is from the target.
+const peakF16Tflops = Number(values["peak-f16-tflops"] ?? 989);
 const matmuls = [];
 for (const n of quick ? [256, 512] : [512, 1024, 2048, 4096]) {
   const rng = new Rng(n);
   const a = rt.tensor(n * n), b = rt.tensor(n * n), out = rt.tensor(n * n);
+  const a16 = rt.tensor(n * n / 2, "u32"), b16 = rt.tensor(n * n / 2, "u32");
   rt.write(a, rng.normals(n * n));
   rt.write(b, rng.normals(n * n));
-  const run = () => matmul(rt, out, a, b, { M: n, N: n, K: n, transB: true });
+  castF16(rt, a16, a, n * n);
+  castF16(rt, b16, b, n * n);
+  const shape = { M: n, N: n, K: n, transB: true };
+  const f32 = await timeIt(() => matmul(rt, out, a, b, shape));
+  const f16 = await timeIt(() => matmulF16(rt, out, a16, b16, shape));
+  const gflops = 2 * n ** 3 / f32 / 1e6, gflopsF16 = 2 * n ** 3 / f16 / 1e6;
+  const pct = 100 * gflops / (peakTflops * 1000), pctF16 = 100 * gflopsF16 / (peakF16Tflops * 1000);
+  matmuls.push({ n, ms: f32, gflops, pctOfFp32Peak: pct, f16: { ms: f16, gflops: gflopsF16, pctOfF16Peak: pctF16 } });
+  console.error(
+    `matmul ${n}³: ${gflops.toFixed(1)} GFLOP/s (${pct.toFixed(2)}% of ${peakTflops} TFLOP/s); ` +
+      `f16 ${gflopsF16.toFixed(1)} GFLOP/s (${pctF16.toFixed(2)}% of ${peakF16Tflops} TFLOP/s f16)`,
+  );
+  for (const t of [a, b, out, a16, b16]) rt.dispose(t);
+}
+
+/** Milliseconds per call of `run`, after one call that compiles its pipelines. */
+async function timeIt(run: () => void): Promise<number> {
   run();
-  await rt.sync(); // pipelines compiled
+  await rt.sync();
   let reps = 0;
   const t0 = performance.now();
   while (reps < 50 && (reps === 0 || performance.now() - t0 < 500)) {
@@ -63,14 +88,7 @@ for (const n of quick ? [256, 512] : [512, 1024, 2048, 4096]) {
     await rt.sync();
     reps++;
   }
-  const ms = (performance.now() - t0) / reps;
-  const gflops = 2 * n ** 3 / ms / 1e6;
-  const pct = 100 * gflops / (peakTflops * 1000);
-  matmuls.push({ n, ms, gflops, pctOfFp32Peak: pct });
-  console.error(
-    `matmul ${n}³: ${gflops.toFixed(1)} GFLOP/s (${pct.toFixed(2)}% of ${peakTflops} TFLOP/s)`,
-  );
-  for (const t of [a, b, out]) rt.dispose(t);
+  return (performance.now() - t0) / reps;
 }
 
 const presets = Object.entries(PRESETS).map(([name, c]) => {
@@ -92,6 +110,8 @@ console.log(JSON.stringify({
   },
   features: [...rt.device.features].sort(),
   peakFp32Tflops: peakTflops,
+  peakF16Tflops,
+  shaderF16,
   matmul: matmuls,
   presets,
 }));

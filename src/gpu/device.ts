@@ -76,8 +76,10 @@ function describe(adapter: GPUAdapter, backend: AcquiredGpu["adapter"]["backend"
 async function requestDevice(adapter: GPUAdapter): Promise<GPUDevice> {
   // Ask for the adapter's own storage limits: the defaults (128 MiB per binding) cap model size.
   const l = adapter.limits;
-  // Timestamps let the benchmark time each kernel on the GPU itself.
-  const requiredFeatures: GPUFeatureName[] = adapter.features.has("timestamp-query") ? ["timestamp-query"] : [];
+  // Timestamps let the benchmark time each kernel on the GPU itself; shader-f16 lets the f16
+  // matmul use native half arithmetic (src/kernels/matmul_f16.ts) instead of unpacking words.
+  const requiredFeatures = (["timestamp-query", "shader-f16"] as const)
+    .filter((f) => adapter.features.has(f));
   return await adapter.requestDevice({
     requiredFeatures,
     requiredLimits: {
