@@ -64,7 +64,19 @@ export interface GauntletSpec {
    * sets it for its own H and batch (bench/attack.ts: 1).
    */
   assignZ: number;
-  /** Assignment tests averaged. */
+  /**
+   * The burden of proof (ours): when above 0, a key enters the aggregate only once it is shown
+   * to train on its assigned data — the combined z of its last `assignWindows` tests (Stouffer:
+   * Σz / √m) at least this — and a key with no completed test yet is on probation (scored,
+   * rated, tested, not aggregated): an other-data key's first windows cannot land. Derived from
+   * the test's own statistics rather than tuned per run: a peer that did not train on its
+   * batches has each window's z ≈ N(0, 1) whatever H and batch (measured: bench/attack_assign.ts),
+   * so the combined z is N(0, 1) too and this is a one-sided test at a fixed false-pass rate
+   * (1.645: 5%); only the honest side's power depends on H and batch. 0: off (the `assignZ`
+   * rule alone, no probation).
+   */
+  assignPassZ: number;
+  /** Assignment tests averaged (the `assignZ` rule) or combined (`assignPassZ`). */
   assignWindows: number;
   /**
    * Assignment tests a peer passes through before its mean can leave it out: one window's z
@@ -124,6 +136,7 @@ export const GAUNTLET_DEFAULTS: Readonly<GauntletSpec> = Object.freeze({
   assignBatches: 4,
   assignRefs: 3,
   assignZ: -1e6,
+  assignPassZ: 0,
   assignWindows: 4,
   assignWarmup: 3,
   indicatorEma: 0.05,

@@ -125,6 +125,22 @@ export class Validator {
     const { net, chain } = this.#c;
     const now = Date.now();
     const deadline = net.ctx.clock.windowEnd(a.window) + net.ctx.graceMs;
+    const payloadHash = hex(a.payloadHash);
+    const seen = this.#candidates.get(a.window)?.get(address);
+    if (seen !== undefined) {
+      // Repeats of an announcement: the first counts. A different one is evidence, also after
+      // the deadline or the record (relayed late through the mesh): a window's candidates are
+      // kept through the next window.
+      if (seen.payloadHash !== payloadHash && !seen.equivocated) {
+        seen.equivocated = true;
+        void this.#c.scorer.equivocated({
+          address,
+          window: a.window,
+          payloads: [seen.payloadHash, payloadHash],
+        }).catch((e) => this.#report.log(`saving equivocation evidence failed: ${e}`));
+      }
+      return;
+    }
     if (now > deadline || a.window <= chain.applied) {
       // One line per key and window: honest peers repeat their announcement until the grace
       // ends, and a flood must not turn into a flood of lines.
@@ -142,20 +158,6 @@ export class Validator {
     }
     let byAddress = this.#candidates.get(a.window);
     if (byAddress === undefined) this.#candidates.set(a.window, byAddress = new Map());
-    const payloadHash = hex(a.payloadHash);
-    const seen = byAddress.get(address);
-    if (seen !== undefined) {
-      // Repeats of an announcement: the first counts. A different one is evidence.
-      if (seen.payloadHash !== payloadHash && !seen.equivocated) {
-        seen.equivocated = true;
-        void this.#c.scorer.equivocated({
-          address,
-          window: a.window,
-          payloads: [seen.payloadHash, payloadHash],
-        }).catch((e) => this.#report.log(`saving equivocation evidence failed: ${e}`));
-      }
-      return;
-    }
     if (this.#c.scorer.banned(address, a.window)) return;
     const base = chain.baseHash(a.window);
     const checked = base === undefined || hex(a.modelHash) !== hex(base)
@@ -207,7 +209,7 @@ export class Validator {
       }
       // A validator that fell behind (suspended, restarted) skips to the window open now.
       w = Math.max(w + 1, clock.windowAt(Date.now()));
-      for (const k of this.#candidates.keys()) if (k < w) this.#candidates.delete(k);
+      for (const k of this.#candidates.keys()) if (k < w - 1) this.#candidates.delete(k);
     }
   }
 
@@ -215,6 +217,10 @@ export class Validator {
     const { net, chain } = this.#c;
     const clock = net.ctx.clock;
     this.#report.set({ phase: `selecting window ${w}` });
+    // Where the record's time goes (ms since the deadline at each step), for the log line.
+    const deadline = clock.windowEnd(w) + net.ctx.graceMs;
+    const marks: string[] = [`start ${Date.now() - deadline}`];
+    const mark = (what: string) => marks.push(`${what} ${Date.now() - deadline}`);
     const cands = [...(this.#candidates.get(w)?.values() ?? [])]
       .filter((c) => !c.equivocated)
       .sort((a, b) => a.arrival - b.arrival || (a.address < b.address ? -1 : 1));
@@ -242,7 +248,9 @@ export class Validator {
     }
     this.#report.set({ phase: `scoring window ${w} (${submissions.length} updates)` });
     const t0 = performance.now();
+    mark("settled");
     const j = await this.#c.scorer.judge(w, base, submissions);
+    mark("scored");
     this.#report.log(
       `window ${w} scored: ${j.checks.size} of ${submissions.length} evaluated, ` +
         `${j.evalMs.toFixed(0)} ms each, ${(performance.now() - t0).toFixed(0)} ms in all`,
@@ -276,6 +284,7 @@ export class Validator {
       this.#report.log(`window ${w}: ${short(address)} left out: ${why.text}`);
     }
     const next = await chain.next(w, ok);
+    mark("aggregated");
     const validLoss = await this.#heldOutLoss();
     const record: RoundRecord = {
       kind: "round-record",
@@ -291,23 +300,24 @@ export class Validator {
       await this.#payloads.put(c.payloadHash, c.bytes);
       this.#kept.push({ window: w, hash: c.payloadHash });
     }
+    mark("kept");
     // Sign and keep the record before moving the head: a failure before this point leaves
     // the round undone (no record, same model), never a head without its record.
     const bytes = await net.sign(record);
     const signed = verifyRecord(net.ctx, bytes);
     if (typeof signed === "string") throw new Error(`own round record does not verify: ${signed}`);
     await net.records.add(signed);
+    mark("signed");
     chain.commit(w, next);
     await this.#c.state.save(
       net.ctx,
       { applied: w, lastTrained: -1, params: chain.params },
       chain.hash,
     );
+    mark("saved");
     await net.publishSigned(net.node.topics.rounds, bytes);
     net.traffic.up += bytes.length;
-    this.#report.log(
-      `window ${w} record out ${Date.now() - clock.windowEnd(w) - net.ctx.graceMs} ms after the deadline`,
-    );
+    this.#report.log(`window ${w} record out ${Date.now() - deadline} ms after the deadline (${marks.join(", ")})`);
     if ((w + 1) % net.ctx.genesis.checkpointInterval === 0) await this.#checkpoint(w + 1);
     this.#c.emit({
       event: "applied",
