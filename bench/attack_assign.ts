@@ -26,6 +26,7 @@ import { ModelProbe } from "../src/roles/model_probe.ts";
 import { WindowTrainer } from "../src/roles/window_trainer.ts";
 import type { QuantizedTensor } from "../src/reference/sparseloco/compress.ts";
 import { writeFileAtomic } from "../src/util/atomic_write.ts";
+import { Rng } from "../src/util/rng.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -34,6 +35,8 @@ const args = parseArgs({
     windows: { type: "string", default: "6" },
     settings: { type: "string", default: "4x2,30x4" },
     out: { type: "string", default: "bench/attack_assign.json" },
+    /** Analyse a file written before instead of measuring. */
+    from: { type: "string" },
   },
   strict: true,
 }).values;
@@ -51,8 +54,9 @@ interface WindowData {
   peers: { honest: boolean; own: number[][]; prev: number[][]; unassigned: number[] }[];
 }
 
-const results: { H: number; batch: number; windows: WindowData[]; seconds: number }[] = [];
-for (const setting of args.settings!.split(",")) {
+type Result = { H: number; batch: number; windows: WindowData[]; seconds: number };
+const results: Result[] = [];
+for (const setting of args.from === undefined ? args.settings!.split(",") : []) {
   const [H, batch] = setting.split("x").map(Number);
   const t0 = performance.now();
   const windows: WindowData[] = [];
@@ -115,3 +119,64 @@ for (const setting of args.settings!.split(",")) {
   }
   results.push({ H, batch, windows, seconds: (performance.now() - t0) / 1000 });
 }
+
+/** The sampled steps of a variant (`rng` draws the random ones, per peer and window). */
+type Steps = (H: number, rng: Rng) => number[];
+const VARIANTS: [string, Steps][] = [
+  ["4 random steps (today)", (H, rng) => shuffled(H, rng).slice(0, 4)],
+  ["8 random steps", (H, rng) => shuffled(H, rng).slice(0, 8)],
+  ["first 4 steps", (H) => range(Math.min(4, H))],
+  ["last 4 steps", (H) => range(Math.min(4, H)).map((s) => H - 1 - s)],
+  ["every step", (H) => range(H)],
+];
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+function shuffled(H: number, rng: Rng): number[] {
+  const s = range(H);
+  for (let i = H - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [s[i], s[j]] = [s[j], s[i]];
+  }
+  return s;
+}
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const sd = (xs: number[]) => Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / (xs.length - 1));
+const share = (xs: boolean[]) => xs.filter((x) => x).length / xs.length;
+
+/**
+ * Per setting and variant: each window's z (honest, other-data), and the burden-of-proof rule
+ * (`assignPassZ` 1.645 on the combined z of the last 4 tests, one window behind): the share of
+ * windows ≥ 1 in which each kind would be selected (window 0 is probation for everyone).
+ */
+const analysed = args.from === undefined ? results : (JSON.parse(await Deno.readTextFile(args.from)).results as Result[]);
+const rows: string[] = [
+  "| H / batch | peer-windows | steps sampled | honest z: mean (sd) | other-data z: mean (sd) | honest selected (windows ≥ 1) | other-data selected (windows ≥ 1) |",
+  "|---|---|---|---|---|---|---|",
+];
+for (const r of analysed) {
+  for (const [name, steps] of VARIANTS) {
+    const rng = new Rng(1);
+    const z = { honest: [] as number[], other: [] as number[] };
+    const pass = { honest: [] as boolean[], other: [] as boolean[] };
+    const history = new Map<string, number[]>();
+    for (const x of r.windows) {
+      x.peers.forEach((p, i) => {
+        const s = steps(r.H, rng);
+        const zi = welchZ(s.flatMap((k) => p.own[k]), p.unassigned.slice(0, 2 * s.length * r.batch));
+        const h = history.get(`${x.seed} ${i}`) ?? [];
+        // Record x.window is judged on the tests of the windows before it.
+        if (x.window >= 1) {
+          const last = h.slice(-GAUNTLET_DEFAULTS.assignWindows);
+          pass[p.honest ? "honest" : "other"].push(last.reduce((a, b) => a + b, 0) / Math.sqrt(last.length) >= 1.645);
+        }
+        h.push(zi);
+        history.set(`${x.seed} ${i}`, h);
+        z[p.honest ? "honest" : "other"].push(zi);
+      });
+    }
+    rows.push(
+      `| ${r.H} / ${r.batch} | ${r.windows.length} | ${name} | ${mean(z.honest).toFixed(2)} (${sd(z.honest).toFixed(2)}) | ` +
+        `${mean(z.other).toFixed(2)} (${sd(z.other).toFixed(2)}) | ${(100 * share(pass.honest)).toFixed(0)}% | ${(100 * share(pass.other)).toFixed(0)}% |`,
+    );
+  }
+}
+console.log(rows.join("\n"));

@@ -61,7 +61,7 @@ export interface GauntletSpec {
    * reaches it. Off by default (−1e6: z is measured, logged and kept, nobody is left out): the
    * calibration above (1 at H 4, batch 2) does not carry to other runs — at `npm start`'s H 30,
    * batch 4 honest peers' mean z was 0.3–0.6 and a threshold of 1 left two of three out. A run
-   * sets it for its own H and batch (bench/attack.ts: 1).
+   * sets it for its own H and batch, or uses `assignPassZ` (bench/attack.ts does).
    */
   assignZ: number;
   /**
@@ -73,7 +73,10 @@ export interface GauntletSpec {
    * batches has each window's z ≈ N(0, 1) whatever H and batch (measured: bench/attack_assign.ts),
    * so the combined z is N(0, 1) too and this is a one-sided test at a fixed false-pass rate
    * (1.645: 5%); only the honest side's power depends on H and batch. 0: off (the `assignZ`
-   * rule alone, no probation).
+   * rule alone, no probation). Off by default because that power is missing at large H·batch:
+   * measured 2026-12-01 (bench/attack_assign.ts, tiny model, 4 key seeds), honest z averaged
+   * 2.29 (sd 1.20) at H 4, batch 2, but 0.57 at H 30, batch 4 in the first windows even with
+   * every inner step's batch sampled; other-data z 0.04 (sd 1.05).
    */
   assignPassZ: number;
   /** Assignment tests averaged (the `assignZ` rule) or combined (`assignPassZ`). */

@@ -134,14 +134,16 @@ export class Scorer {
   }
 
   /**
-   * Window `w`'s well-formed updates become the replay check's reference: each written to
-   * `replay/` first, then the book naming them (by the caller's save), then older files
-   * deleted (`#pruneReplay`), so the book never names a file that is not there.
+   * Window `w`'s well-formed updates become the replay check's reference: the files the saved
+   * book no longer names are deleted, then each update is written to `replay/`, then the book
+   * naming them (the caller's save): the book never names a file that is not there.
    */
   async #keepForReplay(w: number, submissions: readonly Submission[]): Promise<void> {
     const { ctx } = this.#p, dir = this.#p.store.sub(REPLAY_DIR);
+    await this.#pruneReplay(); // what the saved book no longer names (two windows ago)
     const refs: ReplayRefs = { window: w, updates: [] };
     this.#previous = [];
+    const writes: Promise<void>[] = [];
     for (const s of submissions) {
       if (s.tensors === undefined) continue;
       this.#previous.push({ address: s.address, tensors: s.tensors });
@@ -153,17 +155,20 @@ export class Scorer {
         modelHash: new Uint8Array(32), // not kept: the check compares indices and values only
         tensors: s.tensors.map((t, id) => ({ ...t, id })),
       });
-      const file = hex(await sha256(bytes));
-      await dir.put(file, bytes);
-      refs.updates.push({ address: s.address, file });
+      const ref = { address: s.address, file: "" };
+      refs.updates.push(ref);
+      // All at once: this is on the record's path.
+      writes.push(sha256(bytes).then((h) => dir.put(ref.file = hex(h), bytes)));
     }
+    await Promise.all(writes);
     this.#replay = refs;
   }
 
   async #pruneReplay(): Promise<void> {
     const dir = this.#p.store.sub(REPLAY_DIR);
     const keep = new Set(this.#replay?.updates.map((u) => u.file) ?? []);
-    for (const name of await dir.list()) if (!keep.has(name)) await dir.delete(name).catch(() => {});
+    const gone = (await dir.list()).filter((name) => !keep.has(name));
+    await Promise.all(gone.map((name) => dir.delete(name).catch(() => {})));
   }
 
   /** The wallet `address` speaks for, or `address` itself (what the round record names). */
@@ -222,7 +227,6 @@ export class Scorer {
     });
     await this.#keepForReplay(w, submissions);
     await this.#save();
-    await this.#pruneReplay();
     if (j.assignment.tested > 0) this.#start(j.assignment);
     return j;
   }
