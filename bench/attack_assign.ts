@@ -63,14 +63,21 @@ for (const setting of args.from === undefined ? args.settings!.split(",") : []) 
   for (let seed = 0; seed < Number(args.seeds); seed++) {
     const v = KeySigner.fromUri("//Validator");
     const keys = [0, 1, 2, 3].map((i) => KeySigner.fromUri(`//assign-${seed}-${i}`));
-    const g = localGenesis({ validators: [v.address], genesisTime: 0, sparseloco: { H }, data: { batch } });
+    const g = localGenesis({
+      validators: [v.address],
+      genesisTime: 0,
+      sparseloco: { H },
+      data: { batch },
+    });
     const ctx = runContext(g);
     const data = await loadRunData(g, "local");
     const sampler = new Sampler(data.train, { batch, context: g.model.context, seed: g.data.seed });
     const probe = new ModelProbe(cpuOps(32), g);
     const streams = keys.map((k) => dataPeerIndex(k.publicKey));
     // Peer 3 trains on the stream next to its own: well-formed, helpful, not what it was given.
-    const trainers = streams.map((s, i) => new WindowTrainer(ctx, cpuOps(32), sampler, i === 3 ? (s + 1) >>> 0 : s));
+    const trainers = streams.map((s, i) =>
+      new WindowTrainer(ctx, cpuOps(32), sampler, i === 3 ? (s + 1) >>> 0 : s)
+    );
     const nobody = dataPeerIndex(v.publicKey);
     let theta = initialParams(ctx);
     for (let w = 0; w < Number(args.windows); w++) {
@@ -80,41 +87,68 @@ for (const setting of args.from === undefined ? args.settings!.split(",") : []) 
         updates.push(await t.compress());
       }
       const norms = updates.map((u) => tensorNorms(u)), clip = medianNorms(norms);
-      const prevSteps = w === 0 ? [] : Array.from({ length: Math.min(PREV, H) }, (_, i) => H - 1 - i);
+      const prevSteps = w === 0
+        ? []
+        : Array.from({ length: Math.min(PREV, H) }, (_, i) => H - 1 - i);
       const assigned = (i: number): Batch[] => [
         ...Array.from({ length: H }, (_, s) => sampler.batch(streams[i], w, s)),
         ...prevSteps.map((s) => sampler.batch(streams[i], w - 1, s)),
       ];
-      const unassigned = Array.from({ length: UNASSIGNED }, (_, i) => sampler.batch(nobody, w, H + 1000 + i));
+      const unassigned = Array.from(
+        { length: UNASSIGNED },
+        (_, i) => sampler.batch(nobody, w, H + 1000 + i),
+      );
       const m: Map<string, AssignmentMargins> = await assignmentMargins(
         probe,
         theta,
         ctx.tensors,
-        keys.map((k, i) => ({ address: k.address, tensors: scaledToNorms(updates[i], norms[i], clip), assigned: assigned(i) })),
+        keys.map((k, i) => ({
+          address: k.address,
+          tensors: scaledToNorms(updates[i], norms[i], clip),
+          assigned: assigned(i),
+        })),
         clip,
         g.sparseloco.alpha * GAUNTLET_DEFAULTS.evalStep,
         GAUNTLET_DEFAULTS.assignRefs,
         unassigned,
       );
-      const perBatch = (xs: number[]) => Array.from({ length: xs.length / batch }, (_, b) => xs.slice(b * batch, (b + 1) * batch));
+      const perBatch = (xs: number[]) =>
+        Array.from({ length: xs.length / batch }, (_, b) => xs.slice(b * batch, (b + 1) * batch));
       windows.push({
         seed,
         window: w,
         peers: keys.map((k, i) => {
           const x = m.get(k.address)!, rows = perBatch(x.own);
-          return { honest: i < 3, own: rows.slice(0, H), prev: rows.slice(H), unassigned: x.unassigned };
+          return {
+            honest: i < 3,
+            own: rows.slice(0, H),
+            prev: rows.slice(H),
+            unassigned: x.unassigned,
+          };
         }),
       });
       const next = Float32Array.from(theta);
-      applyAggregate(next, ctx.tensors, updates.slice(0, 3).map((tensors, i) => ({ peer: `h${i}`, tensors })), {
-        alpha: g.sparseloco.alpha,
-      });
+      applyAggregate(
+        next,
+        ctx.tensors,
+        updates.slice(0, 3).map((tensors, i) => ({ peer: `h${i}`, tensors })),
+        {
+          alpha: g.sparseloco.alpha,
+        },
+      );
       theta = next;
       const z = windows.at(-1)!.peers.map((p) => welchZ(p.own.flat(), p.unassigned).toFixed(2));
-      console.log(`H ${H} batch ${batch} seed ${seed} window ${w}: z over all steps ${z.join(" ")} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+      console.log(
+        `H ${H} batch ${batch} seed ${seed} window ${w}: z over all steps ${z.join(" ")} (${
+          ((performance.now() - t0) / 1000).toFixed(0)
+        } s)`,
+      );
       // Written after every window: a long calibration keeps what it measured when stopped.
       const done = [...results, { H, batch, windows, seconds: (performance.now() - t0) / 1000 }];
-      await writeFileAtomic(args.out!, JSON.stringify({ date: new Date().toISOString(), results: done }) + "\n");
+      await writeFileAtomic(
+        args.out!,
+        JSON.stringify({ date: new Date().toISOString(), results: done }) + "\n",
+      );
     }
   }
   results.push({ H, batch, windows, seconds: (performance.now() - t0) / 1000 });
@@ -139,7 +173,8 @@ function shuffled(H: number, rng: Rng): number[] {
   return s;
 }
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const sd = (xs: number[]) => Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / (xs.length - 1));
+const sd = (xs: number[]) =>
+  Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / (xs.length - 1));
 const share = (xs: boolean[]) => xs.filter((x) => x).length / xs.length;
 
 /**
@@ -147,7 +182,9 @@ const share = (xs: boolean[]) => xs.filter((x) => x).length / xs.length;
  * (`assignPassZ` 1.645 on the combined z of the last 4 tests, one window behind): the share of
  * windows ≥ 1 in which each kind would be selected (window 0 is probation for everyone).
  */
-const analysed = args.from === undefined ? results : (JSON.parse(await Deno.readTextFile(args.from)).results as Result[]);
+const analysed = args.from === undefined
+  ? results
+  : (JSON.parse(await Deno.readTextFile(args.from)).results as Result[]);
 const rows: string[] = [
   "| H / batch | peer-windows | steps sampled | honest z: mean (sd) | other-data z: mean (sd) | honest selected (windows ≥ 1) | other-data selected (windows ≥ 1) |",
   "|---|---|---|---|---|---|---|",
@@ -161,12 +198,17 @@ for (const r of analysed) {
     for (const x of r.windows) {
       x.peers.forEach((p, i) => {
         const s = steps(r.H, rng);
-        const zi = welchZ(s.flatMap((k) => p.own[k]), p.unassigned.slice(0, 2 * s.length * r.batch));
+        const zi = welchZ(
+          s.flatMap((k) => p.own[k]),
+          p.unassigned.slice(0, 2 * s.length * r.batch),
+        );
         const h = history.get(`${x.seed} ${i}`) ?? [];
         // Record x.window is judged on the tests of the windows before it.
         if (x.window >= 1) {
           const last = h.slice(-GAUNTLET_DEFAULTS.assignWindows);
-          pass[p.honest ? "honest" : "other"].push(last.reduce((a, b) => a + b, 0) / Math.sqrt(last.length) >= 1.645);
+          pass[p.honest ? "honest" : "other"].push(
+            last.reduce((a, b) => a + b, 0) / Math.sqrt(last.length) >= 1.645,
+          );
         }
         h.push(zi);
         history.set(`${x.seed} ${i}`, h);
@@ -174,8 +216,12 @@ for (const r of analysed) {
       });
     }
     rows.push(
-      `| ${r.H} / ${r.batch} | ${r.windows.length} | ${name} | ${mean(z.honest).toFixed(2)} (${sd(z.honest).toFixed(2)}) | ` +
-        `${mean(z.other).toFixed(2)} (${sd(z.other).toFixed(2)}) | ${(100 * share(pass.honest)).toFixed(0)}% | ${(100 * share(pass.other)).toFixed(0)}% |`,
+      `| ${r.H} / ${r.batch} | ${r.windows.length} | ${name} | ${mean(z.honest).toFixed(2)} (${
+        sd(z.honest).toFixed(2)
+      }) | ` +
+        `${mean(z.other).toFixed(2)} (${sd(z.other).toFixed(2)}) | ${
+          (100 * share(pass.honest)).toFixed(0)
+        }% | ${(100 * share(pass.other)).toFixed(0)}% |`,
     );
   }
 }

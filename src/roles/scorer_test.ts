@@ -14,18 +14,35 @@ import { BOOK_FILE, REPLAY_DIR, Scorer } from "./scorer.ts";
 Deno.test("Scorer keeps the replay check's updates across a restart: a replay is still refused", async () => {
   await identityReady();
   const v = KeySigner.fromUri("//Validator");
-  const [alice, bob, mallory] = ["//Alice", "//Bob", "//Mallory"].map((u) => KeySigner.fromUri(u).address);
-  const ctx = runContext(localGenesis({ validators: [v.address], genesisTime: 0, sparseloco: { H: 2 } }));
+  const [alice, bob, mallory] = ["//Alice", "//Bob", "//Mallory"].map((u) =>
+    KeySigner.fromUri(u).address
+  );
+  const ctx = runContext(
+    localGenesis({ validators: [v.address], genesisTime: 0, sparseloco: { H: 2 } }),
+  );
   const tokens = Uint32Array.from(new Rng(1).uniforms(4096, 0, 255), Math.floor);
-  const sampler = new Sampler(tokens, { batch: ctx.genesis.data.batch, context: ctx.genesis.model.context, seed: 1 });
+  const sampler = new Sampler(tokens, {
+    batch: ctx.genesis.data.batch,
+    context: ctx.genesis.model.context,
+    seed: 1,
+  });
   // The replay check comes before any loss: a constant probe is enough (every update "no gain").
   const probe: LossProbe = {
     loss: () => Promise.resolve(1),
-    sequenceLosses: (_p, b) => Promise.resolve(b.flatMap(() => Array(ctx.genesis.data.batch).fill(1))),
+    sequenceLosses: (_p, b) =>
+      Promise.resolve(b.flatMap(() => Array(ctx.genesis.data.batch).fill(1))),
   };
   const store = new MemoryStore(), logs: string[] = [];
   const open = () =>
-    Scorer.open({ ctx, probe, sampler, validatorKey: v.publicKey, store, log: (l) => logs.push(l), nonce: () => 7 });
+    Scorer.open({
+      ctx,
+      probe,
+      sampler,
+      validatorKey: v.publicKey,
+      store,
+      log: (l) => logs.push(l),
+      nonce: () => 7,
+    });
   const update = (seed: number) => {
     const delta = new Rng(seed).normals(ctx.layout.length, 1e-3);
     return compressModel(delta, new Float32Array(delta.length), ctx.tensors, ctx.compress);
