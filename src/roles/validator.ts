@@ -316,14 +316,6 @@ export class Validator {
     await net.publishSigned(net.node.topics.rounds, bytes);
     const out = Date.now() - deadline;
     net.traffic.up += bytes.length;
-    await this.#c.state.save(
-      net.ctx,
-      { applied: w, lastTrained: -1, params: chain.params },
-      chain.hash,
-    );
-    mark("saved");
-    this.#report.log(`window ${w} record out ${out} ms after the deadline (${marks.join(", ")})`);
-    if ((w + 1) % net.ctx.genesis.checkpointInterval === 0) await this.#checkpoint(w + 1);
     this.#c.emit({
       event: "applied",
       role: "validator",
@@ -333,6 +325,14 @@ export class Validator {
       contributors: ok.length,
       selected: ok.map((c) => c.address),
     });
+    await this.#c.state.save(
+      net.ctx,
+      { applied: w, lastTrained: -1, params: chain.params },
+      chain.hash,
+    );
+    mark("saved");
+    this.#report.log(`window ${w} record out ${out} ms after the deadline (${marks.join(", ")})`);
+    if ((w + 1) % net.ctx.genesis.checkpointInterval === 0) await this.#checkpoint(w + 1);
     this.#report.set({
       applied: w,
       modelHash: chain.hashHex.slice(0, 12),
