@@ -186,7 +186,7 @@ const analysed = args.from === undefined
   ? results
   : (JSON.parse(await Deno.readTextFile(args.from)).results as Result[]);
 const rows: string[] = [
-  "| H / batch | peer-windows | steps sampled | honest z: mean (sd) | other-data z: mean (sd) | honest selected (windows ≥ 1) | other-data selected (windows ≥ 1) |",
+  "| H / batch | windows (seeds × windows) | steps sampled | honest z: mean (sd) | other-data z: mean (sd) | honest selected (windows ≥ 1) | other-data selected (windows ≥ 1) |",
   "|---|---|---|---|---|---|---|",
 ];
 for (const r of analysed) {

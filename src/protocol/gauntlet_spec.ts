@@ -75,8 +75,9 @@ export interface GauntletSpec {
    * (1.645: 5%); only the honest side's power depends on H and batch. 0: off (the `assignZ`
    * rule alone, no probation). Off by default because that power is missing at large H·batch:
    * measured 2026-12-01 (bench/attack_assign.ts, tiny model, 4 key seeds), honest z averaged
-   * 2.29 (sd 1.20) at H 4, batch 2, but 0.57 at H 30, batch 4 in the first windows even with
-   * every inner step's batch sampled; other-data z 0.04 (sd 1.05).
+   * 2.29 (sd 1.20) at H 4, batch 2 (other-data 0.04, sd 1.05), but at H 30, batch 4 0.27 with
+   * 4 random steps and 0.68 with every inner step's batch; the rule at 1.645 selected honest
+   * peers in 98% of windows ≥ 1 at H 4 and 3–33% at H 30 (4 seeds × 6 windows).
    */
   assignPassZ: number;
   /** Assignment tests averaged (the `assignZ` rule) or combined (`assignPassZ`). */
