@@ -112,18 +112,20 @@ for (const setting of args.from === undefined ? args.settings!.split(",") : []) 
         GAUNTLET_DEFAULTS.assignRefs,
         unassigned,
       );
+      // Four significant digits: the file stays small, and z moves in the third decimal at most.
+      const round = (xs: number[]) => xs.map((x) => Number(x.toPrecision(4)));
       const perBatch = (xs: number[]) =>
         Array.from({ length: xs.length / batch }, (_, b) => xs.slice(b * batch, (b + 1) * batch));
       windows.push({
         seed,
         window: w,
         peers: keys.map((k, i) => {
-          const x = m.get(k.address)!, rows = perBatch(x.own);
+          const x = m.get(k.address)!, rows = perBatch(round(x.own));
           return {
             honest: i < 3,
             own: rows.slice(0, H),
             prev: rows.slice(H),
-            unassigned: x.unassigned,
+            unassigned: round(x.unassigned),
           };
         }),
       });
