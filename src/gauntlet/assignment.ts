@@ -38,7 +38,7 @@ export interface AssignmentCandidate {
  * update is measured on its own batches, on those of the peers it is a reference for, and on
  * `unassigned`: (1 + refs) · assigned + unassigned forward passes per update. `theta` is not
  * modified; a non-finite drop makes the z −∞, fewer than two sequences a side NaN. `pause` is
- * awaited before every forward pass (one at a time: a probe runs one pass at once).
+ * awaited before every batch's forward pass (one at a time: a probe runs one pass at once).
  */
 export async function assignmentTest(
   probe: LossProbe,
@@ -84,9 +84,15 @@ export async function assignmentMargins(
   if (n === 0 || (n === 1 && !alone)) return z;
   const r = Math.min(refs, n - 1);
   const refsOf = (i: number) => Array.from({ length: r }, (_, k) => (i + 1 + k) % n);
+  // One batch per pause: a whole list at once held the validator's event loop for up to a
+  // second under load (payload fetches of the next window then missed its deadline).
   const losses = async (params: Float32Array, batches: readonly Batch[]) => {
-    await pause();
-    return probe.sequenceLosses(params, batches);
+    const out: number[] = [];
+    for (const b of batches) {
+      await pause();
+      out.push(...await probe.sequenceLosses(params, [b]));
+    }
+    return out;
   };
   const base: number[][] = [];
   for (const c of candidates) base.push(await losses(theta, c.assigned));
