@@ -48,8 +48,13 @@ const args = parseArgs({
 }).values;
 const WINDOWS = Number(args.windows), WINDOW_MS = Number(args["window-ms"]);
 const GENESIS = { sparseloco: { H: 4 }, data: { batch: 2 }, checkpointInterval: 100 };
-/** The assignment test's threshold calibrated for H 4, batch 2 (off by default). */
-const GAUNTLET = { assignZ: 1 };
+/**
+ * The assignment test's burden of proof (off by default): at H 4, batch 2 the test has the
+ * power for it (bench/attack_assign.ts: honest z 2.3, other-data 0.0), so every key is on
+ * probation until its first test and out while the combined z of its last tests is below
+ * 1.645 (a 5% false pass for a key not trained on its batches).
+ */
+const GAUNTLET = { assignPassZ: 1.645 };
 const KEY_SEED = "attack-bench";
 
 /** The runs: clean references, then the attacks (several per run where they are cheap). */
@@ -116,6 +121,8 @@ interface RunResult {
   /** Per honest peer: share of windows ≥ 1 that selected it. */
   honestSelectionShare: number[];
   honestPenalised: string[];
+  /** Honest peer-windows left out on probation (before their first assignment test). */
+  honestProbation?: number;
   maxRecordLateMs: number;
   meanScoringMs: number;
   honestIdleShare: number;
@@ -211,9 +218,11 @@ for (const r of RUNS) {
     honestSelectionShare: run.honest.map((h) =>
       after.filter((x) => x.selected.includes(h)).length / Math.max(1, after.length)
     ),
+    // Probation (no assignment test yet) is every newcomer's first window, not a penalty.
     honestPenalised: validator.filter((l) =>
-      run.honest.some((h) => l.includes(h.slice(0, 8))) && /left out|banned/.test(l)
+      run.honest.some((h) => l.includes(h.slice(0, 8))) && /left out|banned/.test(l) && !l.includes("on probation")
     ),
+    honestProbation: validator.filter((l) => run.honest.some((h) => l.includes(h.slice(0, 8))) && l.includes("on probation")).length,
     honestSteps,
     honestShort,
     hashNote: "",
@@ -363,7 +372,9 @@ for (const r of all) {
       } | ` +
         `${r.sameHashAsClean === null ? "(reference)" : r.sameHashAsClean ? "yes" : "no"} | ` +
         `${r.lossDeltaVsClean === null ? r.heldOutLoss.toFixed(4) : pct(r.lossDeltaVsClean)} | ` +
-        `${pct(Math.min(...r.honestSelectionShare))} | ${r.honestPenalised.length} | ` +
+        `${pct(Math.min(...r.honestSelectionShare))} | ${r.honestPenalised.length}${
+          r.honestProbation ? ` (+ ${r.honestProbation} on probation)` : ""
+        } | ` +
         `${(r.honestShort ?? []).join(", ") || "none"} | ` +
         `${(r.maxRecordLateMs / 1000).toFixed(1)} s | ${(r.meanScoringMs / 1000).toFixed(2)} s | ${
           pct(r.honestIdleShare)

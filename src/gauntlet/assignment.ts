@@ -33,11 +33,12 @@ export interface AssignmentCandidate {
 
 /**
  * The z of every candidate, in the candidates' order; none when fewer than two (nothing to
- * pair with). Candidate i is paired with the next `refs` candidates (cyclically), so each
+ * pair with), unless `alone`: then a lone candidate's z is of its raw drops (weaker, but still
+ * ≈ N(0, 1) for an update not trained on its batches). Candidate i is paired with the next `refs` candidates (cyclically), so each
  * update is measured on its own batches, on those of the peers it is a reference for, and on
  * `unassigned`: (1 + refs) · assigned + unassigned forward passes per update. `theta` is not
  * modified; a non-finite drop makes the z −∞, fewer than two sequences a side NaN. `pause` is
- * awaited before every forward pass (one at a time: a probe runs one pass at once).
+ * awaited before every batch's forward pass (one at a time: a probe runs one pass at once).
  */
 export async function assignmentTest(
   probe: LossProbe,
@@ -49,14 +50,49 @@ export async function assignmentTest(
   refs: number,
   unassigned: readonly Batch[],
   pause: () => Promise<void> = () => Promise.resolve(),
+  alone = false,
 ): Promise<Map<string, number>> {
-  const n = candidates.length, z = new Map<string, number>();
-  if (n < 2) return z;
+  const m = await assignmentMargins(probe, theta, layout, candidates, clipNorms, step, refs, unassigned, pause, alone);
+  return new Map([...m].map(([a, x]) => [a, welchZ(x.own, x.unassigned)]));
+}
+
+/** Per-sequence margins of one candidate: on its assigned sequences and on the unassigned ones. */
+export interface AssignmentMargins {
+  /** Per assigned sequence (batch by batch): own drop − median drop of the references. */
+  own: number[];
+  /** Per unassigned sequence: the same margin. */
+  unassigned: number[];
+}
+
+/**
+ * The paired margins {@linkcode assignmentTest}'s z is computed from, per candidate (none when
+ * fewer than two): the raw material, so a calibration can test subsets of the batches.
+ */
+export async function assignmentMargins(
+  probe: LossProbe,
+  theta: Float32Array,
+  layout: readonly TensorEntry[],
+  candidates: readonly AssignmentCandidate[],
+  clipNorms: readonly number[],
+  step: number,
+  refs: number,
+  unassigned: readonly Batch[],
+  pause: () => Promise<void> = () => Promise.resolve(),
+  alone = false,
+): Promise<Map<string, AssignmentMargins>> {
+  const n = candidates.length, z = new Map<string, AssignmentMargins>();
+  if (n === 0 || (n === 1 && !alone)) return z;
   const r = Math.min(refs, n - 1);
   const refsOf = (i: number) => Array.from({ length: r }, (_, k) => (i + 1 + k) % n);
+  // One batch per pause: a whole list at once held the validator's event loop for up to a
+  // second under load (payload fetches of the next window then missed its deadline).
   const losses = async (params: Float32Array, batches: readonly Batch[]) => {
-    await pause();
-    return probe.sequenceLosses(params, batches);
+    const out: number[] = [];
+    for (const b of batches) {
+      await pause();
+      out.push(...await probe.sequenceLosses(params, [b]));
+    }
+    return out;
   };
   const base: number[][] = [];
   for (const c of candidates) base.push(await losses(theta, c.assigned));
@@ -86,9 +122,11 @@ export async function assignmentTest(
   for (let i = 0; i < n; i++) {
     const others = refsOf(i);
     const mine = own[i].get(i)!;
-    const f = mine.map((d, k) => d - median(others.map((j) => own[j].get(i)![k])));
-    const e = onU[i].map((d, k) => d - median(others.map((j) => onU[j][k])));
-    z.set(candidates[i].address, welchZ(f, e));
+    // Alone (no reference): the raw drops, sequence difficulty and the common part unpaired.
+    const ref = (xs: number[]) => (xs.length === 0 ? 0 : median(xs));
+    const f = mine.map((d, k) => d - ref(others.map((j) => own[j].get(i)![k])));
+    const e = onU[i].map((d, k) => d - ref(others.map((j) => onU[j][k])));
+    z.set(candidates[i].address, { own: f, unassigned: e });
   }
   return z;
 }

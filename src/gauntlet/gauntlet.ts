@@ -231,9 +231,11 @@ export async function judgeWindow(
     tensors: scaledToNorms(s.tensors!, norms.get(s.address)!, clip),
     assigned: ctx.assigned(s.address),
   }));
+  // Under the burden of proof a lone update is tested too (unpaired), or it could never land.
+  const alone = spec.assignPassZ > 0;
   const assignment: AssignmentJob = {
     window: w,
-    tested: tested.length,
+    tested: tested.length < 2 && !alone ? 0 : tested.length,
     run: (pause) =>
       assignmentTest(
         ctx.probe,
@@ -245,9 +247,10 @@ export async function judgeWindow(
         spec.assignRefs,
         ctx.unassigned,
         pause,
+        alone,
       ),
   };
-  const deferred = new Set(tested.length >= 2 ? tested.map((t) => t.address) : []);
+  const deferred = new Set(tested.length >= 2 || alone ? tested.map((t) => t.address) : []);
   const outcomes = new Map<string, Outcome>();
   for (const s of byArrival) {
     const c = checks.get(s.address);

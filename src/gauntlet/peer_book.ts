@@ -152,6 +152,20 @@ export class PeerBook {
         text: `${e.negativeStreak} negative evaluations in a row`,
       };
     }
+    if (this.#spec.assignPassZ > 0) {
+      // The burden of proof: out until shown (src/protocol/gauntlet_spec.ts `assignPassZ`).
+      const c = this.#assignCombined(e);
+      if (c === null || c < this.#spec.assignPassZ) {
+        return {
+          code: "not-own-data",
+          until: 0,
+          other: null,
+          text: c === null
+            ? "on probation: no assignment test yet"
+            : `not shown to train on its assigned data (combined z ${c.toFixed(2)} < ${this.#spec.assignPassZ} over ${e.assignZs.length} tests)`,
+        };
+      }
+    }
     const z = this.#assignMean(e);
     if (z !== null && z < this.#spec.assignZ) {
       return {
@@ -168,6 +182,12 @@ export class PeerBook {
   #assignMean(e: PeerEntry): number | null {
     if (e.assignTests < this.#spec.assignWarmup || e.assignZs.length === 0) return null;
     return e.assignZs.reduce((a, b) => a + b, 0) / e.assignZs.length;
+  }
+
+  /** Stouffer's combined z of the last `assignWindows` tests, Σz / √m (null without tests). */
+  #assignCombined(e: PeerEntry): number | null {
+    if (e.assignZs.length === 0) return null;
+    return e.assignZs.reduce((a, b) => a + b, 0) / Math.sqrt(e.assignZs.length);
   }
 
   /** Bans `address` through window `w + banWindows − 1` and resets its rating. */

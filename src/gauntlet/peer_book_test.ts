@@ -117,6 +117,29 @@ Deno.test("PeerBook.assigned folds a window's z in after its record: out from th
   assertEquals(book.entry("a").assignZs, []);
 });
 
+Deno.test("PeerBook under the burden of proof: probation until tested, out until the combined z passes", () => {
+  const book = new PeerBook({ ...GAUNTLET_DEFAULTS, assignPassZ: 1.645 });
+  const deferred: Outcome = { kind: "evaluated", gradScore: 0.01, indicator: null };
+  // a: honest (z 2, 1, 2.5, …); eve: trained on other data (z around 0).
+  const zs: Record<string, number[]> = { a: [2, 1, 2.5, 0.5, 2], eve: [1.9, -0.4, 0.3, -1, 0.6] };
+  const seen: Record<string, (string | null)[]> = { a: [], eve: [] };
+  for (let w = 0; w < 5; w++) {
+    run(book, ["a", "eve"], 1, () => deferred, w);
+    for (const p of ["a", "eve"]) seen[p].push(book.exclusion(p, w)?.text ?? null);
+    book.assigned(w, new Map(Object.entries(zs).map(([p, z]) => [p, z[w]])));
+  }
+  // Window 0: nobody has a test yet, the record goes out without them.
+  assertEquals(seen.a[0], "on probation: no assignment test yet");
+  assertEquals(seen.eve[0], "on probation: no assignment test yet");
+  // a is in from window 1 on: 2/√1, 3/√2, 5.5/√3, 6/√4 all ≥ 1.645.
+  assertEquals(seen.a.slice(1), [null, null, null, null]);
+  // eve's lucky first z lets her in once (1.9 ≥ 1.645), then (1.5/√2 = 1.06 …) never again.
+  assertEquals(seen.eve[1], null);
+  for (const t of seen.eve.slice(2)) assert(t?.startsWith("not shown to train on its assigned data (combined z"), `${t}`);
+  // Off (0) is today's rule: no probation.
+  assertEquals(new PeerBook(GAUNTLET_DEFAULTS).exclusion("newcomer", 0), null);
+});
+
 Deno.test("PeerBook at margin 0 does not leave out a helpful peer for its indicator alone", () => {
   // Measured on the tiny model: an honest peer's indicator is close to a coin flip at margin
   // 0; three −1 in a row must not exclude it.

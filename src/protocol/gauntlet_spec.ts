@@ -61,10 +61,26 @@ export interface GauntletSpec {
    * reaches it. Off by default (−1e6: z is measured, logged and kept, nobody is left out): the
    * calibration above (1 at H 4, batch 2) does not carry to other runs — at `npm start`'s H 30,
    * batch 4 honest peers' mean z was 0.3–0.6 and a threshold of 1 left two of three out. A run
-   * sets it for its own H and batch (bench/attack.ts: 1).
+   * sets it for its own H and batch, or uses `assignPassZ` (bench/attack.ts does).
    */
   assignZ: number;
-  /** Assignment tests averaged. */
+  /**
+   * The burden of proof (ours): when above 0, a key enters the aggregate only once it is shown
+   * to train on its assigned data — the combined z of its last `assignWindows` tests (Stouffer:
+   * Σz / √m) at least this — and a key with no completed test yet is on probation (scored,
+   * rated, tested, not aggregated): an other-data key's first windows cannot land. Derived from
+   * the test's own statistics rather than tuned per run: a peer that did not train on its
+   * batches has each window's z ≈ N(0, 1) whatever H and batch (measured: bench/attack_assign.ts),
+   * so the combined z is N(0, 1) too and this is a one-sided test at a fixed false-pass rate
+   * (1.645: 5%); only the honest side's power depends on H and batch. 0: off (the `assignZ`
+   * rule alone, no probation). Off by default because that power is missing at large H·batch:
+   * measured 2026-12-01 (bench/attack_assign.ts, tiny model, 4 key seeds), honest z averaged
+   * 2.29 (sd 1.20) at H 4, batch 2 (other-data 0.04, sd 1.05), but at H 30, batch 4 0.27 with
+   * 4 random steps and 0.68 with every inner step's batch; the rule at 1.645 selected honest
+   * peers in 98% of windows ≥ 1 at H 4 and 3–33% at H 30 (4 seeds × 6 windows).
+   */
+  assignPassZ: number;
+  /** Assignment tests averaged (the `assignZ` rule) or combined (`assignPassZ`). */
   assignWindows: number;
   /**
    * Assignment tests a peer passes through before its mean can leave it out: one window's z
@@ -124,6 +140,7 @@ export const GAUNTLET_DEFAULTS: Readonly<GauntletSpec> = Object.freeze({
   assignBatches: 4,
   assignRefs: 3,
   assignZ: -1e6,
+  assignPassZ: 0,
   assignWindows: 4,
   assignWarmup: 3,
   indicatorEma: 0.05,

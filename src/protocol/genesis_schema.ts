@@ -44,6 +44,7 @@ export const GAUNTLET_BOUNDS: {
   assignBatches: [1, 1024, true],
   assignRefs: [1, 64, true],
   assignZ: [-1e6, 1e6, false],
+  assignPassZ: [0, 1e6, false],
   assignWindows: [1, 1024, true],
   assignWarmup: [0, 1e9, true],
   indicatorEma: [0, 1, false],

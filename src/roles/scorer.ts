@@ -10,7 +10,9 @@
  * pass; its z values enter the book (saved again) when it ends, so a peer it finds wanting is
  * left out from record w + 1 on. One still running at window w + 1's deadline is dropped at its
  * next forward pass (a log line says so) and that window's z values are lost: no record waits
- * on it. A restart forgets the job in flight, as it forgets the previous window's updates.
+ * on it. A restart forgets the job in flight. The previous window's updates (the replay check's
+ * reference) are kept in the store (`replay/`, by content hash) and named in the book, written
+ * before it: a restarted validator still refuses a replay of them.
  *
  * @module
  */
@@ -30,9 +32,21 @@ import type { GauntletSpec } from "../protocol/gauntlet_spec.ts";
 import { dataPeerIndex, type RunContext } from "../protocol/run_context.ts";
 import type { StateStore } from "../protocol/state_store.ts";
 import { evaluationBatches } from "./model_probe.ts";
+import { decodeUpdate, encodeUpdate } from "../codec/update_codec.ts";
+import type { CompressedTensor, QuantizedTensor } from "../reference/sparseloco/compress.ts";
+import { sha256 } from "../util/hash.ts";
+import { hex } from "../util/hex.ts";
 
 /** The book's name in the validator's store. */
 export const BOOK_FILE = "gauntlet.json";
+/** Sub-folder of the store with the previous window's updates, named by content hash. */
+export const REPLAY_DIR = "replay";
+
+/** What the book file holds besides the book: the files of the replay check's updates. */
+interface ReplayRefs {
+  window: number;
+  updates: { address: string; file: string }[];
+}
 
 /** What a scorer is made of. */
 export interface ScorerParts {
@@ -58,8 +72,9 @@ export class Scorer {
   readonly spec: GauntletSpec;
   readonly #p: ScorerParts;
   readonly #book: PeerBook;
-  /** The last judged window's decoded updates (memory only: a restart forgets one window). */
-  #previous: NonNullable<JudgeContext["previous"]> = [];
+  /** The last judged window's decoded updates, and the files they are kept in. */
+  #previous: NonNullable<JudgeContext["previous"]>[number][] = [];
+  #replay: ReplayRefs | null = null;
   /** The assignment test in flight: `drop` stops it at its next forward pass. */
   #job: { drop: boolean; done: Promise<void> } | null = null;
   /** Book writes, one after the other (each writes the book as it is when its turn comes). */
@@ -71,20 +86,89 @@ export class Scorer {
     this.#book = book;
   }
 
-  /** Loads the book (a damaged one is quarantined and scoring starts afresh, with a log line). */
+  /**
+   * Loads the book and the previous window's updates it names (a damaged book is quarantined
+   * and scoring starts afresh; a missing or damaged update file is left out of the replay
+   * check; each with a log line).
+   */
   static async open(p: ScorerParts): Promise<Scorer> {
     const spec = gauntletOf(p.ctx.genesis);
     const bytes = await p.store.get(BOOK_FILE);
-    let book = new PeerBook(spec);
+    let book = new PeerBook(spec), replay: unknown = undefined;
     if (bytes !== null) {
       try {
-        book = PeerBook.fromJSON(spec, JSON.parse(new TextDecoder().decode(bytes)));
+        const json = JSON.parse(new TextDecoder().decode(bytes));
+        book = PeerBook.fromJSON(spec, json);
+        replay = json.replay;
       } catch (e) {
         const moved = await p.store.quarantine(BOOK_FILE);
         p.log(`${p.store.where}/${BOOK_FILE}: ${(e as Error).message}; kept as ${moved}, scoring afresh`);
       }
     }
-    return new Scorer(p, spec, book);
+    const scorer = new Scorer(p, spec, book);
+    await scorer.#loadReplay(replay);
+    return scorer;
+  }
+
+  async #loadReplay(json: unknown): Promise<void> {
+    const r = json as ReplayRefs | undefined | null;
+    if (r === undefined || r === null) return;
+    if (!Number.isInteger(r.window) || !Array.isArray(r.updates)) {
+      this.#p.log(`${BOOK_FILE}: its replay list is damaged; no replay check for one window`);
+      return;
+    }
+    const dir = this.#p.store.sub(REPLAY_DIR), kept: ReplayRefs = { window: r.window, updates: [] };
+    for (const u of r.updates) {
+      try {
+        if (typeof u?.address !== "string" || typeof u.file !== "string") throw new Error("damaged entry");
+        const bytes = await dir.get(u.file);
+        if (bytes === null) throw new Error("missing");
+        if (hex(await sha256(bytes)) !== u.file) throw new Error("does not match its hash");
+        this.#previous.push({ address: u.address, tensors: decodeUpdate(bytes).tensors });
+        kept.updates.push(u);
+      } catch (e) {
+        this.#p.log(`${REPLAY_DIR}/${u?.file}: ${(e as Error).message}; left out of the replay check`);
+      }
+    }
+    this.#replay = kept;
+  }
+
+  /**
+   * Window `w`'s well-formed updates become the replay check's reference: the files the saved
+   * book no longer names are deleted, then each update is written to `replay/`, then the book
+   * naming them (the caller's save): the book never names a file that is not there.
+   */
+  async #keepForReplay(w: number, submissions: readonly Submission[]): Promise<void> {
+    const { ctx } = this.#p, dir = this.#p.store.sub(REPLAY_DIR);
+    await this.#pruneReplay(); // what the saved book no longer names (two windows ago)
+    const refs: ReplayRefs = { window: w, updates: [] };
+    this.#previous = [];
+    const writes: Promise<void>[] = [];
+    for (const s of submissions) {
+      if (s.tensors === undefined) continue;
+      this.#previous.push({ address: s.address, tensors: s.tensors });
+      if (!s.tensors.every(isQuantized)) continue; // only the validator's own tests send raw values
+      const bytes = encodeUpdate({
+        indexMode: ctx.indexMode,
+        runId: ctx.runId,
+        window: w,
+        modelHash: new Uint8Array(32), // not kept: the check compares indices and values only
+        tensors: s.tensors.map((t, id) => ({ ...t, id })),
+      });
+      const ref = { address: s.address, file: "" };
+      refs.updates.push(ref);
+      // All at once: this is on the record's path.
+      writes.push(sha256(bytes).then((h) => dir.put(ref.file = hex(h), bytes)));
+    }
+    await Promise.all(writes);
+    this.#replay = refs;
+  }
+
+  async #pruneReplay(): Promise<void> {
+    const dir = this.#p.store.sub(REPLAY_DIR);
+    const keep = new Set(this.#replay?.updates.map((u) => u.file) ?? []);
+    const gone = (await dir.list()).filter((name) => !keep.has(name));
+    await Promise.all(gone.map((name) => dir.delete(name).catch(() => {})));
   }
 
   /** The wallet `address` speaks for, or `address` itself (what the round record names). */
@@ -141,10 +225,9 @@ export class Scorer {
       previous: this.#previous,
       ownerOf: this.#p.ownerOf,
     });
-    this.#previous = submissions.filter((s) => s.tensors !== undefined)
-      .map((s) => ({ address: s.address, tensors: s.tensors! }));
+    await this.#keepForReplay(w, submissions);
     await this.#save();
-    if (j.assignment.tested >= 2) this.#start(j.assignment);
+    if (j.assignment.tested > 0) this.#start(j.assignment);
     return j;
   }
 
@@ -188,11 +271,19 @@ export class Scorer {
   }
 
   #save(): Promise<void> {
-    const write = () => this.#p.store.put(BOOK_FILE, new TextEncoder().encode(JSON.stringify(this.#book)));
+    const write = () =>
+      this.#p.store.put(
+        BOOK_FILE,
+        new TextEncoder().encode(JSON.stringify({ ...this.#book.toJSON(), replay: this.#replay })),
+      );
     const next = this.#saving.then(write, write);
     this.#saving = next.catch(() => {});
     return next;
   }
+}
+
+function isQuantized(t: CompressedTensor): t is QuantizedTensor {
+  return t.table !== undefined;
 }
 
 function randomU32(): number {

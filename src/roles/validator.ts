@@ -169,6 +169,22 @@ export class Validator {
     const { net, chain } = this.#c;
     const now = Date.now();
     const deadline = net.ctx.clock.windowEnd(a.window) + net.ctx.graceMs;
+    const payloadHash = hex(a.payloadHash);
+    const seen = this.#candidates.get(a.window)?.get(address);
+    if (seen !== undefined) {
+      // Repeats of an announcement: the first counts. A different one is evidence, also after
+      // the deadline or the record (relayed late through the mesh): a window's candidates are
+      // kept through the next window.
+      if (seen.payloadHash !== payloadHash && !seen.equivocated) {
+        seen.equivocated = true;
+        void this.#c.scorer.equivocated({
+          address,
+          window: a.window,
+          payloads: [seen.payloadHash, payloadHash],
+        }).catch((e) => this.#report.log(`saving equivocation evidence failed: ${e}`));
+      }
+      return;
+    }
     if (now > deadline || a.window <= chain.applied) {
       // One line per key and window: honest peers repeat their announcement until the grace
       // ends, and a flood must not turn into a flood of lines.
@@ -186,20 +202,6 @@ export class Validator {
     }
     let byAddress = this.#candidates.get(a.window);
     if (byAddress === undefined) this.#candidates.set(a.window, byAddress = new Map());
-    const payloadHash = hex(a.payloadHash);
-    const seen = byAddress.get(address);
-    if (seen !== undefined) {
-      // Repeats of an announcement: the first counts. A different one is evidence.
-      if (seen.payloadHash !== payloadHash && !seen.equivocated) {
-        seen.equivocated = true;
-        void this.#c.scorer.equivocated({
-          address,
-          window: a.window,
-          payloads: [seen.payloadHash, payloadHash],
-        }).catch((e) => this.#report.log(`saving equivocation evidence failed: ${e}`));
-      }
-      return;
-    }
     if (this.#c.scorer.banned(address, a.window)) return;
     const base = chain.baseHash(a.window);
     const checked = base === undefined || hex(a.modelHash) !== hex(base)
@@ -255,40 +257,49 @@ export class Validator {
       // A validator that fell behind (suspended, restarted) skips to the window open now; with
       // a quorum it still takes its turn in the window before (others may be waiting on it).
       w = Math.max(w + 1, clock.windowAt(Date.now()) - (this.#quorum === null ? 0 : 1));
-      for (const k of this.#candidates.keys()) if (k < w) this.#candidates.delete(k);
+      // A window's candidates are kept through the next one: a late second announcement is evidence.
+      for (const k of this.#candidates.keys()) if (k < w - 1) this.#candidates.delete(k);
     }
   }
 
   async #finish(w: number): Promise<void> {
     const { net, chain } = this.#c;
-    const clock = net.ctx.clock;
-    const judged = await this.#judge(w);
+    // Where the record's time goes (ms since the deadline at each step), for the log line.
+    const deadline = net.ctx.clock.windowEnd(w) + net.ctx.graceMs;
+    const marks: string[] = [`start ${Date.now() - deadline}`];
+    const mark = (what: string) => marks.push(`${what} ${Date.now() - deadline}`);
+    const judged = await this.#judge(w, mark);
     if (judged === null) return;
     const { record, next, ok } = judged;
-    for (const c of ok) {
+    // Served and kept for joiners, all at once: one after the other, each await waited for the
+    // event loop's turn on a loaded machine (~0.5 s for three payloads in the attack swarm).
+    await Promise.all(ok.map(async (c) => {
       await net.node.store.put(c.payloadHash, c.bytes, { pin: true });
       await this.#payloads.put(c.payloadHash, c.bytes);
-      this.#kept.push({ window: w, hash: c.payloadHash });
-    }
+    }));
+    for (const c of ok) this.#kept.push({ window: w, hash: c.payloadHash });
+    mark("kept");
     // Sign and keep the record before moving the head: a failure before this point leaves
     // the round undone (no record, same model), never a head without its record.
     const bytes = await net.sign(record);
     const signed = verifyRecord(net.ctx, bytes);
     if (typeof signed === "string") throw new Error(`own round record does not verify: ${signed}`);
     await net.records.add(signed);
+    mark("signed");
     chain.commit(w, next);
+    // Out before θ is saved (0.2–0.6 s under load): the record and its payloads are kept, so a
+    // crash before the save is replayed at the next start (`applyKnown`).
+    await net.publishSigned(net.node.topics.rounds, bytes);
+    const out = Date.now() - deadline;
+    net.traffic.up += bytes.length;
+    this.#emitApplied(signed);
     await this.#c.state.save(
       net.ctx,
       { applied: w, lastTrained: -1, params: chain.params },
       chain.hash,
     );
-    await net.publishSigned(net.node.topics.rounds, bytes);
-    net.traffic.up += bytes.length;
-    this.#report.log(
-      `window ${w} record out ${
-        Date.now() - clock.windowEnd(w) - net.ctx.graceMs
-      } ms after the deadline`,
-    );
+    mark("saved");
+    this.#report.log(`window ${w} record out ${out} ms after the deadline (${marks.join(", ")})`);
     await this.#applied(signed);
     // Late subscribers miss a single publish; once more after the mesh has had a heartbeat.
     this.#republish(bytes);
@@ -300,6 +311,7 @@ export class Validator {
    */
   async #judge(
     w: number,
+    mark: (step: string) => void = () => {},
   ): Promise<
     | {
       record: RoundRecord;
@@ -337,7 +349,9 @@ export class Validator {
     }
     this.#report.set({ phase: `scoring window ${w} (${submissions.length} updates)` });
     const t0 = performance.now();
+    mark("settled");
     const j = await this.#c.scorer.judge(w, base, submissions);
+    mark("scored");
     this.#report.log(
       `window ${w} scored: ${j.checks.size} of ${submissions.length} evaluated, ` +
         `${j.evalMs.toFixed(0)} ms each, ${(performance.now() - t0).toFixed(0)} ms in all`,
@@ -371,6 +385,7 @@ export class Validator {
       this.#report.log(`window ${w}: ${short(address)} left out: ${why.text}`);
     }
     const next = await chain.next(w, ok);
+    mark("aggregated");
     const validLoss = await this.#heldOutLoss();
     const record: RoundRecord = {
       kind: "round-record",
@@ -384,25 +399,30 @@ export class Validator {
     return { record, next, ok };
   }
 
-  /** After record `signed` moved the head: checkpoint, event, status. */
-  async #applied(signed: SignedRecord): Promise<void> {
+  /** Tells the role's listeners that record `signed` moved the head (as soon as it is out). */
+  #emitApplied(signed: SignedRecord): void {
     const { net, chain } = this.#c;
-    const w = signed.record.window;
     const selected = signed.record.contributors.map((c) => c.address);
-    if ((w + 1) % net.ctx.genesis.checkpointInterval === 0) await this.#checkpoint(w + 1);
     this.#c.emit({
       event: "applied",
       role: "validator",
       address: net.signer.address,
-      window: w,
+      window: signed.record.window,
       modelHash: chain.hashHex,
       contributors: selected.length,
       selected,
     });
+  }
+
+  /** After record `signed` moved the head and the state is saved: checkpoint, status. */
+  async #applied(signed: SignedRecord): Promise<void> {
+    const { net, chain } = this.#c;
+    const w = signed.record.window;
+    if ((w + 1) % net.ctx.genesis.checkpointInterval === 0) await this.#checkpoint(w + 1);
     this.#report.set({
       applied: w,
       modelHash: chain.hashHex.slice(0, 12),
-      contributors: selected.length,
+      contributors: signed.record.contributors.length,
       bytesUp: net.traffic.up,
       validLoss: signed.record.validLoss ?? null,
     });
@@ -617,6 +637,7 @@ export class Validator {
     for (const k of this.#checked.keys()) if (this.#checked.size > 64) this.#checked.delete(k);
     for (const p of this.#proposed) if (p <= w) this.#proposed.delete(p);
     if (w % 64 === 0) await this.#votes.prune(w - 64);
+    this.#emitApplied(r);
     await this.#applied(r);
     // Proposals that start from the new head can be checked now.
     for (const [id, p] of this.#later) {

@@ -69,7 +69,7 @@ Deno.test({
             `window ${r.window} selected an attacker: ${describe(hostile)}`,
           );
         }
-        assertEquals([...r.selected].sort(), [...clean.honest].sort(), `window ${r.window}`);
+        assertEquals([...r.selected].sort(), [...clean.honest].sort(), `window ${r.window}: ${describe(hostile)}`);
         // The staller's payload never comes; the record does not wait for the fetch timeout.
         assert(
           r.lateMs < hostile.windowMs / 2,
