@@ -41,7 +41,7 @@ import { decodeDelegation } from "../identity/delegation.ts";
 import { addressFromPublicKey } from "../identity/address.ts";
 import { type EventSink, type RoleStatus, StatusReporter, Waker } from "./role_events.ts";
 import type { RoleState } from "./role_state.ts";
-import type { WindowTrainer } from "./window_trainer.ts";
+import type { InnerLoop } from "./window_trainer.ts";
 
 /** How often a peer whose round record is late asks the network for it. */
 const ASK_EVERY_MS = 2_000;
@@ -53,13 +53,13 @@ export const REANNOUNCE_MS = 1_500;
 export const GPU_ERROR_SAVE_WINDOWS = 8;
 
 /** What a peer is made of. */
-export interface PeerComponents<T> {
+export interface PeerComponents {
   /** Network side (node, signer, records). */
   net: RoleNode;
   /** The model head. */
   chain: ModelChain;
-  /** Inner steps on this peer's backend. */
-  trainer: WindowTrainer<T>;
+  /** Inner steps on this peer's backend (on its thread or in a Worker). */
+  trainer: InnerLoop;
   /** Where θ, the error feedback and the last window trained are saved after every change. */
   state: RoleState;
   /** The error-feedback buffer to start from (saved or new); the trainer holds it from then on. */
@@ -71,8 +71,8 @@ export interface PeerComponents<T> {
 }
 
 /** A training peer. `start()`, then `stop()`. */
-export class Peer<T> {
-  readonly #c: PeerComponents<T>;
+export class Peer {
+  readonly #c: PeerComponents;
   readonly #waker = new Waker();
   #running: Promise<void> | null = null;
   #stopped = false;
@@ -93,7 +93,7 @@ export class Peer<T> {
     down: number;
   } | null = null;
 
-  constructor(c: PeerComponents<T>) {
+  constructor(c: PeerComponents) {
     this.#c = c;
     this.#lastTrained = c.lastTrained;
     this.#error = c.error;
@@ -141,6 +141,7 @@ export class Peer<T> {
       await this.#readError(this.#lastTrained);
       await this.#save();
     }
+    this.#c.trainer.close?.();
     this.#c.net.stop();
   }
 
@@ -377,7 +378,9 @@ export class Peer<T> {
       modelHash: chain.hashHex.slice(0, 12),
       contributors: r.record.contributors.length,
       validLoss: r.record.validLoss ?? null,
-      ...(mine === undefined ? {} : { standing: { score: mine.score, verdict: verdictText(mine) } }),
+      ...(mine === undefined
+        ? {}
+        : { standing: { score: mine.score, verdict: verdictText(mine) } }),
     });
   }
 

@@ -45,8 +45,35 @@ export interface StepInfo {
  */
 export const RESPONSIVE_YIELD_MS = 20;
 
+/**
+ * What a {@linkcode Peer} needs of its inner loop: a {@linkcode WindowTrainer} on the peer's
+ * own thread, or one in a Worker (workers/worker_trainer.ts), so that a CPU peer's steps do not
+ * block its network.
+ */
+export interface InnerLoop {
+  /** Trains window `w` from `theta` until H steps or `deadline` ({@linkcode WindowTrainer.train}). */
+  train(
+    theta: Float32Array,
+    w: number,
+    deadline: number,
+    onStep?: (s: StepInfo) => void,
+    now?: () => number,
+    responsiveUntil?: number,
+  ): Promise<WindowResult>;
+  /** The last trained window's compressed Δ. */
+  compress(): Promise<QuantizedTensor[]>;
+  /** True when the error feedback lives on a device: reading it is a full read-back. */
+  readonly errorOnDevice: boolean;
+  /** Replaces the error-feedback buffer. */
+  loadError(error: Float32Array): void;
+  /** A copy of the error-feedback buffer. */
+  readError(): Promise<Float32Array>;
+  /** Frees what it holds beyond the heap (a Worker); absent when there is nothing. */
+  close?(): void;
+}
+
 /** Trains windows on one backend. */
-export class WindowTrainer<T> {
+export class WindowTrainer<T> implements InnerLoop {
   readonly #ctx: RunContext;
   readonly #ops: Ops<T>;
   readonly #model: Llama<T>;

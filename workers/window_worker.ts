@@ -1,0 +1,70 @@
+/**
+ * Module Worker that owns a peer's {@linkcode WindowTrainer} on the float32 CPU backend
+ * (workers/worker_trainer.ts is its other side): it answers the peer's requests one at a time,
+ * in the order they came, and posts every inner step of a window as it is taken.
+ *
+ * Peer → worker: `WindowRequest`; worker → peer: `WindowReply`.
+ */
+import { cpuOps } from "../src/backend/cpu_ops.ts";
+import type { CpuTensor } from "../src/backend/cpu_ops.ts";
+import { Sampler } from "../src/data/sampler.ts";
+import { runContext } from "../src/protocol/run_context.ts";
+import { WindowTrainer } from "../src/roles/window_trainer.ts";
+import type { WindowReply, WindowRequest } from "./worker_trainer.ts";
+
+/** The parts of DedicatedWorkerGlobalScope used here (the DOM lib types `self` as Window). */
+const scope = self as unknown as {
+  postMessage(message: WindowReply): void;
+  onmessage: ((ev: MessageEvent<WindowRequest>) => void) | null;
+};
+
+let trainer: WindowTrainer<CpuTensor> | null = null;
+
+function ready(): WindowTrainer<CpuTensor> {
+  if (trainer === null) throw new Error("the trainer worker was not initialised");
+  return trainer;
+}
+
+/** What a request answers with. */
+type Value = Extract<WindowReply, { type: "done" }>["value"];
+
+async function handle(m: WindowRequest): Promise<Value> {
+  switch (m.type) {
+    case "init": {
+      const ctx = runContext(m.genesis);
+      const g = ctx.genesis;
+      const sampler = new Sampler(m.tokens, {
+        batch: g.data.batch,
+        context: g.model.context,
+        seed: g.data.seed,
+      });
+      trainer = new WindowTrainer(ctx, cpuOps(32, { wasm: m.wasm }), sampler, m.peer);
+      return null;
+    }
+    case "train":
+      return await ready().train(m.theta, m.w, m.deadline, (step) => {
+        scope.postMessage({ id: m.id, type: "step", step });
+      });
+    case "compress":
+      return await ready().compress();
+    case "load-error":
+      ready().loadError(m.error);
+      return null;
+    case "read-error":
+      return await ready().readError();
+  }
+}
+
+let queue: Promise<void> = Promise.resolve();
+scope.onmessage = (ev) => {
+  const m = ev.data;
+  queue = queue.then(() => handle(m)).then(
+    (value) => scope.postMessage({ id: m.id, type: "done", value }),
+    (e) =>
+      scope.postMessage({
+        id: m.id,
+        type: "failed",
+        message: e instanceof Error ? e.message : String(e),
+      }),
+  );
+};
