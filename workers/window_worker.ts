@@ -38,7 +38,8 @@ async function handle(m: WindowRequest): Promise<Value> {
         context: g.model.context,
         seed: g.data.seed,
       });
-      trainer = new WindowTrainer(ctx, cpuOps(32, { wasm: m.wasm }), sampler, m.peer);
+      const ops = cpuOps(32, { wasm: m.wasm });
+      trainer = new WindowTrainer(ctx, ops, sampler, m.peer, { yields: false });
       return null;
     }
     case "train":
@@ -46,7 +47,8 @@ async function handle(m: WindowRequest): Promise<Value> {
         scope.postMessage({ id: m.id, type: "step", step });
       });
     case "compress":
-      return await ready().compress();
+      // The error feedback comes along: the peer reads it after every compression.
+      return { tensors: await ready().compress(), error: await ready().readError() };
     case "load-error":
       ready().loadError(m.error);
       return null;

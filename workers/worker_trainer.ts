@@ -38,7 +38,15 @@ export type WindowRequest =
 /** Worker → peer: a step of a "train" request, or a request's answer. */
 export type WindowReply =
   | { id: number; type: "step"; step: StepInfo }
-  | { id: number; type: "done"; value: WindowResult | QuantizedTensor[] | Float32Array | null }
+  | {
+    id: number;
+    type: "done";
+    value:
+      | WindowResult
+      | { tensors: QuantizedTensor[]; error: Float32Array }
+      | Float32Array
+      | null;
+  }
   | { id: number; type: "failed"; message: string };
 
 /** Distributive Omit: each request kind without its id. */
@@ -54,6 +62,8 @@ export class WorkerTrainer implements InnerLoop {
     onStep?: (s: StepInfo) => void;
   }>();
   #next = 0;
+  /** The error feedback after the last compression, until it is replaced. */
+  #error: Float32Array | null = null;
   /** The first failure of a request nobody awaits (loadError): every later call throws it. */
   #failure: Error | null = null;
 
@@ -91,15 +101,23 @@ export class WorkerTrainer implements InnerLoop {
     return this.#call({ type: "train", theta, w, deadline }, onStep) as Promise<WindowResult>;
   }
 
-  compress(): Promise<QuantizedTensor[]> {
-    return this.#call({ type: "compress" }) as Promise<QuantizedTensor[]>;
+  async compress(): Promise<QuantizedTensor[]> {
+    const r = await this.#call({ type: "compress" }) as {
+      tensors: QuantizedTensor[];
+      error: Float32Array;
+    };
+    this.#error = r.error;
+    return r.tensors;
   }
 
   loadError(error: Float32Array): void {
+    this.#error = null;
     this.#keep(this.#call({ type: "load-error", error }));
   }
 
+  /** The copy that came with the last compression (one message fewer), else the worker's. */
   readError(): Promise<Float32Array> {
+    if (this.#error !== null) return Promise.resolve(this.#error.slice());
     return this.#call({ type: "read-error" }) as Promise<Float32Array>;
   }
 

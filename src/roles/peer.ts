@@ -89,6 +89,10 @@ export class Peer {
     steps: number;
     loss: number;
     computeMs: number;
+    /** Time in the inner loop but not in steps: loading θ, yields, the worker's messages. */
+    gapMs: number;
+    /** From the inner loop's end to the announcement: compress, read the error, encode. */
+    compressMs: number;
     up: number;
     down: number;
   } | null = null;
@@ -141,6 +145,8 @@ export class Peer {
       await this.#readError(this.#lastTrained);
       await this.#save();
     }
+    // The saves still in the background land before the node goes.
+    await this.#saving;
     this.#c.trainer.close?.();
     this.#c.net.stop();
   }
@@ -329,15 +335,40 @@ export class Peer {
   /** How long the last inner step took (ms): how early a window ending on its deadline may end. */
   #lastStepMs = 0;
 
-  /** Saves θ (the chain head), the error feedback as last read, and the last window trained. */
-  async #save(): Promise<void> {
+  /** The last save queued or running (saves never overlap: each one prunes the others' files). */
+  #saving: Promise<void> = Promise.resolve();
+  /** A save queued behind the running one: later callers share it (it reads the state then). */
+  #saveQueued: Promise<void> | null = null;
+
+  /**
+   * Saves θ (the chain head), the error feedback as last read, and the last window trained, as
+   * they are when the save starts. Saves run one at a time, in the background of the round:
+   * the next window's inner steps do not wait for the disk.
+   */
+  #save(): Promise<void> {
+    if (this.#saveQueued !== null) return this.#saveQueued;
     const { net, chain, state } = this.#c;
-    await state.save(net.ctx, {
-      applied: chain.applied,
-      lastTrained: this.#lastTrained,
-      params: chain.params,
-      error: this.#error,
-    }, chain.hash);
+    const p = this.#saving.then(() => {
+      this.#saveQueued = null;
+      return state.save(net.ctx, {
+        applied: chain.applied,
+        lastTrained: this.#lastTrained,
+        params: chain.params,
+        error: this.#error,
+      }, chain.hash);
+    });
+    this.#saveQueued = p;
+    this.#saving = p.catch(() => {});
+    return p;
+  }
+
+  /** {@link #save}, not awaited: a failure is logged (the next save tries again). */
+  #saveLater(): void {
+    this.#save().catch((e) => {
+      if (!this.#stopped) {
+        this.#report.log(`saving the state: ${e instanceof Error ? e.message : e}`);
+      }
+    });
   }
 
   /** Whom this peer's credit goes to: the wallet its key speaks for, else the key. */
@@ -352,7 +383,7 @@ export class Peer {
     if (this.#trainEnd?.window === r.record.window + chain.outerDelay) {
       this.#applyMs = Date.now() - this.#applyStart;
     }
-    await this.#save();
+    this.#saveLater();
     this.#c.emit({
       event: "applied",
       role: "peer",
@@ -400,6 +431,8 @@ export class Peer {
         // Everything of the round that is not inner steps: compressing, announcing, waiting
         // for and applying the record, the end of the window no step fitted into.
         idleMs: Math.max(0, start - prev.start - prev.computeMs),
+        gapMs: prev.gapMs,
+        compressMs: prev.compressMs,
         applyMs: this.#applyMs,
         bytesUp: prev.up,
         bytesDown: net.traffic.down - prev.down,
@@ -407,6 +440,7 @@ export class Peer {
     }
     this.#report.set({ phase: "training", step: 0 });
     const base = chain.hash;
+    const t0 = Date.now();
     const res = await trainer.train(
       chain.params,
       w,
@@ -416,11 +450,18 @@ export class Peer {
       // Overlapped: the validator fetches window w − 1's update until its grace ends.
       chain.outerDelay === 1 && w > 0 ? ctx.clock.windowEnd(w - 1) + ctx.graceMs : 0,
     );
-    this.#lastTrained = w;
+    const t1 = Date.now();
     this.#lastStepMs = res.lastStepMs;
-    if (res.steps === 0) return;
+    if (res.steps === 0) {
+      this.#lastTrained = w;
+      return;
+    }
     this.#report.set({ phase: "compressing", loss: res.meanLoss });
     const tensors = await trainer.compress();
+    if (!trainer.errorOnDevice || w - this.#errorAt >= GPU_ERROR_SAVE_WINDOWS) {
+      await this.#readError(w);
+    }
+    this.#lastTrained = w;
     const payload = encodeUpdate({
       indexMode: ctx.indexMode,
       runId: ctx.runId,
@@ -430,10 +471,6 @@ export class Peer {
     });
     const payloadHash = await net.node.store.add(payload, { pin: true });
     this.#unpinOld(payloadHash);
-    if (!trainer.errorOnDevice || w - this.#errorAt >= GPU_ERROR_SAVE_WINDOWS) {
-      await this.#readError(w);
-    }
-    await this.#save();
     net.traffic.up += payload.length;
     this.#trainEnd = {
       window: w,
@@ -441,6 +478,8 @@ export class Peer {
       steps: res.steps,
       loss: res.meanLoss,
       computeMs: res.seconds * 1000,
+      gapMs: t1 - t0 - res.seconds * 1000,
+      compressMs: Date.now() - t1,
       up: payload.length,
       down: net.traffic.down,
     };
@@ -452,6 +491,8 @@ export class Peer {
       payloadHash: hashBytes(payloadHash),
       size: payload.length,
     };
+    // Announced first, saved in the background: a restart before the save lands cannot train
+    // window w again (no window is begun in its last quarter, and the update comes at its end).
     // Gossip keeps no history: repeat until the record is in or the window's grace is over.
     const until = ctx.clock.windowEnd(w) + ctx.graceMs;
     void (async () => {
@@ -463,6 +504,7 @@ export class Peer {
         await new Promise((r) => setTimeout(r, REANNOUNCE_MS));
       }
     })();
+    this.#saveLater();
   }
 
   async #readError(w: number): Promise<void> {

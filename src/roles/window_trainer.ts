@@ -81,9 +81,20 @@ export class WindowTrainer<T> implements InnerLoop {
   readonly #sampler: Sampler;
   readonly #peer: number;
   readonly #compressor: Compressor<T>;
+  readonly #yields: boolean;
 
-  /** `peer` is the data stream index ({@linkcode dataPeerIndex}). */
-  constructor(ctx: RunContext, ops: Ops<T>, sampler: Sampler, peer: number) {
+  /**
+   * `peer` is the data stream index ({@linkcode dataPeerIndex}). `yields: false` for a trainer
+   * alone on its thread (a Worker): nothing waits for a turn between its steps, and each yield
+   * gives the core away, which on a loaded machine costs a scheduler slice per step.
+   */
+  constructor(
+    ctx: RunContext,
+    ops: Ops<T>,
+    sampler: Sampler,
+    peer: number,
+    { yields = true }: { yields?: boolean } = {},
+  ) {
     const g = ctx.genesis;
     this.#ctx = ctx;
     this.#ops = ops;
@@ -98,6 +109,7 @@ export class WindowTrainer<T> implements InnerLoop {
     this.#sampler = sampler;
     this.#peer = peer;
     this.#compressor = ops.compressor(ctx.layout, ctx.compress);
+    this.#yields = yields;
   }
 
   /**
@@ -138,6 +150,7 @@ export class WindowTrainer<T> implements InnerLoop {
       onStep({ step: steps, of: H, loss });
       // A CPU backend never yields inside a step; let the network (pings, gossip, payload
       // requests) run between steps, or connections time out during a long window.
+      if (!this.#yields) continue;
       const pause = now() < responsiveUntil ? RESPONSIVE_YIELD_MS : 0;
       await new Promise((r) => setTimeout(r, pause));
     }
