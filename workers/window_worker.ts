@@ -42,13 +42,17 @@ async function handle(m: WindowRequest): Promise<Value> {
       trainer = new WindowTrainer(ctx, ops, sampler, m.peer, { yields: false });
       return null;
     }
-    case "train":
-      return await ready().train(m.theta, m.w, m.deadline, (step) => {
+    case "train": {
+      const t = ready();
+      const result = await t.train(m.theta, m.w, m.deadline, (step) => {
         scope.postMessage({ id: m.id, type: "step", step });
       });
-    case "compress":
-      // The error feedback comes along: the peer reads it after every compression.
-      return { tensors: await ready().compress(), error: await ready().readError() };
+      // The peer compresses after every window with steps and then reads the error feedback:
+      // both come with the answer, which saves two thread wake-ups (on a loaded machine each
+      // one waits for a free core).
+      if (result.steps === 0) return { result, compressed: null };
+      return { result, compressed: { tensors: await t.compress(), error: await t.readError() } };
+    }
     case "load-error":
       ready().loadError(m.error);
       return null;

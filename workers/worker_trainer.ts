@@ -31,7 +31,6 @@ export type WindowRequest =
     wasm: boolean;
   }
   | { id: number; type: "train"; theta: Float32Array; w: number; deadline: number }
-  | { id: number; type: "compress" }
   | { id: number; type: "load-error"; error: Float32Array }
   | { id: number; type: "read-error" };
 
@@ -41,13 +40,15 @@ export type WindowReply =
   | {
     id: number;
     type: "done";
-    value:
-      | WindowResult
-      | { tensors: QuantizedTensor[]; error: Float32Array }
-      | Float32Array
-      | null;
+    value: Trained | Float32Array | null;
   }
   | { id: number; type: "failed"; message: string };
+
+/** A window's answer: what it trained and, when it took steps, its compression. */
+export interface Trained {
+  result: WindowResult;
+  compressed: { tensors: QuantizedTensor[]; error: Float32Array } | null;
+}
 
 /** Distributive Omit: each request kind without its id. */
 type Body<R> = R extends unknown ? Omit<R, "id"> : never;
@@ -62,6 +63,8 @@ export class WorkerTrainer implements InnerLoop {
     onStep?: (s: StepInfo) => void;
   }>();
   #next = 0;
+  /** The last window's compressed Δ, until {@link compress} takes it. */
+  #compressed: QuantizedTensor[] | null = null;
   /** The error feedback after the last compression, until it is replaced. */
   #error: Float32Array | null = null;
   /** The first failure of a request nobody awaits (loadError): every later call throws it. */
@@ -92,22 +95,24 @@ export class WorkerTrainer implements InnerLoop {
     }));
   }
 
-  train(
+  async train(
     theta: Float32Array,
     w: number,
     deadline: number,
     onStep: (s: StepInfo) => void = () => {},
   ): Promise<WindowResult> {
-    return this.#call({ type: "train", theta, w, deadline }, onStep) as Promise<WindowResult>;
+    const t = await this.#call({ type: "train", theta, w, deadline }, onStep) as Trained;
+    this.#compressed = t.compressed?.tensors ?? null;
+    if (t.compressed !== null) this.#error = t.compressed.error;
+    return t.result;
   }
 
-  async compress(): Promise<QuantizedTensor[]> {
-    const r = await this.#call({ type: "compress" }) as {
-      tensors: QuantizedTensor[];
-      error: Float32Array;
-    };
-    this.#error = r.error;
-    return r.tensors;
+  /** The last window's compression: the worker compressed as soon as its steps were done. */
+  compress(): Promise<QuantizedTensor[]> {
+    const c = this.#compressed;
+    this.#compressed = null;
+    if (c === null) return Promise.reject(new Error("no window with steps to compress"));
+    return Promise.resolve(c);
   }
 
   loadError(error: Float32Array): void {

@@ -66,5 +66,5 @@ Deno.test("WorkerTrainer trains the same bits as a WindowTrainer on the peer's t
   } finally {
     inWorker.close();
   }
-  await assertRejects(() => inWorker.compress(), Error, "trainer worker closed");
+  await assertRejects(() => inWorker.readError(), Error, "trainer worker closed");
 });

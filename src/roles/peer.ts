@@ -196,9 +196,9 @@ export class Peer {
     const clock = net.ctx.clock, grace = net.ctx.graceMs;
     const d = chain.outerDelay;
     const now = Date.now();
-    // Outer delay 1: the next window may start as soon as the last step of this one would not
-    // fit (its base is known by then), so the window's end is not idled away.
-    const w = clock.windowAt(now + (d === 1 ? this.#lastStepMs : 0));
+    // Outer delay 1: the next window may start as soon as this one's training is over (its base
+    // is known by then), so the window's end is not idled away.
+    const w = clock.windowAt(now + (d === 1 ? this.#leadMs() : 0));
     this.#report.set({ window: w, connections: net.node.peers().length });
     if (w < 0) {
       this.#report.set({ phase: "waiting for genesis" });
@@ -238,7 +238,7 @@ export class Peer {
       clock.windowEnd(w) - now < 0.25 * net.ctx.genesis.windowMs
     ) {
       this.#report.set({ phase: this.#lastTrained >= w ? "announced" : "joining next window" });
-      const early = d === 1 && !behind ? this.#lastStepMs : 0;
+      const early = d === 1 && !behind ? this.#leadMs() : 0;
       await this.#waker.sleep(Math.max(1, Math.min(clock.windowEnd(w) - early - now, 1000)));
       return true;
     }
@@ -334,6 +334,18 @@ export class Peer {
   #applyMs = 0;
   /** How long the last inner step took (ms): how early a window ending on its deadline may end. */
   #lastStepMs = 0;
+  /**
+   * The last window's time outside its steps until the update was ready (ms): loading θ, the
+   * Worker's messages, compressing, reading back and encoding. The next inner loop ends that
+   * much before its window's end, so the update is announced by then and the grace period is
+   * left for the transfer (on a loaded machine this takes seconds, and updates were late).
+   */
+  #lastTailMs = 0;
+
+  /** Outer delay 1: how long before a window's start its training may begin (ms). */
+  #leadMs(): number {
+    return this.#lastStepMs + this.#lastTailMs;
+  }
 
   /** The last save queued or running (saves never overlap: each one prunes the others' files). */
   #saving: Promise<void> = Promise.resolve();
@@ -444,7 +456,7 @@ export class Peer {
     const res = await trainer.train(
       chain.params,
       w,
-      ctx.clock.windowEnd(w),
+      ctx.clock.windowEnd(w) - this.#lastTailMs,
       (s) => this.#report.set({ step: s.step }),
       Date.now,
       // Overlapped: the validator fetches window w − 1's update until its grace ends.
@@ -472,14 +484,17 @@ export class Peer {
     const payloadHash = await net.node.store.add(payload, { pin: true });
     this.#unpinOld(payloadHash);
     net.traffic.up += payload.length;
+    const gapMs = t1 - t0 - res.seconds * 1000, compressMs = Date.now() - t1;
+    // At most a quarter of a window: a window is never begun in its last quarter either.
+    this.#lastTailMs = Math.min(gapMs + compressMs, 0.25 * ctx.genesis.windowMs);
     this.#trainEnd = {
       window: w,
       start,
       steps: res.steps,
       loss: res.meanLoss,
       computeMs: res.seconds * 1000,
-      gapMs: t1 - t0 - res.seconds * 1000,
-      compressMs: Date.now() - t1,
+      gapMs,
+      compressMs,
       up: payload.length,
       down: net.traffic.down,
     };
