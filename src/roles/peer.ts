@@ -390,7 +390,8 @@ export class Peer {
     return decoded === null ? this.#c.net.signer.address : addressFromPublicKey(decoded.wallet);
   }
 
-  async #onApplied(r: SignedRecord): Promise<void> {
+  /** Reports an applied record; its save runs in the background (the shape RoleNode calls). */
+  #onApplied(r: SignedRecord): Promise<void> {
     const { net, chain } = this.#c;
     if (this.#trainEnd?.window === r.record.window + chain.outerDelay) {
       this.#applyMs = Date.now() - this.#applyStart;
@@ -425,6 +426,7 @@ export class Peer {
         ? {}
         : { standing: { score: mine.score, verdict: verdictText(mine) } }),
     });
+    return Promise.resolve();
   }
 
   async #trainWindow(w: number): Promise<void> {
