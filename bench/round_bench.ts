@@ -11,7 +11,8 @@
  * each record arrived (its lead: the boundary where peers apply it, minus its publication).
  * Idle is everything of a round that is not inner steps (round = one inner loop's start to
  * the next one's). Writes bench/rounds.json and the table between the rounds markers in
- * README.md.
+ * README.md, and every role's events of a size to runs/bench-rounds-N-dD/events.jsonl (where
+ * the idle time went).
  *
  *   deno task bench:rounds [--peers 3,8] [--rounds 5] [--window-ms 20000] [--H 200]
  *                          [--backend cpu|auto|dawn|wgpu] [--outer-delay 0,1]
@@ -47,7 +48,14 @@ interface SizeResult {
   rounds: number;
   computeMs: number;
   idleMs: number;
+  /** Of the idle time: inside the inner loop between steps (loading θ, yields, messages). */
+  gapMs: number;
+  /** Of the idle time: compressing, reading the error feedback, encoding. */
+  compressMs: number;
+  /** Of the idle time: fetching and aggregating the record (waiting for it at the boundary). */
   applyMs: number;
+  /** The rest of the idle time: waiting for a window or a record, the tail no step fitted. */
+  waitMs: number;
   idleShare: number;
   /** The validator's mean scoring time per round (from its "window N scored" lines). */
   scoringMs: number;
@@ -74,8 +82,9 @@ async function measure(n: number, delay: 0 | 1): Promise<SizeResult> {
   let done!: () => void;
   const finished = new Promise<void>((r) => done = r);
   let records = 0;
+  const dir = `runs/bench-rounds-${n}-d${delay}`;
   const swarm = await Swarm.create({
-    dir: `runs/bench-rounds-${n}-d${delay}`,
+    dir,
     windowMs,
     startDelayMs: 10_000 + 1_000 * n,
     backend: args.backend as "cpu",
@@ -140,7 +149,10 @@ async function measure(n: number, delay: 0 | 1): Promise<SizeResult> {
       rounds: rs.length / n,
       computeMs: mean((r) => r.computeMs),
       idleMs: mean((r) => r.idleMs),
+      gapMs: mean((r) => r.gapMs ?? 0),
+      compressMs: mean((r) => r.compressMs ?? 0),
       applyMs: mean((r) => r.applyMs),
+      waitMs: mean((r) => r.idleMs - (r.gapMs ?? 0) - (r.compressMs ?? 0) - r.applyMs),
       idleShare: idle / (compute + idle),
       scoringMs,
       idleShareFirstCome: Math.max(0, idle - scoringMs) / (compute + idle - scoringMs),
@@ -158,6 +170,10 @@ async function measure(n: number, delay: 0 | 1): Promise<SizeResult> {
     };
   } finally {
     await swarm.stop();
+    await writeFileAtomic(
+      `${dir}/events.jsonl`,
+      events.map((x) => JSON.stringify({ name: x.name, at: x.at, ...x.e }) + "\n").join(""),
+    );
   }
 }
 
@@ -184,14 +200,16 @@ const table = [
   } s, H ${H}, batch 4, tiny model; ` +
   `rounds after the first; \`deno task bench:rounds\`, ${out.date.slice(0, 10)}):`,
   "",
-  "| outer delay | peers | compute / round | idle / round | idle share | of which fetch + aggregate | scoring / round | record lead, min (mean) | idle share first-come (derived) | steps | up / peer | down / peer | contributors | joiner catch-up |",
-  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+  "| outer delay | peers | compute / round | idle / round | idle share | of which between steps | compress + encode | fetch + aggregate | waiting | scoring / round | record lead, min (mean) | idle share first-come (derived) | steps | up / peer | down / peer | contributors | joiner catch-up |",
+  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ...results.map((r) =>
     `| ${r.outerDelay} | ${r.peers} | ${s(r.computeMs)} s | ${s(r.idleMs)} s | ${
       (100 * r.idleShare).toFixed(1)
-    }% | ${s(r.applyMs)} s | ${s(r.scoringMs)} s | ${s(r.recordLeadMinMs)} s (${
-      s(r.recordLeadMeanMs)
-    } s) | ${r.outerDelay === 0 ? `${(100 * r.idleShareFirstCome).toFixed(1)}%` : "—"} | ` +
+    }% | ${s(r.gapMs)} s | ${s(r.compressMs)} s | ${s(r.applyMs)} s | ${s(r.waitMs)} s | ${
+      s(r.scoringMs)
+    } s | ${s(r.recordLeadMinMs)} s (${s(r.recordLeadMeanMs)} s) | ${
+      r.outerDelay === 0 ? `${(100 * r.idleShareFirstCome).toFixed(1)}%` : "—"
+    } | ` +
     `${r.stepsPerRound.toFixed(1)} | ${(r.bytesUpPerPeer / 1e3).toFixed(1)} kB | ${
       (r.bytesDownPerPeer / 1e3).toFixed(1)
     } kB | ` +

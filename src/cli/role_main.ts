@@ -37,6 +37,7 @@ import { hex } from "../util/hex.ts";
 import { type RunContext, runContext } from "../protocol/run_context.ts";
 import type { RoleEvent } from "../roles/role_events.ts";
 import { type NodeFactory, startRole } from "../roles/start_role.ts";
+import { WorkerTrainer } from "../../workers/worker_trainer.ts";
 import { type Backend, BACKEND_USAGE, openBackend, parseBackend } from "./backend.ts";
 import { numberFlag, parseFlags, runCli, UsageError } from "./cli.ts";
 import { FileStore } from "./file_store.ts";
@@ -314,7 +315,17 @@ export async function main(args: readonly string[]): Promise<void> {
     log,
     (limits) => checkBufferLimits(`the model of ${a.genesis}`, needs, limits),
   );
-  const started = startRole({ ...parts, role: a.role, tokens: data.train, valid: data.valid, ops });
+  const started = startRole({
+    ...parts,
+    role: a.role,
+    tokens: data.train,
+    valid: data.valid,
+    ops,
+    // A CPU step never yields: a peer trains in a Worker, so its network is served meanwhile.
+    ...(ops.name.startsWith("cpu")
+      ? { makeTrainer: (c, o, sampler, peer) => new WorkerTrainer(c, o.name, sampler, peer) }
+      : {}),
+  });
   // A peer with an unreachable bootstrap may still be catching up: the failure ends it anyway.
   await Promise.race([started, joinFailed]);
   const role = await started;

@@ -40,7 +40,7 @@ import { decodeDelegation } from "../identity/delegation.ts";
 import { addressFromPublicKey } from "../identity/address.ts";
 import { type EventSink, type RoleStatus, StatusReporter, Waker } from "./role_events.ts";
 import type { RoleState } from "./role_state.ts";
-import type { WindowTrainer } from "./window_trainer.ts";
+import type { InnerLoop } from "./window_trainer.ts";
 
 /** How often a peer whose round record is late asks the network for it. */
 const ASK_EVERY_MS = 2_000;
@@ -52,13 +52,13 @@ export const REANNOUNCE_MS = 1_500;
 export const GPU_ERROR_SAVE_WINDOWS = 8;
 
 /** What a peer is made of. */
-export interface PeerComponents<T> {
+export interface PeerComponents {
   /** Network side (node, signer, records). */
   net: RoleNode;
   /** The model head. */
   chain: ModelChain;
-  /** Inner steps on this peer's backend. */
-  trainer: WindowTrainer<T>;
+  /** Inner steps on this peer's backend (on its thread or in a Worker). */
+  trainer: InnerLoop;
   /** Where θ, the error feedback and the last window trained are saved after every change. */
   state: RoleState;
   /** The error-feedback buffer to start from (saved or new); the trainer holds it from then on. */
@@ -70,8 +70,8 @@ export interface PeerComponents<T> {
 }
 
 /** A training peer. `start()`, then `stop()`. */
-export class Peer<T> {
-  readonly #c: PeerComponents<T>;
+export class Peer {
+  readonly #c: PeerComponents;
   readonly #waker = new Waker();
   #running: Promise<void> | null = null;
   #stopped = false;
@@ -88,11 +88,15 @@ export class Peer<T> {
     steps: number;
     loss: number;
     computeMs: number;
+    /** Time in the inner loop but not in steps: loading θ, yields, the worker's messages. */
+    gapMs: number;
+    /** From the inner loop's end to the announcement: compress, read the error, encode. */
+    compressMs: number;
     up: number;
     down: number;
   } | null = null;
 
-  constructor(c: PeerComponents<T>) {
+  constructor(c: PeerComponents) {
     this.#c = c;
     this.#lastTrained = c.lastTrained;
     this.#error = c.error;
@@ -140,6 +144,9 @@ export class Peer<T> {
       await this.#readError(this.#lastTrained);
       await this.#save();
     }
+    // The saves still in the background land before the node goes.
+    await this.#saving;
+    this.#c.trainer.close?.();
     this.#c.net.stop();
   }
 
@@ -188,9 +195,9 @@ export class Peer<T> {
     const clock = net.ctx.clock, grace = net.ctx.graceMs;
     const d = chain.outerDelay;
     const now = Date.now();
-    // Outer delay 1: the next window may start as soon as the last step of this one would not
-    // fit (its base is known by then), so the window's end is not idled away.
-    const w = clock.windowAt(now + (d === 1 ? this.#lastStepMs : 0));
+    // Outer delay 1: the next window may start as soon as this one's training is over (its base
+    // is known by then), so the window's end is not idled away.
+    const w = clock.windowAt(now + (d === 1 ? this.#leadMs() : 0));
     this.#report.set({ window: w, connections: net.node.peers().length });
     if (w < 0) {
       this.#report.set({ phase: "waiting for genesis" });
@@ -230,7 +237,7 @@ export class Peer<T> {
       clock.windowEnd(w) - now < 0.25 * net.ctx.genesis.windowMs
     ) {
       this.#report.set({ phase: this.#lastTrained >= w ? "announced" : "joining next window" });
-      const early = d === 1 && !behind ? this.#lastStepMs : 0;
+      const early = d === 1 && !behind ? this.#leadMs() : 0;
       await this.#waker.sleep(Math.max(1, Math.min(clock.windowEnd(w) - early - now, 1000)));
       return true;
     }
@@ -326,16 +333,53 @@ export class Peer<T> {
   #applyMs = 0;
   /** How long the last inner step took (ms): how early a window ending on its deadline may end. */
   #lastStepMs = 0;
+  /**
+   * The last window's time outside its steps until the update was ready (ms): loading θ, the
+   * Worker's messages, compressing, reading back and encoding. The next inner loop ends that
+   * much before its window's end, so the update is announced by then and the grace period is
+   * left for the transfer (on a loaded machine this takes seconds, and updates were late).
+   */
+  #lastTailMs = 0;
 
-  /** Saves θ (the chain head), the error feedback as last read, and the last window trained. */
-  async #save(): Promise<void> {
+  /** Outer delay 1: how long before a window's start its training may begin (ms). */
+  #leadMs(): number {
+    return this.#lastStepMs + this.#lastTailMs;
+  }
+
+  /** The last save queued or running (saves never overlap: each one prunes the others' files). */
+  #saving: Promise<void> = Promise.resolve();
+  /** A save queued behind the running one: later callers share it (it reads the state then). */
+  #saveQueued: Promise<void> | null = null;
+
+  /**
+   * Saves θ (the chain head), the error feedback as last read, and the last window trained, as
+   * they are when the save starts. Saves run one at a time, in the background of the round:
+   * the next window's inner steps do not wait for the disk.
+   */
+  #save(): Promise<void> {
+    if (this.#saveQueued !== null) return this.#saveQueued;
     const { net, chain, state } = this.#c;
-    await state.save(net.ctx, {
-      applied: chain.applied,
-      lastTrained: this.#lastTrained,
-      params: chain.params,
-      error: this.#error,
-    }, chain.hash);
+    const p = this.#saving.then(() => {
+      this.#saveQueued = null;
+      return state.save(net.ctx, {
+        applied: chain.applied,
+        lastTrained: this.#lastTrained,
+        params: chain.params,
+        error: this.#error,
+      }, chain.hash);
+    });
+    this.#saveQueued = p;
+    this.#saving = p.catch(() => {});
+    return p;
+  }
+
+  /** {@link #save}, not awaited: a failure is logged (the next save tries again). */
+  #saveLater(): void {
+    this.#save().catch((e) => {
+      if (!this.#stopped) {
+        this.#report.log(`saving the state: ${e instanceof Error ? e.message : e}`);
+      }
+    });
   }
 
   /** Whom this peer's credit goes to: the wallet its key speaks for, else the key. */
@@ -345,12 +389,13 @@ export class Peer<T> {
     return decoded === null ? this.#c.net.signer.address : addressFromPublicKey(decoded.wallet);
   }
 
-  async #onApplied(r: SignedRecord): Promise<void> {
+  /** Reports an applied record; its save runs in the background (the shape RoleNode calls). */
+  #onApplied(r: SignedRecord): Promise<void> {
     const { net, chain } = this.#c;
     if (this.#trainEnd?.window === r.record.window + chain.outerDelay) {
       this.#applyMs = Date.now() - this.#applyStart;
     }
-    await this.#save();
+    this.#saveLater();
     this.#c.emit({
       event: "applied",
       role: "peer",
@@ -376,8 +421,11 @@ export class Peer<T> {
       modelHash: chain.hashHex.slice(0, 12),
       contributors: r.record.contributors.length,
       validLoss: r.record.validLoss ?? null,
-      ...(mine === undefined ? {} : { standing: { score: mine.score, verdict: verdictText(mine) } }),
+      ...(mine === undefined
+        ? {}
+        : { standing: { score: mine.score, verdict: verdictText(mine) } }),
     });
+    return Promise.resolve();
   }
 
   async #trainWindow(w: number): Promise<void> {
@@ -396,6 +444,8 @@ export class Peer<T> {
         // Everything of the round that is not inner steps: compressing, announcing, waiting
         // for and applying the record, the end of the window no step fitted into.
         idleMs: Math.max(0, start - prev.start - prev.computeMs),
+        gapMs: prev.gapMs,
+        compressMs: prev.compressMs,
         applyMs: this.#applyMs,
         bytesUp: prev.up,
         bytesDown: net.traffic.down - prev.down,
@@ -403,20 +453,28 @@ export class Peer<T> {
     }
     this.#report.set({ phase: "training", step: 0 });
     const base = chain.hash;
+    const t0 = Date.now();
     const res = await trainer.train(
       chain.params,
       w,
-      ctx.clock.windowEnd(w),
+      ctx.clock.windowEnd(w) - this.#lastTailMs,
       (s) => this.#report.set({ step: s.step }),
       Date.now,
       // Overlapped: the validator fetches window w − 1's update until its grace ends.
       chain.outerDelay === 1 && w > 0 ? ctx.clock.windowEnd(w - 1) + ctx.graceMs : 0,
     );
-    this.#lastTrained = w;
+    const t1 = Date.now();
     this.#lastStepMs = res.lastStepMs;
-    if (res.steps === 0) return;
+    if (res.steps === 0) {
+      this.#lastTrained = w;
+      return;
+    }
     this.#report.set({ phase: "compressing", loss: res.meanLoss });
     const tensors = await trainer.compress();
+    if (!trainer.errorOnDevice || w - this.#errorAt >= GPU_ERROR_SAVE_WINDOWS) {
+      await this.#readError(w);
+    }
+    this.#lastTrained = w;
     const payload = encodeUpdate({
       indexMode: ctx.indexMode,
       runId: ctx.runId,
@@ -426,17 +484,18 @@ export class Peer<T> {
     });
     const payloadHash = await net.node.store.add(payload, { pin: true });
     this.#unpinOld(payloadHash);
-    if (!trainer.errorOnDevice || w - this.#errorAt >= GPU_ERROR_SAVE_WINDOWS) {
-      await this.#readError(w);
-    }
-    await this.#save();
     net.traffic.up += payload.length;
+    const gapMs = t1 - t0 - res.seconds * 1000, compressMs = Date.now() - t1;
+    // At most a quarter of a window: a window is never begun in its last quarter either.
+    this.#lastTailMs = Math.min(gapMs + compressMs, 0.25 * ctx.genesis.windowMs);
     this.#trainEnd = {
       window: w,
       start,
       steps: res.steps,
       loss: res.meanLoss,
       computeMs: res.seconds * 1000,
+      gapMs,
+      compressMs,
       up: payload.length,
       down: net.traffic.down,
     };
@@ -448,6 +507,8 @@ export class Peer<T> {
       payloadHash: hashBytes(payloadHash),
       size: payload.length,
     };
+    // Announced first, saved in the background: a restart before the save lands cannot train
+    // window w again (no window is begun in its last quarter, and the update comes at its end).
     // Gossip keeps no history: repeat until the record is in or the window's grace is over.
     const until = ctx.clock.windowEnd(w) + ctx.graceMs;
     void (async () => {
@@ -459,6 +520,7 @@ export class Peer<T> {
         await new Promise((r) => setTimeout(r, REANNOUNCE_MS));
       }
     })();
+    this.#saveLater();
   }
 
   async #readError(w: number): Promise<void> {

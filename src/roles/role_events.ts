@@ -66,6 +66,10 @@ export interface RoundEvent {
   computeMs: number;
   /** From the end of this window's training to the start of the next: compress, announce, wait for the record, fetch, aggregate (ms). */
   idleMs: number;
+  /** Of the idle time: in the inner loop between steps (loading θ, yields, messages; ms). */
+  gapMs?: number;
+  /** Of the idle time: compressing, reading the error feedback and encoding the update (ms). */
+  compressMs?: number;
   /** Of the idle time: fetching the record's payloads, aggregating, checking and saving (ms). */
   applyMs: number;
   /** Bytes of this peer's update. */

@@ -27,7 +27,7 @@ import { RoleState, type SavedState } from "./role_state.ts";
 import { ModelProbe } from "./model_probe.ts";
 import { Scorer } from "./scorer.ts";
 import { Validator } from "./validator.ts";
-import { WindowTrainer } from "./window_trainer.ts";
+import { type InnerLoop, WindowTrainer } from "./window_trainer.ts";
 import { heldOutBatches } from "../export/validation_loss.ts";
 
 /** Held-out batches the validator measures after every round (the same ones every round). */
@@ -65,8 +65,11 @@ export interface PeerParts<T> extends RoleParts {
   ops: Ops<T>;
   /** The run's training tokens (it draws its own batches from them). */
   tokens: Uint32Array;
-  /** Makes its trainer (default {@linkcode WindowTrainer}); the attack tests pass hostile ones. */
-  makeTrainer?: (ctx: RunContext, ops: Ops<T>, sampler: Sampler, peer: number) => WindowTrainer<T>;
+  /**
+   * Makes its trainer (default {@linkcode WindowTrainer}); the attack tests pass hostile ones,
+   * the Deno shell one in a Worker on the CPU backend.
+   */
+  makeTrainer?: (ctx: RunContext, ops: Ops<T>, sampler: Sampler, peer: number) => InnerLoop;
 }
 
 /** A validator's parts besides {@linkcode RoleParts}. */

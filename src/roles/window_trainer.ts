@@ -45,8 +45,35 @@ export interface StepInfo {
  */
 export const RESPONSIVE_YIELD_MS = 20;
 
+/**
+ * What a {@linkcode Peer} needs of its inner loop: a {@linkcode WindowTrainer} on the peer's
+ * own thread, or one in a Worker (workers/worker_trainer.ts), so that a CPU peer's steps do not
+ * block its network.
+ */
+export interface InnerLoop {
+  /** Trains window `w` from `theta` until H steps or `deadline` ({@linkcode WindowTrainer.train}). */
+  train(
+    theta: Float32Array,
+    w: number,
+    deadline: number,
+    onStep?: (s: StepInfo) => void,
+    now?: () => number,
+    responsiveUntil?: number,
+  ): Promise<WindowResult>;
+  /** The last trained window's compressed Δ. */
+  compress(): Promise<QuantizedTensor[]>;
+  /** True when the error feedback lives on a device: reading it is a full read-back. */
+  readonly errorOnDevice: boolean;
+  /** Replaces the error-feedback buffer. */
+  loadError(error: Float32Array): void;
+  /** A copy of the error-feedback buffer. */
+  readError(): Promise<Float32Array>;
+  /** Frees what it holds beyond the heap (a Worker); absent when there is nothing. */
+  close?(): void;
+}
+
 /** Trains windows on one backend. */
-export class WindowTrainer<T> {
+export class WindowTrainer<T> implements InnerLoop {
   readonly #ctx: RunContext;
   readonly #ops: Ops<T>;
   readonly #model: Llama<T>;
@@ -54,9 +81,20 @@ export class WindowTrainer<T> {
   readonly #sampler: Sampler;
   readonly #peer: number;
   readonly #compressor: Compressor<T>;
+  readonly #yields: boolean;
 
-  /** `peer` is the data stream index ({@linkcode dataPeerIndex}). */
-  constructor(ctx: RunContext, ops: Ops<T>, sampler: Sampler, peer: number) {
+  /**
+   * `peer` is the data stream index ({@linkcode dataPeerIndex}). `yields: false` for a trainer
+   * alone on its thread (a Worker): nothing waits for a turn between its steps, and each yield
+   * gives the core away, which on a loaded machine costs a scheduler slice per step.
+   */
+  constructor(
+    ctx: RunContext,
+    ops: Ops<T>,
+    sampler: Sampler,
+    peer: number,
+    { yields = true }: { yields?: boolean } = {},
+  ) {
     const g = ctx.genesis;
     this.#ctx = ctx;
     this.#ops = ops;
@@ -71,6 +109,7 @@ export class WindowTrainer<T> {
     this.#sampler = sampler;
     this.#peer = peer;
     this.#compressor = ops.compressor(ctx.layout, ctx.compress);
+    this.#yields = yields;
   }
 
   /**
@@ -111,6 +150,7 @@ export class WindowTrainer<T> {
       onStep({ step: steps, of: H, loss });
       // A CPU backend never yields inside a step; let the network (pings, gossip, payload
       // requests) run between steps, or connections time out during a long window.
+      if (!this.#yields) continue;
       const pause = now() < responsiveUntil ? RESPONSIVE_YIELD_MS : 0;
       await new Promise((r) => setTimeout(r, pause));
     }

@@ -1,0 +1,76 @@
+/**
+ * Module Worker that owns a peer's {@linkcode WindowTrainer} on the float32 CPU backend
+ * (workers/worker_trainer.ts is its other side): it answers the peer's requests one at a time,
+ * in the order they came, and posts every inner step of a window as it is taken.
+ *
+ * Peer → worker: `WindowRequest`; worker → peer: `WindowReply`.
+ */
+import { cpuOps } from "../src/backend/cpu_ops.ts";
+import type { CpuTensor } from "../src/backend/cpu_ops.ts";
+import { Sampler } from "../src/data/sampler.ts";
+import { runContext } from "../src/protocol/run_context.ts";
+import { WindowTrainer } from "../src/roles/window_trainer.ts";
+import type { WindowReply, WindowRequest } from "./worker_trainer.ts";
+
+/** The parts of DedicatedWorkerGlobalScope used here (the DOM lib types `self` as Window). */
+const scope = self as unknown as {
+  postMessage(message: WindowReply): void;
+  onmessage: ((ev: MessageEvent<WindowRequest>) => void) | null;
+};
+
+let trainer: WindowTrainer<CpuTensor> | null = null;
+
+function ready(): WindowTrainer<CpuTensor> {
+  if (trainer === null) throw new Error("the trainer worker was not initialised");
+  return trainer;
+}
+
+/** What a request answers with. */
+type Value = Extract<WindowReply, { type: "done" }>["value"];
+
+async function handle(m: WindowRequest): Promise<Value> {
+  switch (m.type) {
+    case "init": {
+      const ctx = runContext(m.genesis);
+      const g = ctx.genesis;
+      const sampler = new Sampler(m.tokens, {
+        batch: g.data.batch,
+        context: g.model.context,
+        seed: g.data.seed,
+      });
+      const ops = cpuOps(32, { wasm: m.wasm });
+      trainer = new WindowTrainer(ctx, ops, sampler, m.peer, { yields: false });
+      return null;
+    }
+    case "train": {
+      const t = ready();
+      const result = await t.train(m.theta, m.w, m.deadline, (step) => {
+        scope.postMessage({ id: m.id, type: "step", step });
+      });
+      // The peer compresses after every window with steps and then reads the error feedback:
+      // both come with the answer, which saves two thread wake-ups (on a loaded machine each
+      // one waits for a free core).
+      if (result.steps === 0) return { result, compressed: null };
+      return { result, compressed: { tensors: await t.compress(), error: await t.readError() } };
+    }
+    case "load-error":
+      ready().loadError(m.error);
+      return null;
+    case "read-error":
+      return await ready().readError();
+  }
+}
+
+let queue: Promise<void> = Promise.resolve();
+scope.onmessage = (ev) => {
+  const m = ev.data;
+  queue = queue.then(() => handle(m)).then(
+    (value) => scope.postMessage({ id: m.id, type: "done", value }),
+    (e) =>
+      scope.postMessage({
+        id: m.id,
+        type: "failed",
+        message: e instanceof Error ? e.message : String(e),
+      }),
+  );
+};
