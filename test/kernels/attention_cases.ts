@@ -4,16 +4,19 @@ import { Rng } from "../../src/util/rng.ts";
 import type { GpuTensor } from "../../src/gpu/runtime.ts";
 import { type CheckResult, compare, type KernelCase, upload } from "./check.ts";
 
-// [B, T, NH, NKV, D]: one row; workgroups (64 rows) and tiles (512/D rows) left partly empty
-// (7, 65, 130 rows); group sizes 1, 2, 3, 4; D = 16 … 128; T = 1024, the longest context.
+// [B, T, NH, NKV, D]: one row; T not a multiple of the row tile (BR = 64/TPR rows) or of the
+// streamed tile (BC rows): 7, 37, 65, 130; group sizes 1, 2, 3, 4; D = 16 (the tiny preset,
+// one lane per row), 20 (D/4 = 5 columns over 2 lanes: a lane with a column short), 64, 128 (8
+// lanes of 4 columns); T = 1024 and T = 2048 at D = 128, the longest context and the largest head.
 // Few distinct D on purpose: each is its own pipeline, and software compilers are slow.
 const SHAPES: [number, number, number, number, number][] = [
   [1, 1, 2, 1, 16],
   [2, 7, 4, 2, 16],
-  [1, 65, 3, 1, 32],
+  [1, 65, 3, 1, 20],
   [2, 128, 4, 4, 64],
   [1, 130, 2, 1, 128],
   [1, 1024, 2, 1, 16],
+  [1, 2048, 1, 1, 128],
 ];
 
 // float32 against the float64 reference: dot products over D and sums over up to T keys, each
