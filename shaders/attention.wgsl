@@ -90,9 +90,8 @@ fn load_qg(b: u32, h: u32, t0: u32, lid: u32) {
   }
 }
 
-// How many keys k0, k0+1, … of a tile query row t sees: those ≤ t (and < T). A loop bound the
-// compiler cannot unroll: with the BC-long loops unrolled (and masked inside), lavapipe took
-// minutes to compile backward_dkdv and SwiftShader seconds per pipeline.
+// How many keys k0, k0+1, … of a tile query row t sees: those ≤ t (and < T), so that the loops
+// skip masked keys instead of computing and discarding them.
 fn seen(k0: u32, t: u32) -> u32 {
   if (t < k0) { return 0u; }
   return min(min(BC, t - k0 + 1u), p.T - k0);
@@ -302,8 +301,8 @@ fn backward_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
       }
       workgroupBarrier();
       // One invocation per (key row, query row) pair turns its partials into p (into ps) and
-      // p(dp − delta) (into pd), in place: lavapipe's compiler took minutes over this shader
-      // with the sums inside the loop below (as backward_dq has them).
+      // p(dp − delta) (into pd), in place: each exp once, not once per lane. (Pairs past the
+      // mask get values too; the loop below does not read them.)
       for (var e = lid; e < BR * BC; e += WG) {
         let j = e % BC;
         let pr = exp(sum_s(e / BC, j) - tc[j]);
