@@ -1,30 +1,32 @@
-// Causal grouped-query attention, flash-attention style (no T×T matrix), deterministic:
-// every sum runs in a fixed order and no atomics are used.
+// Causal grouped-query attention, FlashAttention-2 style: tiled, online softmax, no T×T matrix,
+// deterministic (every sum runs in a fixed order, no atomics).
 //   query head h reads kv head h / G, G = NH / NKV; scores s_ts = (scale·q_t)·k_s for s ≤ t.
 // forward:       out_t = Σ_s softmax(s_t)_s v_s,  lse_t = log Σ_s exp(s_ts)   (online softmax)
 // backward_dq:   delta_t = dout_t·out_t;  p = exp(s_ts − lse_t);
 //                dq_t = scale·Σ_s p(dout_t·v_s − delta_t) k_s
 // backward_dkdv: dv_s = Σ_h Σ_{t≥s} p dout_t;  dk_s = scale·Σ_h Σ_{t≥s} p(dout_t·v_s − delta_t) q_t
 //
-// Each invocation owns one row (a query row; a key row for dk/dv) in private arrays, and a
-// workgroup of WG rows streams tiles of the other side through workgroup memory. Rows are vec4s:
-// D is a multiple of 4 and the pipeline constant D4 = D/4, so loops have a fixed trip count
-// that compilers can unroll, keeping the rows in registers.
+// A workgroup owns BR rows (query rows; key rows for dk/dv) of one head and streams BC-row tiles
+// of the other side through workgroup memory. Each row is split over TPR invocations ("lanes"):
+// lane l holds the row's vec4 columns c = l + i·TPR, i < NC, so no invocation keeps more than NC
+// vec4s per row operand (NC ≤ 4: at most 16 floats, whatever D and T). A score is a dot product
+// over all D columns, so each lane writes its partial dot to workgroup memory and, after a
+// barrier, every lane of the row sums the TPR partials in lane order: all lanes of a row get
+// bit-identical scores, maxima and sums, and the results do not depend on scheduling.
 // Bindings are shared between the entry points (with `layout: "auto"` an entry must use exactly
 // bindings 1..n), hence the role-neutral names of bindings 1, 2 and 8.
 
-// Constants from the launcher (src/kernels/attention.ts), none with a default here:
-// the const header it prepends (values that size function-scope arrays, which must be
-// const-expressions):  WG = rows per workgroup (= invocations);  MAX_D4 = largest head dim / 4.
-override D4: u32;      // head dim / 4, set per pipeline
-override TILE4: u32;   // vec4s per tile array: R = min(WG, TILE4 / D4) rows per tile
+// The launcher's (src/kernels/attention.ts) const header, none declared here: they size
+// workgroup and function-scope arrays, which must be const-expressions.
+//   D4 = head dim / 4;  BR = rows per workgroup;  TPR = lanes per row;  BC = rows per streamed
+//   tile;  NC = vec4 columns per lane = ceil(D4 / TPR).
+const WG = BR * TPR;
 
 struct Params {
   B: u32,
   T: u32,
   NH: u32,
   NKV: u32,
-  R: u32,       // rows per tile
   scale: f32,   // 1/sqrt(D)
 }
 
@@ -38,204 +40,302 @@ struct Params {
 @group(0) @binding(7) var<storage, read> lse: array<f32>;             // (B,NH,T)
 @group(0) @binding(8) var<storage, read> r8: array<f32>;              // dq: out (B,T,NH,D); dkdv: delta (B,NH,T)
 
-// 2·2 KiB + 2·256 B. Kept small on purpose: SwiftShader's compile time grows with workgroup
-// memory (~2 s per pipeline at 14 KiB), and R only sets how often a workgroup synchronises:
-// each tile serves all WG rows whatever its size.
-var<workgroup> ta: array<vec4<f32>, TILE4>;
-var<workgroup> tb: array<vec4<f32>, TILE4>;
-var<workgroup> tc: array<f32, WG>;
-var<workgroup> td: array<f32, WG>;
+// Streamed tiles (BC, D): forward, dq: k → ta, v → tb; dkdv: scale·q → ta, dout → tb.
+var<workgroup> ta: array<vec4<f32>, BC * D4>;
+var<workgroup> tb: array<vec4<f32>, BC * D4>;
+// Per-lane partial dot products, (BR, BC, TPR): scores; and dout·v for the backward passes.
+var<workgroup> ps: array<f32, BR * BC * TPR>;
+var<workgroup> pd: array<f32, BR * BC * TPR>;
+// dkdv: lse and delta of the streamed query rows.
+var<workgroup> tc: array<f32, BC>;
+var<workgroup> td: array<f32, BC>;
 
-// Loads key rows k0..k0+rows−1 of kv head kvh: k → ta, v → tb, each (rows, D).
-fn load_kv(b: u32, kvh: u32, k0: u32, rows: u32, lid: u32) {
-  for (var i = lid; i < rows * D4; i += WG) {
+// Key rows k0..k0+BC−1 of kv head kvh: k → ta, v → tb. Rows past T are zero (their scores are
+// masked; zeros keep the products finite). (WGSL without unrestricted_pointer_parameters
+// cannot pass a storage array to a function, hence one loader and one sum per array.)
+fn load_kv(b: u32, kvh: u32, k0: u32, lid: u32) {
+  for (var i = lid; i < BC * D4; i += WG) {
     let j = i / D4;
-    let src = ((b * p.T + k0 + j) * p.NKV + kvh) * D4 + (i - j * D4);
-    ta[i] = k[src];
-    tb[i] = v[src];
+    var a = vec4<f32>(0.0);
+    var c = vec4<f32>(0.0);
+    if (k0 + j < p.T) {
+      let src = ((b * p.T + k0 + j) * p.NKV + kvh) * D4 + (i - j * D4);
+      a = k[src];
+      c = v[src];
+    }
+    ta[i] = a;
+    tb[i] = c;
   }
 }
 
-// Grid (ceil(T/WG), NH, B); invocation = query row t of head h.
+// Query rows t0..t0+BC−1 of head h: scale·q → ta, dout → tb, lse → tc, delta (r8) → td; rows
+// past T as in load_kv.
+fn load_qg(b: u32, h: u32, t0: u32, lid: u32) {
+  for (var i = lid; i < BC * D4; i += WG) {
+    let j = i / D4;
+    var a = vec4<f32>(0.0);
+    var c = vec4<f32>(0.0);
+    if (t0 + j < p.T) {
+      let src = ((b * p.T + t0 + j) * p.NH + h) * D4 + (i - j * D4);
+      a = q[src] * p.scale;
+      c = dout[src];
+    }
+    ta[i] = a;
+    tb[i] = c;
+  }
+  for (var i = lid; i < BC; i += WG) {
+    let li = (b * p.NH + h) * p.T + min(t0 + i, p.T - 1u);
+    tc[i] = lse[li];
+    td[i] = r8[li];
+  }
+}
+
+// How many keys k0, k0+1, … of a tile query row t sees: those ≤ t (and < T), so that the loops
+// skip masked keys instead of computing and discarding them.
+fn seen(k0: u32, t: u32) -> u32 {
+  if (t < k0) { return 0u; }
+  return min(min(BC, t - k0 + 1u), p.T - k0);
+}
+
+// Row r's score (sum_s) or dout·v (sum_d) with key/query j: its TPR partials summed in lane order.
+fn sum_s(r: u32, j: u32) -> f32 {
+  var s = 0.0;
+  for (var u = 0u; u < TPR; u++) { s += ps[(r * BC + j) * TPR + u]; }
+  return s;
+}
+
+fn sum_d(r: u32, j: u32) -> f32 {
+  var s = 0.0;
+  for (var u = 0u; u < TPR; u++) { s += pd[(r * BC + j) * TPR + u]; }
+  return s;
+}
+
+// Grid (ceil(T/BR), NH, B); invocation = lane `lane` of query row t of head h.
 // q: (B,T,NH,D); k, v: (B,T,NKV,D) → out (w1): (B,T,NH,D); lse (w2): (B,NH,T)
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let T = p.T;
-  let R = p.R;
   let b = wid.z;
   let h = wid.y;
   let kvh = h / (p.NH / p.NKV);
-  let q0 = wid.x * WG;
-  let t = q0 + lid;
-  let valid = t < T;
-  let last = min(q0 + WG, T) - 1u;  // keys 0..last serve every row of this workgroup
+  let r = lid / TPR;
+  let lane = lid % TPR;
+  let q0 = wid.x * BR;
+  let t = q0 + r;
   let row = ((b * T + min(t, T - 1u)) * p.NH + h) * D4;
+  let kend = min(q0 + BR, T);  // keys 0..kend−1 serve every row of this workgroup
 
-  var qr: array<vec4<f32>, MAX_D4>;   // scale·q_t
-  var acc: array<vec4<f32>, MAX_D4>;  // Σ exp(s − m) v_s
-  var sc: array<f32, WG>;             // this tile's scores
-  for (var c = 0u; c < D4; c++) { qr[c] = q[row + c] * p.scale; }
+  var qr: array<vec4<f32>, NC>;   // this lane's columns of scale·q_t
+  var acc: array<vec4<f32>, NC>;  // this lane's columns of Σ exp(s − m) v_s
+  var sc: array<f32, BC>;         // this tile's scores of row t
+  for (var i = 0u; i < NC; i++) {
+    let c = lane + i * TPR;
+    if (c < D4) { qr[i] = q[row + c] * p.scale; }
+  }
   var m = -1e30;  // running max (finite: WGSL may assume no infinities)
   var l = 0.0;    // Σ exp(s − m)
 
-  for (var k0 = 0u; k0 <= last; k0 += R) {
-    let rows = min(R, T - k0);
-    load_kv(b, kvh, k0, rows, lid);
+  for (var k0 = 0u; k0 < kend; k0 += BC) {
+    load_kv(b, kvh, k0, lid);
     workgroupBarrier();
-    var n = 0u;  // keys of this tile that row t sees
-    if (valid && t >= k0) { n = min(rows, t - k0 + 1u); }
-    if (n > 0u) {
-      // Scores first, so that the running sums are rescaled once per tile, not per key.
-      var mt = m;
-      for (var j = 0u; j < n; j++) {
-        var s = 0.0;
-        for (var c = 0u; c < D4; c++) { s += dot(qr[c], ta[j * D4 + c]); }
-        sc[j] = s;
-        mt = max(mt, s);
+    let n = seen(k0, t);
+    for (var j = 0u; j < n; j++) {
+      var s = 0.0;
+      for (var i = 0u; i < NC; i++) {
+        let c = lane + i * TPR;
+        if (c < D4) { s += dot(qr[i], ta[j * D4 + c]); }
       }
-      if (mt > m) {
-        let corr = select(exp(m - mt), 0.0, l == 0.0);
-        l *= corr;
-        for (var c = 0u; c < D4; c++) { acc[c] *= corr; }
-        m = mt;
-      }
-      for (var j = 0u; j < n; j++) {
-        let e = exp(sc[j] - m);
-        l += e;
-        for (var c = 0u; c < D4; c++) { acc[c] += e * tb[j * D4 + c]; }
+      ps[(r * BC + j) * TPR + lane] = s;
+    }
+    workgroupBarrier();
+    // Scores first, so that the running sums are rescaled once per tile, not per key.
+    var mt = m;
+    for (var j = 0u; j < n; j++) {
+      sc[j] = sum_s(r, j);
+      mt = max(mt, sc[j]);
+    }
+    let corr = exp(m - mt);  // 0 on the first tile (l and acc are 0 then), 1 if the max held
+    l *= corr;
+    for (var i = 0u; i < NC; i++) { acc[i] *= corr; }
+    m = mt;
+    for (var j = 0u; j < n; j++) {
+      let e = exp(sc[j] - m);
+      l += e;
+      for (var i = 0u; i < NC; i++) {
+        let c = lane + i * TPR;
+        if (c < D4) { acc[i] += e * tb[j * D4 + c]; }
       }
     }
     workgroupBarrier();
   }
-  if (valid) {
+  if (t < T) {
     let inv = 1.0 / l;
-    for (var c = 0u; c < D4; c++) { w1[row + c] = acc[c] * inv; }
-    w2[(b * p.NH + h) * T + t] = m + log(l);
+    for (var i = 0u; i < NC; i++) {
+      let c = lane + i * TPR;
+      if (c < D4) { w1[row + c] = acc[i] * inv; }
+    }
+    if (lane == 0u) { w2[(b * p.NH + h) * T + t] = m + log(l); }
   }
 }
 
-// Grid (ceil(T/WG), NH, B); invocation = query row t of head h. Also writes delta for dkdv.
+// Grid (ceil(T/BR), NH, B); invocation = lane `lane` of query row t of head h. Also writes
+// delta for dkdv.
 // q, dout, out (r8): (B,T,NH,D); k, v: (B,T,NKV,D); lse: (B,NH,T)
 //   → dq (w1): (B,T,NH,D); delta (w2): (B,NH,T)
 @compute @workgroup_size(WG)
 fn backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let T = p.T;
-  let R = p.R;
   let b = wid.z;
   let h = wid.y;
   let kvh = h / (p.NH / p.NKV);
-  let q0 = wid.x * WG;
-  let t = q0 + lid;
-  let valid = t < T;
-  let last = min(q0 + WG, T) - 1u;
+  let r = lid / TPR;
+  let lane = lid % TPR;
+  let q0 = wid.x * BR;
+  let t = q0 + r;
   let tt = min(t, T - 1u);
   let row = ((b * T + tt) * p.NH + h) * D4;
   let li = (b * p.NH + h) * T + tt;
+  let kend = min(q0 + BR, T);
 
-  var qr: array<vec4<f32>, MAX_D4>;   // scale·q_t, as in forward so that the scores match it
-  var gr: array<vec4<f32>, MAX_D4>;   // dout_t
-  var acc: array<vec4<f32>, MAX_D4>;  // Σ ds·k_s
-  var delta = 0.0;
-  for (var c = 0u; c < D4; c++) {
-    qr[c] = q[row + c] * p.scale;
-    gr[c] = dout[row + c];
-    let o = 4u * (row + c);
-    delta += dot(gr[c], vec4<f32>(r8[o], r8[o + 1u], r8[o + 2u], r8[o + 3u]));
+  var qr: array<vec4<f32>, NC>;   // scale·q_t, as in forward so that the scores match it
+  var gr: array<vec4<f32>, NC>;   // dout_t
+  var acc: array<vec4<f32>, NC>;  // Σ ds·k_s
+  var part = 0.0;
+  for (var i = 0u; i < NC; i++) {
+    let c = lane + i * TPR;
+    if (c < D4) {
+      qr[i] = q[row + c] * p.scale;
+      gr[i] = dout[row + c];
+      let o = 4u * (row + c);
+      part += dot(gr[i], vec4<f32>(r8[o], r8[o + 1u], r8[o + 2u], r8[o + 3u]));
+    }
   }
+  ps[r * BC * TPR + lane] = part;
+  workgroupBarrier();
+  let delta = sum_s(r, 0u);
   let lse_t = lse[li];
-  if (valid) { w2[li] = delta; }
+  if (t < T && lane == 0u) { w2[li] = delta; }
 
-  for (var k0 = 0u; k0 <= last; k0 += R) {
-    let rows = min(R, T - k0);
-    load_kv(b, kvh, k0, rows, lid);
+  for (var k0 = 0u; k0 < kend; k0 += BC) {
+    workgroupBarrier();  // the previous tile (or delta's partials) fully read
+    load_kv(b, kvh, k0, lid);
     workgroupBarrier();
-    var n = 0u;
-    if (valid && t >= k0) { n = min(rows, t - k0 + 1u); }
+    let n = seen(k0, t);
     for (var j = 0u; j < n; j++) {
       var s = 0.0;
       var dp = 0.0;
-      for (var c = 0u; c < D4; c++) {
-        s += dot(qr[c], ta[j * D4 + c]);
-        dp += dot(gr[c], tb[j * D4 + c]);
+      for (var i = 0u; i < NC; i++) {
+        let c = lane + i * TPR;
+        if (c < D4) {
+          s += dot(qr[i], ta[j * D4 + c]);
+          dp += dot(gr[i], tb[j * D4 + c]);
+        }
       }
-      let ds = exp(s - lse_t) * (dp - delta);
-      for (var c = 0u; c < D4; c++) { acc[c] += ds * ta[j * D4 + c]; }
+      ps[(r * BC + j) * TPR + lane] = s;
+      pd[(r * BC + j) * TPR + lane] = dp;
     }
     workgroupBarrier();
+    for (var j = 0u; j < n; j++) {
+      let ds = exp(sum_s(r, j) - lse_t) * (sum_d(r, j) - delta);
+      for (var i = 0u; i < NC; i++) {
+        let c = lane + i * TPR;
+        if (c < D4) { acc[i] += ds * ta[j * D4 + c]; }
+      }
+    }
   }
-  if (valid) {
-    for (var c = 0u; c < D4; c++) { w1[row + c] = acc[c] * p.scale; }
+  if (t < T) {
+    for (var i = 0u; i < NC; i++) {
+      let c = lane + i * TPR;
+      if (c < D4) { w1[row + c] = acc[i] * p.scale; }
+    }
   }
 }
 
-// Grid (ceil(T/WG), NKV, B); invocation = key row s of kv head kvh, summing over the G query
-// heads of its group and then the rows t ≥ s.
+// Grid (ceil(T/BR), NKV, B); invocation = lane `lane` of key row s of kv head kvh, summing over
+// the G query heads of its group and then the query rows t ≥ s, in that order.
 // q, dout: (B,T,NH,D); k, v: (B,T,NKV,D); lse, delta (r8): (B,NH,T) → dk (w1), dv (w2): (B,T,NKV,D)
 @compute @workgroup_size(WG)
 fn backward_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let T = p.T;
-  let R = p.R;
   let b = wid.z;
   let kvh = wid.y;
   let G = p.NH / p.NKV;
-  let s0 = wid.x * WG;
-  let s = s0 + lid;
-  let valid = s < T;
+  let r = lid / TPR;
+  let lane = lid % TPR;
+  let s0 = wid.x * BR;
+  let s = s0 + r;
   let row = ((b * T + min(s, T - 1u)) * p.NKV + kvh) * D4;
 
-  var kr: array<vec4<f32>, MAX_D4>;
-  var vr: array<vec4<f32>, MAX_D4>;
-  var dk: array<vec4<f32>, MAX_D4>;
-  var dv: array<vec4<f32>, MAX_D4>;
-  for (var c = 0u; c < D4; c++) {
-    kr[c] = k[row + c];
-    vr[c] = v[row + c];
+  var kr: array<vec4<f32>, NC>;
+  var vr: array<vec4<f32>, NC>;
+  var dk: array<vec4<f32>, NC>;
+  var dv: array<vec4<f32>, NC>;
+  for (var i = 0u; i < NC; i++) {
+    let c = lane + i * TPR;
+    if (c < D4) {
+      kr[i] = k[row + c];
+      vr[i] = v[row + c];
+    }
   }
 
   for (var g = 0u; g < G; g++) {
     let h = kvh * G + g;
-    for (var t0 = s0; t0 < T; t0 += R) {
-      let rows = min(R, T - t0);
-      // ta = scale·q (the forward's scaled query), tb = dout, tc = lse, td = delta.
-      for (var i = lid; i < rows * D4; i += WG) {
-        let j = i / D4;
-        let src = ((b * T + t0 + j) * p.NH + h) * D4 + (i - j * D4);
-        ta[i] = q[src] * p.scale;
-        tb[i] = dout[src];
-      }
-      for (var i = lid; i < rows; i += WG) {
-        tc[i] = lse[(b * p.NH + h) * T + t0 + i];
-        td[i] = r8[(b * p.NH + h) * T + t0 + i];
+    for (var t0 = s0; t0 < T; t0 += BC) {
+      load_qg(b, h, t0, lid);
+      workgroupBarrier();
+      // Query rows t0 + j with s ≤ t0 + j < T.
+      let j0 = select(0u, s - t0, s > t0);
+      let j1 = min(BC, T - t0);
+      for (var j = j0; j < j1; j++) {
+        var sco = 0.0;
+        var dp = 0.0;
+        for (var i = 0u; i < NC; i++) {
+          let c = lane + i * TPR;
+          if (c < D4) {
+            sco += dot(ta[j * D4 + c], kr[i]);
+            dp += dot(tb[j * D4 + c], vr[i]);
+          }
+        }
+        ps[(r * BC + j) * TPR + lane] = sco;
+        pd[(r * BC + j) * TPR + lane] = dp;
       }
       workgroupBarrier();
-      if (valid) {
-        // Rows t = t0 + j with t ≥ s.
-        for (var j = select(0u, s - t0, s > t0); j < rows; j++) {
-          var sco = 0.0;
-          var dp = 0.0;
-          for (var c = 0u; c < D4; c++) {
-            sco += dot(ta[j * D4 + c], kr[c]);
-            dp += dot(tb[j * D4 + c], vr[c]);
-          }
-          let pr = exp(sco - tc[j]);
-          let ds = pr * (dp - td[j]);
-          for (var c = 0u; c < D4; c++) {
-            dv[c] += pr * tb[j * D4 + c];
-            dk[c] += ds * ta[j * D4 + c];  // ta already carries the scale
+      // One invocation per (key row, query row) pair turns its partials into p (into ps) and
+      // p(dp − delta) (into pd), in place: each exp once, not once per lane. (Pairs past the
+      // mask get values too; the loop below does not read them.)
+      for (var e = lid; e < BR * BC; e += WG) {
+        let j = e % BC;
+        let pr = exp(sum_s(e / BC, j) - tc[j]);
+        let ds = pr * (sum_d(e / BC, j) - td[j]);
+        ps[e * TPR] = pr;
+        pd[e * TPR] = ds;
+      }
+      workgroupBarrier();
+      for (var j = j0; j < j1; j++) {
+        let pr = ps[(r * BC + j) * TPR];
+        let ds = pd[(r * BC + j) * TPR];
+        for (var i = 0u; i < NC; i++) {
+          let c = lane + i * TPR;
+          if (c < D4) {
+            dv[i] += pr * tb[j * D4 + c];
+            dk[i] += ds * ta[j * D4 + c];  // ta already carries the scale
           }
         }
       }
       workgroupBarrier();
     }
   }
-  if (valid) {
-    for (var c = 0u; c < D4; c++) {
-      w1[row + c] = dk[c];
-      let o = 4u * (row + c);
-      w2[o] = dv[c].x;
-      w2[o + 1u] = dv[c].y;
-      w2[o + 2u] = dv[c].z;
-      w2[o + 3u] = dv[c].w;
+  if (s < T) {
+    for (var i = 0u; i < NC; i++) {
+      let c = lane + i * TPR;
+      if (c < D4) {
+        w1[row + c] = dk[i];
+        let o = 4u * (row + c);
+        w2[o] = dv[i].x;
+        w2[o + 1u] = dv[i].y;
+        w2[o + 2u] = dv[i].z;
+        w2[o + 3u] = dv[i].w;
+      }
     }
   }
 }

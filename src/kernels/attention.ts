@@ -1,23 +1,41 @@
 /**
- * Causal grouped-query attention launchers: query head h reads kv head floor(h / (NH/NKV)),
- * scores scaled by 1/sqrt(D). Deterministic (fixed-order sums, no atomics). D must be a multiple
- * of 4, at most 128: rows are vec4s and D/4 is a pipeline constant (one pipeline per D).
+ * Causal grouped-query attention launchers (FlashAttention-2 style, shaders/attention.wgsl):
+ * query head h reads kv head floor(h / (NH/NKV)), scores scaled by 1/sqrt(D). Deterministic
+ * (fixed-order sums, no atomics). D must be a multiple of 4, at most 128: rows are vec4s and the
+ * tiling is a const header per D (one pipeline per D); T is only a uniform, any length.
  */
 import type { GpuRuntime, GpuTensor, Uniform } from "../gpu/runtime.ts";
 
+/** Largest head dim: a row's NC (vec4s per lane) stays ≤ 4 with TPR ≤ 8 lanes per row. */
+export const ATTENTION_MAX_D = 128;
+/** Invocations per workgroup (BR rows × TPR lanes). */
+const WG = 64;
+/** Longest streamed tile: rows of K/V (or Q/dO) per workgroup barrier round. */
+const MAX_BC = 16;
 /**
- * What the launcher and shaders/attention.wgsl share. WG (rows per workgroup) and MAX_D4 (the
- * private row arrays' length in vec4s) size function-scope arrays, so they reach the shader as
- * its const header; TILE4 (vec4s per workgroup tile array) as an override, with D4 per pipeline.
+ * Workgroup memory the tiles may use: WebGPU's guaranteed minimum of
+ * maxComputeWorkgroupStorageSize, so that every device gets the same tiling (and sum order).
  */
-const HEADER = { WG: 64, MAX_D4: 32 };
-const TILE4 = 128;
-/** Largest head dim. */
-export const ATTENTION_MAX_D = 4 * HEADER.MAX_D4;
+const WORKGROUP_BYTES = 16384;
+
+/**
+ * The tiling for head dim D, which shaders/attention.wgsl receives as its const header (the
+ * values size its workgroup and private arrays): D4 = D/4 vec4 columns, split over TPR lanes
+ * per row (a power of two, so that BR = WG/TPR rows fill the workgroup) with NC = ceil(D4/TPR)
+ * ≤ 4 columns each, and BC streamed rows per tile, as many as fit WORKGROUP_BYTES next to the
+ * partial-sum arrays (two (BC, D) tiles of vec4s, two (BR, BC, TPR) and two (BC) of f32).
+ */
+function attentionTiling(D: number): Record<"D4" | "TPR" | "NC" | "BR" | "BC", number> {
+  const D4 = D / 4;
+  const TPR = 2 ** Math.ceil(Math.log2(Math.ceil(D4 / 4)));
+  const BR = WG / TPR;
+  const bytesPerRow = 2 * 16 * D4 + 2 * 4 * BR * TPR + 2 * 4;
+  return { D4, TPR, NC: Math.ceil(D4 / TPR), BR, BC: Math.min(MAX_BC, Math.floor(WORKGROUP_BYTES / bytesPerRow)) };
+}
 
 /** The pipeline of one entry point for head dim D. */
 function pipeline(entry: string, D: number) {
-  return { shader: "attention", entry, header: HEADER, constants: { D4: D / 4, TILE4 } };
+  return { shader: "attention", entry, header: attentionTiling(D) };
 }
 
 function params(
@@ -34,8 +52,7 @@ function params(
   if (NKV < 1 || NH % NKV !== 0) {
     throw new Error(`${label}: NH=${NH} is not a multiple of NKV=${NKV}`);
   }
-  const R = Math.min(HEADER.WG, Math.floor(TILE4 / (D / 4)));
-  return [{ u32: B }, { u32: T }, { u32: NH }, { u32: NKV }, { u32: R }, { f32: 1 / Math.sqrt(D) }];
+  return [{ u32: B }, { u32: T }, { u32: NH }, { u32: NKV }, { f32: 1 / Math.sqrt(D) }];
 }
 
 /**
@@ -59,7 +76,7 @@ export function attentionForward(
     ...pipeline("forward", D),
     uniforms: params(B, T, NH, NKV, D, "attention.forward"),
     tensors: [out, lse, q, k, v],
-    workgroups: [Math.ceil(T / HEADER.WG), NH, B],
+    workgroups: [Math.ceil(T / attentionTiling(D).BR), NH, B],
   });
 }
 
@@ -93,13 +110,13 @@ export function attentionBackward(
     ...pipeline("backward_dq", D),
     uniforms,
     tensors: [dq, delta, q, k, v, dout, lse, out],
-    workgroups: [Math.ceil(T / HEADER.WG), NH, B],
+    workgroups: [Math.ceil(T / attentionTiling(D).BR), NH, B],
   });
   rt.dispatch({
     ...pipeline("backward_dkdv", D),
     uniforms,
     tensors: [dk, dv, q, k, v, dout, lse, delta],
-    workgroups: [Math.ceil(T / HEADER.WG), NKV, B],
+    workgroups: [Math.ceil(T / attentionTiling(D).BR), NKV, B],
   });
   rt.dispose(delta);
 }

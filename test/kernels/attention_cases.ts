@@ -4,21 +4,27 @@ import { Rng } from "../../src/util/rng.ts";
 import type { GpuTensor } from "../../src/gpu/runtime.ts";
 import { type CheckResult, compare, type KernelCase, upload } from "./check.ts";
 
-// [B, T, NH, NKV, D]: one row; workgroups (64 rows) and tiles (512/D rows) left partly empty
-// (7, 65, 130 rows); group sizes 1, 2, 3, 4; D = 16 … 128; T = 1024, the longest context.
+// [B, T, NH, NKV, D]: one row; T not a multiple of the row tile (BR = 64/TPR rows) or of the
+// streamed tile (BC rows): 7, 37, 65, 130; group sizes 1, 2, 3, 4; D = 16 (the tiny preset,
+// one lane per row), 20 (D/4 = 5 columns over 2 lanes: a lane with a column short), 64, 128 (8
+// lanes of 4 columns); T = 1024; and T = 2048 at D = 128, the longest context with the largest
+// head, on Deno's wgpu only (WEBLOCO_GPU=wgpu): on Dawn/SwiftShader that one case took ~10 min
+// of the loaded 2 cores (it passed, 2026-12-01), too long for CI; in Chromium it is left out too.
 // Few distinct D on purpose: each is its own pipeline, and software compilers are slow.
+const LONG = globalThis.Deno?.env.get("WEBLOCO_GPU") === "wgpu";
 const SHAPES: [number, number, number, number, number][] = [
   [1, 1, 2, 1, 16],
   [2, 7, 4, 2, 16],
-  [1, 65, 3, 1, 32],
+  [1, 65, 3, 1, 20],
   [2, 128, 4, 4, 64],
   [1, 130, 2, 1, 128],
   [1, 1024, 2, 1, 16],
+  ...(LONG ? [[1, 2048, 1, 1, 128] as [number, number, number, number, number]] : []),
 ];
 
 // float32 against the float64 reference: dot products over D and sums over up to T keys, each
 // rounding relative 2⁻²⁴ per term, on values of order 1 (inputs are unit normals). Worst seen
-// (Dawn/SwiftShader and wgpu) is about a quarter of these.
+// (Dawn/SwiftShader, every shape here including T = 2048, D = 128) is at most 0.22 of these.
 // Gradients sum over up to T rows (and the group) with cancellation, so their absolute error
 // grows like sqrt(T): atol scales with it past T = 256.
 function tolerances(T: number): Record<string, [number, number]> {
