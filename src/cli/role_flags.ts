@@ -1,6 +1,7 @@
 /**
  * The flags of every process that joins a run as a node: `deno task peer|validator`
- * (`role_main.ts`) and the hostile peers (`src/testing/attacker_main.ts`), declared once so
+ * (`role_main.ts`) and the hostile test processes (`src/testing/attacker_main.ts`,
+ * `dishonest_validator_main.ts`), declared once so
  * that an attacker is started exactly like a peer.
  *
  * @module

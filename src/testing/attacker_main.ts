@@ -16,11 +16,8 @@ import type { Ops } from "../backend/ops.ts";
 import { readKeyFile } from "../identity/key_file.ts";
 import { identityReady } from "../identity/signer.ts";
 import { createDenoNode } from "../net/deno_node.ts";
-import { gossipRules, type RejectCounts } from "../protocol/gossip_rules.ts";
-import { RecordLog } from "../protocol/record_log.ts";
 import { runContext } from "../protocol/run_context.ts";
 import type { RoleEvent } from "../roles/role_events.ts";
-import { RoleNode } from "../roles/role_node.ts";
 import { startRole } from "../roles/start_role.ts";
 import { parseFlags, runCli, UsageError } from "../cli/cli.ts";
 import { FileStore } from "../cli/file_store.ts";
@@ -28,6 +25,7 @@ import { readGenesisFile } from "../cli/genesis_file.ts";
 import { requireRoleFlags, roleFlags } from "../cli/role_flags.ts";
 import { libp2pKeyFile } from "../cli/libp2p_key.ts";
 import { loadRunData } from "../cli/run_data.ts";
+import { bareRoleNode, printListening } from "./bare_role_node.ts";
 import { HostileTrainer, isAttackKind, Parasite, TRAINING_ATTACKS } from "./attacker.ts";
 
 const USAGE = "usage: attacker_main.ts KIND --genesis FILE --key FILE --data-dir DIR " +
@@ -61,14 +59,6 @@ export async function main(args: readonly string[]): Promise<void> {
   const log = (line: string) => emit({ event: "log", address: signer.address, line });
   const libp2pKey = await libp2pKeyFile(`${v["data-dir"]}/libp2p.key`);
   const listen = v.listen!.length > 0 ? v.listen! : undefined;
-  const listening = (node: { peerId: string; addresses(): string[] }) =>
-    console.log(JSON.stringify({
-      event: "listening",
-      role: "peer",
-      address: signer.address,
-      peerId: node.peerId,
-      addresses: node.addresses(),
-    }));
   let stop: () => Promise<void>;
   if ((TRAINING_ATTACKS as readonly string[]).includes(kind)) {
     const role = await startRole({
@@ -81,7 +71,7 @@ export async function main(args: readonly string[]): Promise<void> {
       emit,
       createNode: async (o) => {
         const node = await createDenoNode({ ...o, listen });
-        listening(node);
+        printListening("peer", signer.address, node);
         return node;
       },
       tokens: (await loadRunData(genesis, v.genesis!)).train,
@@ -91,24 +81,14 @@ export async function main(args: readonly string[]): Promise<void> {
     });
     stop = () => role.stop();
   } else {
-    const rejected: RejectCounts = {};
-    const node = await createDenoNode({
-      runId: ctx.runId,
-      privateKey: libp2pKey,
-      bootstrap: [...genesis.bootstrap, ...v.bootstrap!],
-      bootstrapIntervalMs: 2_000,
-      validate: gossipRules(ctx, () => node.topics, rejected),
-      listen,
-      log,
-    });
-    listening(node);
-    const net = new RoleNode({
+    const { node, net } = await bareRoleNode({
       ctx,
-      node,
       signer,
       libp2pKey,
-      records: await RecordLog.open(ctx, store.sub("records"), log),
-      rejected,
+      store,
+      bootstrap: v.bootstrap!,
+      listen: v.listen!,
+      role: "peer",
       capabilities: ["train", "serve-payloads"],
       log,
     });

@@ -15,17 +15,15 @@
 
 import { readKeyFile } from "../identity/key_file.ts";
 import { identityReady } from "../identity/signer.ts";
-import { createDenoNode } from "../net/deno_node.ts";
-import { gossipRules, type RejectCounts } from "../protocol/gossip_rules.ts";
 import { proposeAt, recordHash } from "../protocol/quorum.ts";
-import { RecordLog } from "../protocol/record_log.ts";
 import { runContext } from "../protocol/run_context.ts";
 import type { RoleEvent } from "../roles/role_events.ts";
-import { RoleNode } from "../roles/role_node.ts";
-import { parseFlags, runCli, UsageError } from "../cli/cli.ts";
+import { parseFlags, runCli } from "../cli/cli.ts";
 import { FileStore } from "../cli/file_store.ts";
 import { readGenesisFile } from "../cli/genesis_file.ts";
 import { libp2pKeyFile } from "../cli/libp2p_key.ts";
+import { requireRoleFlags, roleFlags } from "../cli/role_flags.ts";
+import { bareRoleNode } from "./bare_role_node.ts";
 
 const USAGE = "usage: dishonest_validator_main.ts --genesis FILE --key FILE --data-dir DIR " +
   "[--bootstrap MA]… [--listen MA]… [--json]";
@@ -34,50 +32,23 @@ const USAGE = "usage: dishonest_validator_main.ts --genesis FILE --key FILE --da
 export async function main(args: readonly string[]): Promise<void> {
   const { values: v } = parseFlags({
     args: [...args],
-    options: {
-      genesis: { type: "string" },
-      key: { type: "string" },
-      "data-dir": { type: "string" },
-      bootstrap: { type: "string", multiple: true, default: [] },
-      listen: { type: "string", multiple: true, default: [] },
-      json: { type: "boolean", default: false },
-    },
+    options: { ...roleFlags(), json: { type: "boolean", default: false } },
     strict: true,
   }, USAGE);
-  for (const k of ["genesis", "key", "data-dir"] as const) {
-    if (v[k] === undefined) throw new UsageError(`--${k} is required (${USAGE})`);
-  }
+  requireRoleFlags(v, USAGE);
   const ctx = runContext(await readGenesisFile(v.genesis!));
   await identityReady();
   const signer = await readKeyFile(v.key!);
-  const store = await FileStore.open(v["data-dir"]!);
   const emit = (e: RoleEvent) => console.log(JSON.stringify(e));
   const log = (line: string) => emit({ event: "log", address: signer.address, line });
-  const libp2pKey = await libp2pKeyFile(`${v["data-dir"]}/libp2p.key`);
-  const rejected: RejectCounts = {};
-  const node = await createDenoNode({
-    runId: ctx.runId,
-    privateKey: libp2pKey,
-    bootstrap: [...ctx.genesis.bootstrap, ...v.bootstrap!],
-    bootstrapIntervalMs: 2_000,
-    validate: gossipRules(ctx, () => node.topics, rejected),
-    listen: v.listen!.length > 0 ? v.listen! : undefined,
-    log,
-  });
-  console.log(JSON.stringify({
-    event: "listening",
-    role: "validator",
-    address: signer.address,
-    peerId: node.peerId,
-    addresses: node.addresses(),
-  }));
-  const net = new RoleNode({
+  const { node, net } = await bareRoleNode({
     ctx,
-    node,
     signer,
-    libp2pKey,
-    records: await RecordLog.open(ctx, store.sub("records"), log),
-    rejected,
+    libp2pKey: await libp2pKeyFile(`${v["data-dir"]}/libp2p.key`),
+    store: await FileStore.open(v["data-dir"]!),
+    bootstrap: v.bootstrap!,
+    listen: v.listen!,
+    role: "validator",
     capabilities: ["validate"],
     log,
   });
