@@ -306,16 +306,16 @@ async function evalTime(
   // The assignment test of assignRefs + 1 updates (each paired with assignRefs others), once.
   const n = GAUNTLET_DEFAULTS.assignRefs + 1;
   const t1 = performance.now();
-  await assignmentTest(
+  await assignmentTest({
     probe,
     theta,
-    ctx.tensors,
-    Array.from({ length: n }, (_, i) => ({ address: `p${i}`, tensors: update, assigned: batchesOf(0, 10 + i).assigned })),
-    tensorNorms(update),
-    0.2,
-    GAUNTLET_DEFAULTS.assignRefs,
-    batchesOf(0, 1).unassigned,
-  );
+    layout: ctx.tensors,
+    candidates: Array.from({ length: n }, (_, i) => ({ address: `p${i}`, tensors: update, assigned: batchesOf(0, 10 + i).assigned })),
+    clipNorms: tensorNorms(update),
+    step: 0.2,
+    refs: GAUNTLET_DEFAULTS.assignRefs,
+    unassigned: batchesOf(0, 1).unassigned,
+  });
   const assignMs = (performance.now() - t1) / n;
   const lossMs = times.sort((a, b) => a - b)[1];
   return { preset, params: ctx.layout.length, batch: genesis.data.batch, lossMs, assignMs, evalMs: lossMs + assignMs };

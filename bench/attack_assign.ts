@@ -98,20 +98,20 @@ for (const setting of args.from === undefined ? args.settings!.split(",") : []) 
         { length: UNASSIGNED },
         (_, i) => sampler.batch(nobody, w, H + 1000 + i),
       );
-      const m: Map<string, AssignmentMargins> = await assignmentMargins(
+      const m: Map<string, AssignmentMargins> = await assignmentMargins({
         probe,
         theta,
-        ctx.tensors,
-        keys.map((k, i) => ({
+        layout: ctx.tensors,
+        candidates: keys.map((k, i) => ({
           address: k.address,
           tensors: scaledToNorms(updates[i], norms[i], clip),
           assigned: assigned(i),
         })),
-        clip,
-        g.sparseloco.alpha * GAUNTLET_DEFAULTS.evalStep,
-        GAUNTLET_DEFAULTS.assignRefs,
+        clipNorms: clip,
+        step: g.sparseloco.alpha * GAUNTLET_DEFAULTS.evalStep,
+        refs: GAUNTLET_DEFAULTS.assignRefs,
         unassigned,
-      );
+      });
       // Four significant digits: the file stays small, and z moves in the third decimal at most.
       const round = (xs: number[]) => xs.map((x) => Number(x.toPrecision(4)));
       const perBatch = (xs: number[]) =>

@@ -31,28 +31,37 @@ export interface AssignmentCandidate {
   assigned: readonly Batch[];
 }
 
+/** What one assignment test runs on. */
+export interface AssignmentInput {
+  probe: LossProbe;
+  /** θ_w, the model every update is applied to alone (not modified). */
+  theta: Float32Array;
+  layout: readonly TensorEntry[];
+  candidates: readonly AssignmentCandidate[];
+  /** The window's median norms: each update is clipped to them as in aggregation. */
+  clipNorms: readonly number[];
+  /** The step each update is applied with (α · evalStep). */
+  step: number;
+  /** References per candidate. */
+  refs: number;
+  unassigned: readonly Batch[];
+  /** Awaited before every batch's forward pass. */
+  pause?: () => Promise<void>;
+  /** Test a lone candidate unpaired. */
+  alone?: boolean;
+}
+
 /**
  * The z of every candidate, in the candidates' order; none when fewer than two (nothing to
  * pair with), unless `alone`: then a lone candidate's z is of its raw drops (weaker, but still
- * ≈ N(0, 1) for an update not trained on its batches). Candidate i is paired with the next `refs` candidates (cyclically), so each
- * update is measured on its own batches, on those of the peers it is a reference for, and on
+ * ≈ N(0, 1) for an update not trained on its batches). Candidate i is paired with the next
+ * `refs` candidates (cyclically), so each update is measured on its own batches, on those of the peers it is a reference for, and on
  * `unassigned`: (1 + refs) · assigned + unassigned forward passes per update. `theta` is not
  * modified; a non-finite drop makes the z −∞, fewer than two sequences a side NaN. `pause` is
  * awaited before every batch's forward pass (one at a time: a probe runs one pass at once).
  */
-export async function assignmentTest(
-  probe: LossProbe,
-  theta: Float32Array,
-  layout: readonly TensorEntry[],
-  candidates: readonly AssignmentCandidate[],
-  clipNorms: readonly number[],
-  step: number,
-  refs: number,
-  unassigned: readonly Batch[],
-  pause: () => Promise<void> = () => Promise.resolve(),
-  alone = false,
-): Promise<Map<string, number>> {
-  const m = await assignmentMargins(probe, theta, layout, candidates, clipNorms, step, refs, unassigned, pause, alone);
+export async function assignmentTest(input: AssignmentInput): Promise<Map<string, number>> {
+  const m = await assignmentMargins(input);
   return new Map([...m].map(([a, x]) => [a, welchZ(x.own, x.unassigned)]));
 }
 
@@ -68,18 +77,9 @@ export interface AssignmentMargins {
  * The paired margins {@linkcode assignmentTest}'s z is computed from, per candidate (none when
  * fewer than two): the raw material, so a calibration can test subsets of the batches.
  */
-export async function assignmentMargins(
-  probe: LossProbe,
-  theta: Float32Array,
-  layout: readonly TensorEntry[],
-  candidates: readonly AssignmentCandidate[],
-  clipNorms: readonly number[],
-  step: number,
-  refs: number,
-  unassigned: readonly Batch[],
-  pause: () => Promise<void> = () => Promise.resolve(),
-  alone = false,
-): Promise<Map<string, AssignmentMargins>> {
+export async function assignmentMargins(input: AssignmentInput): Promise<Map<string, AssignmentMargins>> {
+  const { probe, theta, layout, candidates, clipNorms, step, refs, unassigned } = input;
+  const pause = input.pause ?? (() => Promise.resolve()), alone = input.alone ?? false;
   const n = candidates.length, z = new Map<string, AssignmentMargins>();
   if (n === 0 || (n === 1 && !alone)) return z;
   const r = Math.min(refs, n - 1);

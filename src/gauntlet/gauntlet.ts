@@ -237,18 +237,18 @@ export async function judgeWindow(
     window: w,
     tested: tested.length < 2 && !alone ? 0 : tested.length,
     run: (pause) =>
-      assignmentTest(
-        ctx.probe,
-        ctx.theta,
-        ctx.layout,
-        tested,
-        clip,
-        ctx.alpha * spec.evalStep,
-        spec.assignRefs,
-        ctx.unassigned,
+      assignmentTest({
+        probe: ctx.probe,
+        theta: ctx.theta,
+        layout: ctx.layout,
+        candidates: tested,
+        clipNorms: clip,
+        step: ctx.alpha * spec.evalStep,
+        refs: spec.assignRefs,
+        unassigned: ctx.unassigned,
         pause,
         alone,
-      ),
+      }),
   };
   const deferred = new Set(tested.length >= 2 || alone ? tested.map((t) => t.address) : []);
   const outcomes = new Map<string, Outcome>();

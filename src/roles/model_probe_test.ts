@@ -80,20 +80,20 @@ Deno.test("assignmentTest on the tiny model tells peers trained on their batches
   const seq = await probe.sequenceLosses(theta, batches(0).assigned);
   assertAlmostEquals(seq.reduce((a, b) => a + b, 0) / seq.length, await probe.loss(theta, batches(0).assigned), 1e-5);
   const norms = updates.map((u) => tensorNorms(u)), clip = medianNorms(norms);
-  const z = await assignmentTest(
+  const z = await assignmentTest({
     probe,
     theta,
-    ctx.tensors,
-    keys.map((k, i) => ({
+    layout: ctx.tensors,
+    candidates: keys.map((k, i) => ({
       address: k.address,
       tensors: scaledToNorms(updates[i], norms[i], clip),
       assigned: batches(i).assigned,
     })),
-    clip,
-    GAUNTLET_DEFAULTS.evalStep,
-    GAUNTLET_DEFAULTS.assignRefs,
-    batches(0).unassigned,
-  );
+    clipNorms: clip,
+    step: GAUNTLET_DEFAULTS.evalStep,
+    refs: GAUNTLET_DEFAULTS.assignRefs,
+    unassigned: batches(0).unassigned,
+  });
   const zs = keys.map((k) => z.get(k.address)!);
   console.log(`assignment z: honest ${zs.slice(0, 3).map((x) => x.toFixed(2))}, other data ${zs[3].toFixed(2)}`);
   for (let i = 0; i < 3; i++) assert(zs[i] > zs[3], `honest ${i}: z ${zs[i]} vs other-data ${zs[3]}`);
