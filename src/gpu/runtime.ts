@@ -188,6 +188,13 @@ export class GpuRuntime {
 
   /** Bytes one buffer of a split tensor holds at most (see `RuntimeOptions`). */
   readonly splitBytes: number;
+  /**
+   * The device limits that every tensor and dispatch checks, read once (they never change): the
+   * per-call path makes no native call for them.
+   */
+  private readonly bindingBytes: number;
+  private readonly maxBufferSize: number;
+  private readonly maxWorkgroups: number;
   /** Bytes of all buffers created (pooled ones count once). */
   private allocated = 0;
   /** A software adapter's buffers live in the machine's memory: more is refused, not swapped. */
@@ -215,6 +222,10 @@ export class GpuRuntime {
     if (forced !== undefined && !(Number.isInteger(forced) && forced >= BINDING_ALIGN)) {
       throw new RangeError(`maxBindingBytes must be an integer ≥ ${BINDING_ALIGN}, got ${forced}`);
     }
+    const l = this.device.limits;
+    this.maxBufferSize = l.maxBufferSize;
+    this.bindingBytes = Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize);
+    this.maxWorkgroups = l.maxComputeWorkgroupsPerDimension;
     this.splitBytes = Math.min(this.bindingBytes, forced ?? Infinity);
     const bySource = PIPELINES.get(this.device) ?? new WeakMap();
     PIPELINES.set(this.device, bySource);
@@ -243,19 +254,14 @@ export class GpuRuntime {
     return b;
   }
 
-  /** The most bytes one buffer can hold and be bound whole on this device. */
-  private get bindingBytes(): number {
-    const l = this.device.limits;
-    return Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize);
-  }
-
   /**
    * Pool buckets by power of two so that varying sizes still reuse buffers; past the device's
-   * maxBufferSize (or for split tensors' chunks, which are large and long-lived) the size itself.
+   * maxBufferSize (or for a layout's tensors and split chunks, large and long-lived) the size
+   * itself.
    */
   private poolSize(bytes: number, exact = false): number {
     const bucket = Math.max(BINDING_ALIGN, 2 ** Math.ceil(Math.log2(Math.max(bytes, 4))));
-    return exact || bucket > this.device.limits.maxBufferSize
+    return exact || bucket > this.maxBufferSize
       ? Math.ceil(bytes / BINDING_ALIGN) * BINDING_ALIGN
       : bucket;
   }
@@ -301,7 +307,9 @@ export class GpuRuntime {
           `${this.bindingBytes} (maxStorageBufferBindingSize / maxBufferSize)`,
       );
     }
-    const buffer = this.pooled(this.poolSize(length * 4), usage, label);
+    // A layout's tensor (parameters, gradients, moments: allocated once) takes its exact size,
+    // as memoryNeeds counts it; scratch of varying size is bucketed for reuse.
+    const buffer = this.pooled(this.poolSize(length * 4, split !== undefined), usage, label);
     const t = { buffer, offset: 0, length, dtype, label };
     this.zero(t);
     return t;
@@ -437,7 +445,7 @@ export class GpuRuntime {
   dispatch(d: Dispatch): void {
     const [x, y = 1, z = 1] = d.workgroups;
     if (x === 0 || y === 0 || z === 0) return;
-    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
+    const max = this.maxWorkgroups;
     if (x > max || y > max || z > max) {
       throw new Error(`${d.shader}.${d.entry}: ${x}×${y}×${z} workgroups exceeds ${max} per dimension`);
     }

@@ -179,8 +179,10 @@ export class Llama<T> {
     o.embeddingForward(this.acts[0].x, this.tokens, this.p.wte, BT, C);
     for (let l = 0; l < c.nLayers; l++) {
       this.#layerForward(l);
-      const a = this.acts[l];
+      const a = this.acts[l], F = c.ffnHidden;
       const next = l + 1 < c.nLayers ? this.acts[l + 1].x : this.xFinal;
+      // The down projection only feeds this residual: a recomputed layer does not need it.
+      o.matmul(a.mo, a.h, this.p.layers[l].wd, { M: BT, N: C, K: F, transB: true }); // mo: (BT, C)
       o.residualForward(next, a.x2, a.mo, BT * C);
     }
     this.#scratchLayer = c.nLayers - 1;
@@ -191,8 +193,8 @@ export class Llama<T> {
   }
 
   /**
-   * Layer `l` from its input `x` up to (not including) the last residual, which writes the next
-   * layer's input: every activation its backward reads.
+   * Layer `l` from its input `x` up to the MLP's activation `h` (not the down projection and the
+   * last residual, which write the next layer's input): every activation its backward reads.
    */
   #layerForward(l: number): void {
     const o = this.ops, c = this.config, B = this.B, T = this.T, BT = B * T, C = c.dModel;
@@ -211,7 +213,6 @@ export class Llama<T> {
     o.matmul(a.g, a.xn2, w.wg, { M: BT, N: F, K: C, transB: true }); // g: (BT, F)
     o.matmul(a.u, a.xn2, w.wu, { M: BT, N: F, K: C, transB: true });
     o.swigluForward(a.h, a.g, a.u, BT * F);
-    o.matmul(a.mo, a.h, w.wd, { M: BT, N: C, K: F, transB: true });
   }
 
   /** The gradients, in the parameters' layout (a forward-only model has none). */

@@ -221,11 +221,12 @@ export class WeblocoNode {
   readonly #keptAs = new Map<string, string>();
   /** Backoff of peers dialed from the address book. */
   readonly #bookDials = new Map<string, Redial>();
-  /** Bootstrap multiaddrs without a peer id: dialed at every due tick. */
+  /** Bootstrap multiaddrs without a peer id: dialed until one answers, then kept as that peer. */
   readonly #anonymous: Redial[] = [];
   readonly #keptMaxMs: number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #savedAt = 0;
+  #saving: Promise<void> = Promise.resolve();
   #stopped = false;
 
   private constructor(
@@ -551,8 +552,11 @@ export class WeblocoNode {
     k.dialing = true;
     try {
       if (maxMs === 0) k.next = Infinity;
-      await this.libp2p.dial(targets);
+      const connection = await this.libp2p.dial(targets);
       k.failures = 0;
+      // A bootstrap address without a peer id: once dialled its id is known, and it is kept as
+      // that peer (re-dialled when the connection is lost, not every tick while connected).
+      if (id === undefined) this.#promote(k, connection.remotePeer.toString());
     } catch (err) {
       if (this.#stopped) return;
       k.failures++;
@@ -570,9 +574,23 @@ export class WeblocoNode {
     }
   }
 
-  async #saveBook(): Promise<void> {
+  /** Moves an anonymous bootstrap entry to the kept peers under the id it turned out to have. */
+  #promote(k: Redial, peerId: string): void {
+    const i = this.#anonymous.indexOf(k);
+    if (i >= 0) this.#anonymous.splice(i, 1);
+    if (peerId === this.peerId) return;
+    const kept = this.#kept.get(peerId);
+    if (kept === undefined) this.#kept.set(peerId, k);
+    else kept.explicit.push(...k.explicit);
+  }
+
+  /** Writes a changed book; one write at a time, and `stop` waits for the one in flight. */
+  #saveBook(): Promise<void> {
     this.#savedAt = Date.now();
-    await this.#book.save().catch((e) => this.#log(`address book not saved: ${messageOf(e)}`));
+    this.#saving = this.#saving.then(() =>
+      this.#book.save().catch((e) => this.#log(`address book not saved: ${messageOf(e)}`))
+    );
+    return this.#saving;
   }
 }
 

@@ -222,7 +222,9 @@ export class Scorer {
       assigned: (a) => batchesOf(a).assigned,
       unassigned,
       seed: ctx.genesis.data.seed,
-      previous: this.#previous,
+      // Only the window just before is a replay's source: a validator that judged an older one
+      // last (with a quorum it judges only its own turns) has nothing to compare with.
+      previous: this.#replay?.window === w - 1 ? this.#previous : [],
       ownerOf: this.#p.ownerOf,
     });
     await this.#keepForReplay(w, submissions);

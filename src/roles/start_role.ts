@@ -122,7 +122,7 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Pro
     context: ctx.genesis.model.context,
     seed: ctx.genesis.data.seed,
   });
-  const trainer = parts.role === "peer"
+  const trainer: InnerLoop | null = parts.role === "peer"
     ? (parts.makeTrainer ?? ((...a) => new WindowTrainer(...a)))(
       ctx,
       parts.ops,
@@ -175,6 +175,9 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Pro
       onReject: (topic, from, why) => why !== "rejected by validator" && onReject(topic, from, why),
     },
     log,
+  }).catch((e) => {
+    trainer?.close?.(); // it may hold a Worker, which would outlive a node that cannot start
+    throw e;
   });
   const net = new RoleNode({
     ctx,
@@ -202,6 +205,7 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Pro
   try {
     await role.start();
   } catch (e) {
+    trainer?.close?.();
     await node.stop();
     throw e;
   }

@@ -615,20 +615,23 @@ export class Validator {
   async #keep(r: SignedRecord): Promise<void> {
     const { net, chain } = this.#c;
     const w = r.record.window;
-    for (const c of r.record.contributors) {
+    // All at once, as in #finish: one after the other each await waits for the loop's turn.
+    const kept = await Promise.all(r.record.contributors.map(async (c) => {
       const h = hex(c.payloadHash);
       try {
         const bytes = await net.fetchPayload(h, []);
         await net.node.store.put(h, bytes, { pin: true });
         await this.#payloads.put(h, bytes);
-        this.#kept.push({ window: w, hash: h });
+        return h;
       } catch (e) {
         // A record made before the checkpoint a catch-up loaded: its payloads may be gone.
         this.#report.log(
           `payload ${h.slice(0, 12)} of window ${w} not kept: ${(e as Error).message}`,
         );
+        return null;
       }
-    }
+    }));
+    for (const h of kept) if (h !== null) this.#kept.push({ window: w, hash: h });
     await this.#c.state.save(
       net.ctx,
       { applied: w, lastTrained: -1, params: chain.params },

@@ -17,7 +17,10 @@
 
 let installed = false;
 
-/** Makes `globalThis.setImmediate(cb, …args)` a `setTimeout(cb, 1, …args)` (Deno only). */
+/**
+ * Makes `globalThis.setImmediate(cb, …args)` a `setTimeout(cb, 1, …args)`, and `clearImmediate`
+ * its `clearTimeout` (Deno only).
+ */
 export function throttleDawnPolling(): void {
   // deno-lint-ignore no-explicit-any
   const g = globalThis as any;
@@ -25,4 +28,6 @@ export function throttleDawnPolling(): void {
   installed = true;
   g.setImmediate = (cb: (...args: unknown[]) => void, ...args: unknown[]) =>
     setTimeout(cb, 1, ...args);
+  // Its ids are now timer ids: cancelling one must cancel the timer.
+  g.clearImmediate = (id: number) => clearTimeout(id);
 }

@@ -1,6 +1,6 @@
 /**
  * A dishonest validator as its own process, for the several-validators test
- * (src/roles/validators_swarm_test.ts): it holds a genesis validator's key, and at its turn in
+ * (src/cli/validators_swarm_test.ts): it holds a genesis validator's key, and at its turn in
  * every window's proposer order it signs and votes for a round record whose aggregate is
  * wrong (no contributors, yet a next-model hash other than the head it starts from); it also
  * votes for every other validator's proposal, so it votes twice per window. Honest validators
