@@ -27,9 +27,9 @@ import {
   ADDRESS_EXAMPLES,
   addressProblem,
   type AddressUse,
-  createDenoNode,
   tcpPort,
-} from "../net/deno_node.ts";
+} from "../net/address_rules.ts";
+import { createDenoNode } from "../net/deno_node.ts";
 import { NetError } from "../net/errors.ts";
 import type { WeblocoNode } from "../net/node.ts";
 import { decodeMessage } from "../codec/messages.ts";

@@ -13,8 +13,8 @@
  */
 
 import { peerIdFromString } from "@libp2p/peer-id";
-import { multiaddr } from "@multiformats/multiaddr";
 import type { StateStore } from "../protocol/state_store.ts";
+import { dialableAddress } from "./address_rules.ts";
 
 /** The address book's name in a role's store (its data directory). */
 export const ADDRESS_BOOK_NAME = "address_book.json";
@@ -40,34 +40,6 @@ export interface BookEntry {
 
 /** What the book is kept in. */
 export type BookStore = Pick<StateStore, "get" | "put" | "where">;
-
-const HOSTS = new Set(["ip4", "ip6", "dns", "dns4", "dns6", "dnsaddr"]);
-
-/**
- * `text` as a dialable address of `peerId` without its `/p2p/` part, or null: a host, a TCP
- * port that is not 0 (`/ws`, `/wss` after it are kept), no relay, no other peer's id, no
- * unspecified host (0.0.0.0, ::) a node may list before its interfaces are expanded.
- */
-export function dialableAddress(peerId: string, text: string): string | null {
-  let parts: { name: string; value?: string }[];
-  try {
-    parts = multiaddr(text).getComponents();
-  } catch {
-    return null;
-  }
-  const [host, tcp] = parts;
-  if (host === undefined || !HOSTS.has(host.name)) return null;
-  if (host.value === "0.0.0.0" || host.value === "::") return null;
-  if (tcp?.name !== "tcp" || tcp.value === undefined || Number(tcp.value) === 0) return null;
-  if (parts.some((c) => c.name === "p2p-circuit")) return null;
-  const last = parts.at(-1)!;
-  if (last.name === "p2p") {
-    if (last.value !== peerId) return null;
-    parts.pop();
-  }
-  if (parts.some((c) => c.name === "p2p")) return null;
-  return parts.map((c) => c.value === undefined ? `/${c.name}` : `/${c.name}/${c.value}`).join("");
-}
 
 /** The known peers of a node (see the module doc). */
 export class AddressBook {

@@ -5,32 +5,12 @@ import { MemoryStore } from "../protocol/memory_store.ts";
 import {
   ADDRESS_BOOK_NAME,
   AddressBook,
-  dialableAddress,
   MAX_BOOK_ADDRESSES,
   MAX_BOOK_PEERS,
 } from "./address_book.ts";
 
 const A = "12D3KooWGzh7p7dHwgxdkmY3nqcsnBcRrWpLDaJ8BfKyWbcyPAhz";
 const B = "12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK";
-
-Deno.test("dialableAddress keeps host, port and ws, strips the own /p2p/, drops the rest", () => {
-  assertEquals(dialableAddress(A, `/ip4/127.0.0.1/tcp/4001/p2p/${A}`), "/ip4/127.0.0.1/tcp/4001");
-  assertEquals(
-    dialableAddress(A, "/dns4/node.example.org/tcp/443/wss"),
-    "/dns4/node.example.org/tcp/443/wss",
-  );
-  assertEquals(dialableAddress(A, "/ip6/::1/tcp/4002/ws"), "/ip6/::1/tcp/4002/ws");
-  for (
-    const bad of [
-      `/ip4/127.0.0.1/tcp/4001/p2p/${B}`, // someone else's
-      "/ip4/0.0.0.0/tcp/4001", // not yet expanded
-      "/ip4/127.0.0.1/tcp/0",
-      "/ip4/127.0.0.1/udp/4001/quic-v1",
-      `/ip4/127.0.0.1/tcp/4001/p2p/${B}/p2p-circuit`,
-      "not a multiaddr",
-    ]
-  ) assertEquals(dialableAddress(A, bad), null, bad);
-});
 
 Deno.test("address book keeps each peer's latest addresses, newest first, bounded", () => {
   let now = 1_000;
