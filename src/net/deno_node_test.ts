@@ -325,3 +325,19 @@ nodeTest(
     }
   },
 );
+
+nodeTest(
+  "deno node dials the peers it learns of while below wantPeers connections, and only then",
+  [{}, {}, {}, { wantPeers: 1 }],
+  async ([a, b, c, d]) => {
+    // d has its one wanted connection (to a): learning of b puts b in its book, no dial.
+    await d.dial(tcpAddr(a));
+    d.learn(b.peerId, b.addresses());
+    // a (default: 4) dials c from its book as soon as it learns of it; nobody called dial.
+    a.learn(c.peerId, c.addresses());
+    await waitFor(() => a.peers().includes(c.peerId), 10_000, "a dialing c from its book");
+    await sleep(2_500); // two maintenance passes
+    assert(d.knownPeers().some((e) => e.peerId === b.peerId), "b is in d's book");
+    assertEquals(d.peers(), [a.peerId], "d stays at its one wanted connection");
+  },
+);

@@ -17,6 +17,7 @@ import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import type { Libp2pOptions } from "libp2p";
 import { AddressBook, type BookEntry, type BookStore } from "./address_book.ts";
 import { NetError } from "./errors.ts";
+import { Redial } from "./redial.ts";
 import {
   type GossipConfig,
   gossipsubOptions,
@@ -90,9 +91,17 @@ export interface WeblocoNodeOptions {
   bootstrap?: readonly string[];
   /**
    * The longest wait between re-dials of a disconnected bootstrap or kept peer (default 10 s;
-   * the waits grow from 1 s to it); 0: bootstrap peers are dialed once, kept ones never.
+   * the waits grow from 1 s to it, see `redial.ts`); 0: bootstrap peers are dialed once, kept
+   * ones never.
    */
   bootstrapIntervalMs?: number;
+  /**
+   * While the node has fewer connections than this, it dials the peers of its address book:
+   * those it met and those it {@linkcode WeblocoNode.learn}s of (announcements). Default
+   * {@linkcode LOW_WATER_PEERS}; a role that wants every peer of its run near, to fetch
+   * payloads from anyone, sets more.
+   */
+  wantPeers?: number;
   /**
    * Where the address book is kept between runs (a role's data directory); default: memory
    * only. See `address_book.ts`.
@@ -117,13 +126,10 @@ export interface WeblocoNodeOptions {
 /** How often the node checks its kept peers and its connection count (ms). */
 const MAINTAIN_MS = 1_000;
 
-/** The first re-dial of a lost peer waits this long; each failure doubles the wait (ms). */
-const REDIAL_BASE_MS = 1_000;
-
 /** The longest wait between dials of a peer known only from the address book (ms). */
 const BOOK_REDIAL_MAX_MS = 60_000;
 
-/** Below this many connections the node dials peers from its address book. */
+/** Below this many connections the node dials peers from its address book (default). */
 export const LOW_WATER_PEERS = 4;
 
 /** Most dials the maintenance starts at once. */
@@ -131,18 +137,6 @@ const MAX_PARALLEL_DIALS = 4;
 
 /** How often a changed address book is written (ms); also on stop. */
 const BOOK_SAVE_MS = 5_000;
-
-/** Redial state of one peer. */
-interface Redial {
-  /** Addresses to dial besides the book's (a bootstrap multiaddr), with /p2p/. */
-  explicit: Multiaddr[];
-  /** Consecutive failed dials. */
-  failures: number;
-  /** Not before this time (ms). */
-  next: number;
-  /** A dial is in flight. */
-  dialing: boolean;
-}
 
 /** A received, validated gossip message. */
 export interface GossipMessage {
@@ -224,6 +218,7 @@ export class WeblocoNode {
   /** Bootstrap multiaddrs without a peer id: dialed until one answers, then kept as that peer. */
   readonly #anonymous: Redial[] = [];
   readonly #keptMaxMs: number;
+  readonly #wantPeers: number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #savedAt = 0;
   #saving: Promise<void> = Promise.resolve();
@@ -232,7 +227,7 @@ export class WeblocoNode {
   private constructor(
     libp2p: WeblocoLibp2p,
     parts: { store: PayloadStore; gossip: GossipConfig; topics: RunTopics },
-    options: Pick<WeblocoNodeOptions, "bootstrapIntervalMs" | "log" | "addressBook">,
+    options: Pick<WeblocoNodeOptions, "bootstrapIntervalMs" | "log" | "addressBook" | "wantPeers">,
   ) {
     this.libp2p = libp2p;
     this.store = parts.store;
@@ -240,6 +235,7 @@ export class WeblocoNode {
     this.#gossip = parts.gossip;
     this.#log = options.log ?? (() => {});
     this.#keptMaxMs = options.bootstrapIntervalMs ?? 10_000;
+    this.#wantPeers = options.wantPeers ?? LOW_WATER_PEERS;
     this.#book = new AddressBook({ self: libp2p.peerId.toString(), store: options.addressBook });
   }
 
@@ -251,7 +247,10 @@ export class WeblocoNode {
   static async start(
     libp2p: WeblocoLibp2p,
     parts: { store: PayloadStore; gossip: GossipConfig; topics: RunTopics },
-    options: Pick<WeblocoNodeOptions, "bootstrap" | "bootstrapIntervalMs" | "log" | "addressBook">,
+    options: Pick<
+      WeblocoNodeOptions,
+      "bootstrap" | "bootstrapIntervalMs" | "log" | "addressBook" | "wantPeers"
+    >,
   ): Promise<WeblocoNode> {
     const bootstrap = (options.bootstrap ?? []).map(parseMultiaddr);
     const node = new WeblocoNode(libp2p, parts, options);
@@ -271,7 +270,7 @@ export class WeblocoNode {
     if (problem !== null) node.#log(`${problem}; starting without it`);
     for (const ma of bootstrap) {
       const id = ma.getComponents().find((c) => c.name === "p2p")?.value;
-      const redial: Redial = { explicit: [ma], failures: 0, next: 0, dialing: false };
+      const redial = new Redial(node.#keptMaxMs, [ma]);
       if (id === undefined) node.#anonymous.push(redial);
       else if (id !== node.peerId) node.#kept.set(id, redial);
     }
@@ -311,7 +310,8 @@ export class WeblocoNode {
   /**
    * Keeps this node connected to `peerId` (e.g. a validator): while disconnected it is
    * re-dialed at its latest known addresses, 1 s after the loss, then with waits doubling up
-   * to the bootstrap interval, for as long as the node runs. With `as` (e.g. the validator's
+   * to the bootstrap interval (also after connections that do not stay up, `redial.ts`), for as
+   * long as the node runs. With `as` (e.g. the validator's
    * wallet address), a later peer id kept as the same replaces this one (a new libp2p key).
    */
   keep(peerId: string, as?: string): void {
@@ -323,7 +323,7 @@ export class WeblocoNode {
       this.#keptAs.set(as, peerId);
     }
     if (!this.#kept.has(peerId)) {
-      this.#kept.set(peerId, { explicit: [], failures: 0, next: 0, dialing: false });
+      this.#kept.set(peerId, new Redial(this.#keptMaxMs));
     }
   }
 
@@ -494,45 +494,43 @@ export class WeblocoNode {
   };
 
   #onDisconnect = (evt: CustomEvent<PeerId>) => {
-    const k = this.#kept.get(evt.detail.toString());
-    if (k === undefined || this.#stopped || this.#keptMaxMs === 0) return;
-    k.failures = 0;
-    k.next = Date.now() + REDIAL_BASE_MS;
+    if (this.#stopped) return;
+    const id = evt.detail.toString();
+    (this.#kept.get(id) ?? this.#bookDials.get(id))?.lost(Date.now());
   };
 
   /**
    * One maintenance pass: re-dials the kept peers that are due, then, while the node has fewer
-   * than {@linkcode LOW_WATER_PEERS} connections, the address book's peers (newest first, each
-   * with its own backoff up to a minute, at most {@linkcode MAX_PARALLEL_DIALS} at once), and
-   * writes a changed book now and then. Dials run in the background; one in flight per peer.
+   * than `wantPeers` connections, the address book's peers (newest first, each with its own
+   * backoff up to a minute, at most {@linkcode MAX_PARALLEL_DIALS} at once), and writes a
+   * changed book now and then. Dials run in the background; one in flight per peer. This is
+   * the node's one dial policy: peers learned of elsewhere (announcements) go through the book.
    */
   #maintain(): void {
     if (this.#stopped) return;
     const now = Date.now();
     const connected = new Set(this.peers());
-    const due = (k: Redial) => !k.dialing && now >= k.next;
     for (const [id, k] of this.#kept) {
-      if (connected.has(id)) k.failures = 0;
-      else if (due(k)) void this.#dial(id, k, this.#keptMaxMs, true);
+      if (connected.has(id)) k.connected(now);
+      else if (k.due(now)) void this.#dial(id, k, true);
     }
     for (const k of this.#anonymous) {
-      if (due(k)) void this.#dial(undefined, k, this.#keptMaxMs, true);
+      if (k.due(now)) void this.#dial(undefined, k, true);
     }
     for (const [id, k] of this.#bookDials) {
-      if (!k.dialing && this.#book.get(id) === undefined) this.#bookDials.delete(id);
+      if (connected.has(id)) k.connected(now);
+      else if (!k.dialing && this.#book.get(id) === undefined) this.#bookDials.delete(id);
     }
-    if (connected.size < LOW_WATER_PEERS) {
+    if (connected.size < this.#wantPeers) {
       let inFlight = [...this.#bookDials.values()].filter((k) => k.dialing).length;
       for (const e of this.#book.entries()) {
         if (inFlight >= MAX_PARALLEL_DIALS) break;
         if (connected.has(e.peerId) || this.#kept.has(e.peerId)) continue;
         let k = this.#bookDials.get(e.peerId);
-        if (k === undefined) {
-          this.#bookDials.set(e.peerId, k = { explicit: [], failures: 0, next: 0, dialing: false });
-        }
-        if (due(k)) {
+        if (k === undefined) this.#bookDials.set(e.peerId, k = new Redial(BOOK_REDIAL_MAX_MS));
+        if (k.due(now)) {
           inFlight++;
-          void this.#dial(e.peerId, k, BOOK_REDIAL_MAX_MS, false);
+          void this.#dial(e.peerId, k, false);
         }
       }
     }
@@ -541,26 +539,25 @@ export class WeblocoNode {
 
   /**
    * Dials `id` at its explicit addresses and its book addresses (none known: nothing to do);
-   * on failure the next try waits twice as long, up to `maxMs` (0: no next try). Failures of
-   * kept peers are logged on the first and every tenth.
+   * `k` says when the next try may start. Failures of kept peers are logged on the first and
+   * every tenth.
    */
-  async #dial(id: string | undefined, k: Redial, maxMs: number, logged: boolean): Promise<void> {
+  async #dial(id: string | undefined, k: Redial, logged: boolean): Promise<void> {
     const book = id === undefined ? [] : this.#book.get(id)?.addresses ?? [];
     const all = [...k.explicit, ...book.map((a) => multiaddr(`${a}/p2p/${id}`))];
     const targets = [...new Map(all.map((m) => [m.toString(), m])).values()];
     if (targets.length === 0) return;
-    k.dialing = true;
+    k.dialStarted();
     try {
-      if (maxMs === 0) k.next = Infinity;
       const connection = await this.libp2p.dial(targets);
-      k.failures = 0;
+      k.dialEnded(Date.now(), true);
       // A bootstrap address without a peer id: once dialled its id is known, and it is kept as
       // that peer (re-dialled when the connection is lost, not every tick while connected).
       if (id === undefined) this.#promote(k, connection.remotePeer.toString());
     } catch (err) {
+      k.dialing = false;
       if (this.#stopped) return;
-      k.failures++;
-      if (maxMs > 0) k.next = Date.now() + Math.min(maxMs, REDIAL_BASE_MS * 2 ** (k.failures - 1));
+      k.dialEnded(Date.now(), false);
       if (logged && (k.failures === 1 || k.failures % 10 === 0)) {
         const what = targets.map((m) => m.toString()).join(", ");
         this.#log(
@@ -569,8 +566,6 @@ export class WeblocoNode {
           }`,
         );
       }
-    } finally {
-      k.dialing = false;
     }
   }
 

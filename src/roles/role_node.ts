@@ -28,7 +28,11 @@ import { initialParams, type RunContext } from "../protocol/run_context.ts";
 /** How often a node re-announces itself (new peers learn it; gossip has no history). */
 export const ANNOUNCE_INTERVAL_MS = 5_000;
 
-/** Connections beyond which announced peers are no longer dialed. */
+/**
+ * The role's node dials the peers of its address book (where announcements put them) while it
+ * has fewer connections than this (`wantPeers`), so payloads can come from anyone, not only
+ * through the bootstrap node.
+ */
 export const MAX_DIALED_PEERS = 32;
 
 /** Bytes moved by a role, for the live view and the benchmark. */
@@ -87,10 +91,10 @@ export class RoleNode {
     this.subscribe(this.node.topics.peers, (m) => {
       if (m.body.kind !== "peer-announce") return;
       this.peerOf.set(m.sender, m.body.peerId);
-      // Signed addresses are its latest (it may have moved); a validator is re-dialed if lost.
+      // Signed addresses are its latest (it may have moved): the node dials it from its book
+      // (up to MAX_DIALED_PEERS connections), and re-dials a validator when it is lost.
       this.node.learn(m.body.peerId, m.body.addresses);
       if (this.ctx.genesis.validators.includes(m.sender)) this.node.keep(m.body.peerId, m.sender);
-      this.#meet(m.body.peerId, m.body.addresses);
     });
     const announce = () =>
       void this.announce().catch((e) => this.log(`announce failed: ${e.message}`));
@@ -155,23 +159,6 @@ export class RoleNode {
       capabilities: this.#caps,
     });
   }
-
-  /**
-   * Dials a peer we learned of from its announcement, so payloads can come from anyone, not
-   * only through the bootstrap node. Bounded: at most {@linkcode MAX_DIALED_PEERS} connections.
-   */
-  #meet(peerId: string, addresses: readonly string[]): void {
-    const node = this.node;
-    if (peerId === node.peerId || node.peers().includes(peerId)) return;
-    if (node.peers().length >= MAX_DIALED_PEERS || this.#dialing.has(peerId)) return;
-    const addr = addresses.find((a) => !a.includes("/ws")) ?? addresses[0];
-    if (addr === undefined) return;
-    this.#dialing.add(peerId);
-    const target = addr.includes("/p2p/") ? addr : `${addr}/p2p/${peerId}`;
-    node.dial(target).catch(() => {}).finally(() => this.#dialing.delete(peerId));
-  }
-
-  readonly #dialing = new Set<string>();
 
   /** Peer ids of the run's validators we know of, then every connected peer. */
   providers(extra: readonly (string | undefined)[] = []): string[] {

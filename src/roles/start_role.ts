@@ -22,7 +22,7 @@ import { dataPeerIndex, initialParams, type RunContext } from "../protocol/run_c
 import { StateError, type StateStore } from "../protocol/state_store.ts";
 import { Peer } from "./peer.ts";
 import type { EventSink } from "./role_events.ts";
-import { RoleNode } from "./role_node.ts";
+import { MAX_DIALED_PEERS, RoleNode } from "./role_node.ts";
 import { RoleState, type SavedState } from "./role_state.ts";
 import { ModelProbe } from "./model_probe.ts";
 import { Scorer } from "./scorer.ts";
@@ -160,6 +160,7 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Pro
     privateKey: parts.libp2pKey,
     bootstrap: [...ctx.genesis.bootstrap, ...parts.bootstrap ?? []],
     bootstrapIntervalMs: 2_000,
+    wantPeers: MAX_DIALED_PEERS,
     validate: gossipRules(
       ctx,
       () => node.topics,

@@ -15,7 +15,7 @@ import { gossipRules, type RejectCounts } from "../protocol/gossip_rules.ts";
 import { RecordLog } from "../protocol/record_log.ts";
 import type { RunContext } from "../protocol/run_context.ts";
 import type { StateStore } from "../protocol/state_store.ts";
-import { RoleNode } from "../roles/role_node.ts";
+import { MAX_DIALED_PEERS, RoleNode } from "../roles/role_node.ts";
 
 /** What a bare node needs: the run, its identity, its data dir and where to connect. */
 export interface BareRoleNodeOptions {
@@ -41,6 +41,7 @@ export async function bareRoleNode(
     privateKey: o.libp2pKey,
     bootstrap: [...o.ctx.genesis.bootstrap, ...o.bootstrap],
     bootstrapIntervalMs: 2_000,
+    wantPeers: MAX_DIALED_PEERS,
     validate: gossipRules(o.ctx, () => node.topics, rejected),
     listen: o.listen.length > 0 ? [...o.listen] : undefined,
     log: o.log,
