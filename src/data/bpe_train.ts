@@ -11,6 +11,7 @@
  */
 
 import { BYTE_TO_CHAR } from "./byte_level.ts";
+import { byteLevelBpeText } from "./byte_level_bpe_json.ts";
 import { DataError } from "./errors.ts";
 import { compileHfRegex } from "./hf_regex.ts";
 import { GPT2_PATTERN } from "./hf_tokenizer.ts";
@@ -97,42 +98,23 @@ export function trainBpe(text: string, vocabSize: number): TrainedBpe {
   return { tokens, merges };
 }
 
+/** GPT-2's ByteLevel pre-tokenizer and decoder: the GPT-2 regex, no prefix space. */
+const BYTE_LEVEL = {
+  type: "ByteLevel",
+  add_prefix_space: false,
+  trim_offsets: true,
+  use_regex: true,
+};
+
 /**
- * The `tokenizer.json` text of a trained model: ByteLevel pre-tokenizer (GPT-2 regex, no prefix
- * space) and decoder, no normalizer, no special tokens. Written by hand, not by
- * `JSON.stringify` of an object, because digit-only vocabulary keys would be reordered.
+ * The `tokenizer.json` text of a trained model ({@linkcode byteLevelBpeText}): ByteLevel
+ * pre-tokenizer (GPT-2 regex, no prefix space) and decoder, no normalizer, no special tokens.
  */
 export function bpeTokenizerJson(bpe: TrainedBpe): string {
-  const q = (s: string) => JSON.stringify(s);
-  const vocab = bpe.tokens.map((t, id) => `      ${q(t)}: ${id}`).join(",\n");
-  const merges = bpe.merges.map(([a, b]) => `      [${q(a)}, ${q(b)}]`).join(",\n");
-  const byteLevel = `{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, ` +
-    `"use_regex": true}`;
-  return `{
-  "version": "1.0",
-  "truncation": null,
-  "padding": null,
-  "added_tokens": [],
-  "normalizer": null,
-  "pre_tokenizer": ${byteLevel},
-  "post_processor": null,
-  "decoder": ${byteLevel},
-  "model": {
-    "type": "BPE",
-    "dropout": null,
-    "unk_token": null,
-    "continuing_subword_prefix": null,
-    "end_of_word_suffix": null,
-    "fuse_unk": false,
-    "byte_fallback": false,
-    "ignore_merges": false,
-    "vocab": {
-${vocab}
-    },
-    "merges": [
-${merges}
-    ]
-  }
-}
-`;
+  return byteLevelBpeText({
+    tokens: Object.fromEntries(bpe.tokens.slice(256).map((t, i) => [t, 256 + i])),
+    merges: bpe.merges,
+    preTokenizer: BYTE_LEVEL,
+    decoder: BYTE_LEVEL,
+  });
 }

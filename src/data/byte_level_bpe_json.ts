@@ -52,3 +52,50 @@ export function byteLevelBpeJson(parts: ByteLevelBpeParts): Record<string, unkno
     },
   };
 }
+
+/**
+ * The `tokenizer.json` text of a byte-level BPE ({@linkcode byteLevelBpeJson}'s object) laid
+ * out as a diff-friendly file: two-space indentation, the pre-tokenizer, the decoder and each
+ * merge on one line, the vocabulary in id order. Not `JSON.stringify` alone: a JavaScript
+ * object puts digit-only keys ("0", "12") before the others, which scrambles the vocabulary's
+ * order (data/kjv_bpe_4096.json is written this way, byte for byte).
+ */
+export function byteLevelBpeText(parts: ByteLevelBpeParts): string {
+  const json = byteLevelBpeJson(parts);
+  const model = json.model as Record<string, unknown>;
+  const vocab = Object.entries(model.vocab as Record<string, number>).sort((a, b) => a[1] - b[1]);
+  const laidOut = new Map<string, string>([
+    ["pre_tokenizer", oneLine(json.pre_tokenizer)],
+    ["decoder", oneLine(json.decoder)],
+    ["vocab", block("{", "}", vocab.map(([t, id]) => `${JSON.stringify(t)}: ${id}`))],
+    ["merges", block("[", "]", (model.merges as unknown[]).map(oneLine))],
+  ]);
+  // Each laid-out value stands in as its key's name until the rest is stringified.
+  const mark = (key: string) => `\u0000${key}\u0000`;
+  const marked = {
+    ...json,
+    pre_tokenizer: mark("pre_tokenizer"),
+    decoder: mark("decoder"),
+    model: { ...model, vocab: mark("vocab"), merges: mark("merges") },
+  };
+  return JSON.stringify(marked, null, 2).replace(
+    /"\\u0000(\w+)\\u0000"/g,
+    (_, key: string) => laidOut.get(key)!,
+  ) + "\n";
+}
+
+/** A model field's members, one per line at the depth of `model.vocab`'s entries. */
+function block(open: string, close: string, lines: string[]): string {
+  if (lines.length === 0) return open + close;
+  return `${open}\n${lines.map((l) => `      ${l}`).join(",\n")}\n    ${close}`;
+}
+
+/** `v` as JSON on one line, with a space after each `:` and `,`. */
+function oneLine(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(oneLine).join(", ")}]`;
+  if (v !== null && typeof v === "object") {
+    const entries = Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}: ${oneLine(x)}`);
+    return `{${entries.join(", ")}}`;
+  }
+  return JSON.stringify(v);
+}
