@@ -17,6 +17,7 @@ import type { AppliedEvent } from "../roles/role_events.ts";
 import { assert, assertEquals } from "../testing/assert.ts";
 import { denoRun, ROLE_MAIN, RoleWatch } from "../testing/netns_roles.ts";
 import { ADDRESS_BOOK_NAME } from "../net/address_book.ts";
+import { readLines, stopProcesses } from "./swarm.ts";
 
 /** A role process on this machine, its stdout and stderr lines into `watch`. */
 function spawnRole(
@@ -32,34 +33,12 @@ function spawnRole(
     stderr: "piped",
   }).spawn();
   const onLine = watch.onLine(name);
-  for (const stream of [child.stdout, child.stderr]) {
-    void (async () => {
-      let rest = "";
-      const decoder = new TextDecoder();
-      for await (const bytes of stream) {
-        const lines = (rest + decoder.decode(bytes, { stream: true })).split("\n");
-        rest = lines.pop()!;
-        lines.forEach(onLine);
-      }
-      if (rest !== "") onLine(rest);
-    })().catch(() => {});
-  }
+  for (const stream of [child.stdout, child.stderr]) void readLines(stream, onLine).catch(() => {});
   return child;
 }
 
-/** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
-async function stopRole(child: Deno.ChildProcess, graceMs = 10_000): Promise<void> {
-  try {
-    child.kill("SIGTERM");
-  } catch { /* already gone */ }
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-  }, graceMs);
-  await child.status;
-  clearTimeout(timer);
-}
+/** SIGTERM, then SIGKILL after 10 s; resolves when it has exited. */
+const stopRole = (child: Deno.ChildProcess) => stopProcesses([child], 10_000);
 
 const tcpOf = (addresses: string[]) => addresses.find((a) => !a.includes("/ws"))!;
 const portOf = (address: string) => address.split("/")[4];
@@ -154,7 +133,7 @@ Deno.test({
         assertEquals(applied.modelHash, after.modelHash, `${name}'s model after ${after.window}`);
       }
     } finally {
-      await Promise.all(children.map((c) => stopRole(c)));
+      await stopProcesses(children, 10_000);
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },

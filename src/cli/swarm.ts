@@ -192,12 +192,7 @@ export class Swarm {
   async stop(graceMs = 15_000): Promise<void> {
     const all = [...this.roles.values()];
     const peers = all.filter((r) => !r.name.startsWith("validator"));
-    const stopAll = async (rs: RoleProcess[]) => {
-      for (const r of rs) this.kill(r.name, "SIGTERM");
-      const timer = setTimeout(() => rs.forEach((r) => this.kill(r.name, "SIGKILL")), graceMs);
-      await Promise.all(rs.map((r) => r.exited));
-      clearTimeout(timer);
-    };
+    const stopAll = (rs: RoleProcess[]) => stopProcesses(rs.map((r) => r.child), graceMs);
     await stopAll(peers);
     await stopAll(all.filter((r) => r.name.startsWith("validator")));
   }
@@ -242,17 +237,7 @@ export class Swarm {
       exited: child.status,
     };
     this.roles.set(name, proc);
-    const lines = async (stream: ReadableStream<Uint8Array>, each: (line: string) => void) => {
-      let rest = "";
-      const decoder = new TextDecoder();
-      for await (const bytes of stream) {
-        const parts = (rest + decoder.decode(bytes, { stream: true })).split("\n");
-        rest = parts.pop()!;
-        parts.forEach(each);
-      }
-      if (rest !== "") each(rest);
-    };
-    void lines(child.stdout, (line) => {
+    void readLines(child.stdout, (line) => {
       let e: (RoleEvent & { addresses?: string[] }) | { event: "listening"; addresses: string[] };
       try {
         e = JSON.parse(line);
@@ -267,13 +252,45 @@ export class Swarm {
       }
       this.options.onEvent?.(name, e as RoleEvent);
     }).catch(() => {});
-    void lines(child.stderr, (line) => this.options.onStderr?.(name, line)).catch(() => {});
+    void readLines(child.stderr, (line) => this.options.onStderr?.(name, line)).catch(() => {});
     const status = await Promise.race([ready.then(() => null), child.status]);
     if (status !== null) {
       throw new Error(`${name} exited with code ${status.code} before listening`);
     }
     return proc;
   }
+}
+
+/** Calls `each` with every line of `stream` (UTF-8; the last one also without a newline). */
+export async function readLines(
+  stream: ReadableStream<Uint8Array>,
+  each: (line: string) => void,
+): Promise<void> {
+  let rest = "";
+  const decoder = new TextDecoder();
+  for await (const bytes of stream) {
+    const parts = (rest + decoder.decode(bytes, { stream: true })).split("\n");
+    rest = parts.pop()!;
+    parts.forEach(each);
+  }
+  if (rest !== "") each(rest);
+}
+
+/** SIGTERM to each process, SIGKILL to those still running after `graceMs`; waits for all. */
+export async function stopProcesses(
+  children: readonly Deno.ChildProcess[],
+  graceMs: number,
+): Promise<void> {
+  const signal = (s: Deno.Signal) =>
+    children.forEach((c) => {
+      try {
+        c.kill(s);
+      } catch { /* already gone */ }
+    });
+  signal("SIGTERM");
+  const timer = setTimeout(() => signal("SIGKILL"), graceMs);
+  await Promise.all(children.map((c) => c.status));
+  clearTimeout(timer);
 }
 
 /**

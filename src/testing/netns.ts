@@ -21,6 +21,8 @@
  * @module
  */
 
+import { readLines, stopProcesses } from "../cli/swarm.ts";
+
 /** One host of the lab. */
 export interface NetnsHost {
   /** Its namespace. */
@@ -141,16 +143,8 @@ export class NetnsLab {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const read = async (stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr") => {
-      let rest = "";
-      const decoder = new TextDecoder();
-      for await (const bytes of stream) {
-        const lines = (rest + decoder.decode(bytes, { stream: true })).split("\n");
-        rest = lines.pop()!;
-        for (const l of lines) onLine(l, name);
-      }
-      if (rest !== "") onLine(rest, name);
-    };
+    const read = (stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr") =>
+      readLines(stream, (l) => onLine(l, name));
     const output = Promise.all([read(child.stdout, "stdout"), read(child.stderr, "stderr")]);
     const proc: NetnsProcess = {
       child,
@@ -175,10 +169,8 @@ export class NetnsLab {
    */
   async destroy(graceMs = 5_000): Promise<void> {
     const procs = [...this.#procs];
-    for (const p of procs) p.kill("SIGTERM");
-    const timer = setTimeout(() => procs.forEach((p) => p.kill("SIGKILL")), graceMs);
-    await Promise.all(procs.map((p) => p.exited));
-    clearTimeout(timer);
+    await stopProcesses(procs.map((p) => p.child), graceMs);
+    await Promise.all(procs.map((p) => p.exited)); // their output read to the end
     for (const ns of this.#namespaces.splice(0).reverse()) {
       await ip(["netns", "del", ns]).catch(() => {});
     }
