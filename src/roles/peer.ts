@@ -40,7 +40,7 @@ import { decodeDelegation } from "../identity/delegation.ts";
 import { addressFromPublicKey } from "../identity/address.ts";
 import { type EventSink, type RoleStatus, StatusReporter, Waker } from "./role_events.ts";
 import type { RoleState } from "./role_state.ts";
-import type { InnerLoop } from "./window_trainer.ts";
+import { type InnerLoop, tailMs } from "./window_trainer.ts";
 
 /** How often a peer whose round record is late asks the network for it. */
 const ASK_EVERY_MS = 2_000;
@@ -334,10 +334,10 @@ export class Peer {
   /** How long the last inner step took (ms): how early a window ending on its deadline may end. */
   #lastStepMs = 0;
   /**
-   * The last window's time outside its steps until the update was ready (ms): loading θ, the
-   * Worker's messages, compressing, reading back and encoding. The next inner loop ends that
-   * much before its window's end, so the update is announced by then and the grace period is
-   * left for the transfer (on a loaded machine this takes seconds, and updates were late).
+   * The last window's tail ({@linkcode tailMs}: from its inner loop's end until the update was
+   * ready: the Worker's answer, compressing, reading back, encoding). The next inner loop ends
+   * that much before its window's end, so the update is announced by then and the grace period
+   * is left for the transfer (on a loaded machine this takes seconds, and updates were late).
    */
   #lastTailMs = 0;
 
@@ -486,8 +486,7 @@ export class Peer {
     this.#unpinOld(payloadHash);
     net.traffic.up += payload.length;
     const gapMs = t1 - t0 - res.seconds * 1000, compressMs = Date.now() - t1;
-    // At most a quarter of a window: a window is never begun in its last quarter either.
-    this.#lastTailMs = Math.min(gapMs + compressMs, 0.25 * ctx.genesis.windowMs);
+    this.#lastTailMs = tailMs(res, Date.now(), ctx.genesis.windowMs);
     this.#trainEnd = {
       window: w,
       start,

@@ -27,6 +27,22 @@ export interface WindowResult {
   seconds: number;
   /** Duration of the last step (ms; 0 when none): the time left unused before the deadline is below it. */
   lastStepMs: number;
+  /**
+   * When the loop ended (ms since the epoch, on the clock it checked its deadline by): what
+   * comes after it (compressing, the Worker's answer, encoding) is the window's tail.
+   */
+  endedAt: number;
+}
+
+/**
+ * How long before its window's end the next inner loop must end so that its update is ready
+ * by then (ms): the last window's tail, from its loop's end to `readyAt` (the update encoded
+ * and stored), at most a quarter of a window (none is begun in its last quarter either). The
+ * time before and between the steps (loading θ, the Worker's messages, yields) is not in it:
+ * the loop checks its deadline on the clock, which has counted that time already.
+ */
+export function tailMs(result: WindowResult, readyAt: number, windowMs: number): number {
+  return Math.min(Math.max(0, readyAt - result.endedAt), 0.25 * windowMs);
 }
 
 /** Progress of one inner step. */
@@ -154,8 +170,9 @@ export class WindowTrainer<T> implements InnerLoop {
       const pause = now() < responsiveUntil ? RESPONSIVE_YIELD_MS : 0;
       await new Promise((r) => setTimeout(r, pause));
     }
+    const endedAt = now();
     const seconds = inSteps / 1000;
-    return { steps, meanLoss: steps > 0 ? sum / steps : NaN, seconds, lastStepMs: last };
+    return { steps, meanLoss: steps > 0 ? sum / steps : NaN, seconds, lastStepMs: last, endedAt };
   }
 
   /**
