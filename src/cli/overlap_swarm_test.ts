@@ -7,6 +7,7 @@
  */
 
 import { assert, assertEquals } from "../testing/assert.ts";
+import { pollUntil } from "../testing/poll_until.ts";
 import type { AppliedEvent, RoleEvent, RoundEvent } from "../roles/role_events.ts";
 import { Swarm } from "./swarm.ts";
 
@@ -47,14 +48,7 @@ Deno.test({
       onStderr: (name, line) => logs.push(`${name} ! ${line}`),
     });
     const deadline = Date.now() + 55_000;
-    const until = async (what: string, cond: () => boolean) => {
-      while (!cond()) {
-        if (Date.now() > deadline) {
-          throw new Error(`timed out waiting for ${what}\n${logs.slice(-30).join("\n")}`);
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    };
+    const until = (what: string, cond: () => boolean) => pollUntil(what, cond, { deadline, logs });
     const byValidator = () => applied.filter((a) => a.name === "validator").map((a) => a.e);
     const hashOf = (name: string, w: number) =>
       applied.find((a) => a.name === name && a.e.window === w)?.e.modelHash;

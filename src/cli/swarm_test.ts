@@ -13,6 +13,7 @@ import { KeySigner } from "../identity/key_signer.ts";
 import { identityReady } from "../identity/signer.ts";
 import { signMessage } from "../codec/messages.ts";
 import { assert } from "../testing/assert.ts";
+import { pollUntil } from "../testing/poll_until.ts";
 import type { AppliedEvent, RoleEvent, RoundEvent } from "../roles/role_events.ts";
 import { runContext } from "../protocol/run_context.ts";
 import { Swarm } from "./swarm.ts";
@@ -48,14 +49,8 @@ Deno.test({
     });
     const attackers: WeblocoNode[] = [];
     const deadline = Date.now() + 300_000;
-    const until = async (what: string, cond: () => boolean) => {
-      while (!cond()) {
-        if (Date.now() > deadline) {
-          throw new Error(`timed out waiting for ${what}\n${logs.slice(-40).join("\n")}`);
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    };
+    const until = (what: string, cond: () => boolean) =>
+      pollUntil(what, cond, { deadline, logs, tail: 40 });
     const validatorRounds = () => applied.filter((a) => a.name === "validator").map((a) => a.e);
     const hashOf = (name: string, w: number) =>
       applied.find((a) => a.name === name && a.e.window === w)?.e.modelHash;

@@ -10,6 +10,7 @@
  */
 
 import { assert, assertEquals } from "../testing/assert.ts";
+import { pollUntil } from "../testing/poll_until.ts";
 import type { AppliedEvent, RoleEvent } from "../roles/role_events.ts";
 import { Swarm, validatorName } from "./swarm.ts";
 import { proposerOrder } from "../protocol/quorum.ts";
@@ -62,14 +63,7 @@ Deno.test({
     /** When each wait ended (s since the start, window open then), for a timeout's message. */
     const done: string[] = [];
     const until = async (what: string, cond: () => boolean) => {
-      while (!cond()) {
-        if (Date.now() > deadline) {
-          throw new Error(
-            `timed out waiting for ${what} (${done.join(", ")})\n${logs.slice(-40).join("\n")}`,
-          );
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await pollUntil(what, cond, { deadline, logs, tail: 40, context: () => done.join(", ") });
       const at = Date.now();
       done.push(`${what}: ${((at - t0) / 1000).toFixed(1)} s, window ${ctx.clock.windowAt(at)}`);
     };

@@ -8,6 +8,7 @@
 
 import type { RoleEvent } from "../roles/role_events.ts";
 import type { NetnsHost, NetnsLab, NetnsProcess } from "./netns.ts";
+import { pollUntil } from "./poll_until.ts";
 
 /** What role_main prints once its node listens. */
 export type Listening = { event: "listening"; peerId: string; addresses: string[] };
@@ -53,15 +54,8 @@ export class RoleWatch {
   }
 
   /** Polls `find` until it returns a value; throws with the last logs at the deadline. */
-  async until<T>(what: string, find: () => T | undefined): Promise<T> {
-    for (;;) {
-      const found = find();
-      if (found !== undefined) return found;
-      if (Date.now() > this.#deadline) {
-        throw new Error(`timed out waiting for ${what}\n${this.logs.slice(-30).join("\n")}`);
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
+  until<T>(what: string, find: () => T | undefined): Promise<T> {
+    return pollUntil(what, find, { deadline: this.#deadline, logs: this.logs });
   }
 
   /** The `listening` event of `name`, once printed. */
