@@ -341,3 +341,21 @@ nodeTest(
     assertEquals(d.peers(), [a.peerId], "d stays at its one wanted connection");
   },
 );
+
+nodeTest(
+  "deno node backs off from a kept peer that accepts and then drops every connection",
+  [{}, {}],
+  async ([a, b]) => {
+    let accepted = 0;
+    b.libp2p.addEventListener("peer:connect", (e) => {
+      accepted++;
+      void b.libp2p.hangUp(e.detail).catch(() => {});
+    });
+    a.learn(b.peerId, b.addresses());
+    a.keep(b.peerId);
+    await sleep(15_000);
+    // Waits of 1, 2, 4, 8 s after each short-lived connection: dials near 0, 2, 5 and 10 s.
+    // Reset on every successful dial, as before, it was one every ~2 s (7–8 in 15 s).
+    assert(accepted >= 2 && accepted <= 5, `${accepted} connections in 15 s`);
+  },
+);
