@@ -192,19 +192,18 @@ Deno.test("exportMain refuses a missing, corrupted or foreign checkpoint and a n
   });
 });
 
+/** Exports `dir/ck` of the run in `genesis` to `dir/hf`, without a validation loss. */
+function exportCheckpoint(dir: string, genesis: string): Promise<string[]> {
+  return exportMain([
+    ...["--genesis", genesis, "--checkpoint", `${dir}/ck`, "--out", `${dir}/hf`],
+    ...["--valid-sequences", "0"],
+  ]);
+}
+
 Deno.test("generateMain streams the prompt and its tokens, the same for the same seed", async () => {
   await withRun(async (dir, ctx, genesis) => {
     await Deno.writeFile(`${dir}/ck`, checkpoint(ctx, initialParams(ctx), 0));
-    await exportMain([
-      "--genesis",
-      genesis,
-      "--checkpoint",
-      `${dir}/ck`,
-      "--out",
-      `${dir}/hf`,
-      "--valid-sequences",
-      "0",
-    ]);
+    await exportCheckpoint(dir, genesis);
     const run = async (extra: string[]) => {
       let text = "";
       const ids = await generateMain(
@@ -248,16 +247,7 @@ Deno.test("exportMain ships a run's own tokenizer.json as is", async () => {
     await Deno.writeTextFile(`${dir}/genesis.json`, JSON.stringify(g));
     const ctx = runContext(g);
     await Deno.writeFile(`${dir}/ck`, checkpoint(ctx, initialParams(ctx), 0));
-    await exportMain([
-      "--genesis",
-      `${dir}/genesis.json`,
-      "--checkpoint",
-      `${dir}/ck`,
-      "--out",
-      `${dir}/hf`,
-      "--valid-sequences",
-      "0",
-    ]);
+    await exportCheckpoint(dir, `${dir}/genesis.json`);
     assertEquals(await Deno.readTextFile(`${dir}/hf/tokenizer.json`), text);
     assert((await Deno.readTextFile(`${dir}/hf/README.md`)).includes("tok.json"));
   } finally {
