@@ -310,9 +310,9 @@ export class WeblocoNode {
   /**
    * Keeps this node connected to `peerId` (e.g. a validator): while disconnected it is
    * re-dialed at its latest known addresses, 1 s after the loss, then with waits doubling up
-   * to the bootstrap interval (also after connections that do not stay up, `redial.ts`), for as
-   * long as the node runs. With `as` (e.g. the validator's
-   * wallet address), a later peer id kept as the same replaces this one (a new libp2p key).
+   * to the bootstrap interval (also after connections that do not stay up, `redial.ts`), for
+   * as long as the node runs. With `as` (e.g. the validator's wallet address), a later peer id
+   * kept as the same replaces this one (a new libp2p key).
    */
   keep(peerId: string, as?: string): void {
     if (peerId === this.peerId) return;
@@ -555,8 +555,10 @@ export class WeblocoNode {
       // that peer (re-dialled when the connection is lost, not every tick while connected).
       if (id === undefined) this.#promote(k, connection.remotePeer.toString());
     } catch (err) {
-      k.dialing = false;
-      if (this.#stopped) return;
+      if (this.#stopped) {
+        k.dialing = false;
+        return;
+      }
       k.dialEnded(Date.now(), false);
       if (logged && (k.failures === 1 || k.failures % 10 === 0)) {
         const what = targets.map((m) => m.toString()).join(", ");
