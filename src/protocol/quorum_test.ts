@@ -170,7 +170,10 @@ Deno.test("quorum certificate: a majority of distinct validators' votes makes a 
 Deno.test("quorum certificate of the largest record with the most validators' votes is served over sync", async () => {
   // The worst case the limits allow: 16 validators, a quorum of all, 64 contributors, 256
   // scored peers each with a wallet, a validation loss.
-  const signers = Array.from({ length: MAX_CERTIFICATE_VOTES }, (_, i) => KeySigner.fromUri(`//V${i}`));
+  const signers = Array.from(
+    { length: MAX_CERTIFICATE_VOTES },
+    (_, i) => KeySigner.fromUri(`//V${i}`),
+  );
   const big = runContext(localGenesis({
     validators: signers.map((s) => s.address),
     genesisTime: T0,
@@ -204,9 +207,11 @@ Deno.test("quorum certificate of the largest record with the most validators' vo
       validLoss: 3.5,
     },
   });
-  const votes = await Promise.all(signers.map((s) =>
-    signMessage(s, { runId: big.runId, timestamp: T0 + 60_000, body: voteBody(5, rec) })
-  ));
+  const votes = await Promise.all(
+    signers.map((s) =>
+      signMessage(s, { runId: big.runId, timestamp: T0 + 60_000, body: voteBody(5, rec) })
+    ),
+  );
   const cert = encodeCertificate({
     record: rec,
     votes: byKey(signers.map((s, i) => ({ s, bytes: votes[i] }))),
