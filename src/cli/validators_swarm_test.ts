@@ -33,7 +33,12 @@ const DISHONEST = new URL("../testing/dishonest_validator_main.ts", import.meta.
 const FALLBACK_MS = 1_500;
 
 /** A swarm of 3 validators (quorum 2) and what a test waits on: events, logs, bounded waits. */
-async function harness(prefix: string, rounds: { outerDelay: 0 | 1 } | undefined, boundMs: number) {
+async function harness(
+  prefix: string,
+  rounds: { outerDelay: 0 | 1 } | undefined,
+  fallbackMs: number,
+  boundMs: number,
+) {
   const dir = await Deno.makeTempDir({ prefix });
   const applied: { name: string; e: AppliedEvent; at: number }[] = [];
   const logs: string[] = [];
@@ -48,7 +53,7 @@ async function harness(prefix: string, rounds: { outerDelay: 0 | 1 } | undefined
       sparseloco: { H: 2 },
       data: { batch: 2 },
       checkpointInterval: 3,
-      quorum: { votes: 2, fallbackMs: FALLBACK_MS },
+      quorum: { votes: 2, fallbackMs },
       ...(rounds === undefined ? {} : { rounds }),
     },
     onEvent: (name: string, e: RoleEvent) => {
@@ -99,7 +104,7 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const { swarm, ctx, applied, logs, until, hashOf, newest, oneHashPerWindow, close } =
-      await harness("webloco-validators-", undefined, 120_000);
+      await harness("webloco-validators-", undefined, FALLBACK_MS, 120_000);
     const validators = swarm.genesis.validators;
     try {
       // The first validator, then everyone else at once (bootstrapping from it).
@@ -190,7 +195,9 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const { swarm, ctx, applied, logs, until, hashOf, newest, oneHashPerWindow, close, t0 } =
-      await harness("webloco-validators-overlap-", { outerDelay: 1 }, 90_000);
+      // A 3 s fallback: window x stays live (re-announced) 3 fallbacks and a window after its
+      // deadline, which a validator restarted on 2 loaded cores needs to come back in.
+      await harness("webloco-validators-overlap-", { outerDelay: 1 }, 2 * FALLBACK_MS, 90_000);
     const validators = swarm.genesis.validators;
     try {
       await swarm.startValidator(0);

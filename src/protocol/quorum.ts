@@ -53,6 +53,23 @@ export function proposeAt(ctx: RunContext, w: number, address: string): number |
 }
 
 /**
+ * When a validator gives window `w` up if no record of it counts by then: the last proposer's
+ * turn plus one fallback and one window (docs/VALIDATORS.md). Until then a window is live: a
+ * validator still takes part in it, even if the next window's deadline has passed too.
+ */
+export function giveUpAt(ctx: RunContext, w: number): number {
+  const fallbackMs = quorumOf(ctx.genesis)?.fallbackMs ?? 0;
+  return ctx.clock.windowEnd(w) + ctx.graceMs + ctx.genesis.validators.length * fallbackMs +
+    ctx.genesis.windowMs;
+}
+
+/** The first window not given up at `now` ({@linkcode giveUpAt}). */
+export function firstLiveWindow(ctx: RunContext, now: number): number {
+  // giveUpAt(w) > now ⟺ windowEnd(w) > now − (giveUpAt(w) − windowEnd(w)) ⟺ w ≥ windowAt(that).
+  return ctx.clock.windowAt(now - (giveUpAt(ctx, 0) - ctx.clock.windowEnd(0)));
+}
+
+/**
  * Checks the votes of a round certificate for the record `recordBytes` of window `window`:
  * each a verified `record-vote` of this run by a genesis validator, for that window and that
  * record's hash, voters strictly ascending (one encoding, no repeats), at least the quorum.

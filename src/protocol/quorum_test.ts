@@ -16,7 +16,14 @@ import {
 import { decodeSyncResponse, encodeSyncResponse } from "../net/sync_protocol.ts";
 import { addressFromPublicKey } from "../identity/address.ts";
 import { GenesisError, runIdOf, validateGenesis } from "./genesis.ts";
-import { proposeAt, proposerOrder, QuorumTally, recordHash } from "./quorum.ts";
+import {
+  firstLiveWindow,
+  giveUpAt,
+  proposeAt,
+  proposerOrder,
+  QuorumTally,
+  recordHash,
+} from "./quorum.ts";
 import { RecordLog, verifyRecord } from "./record_log.ts";
 import { runContext } from "./run_context.ts";
 import { MemoryStore } from "./memory_store.ts";
@@ -100,6 +107,16 @@ Deno.test("quorum proposer order rotates by window, each next one a fallback lat
   assertEquals(proposeAt(ctx, 4, charlie.address), deadline + 2_000);
   assertEquals(proposeAt(ctx, 4, alice.address), deadline + 4_000);
   assertEquals(proposeAt(ctx, 4, dave.address), undefined);
+});
+
+Deno.test("quorum window is live until the last proposer's turn plus a fallback and a window", () => {
+  // Window 3 ends at 40 s; grace 10% of 10 s; 3 validators × 2 s; one window.
+  const end = T0 + 40_000, giveUp = end + ctx.graceMs + 3 * 2_000 + 10_000;
+  assertEquals(giveUpAt(ctx, 3), giveUp);
+  assertEquals(firstLiveWindow(ctx, giveUp - 1), 3, "live until its give-up time");
+  assertEquals(firstLiveWindow(ctx, giveUp), 4, "then the next one");
+  // A slow window 3 does not cost window 4: at window 5's start both 3 and 4 are still live.
+  assertEquals(firstLiveWindow(ctx, T0 + 50_000), 3);
 });
 
 Deno.test("quorum certificate: a majority of distinct validators' votes makes a record count", async () => {

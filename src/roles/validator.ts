@@ -23,12 +23,7 @@
 import { hashBytes } from "../net/payload_store.ts";
 import { hex } from "../util/hex.ts";
 import { encodeCheckpoint } from "../codec/checkpoint.ts";
-import {
-  MAX_SCORED,
-  type RoundRecord,
-  type ScoredPeer,
-  type VerdictCode,
-} from "../codec/messages.ts";
+import { MAX_SCORED, type RoundRecord, type ScoredPeer, type VerdictCode } from "../codec/messages.ts";
 import type { Submission } from "../gauntlet/gauntlet.ts";
 import type { Batch, LossProbe } from "../gauntlet/loss_check.ts";
 import type { Scorer } from "./scorer.ts";
@@ -38,7 +33,13 @@ import { type SignedRecord, verifyProposal, verifyRecord } from "../protocol/rec
 import { ChainError, type NextModel } from "../protocol/model_chain.ts";
 import { decodeMessage, DEFAULT_MAX_SKEW_MS, type Message } from "../codec/messages.ts";
 import { quorumOf, type QuorumSpec } from "../protocol/genesis.ts";
-import { certificateParts, proposeAt, recordHash } from "../protocol/quorum.ts";
+import {
+  certificateParts,
+  firstLiveWindow,
+  giveUpAt,
+  proposeAt,
+  recordHash,
+} from "../protocol/quorum.ts";
 import { VoteBook } from "../protocol/vote_book.ts";
 import { type EventSink, StatusReporter, Waker } from "./role_events.ts";
 import type { RoleState } from "./role_state.ts";
@@ -127,10 +128,12 @@ export class Validator {
   /** A certificate pull over sync is in flight. */
   #pulling = false;
   /**
-   * Windows with another's proposal being checked here (payloads on their way): this
-   * validator does not propose its own meanwhile, or a slow fetch would split the window.
+   * Windows with another's proposal being checked here (payloads on their way), and since
+   * when: this validator does not propose its own meanwhile, or a slow fetch would split the
+   * window — for two fallbacks at most (a proposal naming payloads nobody serves must not hold
+   * the window up).
    */
-  readonly #checking = new Map<number, number>();
+  readonly #checking = new Map<number, { n: number; since: number }>();
   /**
    * Set when something shows this validator is behind the others (a record that counts, or a
    * proposal, from another head than its own; and once at start): it catches up before going
@@ -247,9 +250,7 @@ export class Validator {
       : (async () => {
         try {
           const bytes = await net.fetchPayload(payloadHash, [from]);
-          if (bytes.length !== a.size) {
-            throw new Error(`${bytes.length} bytes, announced ${a.size}`);
-          }
+          if (bytes.length !== a.size) throw new Error(`${bytes.length} bytes, announced ${a.size}`);
           return { bytes, tensors: chain.checkUpdate(bytes, a.window).tensors };
         } catch (e) {
           this.#report.log(
@@ -259,25 +260,18 @@ export class Validator {
           return { problem: (e as Error).message };
         }
       })();
-    byAddress.set(address, {
-      address,
-      payloadHash,
-      from,
-      arrival: now,
-      checked,
-      equivocated: false,
-    });
+    byAddress.set(address, { address, payloadHash, from, arrival: now, checked, equivocated: false });
   }
 
   async #run(): Promise<void> {
     const { net, chain } = this.#c;
     const clock = net.ctx.clock;
-    // With a quorum a (re)started validator takes part in the window before the open one too:
-    // its record may still be in the making, and the others may be waiting on this vote.
-    let w = Math.max(
-      chain.applied + 1,
-      clock.windowAt(Date.now()) - (this.#quorum === null ? 0 : 1),
-    );
+    // With a quorum a (re)started or late validator takes part in every window not given up
+    // yet (`firstLiveWindow`), not only the open one: a record may still be in the making, and
+    // the others may be waiting on this vote.
+    const first = (now: number) =>
+      this.#quorum === null ? clock.windowAt(now) : firstLiveWindow(net.ctx, now);
+    let w = Math.max(chain.applied + 1, first(Date.now()));
     while (!this.#stopped) {
       const now = Date.now();
       this.#report.set({ window: clock.windowAt(now), connections: net.node.peers().length });
@@ -307,8 +301,8 @@ export class Validator {
         this.#report.log(`round ${w} failed: ${e instanceof Error ? e.stack ?? e.message : e}`);
       }
       // A validator that fell behind (suspended, restarted) skips to the window open now; with
-      // a quorum it still takes its turn in the window before (others may be waiting on it).
-      w = Math.max(w + 1, clock.windowAt(Date.now()) - (this.#quorum === null ? 0 : 1));
+      // a quorum to the first window not given up (a slow window does not cost the next one).
+      w = Math.max(w + 1, first(Date.now()));
       // A window's candidates are kept through the next one: a late second announcement is evidence.
       for (const k of this.#candidates.keys()) if (k < w - 1) this.#candidates.delete(k);
     }
@@ -387,9 +381,7 @@ export class Validator {
     cands.forEach((c, i) => {
       const s = settled[i];
       if (s === STALLED) {
-        this.#report.log(
-          `update of ${short(c.address)} for window ${w} did not arrive by the deadline`,
-        );
+        this.#report.log(`update of ${short(c.address)} for window ${w} did not arrive by the deadline`);
       } else if ("bytes" in s) {
         bytesOf.set(c.address, s.bytes);
         submissions.push({ address: c.address, arrival: c.arrival, tensors: s.tensors });
@@ -503,7 +495,7 @@ export class Validator {
     const ctx = net.ctx;
     const turn = proposeAt(ctx, w, net.signer.address)!;
     const deadline = ctx.clock.windowEnd(w) + ctx.graceMs;
-    const giveUp = deadline + ctx.genesis.validators.length * q.fallbackMs + ctx.genesis.windowMs;
+    const giveUp = giveUpAt(ctx, w);
     const every = repeatMs(q);
     let announcedAt = -Infinity, pulledAt = -Infinity;
     while (!this.#stopped) {
@@ -518,7 +510,8 @@ export class Validator {
       this.#noteConnected(now);
       const listened = this.#connectedAt !== null && now >= this.#connectedAt + 3 * every;
       if (
-        now >= turn && listened && !this.#checking.has(w) && !this.#proposed.has(w) &&
+        now >= turn && listened && !this.#proposed.has(w) &&
+        now >= (this.#checking.get(w)?.since ?? -Infinity) + 2 * q.fallbackMs &&
         !(await this.#hasVoted(w))
       ) {
         this.#proposed.add(w);
@@ -629,16 +622,33 @@ export class Validator {
   /**
    * A proposal from gossip: votes for it if it is for a window after the head, from the head,
    * from a validator whose turn has come, and its payloads aggregate to its next-model hash
-   * here — and this validator has not voted in its window yet.
+   * here — and this validator has not voted in its window yet. While it checks, it does not
+   * propose in that window itself (for two fallbacks at most).
    */
   async #consider(m: Message, bytes: Uint8Array): Promise<void> {
-    const { net, chain } = this.#c;
+    const { chain } = this.#c;
     if (m.body.kind !== "round-record") return;
-    const r = m.body, w = r.window, from = short(m.sender);
+    const r = m.body, w = r.window;
     const id = hex(recordHash(bytes));
     if (w <= chain.applied || this.#considered.has(id)) return;
     this.#considered.add(id);
     if (this.#considered.size > 4096) this.#considered.clear();
+    // From now until the vote is taken or refused, this validator does not propose in `w`.
+    const checking = this.#checking.get(w);
+    this.#checking.set(w, { n: (checking?.n ?? 0) + 1, since: checking?.since ?? Date.now() });
+    try {
+      await this.#check(m, r, bytes, id);
+    } finally {
+      const c = this.#checking.get(w)!;
+      if (c.n > 1) this.#checking.set(w, { ...c, n: c.n - 1 });
+      else this.#checking.delete(w);
+    }
+  }
+
+  /** {@linkcode #consider} once the proposal is new here: the checks, then the vote. */
+  async #check(m: Message, r: RoundRecord, bytes: Uint8Array, id: string): Promise<void> {
+    const { net, chain } = this.#c;
+    const w = r.window, from = short(m.sender);
     if (await this.#hasVoted(w)) return;
     const turn = proposeAt(net.ctx, w, m.sender)!;
     // Half a fallback of slack for clocks; a proposal before its turn would pre-empt the order.
@@ -660,26 +670,18 @@ export class Validator {
       this.#waker.wake();
       return;
     }
-    // Until the vote is taken (or refused): this validator does not propose in `w` meanwhile.
-    this.#checking.set(w, (this.#checking.get(w) ?? 0) + 1);
+    let next: NextModel;
     try {
-      let next: NextModel;
-      try {
-        const authors = [m.sender, ...r.contributors.map((c) => c.address)]
-          .map((a) => net.peerOf.get(a));
-        next = await chain.prepareRecord(r, (h) => net.fetchPayload(h, authors));
-      } catch (e) {
-        this.#report.log(`refused the record of window ${w} from ${from}: ${(e as Error).message}`);
-        return;
-      }
-      this.#checked.set(id, { from: head, next });
-      if (await this.#vote(w, bytes)) {
-        this.#report.log(`voted for the record of window ${w} from ${from}`);
-      }
-    } finally {
-      const n = this.#checking.get(w)! - 1;
-      if (n > 0) this.#checking.set(w, n);
-      else this.#checking.delete(w);
+      const authors = [m.sender, ...r.contributors.map((c) => c.address)]
+        .map((a) => net.peerOf.get(a));
+      next = await chain.prepareRecord(r, (h) => net.fetchPayload(h, authors));
+    } catch (e) {
+      this.#report.log(`refused the record of window ${w} from ${from}: ${(e as Error).message}`);
+      return;
+    }
+    this.#checked.set(id, { from: head, next });
+    if (await this.#vote(w, bytes)) {
+      this.#report.log(`voted for the record of window ${w} from ${from}`);
     }
   }
 
