@@ -485,7 +485,7 @@ export class Validator {
   /**
    * With a quorum: window `w` until a record of it counts (applied here), or until the last
    * proposer's turn plus one fallback and one window have passed. At its turn in the proposer
-   * order, unless it voted for another's proposal already (or has not listened long enough
+   * order (counted from now when it comes to the window after its deadline), unless it voted for another's proposal already (or has not listened long enough
    * since it connected), this validator scores and proposes. Meanwhile, so that no single lost
    * message stalls the window: it re-announces its vote and the proposal it is for, and once
    * the first fallback has passed it asks the others over sync for a certificate they may hold.
@@ -493,8 +493,13 @@ export class Validator {
   async #agree(w: number, q: QuorumSpec): Promise<void> {
     const { net, chain } = this.#c;
     const ctx = net.ctx;
-    const turn = proposeAt(ctx, w, net.signer.address)!;
     const deadline = ctx.clock.windowEnd(w) + ctx.graceMs;
+    // Late here (the window before took long): the proposer order still spaces the turns, from
+    // now on, so that validators late alike do not all propose at once and split the window.
+    const turn = Math.max(
+      proposeAt(ctx, w, net.signer.address)!,
+      Date.now() + proposeAt(ctx, w, net.signer.address)! - deadline,
+    );
     const giveUp = giveUpAt(ctx, w);
     const every = repeatMs(q);
     let announcedAt = -Infinity, pulledAt = -Infinity;
