@@ -127,6 +127,8 @@ export class Validator {
   #connectedAt: number | null = null;
   /** A certificate pull over sync is in flight. */
   #pulling = false;
+  /** The last window this validator's scorer judged (with a quorum, the windows it proposes). */
+  #judgedWindow = -1;
   /**
    * Windows with another's proposal being checked here (payloads on their way), and since
    * when: this validator does not propose its own meanwhile, or a slow fetch would split the
@@ -295,7 +297,10 @@ export class Validator {
       }
       try {
         if (this.#quorum === null) await this.#finish(w);
-        else await this.#agree(w, this.#quorum);
+        else {
+          await this.#agree(w, this.#quorum);
+          if (this.#judgedWindow !== w) await this.#rememberForReplay(w);
+        }
       } catch (e) {
         // Never leave the run without a validator over one bad round: say why, go on.
         this.#report.log(`round ${w} failed: ${e instanceof Error ? e.stack ?? e.message : e}`);
@@ -598,11 +603,30 @@ export class Validator {
       .finally(() => this.#pulling = false);
   }
 
+  /**
+   * With a quorum, after window `w` when this validator did not judge it: the updates it
+   * fetched and checked (as every validator does) become its scorer's replay reference, so the
+   * next window it judges is still checked for replays of them.
+   */
+  async #rememberForReplay(w: number): Promise<void> {
+    const cands = [...(this.#candidates.get(w)?.values() ?? [])].filter((c) => !c.equivocated);
+    const NOT_YET = { problem: "" };
+    const settled = await Promise.all(
+      cands.map((c) => Promise.race([c.checked, Promise.resolve(NOT_YET)])),
+    );
+    const submissions: Submission[] = cands.flatMap((c, i) => {
+      const s = settled[i];
+      return "tensors" in s ? [{ address: c.address, arrival: c.arrival, tensors: s.tensors }] : [];
+    });
+    await this.#c.scorer.remember(w, submissions);
+  }
+
   /** Scores window `w`, signs the record and, if this validator has not voted in `w`, proposes it. */
   async #propose(w: number): Promise<void> {
     const { net, chain } = this.#c;
     const judged = await this.#judge(w);
     if (judged === null) return;
+    this.#judgedWindow = w;
     const bytes = await net.sign(judged.record);
     const own = verifyProposal(net.ctx, bytes);
     if (typeof own === "string") throw new Error(`own round record does not verify: ${own}`);
