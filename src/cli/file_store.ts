@@ -7,7 +7,12 @@
  */
 
 import { writeFileAtomic } from "../util/atomic_write.ts";
-import { checkName, StateError, type StateStore } from "../protocol/state_store.ts";
+import {
+  checkName,
+  type PutOptions,
+  StateError,
+  type StateStore,
+} from "../protocol/state_store.ts";
 
 /** The files of one folder. */
 export class FileStore implements StateStore {
@@ -38,7 +43,7 @@ export class FileStore implements StateStore {
     }
   }
 
-  async put(name: string, bytes: Uint8Array): Promise<void> {
+  async put(name: string, bytes: Uint8Array, options: PutOptions = {}): Promise<void> {
     const path = this.#path(name);
     // A sub-folder appears with its first file; once per store, unless it fails.
     this.#made ??= Deno.mkdir(this.where, { recursive: true }).catch((e) => {
@@ -47,7 +52,7 @@ export class FileStore implements StateStore {
     });
     await this.#made;
     try {
-      await writeFileAtomic(path, bytes);
+      await writeFileAtomic(path, bytes, { sync: options.durable });
     } catch (e) {
       // The atomic write left the previous file whole: say so, in words an operator acts on.
       if ((e as { code?: string }).code !== "ENOSPC") throw e;

@@ -7,6 +7,11 @@
  * (src/testing/dishonest_validator_main.ts) that proposes records with a wrong aggregate and
  * votes twice: the honest validators refuse its records and the run goes on. Every honest
  * role holds one hash per window throughout. 4 s windows, H 2, CPU backend.
+ *
+ * A second run does the same with the overlapped rounds (`rounds.outerDelay: 1`) and a
+ * validator that rejoins after a window's votes were sent: with the other two validators
+ * killed, the window's first proposer proposes and votes alone; one of them is restarted
+ * after that and still votes for that very record (re-announced), which then counts.
  */
 
 import { assert, assertEquals } from "../testing/assert.ts";
@@ -28,49 +33,73 @@ function votesOf(name: string, logs: readonly string[]): Set<number> {
 const DISHONEST = new URL("../testing/dishonest_validator_main.ts", import.meta.url).pathname;
 const FALLBACK_MS = 1_500;
 
+/** A swarm of 3 validators (quorum 2) and what a test waits on: events, logs, bounded waits. */
+async function harness(
+  prefix: string,
+  rounds: { outerDelay: 0 | 1 } | undefined,
+  fallbackMs: number,
+  boundMs: number,
+) {
+  const dir = await Deno.makeTempDir({ prefix });
+  const applied: { name: string; e: AppliedEvent; at: number }[] = [];
+  const logs: string[] = [];
+  const swarm = await Swarm.create({
+    dir,
+    windowMs: 4_000,
+    startDelayMs: 12_000,
+    backend: "cpu",
+    validators: 3,
+    gauntlet: { assignBatches: 1 }, // the least scoring work: 5 processes share 2 cores
+    genesis: {
+      sparseloco: { H: 2 },
+      data: { batch: 2 },
+      checkpointInterval: 3,
+      quorum: { votes: 2, fallbackMs },
+      ...(rounds === undefined ? {} : { rounds }),
+    },
+    onEvent: (name: string, e: RoleEvent) => {
+      if (e.event === "applied") applied.push({ name, e, at: Date.now() });
+      if (e.event === "log") logs.push(`${name}: ${e.line}`);
+    },
+    onStderr: (name, line) => logs.push(`${name} ! ${line}`),
+  });
+  const ctx = runContext(swarm.genesis);
+  const t0 = Date.now(), deadline = t0 + boundMs;
+  /** When each wait ended (s since the start, window open then), for a timeout's message. */
+  const done: string[] = [];
+  const until = async (what: string, cond: () => boolean) => {
+    await pollUntil(what, cond, { deadline, logs, tail: 40, context: () => done.join(", ") });
+    const at = Date.now();
+    done.push(`${what}: ${((at - t0) / 1000).toFixed(1)} s, window ${ctx.clock.windowAt(at)}`);
+  };
+  const hashOf = (name: string, w: number) =>
+    applied.find((a) => a.name === name && a.e.window === w)?.e.modelHash;
+  const newest = (name: string) =>
+    Math.max(-1, ...applied.filter((a) => a.name === name).map((a) => a.e.window));
+  /** Asserts one hash per window over every role that applied it. */
+  const oneHashPerWindow = () => {
+    const byWindow = new Map<number, Set<string>>();
+    for (const a of applied) {
+      byWindow.set(a.e.window, (byWindow.get(a.e.window) ?? new Set()).add(a.e.modelHash));
+    }
+    for (const [w, hashes] of byWindow) assertEquals(hashes.size, 1, `window ${w}: ${[...hashes]}`);
+  };
+  const close = async () => {
+    await swarm.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  };
+  return { swarm, ctx, applied, logs, until, hashOf, newest, oneHashPerWindow, close, t0 };
+}
+
 Deno.test({
   name:
     "swarm with 3 validators survives the next proposer's SIGKILL, a restart and a dishonest validator",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "webloco-validators-" });
-    const applied: { name: string; e: AppliedEvent; at: number }[] = [];
-    const logs: string[] = [];
-    const swarm = await Swarm.create({
-      dir,
-      windowMs: 4_000,
-      startDelayMs: 12_000,
-      backend: "cpu",
-      validators: 3,
-      gauntlet: { assignBatches: 1 }, // the least scoring work: 5 processes share 2 cores
-      genesis: {
-        sparseloco: { H: 2 },
-        data: { batch: 2 },
-        checkpointInterval: 3,
-        quorum: { votes: 2, fallbackMs: FALLBACK_MS },
-      },
-      onEvent: (name: string, e: RoleEvent) => {
-        if (e.event === "applied") applied.push({ name, e, at: Date.now() });
-        if (e.event === "log") logs.push(`${name}: ${e.line}`);
-      },
-      onStderr: (name, line) => logs.push(`${name} ! ${line}`),
-    });
-    const ctx = runContext(swarm.genesis);
+    const { swarm, ctx, applied, logs, until, hashOf, newest, oneHashPerWindow, close } =
+      await harness("webloco-validators-", undefined, FALLBACK_MS, 120_000);
     const validators = swarm.genesis.validators;
-    // About 70 s on 2 idle cores; the bound leaves room for a loaded machine.
-    const t0 = Date.now(), deadline = t0 + 120_000;
-    /** When each wait ended (s since the start, window open then), for a timeout's message. */
-    const done: string[] = [];
-    const until = async (what: string, cond: () => boolean) => {
-      await pollUntil(what, cond, { deadline, logs, tail: 40, context: () => done.join(", ") });
-      const at = Date.now();
-      done.push(`${what}: ${((at - t0) / 1000).toFixed(1)} s, window ${ctx.clock.windowAt(at)}`);
-    };
-    const hashOf = (name: string, w: number) =>
-      applied.find((a) => a.name === name && a.e.window === w)?.e.modelHash;
-    const newest = (name: string) =>
-      Math.max(-1, ...applied.filter((a) => a.name === name).map((a) => a.e.window));
     try {
       // The first validator, then everyone else at once (bootstrapping from it).
       await swarm.startValidator(0);
@@ -134,13 +163,7 @@ Deno.test({
       );
 
       // One hash per window over every honest role, and the peers applied every one of them.
-      const byWindow = new Map<number, Set<string>>();
-      for (const a of applied) {
-        byWindow.set(a.e.window, (byWindow.get(a.e.window) ?? new Set()).add(a.e.modelHash));
-      }
-      for (const [w, hashes] of byWindow) {
-        assertEquals(hashes.size, 1, `window ${w}: ${[...hashes]}`);
-      }
+      oneHashPerWindow();
       assertEquals(
         hashOf(validatorName(victim), rejoined.e.window),
         hashOf("peer-0", rejoined.e.window),
@@ -154,8 +177,96 @@ Deno.test({
       const twice = [...votedAfter].filter((w) => votedBefore.has(w));
       assertEquals(twice, [], "windows voted in before the kill and after the restart");
     } finally {
-      await swarm.stop();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "swarm with 3 validators and outer delay 1: a validator rejoining after a window's votes still votes for its record",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const { swarm, ctx, applied, logs, until, hashOf, newest, oneHashPerWindow, close, t0 } =
+      // A 3 s fallback: window x stays live (re-announced) 3 fallbacks and a window after its
+      // deadline, which a validator restarted on 2 loaded cores needs to come back in.
+      await harness("webloco-validators-overlap-", { outerDelay: 1 }, 2 * FALLBACK_MS, 90_000);
+    const validators = swarm.genesis.validators;
+    try {
+      await swarm.startValidator(0);
+      await Promise.all([
+        ...[1, 2].map((i) => swarm.startValidator(i)),
+        ...[0, 1].map((i) => swarm.startPeer(i)),
+      ]);
+      const all = [0, 1, 2].map(validatorName);
+      await until("a record the validators agree on", () => all.every((n) => newest(n) >= 0));
+
+      // Window x's first proposer `a` is left alone at x's deadline: the other two are killed
+      // while x is open, once they applied x − 1 (so that record is made).
+      let x = -1;
+      await until("a window to leave to its first proposer", () => {
+        const now = Date.now(), open = ctx.clock.windowAt(now);
+        if (all.every((n) => newest(n) >= open - 1) && now < ctx.clock.windowEnd(open) - 1_000) {
+          x = open;
+        }
+        return x >= 0;
+      });
+      const a = validators.indexOf(proposerOrder(validators, x)[0]);
+      const [b, c] = [1, 2].map((d) => (a + d) % 3);
+      for (const i of [b, c]) swarm.kill(validatorName(i), "SIGKILL");
+      for (const i of [b, c]) await swarm.roles.get(validatorName(i))!.exited;
+      const proposed = new RegExp(`^${validatorName(a)}: window ${x} proposed`);
+      await until(
+        `${validatorName(a)} proposing window ${x} alone`,
+        () => logs.some((l) => proposed.test(l)),
+      );
+
+      // `b` comes back after the proposal and its first vote went out, and votes for it.
+      await swarm.startValidator(b);
+      const peers = ["peer-0", "peer-1"];
+      await until(
+        `records up to ${x} on ${validatorName(a)}, ${validatorName(b)} and the peers`,
+        () => [a, b].map(validatorName).concat(peers).every((n) => newest(n) >= x),
+      );
+      for (const n of [a, b].map(validatorName).concat(peers)) {
+        assert(hashOf(n, x) !== undefined, `${n} applied record ${x}, left to ${validatorName(a)}`);
+      }
+      const short = validators[a].slice(0, 8);
+      assert(
+        logs.some((l) =>
+          l.startsWith(`${validatorName(b)}: voted for the record of window ${x} from ${short}`)
+        ),
+        `${validatorName(b)} voted for ${validatorName(a)}'s record of window ${x}`,
+      );
+      assert(
+        !logs.some((l) => l.startsWith(`${validatorName(b)}: window ${x} proposed`)),
+        `${validatorName(b)} did not split window ${x} with a proposal of its own`,
+      );
+
+      // `c` comes back too; two more windows on every role.
+      await swarm.startValidator(c);
+      const everyone = [...all, ...peers];
+      await until(
+        `records up to ${x + 2} on every role`,
+        () => everyone.every((n) => newest(n) >= x + 2),
+      );
+      oneHashPerWindow();
+      // Every peer applied every record made up to x + 2 (a window may have none: the two
+      // validators left can split it, then it is given up, bounded).
+      const made = new Set(applied.filter((e) => e.e.window <= x + 2).map((e) => e.e.window));
+      for (const p of peers) {
+        for (const w of made) assert(hashOf(p, w) !== undefined, `${p} applied record ${w}`);
+      }
+      assertEquals(hashOf(validatorName(c), x + 2), hashOf("peer-0", x + 2));
+      const selected = applied.filter((e) => e.name === "peer-0").map((e) => e.e.contributors);
+      console.log(
+        `outer delay 1 with a quorum: records of windows ${[...made].sort((p, q) => p - q)}, ` +
+          `window ${x} left to ${validatorName(a)}, contributors ${selected}, ` +
+          `${((Date.now() - t0) / 1000).toFixed(1)} s`,
+      );
+    } finally {
+      await close();
     }
   },
 });

@@ -1016,6 +1016,13 @@ export const CERTIFICATE_MAGIC: Uint8Array = new Uint8Array([0x57, 0x4c, 0x52, 0
 export const MAX_CERTIFICATE_VOTES = 16;
 const VOTE_BYTES = MAX_MESSAGE_BYTES_BY_KIND["record-vote"];
 const CERT_HEAD = 4 + 1 + 4;
+/**
+ * Largest round certificate (≈ 35 KB): the largest round record (64 contributors, 256 scored
+ * peers with wallets, a validation loss) and a vote of each of the most validators. The sync
+ * protocol serves records up to this size.
+ */
+export const MAX_CERTIFICATE_BYTES: number = CERT_HEAD + MAX_MESSAGE_BYTES_BY_KIND["round-record"] +
+  MAX_CERTIFICATE_VOTES * VOTE_BYTES;
 
 /** A round record and the votes that make it count, as {@linkcode decodeCertificate} splits them. */
 export interface CertificateParts {

@@ -24,6 +24,7 @@
 
 import type { Stream } from "@libp2p/interface";
 import { NetError } from "./errors.ts";
+import { MAX_CERTIFICATE_BYTES } from "../codec/messages.ts";
 import { hashBytes } from "./payload_store.ts";
 import { hex } from "../util/hex.ts";
 import { HASH_BYTES, SYNC_PROTOCOL } from "./protocols.ts";
@@ -81,8 +82,13 @@ export interface SyncResponse {
 
 /** Most records in one response (the protocol's limit; a server may send fewer). */
 export const MAX_SYNC_RECORDS = 256;
-/** Default {@linkcode SyncLimits.maxRecordBytes}: largest record served or accepted. */
-export const DEFAULT_MAX_RECORD_BYTES = 8192;
+/**
+ * Default {@linkcode SyncLimits.maxRecordBytes}: largest record served or accepted — the
+ * largest round certificate ({@linkcode MAX_CERTIFICATE_BYTES}, ≈ 35 KB), so any record of any
+ * run fits (one of a single validator is smaller). A full response is then at most
+ * 256 × 35 KB ≈ 9 MB.
+ */
+export const DEFAULT_MAX_RECORD_BYTES: number = MAX_CERTIFICATE_BYTES;
 
 /** The request version this code speaks. */
 export const SYNC_VERSION = 1;

@@ -532,8 +532,9 @@ nodeTest(
       "flood": [async (s) => {
         await readRequest(s);
         s.send(concat([SyncStatus.OK], encodeUvarint(maxSyncBodyBytes())));
+        // 100 × 256 KiB: well past the bound (256 records of the largest certificate, ≈ 9 MB).
         for (let i = 0; i < 100 && s.status === "open"; i++) {
-          s.send(new Uint8Array(64 * 1024));
+          s.send(new Uint8Array(256 * 1024));
           await sleep(5);
         }
       }, "protocol"],

@@ -17,6 +17,7 @@ import {
   decodeCertificate,
   encodeCertificate,
   type Message,
+  type RoundRecord,
   verifyMessage,
 } from "../codec/messages.ts";
 import { quorumOf, type QuorumSpec } from "./genesis.ts";
@@ -49,6 +50,23 @@ export function proposeAt(ctx: RunContext, w: number, address: string): number |
     .findIndex((v) => bytesEqual(publicKeyFromAddress(v), key));
   if (rank < 0) return undefined;
   return ctx.clock.windowEnd(w) + ctx.graceMs + rank * (q?.fallbackMs ?? 0);
+}
+
+/**
+ * When a validator gives window `w` up if no record of it counts by then: the last proposer's
+ * turn plus one fallback and one window (docs/VALIDATORS.md). Until then a window is live: a
+ * validator still takes part in it, even if the next window's deadline has passed too.
+ */
+export function giveUpAt(ctx: RunContext, w: number): number {
+  const fallbackMs = quorumOf(ctx.genesis)?.fallbackMs ?? 0;
+  return ctx.clock.windowEnd(w) + ctx.graceMs + ctx.genesis.validators.length * fallbackMs +
+    ctx.genesis.windowMs;
+}
+
+/** The first window not given up at `now` ({@linkcode giveUpAt}). */
+export function firstLiveWindow(ctx: RunContext, now: number): number {
+  // giveUpAt(w) > now ⟺ windowEnd(w) > now − (giveUpAt(w) − windowEnd(w)) ⟺ w ≥ windowAt(that).
+  return ctx.clock.windowAt(now - (giveUpAt(ctx, 0) - ctx.clock.windowEnd(0)));
 }
 
 /**
@@ -91,18 +109,44 @@ export function checkVotes(
   return voters;
 }
 
+/**
+ * A round certificate the tally made, with what its messages said: they were verified when
+ * they were offered, so the certificate is not verified again.
+ */
+export interface Certified {
+  /** The certificate's bytes ({@linkcode encodeCertificate}). */
+  bytes: Uint8Array;
+  /** The record it makes count. */
+  record: RoundRecord;
+  /** Who proposed it. */
+  proposer: string;
+  /** Who voted for it, ascending by key (as in the certificate). */
+  voters: string[];
+}
+
 /** What one window's gossip has shown so far. */
 interface WindowTally {
-  /** Proposals by record hash (hex): the signed record bytes (one per proposer). */
-  proposals: Map<string, Uint8Array>;
+  /** Proposals by record hash (hex): the signed record bytes and their record (one per proposer). */
+  proposals: Map<string, { bytes: Uint8Array; record: RoundRecord; proposer: string }>;
   /** Proposers seen (a validator's second proposal of a window is dropped). */
   proposers: Set<string>;
   /** Each validator's vote: the record hash (hex) and the signed vote. */
-  votes: Map<string, { hash: string; bytes: Uint8Array; key: Uint8Array }>;
+  votes: Map<string, Vote>;
   /** Validators seen voting for two records of the window: none of their votes count. */
   doubled: Set<string>;
   /** Set once a certificate was made. */
   certified: boolean;
+}
+
+/** A validator's verified vote as the tally keeps it. */
+interface Vote {
+  /** The record hash (hex) it names. */
+  hash: string;
+  /** The signed vote. */
+  bytes: Uint8Array;
+  /** The voter's key and address. */
+  key: Uint8Array;
+  voter: string;
 }
 
 /**
@@ -132,10 +176,11 @@ export class QuorumTally {
   }
 
   /**
-   * Takes one verified message of the rounds topic (a proposal or a vote; anything else is
-   * ignored) and returns the certificate it completes, if any.
+   * Takes one message of the rounds topic (a proposal or a vote; anything else is ignored),
+   * verified by the caller (the gossip rules: signature, run, a genesis validator), and
+   * returns the certificate it completes, if any — made from those messages, not checked again.
    */
-  offer(m: Message, bytes: Uint8Array): Uint8Array | null {
+  offer(m: Message, bytes: Uint8Array): Certified | null {
     const b = m.body;
     if (b.kind !== "round-record" && b.kind !== "record-vote") return null;
     const t = this.#window(b.window);
@@ -143,7 +188,7 @@ export class QuorumTally {
     if (b.kind === "round-record") {
       if (t.proposers.has(m.sender)) return null;
       t.proposers.add(m.sender);
-      t.proposals.set(hex(recordHash(bytes)), bytes);
+      t.proposals.set(hex(recordHash(bytes)), { bytes, record: b, proposer: m.sender });
     } else {
       const hash = hex(b.recordHash);
       const seen = t.votes.get(m.sender);
@@ -154,7 +199,7 @@ export class QuorumTally {
         }
         return null;
       }
-      t.votes.set(m.sender, { hash, bytes, key: m.senderKey });
+      t.votes.set(m.sender, { hash, bytes, key: m.senderKey, voter: m.sender });
     }
     return this.#certify(t);
   }
@@ -164,18 +209,20 @@ export class QuorumTally {
     return this.#windows.get(w)?.votes.get(validator)?.hash;
   }
 
-  #certify(t: WindowTally): Uint8Array | null {
-    const by = new Map<string, { bytes: Uint8Array; key: Uint8Array }[]>();
+  /** The window's certificate once a record has the quorum's votes; the window is then done. */
+  #certify(t: WindowTally): Certified | null {
+    const by = new Map<string, Vote[]>();
     for (const [voter, v] of t.votes) {
       if (t.doubled.has(voter)) continue;
       by.set(v.hash, [...by.get(v.hash) ?? [], v]);
     }
     for (const [hash, votes] of by) {
-      const record = t.proposals.get(hash);
-      if (record === undefined || votes.length < this.#q.votes) continue;
-      t.certified = true;
+      const p = t.proposals.get(hash);
+      if (p === undefined || votes.length < this.#q.votes) continue;
       votes.sort((x, y) => compare(x.key, y.key));
-      return encodeCertificate({ record, votes: votes.map((v) => v.bytes) });
+      const bytes = encodeCertificate({ record: p.bytes, votes: votes.map((v) => v.bytes) });
+      t.certified = true; // only once the certificate exists
+      return { bytes, record: p.record, proposer: p.proposer, voters: votes.map((v) => v.voter) };
     }
     return null;
   }

@@ -6,11 +6,24 @@ import {
   decodeCertificate,
   decodeMessage,
   encodeCertificate,
+  MAX_CERTIFICATE_BYTES,
+  MAX_CERTIFICATE_VOTES,
+  MAX_CONTRIBUTORS_LIMIT,
+  MAX_SCORED,
   type RoundRecord,
   signMessage,
 } from "../codec/messages.ts";
+import { decodeSyncResponse, encodeSyncResponse } from "../net/sync_protocol.ts";
+import { addressFromPublicKey } from "../identity/address.ts";
 import { GenesisError, runIdOf, validateGenesis } from "./genesis.ts";
-import { proposeAt, proposerOrder, QuorumTally, recordHash } from "./quorum.ts";
+import {
+  firstLiveWindow,
+  giveUpAt,
+  proposeAt,
+  proposerOrder,
+  QuorumTally,
+  recordHash,
+} from "./quorum.ts";
 import { RecordLog, verifyRecord } from "./record_log.ts";
 import { runContext } from "./run_context.ts";
 import { MemoryStore } from "./memory_store.ts";
@@ -64,7 +77,7 @@ function byKey(votes: { s: Signer; bytes: Uint8Array }[]): Uint8Array[] {
 function offer(t: QuorumTally, bytes: Uint8Array): Uint8Array | null {
   const m = decodeMessage(bytes);
   if (!m.ok) throw new Error(m.detail);
-  return t.offer(m.message, bytes);
+  return t.offer(m.message, bytes)?.bytes ?? null;
 }
 
 Deno.test("quorum genesis: absent keeps the run id, votes below a majority are refused", () => {
@@ -94,6 +107,16 @@ Deno.test("quorum proposer order rotates by window, each next one a fallback lat
   assertEquals(proposeAt(ctx, 4, charlie.address), deadline + 2_000);
   assertEquals(proposeAt(ctx, 4, alice.address), deadline + 4_000);
   assertEquals(proposeAt(ctx, 4, dave.address), undefined);
+});
+
+Deno.test("quorum window is live until the last proposer's turn plus a fallback and a window", () => {
+  // Window 3 ends at 40 s; grace 10% of 10 s; 3 validators × 2 s; one window.
+  const end = T0 + 40_000, giveUp = end + ctx.graceMs + 3 * 2_000 + 10_000;
+  assertEquals(giveUpAt(ctx, 3), giveUp);
+  assertEquals(firstLiveWindow(ctx, giveUp - 1), 3, "live until its give-up time");
+  assertEquals(firstLiveWindow(ctx, giveUp), 4, "then the next one");
+  // A slow window 3 does not cost window 4: at window 5's start both 3 and 4 are still live.
+  assertEquals(firstLiveWindow(ctx, T0 + 50_000), 3);
 });
 
 Deno.test("quorum certificate: a majority of distinct validators' votes makes a record count", async () => {
@@ -159,6 +182,68 @@ Deno.test("quorum certificate: a majority of distinct validators' votes makes a 
       forged,
     ).includes("unauthorized"),
   );
+});
+
+Deno.test("quorum certificate of the largest record with the most validators' votes is served over sync", async () => {
+  // The worst case the limits allow: 16 validators, a quorum of all, 64 contributors, 256
+  // scored peers each with a wallet, a validation loss.
+  const signers = Array.from(
+    { length: MAX_CERTIFICATE_VOTES },
+    (_, i) => KeySigner.fromUri(`//V${i}`),
+  );
+  const big = runContext(localGenesis({
+    validators: signers.map((s) => s.address),
+    genesisTime: T0,
+    windowMs: 10_000,
+    maxContributors: MAX_CONTRIBUTORS_LIMIT,
+    quorum: { votes: MAX_CERTIFICATE_VOTES, fallbackMs: 2_000 },
+  }));
+  const key = (i: number, tag: number) => {
+    const k = new Uint8Array(32).fill(tag);
+    new DataView(k.buffer).setUint16(0, i);
+    return addressFromPublicKey(k);
+  };
+  const rec = await signMessage(signers[0], {
+    runId: big.runId,
+    timestamp: T0 + 60_000,
+    body: {
+      ...record(5, 0),
+      contributors: Array.from({ length: MAX_CONTRIBUTORS_LIMIT }, (_, i) => ({
+        address: key(i, 1),
+        payloadHash: new Uint8Array(32).fill(i),
+      })),
+      scored: Array.from({ length: MAX_SCORED }, (_, i) => ({
+        address: key(i, 1),
+        gradScore: 0.5,
+        score: 0.25,
+        verdict: "copy" as const,
+        until: 9,
+        other: key(i + 1, 1),
+        wallet: key(i, 2),
+      })),
+      validLoss: 3.5,
+    },
+  });
+  const votes = await Promise.all(
+    signers.map((s) =>
+      signMessage(s, { runId: big.runId, timestamp: T0 + 60_000, body: voteBody(5, rec) })
+    ),
+  );
+  const cert = encodeCertificate({
+    record: rec,
+    votes: byKey(signers.map((s, i) => ({ s, bytes: votes[i] }))),
+  });
+  assertEquals(cert.length, MAX_CERTIFICATE_BYTES, "the largest certificate");
+  const ok = verifyRecord(big, cert);
+  assert(typeof ok !== "string", `${ok}`);
+  assertEquals(ok.voters!.length, MAX_CERTIFICATE_VOTES);
+  // Kept, served and read back by the sync protocol at its default limits.
+  const log = await RecordLog.open(big, new MemoryStore());
+  assert(await log.add(ok));
+  const wire = encodeSyncResponse({ checkpoint: null, records: log.records(0, 10), more: false });
+  const back = decodeSyncResponse(wire).records;
+  assertEquals(back.length, 1);
+  assert(typeof verifyRecord(big, back[0]) !== "string");
 });
 
 Deno.test("quorum certificate codec refuses malformed bytes with one line", async () => {
@@ -274,6 +359,31 @@ Deno.test("quorum record log keeps the first record that counts, from gossip or 
   const served = log.records(0, 10);
   assertEquals(served.length, 1);
   assert(typeof verifyRecord(ctx, served[0]) !== "string");
+});
+
+Deno.test("quorum record log makes a gossip certificate from the verified messages, once", async () => {
+  const log = await RecordLog.open(ctx, new MemoryStore(), () => {}, clock);
+  const a = await signAt(alice, record(6, 0));
+  const offered = (bytes: Uint8Array) => {
+    const d = decodeMessage(bytes);
+    assert(d.ok);
+    return log.fromGossip(d.message, bytes);
+  };
+  assertEquals(offered(a), undefined);
+  assertEquals(offered(await vote(alice, 6, a)), undefined);
+  // The gossip rules verified bob's vote on arrival; the log does not verify it again (a
+  // copy with a flipped signature bit stands for a message checked once, upstream).
+  const vb = await vote(bob, 6, a);
+  vb[vb.length - 1] ^= 1;
+  const r = offered(vb);
+  assert(r !== undefined, "a quorum of offered messages makes the certificate");
+  assertEquals(r.sender, alice.address);
+  assertEquals(r.record.window, 6);
+  const ascending = [alice, bob].sort((x, y) => (hex(x.publicKey) < hex(y.publicKey) ? -1 : 1));
+  assertEquals(r.voters, ascending.map((s) => s.address), "voters ascending by key");
+  assert(await log.add(r));
+  // Once made, the window is done: a third vote makes no second certificate.
+  assertEquals(offered(await vote(charlie, 6, a)), undefined);
 });
 
 Deno.test("quorum gossip: votes travel on the rounds topic only in a run with a quorum", async () => {

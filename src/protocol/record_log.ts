@@ -65,7 +65,6 @@ export function asRecord(m: Message, bytes: Uint8Array): SignedRecord | undefine
 /** Verified round records by window; a {@linkcode SyncSource} for the sync protocol. */
 export class RecordLog implements SyncSource {
   readonly #store: StateStore;
-  readonly #ctx: RunContext;
   readonly #byWindow = new Map<number, SignedRecord>();
   #sorted: number[] | null = [];
   /** With a genesis `quorum`: proposals and votes seen on gossip, until a record counts. */
@@ -74,7 +73,6 @@ export class RecordLog implements SyncSource {
   servedCheckpoint: SyncCheckpoint | null = null;
 
   private constructor(ctx: RunContext, store: StateStore, now: () => number) {
-    this.#ctx = ctx;
     this.#store = store;
     const q = quorumOf(ctx.genesis);
     this.tally = q === null ? null : new QuorumTally(ctx, q, now);
@@ -83,14 +81,14 @@ export class RecordLog implements SyncSource {
   /**
    * The record a verified message of the rounds topic makes count, if any: the record itself
    * without a `quorum`; with one, the certificate once this proposal or vote completes a
-   * quorum (once per window). Not kept yet: {@linkcode add} it.
+   * quorum (once per window). Its messages were verified on arrival (the gossip rules), so
+   * its 1 + k signatures are not checked again. Not kept yet: {@linkcode add} it.
    */
   fromGossip(m: Message, bytes: Uint8Array): SignedRecord | undefined {
     if (this.tally === null) return asRecord(m, bytes);
-    const cert = this.tally.offer(m, bytes);
-    if (cert === null) return undefined;
-    const r = verifyRecord(this.#ctx, cert);
-    return typeof r === "string" ? undefined : r;
+    const c = this.tally.offer(m, bytes);
+    if (c === null) return undefined;
+    return { bytes: c.bytes, record: c.record, sender: c.proposer, voters: c.voters };
   }
 
   /**

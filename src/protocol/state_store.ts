@@ -13,6 +13,16 @@ export class StateError extends Error {
   override name = "StateError";
 }
 
+/** How {@linkcode StateStore.put} writes. */
+export interface PutOptions {
+  /**
+   * Flushed to the disk before `put` resolves (fsync of the file and its folder; IndexedDB's
+   * strict durability): for what must never be forgotten once acted on, e.g. a validator's
+   * vote, written before it is signed and sent.
+   */
+  durable?: boolean;
+}
+
 /**
  * Named blobs, in folders. A name is one path segment: not empty, no `/`, not `.` or `..`
  * (a name read from a file can never reach outside the store).
@@ -22,8 +32,11 @@ export interface StateStore {
   readonly where: string;
   /** The bytes stored under `name` (a copy), or null when there are none. */
   get(name: string): Promise<Uint8Array | null>;
-  /** Stores `bytes` under `name` atomically: a reader, or a restart, sees the old or the new. */
-  put(name: string, bytes: Uint8Array): Promise<void>;
+  /**
+   * Stores `bytes` under `name` atomically: a reader, or a restart, sees the old or the new.
+   * With `durable`, on the disk before it resolves (a power loss cannot undo it).
+   */
+  put(name: string, bytes: Uint8Array, options?: PutOptions): Promise<void>;
   /** The names stored in this folder (not in its sub-folders), in no particular order. */
   list(): Promise<string[]>;
   /** Removes `name`; nothing happens when it is absent. */

@@ -1,7 +1,7 @@
 /**
  * A validator's votes (a genesis `quorum`, docs/VALIDATORS.md): at most one record hash per
- * window, kept in a {@linkcode StateStore} (one blob per window, put atomically) before the
- * vote is signed and sent — so a validator restarted from its data directory, or two proposals
+ * window, kept in a {@linkcode StateStore} (one blob per window, put atomically and durably:
+ * fsync of the file and its folder) before the vote is signed and sent — so a validator restarted from its data directory, or two proposals
  * arriving at once, can never make it vote twice in a window.
  *
  * @module
@@ -27,7 +27,9 @@ export class VoteBook {
   take(window: number, recordHash: Uint8Array): Promise<boolean> {
     const run = this.#lock.then(async () => {
       if (await this.#store.get(nameOf(window)) !== null) return false;
-      await this.#store.put(nameOf(window), recordHash);
+      // Durable, not only atomic: a vote sent and then lost to a power cut would let the
+      // restarted validator vote again in the window.
+      await this.#store.put(nameOf(window), recordHash, { durable: true });
       return true;
     });
     this.#lock = run.catch(() => {});

@@ -1,6 +1,8 @@
 import { assertEquals } from "../testing/assert.ts";
 import { STORE_KINDS } from "../testing/stores.ts";
 import { VoteBook } from "./vote_book.ts";
+import { MemoryStore } from "./memory_store.ts";
+import type { PutOptions, StateStore } from "./state_store.ts";
 
 const A = new Uint8Array(32).fill(1);
 const B = new Uint8Array(32).fill(2);
@@ -30,3 +32,15 @@ for (const kind of STORE_KINDS) {
       assertEquals(await book.voted(9), A);
     }));
 }
+
+Deno.test("VoteBook writes each vote durably (flushed before the vote is signed)", async () => {
+  const puts: [string, PutOptions | undefined][] = [];
+  const store: StateStore = new MemoryStore();
+  const put = store.put.bind(store);
+  store.put = (name, bytes, options) => {
+    puts.push([name, options]);
+    return put(name, bytes, options);
+  };
+  await new VoteBook(store).take(3, A);
+  assertEquals(puts, [["0000000003.vote", { durable: true }]]);
+});

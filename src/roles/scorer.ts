@@ -164,6 +164,16 @@ export class Scorer {
     this.#replay = refs;
   }
 
+  /**
+   * Window `w`'s updates become the replay check's reference without judging the window: with
+   * a genesis quorum a validator judges only the windows it proposes, yet the window before
+   * the next one it judges must still be compared with. Saves the book.
+   */
+  async remember(w: number, submissions: readonly Submission[]): Promise<void> {
+    await this.#keepForReplay(w, submissions);
+    await this.#save();
+  }
+
   async #pruneReplay(): Promise<void> {
     const dir = this.#p.store.sub(REPLAY_DIR);
     const keep = new Set(this.#replay?.updates.map((u) => u.file) ?? []);

@@ -79,3 +79,47 @@ Deno.test("Scorer keeps the replay check's updates across a restart: a replay is
   for (const n of names) assert(held.includes(n), `${n} kept`);
   assertEquals(logs.filter((l) => l.includes("left out of the replay check")), []);
 });
+
+Deno.test("Scorer remember makes a window it did not judge the replay check's reference", async () => {
+  await identityReady();
+  const v = KeySigner.fromUri("//Validator");
+  const [alice, mallory] = ["//Alice", "//Mallory"].map((u) => KeySigner.fromUri(u).address);
+  const ctx = runContext(
+    localGenesis({ validators: [v.address], genesisTime: 0, sparseloco: { H: 2 } }),
+  );
+  const tokens = Uint32Array.from(new Rng(1).uniforms(4096, 0, 255), Math.floor);
+  const sampler = new Sampler(tokens, {
+    batch: ctx.genesis.data.batch,
+    context: ctx.genesis.model.context,
+    seed: 1,
+  });
+  const probe: LossProbe = {
+    loss: () => Promise.resolve(1),
+    sequenceLosses: (_p, b) =>
+      Promise.resolve(b.flatMap(() => Array(ctx.genesis.data.batch).fill(1))),
+  };
+  const delta = new Rng(5).normals(ctx.layout.length, 1e-3);
+  const tensors = compressModel(delta, new Float32Array(delta.length), ctx.tensors, ctx.compress);
+  // With a quorum another validator judged window 0; this one only fetched and checked it.
+  const verdictOfReplay = async (remembered: boolean) => {
+    const scorer = await Scorer.open({
+      ctx,
+      probe,
+      sampler,
+      validatorKey: v.publicKey,
+      store: new MemoryStore(),
+      log: () => {},
+      nonce: () => 7,
+    });
+    if (remembered) await scorer.remember(0, [{ address: alice, arrival: 1, tensors }]);
+    const j = await scorer.judge(1, initialParams(ctx), [{
+      address: mallory,
+      arrival: 1,
+      tensors,
+    }]);
+    await scorer.stop();
+    return j.leftOut.get(mallory)?.code;
+  };
+  assertEquals(await verdictOfReplay(true), "copy", "a replay of the remembered window");
+  assert(await verdictOfReplay(false) !== "copy", "nothing to compare with otherwise");
+});

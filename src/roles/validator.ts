@@ -31,9 +31,15 @@ import type { ModelChain } from "../protocol/model_chain.ts";
 import type { RoleNode } from "./role_node.ts";
 import { type SignedRecord, verifyProposal, verifyRecord } from "../protocol/record_log.ts";
 import { ChainError, type NextModel } from "../protocol/model_chain.ts";
-import { decodeMessage, type Message } from "../codec/messages.ts";
+import { decodeMessage, DEFAULT_MAX_SKEW_MS, type Message } from "../codec/messages.ts";
 import { quorumOf, type QuorumSpec } from "../protocol/genesis.ts";
-import { certificateParts, proposeAt, recordHash } from "../protocol/quorum.ts";
+import {
+  certificateParts,
+  firstLiveWindow,
+  giveUpAt,
+  proposeAt,
+  recordHash,
+} from "../protocol/quorum.ts";
 import { VoteBook } from "../protocol/vote_book.ts";
 import { type EventSink, StatusReporter, Waker } from "./role_events.ts";
 import type { RoleState } from "./role_state.ts";
@@ -68,6 +74,21 @@ interface Candidate {
   equivocated: boolean;
 }
 
+/**
+ * With a quorum: the longest a validator re-publishes a proposal it voted for. Older signed
+ * bytes would fail the gossip rules' freshness check (and cost the nodes relaying them score).
+ */
+const REPUBLISH_MAX_AGE_MS = DEFAULT_MAX_SKEW_MS / 2;
+
+/**
+ * With a quorum: how often a validator waiting for a window's certificate re-announces its
+ * vote (and the proposal it is for) and asks the others for the certificate: half a
+ * fallback, at least a second (two messages a re-announcement stay under the gossip rate).
+ */
+function repeatMs(q: QuorumSpec): number {
+  return Math.max(1_000, q.fallbackMs / 2);
+}
+
 /** A validator. `start()`, then `stop()`. */
 export class Validator {
   readonly #c: ValidatorComponents;
@@ -94,6 +115,27 @@ export class Validator {
   /** Proposals from another head than this one's (it is behind): considered again as it moves. */
   readonly #later = new Map<string, { m: Message; bytes: Uint8Array }>();
   #askedAt = -Infinity;
+  /** By window: the signed proposal this validator voted for, with its timestamp (re-announced). */
+  readonly #ballots = new Map<number, { bytes: Uint8Array; timestamp: number }>();
+  /** By window: when this validator last sent its vote, and the proposal with it. */
+  readonly #sentAt = new Map<number, { vote: number; proposal: number }>();
+  /**
+   * When this validator was first connected to anyone: it proposes only after listening for
+   * three re-announcements since, so one that (re)joined after a window's votes were sent
+   * votes for the proposal being re-announced rather than splitting the window with its own.
+   */
+  #connectedAt: number | null = null;
+  /** A certificate pull over sync is in flight. */
+  #pulling = false;
+  /** The last window this validator's scorer judged (with a quorum, the windows it proposes). */
+  #judgedWindow = -1;
+  /**
+   * Windows with another's proposal being checked here (payloads on their way), and since
+   * when: this validator does not propose its own meanwhile, or a slow fetch would split the
+   * window — for two fallbacks at most (a proposal naming payloads nobody serves must not hold
+   * the window up).
+   */
+  readonly #checking = new Map<number, { n: number; since: number }>();
   /**
    * Set when something shows this validator is behind the others (a record that counts, or a
    * proposal, from another head than its own; and once at start): it catches up before going
@@ -226,10 +268,16 @@ export class Validator {
   async #run(): Promise<void> {
     const { net, chain } = this.#c;
     const clock = net.ctx.clock;
-    let w = Math.max(chain.applied + 1, clock.windowAt(Date.now()));
+    // With a quorum a (re)started or late validator takes part in every window not given up
+    // yet (`firstLiveWindow`), not only the open one: a record may still be in the making, and
+    // the others may be waiting on this vote.
+    const first = (now: number) =>
+      this.#quorum === null ? clock.windowAt(now) : firstLiveWindow(net.ctx, now);
+    let w = Math.max(chain.applied + 1, first(Date.now()));
     while (!this.#stopped) {
       const now = Date.now();
       this.#report.set({ window: clock.windowAt(now), connections: net.node.peers().length });
+      this.#noteConnected(now);
       if (w < 0) {
         this.#report.set({ phase: "waiting for genesis" });
         await this.#waker.sleep(Math.min(clock.windowStart(0) - now, 1000));
@@ -249,14 +297,17 @@ export class Validator {
       }
       try {
         if (this.#quorum === null) await this.#finish(w);
-        else await this.#agree(w, this.#quorum);
+        else {
+          await this.#agree(w, this.#quorum);
+          if (this.#judgedWindow !== w) await this.#rememberForReplay(w);
+        }
       } catch (e) {
         // Never leave the run without a validator over one bad round: say why, go on.
         this.#report.log(`round ${w} failed: ${e instanceof Error ? e.stack ?? e.message : e}`);
       }
       // A validator that fell behind (suspended, restarted) skips to the window open now; with
-      // a quorum it still takes its turn in the window before (others may be waiting on it).
-      w = Math.max(w + 1, clock.windowAt(Date.now()) - (this.#quorum === null ? 0 : 1));
+      // a quorum to the first window not given up (a slow window does not cost the next one).
+      w = Math.max(w + 1, first(Date.now()));
       // A window's candidates are kept through the next one: a late second announcement is evidence.
       for (const k of this.#candidates.keys()) if (k < w - 1) this.#candidates.delete(k);
     }
@@ -439,14 +490,24 @@ export class Validator {
   /**
    * With a quorum: window `w` until a record of it counts (applied here), or until the last
    * proposer's turn plus one fallback and one window have passed. At its turn in the proposer
-   * order, unless it voted for another's proposal already, this validator scores and proposes.
+   * order (counted from now when it comes to the window after its deadline), unless it voted for another's proposal already (or has not listened long enough
+   * since it connected), this validator scores and proposes. Meanwhile, so that no single lost
+   * message stalls the window: it re-announces its vote and the proposal it is for, and once
+   * the first fallback has passed it asks the others over sync for a certificate they may hold.
    */
   async #agree(w: number, q: QuorumSpec): Promise<void> {
     const { net, chain } = this.#c;
     const ctx = net.ctx;
-    const turn = proposeAt(ctx, w, net.signer.address)!;
-    const giveUp = ctx.clock.windowEnd(w) + ctx.graceMs +
-      ctx.genesis.validators.length * q.fallbackMs + ctx.genesis.windowMs;
+    const deadline = ctx.clock.windowEnd(w) + ctx.graceMs;
+    // Late here (the window before took long): the proposer order still spaces the turns, from
+    // now on, so that validators late alike do not all propose at once and split the window.
+    const turn = Math.max(
+      proposeAt(ctx, w, net.signer.address)!,
+      Date.now() + proposeAt(ctx, w, net.signer.address)! - deadline,
+    );
+    const giveUp = giveUpAt(ctx, w);
+    const every = repeatMs(q);
+    let announcedAt = -Infinity, pulledAt = -Infinity;
     while (!this.#stopped) {
       await this.#applyCertified();
       if (this.#behind) await this.#catchUp();
@@ -456,16 +517,108 @@ export class Validator {
         this.#report.log(`window ${w}: no record reached a quorum of ${q.votes} votes; going on`);
         return;
       }
-      if (now >= turn && !this.#proposed.has(w) && !(await this.#hasVoted(w))) {
+      this.#noteConnected(now);
+      const listened = this.#connectedAt !== null && now >= this.#connectedAt + 3 * every;
+      if (
+        now >= turn && listened && !this.#proposed.has(w) &&
+        now >= (this.#checking.get(w)?.since ?? -Infinity) + 2 * q.fallbackMs &&
+        !(await this.#hasVoted(w))
+      ) {
         this.#proposed.add(w);
         await this.#propose(w);
         continue;
       }
+      const nextAnnounce = Math.max(announcedAt, this.#sentAt.get(w)?.vote ?? -Infinity) + every;
+      if (now >= nextAnnounce) {
+        announcedAt = now;
+        await this.#reannounce(w, every);
+      }
+      if (now >= deadline + q.fallbackMs && now - pulledAt >= 2 * every && !this.#pulling) {
+        pulledAt = now;
+        this.#pullCertificate(w);
+      }
       this.#report.set({
         phase: now < turn ? `waiting for the proposal of window ${w}` : `collecting votes of ${w}`,
       });
-      await this.#waker.sleep(Math.max(1, Math.min(250, (now < turn ? turn : giveUp) - now)));
+      const wake = Math.min(now < turn ? turn : giveUp, Math.max(nextAnnounce, now + every));
+      await this.#waker.sleep(Math.max(1, Math.min(250, wake - now)));
     }
+  }
+
+  /** Notes when this validator was first connected to anyone (it listens before proposing). */
+  #noteConnected(now: number): void {
+    if (this.#connectedAt === null && this.#c.net.node.peers().length > 0) this.#connectedAt = now;
+  }
+
+  /**
+   * While window `w` has no certificate here and this validator voted in it: its vote once
+   * more, signed afresh (a new timestamp and message id; the same record, so never a second
+   * vote), and every other time the proposal it is for while that is fresh enough for gossip
+   * (every voter relays it: its proposer may be gone; the gossip rate limit counts them all
+   * against the proposer). Whoever missed them — started late, partitioned, restarted — still
+   * gets them before the window is given up.
+   */
+  async #reannounce(w: number, every: number): Promise<void> {
+    const { net } = this.#c;
+    const hash = await this.#votes.voted(w);
+    if (hash === null) return;
+    const now = Date.now(), sent = this.#sentAt.get(w) ?? { vote: now, proposal: -Infinity };
+    this.#sentAt.set(w, { ...sent, vote: now });
+    const ballot = this.#ballots.get(w);
+    if (
+      ballot !== undefined && now - sent.proposal >= 2 * every &&
+      now - ballot.timestamp < REPUBLISH_MAX_AGE_MS
+    ) {
+      this.#sentAt.set(w, { vote: now, proposal: now });
+      await net.publishSigned(net.node.topics.rounds, ballot.bytes);
+    }
+    const vote = await net.sign({ kind: "record-vote", window: w, recordHash: hash });
+    await net.publishSigned(net.node.topics.rounds, vote);
+  }
+
+  /**
+   * In the background: asks the other validators, then a few peers, over sync for the
+   * certificate of window `w` (one may hold it while this validator missed a vote), keeps the
+   * verified records it gets and wakes the round loop.
+   */
+  #pullCertificate(w: number): void {
+    const { net, chain } = this.#c;
+    this.#pulling = true;
+    void (async () => {
+      for (const p of net.providers().filter((p) => p !== net.node.peerId).slice(0, 6)) {
+        if (this.#stopped || chain.applied >= w || net.records.get(w) !== undefined) return;
+        const res = await net.node.sync(p, w, { timeoutMs: 5_000 }).catch(() => null);
+        for (const bytes of res?.records ?? []) {
+          const r = verifyRecord(net.ctx, bytes);
+          if (typeof r === "string" || r.record.window <= chain.applied) continue;
+          await net.records.add(r);
+        }
+        if (net.records.get(w) !== undefined) {
+          this.#report.log(`window ${w}: its certificate came over sync from ${p.slice(-8)}`);
+          this.#waker.wake();
+          return;
+        }
+      }
+    })().catch((e) => this.#report.log(`asking for the certificate of window ${w} failed: ${e}`))
+      .finally(() => this.#pulling = false);
+  }
+
+  /**
+   * With a quorum, after window `w` when this validator did not judge it: the updates it
+   * fetched and checked (as every validator does) become its scorer's replay reference, so the
+   * next window it judges is still checked for replays of them.
+   */
+  async #rememberForReplay(w: number): Promise<void> {
+    const cands = [...(this.#candidates.get(w)?.values() ?? [])].filter((c) => !c.equivocated);
+    const NOT_YET = { problem: "" };
+    const settled = await Promise.all(
+      cands.map((c) => Promise.race([c.checked, Promise.resolve(NOT_YET)])),
+    );
+    const submissions: Submission[] = cands.flatMap((c, i) => {
+      const s = settled[i];
+      return "tensors" in s ? [{ address: c.address, arrival: c.arrival, tensors: s.tensors }] : [];
+    });
+    await this.#c.scorer.remember(w, submissions);
   }
 
   /** Scores window `w`, signs the record and, if this validator has not voted in `w`, proposes it. */
@@ -473,6 +626,7 @@ export class Validator {
     const { net, chain } = this.#c;
     const judged = await this.#judge(w);
     if (judged === null) return;
+    this.#judgedWindow = w;
     const bytes = await net.sign(judged.record);
     const own = verifyProposal(net.ctx, bytes);
     if (typeof own === "string") throw new Error(`own round record does not verify: ${own}`);
@@ -497,16 +651,33 @@ export class Validator {
   /**
    * A proposal from gossip: votes for it if it is for a window after the head, from the head,
    * from a validator whose turn has come, and its payloads aggregate to its next-model hash
-   * here — and this validator has not voted in its window yet.
+   * here — and this validator has not voted in its window yet. While it checks, it does not
+   * propose in that window itself (for two fallbacks at most).
    */
   async #consider(m: Message, bytes: Uint8Array): Promise<void> {
-    const { net, chain } = this.#c;
+    const { chain } = this.#c;
     if (m.body.kind !== "round-record") return;
-    const r = m.body, w = r.window, from = short(m.sender);
+    const r = m.body, w = r.window;
     const id = hex(recordHash(bytes));
     if (w <= chain.applied || this.#considered.has(id)) return;
     this.#considered.add(id);
     if (this.#considered.size > 4096) this.#considered.clear();
+    // From now until the vote is taken or refused, this validator does not propose in `w`.
+    const checking = this.#checking.get(w);
+    this.#checking.set(w, { n: (checking?.n ?? 0) + 1, since: checking?.since ?? Date.now() });
+    try {
+      await this.#check(m, r, bytes, id);
+    } finally {
+      const c = this.#checking.get(w)!;
+      if (c.n > 1) this.#checking.set(w, { ...c, n: c.n - 1 });
+      else this.#checking.delete(w);
+    }
+  }
+
+  /** {@linkcode #consider} once the proposal is new here: the checks, then the vote. */
+  async #check(m: Message, r: RoundRecord, bytes: Uint8Array, id: string): Promise<void> {
+    const { net, chain } = this.#c;
+    const w = r.window, from = short(m.sender);
     if (await this.#hasVoted(w)) return;
     const turn = proposeAt(net.ctx, w, m.sender)!;
     // Half a fallback of slack for clocks; a proposal before its turn would pre-empt the order.
@@ -554,9 +725,11 @@ export class Validator {
     const vote = await net.sign({ kind: "record-vote", window: w, recordHash: hash });
     for (const b of [recordBytes, vote]) {
       const m = decodeMessage(b);
-      if (m.ok) this.#tally(m.message, b);
+      if (!m.ok) continue;
+      if (b === recordBytes) this.#ballots.set(w, { bytes: b, timestamp: m.message.timestamp });
+      else this.#sentAt.set(w, { vote: Date.now(), proposal: Date.now() });
+      this.#tally(m.message, b);
       await net.publishSigned(net.node.topics.rounds, b);
-      this.#republish(b);
     }
     return true;
   }
@@ -639,6 +812,8 @@ export class Validator {
     );
     for (const k of this.#checked.keys()) if (this.#checked.size > 64) this.#checked.delete(k);
     for (const p of this.#proposed) if (p <= w) this.#proposed.delete(p);
+    for (const b of this.#ballots.keys()) if (b <= w) this.#ballots.delete(b);
+    for (const b of this.#sentAt.keys()) if (b <= w) this.#sentAt.delete(b);
     if (w % 64 === 0) await this.#votes.prune(w - 64);
     this.#emitApplied(r);
     await this.#applied(r);

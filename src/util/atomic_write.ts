@@ -18,7 +18,11 @@ export interface AtomicWriteOptions {
    * `Deno.errors.AlreadyExists`, so the check and the creation are one atomic step.
    */
   createNew?: boolean;
-  /** Flush the bytes to the disk before the file appears. */
+  /**
+   * Durable: flush the bytes to the disk before the file appears, and the folder after it
+   * appeared (the new name itself is on the disk only once its folder is synced), so a power
+   * loss after the write resolves cannot lose it.
+   */
   sync?: boolean;
 }
 
@@ -47,7 +51,21 @@ export async function writeFileAtomic(
       await Deno.rename(tmp, path);
       renamed = true;
     }
+    if (options.sync && Deno.build.os !== "windows") await syncFolder(path);
   } finally {
     if (!renamed) await Deno.remove(tmp).catch(() => {});
+  }
+}
+
+/** Flushes the folder holding `path` (its entries: a name just linked or renamed there). */
+async function syncFolder(path: string): Promise<void> {
+  const slash = path.lastIndexOf("/");
+  const dir = await Deno.open(slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash), {
+    read: true,
+  });
+  try {
+    await dir.sync();
+  } finally {
+    dir.close();
   }
 }

@@ -59,3 +59,28 @@ Deno.test("writeFileAtomic into a missing folder fails with NotFound", () =>
     assert(error instanceof Deno.errors.NotFound, `expected NotFound, got ${error}`);
     assertEquals(names(path), []);
   }));
+
+Deno.test({
+  name: "writeFileAtomic sync flushes the file and then its folder",
+  ignore: !posix,
+  fn: () =>
+    withDir(async (path) => {
+      const synced: string[] = [];
+      const proto = Deno.FsFile.prototype;
+      const sync = proto.sync;
+      proto.sync = async function (this: Deno.FsFile) {
+        synced.push((await this.stat()).isDirectory ? "folder" : "file");
+        return sync.call(this);
+      };
+      try {
+        await writeFileAtomic(`${path}/v`, "vote", { sync: true });
+        assertEquals(synced, ["file", "folder"]);
+        synced.length = 0;
+        await writeFileAtomic(`${path}/w`, "plain");
+        assertEquals(synced, [], "no flush unless asked");
+      } finally {
+        proto.sync = sync;
+      }
+      assertEquals(await Deno.readTextFile(`${path}/v`), "vote");
+    }),
+});
