@@ -2,15 +2,15 @@
  * The overlapped round mode (genesis `rounds.outerDelay: 1`) end to end, as processes on
  * 127.0.0.1: a validator and two peers train with the one-window-delayed outer step — every
  * peer holds the validator's hash after every record, trains every window without waiting for
- * a record, and a peer joining later replays the records to the same hash. Cheap (~40 s on a
- * quiet machine): 5 s windows, H 3, CPU backend.
+ * a record, and a peer joining later replays the records to the same hash. 5 s windows, H 3,
+ * CPU backend; 42 s at load ~17 on 2 cores (51 s before, 2026-12-01).
  *
- * Held on a loaded machine (load ~20 on 2 cores): what slows there is process start (4 s for
- * the validator, 8–12 s from spawn to listening for a peer, measured 2026-12-01), not the window clock. So every wait
- * is on a condition with a budget in windows of the genesis, counted from when the awaited
- * thing could first happen (the roles listening, the record's boundary) rather than one fixed
- * deadline from the start; and the joiner's process starts as soon as there is a record both
- * peers are in (its start overlaps the windows still to come, instead of following them).
+ * What a loaded machine slows is process start — the validator 4 s, a peer 8–12 s from spawn
+ * to listening at load ~19 — not the window clock. So every wait is on a condition with a
+ * budget in windows of the genesis, counted from when the awaited thing can first happen (the
+ * roles listening, the record's boundary), not one fixed deadline from the start; and the
+ * joiner's process starts as soon as a record selects both peers, so its start overlaps the
+ * windows still to come instead of following them.
  */
 
 import { assert, assertEquals } from "../testing/assert.ts";
