@@ -2,7 +2,8 @@
  * The overlapped round mode (genesis `rounds.outerDelay: 1`) end to end, as processes on
  * 127.0.0.1: a validator and two peers train with the one-window-delayed outer step — every
  * peer holds the validator's hash after every record, trains every window without waiting for
- * a record, and a peer joining later replays the records to the same hash. 5 s windows, H 3,
+ * a record, and a peer joining later replays the records to the same hash; the validator's
+ * address book holds the peers as selected (above peers only heard of). 5 s windows, H 3,
  * CPU backend; 42 s at load ~17 on 2 cores (51 s before, 2026-12-01).
  *
  * What a loaded machine slows is process start — the validator 4 s, a peer 8–12 s from spawn
@@ -16,7 +17,18 @@
 import { assert, assertEquals } from "../testing/assert.ts";
 import { pollUntil } from "../testing/poll_until.ts";
 import type { AppliedEvent, RoleEvent, RoundEvent } from "../roles/role_events.ts";
+import { ADDRESS_BOOK_NAME, type BookEntry } from "../net/address_book.ts";
 import { type RoleProcess, Swarm } from "./swarm.ts";
+
+/** Peer id → standing in the address book file at `path` (empty while it is not written). */
+function readBook(path: string): Map<string, string | undefined> {
+  try {
+    const { peers } = JSON.parse(Deno.readTextFileSync(path)) as { peers: BookEntry[] };
+    return new Map(peers.map((e) => [e.peerId, e.standing]));
+  } catch {
+    return new Map();
+  }
+}
 
 /** Records selecting both peers the test waits for (each peer then has trained ≥ 3 rounds). */
 const FULL_RECORDS = 3;
@@ -104,6 +116,16 @@ Deno.test({
         const w = [...waited.get(p.name) ?? []];
         assert(3 * w.length <= ws.length, `${p.name} waited for a record in windows ${w} of ${ws}`);
       }
+      // The validator's address book ranks the peers its records selected above hearsay.
+      const idOf = (p: RoleProcess) => p.addresses[0].split("/p2p/")[1];
+      await until(
+        "the validator's address book standing of both peers as selected",
+        () => {
+          const book = readBook(`${dir}/validator/${ADDRESS_BOOK_NAME}`);
+          return peers.every((p) => book.get(idOf(p)) === "selected");
+        },
+        windowsAfter(2),
+      );
       // A joiner replays the records to the validator's hash.
       const started = await until("the joiner listening", () => joiner, joinedAt + 6 * windowMs);
       if (started instanceof Error) throw started;

@@ -146,6 +146,8 @@ export interface GossipMessage {
   data: Uint8Array;
   /** The libp2p peer id (text) of its author. */
   from: string;
+  /** The libp2p peer id (text) of the connection it came through (its relay, or the author). */
+  via: string;
 }
 
 /** A handler of validated messages of one topic; errors are caught and logged. */
@@ -255,7 +257,7 @@ export class WeblocoNode {
     const bootstrap = (options.bootstrap ?? []).map(parseMultiaddr);
     const node = new WeblocoNode(libp2p, parts, options);
     installTopicValidators(libp2p.services.pubsub, parts.gossip);
-    libp2p.services.pubsub.addEventListener("message", node.#onMessage);
+    libp2p.services.pubsub.addEventListener("gossipsub:message", node.#onMessage);
     libp2p.addEventListener("peer:identify", node.#onIdentify);
     libp2p.addEventListener("peer:disconnect", node.#onDisconnect);
     try {
@@ -272,7 +274,10 @@ export class WeblocoNode {
       const id = ma.getComponents().find((c) => c.name === "p2p")?.value;
       const redial = new Redial(node.#keptMaxMs, [ma]);
       if (id === undefined) node.#anonymous.push(redial);
-      else if (id !== node.peerId) node.#kept.set(id, redial);
+      else if (id !== node.peerId) {
+        node.#kept.set(id, redial);
+        node.#book.keep(id);
+      }
     }
     node.#maintain();
     node.#timer = setInterval(() => node.#maintain(), MAINTAIN_MS);
@@ -293,13 +298,22 @@ export class WeblocoNode {
    * Notes that `peerId` says it listens at `addresses` (e.g. from its signed announcement):
    * the address book and libp2p's peer store take them as its latest, so every later dial of
    * that peer (a re-dial, a payload fetch by peer id) tries them. Undialable ones are dropped.
+   * `via`: the connection that relayed them (one source fills only a share of the book).
    */
-  learn(peerId: string, addresses: readonly string[]): void {
-    if (!this.#book.learn(peerId, addresses)) return;
+  learn(peerId: string, addresses: readonly string[], via?: string): void {
+    if (!this.#book.learn(peerId, addresses, via)) return;
     const entry = this.#book.get(peerId)!;
     this.libp2p.peerStore.patch(peerIdFromString(peerId), {
       multiaddrs: entry.addresses.map((a) => multiaddr(a)),
     }).catch((e) => this.#log(`peer store update of ${peerId.slice(-8)} failed: ${messageOf(e)}`));
+  }
+
+  /**
+   * Notes that a signed record selected `peerId`'s update: the address book keeps it over
+   * peers only heard of or met.
+   */
+  selected(peerId: string): void {
+    this.#book.selected(peerId);
   }
 
   /** The address book: peers met and their latest dialable addresses, newest first. */
@@ -325,6 +339,7 @@ export class WeblocoNode {
     if (!this.#kept.has(peerId)) {
       this.#kept.set(peerId, new Redial(this.#keptMaxMs));
     }
+    this.#book.keep(peerId);
   }
 
   /** Peer ids (text) of connected peers. */
@@ -447,7 +462,7 @@ export class WeblocoNode {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.libp2p.services.pubsub.removeEventListener("message", this.#onMessage);
+    this.libp2p.services.pubsub.removeEventListener("gossipsub:message", this.#onMessage);
     this.libp2p.removeEventListener("peer:identify", this.#onIdentify);
     this.libp2p.removeEventListener("peer:disconnect", this.#onDisconnect);
     this.#handlers.clear();
@@ -465,9 +480,12 @@ export class WeblocoNode {
   }
 
   #onMessage = (
-    evt: CustomEvent<{ type: string; topic: string; data: Uint8Array; from?: PeerId }>,
+    evt: CustomEvent<{
+      propagationSource: PeerId;
+      msg: { type: string; topic: string; data: Uint8Array; from?: PeerId };
+    }>,
   ) => {
-    const msg = evt.detail;
+    const msg = evt.detail.msg;
     if (msg.type !== "signed" || msg.from === undefined) return;
     const set = this.#handlers.get(msg.topic);
     if (set === undefined) return;
@@ -475,6 +493,7 @@ export class WeblocoNode {
       topic: msg.topic,
       data: plainBytes(msg.data),
       from: msg.from.toString(),
+      via: evt.detail.propagationSource.toString(),
     };
     for (const handler of set) {
       try {
@@ -490,7 +509,7 @@ export class WeblocoNode {
 
   #onIdentify = (evt: CustomEvent<{ peerId: PeerId; listenAddrs: Multiaddr[] }>) => {
     // A listen-only-on-loopback or dial-only peer lists nothing dialable: nothing is learned.
-    this.#book.learn(evt.detail.peerId.toString(), evt.detail.listenAddrs.map((m) => m.toString()));
+    this.#book.met(evt.detail.peerId.toString(), evt.detail.listenAddrs.map((m) => m.toString()));
   };
 
   #onDisconnect = (evt: CustomEvent<PeerId>) => {
@@ -576,6 +595,7 @@ export class WeblocoNode {
     const i = this.#anonymous.indexOf(k);
     if (i >= 0) this.#anonymous.splice(i, 1);
     if (peerId === this.peerId) return;
+    this.#book.keep(peerId);
     const kept = this.#kept.get(peerId);
     if (kept === undefined) this.#kept.set(peerId, k);
     else kept.explicit.push(...k.explicit);
