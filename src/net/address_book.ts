@@ -175,9 +175,14 @@ export class AddressBook {
     return this.#entries.get(peerId);
   }
 
-  /** Every entry, the most recently seen first. */
+  /**
+   * Every entry, the highest standing first (the order the node dials them in: a flood of
+   * hearsay is tried after the peers it met), the most recently seen first within one.
+   */
   entries(): BookEntry[] {
-    return [...this.#entries.values()].sort((a, b) => b.seen - a.seen);
+    return [...this.#entries.values()].sort((a, b) =>
+      this.#rank(b) - this.#rank(a) || b.seen - a.seen
+    );
   }
 
   /** The eviction rank of an entry (see {@linkcode RANK}). */

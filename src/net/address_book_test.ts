@@ -107,6 +107,7 @@ Deno.test("address book keeps kept, connected and selected peers through 1,000 a
   for (const id of [...survivors, heard]) assert(book.get(id) !== undefined, `${id} stays`);
   assertEquals(book.get(met)!.standing, "met");
   assertEquals(book.get(chosen)!.standing, "selected");
+  assertEquals(entries.slice(0, 3).map((e) => e.peerId), [kept, chosen, met], "dialled first");
 
   // Each through a connection of its own: the cap does not bind, the standing does.
   for (const [i, id] of fresh.entries()) book.learn(id, at(2_000 + i), `via-${i}`);

@@ -316,7 +316,10 @@ export class WeblocoNode {
     this.#book.selected(peerId);
   }
 
-  /** The address book: peers met and their latest dialable addresses, newest first. */
+  /**
+   * The address book: peers met and their latest dialable addresses, the highest standing
+   * first, then the newest.
+   */
   knownPeers(): BookEntry[] {
     return this.#book.entries();
   }
@@ -520,7 +523,7 @@ export class WeblocoNode {
 
   /**
    * One maintenance pass: re-dials the kept peers that are due, then, while the node has fewer
-   * than `wantPeers` connections, the address book's peers (newest first, each with its own
+   * than `wantPeers` connections, the address book's peers (in its order, each with its own
    * backoff up to a minute, at most {@linkcode MAX_PARALLEL_DIALS} at once), and writes a
    * changed book now and then. Dials run in the background; one in flight per peer. This is
    * the node's one dial policy: peers learned of elsewhere (announcements) go through the book.
