@@ -97,13 +97,13 @@ Deno.test({
         () => byValidator().filter(both).length >= FULL_RECORDS && byValidator().filter(both),
         windowsAfter(FULL_RECORDS + 3, genesisTime + (first.window + 1) * windowMs),
       );
-      // Record w is applied at the boundary w + 1 → w + 2: wait for that, then compare.
+      // Record w is applied at the boundary w + 1 → w + 2 (3 windows more for a late one).
       for (const r of full) {
         for (const p of peers) {
           await until(
             `${p.name} applying record ${r.window}`,
             () => hashOf(p.name, r.window) !== undefined,
-            genesisTime + (r.window + 4) * windowMs,
+            genesisTime + (r.window + 5) * windowMs,
           );
           assertEquals(hashOf(p.name, r.window), r.modelHash, `${p.name} record ${r.window}`);
         }
