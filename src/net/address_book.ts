@@ -170,6 +170,11 @@ export class AddressBook {
     this.#via.delete(peerId);
   }
 
+  /** Undoes {@linkcode keep} (a validator that moved to a new libp2p key). */
+  release(peerId: string): void {
+    this.#kept.delete(peerId);
+  }
+
   /** The entry of `peerId`. */
   get(peerId: string): BookEntry | undefined {
     return this.#entries.get(peerId);

@@ -114,6 +114,10 @@ Deno.test("address book keeps kept, connected and selected peers through 1,000 a
   assertEquals(book.entries().length, MAX_BOOK_PEERS);
   for (const id of survivors) assert(book.get(id) !== undefined, `${id} stays`);
   assertEquals(book.get(heard), undefined, "a heard-of peer is not protected");
+  book.release(kept);
+  for (const [i, id] of fresh.entries()) book.learn(id, at(4_000 + i), `via-${i}`);
+  assertEquals(book.get(kept), undefined, "released, it was only heard of");
+  assert(book.get(met) !== undefined, "met stays");
   assert(book.get(fresh.at(-1)!) !== undefined, "the newest heard-of peers are in");
 
   // A book full of peers it met takes no more hearsay, and a peer it meets gets in.

@@ -336,7 +336,10 @@ export class WeblocoNode {
     parsePeerId(peerId);
     if (as !== undefined) {
       const before = this.#keptAs.get(as);
-      if (before !== undefined && before !== peerId) this.#kept.delete(before);
+      if (before !== undefined && before !== peerId) {
+        this.#kept.delete(before);
+        this.#book.release(before);
+      }
       this.#keptAs.set(as, peerId);
     }
     if (!this.#kept.has(peerId)) {
