@@ -3,11 +3,23 @@
  * A node restarted on a new port or address is found again because it dials the peers it knew
  * (their addresses are in its book), not only its bootstrap list, which may name where it or
  * others used to be. Entries come from identify (the listen addresses a connected peer sends)
- * and from the signed peer announcements; the newest replace the older ones, the book keeps
- * the most recently seen {@linkcode MAX_BOOK_PEERS}.
+ * and from the signed peer announcements; the newest replace the older ones.
+ *
+ * The book holds at most {@linkcode MAX_BOOK_PEERS}, and announcements are free to make: one
+ * node with fresh keys could announce thousands of peers. So a full book does not simply drop
+ * its least recently seen entry — that pushed the validators and long-known peers out — but the
+ * one of the lowest standing: a peer only heard of goes before one the node was connected to
+ * (`met`), which goes before one whose update a signed record selected (`selected`, work the
+ * validator checked), and the kept peers (bootstrap, the run's validators) go last; within a
+ * standing, the least recently seen. And one source — the connection that relayed the
+ * announcements — holds at most {@linkcode MAX_HEARD_PER_SOURCE} heard-of entries: beyond that
+ * its newest replace its own oldest, not anyone else's (kept sources are not capped: a
+ * validator relays everyone's announcements to a new peer).
  *
  * Persistence goes through a {@linkcode StateStore} (the data directory under Deno: an atomic
- * write), so the book is runtime-neutral; without one it lives in memory only.
+ * write), so the book is runtime-neutral; without one it lives in memory only. The standing is
+ * kept with the entry; which source relayed it and which peers are kept are not (a restarted
+ * node learns them again).
  *
  * @module
  */
@@ -19,8 +31,14 @@ import { dialableAddress } from "./address_rules.ts";
 /** The address book's name in a role's store (its data directory). */
 export const ADDRESS_BOOK_NAME = "address_book.json";
 
-/** Most peers the book keeps (the most recently seen). */
+/** Most peers the book keeps (see the module doc for which). */
 export const MAX_BOOK_PEERS = 128;
+
+/**
+ * Most heard-of entries one relaying connection may hold (an eighth of the book): a node that
+ * announces fresh keys crowds out only its own.
+ */
+export const MAX_HEARD_PER_SOURCE = 16;
 
 /** Most addresses kept per peer. */
 export const MAX_BOOK_ADDRESSES = 8;
@@ -36,7 +54,15 @@ export interface BookEntry {
   addresses: string[];
   /** When it last said so (ms since the epoch). */
   seen: number;
+  /**
+   * Beyond being heard of (absent): `met` — it told this node its addresses over a connection;
+   * `selected` — a signed record selected its update. The higher outlasts the lower.
+   */
+  standing?: "met" | "selected";
 }
+
+/** Eviction order: a higher rank outlasts a lower one. */
+const RANK = { heard: 0, met: 1, selected: 2, kept: 3 } as const;
 
 /** What the book is kept in. */
 export type BookStore = Pick<StateStore, "get" | "put" | "where">;
@@ -47,6 +73,10 @@ export class AddressBook {
   readonly #store: BookStore | undefined;
   readonly #now: () => number;
   readonly #entries = new Map<string, BookEntry>();
+  /** The relaying connection of each heard-of entry added through one. */
+  readonly #via = new Map<string, string>();
+  /** Peers never evicted for a lower one (see {@linkcode keep}). */
+  readonly #kept = new Set<string>();
   #dirty = false;
 
   /**
@@ -88,18 +118,61 @@ export class AddressBook {
       const e = p as Partial<BookEntry> | null;
       if (typeof e?.peerId !== "string" || !Array.isArray(e.addresses)) continue;
       if (typeof e.seen !== "number" || !Number.isFinite(e.seen)) continue;
-      this.#put(e.peerId, e.addresses.filter((a): a is string => typeof a === "string"), e.seen);
+      const standing = e.standing === "met" || e.standing === "selected" ? e.standing : undefined;
+      this.#put(
+        e.peerId,
+        e.addresses.filter((a): a is string => typeof a === "string"),
+        e.seen,
+        { standing },
+      );
     }
     this.#dirty = false;
     return null;
   }
 
   /**
-   * Records that `peerId` can be dialled at `addresses` now (addresses that are not dialable
-   * are dropped; none left: nothing changes). Returns whether the book changed.
+   * Records that `peerId` can be dialled at `addresses` now, as heard of (its announcement)
+   * through the connection `via` (counted against that source's cap; omitted: not counted).
+   * Addresses that are not dialable are dropped; none left: nothing changes. Returns whether
+   * the book changed (false too when a full book holds only peers of a higher standing).
    */
-  learn(peerId: string, addresses: readonly string[]): boolean {
-    return this.#put(peerId, addresses, this.#now());
+  learn(peerId: string, addresses: readonly string[], via?: string): boolean {
+    return this.#put(peerId, addresses, this.#now(), { via });
+  }
+
+  /**
+   * Records that `peerId`, connected, said it listens at `addresses` (identify): it stands at
+   * least as `met`. Returns whether the book changed.
+   */
+  met(peerId: string, addresses: readonly string[]): boolean {
+    return this.#put(peerId, addresses, this.#now(), { standing: "met" });
+  }
+
+  /**
+   * Notes that a signed record selected `peerId`'s update: it stands as `selected` (an entry
+   * is needed; none: nothing changes). Returns whether the book changed.
+   */
+  selected(peerId: string): boolean {
+    const e = this.#entries.get(peerId);
+    if (e === undefined || e.standing === "selected") return false;
+    e.standing = "selected";
+    this.#via.delete(peerId);
+    this.#dirty = true;
+    return true;
+  }
+
+  /**
+   * Keeps `peerId` (a bootstrap peer, a validator of the run): its entry, present or later, is
+   * evicted only for another kept one, and what it relays is not capped.
+   */
+  keep(peerId: string): void {
+    this.#kept.add(peerId);
+    this.#via.delete(peerId);
+  }
+
+  /** Undoes {@linkcode keep} (a validator that moved to a new libp2p key). */
+  release(peerId: string): void {
+    this.#kept.delete(peerId);
   }
 
   /** The entry of `peerId`. */
@@ -107,9 +180,36 @@ export class AddressBook {
     return this.#entries.get(peerId);
   }
 
-  /** Every entry, the most recently seen first. */
+  /**
+   * Every entry, the highest standing first (the order the node dials them in: a flood of
+   * hearsay is tried after the peers it met), the most recently seen first within one.
+   */
   entries(): BookEntry[] {
-    return [...this.#entries.values()].sort((a, b) => b.seen - a.seen);
+    return [...this.#entries.values()].sort((a, b) =>
+      this.#rank(b) - this.#rank(a) || b.seen - a.seen
+    );
+  }
+
+  /** The eviction rank of an entry (see {@linkcode RANK}). */
+  #rank(e: BookEntry): number {
+    return this.#kept.has(e.peerId) ? RANK.kept : RANK[e.standing ?? "heard"];
+  }
+
+  /** The entry evicted first among `among` (lowest rank, then least recently seen). */
+  #worst(among: Iterable<BookEntry>): BookEntry | undefined {
+    let worst: BookEntry | undefined;
+    for (const e of among) {
+      if (
+        worst === undefined || this.#rank(e) < this.#rank(worst) ||
+        (this.#rank(e) === this.#rank(worst) && e.seen < worst.seen)
+      ) worst = e;
+    }
+    return worst;
+  }
+
+  #delete(peerId: string): void {
+    this.#entries.delete(peerId);
+    this.#via.delete(peerId);
   }
 
   /** Writes the book to its store when it changed (atomically: the store's `put`). */
@@ -125,19 +225,43 @@ export class AddressBook {
     }
   }
 
-  #put(peerId: string, addresses: readonly string[], seen: number): boolean {
+  #put(
+    peerId: string,
+    addresses: readonly string[],
+    seen: number,
+    how: { via?: string; standing?: BookEntry["standing"] },
+  ): boolean {
     if (peerId === this.#self || !validPeerId(peerId)) return false;
     const clean = [
       ...new Set(addresses.map((a) => dialableAddress(peerId, a)).filter((a) => a !== null)),
     ].slice(0, MAX_BOOK_ADDRESSES);
     if (clean.length === 0) return false;
     const old = this.#entries.get(peerId);
-    const same = old !== undefined && old.addresses.join(" ") === clean.join(" ");
+    const standing = old?.standing === "selected" ? "selected" : how.standing ?? old?.standing;
+    const same = old !== undefined && old.addresses.join(" ") === clean.join(" ") &&
+      old.standing === standing;
     if (same && seen - old.seen < SEEN_RESOLUTION_MS) return false;
-    this.#entries.set(peerId, { peerId, addresses: clean, seen: Math.max(seen, old?.seen ?? 0) });
+    const entry: BookEntry = { peerId, addresses: clean, seen: Math.max(seen, old?.seen ?? 0) };
+    if (standing !== undefined) entry.standing = standing;
+    const via = how.via;
+    const capped = old === undefined && standing === undefined && via !== undefined &&
+      via !== peerId && !this.#kept.has(via) && !this.#kept.has(peerId);
+    if (capped) {
+      // A source at its cap replaces its own least recently seen heard-of entry.
+      const own = [...this.#via].filter(([id, v]) =>
+        v === via && this.#rank(this.#entries.get(id)!) === RANK.heard
+      );
+      if (own.length >= MAX_HEARD_PER_SOURCE) {
+        this.#delete(this.#worst(own.map(([id]) => this.#entries.get(id)!))!.peerId);
+      }
+    }
+    this.#entries.set(peerId, entry);
+    if (standing !== undefined) this.#via.delete(peerId);
+    else if (capped) this.#via.set(peerId, via);
     if (this.#entries.size > MAX_BOOK_PEERS) {
-      const oldest = this.entries().at(-1)!;
-      this.#entries.delete(oldest.peerId);
+      const worst = this.#worst(this.#entries.values())!;
+      this.#delete(worst.peerId);
+      if (worst.peerId === peerId) return false;
     }
     this.#dirty = true;
     return true;

@@ -1,4 +1,4 @@
-import { generateKeyPair } from "@libp2p/crypto/keys";
+import { generateKeyPair, generateKeyPairFromSeed } from "@libp2p/crypto/keys";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { assert, assertEquals } from "../testing/assert.ts";
 import { MemoryStore } from "../protocol/memory_store.ts";
@@ -7,6 +7,7 @@ import {
   AddressBook,
   MAX_BOOK_ADDRESSES,
   MAX_BOOK_PEERS,
+  MAX_HEARD_PER_SOURCE,
 } from "./address_book.ts";
 
 const A = "12D3KooWGzh7p7dHwgxdkmY3nqcsnBcRrWpLDaJ8BfKyWbcyPAhz";
@@ -72,4 +73,84 @@ Deno.test("address book survives a restart through its store and shrugs off a ba
   assert(why !== null && why.includes("unreadable"), String(why));
   assertEquals(broken.entries(), []);
   assertEquals(await new AddressBook({ self: B }).load(), null);
+});
+
+/** `n` peer ids from seeds `from`, `from + 1`, … (the same in every run). */
+async function peerIds(n: number, from: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = from; i < from + n; i++) {
+    const seed = new Uint8Array(32);
+    new DataView(seed.buffer).setUint32(0, i);
+    ids.push(peerIdFromPrivateKey(await generateKeyPairFromSeed("Ed25519", seed)).toString());
+  }
+  return ids;
+}
+
+Deno.test("address book keeps kept, connected and selected peers through 1,000 announced keys", async () => {
+  let now = 0;
+  const book = new AddressBook({ self: B, now: () => ++now });
+  const [kept, met, chosen, heard, relay, sybil, ...fresh] = await peerIds(1_006, 1);
+  const at = (i: number) => [`/ip4/10.0.${i >> 8}.${i & 255}/tcp/4001`];
+  book.keep(kept);
+  assert(book.learn(kept, at(1), relay));
+  assert(book.met(met, at(2)));
+  assert(book.met(chosen, at(3)) && book.selected(chosen));
+  assert(!book.selected(fresh[0]), "no entry, nothing to select");
+  assert(book.learn(heard, at(4), relay));
+  const survivors = [kept, met, chosen];
+
+  // Through one connection: it fills its own share, and its newest replace its oldest.
+  for (const [i, id] of fresh.entries()) book.learn(id, at(100 + i), sybil);
+  const entries = book.entries();
+  const fromSybil = entries.filter((e) => fresh.includes(e.peerId)).map((e) => e.peerId);
+  assertEquals(fromSybil, fresh.slice(-MAX_HEARD_PER_SOURCE).reverse(), "the source's newest");
+  for (const id of [...survivors, heard]) assert(book.get(id) !== undefined, `${id} stays`);
+  assertEquals(book.get(met)!.standing, "met");
+  assertEquals(book.get(chosen)!.standing, "selected");
+  assertEquals(entries.slice(0, 3).map((e) => e.peerId), [kept, chosen, met], "dialled first");
+
+  // Each through a connection of its own: the cap does not bind, the standing does.
+  for (const [i, id] of fresh.entries()) book.learn(id, at(2_000 + i), `via-${i}`);
+  assertEquals(book.entries().length, MAX_BOOK_PEERS);
+  for (const id of survivors) assert(book.get(id) !== undefined, `${id} stays`);
+  assertEquals(book.get(heard), undefined, "a heard-of peer is not protected");
+  book.release(kept);
+  for (const [i, id] of fresh.entries()) book.learn(id, at(4_000 + i), `via-${i}`);
+  assertEquals(book.get(kept), undefined, "released, it was only heard of");
+  assert(book.get(met) !== undefined, "met stays");
+  assert(book.get(fresh.at(-1)!) !== undefined, "the newest heard-of peers are in");
+
+  // A book full of peers it met takes no more hearsay, and a peer it meets gets in.
+  const full = new AddressBook({ self: B, now: () => ++now });
+  for (const [i, id] of fresh.slice(0, MAX_BOOK_PEERS).entries()) full.met(id, at(i));
+  assert(!full.learn(heard, at(5), relay), "only heard of");
+  assertEquals(full.get(heard), undefined);
+  assert(full.met(heard, at(5)));
+  assertEquals(full.get(fresh[0]), undefined, "the least recently seen peer it met went");
+});
+
+Deno.test("address book keeps a peer's standing across a restart; an old file's peers are heard of", async () => {
+  const store = new MemoryStore();
+  const book = new AddressBook({ self: B, store, now: () => 42 });
+  book.met(A, ["/ip4/10.0.0.7/tcp/4001"]);
+  const [c] = await peerIds(1, 5_000);
+  book.met(c, ["/ip4/10.0.0.9/tcp/4001"]);
+  book.selected(c);
+  await book.save();
+  const again = new AddressBook({ self: B, store });
+  assertEquals(await again.load(), null);
+  assertEquals(again.get(A)!.standing, "met");
+  assertEquals(again.get(c)!.standing, "selected");
+  again.learn(c, ["/ip4/10.0.0.10/tcp/4001"], A);
+  assertEquals(again.get(c)!.standing, "selected", "its announcement does not lower it");
+
+  await store.put(
+    ADDRESS_BOOK_NAME,
+    new TextEncoder().encode(JSON.stringify({
+      peers: [{ peerId: A, addresses: ["/ip4/10.0.0.8/tcp/1"], seen: 7, standing: "boss" }],
+    })),
+  );
+  const old = new AddressBook({ self: B, store });
+  assertEquals(await old.load(), null);
+  assertEquals(old.entries(), [{ peerId: A, addresses: ["/ip4/10.0.0.8/tcp/1"], seen: 7 }]);
 });

@@ -146,6 +146,8 @@ export interface GossipMessage {
   data: Uint8Array;
   /** The libp2p peer id (text) of its author. */
   from: string;
+  /** The libp2p peer id (text) of the connection it came through (its relay, or the author). */
+  via: string;
 }
 
 /** A handler of validated messages of one topic; errors are caught and logged. */
@@ -255,7 +257,7 @@ export class WeblocoNode {
     const bootstrap = (options.bootstrap ?? []).map(parseMultiaddr);
     const node = new WeblocoNode(libp2p, parts, options);
     installTopicValidators(libp2p.services.pubsub, parts.gossip);
-    libp2p.services.pubsub.addEventListener("message", node.#onMessage);
+    libp2p.services.pubsub.addEventListener("gossipsub:message", node.#onMessage);
     libp2p.addEventListener("peer:identify", node.#onIdentify);
     libp2p.addEventListener("peer:disconnect", node.#onDisconnect);
     try {
@@ -272,7 +274,10 @@ export class WeblocoNode {
       const id = ma.getComponents().find((c) => c.name === "p2p")?.value;
       const redial = new Redial(node.#keptMaxMs, [ma]);
       if (id === undefined) node.#anonymous.push(redial);
-      else if (id !== node.peerId) node.#kept.set(id, redial);
+      else if (id !== node.peerId) {
+        node.#kept.set(id, redial);
+        node.#book.keep(id);
+      }
     }
     node.#maintain();
     node.#timer = setInterval(() => node.#maintain(), MAINTAIN_MS);
@@ -293,16 +298,28 @@ export class WeblocoNode {
    * Notes that `peerId` says it listens at `addresses` (e.g. from its signed announcement):
    * the address book and libp2p's peer store take them as its latest, so every later dial of
    * that peer (a re-dial, a payload fetch by peer id) tries them. Undialable ones are dropped.
+   * `via`: the connection that relayed them (one source fills only a share of the book).
    */
-  learn(peerId: string, addresses: readonly string[]): void {
-    if (!this.#book.learn(peerId, addresses)) return;
+  learn(peerId: string, addresses: readonly string[], via?: string): void {
+    if (!this.#book.learn(peerId, addresses, via)) return;
     const entry = this.#book.get(peerId)!;
     this.libp2p.peerStore.patch(peerIdFromString(peerId), {
       multiaddrs: entry.addresses.map((a) => multiaddr(a)),
     }).catch((e) => this.#log(`peer store update of ${peerId.slice(-8)} failed: ${messageOf(e)}`));
   }
 
-  /** The address book: peers met and their latest dialable addresses, newest first. */
+  /**
+   * Notes that a signed record selected `peerId`'s update: the address book keeps it over
+   * peers only heard of or met.
+   */
+  selected(peerId: string): void {
+    this.#book.selected(peerId);
+  }
+
+  /**
+   * The address book: peers met and their latest dialable addresses, the highest standing
+   * first, then the newest.
+   */
   knownPeers(): BookEntry[] {
     return this.#book.entries();
   }
@@ -319,12 +336,16 @@ export class WeblocoNode {
     parsePeerId(peerId);
     if (as !== undefined) {
       const before = this.#keptAs.get(as);
-      if (before !== undefined && before !== peerId) this.#kept.delete(before);
+      if (before !== undefined && before !== peerId) {
+        this.#kept.delete(before);
+        this.#book.release(before);
+      }
       this.#keptAs.set(as, peerId);
     }
     if (!this.#kept.has(peerId)) {
       this.#kept.set(peerId, new Redial(this.#keptMaxMs));
     }
+    this.#book.keep(peerId);
   }
 
   /** Peer ids (text) of connected peers. */
@@ -447,7 +468,7 @@ export class WeblocoNode {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.libp2p.services.pubsub.removeEventListener("message", this.#onMessage);
+    this.libp2p.services.pubsub.removeEventListener("gossipsub:message", this.#onMessage);
     this.libp2p.removeEventListener("peer:identify", this.#onIdentify);
     this.libp2p.removeEventListener("peer:disconnect", this.#onDisconnect);
     this.#handlers.clear();
@@ -465,9 +486,12 @@ export class WeblocoNode {
   }
 
   #onMessage = (
-    evt: CustomEvent<{ type: string; topic: string; data: Uint8Array; from?: PeerId }>,
+    evt: CustomEvent<{
+      propagationSource: PeerId;
+      msg: { type: string; topic: string; data: Uint8Array; from?: PeerId };
+    }>,
   ) => {
-    const msg = evt.detail;
+    const msg = evt.detail.msg;
     if (msg.type !== "signed" || msg.from === undefined) return;
     const set = this.#handlers.get(msg.topic);
     if (set === undefined) return;
@@ -475,6 +499,7 @@ export class WeblocoNode {
       topic: msg.topic,
       data: plainBytes(msg.data),
       from: msg.from.toString(),
+      via: evt.detail.propagationSource.toString(),
     };
     for (const handler of set) {
       try {
@@ -490,7 +515,7 @@ export class WeblocoNode {
 
   #onIdentify = (evt: CustomEvent<{ peerId: PeerId; listenAddrs: Multiaddr[] }>) => {
     // A listen-only-on-loopback or dial-only peer lists nothing dialable: nothing is learned.
-    this.#book.learn(evt.detail.peerId.toString(), evt.detail.listenAddrs.map((m) => m.toString()));
+    this.#book.met(evt.detail.peerId.toString(), evt.detail.listenAddrs.map((m) => m.toString()));
   };
 
   #onDisconnect = (evt: CustomEvent<PeerId>) => {
@@ -501,7 +526,7 @@ export class WeblocoNode {
 
   /**
    * One maintenance pass: re-dials the kept peers that are due, then, while the node has fewer
-   * than `wantPeers` connections, the address book's peers (newest first, each with its own
+   * than `wantPeers` connections, the address book's peers (in its order, each with its own
    * backoff up to a minute, at most {@linkcode MAX_PARALLEL_DIALS} at once), and writes a
    * changed book now and then. Dials run in the background; one in flight per peer. This is
    * the node's one dial policy: peers learned of elsewhere (announcements) go through the book.
@@ -576,6 +601,7 @@ export class WeblocoNode {
     const i = this.#anonymous.indexOf(k);
     if (i >= 0) this.#anonymous.splice(i, 1);
     if (peerId === this.peerId) return;
+    this.#book.keep(peerId);
     const kept = this.#kept.get(peerId);
     if (kept === undefined) this.#kept.set(peerId, k);
     else kept.explicit.push(...k.explicit);

@@ -71,6 +71,8 @@ export class RecordLog implements SyncSource {
   readonly tally: QuorumTally | null;
   /** The checkpoint served with the records (set by the role that makes checkpoints). */
   servedCheckpoint: SyncCheckpoint | null = null;
+  /** Called with each record {@linkcode add} keeps (the role's address book notes its contributors). */
+  onAdd: ((r: SignedRecord) => void) | undefined;
 
   private constructor(ctx: RunContext, store: StateStore, now: () => number) {
     this.#store = store;
@@ -150,6 +152,7 @@ export class RecordLog implements SyncSource {
     await this.#store.put(`${String(w).padStart(10, "0")}.msg`, r.bytes);
     this.#byWindow.set(w, r);
     this.#sorted = null;
+    this.onAdd?.(r);
     return true;
   }
 

@@ -88,13 +88,21 @@ export class RoleNode {
   /** Subscribes to peer announcements, serves the record log, announces now and periodically. */
   start(): void {
     this.node.setSyncSource(this.records);
-    this.subscribe(this.node.topics.peers, (m) => {
+    // A peer a signed record selected outlasts the peers only heard of in the address book.
+    this.records.onAdd = (r) => {
+      for (const c of r.record.contributors) {
+        const id = this.peerOf.get(c.address);
+        if (id !== undefined) this.node.selected(id);
+      }
+    };
+    this.subscribe(this.node.topics.peers, (m, _bytes, _from, via) => {
       if (m.body.kind !== "peer-announce") return;
       this.peerOf.set(m.sender, m.body.peerId);
       // Signed addresses are its latest (it may have moved): the node dials it from its book
-      // (up to MAX_DIALED_PEERS connections), and re-dials a validator when it is lost.
-      this.node.learn(m.body.peerId, m.body.addresses);
+      // (up to MAX_DIALED_PEERS connections), and re-dials a validator when it is lost. `via`
+      // (the relaying connection) fills only its share of the book.
       if (this.ctx.genesis.validators.includes(m.sender)) this.node.keep(m.body.peerId, m.sender);
+      this.node.learn(m.body.peerId, m.body.addresses, via);
     });
     const announce = () =>
       void this.announce().catch((e) => this.log(`announce failed: ${e.message}`));
@@ -110,17 +118,18 @@ export class RoleNode {
   /**
    * Calls `handler` with each message of `topic`. The node's gossip validator (`gossipRules`) has verified
    * it before delivery, so this only decodes it (no second
-   * signature check) and drops anything not of the topic's kind.
+   * signature check) and drops anything not of the topic's kind. `from`: its author's peer id,
+   * `via`: the connection it came through.
    */
   subscribe(
     topic: string,
-    handler: (m: Message, bytes: Uint8Array, from: string) => void | Promise<void>,
+    handler: (m: Message, bytes: Uint8Array, from: string, via: string) => void | Promise<void>,
   ): void {
     const kinds = topicKinds(this.node.topics).get(topic) ?? [];
     this.node.subscribe(topic, (g) => {
       const r = decodeMessage(g.data);
       if (!r.ok || !kinds.includes(r.message.body.kind)) return;
-      return handler(r.message, g.data, g.from);
+      return handler(r.message, g.data, g.from, g.via);
     });
   }
 
