@@ -18,7 +18,12 @@ import { parseArgs } from "node:util";
 import { cpuOps } from "../src/backend/cpu_ops.ts";
 import { loadRunData } from "../src/cli/run_data.ts";
 import { Sampler } from "../src/data/sampler.ts";
-import { type AssignmentMargins, assignmentMargins, welchZ } from "../src/gauntlet/assignment.ts";
+import {
+  type AssignmentMargins,
+  assignmentMargins,
+  spanZ,
+  welchZ,
+} from "../src/gauntlet/assignment.ts";
 import type { Batch } from "../src/gauntlet/loss_check.ts";
 import { medianNorms, scaledToNorms, tensorNorms } from "../src/gauntlet/loss_check.ts";
 import { KeySigner } from "../src/identity/key_signer.ts";
@@ -176,7 +181,9 @@ for (const setting of args.from === undefined ? args.settings!.split(",") : []) 
       console.log(
         `H ${H} batch ${batch} seed ${seed} window ${w}: held-out ${
           validLoss.toFixed(4)
-        }, z over all steps ${z.join(" ")} (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+        }, Welch z over the measured steps ${z.join(" ")} (${
+          ((performance.now() - t0) / 1000).toFixed(0)
+        } s)`,
       );
       // Written after every window: a long calibration keeps what it measured when stopped.
       const done = [...results, {
@@ -248,10 +255,10 @@ for (const r of analysed) {
     for (const x of r.windows) {
       x.peers.forEach((p, i) => {
         const s = steps(r.H, rng);
-        const zi = welchZ(
-          s.flatMap((k) => p.own[k]),
-          p.unassigned.slice(0, 2 * s.length * r.batch),
-        );
+        // What the validator computes: spanZ in span mode, Welch's z otherwise.
+        const own = s.flatMap((k) => p.own[k]);
+        const un = p.unassigned.slice(0, 2 * s.length * r.batch);
+        const zi = r.span === undefined ? welchZ(own, un) : spanZ(own, un, r.batch);
         const h = history.get(`${x.seed} ${i}`) ?? [];
         // Record x.window is judged on the tests of the windows before it.
         if (x.window >= 1) {

@@ -80,11 +80,8 @@ async function main(): Promise<void> {
     backend: parseBackend(a.backend!),
     genesis: {
       sparseloco: { H: int("H", a.H, 30, 1) },
-      // Span mode and the burden of proof: at H 30 / batch 4 only a peer's own span tells
-      // honest from other-data updates (README "Trust", bench/attack_assign.ts).
-      data: { batch: int("batch", a.batch, 4, 1), span: 2048 },
+      data: { batch: int("batch", a.batch, 4, 1) },
     },
-    gauntlet: { assignPassZ: 1.645 },
     onEvent,
     onStderr: (name, line) => view.line(`${name} ! ${line}`),
   });
