@@ -5,15 +5,25 @@
  * θ_{w+1} is the honest peers' aggregate). Each window the paired margins are measured on every
  * inner step's batch (and the previous window's last steps), so any choice of sampled steps can
  * be scored from one run: per variant, the z of each peer and window, and what the selection
- * rule does with them. Writes bench/attack_assign.json.
+ * rule does with them. `--span N` draws every peer's batches of a window from a span of N
+ * tokens (genesis `data.span`); `--measure K` measures only what the validator samples (K
+ * random steps and 2K unassigned batches from `evaluationBatches`), far cheaper at H 30. Each
+ * window also records the held-out loss of θ_w (what span mode costs the model).
+ * Writes bench/attack_assign.json (`--out`).
  *
  *   deno run -A bench/attack_assign.ts [--seeds 3] [--windows 6] [--settings 4x2,30x4]
+ *     [--span 8192] [--measure 8]
  */
 import { parseArgs } from "node:util";
 import { cpuOps } from "../src/backend/cpu_ops.ts";
 import { loadRunData } from "../src/cli/run_data.ts";
 import { Sampler } from "../src/data/sampler.ts";
-import { type AssignmentMargins, assignmentMargins, welchZ } from "../src/gauntlet/assignment.ts";
+import {
+  type AssignmentMargins,
+  assignmentMargins,
+  spanZ,
+  welchZ,
+} from "../src/gauntlet/assignment.ts";
 import type { Batch } from "../src/gauntlet/loss_check.ts";
 import { medianNorms, scaledToNorms, tensorNorms } from "../src/gauntlet/loss_check.ts";
 import { KeySigner } from "../src/identity/key_signer.ts";
@@ -22,11 +32,11 @@ import { applyAggregate } from "../src/optim/sparseloco/model_round.ts";
 import { GAUNTLET_DEFAULTS } from "../src/protocol/gauntlet_spec.ts";
 import { localGenesis } from "../src/protocol/local_genesis.ts";
 import { dataPeerIndex, initialParams, runContext } from "../src/protocol/run_context.ts";
-import { ModelProbe } from "../src/roles/model_probe.ts";
+import { evaluationBatches, ModelProbe } from "../src/roles/model_probe.ts";
 import { WindowTrainer } from "../src/roles/window_trainer.ts";
 import type { QuantizedTensor } from "../src/reference/sparseloco/compress.ts";
 import { writeFileAtomic } from "../src/util/atomic_write.ts";
-import { Rng } from "../src/util/rng.ts";
+import { mixSeed, Rng } from "../src/util/rng.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -35,6 +45,8 @@ const args = parseArgs({
     windows: { type: "string", default: "6" },
     settings: { type: "string", default: "4x2,30x4" },
     out: { type: "string", default: "bench/attack_assign.json" },
+    span: { type: "string" },
+    measure: { type: "string" },
     /** Analyse a file written before instead of measuring. */
     from: { type: "string" },
   },
@@ -46,15 +58,29 @@ await identityReady();
 const PREV = 4;
 /** Unassigned batches measured (the test uses 2 · assignBatches of them). */
 const UNASSIGNED = 16;
+/** Validation batches of the held-out loss. */
+const VALID = 8;
+const span = args.span === undefined ? undefined : Number(args.span);
+const measure = args.measure === undefined ? undefined : Number(args.measure);
 
 interface WindowData {
   seed: number;
   window: number;
+  /** Held-out loss of θ_w. */
+  validLoss?: number;
   /** Per peer (3 honest, then other-data): margins on steps 0..H-1, then PREV previous-window steps. */
   peers: { honest: boolean; own: number[][]; prev: number[][]; unassigned: number[] }[];
 }
 
-type Result = { H: number; batch: number; windows: WindowData[]; seconds: number };
+/** `measure`: only that many random steps were measured (`own` in sampled order, no `prev`). */
+type Result = {
+  H: number;
+  batch: number;
+  span?: number;
+  measure?: number;
+  windows: WindowData[];
+  seconds: number;
+};
 const results: Result[] = [];
 for (const setting of args.from === undefined ? args.settings!.split(",") : []) {
   const [H, batch] = setting.split("x").map(Number);
@@ -67,11 +93,18 @@ for (const setting of args.from === undefined ? args.settings!.split(",") : []) 
       validators: [v.address],
       genesisTime: 0,
       sparseloco: { H },
-      data: { batch },
+      data: { batch, ...(span === undefined ? {} : { span }) },
     });
     const ctx = runContext(g);
     const data = await loadRunData(g, "local");
-    const sampler = new Sampler(data.train, { batch, context: g.model.context, seed: g.data.seed });
+    const sampler = new Sampler(data.train, {
+      batch,
+      context: g.model.context,
+      seed: g.data.seed,
+      span: g.data.span,
+    });
+    const valid = new Sampler(data.valid, { batch, context: g.model.context, seed: g.data.seed });
+    const validBatches = Array.from({ length: VALID }, (_, i) => valid.evalBatch(i));
     const probe = new ModelProbe(cpuOps(32), g);
     const streams = keys.map((k) => dataPeerIndex(k.publicKey));
     // Peer 3 trains on the stream next to its own: well-formed, helpful, not what it was given.
@@ -90,14 +123,18 @@ for (const setting of args.from === undefined ? args.settings!.split(",") : []) 
       const prevSteps = w === 0
         ? []
         : Array.from({ length: Math.min(PREV, H) }, (_, i) => H - 1 - i);
-      const assigned = (i: number): Batch[] => [
-        ...Array.from({ length: H }, (_, s) => sampler.batch(streams[i], w, s)),
-        ...prevSteps.map((s) => sampler.batch(streams[i], w - 1, s)),
-      ];
-      const unassigned = Array.from(
+      const sampled = (i: number) =>
+        evaluationBatches(sampler, H, w, streams[i], nobody, measure!, mixSeed(seed, 0x4e4f4e43));
+      const assigned = (i: number): Batch[] =>
+        measure !== undefined ? sampled(i).assigned : [
+          ...Array.from({ length: H }, (_, s) => sampler.batch(streams[i], w, s)),
+          ...prevSteps.map((s) => sampler.batch(streams[i], w - 1, s)),
+        ];
+      const unassigned = measure !== undefined ? sampled(0).unassigned : Array.from(
         { length: UNASSIGNED },
         (_, i) => sampler.batch(nobody, w, H + 1000 + i),
       );
+      const validLoss = await probe.loss(theta, validBatches);
       const m: Map<string, AssignmentMargins> = await assignmentMargins({
         probe,
         theta,
@@ -119,12 +156,13 @@ for (const setting of args.from === undefined ? args.settings!.split(",") : []) 
       windows.push({
         seed,
         window: w,
+        validLoss: Number(validLoss.toPrecision(5)),
         peers: keys.map((k, i) => {
           const x = m.get(k.address)!, rows = perBatch(round(x.own));
           return {
             honest: i < 3,
-            own: rows.slice(0, H),
-            prev: rows.slice(H),
+            own: rows.slice(0, measure ?? H),
+            prev: rows.slice(measure ?? H),
             unassigned: round(x.unassigned),
           };
         }),
@@ -141,19 +179,28 @@ for (const setting of args.from === undefined ? args.settings!.split(",") : []) 
       theta = next;
       const z = windows.at(-1)!.peers.map((p) => welchZ(p.own.flat(), p.unassigned).toFixed(2));
       console.log(
-        `H ${H} batch ${batch} seed ${seed} window ${w}: z over all steps ${z.join(" ")} (${
+        `H ${H} batch ${batch} seed ${seed} window ${w}: held-out ${
+          validLoss.toFixed(4)
+        }, Welch z over the measured steps ${z.join(" ")} (${
           ((performance.now() - t0) / 1000).toFixed(0)
         } s)`,
       );
       // Written after every window: a long calibration keeps what it measured when stopped.
-      const done = [...results, { H, batch, windows, seconds: (performance.now() - t0) / 1000 }];
+      const done = [...results, {
+        H,
+        batch,
+        span,
+        measure,
+        windows,
+        seconds: (performance.now() - t0) / 1000,
+      }];
       await writeFileAtomic(
         args.out!,
         JSON.stringify({ date: new Date().toISOString(), results: done }) + "\n",
       );
     }
   }
-  results.push({ H, batch, windows, seconds: (performance.now() - t0) / 1000 });
+  results.push({ H, batch, span, measure, windows, seconds: (performance.now() - t0) / 1000 });
 }
 
 /** The sampled steps of a variant (`rng` draws the random ones, per peer and window). */
@@ -164,6 +211,11 @@ const VARIANTS: [string, Steps][] = [
   ["first 4 steps", (H) => range(Math.min(4, H))],
   ["last 4 steps", (H) => range(Math.min(4, H)).map((s) => H - 1 - s)],
   ["every step", (H) => range(H)],
+];
+/** With `measure`: the sampled steps' rows, in sampled order (they are random already). */
+const MEASURED: [string, Steps][] = [
+  ["4 random steps (today)", () => range(4)],
+  ["8 random steps", () => range(8)],
 ];
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 function shuffled(H: number, rng: Rng): number[] {
@@ -188,11 +240,14 @@ const analysed = args.from === undefined
   ? results
   : (JSON.parse(await Deno.readTextFile(args.from)).results as Result[]);
 const rows: string[] = [
-  "| H / batch | windows (seeds × windows) | steps sampled | honest z: mean (sd) | other-data z: mean (sd) | honest selected (windows ≥ 1) | other-data selected (windows ≥ 1) |",
-  "|---|---|---|---|---|---|---|",
+  "| H / batch | span | windows (seeds × windows) | steps sampled | honest z: mean (sd) | other-data z: mean (sd) | honest selected (windows ≥ 1) | other-data selected (windows ≥ 1) |",
+  "|---|---|---|---|---|---|---|---|",
 ];
 for (const r of analysed) {
-  for (const [name, steps] of VARIANTS) {
+  const variants = r.measure === undefined
+    ? VARIANTS
+    : MEASURED.filter(([, steps]) => steps(r.H, new Rng(0)).length <= r.measure!);
+  for (const [name, steps] of variants) {
     const rng = new Rng(1);
     const z = { honest: [] as number[], other: [] as number[] };
     const pass = { honest: [] as boolean[], other: [] as boolean[] };
@@ -200,10 +255,10 @@ for (const r of analysed) {
     for (const x of r.windows) {
       x.peers.forEach((p, i) => {
         const s = steps(r.H, rng);
-        const zi = welchZ(
-          s.flatMap((k) => p.own[k]),
-          p.unassigned.slice(0, 2 * s.length * r.batch),
-        );
+        // What the validator computes: spanZ in span mode, Welch's z otherwise.
+        const own = s.flatMap((k) => p.own[k]);
+        const un = p.unassigned.slice(0, 2 * s.length * r.batch);
+        const zi = r.span === undefined ? welchZ(own, un) : spanZ(own, un, r.batch);
         const h = history.get(`${x.seed} ${i}`) ?? [];
         // Record x.window is judged on the tests of the windows before it.
         if (x.window >= 1) {
@@ -218,9 +273,9 @@ for (const r of analysed) {
       });
     }
     rows.push(
-      `| ${r.H} / ${r.batch} | ${r.windows.length} | ${name} | ${mean(z.honest).toFixed(2)} (${
-        sd(z.honest).toFixed(2)
-      }) | ` +
+      `| ${r.H} / ${r.batch} | ${r.span ?? "none"} | ${r.windows.length} | ${name} | ${
+        mean(z.honest).toFixed(2)
+      } (${sd(z.honest).toFixed(2)}) | ` +
         `${mean(z.other).toFixed(2)} (${sd(z.other).toFixed(2)}) | ${
           (100 * share(pass.honest)).toFixed(0)
         }% | ${(100 * share(pass.other)).toFixed(0)}% |`,
@@ -228,3 +283,19 @@ for (const r of analysed) {
   }
 }
 console.log(rows.join("\n"));
+// The cost of the data mode: held-out loss of θ_w (the honest aggregate), mean over seeds.
+const lossRows = [
+  "| H / batch | span | held-out loss of θ_w, w = 0, 1, … (mean over seeds) |",
+  "|---|---|---|",
+];
+for (const r of analysed) {
+  const ws = [...new Set(r.windows.map((x) => x.window))];
+  const at = (w: number) =>
+    mean(
+      r.windows.filter((x) => x.window === w && x.validLoss !== undefined).map((x) => x.validLoss!),
+    );
+  lossRows.push(
+    `| ${r.H} / ${r.batch} | ${r.span ?? "none"} | ${ws.map((w) => at(w).toFixed(4)).join(", ")} |`,
+  );
+}
+console.log(lossRows.join("\n"));

@@ -37,6 +37,7 @@ async function handle(m: WindowRequest): Promise<Value> {
         batch: g.data.batch,
         context: g.model.context,
         seed: g.data.seed,
+        span: g.data.span,
       });
       const ops = cpuOps(32, { wasm: m.wasm });
       trainer = new WindowTrainer(ctx, ops, sampler, m.peer, { yields: false });

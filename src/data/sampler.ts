@@ -17,6 +17,14 @@ export interface SamplerOptions {
   context: number;
   /** The run's data seed (uint32). */
   seed: number;
+  /**
+   * Span mode (genesis `data.span`): every batch of peer p in window w is drawn from one
+   * stretch of this many consecutive tokens, at a start chosen by (seed, p, w), so the data
+   * a peer was given in a window is recognisable by its content (the assignment test). Absent:
+   * every sequence at a uniform offset of the whole stream. At least T + 1; a span longer than
+   * the stream is the whole stream.
+   */
+  span?: number;
 }
 
 /** One batch: `inputs[b*T + t]` is followed by `targets[b*T + t]` in the corpus. */
@@ -29,11 +37,14 @@ export interface Batch {
 
 // Separates evaluation draws from training draws (which mix four values, not three).
 const EVAL_DOMAIN = 0x45564131; // "EVA1"
+// Separates span starts (five values mixed) from both.
+const SPAN_DOMAIN = 0x5350414e; // "SPAN"
 
 /**
  * Draws batches of B sequences of T+1 consecutive tokens at offsets drawn from
- * `new Rng(mixSeed(seed, peer, window, step))`. Integer arithmetic only, so the same
- * arguments give the same batch on every runtime.
+ * `new Rng(mixSeed(seed, peer, window, step))`, uniform over the stream or, in span mode,
+ * over the window's span of the peer. Integer arithmetic only, so the same arguments give
+ * the same batch on every runtime.
  *
  * @example
  * ```ts
@@ -50,10 +61,12 @@ export class Sampler {
   readonly context: number;
   /** The run's data seed. */
   readonly seed: number;
+  /** Tokens of one peer's span of a window (at most the stream's length), or null: no spans. */
+  readonly span: number | null;
 
   /**
    * Throws {@linkcode DataError} when the stream has fewer than T+1 tokens or the batch,
-   * context or seed is not a valid integer (they come from the run's configuration).
+   * context, seed or span is not a valid integer (they come from the run's configuration).
    */
   constructor(tokens: Uint32Array, opts: SamplerOptions) {
     for (const key of ["batch", "context"] as const) {
@@ -75,6 +88,12 @@ export class Sampler {
     this.batchSize = opts.batch;
     this.context = opts.context;
     this.seed = opts.seed >>> 0;
+    if (opts.span !== undefined && !(Number.isSafeInteger(opts.span) && opts.span > opts.context)) {
+      throw new DataError(
+        `span must be an integer ≥ context + 1 (${opts.context + 1}), got ${opts.span}`,
+      );
+    }
+    this.span = opts.span === undefined ? null : Math.min(opts.span, tokens.length);
   }
 
   /** The batch assigned to `peer` at `window`, inner `step` (each a uint32). */
@@ -82,7 +101,17 @@ export class Sampler {
     checkU32("peer", peer);
     checkU32("window", window);
     checkU32("step", step);
-    return this.draw(new Rng(mixSeed(this.seed, peer, window, step)));
+    const rng = new Rng(mixSeed(this.seed, peer, window, step));
+    return this.span === null
+      ? this.draw(rng, 0, this.tokens.length)
+      : this.draw(rng, this.spanStart(peer, window), this.span);
+  }
+
+  /** First token of `peer`'s span in `window` (span mode only). */
+  spanStart(peer: number, window: number): number {
+    if (this.span === null) throw new RangeError("spanStart: the sampler has no spans");
+    const rng = new Rng(mixSeed(this.seed, SPAN_DOMAIN, peer, window, 0));
+    return rng.int(this.tokens.length - this.span + 1);
   }
 
   /**
@@ -92,17 +121,18 @@ export class Sampler {
    */
   evalBatch(index = 0): Batch {
     checkU32("index", index);
-    return this.draw(new Rng(mixSeed(this.seed, EVAL_DOMAIN, index)));
+    return this.draw(new Rng(mixSeed(this.seed, EVAL_DOMAIN, index)), 0, this.tokens.length);
   }
 
-  private draw(rng: Rng): Batch {
+  /** B sequences at offsets from `rng` within the `length` tokens from `from` on. */
+  private draw(rng: Rng, from: number, length: number): Batch {
     const B = this.batchSize, T = this.context;
     const inputs = new Uint32Array(B * T);
     const targets = new Uint32Array(B * T);
-    // Offsets 0 .. N-T-1: each sequence needs T+1 tokens.
-    const starts = this.tokens.length - T;
+    // Offsets from .. from+length-T-1: each sequence needs T+1 tokens.
+    const starts = length - T;
     for (let b = 0; b < B; b++) {
-      const off = rng.int(starts);
+      const off = from + rng.int(starts);
       inputs.set(this.tokens.subarray(off, off + T), b * T);
       targets.set(this.tokens.subarray(off + 1, off + T + 1), b * T);
     }

@@ -49,6 +49,12 @@ export interface AssignmentInput {
   pause?: () => Promise<void>;
   /** Test a lone candidate unpaired. */
   alone?: boolean;
+  /**
+   * Span mode (genesis `data.span`): the sequences per batch, B. A candidate's assigned
+   * batches then share one span and each unassigned batch has its own, so the z is
+   * {@linkcode spanZ}'s, which counts the spread between spans; absent: {@linkcode welchZ}.
+   */
+  spanBatch?: number;
 }
 
 /**
@@ -61,8 +67,10 @@ export interface AssignmentInput {
  * awaited before every batch's forward pass (one at a time: a probe runs one pass at once).
  */
 export async function assignmentTest(input: AssignmentInput): Promise<Map<string, number>> {
-  const m = await assignmentMargins(input);
-  return new Map([...m].map(([a, x]) => [a, welchZ(x.own, x.unassigned)]));
+  const m = await assignmentMargins(input), B = input.spanBatch;
+  const z = (x: AssignmentMargins) =>
+    B === undefined ? welchZ(x.own, x.unassigned) : spanZ(x.own, x.unassigned, B);
+  return new Map([...m].map(([a, x]) => [a, z(x)]));
 }
 
 /** Per-sequence margins of one candidate: on its assigned sequences and on the unassigned ones. */
@@ -77,7 +85,9 @@ export interface AssignmentMargins {
  * The paired margins {@linkcode assignmentTest}'s z is computed from, per candidate (none when
  * fewer than two): the raw material, so a calibration can test subsets of the batches.
  */
-export async function assignmentMargins(input: AssignmentInput): Promise<Map<string, AssignmentMargins>> {
+export async function assignmentMargins(
+  input: AssignmentInput,
+): Promise<Map<string, AssignmentMargins>> {
   const { probe, theta, layout, candidates, clipNorms, step, refs, unassigned } = input;
   const pause = input.pause ?? (() => Promise.resolve()), alone = input.alone ?? false;
   const n = candidates.length, z = new Map<string, AssignmentMargins>();
@@ -144,4 +154,47 @@ export function welchZ(a: readonly number[], b: readonly number[]): number {
   const vb = b.reduce((s, v) => s + (v - mb) ** 2, 0) / (b.length - 1);
   const se = Math.sqrt(va / a.length + vb / b.length);
   return se > 0 ? (ma - mb) / se : 0;
+}
+
+/**
+ * The z of span mode: the `own` sequences all come from one span (the candidate's), the
+ * `unassigned` ones in batches of `batch`, each batch from another span. An update trained on
+ * one span helps other spans unevenly (some text is closer to its own), so one span's mean
+ * margin varies by more than its sequences' spread says: Welch's z of an update trained on
+ * other data had sd 1.5–2.4 instead of 1 (bench/attack_assign.ts). Here the spread between
+ * spans, σ_b² = max(0, var(unassigned batch means) − σ_w²/B), with σ_w² the pooled variance
+ * within batches, enters the own side's variance:
+ * z = (mean own − mean of the batch means) / √(σ_b² + σ_w²/n_own + var(batch means)/n_batches).
+ * NaN with fewer than two unassigned batches or two own values, −∞ when a value is not
+ * finite, 0 without spread.
+ */
+export function spanZ(
+  own: readonly number[],
+  unassigned: readonly number[],
+  batch: number,
+): number {
+  const nb = Math.floor(unassigned.length / batch);
+  if (own.length < 2 || nb < 2 || batch < 1) return NaN;
+  if (![...own, ...unassigned].every(Number.isFinite)) return -Infinity;
+  const mean = (x: readonly number[]) => x.reduce((s, v) => s + v, 0) / x.length;
+  const batches = Array.from(
+    { length: nb },
+    (_, i) => unassigned.slice(i * batch, (i + 1) * batch),
+  );
+  const ownBatches = Array.from(
+    { length: Math.ceil(own.length / batch) },
+    (_, i) => own.slice(i * batch, (i + 1) * batch),
+  );
+  let ss = 0, df = 0;
+  for (const b of [...ownBatches, ...batches]) {
+    const m = mean(b);
+    ss += b.reduce((s, v) => s + (v - m) ** 2, 0);
+    df += b.length - 1;
+  }
+  const within = df > 0 ? ss / df : 0;
+  const means = batches.map(mean), mu = mean(means);
+  const vu = means.reduce((s, v) => s + (v - mu) ** 2, 0) / (nb - 1);
+  const between = Math.max(0, vu - within / batch);
+  const se = Math.sqrt(between + within / own.length + vu / nb);
+  return se > 0 ? (mean(own) - mu) / se : 0;
 }

@@ -60,6 +60,8 @@ export interface JudgeContext {
   previous?: readonly { address: string; tensors: readonly CompressedTensor[] }[];
   /** The wallet a session key speaks for (credit goes to it); the key itself when absent. */
   ownerOf?: (address: string) => string;
+  /** Span mode (genesis `data.span`): B, for the assignment test's z (`spanZ`). */
+  spanBatch?: number;
 }
 
 /** The window's verdict, for the round record and the live view. */
@@ -248,6 +250,7 @@ export async function judgeWindow(
         unassigned: ctx.unassigned,
         pause,
         alone,
+        spanBatch: ctx.spanBatch,
       }),
   };
   const deferred = new Set(tested.length >= 2 || alone ? tested.map((t) => t.address) : []);

@@ -54,6 +54,13 @@ export interface DataSpec {
   batch: number;
   /** Trailing fraction of the token stream kept for validation, in [0, 1). */
   validFraction: number;
+  /**
+   * Span mode: tokens of the one contiguous stretch of the training stream that all batches of
+   * a peer in a window are drawn from (start chosen by seed, peer and window), so what a peer
+   * was given is recognisable by content (the assignment test, README "Trust"). Absent: every
+   * sequence at a uniform offset of the stream (so a genesis without it keeps its run id).
+   */
+  span?: number;
 }
 
 /** Inner AdamW and its learning-rate schedule (see `train/trainer.ts`, `optim/lr_schedule.ts`). */
@@ -336,7 +343,7 @@ export function validateGenesis(value: unknown, source = "genesis"): Genesis {
     c.fail("model.vocabSize", `must be at least 256 for the "bytes" tokenizer`, model.vocabSize);
   }
 
-  const d = c.object(g.data, "data", requiredFields("data"));
+  const d = c.object(g.data, "data", requiredFields("data"), optionalFields("data"));
   const corpus = d.corpus === "default"
     ? "default" as const
     : Array.isArray(d.corpus)
@@ -349,6 +356,9 @@ export function validateGenesis(value: unknown, source = "genesis"): Genesis {
     seed: c.int(d.seed, "data.seed", 0, 0xffffffff),
     batch: c.int(d.batch, "data.batch", 1, 65536),
     validFraction: c.num(d.validFraction, "data.validFraction", 0, 1),
+    ...(d.span === undefined
+      ? {}
+      : { span: c.int(d.span, "data.span", model.context + 1, Number.MAX_SAFE_INTEGER) }),
   };
 
   const n = c.object(g.inner, "inner", requiredFields("inner"));

@@ -163,6 +163,13 @@ export const GENESIS_SCHEMA: Readonly<Record<string, Readonly<Record<string, Fie
     validFraction: {
       doc: "trailing fraction of the token stream held out for validation, in [0, 1)",
     },
+    span: {
+      doc: "span mode: all batches of a peer in a window come from one stretch of this many " +
+        "consecutive training tokens, its start drawn from (seed, peer, window), so the " +
+        "assignment test can recognise them (integer in [context + 1, 2^53 − 1]; longer than " +
+        "the stream = the whole stream); absent = every sequence anywhere in the stream",
+      optional: true,
+    },
   },
   "data.corpus[]": FILE_REF,
   inner: {

@@ -15,7 +15,7 @@ function fullGenesis(): Record<string, unknown> {
     bootstrap: ["/ip4/127.0.0.1/tcp/4001"],
     model: { ...localGenesis({ validators: [ALICE], genesisTime: 0 }).model, vocabSize: 300 },
     tokenizer: { path: "tokenizer.json", sha256: SHA, bytes: 10 },
-    data: { corpus: [{ path: "a.txt", sha256: SHA, bytes: 5 }] },
+    data: { corpus: [{ path: "a.txt", sha256: SHA, bytes: 5 }], span: 4096 },
   });
   return structuredClone({
     ...g,

@@ -347,3 +347,26 @@ Deno.test("validateGenesis takes rounds.outerDelay 0 or 1 and keeps the run id o
   );
   expectError({ ...bad, rounds: {} }, 'genesis.json: missing field "rounds.outerDelay"');
 });
+
+Deno.test("validateGenesis takes data.span from context + 1 and keeps the run id of a genesis without", () => {
+  const g = base();
+  assertEquals("span" in g.data, false);
+  const spanned = validateGenesis({ ...g, data: { ...g.data, span: 8192 } });
+  assertEquals(spanned.data.span, 8192);
+  assert(hex(runIdOf(spanned)) !== hex(runIdOf(g)), "the data mode is part of the run");
+  const bad = g as unknown as Json;
+  const T = g.model.context;
+  validateGenesis({ ...g, data: { ...g.data, span: T + 1 } });
+  expectError(
+    { ...bad, data: { ...g.data, span: T } },
+    `genesis.json: data.span must be an integer in [${
+      T + 1
+    }, ${Number.MAX_SAFE_INTEGER}], got ${T}`,
+  );
+  expectError(
+    { ...bad, data: { ...g.data, span: 1e4 + 0.5 } },
+    `genesis.json: data.span must be an integer in [${
+      T + 1
+    }, ${Number.MAX_SAFE_INTEGER}], got 10000.5`,
+  );
+});

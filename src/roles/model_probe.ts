@@ -59,8 +59,9 @@ export class ModelProbe<T> implements LossProbe {
 /**
  * The batches the scoring of window `w` uses: `count` of the peer's assigned ones (stream
  * `peer`) at distinct steps of its H, and 2·`count` from `nobody`, a stream assigned to no peer
- * (the validator's own key's), at steps past H. `nonce` is the validator's own randomness, so no
- * peer can predict which of its steps are tested, nor train on the unassigned batches.
+ * (the validator's own key's), at steps past H (in span mode at random windows too). `nonce`
+ * is the validator's own randomness, so no peer can predict which of its steps are tested, nor
+ * train on the unassigned batches.
  */
 export function evaluationBatches(
   sampler: Sampler,
@@ -80,6 +81,11 @@ export function evaluationBatches(
   const far = new Rng(mixSeed(nonce, w, nobody));
   return {
     assigned: Array.from({ length: count }, (_, i) => sampler.batch(peer, w, steps[i % H])),
-    unassigned: Array.from({ length: 2 * count }, () => sampler.batch(nobody, w, H + far.int(0x7fffffff - H))),
+    unassigned: Array.from({ length: 2 * count }, () => {
+      // In span mode each from another window's span of `nobody`: one span's sequences share
+      // how well an update happens to fit that stretch, which the z's standard error ignores.
+      const window = sampler.span === null ? w : far.int(0x7fffffff);
+      return sampler.batch(nobody, window, H + far.int(0x7fffffff - H));
+    }),
   };
 }

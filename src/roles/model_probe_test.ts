@@ -100,3 +100,22 @@ Deno.test("assignmentTest on the tiny model tells peers trained on their batches
   // 1: the threshold the attack bench sets for H 4, batch 2 (the default is off).
   assert(zs[3] < 1, `other-data z ${zs[3]}`);
 });
+
+Deno.test("evaluationBatches in span mode: assigned from the peer's span, each unassigned batch from another", () => {
+  // Token i has value i, so a sequence's first value is where it was drawn from.
+  const T = 8, span = 512, B = 2;
+  const tokens = Uint32Array.from({ length: 200_000 }, (_, i) => i);
+  const s = new Sampler(tokens, { batch: B, context: T, seed: 3, span });
+  const { assigned, unassigned } = evaluationBatches(s, 30, 5, 11, 99, 4, 7);
+  const from = s.spanStart(11, 5);
+  for (const b of assigned) {
+    for (let r = 0; r < B; r++) {
+      const off = b.inputs[r * T];
+      assert(off >= from && off + T < from + span, `assigned offset ${off} outside its span`);
+    }
+  }
+  // Sequences of one batch lie within one span; different batches in different spans.
+  const spans = unassigned.map((b) => Math.floor(b.inputs[0] / span));
+  assert(new Set(spans).size >= unassigned.length - 1, `unassigned spans ${spans}`);
+  assert(unassigned.length === 8, "2 · count unassigned batches");
+});

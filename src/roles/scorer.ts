@@ -236,6 +236,7 @@ export class Scorer {
       // last (with a quorum it judges only its own turns) has nothing to compare with.
       previous: this.#replay?.window === w - 1 ? this.#previous : [],
       ownerOf: this.#p.ownerOf,
+      spanBatch: sampler.span === null ? undefined : sampler.batchSize,
     });
     await this.#keepForReplay(w, submissions);
     await this.#save();

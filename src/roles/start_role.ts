@@ -121,6 +121,7 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Pro
     batch: ctx.genesis.data.batch,
     context: ctx.genesis.model.context,
     seed: ctx.genesis.data.seed,
+    span: ctx.genesis.data.span,
   });
   const trainer: InnerLoop | null = parts.role === "peer"
     ? (parts.makeTrainer ?? ((...a) => new WindowTrainer(...a)))(
