@@ -1,7 +1,10 @@
 /**
- * Waiting on role processes in a test: polls a condition until it holds or the test's shared
- * deadline passes, and then fails with what the processes logged last (what a failing run was
- * doing), one place for the swarm, overlap, validators and namespace tests.
+ * Waiting on role processes in a test: polls a condition until it holds or its deadline
+ * passes, and then fails with what the processes logged last (what a failing run was doing),
+ * one place for the swarm, overlap, validators, rediscover and namespace tests. A loaded
+ * machine slows process start (4–12 s each on 2 cores at load ~19), not the window clock: so
+ * a wait's deadline is best a number of windows counted from when its thing can first happen
+ * ({@linkcode windowsAfter}), and a process start gets its own budget ({@linkcode pollSettled}).
  *
  * @module
  */
@@ -38,4 +41,34 @@ export async function pollUntil<T>(
     }
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * `n` windows of the genesis after `from` (ms since the epoch, default now), or after the
+ * genesis time when that is later: a deadline counted from when the awaited thing can first
+ * happen.
+ */
+export function windowsAfter(
+  genesis: { genesisTime: number; windowMs: number },
+  n: number,
+  from = Date.now(),
+): number {
+  return Math.max(from, genesis.genesisTime) + n * genesis.windowMs;
+}
+
+/**
+ * What `promise` resolves to (a rejection is thrown as it is), or a timeout like
+ * {@linkcode pollUntil}'s at the deadline: a process start that never ends fails the test
+ * with the last log lines instead of hanging it.
+ */
+export async function pollSettled<T>(
+  what: string,
+  promise: Promise<T>,
+  o: PollOptions,
+): Promise<T> {
+  let settled: { value: T } | { error: unknown } | undefined;
+  promise.then((value) => settled = { value }, (error) => settled = { error });
+  const s = await pollUntil(what, () => settled, o);
+  if ("error" in s) throw s.error;
+  return s.value;
 }
