@@ -15,7 +15,7 @@
  */
 
 import { assert, assertEquals } from "../testing/assert.ts";
-import { pollUntil } from "../testing/poll_until.ts";
+import { pollUntil, windowsAfter as windowsAfterGenesis } from "../testing/poll_until.ts";
 import type { AppliedEvent, RoleEvent, RoundEvent } from "../roles/role_events.ts";
 import { ADDRESS_BOOK_NAME, type BookEntry } from "../net/address_book.ts";
 import { type RoleProcess, Swarm } from "./swarm.ts";
@@ -70,9 +70,7 @@ Deno.test({
       onStderr: (name, line) => logs.push(`${name} ! ${line}`),
     });
     const { genesisTime, windowMs } = swarm.genesis;
-    /** `n` windows after `from` (ms since the epoch; default now), or after genesis if later. */
-    const windowsAfter = (n: number, from = Date.now()) =>
-      Math.max(from, genesisTime) + n * windowMs;
+    const windowsAfter = (n: number, from = Date.now()) => windowsAfterGenesis(swarm.genesis, n, from);
     const until = <T>(what: string, find: () => T | undefined | false, deadline: number) =>
       pollUntil(what, find, { deadline, logs });
     const byValidator = () => applied.filter((a) => a.name === "validator").map((a) => a.e);
