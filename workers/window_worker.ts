@@ -11,6 +11,7 @@ import { Sampler } from "../src/data/sampler.ts";
 import { runContext } from "../src/protocol/run_context.ts";
 import { WindowTrainer } from "../src/roles/window_trainer.ts";
 import type { WindowReply, WindowRequest } from "./worker_trainer.ts";
+import { lowerThreadPriority } from "./thread_priority.ts";
 
 /** The parts of DedicatedWorkerGlobalScope used here (the DOM lib types `self` as Window). */
 const scope = self as unknown as {
@@ -38,6 +39,7 @@ async function handle(m: WindowRequest): Promise<Value> {
         context: g.model.context,
         seed: g.data.seed,
       });
+      lowerThreadPriority(Deno.env.get("WEBLOCO_TRAIN_NICE"));
       const ops = cpuOps(32, { wasm: m.wasm });
       trainer = new WindowTrainer(ctx, ops, sampler, m.peer, { yields: false });
       return null;
