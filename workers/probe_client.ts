@@ -44,7 +44,10 @@ export type ProbeReply =
 /** A {@linkcode LossProbe} whose model lives in a Worker. `close()` ends it. */
 export class WorkerProbe implements LossProbe {
   readonly #worker: Worker;
-  readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  readonly #pending = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void }
+  >();
   #next = 0;
   /** The version each θ was sent as. */
   readonly #versions = new WeakMap<Float32Array, number>();
@@ -110,7 +113,10 @@ export class WorkerProbe implements LossProbe {
     return this.#call({ type, version, theta, batches }, [theta.buffer]);
   }
 
-  #call(body: DistributiveOmit<ProbeRequest, "id">, transfer: Transferable[] = []): Promise<unknown> {
+  #call(
+    body: DistributiveOmit<ProbeRequest, "id">,
+    transfer: Transferable[] = [],
+  ): Promise<unknown> {
     if (this.#failure !== null) return Promise.reject(this.#failure);
     const id = this.#next++;
     return new Promise((resolve, reject) => {

@@ -17,9 +17,19 @@ Deno.test("WorkerProbe measures the same bits as a ModelProbe on the validator's
   const g = localGenesis({ validators: [v.address], genesisTime: 0, sparseloco: { H: 8 } });
   const ctx = runContext(g);
   const data = await loadRunData(g, "local");
-  const sampler = new Sampler(data.train, { batch: g.data.batch, context: g.model.context, seed: g.data.seed });
+  const sampler = new Sampler(data.train, {
+    batch: g.data.batch,
+    context: g.model.context,
+    seed: g.data.seed,
+  });
   const { assigned, unassigned } = evaluationBatches(
-    sampler, 8, 0, dataPeerIndex(alice.publicKey), dataPeerIndex(v.publicKey), 2, 7,
+    sampler,
+    8,
+    0,
+    dataPeerIndex(alice.publicKey),
+    dataPeerIndex(v.publicKey),
+    2,
+    7,
   );
   // θ₀ and a seeded move of it (a loss that is not θ₀'s, so a stale θ in the worker shows).
   const theta0 = initialParams(ctx);
@@ -41,10 +51,19 @@ Deno.test("WorkerProbe measures the same bits as a ModelProbe on the validator's
     // Each distinct θ crossed once, however many batches and calls it was measured on.
     assertEquals(inWorker.thetasSent, 2);
     // Requests in flight together are answered in order, each on its own θ.
-    const together = await Promise.all([inWorker.loss(theta1, assigned), inWorker.loss(theta0, assigned)]);
-    assertEquals(together, [await inThread.loss(theta1, assigned), await inThread.loss(theta0, assigned)]);
+    const together = await Promise.all([
+      inWorker.loss(theta1, assigned),
+      inWorker.loss(theta0, assigned),
+    ]);
+    assertEquals(together, [
+      await inThread.loss(theta1, assigned),
+      await inThread.loss(theta0, assigned),
+    ]);
     // Past PROBE_HELD distinct θ the oldest is evicted and sent again when it is asked for.
-    const more = Array.from({ length: PROBE_HELD }, (_, i) => theta0.map((x) => x * (1 + 0.01 * i)));
+    const more = Array.from(
+      { length: PROBE_HELD },
+      (_, i) => theta0.map((x) => x * (1 + 0.01 * i)),
+    );
     for (const t of more) await inWorker.loss(t, [assigned[0]]);
     assertEquals(inWorker.thetasSent, 2 + PROBE_HELD);
     assertEquals(await inWorker.loss(theta0, assigned), await inThread.loss(theta0, assigned));
