@@ -15,7 +15,16 @@
  * the idle time went).
  *
  *   deno task bench:rounds [--peers 3,8] [--rounds 5] [--window-ms 20000] [--H 200]
- *                          [--backend cpu|auto|dawn|wgpu] [--outer-delay 0,1]
+ *                          [--backend cpu|auto|dawn|wgpu] [--outer-delay 0,1] [--peer-nice 0,10]
+ *                          [--train-nice 0,10]
+ *
+ * `--peer-nice`: the OS niceness the peers run with (each value a row; 0: none). On this one
+ * machine every role shares the same cores and the peers' training threads never rest, so the
+ * validator (on a real network a machine of its own) is starved; niced peers give it their
+ * cores whenever it has work: an emulation of separate machines, named as such in the table.
+ * `--train-nice`: the same for the peers' training threads alone (workers/thread_priority.ts):
+ * every network thread, the peers' too, keeps its priority. Each row also records the load
+ * average (1 min) at its start and end.
  */
 import { parseArgs } from "node:util";
 import { writeFileAtomic } from "../src/util/atomic_write.ts";
@@ -31,6 +40,8 @@ const args = parseArgs({
     H: { type: "string", default: "200" },
     backend: { type: "string", default: "cpu" },
     "outer-delay": { type: "string", default: "0,1" },
+    "peer-nice": { type: "string", default: "0" },
+    "train-nice": { type: "string", default: "0" },
   },
   strict: true,
 }).values;
@@ -40,11 +51,26 @@ const delays = args["outer-delay"]!.split(",").map((d) => {
   if (d !== "0" && d !== "1") throw new Error(`--outer-delay takes 0 and/or 1, got "${d}"`);
   return Number(d) as 0 | 1;
 });
+const niceList = (flag: "peer-nice" | "train-nice") =>
+  args[flag]!.split(",").map((d) => {
+    const n = Number(d);
+    if (!Number.isInteger(n) || n < 0 || n > 19) {
+      throw new Error(`--${flag} takes integers from 0 to 19, got "${d}"`);
+    }
+    return n;
+  });
+const nices = niceList("peer-nice"), trainNices = niceList("train-nice");
 
 interface SizeResult {
   peers: number;
   /** The genesis' `rounds.outerDelay`. */
   outerDelay: 0 | 1;
+  /** The peers' OS niceness (0: not niced; see `--peer-nice`). */
+  peerNice: number;
+  /** The peers' training threads' OS niceness (0: not niced; see `--train-nice`). */
+  trainNice: number;
+  /** The machine's 1-minute load average at the start and at the end of the row. */
+  load: [number, number];
   rounds: number;
   computeMs: number;
   idleMs: number;
@@ -77,17 +103,27 @@ interface SizeResult {
   recordLeadMeanMs: number;
 }
 
-async function measure(n: number, delay: 0 | 1): Promise<SizeResult> {
+async function measure(
+  n: number,
+  delay: 0 | 1,
+  nice: number,
+  trainNice: number,
+): Promise<SizeResult> {
+  const load0 = Deno.loadavg()[0];
   const events: { name: string; e: RoleEvent; at: number }[] = [];
   let done!: () => void;
   const finished = new Promise<void>((r) => done = r);
   let records = 0;
-  const dir = `runs/bench-rounds-${n}-d${delay}`;
+  const dir = `runs/bench-rounds-${n}-d${delay}${nice > 0 ? `-n${nice}` : ""}${
+    trainNice > 0 ? `-t${trainNice}` : ""
+  }`;
   const swarm = await Swarm.create({
     dir,
     windowMs,
     startDelayMs: 10_000 + 1_000 * n,
     backend: args.backend as "cpu",
+    peerNice: nice,
+    trainNice,
     genesis: {
       sparseloco: { H },
       data: { batch: 4 },
@@ -146,6 +182,9 @@ async function measure(n: number, delay: 0 | 1): Promise<SizeResult> {
     return {
       peers: n,
       outerDelay: delay,
+      peerNice: nice,
+      trainNice,
+      load: [load0, Deno.loadavg()[0]],
       rounds: rs.length / n,
       computeMs: mean((r) => r.computeMs),
       idleMs: mean((r) => r.idleMs),
@@ -179,31 +218,44 @@ async function measure(n: number, delay: 0 | 1): Promise<SizeResult> {
 
 const results: SizeResult[] = [];
 for (const delay of delays) {
-  for (const n of sizes) {
-    console.log(
-      `swarm of ${n} peers, outer delay ${delay}, ${rounds} rounds of ${
-        windowMs / 1000
-      } s (H ${H}, backend ${args.backend})`,
-    );
-    const r = await measure(n, delay);
-    console.log(JSON.stringify(r));
-    results.push(r);
+  for (const nice of nices) {
+    for (const trainNice of trainNices) {
+      for (const n of sizes) {
+        console.log(
+          `swarm of ${n} peers, outer delay ${delay}, ${rounds} rounds of ${
+            windowMs / 1000
+          } s (H ${H}, backend ${args.backend}, peers' nice ${nice}, training threads' ${trainNice})`,
+        );
+        const r = await measure(n, delay, nice, trainNice);
+        console.log(JSON.stringify(r));
+        results.push(r);
+      }
+    }
   }
 }
 const out = { date: new Date().toISOString(), windowMs, H, backend: args.backend, results };
 await writeFileAtomic("bench/rounds.json", JSON.stringify(out, null, 2) + "\n");
 
 const s = (ms: number) => (ms / 1000).toFixed(1);
+const niced = (r: SizeResult) =>
+  [
+    ...(r.peerNice > 0 ? [`peers ${r.peerNice}`] : []),
+    ...(r.trainNice > 0 ? [`training ${r.trainNice}`] : []),
+  ].join(", ") || "no";
 const table = [
   `Local swarm on this machine (${args.backend} backend, window ${
     s(windowMs)
   } s, H ${H}, batch 4, tiny model; ` +
-  `rounds after the first; \`deno task bench:rounds\`, ${out.date.slice(0, 10)}):`,
+  `rounds after the first; \`deno task bench:rounds\`, ${out.date.slice(0, 10)}; ` +
+  "niced: every peer ran under `nice -n N` (all its threads), an emulation of a validator on a machine of its own; " +
+  "training niced: only the peers' training threads (`WEBLOCO_TRAIN_NICE`)):",
   "",
-  "| outer delay | peers | compute / round | idle / round | idle share | of which between steps | compress + encode | fetch + aggregate | waiting | scoring / round | record lead, min (mean) | idle share first-come (derived) | steps | up / peer | down / peer | contributors | joiner catch-up |",
-  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+  "| outer delay | peers | niced | load (1 min) | compute / round | idle / round | idle share | of which between steps | compress + encode | fetch + aggregate | waiting | scoring / round | record lead, min (mean) | idle share first-come (derived) | steps | up / peer | down / peer | contributors | joiner catch-up |",
+  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ...results.map((r) =>
-    `| ${r.outerDelay} | ${r.peers} | ${s(r.computeMs)} s | ${s(r.idleMs)} s | ${
+    `| ${r.outerDelay} | ${r.peers} | ${niced(r)} | ${
+      r.load.map((x) => x.toFixed(1)).join("–")
+    } | ${s(r.computeMs)} s | ${s(r.idleMs)} s | ${
       (100 * r.idleShare).toFixed(1)
     }% | ${s(r.gapMs)} s | ${s(r.compressMs)} s | ${s(r.applyMs)} s | ${s(r.waitMs)} s | ${
       s(r.scoringMs)

@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects } from "../src/testing/assert.ts";
+import { assert, assertEquals, assertRejects } from "../src/testing/assert.ts";
 import { cpuOps } from "../src/backend/cpu_ops.ts";
 import { encodeUpdate } from "../src/codec/update_codec.ts";
 import { Sampler } from "../src/data/sampler.ts";
@@ -56,7 +56,9 @@ Deno.test("WorkerTrainer trains the same bits as a WindowTrainer on the peer's t
       assertEquals(hash, await payload(w, inThread), `window ${w} payload`);
       if (w === 0) assertEquals(hash, ALICE_WINDOW_0, "the golden payload");
     }
-    assertEquals(steps.map((s) => s.step), [1, 2, 3, 1, 2, 3]);
+    // Step messages are throttled (one per 500 ms at most): each window reports its first step.
+    assertEquals(steps.filter((s) => s.step === 1).length, 2);
+    assert(steps.every((s) => s.step >= 1 && s.step <= 3 && s.of === 3));
     // The error feedback (carried across windows in the worker) is the thread's, bit for bit.
     assertEquals(await inWorker.readError(), await inThread.readError());
     inWorker.loadError(new Float32Array(ctx.layout.length));

@@ -38,6 +38,7 @@ import { type RunContext, runContext } from "../protocol/run_context.ts";
 import type { RoleEvent } from "../roles/role_events.ts";
 import { type NodeFactory, startRole } from "../roles/start_role.ts";
 import { WorkerTrainer } from "../../workers/worker_trainer.ts";
+import { WorkerProbe } from "../../workers/probe_client.ts";
 import { type Backend, BACKEND_USAGE, openBackend, parseBackend } from "./backend.ts";
 import { numberFlag, parseFlags, runCli, UsageError } from "./cli.ts";
 import { FileStore } from "./file_store.ts";
@@ -321,9 +322,13 @@ export async function main(args: readonly string[]): Promise<void> {
     tokens: data.train,
     valid: data.valid,
     ops,
-    // A CPU step never yields: a peer trains in a Worker, so its network is served meanwhile.
+    // A CPU step or forward pass never yields: a peer trains and a validator scores in a
+    // Worker, so its network is served meanwhile.
     ...(ops.name.startsWith("cpu")
-      ? { makeTrainer: (c, o, sampler, peer) => new WorkerTrainer(c, o.name, sampler, peer) }
+      ? {
+        makeTrainer: (c, o, sampler, peer) => new WorkerTrainer(c, o.name, sampler, peer),
+        makeProbe: (c, o) => new WorkerProbe(c.genesis, o.name),
+      }
       : {}),
   });
   // A peer with an unreachable bootstrap may still be catching up: the failure ends it anyway.

@@ -47,6 +47,20 @@ export interface SwarmOptions {
    * genesis `quorum`, docs/VALIDATORS.md).
    */
   validators?: number;
+  /**
+   * Starts every peer with this OS niceness (`nice -n`, 0–19; default 0: none). On one shared
+   * machine the peers' always-busy training threads starve the validator, which on a real
+   * network has a machine of its own: a niced peer yields its cores to the validator whenever
+   * the validator has work (the round bench's emulation of separate machines, said so in its
+   * table).
+   */
+  peerNice?: number;
+  /**
+   * Lowers the priority of every peer's training thread alone by this much (0–19; default 0:
+   * none; `WEBLOCO_TRAIN_NICE`, workers/thread_priority.ts): its network thread and every
+   * other role keep theirs.
+   */
+  trainNice?: number;
 }
 
 /** The role name of validator `i`: "validator", then "validator-1", "validator-2", …. */
@@ -163,7 +177,7 @@ export class Swarm {
       ...extra,
       "--backend",
       this.options.backend,
-    ]);
+    ], undefined, this.options.peerNice ?? 0, this.options.trainNice ?? 0);
   }
 
   /**
@@ -202,10 +216,22 @@ export class Swarm {
     keyPath: string,
     extra: string[],
     main = [ROLE_MAIN, name.startsWith("validator") ? "validator" : "peer"],
+    nice = 0,
+    trainNice = 0,
   ): Promise<RoleProcess> {
     const key = await keyOf(keyPath, this.options.keySeed);
-    const child = new Deno.Command(Deno.execPath(), {
+    for (const [k, v] of [["peerNice", nice], ["trainNice", trainNice]] as const) {
+      if (!Number.isInteger(v) || v < 0 || v > 19) {
+        throw new RangeError(`${k} must be an integer from 0 to 19, got ${v}`);
+      }
+    }
+    // `nice` execs the role in place: the child's pid (and its signals) stay the role's.
+    const [exe, ...prefix] = nice === 0
+      ? [Deno.execPath()]
+      : ["nice", "-n", String(nice), Deno.execPath()];
+    const child = new Deno.Command(exe, {
       args: [
+        ...prefix,
         "run",
         "-A",
         "--unstable-webgpu",
@@ -223,6 +249,7 @@ export class Swarm {
         "--json",
         ...extra,
       ],
+      ...(trainNice === 0 ? {} : { env: { WEBLOCO_TRAIN_NICE: String(trainNice) } }),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -25,6 +25,7 @@ import type { EventSink } from "./role_events.ts";
 import { MAX_DIALED_PEERS, RoleNode } from "./role_node.ts";
 import { RoleState, type SavedState } from "./role_state.ts";
 import { ModelProbe } from "./model_probe.ts";
+import type { LossProbe } from "../gauntlet/loss_check.ts";
 import { Scorer } from "./scorer.ts";
 import { Validator } from "./validator.ts";
 import { type InnerLoop, WindowTrainer } from "./window_trainer.ts";
@@ -82,6 +83,11 @@ export interface ValidatorParts<T> extends RoleParts {
   tokens: Uint32Array;
   /** The held-out tokens: their first batches are measured after every round (none: not). */
   valid?: Uint32Array;
+  /**
+   * Makes its loss probe (default {@linkcode ModelProbe} on `ops`); the Deno shell one in a
+   * Worker on the CPU backend. `close` is called when the role stops or cannot start.
+   */
+  makeProbe?: (ctx: RunContext, ops: Ops<T>) => LossProbe & { close?(): void };
 }
 
 /** A started role. */
@@ -132,7 +138,9 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Pro
     )
     : null;
   const wallets = new WalletBook();
-  const probe = parts.role === "validator" ? new ModelProbe(parts.ops, ctx.genesis) : null;
+  const probe: (LossProbe & { close?(): void }) | null = parts.role === "validator"
+    ? (parts.makeProbe ?? ((c, o) => new ModelProbe(o, c.genesis)))(ctx, parts.ops)
+    : null;
   const scorer = parts.role === "validator"
     ? await Scorer.open({
       ownerOf: wallets.ownerOf,
@@ -142,6 +150,9 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Pro
       validatorKey: signer.publicKey,
       store,
       log,
+    }).catch((e) => {
+      probe!.close?.();
+      throw e;
     })
     : null;
 
@@ -178,7 +189,9 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Pro
     },
     log,
   }).catch((e) => {
-    trainer?.close?.(); // it may hold a Worker, which would outlive a node that cannot start
+    // Either may hold a Worker, which would outlive a node that cannot start.
+    trainer?.close?.();
+    probe?.close?.();
     throw e;
   });
   const net = new RoleNode({
@@ -208,6 +221,7 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Pro
     await role.start();
   } catch (e) {
     trainer?.close?.();
+    probe?.close?.();
     await node.stop();
     throw e;
   }
@@ -215,6 +229,7 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Pro
     node,
     async stop() {
       await role.stop();
+      probe?.close?.();
       await node.stop();
     },
   };

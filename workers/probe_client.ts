@@ -1,0 +1,144 @@
+/**
+ * The validator's loss probe in a Worker (workers/probe_worker.ts): the forward passes of the
+ * gauntlet (the loss test on the record's path, the assignment test behind it, the held-out
+ * loss) run on another thread, so the validator's event loop keeps reading announcements,
+ * serving fetches and publishing records while it scores. On the validator's own thread a CPU
+ * forward pass blocks the loop for its whole length; on the shared 2-core machine it read
+ * announcements made on time ~0.3–0.9 s late and skipped them (README "Round costs").
+ *
+ * The Worker runs the same {@linkcode ModelProbe} on the same float32 CPU backend (the same
+ * matmul), so every loss is bit for bit the in-thread probe's (workers/probe_client_test.ts).
+ * θ crosses once per distinct θ: an array is known by its identity, and the Worker keeps the
+ * last {@linkcode PROBE_HELD} it was sent; the copy sent is transferred, not cloned again.
+ * Hence the contract its callers already keep: an array passed once keeps its values (the
+ * chain replaces its head instead of writing it, the gauntlet copies θ before it moves it).
+ *
+ * @module
+ */
+import type { Batch, LossProbe } from "../src/gauntlet/loss_check.ts";
+import type { Genesis } from "../src/protocol/genesis.ts";
+
+/**
+ * How many θ the Worker keeps: θ_w and an update's moved θ while a window is scored, the
+ * chain's head for the held-out loss, and one more for an assignment test still running.
+ */
+export const PROBE_HELD = 4;
+
+/** Validator → worker. Every request has an id; the worker answers them in order. */
+export type ProbeRequest =
+  | { id: number; type: "init"; genesis: Genesis; wasm: boolean }
+  | {
+    id: number;
+    type: "loss" | "sequence-losses";
+    /** Which θ: one the worker holds, or the one sent with this request. */
+    version: number;
+    theta?: Float32Array;
+    batches: readonly Batch[];
+  };
+
+/** Worker → validator: a request's answer. */
+export type ProbeReply =
+  | { id: number; type: "done"; value: number | number[] | null }
+  | { id: number; type: "failed"; message: string };
+
+/** A {@linkcode LossProbe} whose model lives in a Worker. `close()` ends it. */
+export class WorkerProbe implements LossProbe {
+  readonly #worker: Worker;
+  readonly #pending = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void }
+  >();
+  #next = 0;
+  /** The version each θ was sent as. */
+  readonly #versions = new WeakMap<Float32Array, number>();
+  /** The versions the worker holds, oldest first (it evicts as this does). */
+  readonly #held: number[] = [];
+  #version = 0;
+  #sent = 0;
+  #failure: Error | null = null;
+
+  /** Starts the Worker with the run's model; `opsName` names the CPU backend ("cpu-wasm" or "cpu-reference"). */
+  constructor(genesis: Genesis, opsName: string) {
+    if (!opsName.startsWith("cpu") || opsName.endsWith("-f64")) {
+      throw new Error(`a Worker probe runs the float32 CPU backend, not ${opsName}`);
+    }
+    this.#worker = new Worker(new URL("./probe_worker.ts", import.meta.url).href, {
+      type: "module",
+    });
+    this.#worker.onmessage = (ev: MessageEvent<ProbeReply>) => this.#reply(ev.data);
+    this.#worker.onerror = (ev) => {
+      ev.preventDefault();
+      this.#fail(new Error(`probe worker: ${ev.message}`));
+    };
+    this.#call({ type: "init", genesis, wasm: opsName.startsWith("cpu-wasm") }).catch((e: Error) =>
+      this.#failure ??= e
+    );
+  }
+
+  /** How many θ were sent to the Worker so far (each distinct θ once while it is held). */
+  get thetasSent(): number {
+    return this.#sent;
+  }
+
+  loss(params: Float32Array, batches: readonly Batch[]): Promise<number> {
+    if (batches.length === 0) return Promise.reject(new RangeError("WorkerProbe.loss: no batches"));
+    return this.#measure("loss", params, batches) as Promise<number>;
+  }
+
+  sequenceLosses(params: Float32Array, batches: readonly Batch[]): Promise<number[]> {
+    return this.#measure("sequence-losses", params, batches) as Promise<number[]>;
+  }
+
+  /** Ends the Worker; what it was doing fails. */
+  close(): void {
+    this.#worker.terminate();
+    this.#fail(new Error("probe worker closed"));
+  }
+
+  #measure(
+    type: "loss" | "sequence-losses",
+    params: Float32Array,
+    batches: readonly Batch[],
+  ): Promise<unknown> {
+    let version = this.#versions.get(params);
+    if (version !== undefined && this.#held.includes(version)) {
+      return this.#call({ type, version, batches });
+    }
+    version = this.#version++;
+    this.#versions.set(params, version);
+    this.#held.push(version);
+    if (this.#held.length > PROBE_HELD) this.#held.shift();
+    const theta = params.slice();
+    this.#sent++;
+    return this.#call({ type, version, theta, batches }, [theta.buffer]);
+  }
+
+  #call(
+    body: DistributiveOmit<ProbeRequest, "id">,
+    transfer: Transferable[] = [],
+  ): Promise<unknown> {
+    if (this.#failure !== null) return Promise.reject(this.#failure);
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.postMessage({ ...body, id } as ProbeRequest, transfer);
+    });
+  }
+
+  #reply(m: ProbeReply): void {
+    const p = this.#pending.get(m.id);
+    if (p === undefined) return;
+    this.#pending.delete(m.id);
+    if (m.type === "done") p.resolve(m.value);
+    else p.reject(new Error(m.message));
+  }
+
+  #fail(e: Error): void {
+    this.#failure ??= e;
+    for (const p of this.#pending.values()) p.reject(e);
+    this.#pending.clear();
+  }
+}
+
+/** Omit over each member of a union. */
+type DistributiveOmit<R, K extends PropertyKey> = R extends unknown ? Omit<R, K> : never;
