@@ -39,7 +39,7 @@ async function handle(m: WindowRequest): Promise<Value> {
         seed: g.data.seed,
       });
       const ops = cpuOps(32, { wasm: m.wasm });
-      trainer = new WindowTrainer(ctx, ops, sampler, m.peer, { yields: false });
+      trainer = new WindowTrainer(ctx, ops, sampler, m.peer, { ...m.options, yields: false });
       return null;
     }
     case "train": {
