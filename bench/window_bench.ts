@@ -177,9 +177,13 @@ await runCli(async () => {
   console.log("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const r of rows) {
     console.log(
-      `| ${r.preset} | ${r.backend} | ${(r.params / 1e6).toFixed(2)}M | ${r.batch} × ${r.context} | ${r.H} | ` +
+      `| ${r.preset} | ${r.backend} | ${
+        (r.params / 1e6).toFixed(2)
+      }M | ${r.batch} × ${r.context} | ${r.H} | ` +
         `${(r.stepMs / 1000).toFixed(2)} s | ${(r.trainMs / 1000).toFixed(1)} s | ` +
-        `${(r.compressMs / 1000).toFixed(2)} s | ${r.encodeMs.toFixed(0)} ms | ${formatBytes(r.payloadBytes)} |`,
+        `${(r.compressMs / 1000).toFixed(2)} s | ${r.encodeMs.toFixed(0)} ms | ${
+          formatBytes(r.payloadBytes)
+        } |`,
     );
   }
 });

@@ -76,6 +76,8 @@ START=$(date +%s)
 declare -a MISSING=() CHECKS=()
 log() { echo "gpu_check: $*" | tee -a "$LOG" >&2; }
 json_str() { python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()[-4000:]))' 2>/dev/null || echo '""'; }
+# The line on stdin when it is one valid JSON value (a line cut off by a kill is not), else nothing.
+json_ok() { python3 -c 'import json,sys; s=sys.stdin.read().strip(); json.loads(s); print(s)' 2>/dev/null; }
 GPU_NAME=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | json_str)
 [ -n "$GPU_NAME" ] || GPU_NAME='""'
 
@@ -156,13 +158,14 @@ run_stage() {
   WEBLOCO_GPU=$adapter timeout -k 5 "$limit" "$DENO" "$@" >"$out" 2>&1
   local rc=$?
   sed 's/\x1b\[[0-9;]*m//g' "$out" >>"$LOG"
-  local line; line=$(grep -a '^{' "$out" | tail -1)
+  local line; line=$(grep -a '^{' "$out" | tail -1 | json_ok)
   if [ $rc = 0 ] && [ -n "$line" ]; then
     if [[ $line == *'"refused"'* ]]; then check "$name" refused "$line"; else check "$name" ok "$line"; fi
   else
     FAILED=1
     local why="rc $rc"; [[ $rc == 124 || $rc == 137 ]] && why="$why, past its $limit s"
-    check "$name" "failed ($why)" "$(sed 's/\x1b\[[0-9;]*m//g' "$out" | json_str)"
+    # The output's tail, and the last JSON line it printed (a partial result) when there is one.
+    check "$name" "failed ($why)" "{\"partial\":${line:-null},\"output\":$(sed 's/\x1b\[[0-9;]*m//g' "$out" | json_str)}"
   fi
 }
 # --no-check below: type-checking needs node_modules/@webgpu/types, which need not travel; the
@@ -184,7 +187,9 @@ kernels() {
   local summary; summary=$(sed 's/\x1b\[[0-9;]*m//g' "$out" | grep -aE '^(ok|FAILED) \|' | tail -1)
   if [ $rc = 0 ]; then check "kernels_$ADAPTER" ok "$(echo "$summary" | json_str)"; else
     FAILED=1
-    check "kernels_$ADAPTER" "failed (rc $rc)" "$(sed 's/\x1b\[[0-9;]*m//g' "$out" | grep -aE 'FAILED|error|=>|^ok \|' | json_str)"
+    local why="rc $rc"; [[ $rc == 124 || $rc == 137 ]] && why="$why, past its $limit s"
+    # deno test ends with its failures and errors: the output's tail holds them.
+    check "kernels_$ADAPTER" "failed ($why)" "$(sed 's/\x1b\[[0-9;]*m//g' "$out" | json_str)"
   fi
 }
 

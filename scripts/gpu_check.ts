@@ -17,7 +17,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { type AttentionShape, attentionRows } from "../bench/attention_bench.ts";
+import { attentionRows, type AttentionShape } from "../bench/attention_bench.ts";
 import { adapterLabel } from "../src/gpu/device.ts";
 import { matmul } from "../src/kernels/matmul.ts";
 import { castF16, hasShaderF16, matmulF16 } from "../src/kernels/matmul_f16.ts";
@@ -71,8 +71,18 @@ for (const n of quick ? [256, 512] : [512, 1024, 2048, 4096]) {
   castF16(rt, a16, a, n * n);
   castF16(rt, b16, b, n * n);
   const shape = { M: n, N: n, K: n, transB: true };
-  const f32 = await rate(`matmul ${n}³`, 2 * n ** 3, peakTflops, () => matmul(rt, out, a, b, shape));
-  const f16 = await rate(`matmul f16 ${n}³`, 2 * n ** 3, peakF16Tflops, () => matmulF16(rt, out, a16, b16, shape));
+  const f32 = await rate(
+    `matmul ${n}³`,
+    2 * n ** 3,
+    peakTflops,
+    () => matmul(rt, out, a, b, shape),
+  );
+  const f16 = await rate(
+    `matmul f16 ${n}³`,
+    2 * n ** 3,
+    peakF16Tflops,
+    () => matmulF16(rt, out, a16, b16, shape),
+  );
   matmuls.push({ n, ...f32, f16 });
   for (const t of [a, b, out, a16, b16]) rt.dispose(t);
 }
@@ -83,8 +93,12 @@ for (const n of quick ? [256, 512] : [512, 1024, 2048, 4096]) {
  */
 async function rate(what: string, flops: number, peak: number, run: () => void) {
   try {
-    const ms = await timeIt(run), gflops = flops / ms / 1e6, pctOfPeak = 100 * gflops / (peak * 1000);
-    console.error(`${what}: ${gflops.toFixed(1)} GFLOP/s (${pctOfPeak.toFixed(2)}% of ${peak} TFLOP/s)`);
+    const ms = await timeIt(run),
+      gflops = flops / ms / 1e6,
+      pctOfPeak = 100 * gflops / (peak * 1000);
+    console.error(
+      `${what}: ${gflops.toFixed(1)} GFLOP/s (${pctOfPeak.toFixed(2)}% of ${peak} TFLOP/s)`,
+    );
     return { ms, gflops, pctOfPeak };
   } catch (e) {
     console.error(`${what}: ${(e as Error).message}`);
@@ -106,8 +120,18 @@ async function timeIt(run: () => void): Promise<number> {
   return (performance.now() - t0) / reps;
 }
 
+// A line a stage cut short by its time limit still brings back (the shell keeps the last one).
+console.log(JSON.stringify({ partial: true, adapter: rt.adapter, matmul: matmuls }));
+
 // The tiny preset's shape; at context 2048 the 1b preset's heads (D 64) and one head of D 128.
-const attentionShapes: AttentionShape[] = [["tiny preset (B 8, T 64, NH 4, NKV 2, D 16)", 8, 64, 4, 2, 16]];
+const attentionShapes: AttentionShape[] = [[
+  "tiny preset (B 8, T 64, NH 4, NKV 2, D 16)",
+  8,
+  64,
+  4,
+  2,
+  16,
+]];
 if (!quick) {
   attentionShapes.push(
     ["1b preset (B 1, T 2048, NH 32, NKV 8, D 64)", 1, 2048, 32, 8, 64],
@@ -158,7 +182,9 @@ async function trainPreset(name: string, steps: number, batch: number) {
   try {
     checkBufferLimits(`preset ${name}`, needs, rt.device.limits);
     // Split buffers let 1b past the binding limits; a software adapter's memory is the host's.
-    if (rt.adapter.software) checkHostMemory(`preset ${name}`, needs, Deno.systemMemoryInfo().available);
+    if (rt.adapter.software) {
+      checkHostMemory(`preset ${name}`, needs, Deno.systemMemoryInfo().available);
+    }
   } catch (e) {
     console.log(JSON.stringify({ preset: name, backend, batch, refused: (e as Error).message }));
     rt.destroy();

@@ -17,7 +17,12 @@ import type { Sampler } from "../src/data/sampler.ts";
 import type { Genesis } from "../src/protocol/genesis.ts";
 import type { QuantizedTensor } from "../src/reference/sparseloco/compress.ts";
 import type { RunContext } from "../src/protocol/run_context.ts";
-import type { InnerLoop, StepInfo, TrainerOptions, WindowResult } from "../src/roles/window_trainer.ts";
+import type {
+  InnerLoop,
+  StepInfo,
+  TrainerOptions,
+  WindowResult,
+} from "../src/roles/window_trainer.ts";
 
 /** Peer → worker. Every request has an id; the worker answers them in order. */
 export type WindowRequest =

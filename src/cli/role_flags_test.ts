@@ -53,7 +53,10 @@ Deno.test("roleFlags --recompute trains the golden window payload, on the peer's
     );
   };
   const recomputing = new WindowTrainer(ctx, ops, sampler(), peer, { recompute: true });
-  assertEquals([recomputing.recompute, new WindowTrainer(ctx, ops, sampler(), peer).recompute], [true, false]);
+  assertEquals([recomputing.recompute, new WindowTrainer(ctx, ops, sampler(), peer).recompute], [
+    true,
+    false,
+  ]);
   assertEquals(await payload(recomputing), ALICE_WINDOW_0);
   const inWorker = new WorkerTrainer(ctx, ops.name, sampler(), peer, { recompute: true });
   try {

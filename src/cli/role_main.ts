@@ -49,7 +49,12 @@ import { LiveView } from "./live_view.ts";
 import { type MetricsAddress, parseMetricsFlag, RoleMetrics, serveMetrics } from "./metrics.ts";
 import { loadRunData } from "./run_data.ts";
 import { joinLine, PREVIEW_PAGE } from "./join_link.ts";
-import { checkBufferLimits, checkHostMemory, describeMemory, memoryNeeds } from "../model/memory.ts";
+import {
+  checkBufferLimits,
+  checkHostMemory,
+  describeMemory,
+  memoryNeeds,
+} from "../model/memory.ts";
 
 const USAGE = "usage: deno task peer|validator --genesis FILE --key FILE --data-dir DIR " +
   "[--bootstrap MA]… [--listen MA…|none] [--announce MA]… [--bootstrap-timeout S] " +
@@ -321,10 +326,14 @@ export async function main(args: readonly string[]): Promise<void> {
     (limits, software) => {
       checkBufferLimits(`the model of ${a.genesis}`, needs, limits);
       // A software adapter's buffers are host memory (memory.ts: the one host-memory guard).
-      if (software) checkHostMemory(`the model of ${a.genesis}`, needs, Deno.systemMemoryInfo().available);
+      if (software) {
+        checkHostMemory(`the model of ${a.genesis}`, needs, Deno.systemMemoryInfo().available);
+      }
     },
   );
-  if (ops.name.startsWith("cpu")) checkHostMemory(`the model of ${a.genesis}`, needs, Deno.systemMemoryInfo().total);
+  if (ops.name.startsWith("cpu")) {
+    checkHostMemory(`the model of ${a.genesis}`, needs, Deno.systemMemoryInfo().total);
+  }
   const started = startRole({
     ...parts,
     role: a.role,
@@ -335,7 +344,8 @@ export async function main(args: readonly string[]): Promise<void> {
     // A CPU step never yields: a peer trains in a Worker, so its network is served meanwhile.
     ...(ops.name.startsWith("cpu")
       ? {
-        makeTrainer: (c, o, sampler, peer, options) => new WorkerTrainer(c, o.name, sampler, peer, options),
+        makeTrainer: (c, o, sampler, peer, options) =>
+          new WorkerTrainer(c, o.name, sampler, peer, options),
       }
       : {}),
   });
