@@ -313,7 +313,8 @@ export class GpuRuntime {
       throw new Error(`scratch ${label}: ${length} elements do not fit one buffer`);
     }
     const usage = USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST;
-    return { buffer: this.pooled(this.poolSize(length * 4), usage, label), offset: 0, length, dtype, label };
+    const buffer = this.pooled(this.poolSize(length * 4), usage, label);
+    return { buffer, offset: 0, length, dtype, label };
   }
 
   /**
