@@ -18,8 +18,11 @@ import { Rng } from "../src/util/rng.ts";
 
 const RESULTS = "bench/attention.json";
 
-/** [what, B, T, NH, NKV, D]: the tiny preset at batch 8, and one head at the longest context. */
-const SHAPES: [string, number, number, number, number, number][] = [
+/** One attention shape: [what, B, T, NH, NKV, D]. */
+export type AttentionShape = [string, number, number, number, number, number];
+
+/** The tiny preset at batch 8, and one head at the longest context. */
+export const SHAPES: AttentionShape[] = [
   ["tiny preset (B 8, T 64, NH 4, NKV 2, D 16)", 8, 64, 4, 2, 16],
   ["T 2048, D 128 (B 1, NH 1, NKV 1)", 1, 2048, 1, 1, 128],
 ];
@@ -38,9 +41,10 @@ async function timeIt(rt: GpuRuntime, fn: () => void, minMs: number): Promise<nu
   return (performance.now() - t0) / reps;
 }
 
-async function bench(rt: GpuRuntime, minMs: number) {
+/** Forward and backward wall ms and GFLOP/s of each shape (scripts/gpu_check.ts uses it too). */
+export async function attentionRows(rt: GpuRuntime, minMs: number, shapes: AttentionShape[] = SHAPES) {
   const rows = [];
-  for (const [what, B, T, NH, NKV, D] of SHAPES) {
+  for (const [what, B, T, NH, NKV, D] of shapes) {
     const nq = B * T * NH * D, nkv = B * T * NKV * D, rng = new Rng(T + D);
     const make = (n: number) => {
       const t = rt.tensor(n);
@@ -73,7 +77,7 @@ async function bench(rt: GpuRuntime, minMs: number) {
   return rows;
 }
 
-await runCli(async () => {
+if (import.meta.main) await runCli(async () => {
   const { values } = parseFlags({
     args: Deno.args,
     options: { label: { type: "string" }, "min-ms": { type: "string" } },
@@ -84,7 +88,7 @@ await runCli(async () => {
   try {
     const adapter = adapterLabel(rt.adapter);
     console.log(`attention on ${adapter}, label ${label}`);
-    const shapes = await bench(rt, minMs);
+    const shapes = await attentionRows(rt, minMs);
     let all: Record<string, Record<string, unknown>> = {};
     try {
       all = JSON.parse(await Deno.readTextFile(RESULTS));

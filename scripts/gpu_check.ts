@@ -1,11 +1,14 @@
 /**
  * The measuring half of scripts/gpu_check.sh: the adapter and its buffer limits, the tuned
  * matmul's GFLOP/s and its share of the chip's fp32 peak (and the f16 matmul's of the dense f16
- * tensor peak: H200 SXM 989 TFLOP/s, NVIDIA's datasheet), and which presets fit the adapter
- * (src/model/memory.ts), as one JSON object on stdout's last line.
+ * tensor peak: H200 SXM 989 TFLOP/s, NVIDIA's datasheet), the attention kernels' GFLOP/s
+ * (bench/attention_bench.ts), and which presets fit the adapter (src/model/memory.ts), as one
+ * JSON object on stdout's last line.
  *
- *   deno run -A --unstable-webgpu scripts/gpu_check.ts [--quick] [--peak-tflops 67] [--peak-f16-tflops 989]
- *   deno run -A --unstable-webgpu scripts/gpu_check.ts --train PRESET [--steps 3] [--batch 4]
+ *   deno run -A --unstable-webgpu scripts/gpu_check.ts [--adapter dawn|wgpu] [--quick]
+ *     [--peak-tflops 67] [--peak-f16-tflops 989]
+ *   deno run -A --unstable-webgpu scripts/gpu_check.ts --train PRESET [--adapter dawn|wgpu]
+ *     [--steps 3] [--batch 4]
  *
  * `--train` runs a few AdamW steps of one preset on the KJV corpus (its BPE tokens, or bytes
  * for the byte presets) after checking it fits the adapter, one process per preset so that a
@@ -14,6 +17,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { attentionRows, type AttentionShape } from "../bench/attention_bench.ts";
 import { adapterLabel } from "../src/gpu/device.ts";
 import { matmul } from "../src/kernels/matmul.ts";
 import { castF16, hasShaderF16, matmulF16 } from "../src/kernels/matmul_f16.ts";
@@ -32,6 +36,7 @@ const { values } = parseArgs({
   args: Deno.args,
   options: {
     quick: { type: "boolean" },
+    adapter: { type: "string", default: "dawn" },
     "peak-tflops": { type: "string" },
     "peak-f16-tflops": { type: "string" },
     train: { type: "string" },
@@ -40,13 +45,14 @@ const { values } = parseArgs({
   },
 });
 const quick = values.quick ?? false;
+const backend = adapterFlag(values.adapter);
 if (values.train !== undefined) {
   await trainPreset(values.train, Number(values.steps), Number(values.batch));
   Deno.exit(0);
 }
 // H200 SXM: 67 TFLOP/s fp32 (non-tensor), NVIDIA's datasheet; the same as the H100 SXM.
 const peakTflops = Number(values["peak-tflops"] ?? 67);
-const rt = await openRuntime("dawn");
+const rt = await openRuntime(backend);
 const limits = rt.device.limits;
 const shaderF16 = hasShaderF16(rt);
 console.error(`adapter: ${adapterLabel(rt.adapter)}`);
@@ -65,16 +71,39 @@ for (const n of quick ? [256, 512] : [512, 1024, 2048, 4096]) {
   castF16(rt, a16, a, n * n);
   castF16(rt, b16, b, n * n);
   const shape = { M: n, N: n, K: n, transB: true };
-  const f32 = await timeIt(() => matmul(rt, out, a, b, shape));
-  const f16 = await timeIt(() => matmulF16(rt, out, a16, b16, shape));
-  const gflops = 2 * n ** 3 / f32 / 1e6, gflopsF16 = 2 * n ** 3 / f16 / 1e6;
-  const pct = 100 * gflops / (peakTflops * 1000), pctF16 = 100 * gflopsF16 / (peakF16Tflops * 1000);
-  matmuls.push({ n, ms: f32, gflops, pctOfFp32Peak: pct, f16: { ms: f16, gflops: gflopsF16, pctOfF16Peak: pctF16 } });
-  console.error(
-    `matmul ${n}³: ${gflops.toFixed(1)} GFLOP/s (${pct.toFixed(2)}% of ${peakTflops} TFLOP/s); ` +
-      `f16 ${gflopsF16.toFixed(1)} GFLOP/s (${pctF16.toFixed(2)}% of ${peakF16Tflops} TFLOP/s f16)`,
+  const f32 = await rate(
+    `matmul ${n}³`,
+    2 * n ** 3,
+    peakTflops,
+    () => matmul(rt, out, a, b, shape),
   );
+  const f16 = await rate(
+    `matmul f16 ${n}³`,
+    2 * n ** 3,
+    peakF16Tflops,
+    () => matmulF16(rt, out, a16, b16, shape),
+  );
+  matmuls.push({ n, ...f32, f16 });
   for (const t of [a, b, out, a16, b16]) rt.dispose(t);
+}
+
+/**
+ * `run`'s ms per call, GFLOP/s and % of `peak` TFLOP/s, or the error it raised: a kernel that
+ * fails on a new adapter (the f16 path on a first GPU) costs its own line, not the stage.
+ */
+async function rate(what: string, flops: number, peak: number, run: () => void) {
+  try {
+    const ms = await timeIt(run),
+      gflops = flops / ms / 1e6,
+      pctOfPeak = 100 * gflops / (peak * 1000);
+    console.error(
+      `${what}: ${gflops.toFixed(1)} GFLOP/s (${pctOfPeak.toFixed(2)}% of ${peak} TFLOP/s)`,
+    );
+    return { ms, gflops, pctOfPeak };
+  } catch (e) {
+    console.error(`${what}: ${(e as Error).message}`);
+    return { error: (e as Error).message };
+  }
 }
 
 /** Milliseconds per call of `run`, after one call that compiles its pipelines. */
@@ -90,6 +119,27 @@ async function timeIt(run: () => void): Promise<number> {
   }
   return (performance.now() - t0) / reps;
 }
+
+// A line a stage cut short by its time limit still brings back (the shell keeps the last one).
+console.log(JSON.stringify({ partial: true, adapter: rt.adapter, matmul: matmuls }));
+
+// The tiny preset's shape; at context 2048 the 1b preset's heads (D 64) and one head of D 128.
+const attentionShapes: AttentionShape[] = [[
+  "tiny preset (B 8, T 64, NH 4, NKV 2, D 16)",
+  8,
+  64,
+  4,
+  2,
+  16,
+]];
+if (!quick) {
+  attentionShapes.push(
+    ["1b preset (B 1, T 2048, NH 32, NKV 8, D 64)", 1, 2048, 32, 8, 64],
+    ["T 2048, D 128 (B 1, NH 8, NKV 8)", 1, 2048, 8, 8, 128],
+  );
+}
+const attention = await attentionRows(rt, quick ? 200 : 500, attentionShapes)
+  .catch((e) => ({ error: (e as Error).message }));
 
 const presets = Object.entries(PRESETS).map(([name, c]) => {
   const m = memoryNeeds(c, "train", 4);
@@ -113,20 +163,30 @@ console.log(JSON.stringify({
   peakF16Tflops,
   shaderF16,
   matmul: matmuls,
+  attention,
   presets,
 }));
+
+/** The WebGPU implementation to measure: Dawn (npm `webgpu`) or Deno's built-in wgpu. */
+function adapterFlag(name: string): "dawn" | "wgpu" {
+  if (name === "dawn" || name === "wgpu") return name;
+  console.error(`--adapter must be dawn or wgpu, got "${name}"`);
+  Deno.exit(64);
+}
 
 /** A few steps of `name` on the shipped corpus; one JSON line (or a refusal line) on stdout. */
 async function trainPreset(name: string, steps: number, batch: number) {
   const c = presetConfig(name);
   const needs = memoryNeeds(c, "train", batch);
-  const rt = await openRuntime("dawn");
+  const rt = await openRuntime(backend);
   try {
     checkBufferLimits(`preset ${name}`, needs, rt.device.limits);
     // Split buffers let 1b past the binding limits; a software adapter's memory is the host's.
-    if (rt.adapter.software) checkHostMemory(`preset ${name}`, needs, Deno.systemMemoryInfo().available);
+    if (rt.adapter.software) {
+      checkHostMemory(`preset ${name}`, needs, Deno.systemMemoryInfo().available);
+    }
   } catch (e) {
-    console.log(JSON.stringify({ preset: name, batch, refused: (e as Error).message }));
+    console.log(JSON.stringify({ preset: name, backend, batch, refused: (e as Error).message }));
     rt.destroy();
     return;
   }
@@ -165,6 +225,8 @@ async function trainPreset(name: string, steps: number, batch: number) {
   const ms = warm.reduce((a, b) => a + b, 0) / warm.length;
   console.log(JSON.stringify({
     preset: name,
+    backend,
+    adapter: adapterLabel(rt.adapter),
     params: model.layout.count,
     batch,
     context: c.context,

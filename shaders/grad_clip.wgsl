@@ -2,6 +2,7 @@
 // Three stages, every sum in a fixed order so the result is bit-identical run to run and does
 // not depend on how the gradients are split across buffers:
 //   partial_chunk: state[t] += Σ grads[i]² over the i ≡ t (mod G·WG) of one chunk, ascending
+//                  (the first chunk, base 0, starts the sums: state need not be cleared)
 //                  grads chunk: (n) at element base of the whole (N), state: (G·WG); once per chunk
 //   partial_tree:  partials[w] = tree over state[w·WG .. w·WG + WG)      state: (G·WG), partials: (G)
 //   finish:        out = [min(1, max_norm / (norm + 1e-6)), norm],  norm = sqrt(Σ_w partials[w])
@@ -41,7 +42,8 @@ fn partial_chunk(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_i
   let t = wid.x * WG + lid;
   var i = t;
   if (i < p.base) { i = t + (p.base - t + stride - 1u) / stride * stride; }
-  var s = dst[t];
+  var s = 0.0;
+  if (p.base > 0u) { s = dst[t]; }
   for (; i < p.base + p.n; i = i + stride) {
     let g = src[i - p.base];
     s = s + g * g;

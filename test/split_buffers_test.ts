@@ -209,13 +209,6 @@ Deno.test({
     assertEquals(rt.chunksOf(rt.view(t, 960, 128)).length, 2);
     rt.dispose(t);
     rt.dispose(out);
-    // A software adapter's buffers live in host memory: past it, a clear refusal, no swapping.
-    const small = new GpuRuntime({ ...gpu, memoryBytes: 4 * 2 ** 20 }, source);
-    assertThrows(
-      () => small.tensor(2 ** 20, "f32", "big"),
-      Error,
-      "buffer big: 1048576 + 4194304 bytes of buffers would pass the 4194304 bytes of memory",
-    );
   },
 });
 
@@ -238,6 +231,11 @@ Deno.test({
     const rt = new GpuRuntime(gpu, source, { maxBindingBytes: 40 * 1024 });
     const got = [];
     for (const [r, split] of [[single, undefined], [rt, points]] as const) {
+      // The running sums' buffer is never cleared (the first chunk starts them): one left
+      // full of other numbers in the pool must not change the norm.
+      const dirty = r.tensor(stride, "f32", "dirty");
+      r.write(dirty, new Float32Array(stride).fill(1e3));
+      r.dispose(dirty);
       const t = r.tensor(n, "f32", "grads", split), out = r.tensor(2, "f32", "clip");
       r.write(t, g);
       gradClip(r, out, t, n, 0.25);

@@ -45,7 +45,7 @@ async function handle(m: WindowRequest): Promise<Value> {
       });
       lowerThreadPriority(Deno.env.get("WEBLOCO_TRAIN_NICE"));
       const ops = cpuOps(32, { wasm: m.wasm });
-      trainer = new WindowTrainer(ctx, ops, sampler, m.peer, { yields: false });
+      trainer = new WindowTrainer(ctx, ops, sampler, m.peer, { ...m.options, yields: false });
       return null;
     }
     case "train": {

@@ -17,7 +17,12 @@ import type { Sampler } from "../src/data/sampler.ts";
 import type { Genesis } from "../src/protocol/genesis.ts";
 import type { QuantizedTensor } from "../src/reference/sparseloco/compress.ts";
 import type { RunContext } from "../src/protocol/run_context.ts";
-import type { InnerLoop, StepInfo, WindowResult } from "../src/roles/window_trainer.ts";
+import type {
+  InnerLoop,
+  StepInfo,
+  TrainerOptions,
+  WindowResult,
+} from "../src/roles/window_trainer.ts";
 
 /** Peer → worker. Every request has an id; the worker answers them in order. */
 export type WindowRequest =
@@ -29,6 +34,8 @@ export type WindowRequest =
     peer: number;
     /** The CPU backend's matmul: WebAssembly SIMD or the TypeScript reference (same bits). */
     wasm: boolean;
+    /** The operator's trainer options (`--recompute`). */
+    options: TrainerOptions;
   }
   | { id: number; type: "train"; theta: Float32Array; w: number; deadline: number }
   | { id: number; type: "load-error"; error: Float32Array }
@@ -74,7 +81,13 @@ export class WorkerTrainer implements InnerLoop {
    * Starts the Worker with the run, the sampler's tokens (it draws the same batches) and the
    * data stream `peer`; `opsName` names the CPU backend it opens ("cpu-wasm" or "cpu-reference").
    */
-  constructor(ctx: RunContext, opsName: string, sampler: Sampler, peer: number) {
+  constructor(
+    ctx: RunContext,
+    opsName: string,
+    sampler: Sampler,
+    peer: number,
+    options: TrainerOptions = {},
+  ) {
     if (!opsName.startsWith("cpu") || opsName.endsWith("-f64")) {
       throw new Error(`a Worker trainer runs the float32 CPU backend, not ${opsName}`);
     }
@@ -92,6 +105,7 @@ export class WorkerTrainer implements InnerLoop {
       tokens: sampler.tokens,
       peer,
       wasm: opsName.startsWith("cpu-wasm"),
+      options,
     }));
   }
 

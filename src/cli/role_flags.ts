@@ -9,9 +9,11 @@
 import { UsageError } from "./cli.ts";
 
 /**
- * The `parseArgs` declarations of `--genesis`, `--key`, `--data-dir` (all required) and
- * `--bootstrap`/`--listen` (repeatable). A new object each call: `parseArgs` hands the
- * `default` arrays out as they are, and no two parses may share one.
+ * The `parseArgs` declarations of `--genesis`, `--key`, `--data-dir` (all required),
+ * `--bootstrap`/`--listen` (repeatable) and `--recompute` (a peer's trainer keeps only each
+ * layer's input and recomputes the rest in the backward pass: less memory for one more forward
+ * pass, the same bits, so it is the operator's choice and no run setting). A new object each
+ * call: `parseArgs` hands the `default` arrays out as they are, and no two parses may share one.
  */
 export function roleFlags() {
   return {
@@ -20,6 +22,7 @@ export function roleFlags() {
     "data-dir": { type: "string" },
     bootstrap: { type: "string", multiple: true, default: [] as string[] },
     listen: { type: "string", multiple: true, default: [] as string[] },
+    recompute: { type: "boolean", default: false },
   } as const;
 }
 

@@ -50,11 +50,16 @@ import { LiveView } from "./live_view.ts";
 import { type MetricsAddress, parseMetricsFlag, RoleMetrics, serveMetrics } from "./metrics.ts";
 import { loadRunData } from "./run_data.ts";
 import { joinLine, PREVIEW_PAGE } from "./join_link.ts";
-import { checkBufferLimits, describeMemory, memoryNeeds } from "../model/memory.ts";
+import {
+  checkBufferLimits,
+  checkHostMemory,
+  describeMemory,
+  memoryNeeds,
+} from "../model/memory.ts";
 
 const USAGE = "usage: deno task peer|validator --genesis FILE --key FILE --data-dir DIR " +
   "[--bootstrap MA]… [--listen MA…|none] [--announce MA]… [--bootstrap-timeout S] " +
-  `[--metrics [HOST:]PORT] [${BACKEND_USAGE}] [--json]`;
+  `[--metrics [HOST:]PORT] [${BACKEND_USAGE}] [--recompute] [--json]`;
 
 /** How long a peer waits for one of its bootstrap nodes by default (s). */
 export const DEFAULT_BOOTSTRAP_TIMEOUT_S = 30;
@@ -77,6 +82,8 @@ export interface RoleArgs {
   metrics: MetricsAddress | null;
   backend: Backend;
   json: boolean;
+  /** A peer's activation recompute (`--recompute`): memory, not results. */
+  recompute: boolean;
 }
 
 /** Parses `args` (the role first); throws {@linkcode UsageError}. */
@@ -126,6 +133,7 @@ export function parseRoleArgs(args: readonly string[]): RoleArgs {
     metrics: v.metrics === undefined ? null : parseMetricsFlag(v.metrics),
     backend: parseBackend(v.backend!),
     json: v.json!,
+    recompute: v.recompute!,
   };
 }
 
@@ -309,24 +317,37 @@ export async function main(args: readonly string[]): Promise<void> {
   };
   // The backend comes before the node: a missing GPU is a start-up error, not a network one.
   const data = await loadRunData(genesis, a.genesis, content.dir);
-  const needs = memoryNeeds(genesis.model, a.role, genesis.data.batch);
+  const needs = memoryNeeds(genesis.model, a.role, genesis.data.batch, genesis.model.context, {
+    recompute: a.recompute,
+  });
   log(describeMemory(`model of ${a.genesis}`, needs)[0]);
   const ops = await openBackend(
     a.backend,
     log,
-    (limits) => checkBufferLimits(`the model of ${a.genesis}`, needs, limits),
+    (limits, software) => {
+      checkBufferLimits(`the model of ${a.genesis}`, needs, limits);
+      // A software adapter's buffers are host memory (memory.ts: the one host-memory guard).
+      if (software) {
+        checkHostMemory(`the model of ${a.genesis}`, needs, Deno.systemMemoryInfo().available);
+      }
+    },
   );
+  if (ops.name.startsWith("cpu")) {
+    checkHostMemory(`the model of ${a.genesis}`, needs, Deno.systemMemoryInfo().total);
+  }
   const started = startRole({
     ...parts,
     role: a.role,
     tokens: data.train,
     valid: data.valid,
     ops,
+    trainer: { recompute: a.recompute },
     // A CPU step or forward pass never yields: a peer trains and a validator scores in a
     // Worker, so its network is served meanwhile.
     ...(ops.name.startsWith("cpu")
       ? {
-        makeTrainer: (c, o, sampler, peer) => new WorkerTrainer(c, o.name, sampler, peer),
+        makeTrainer: (c, o, sampler, peer, options) =>
+          new WorkerTrainer(c, o.name, sampler, peer, options),
         makeProbe: (c, o) => new WorkerProbe(c.genesis, o.name),
       }
       : {}),

@@ -30,12 +30,6 @@ export interface AcquiredGpu {
   adapter: GpuAdapterDescription;
   /** A forced bytes-per-buffer for split tensors (WEBLOCO_MAX_BINDING), below the device's. */
   maxBindingBytes?: number;
-  /**
-   * Bytes of memory the device's buffers may take when that is known: for a software adapter
-   * under Deno (SwiftShader, lavapipe), the machine's memory available when it was acquired.
-   * WebGPU does not say how much memory a GPU has.
-   */
-  memoryBytes?: number;
   /** Releases the device; Dawn keeps a process alive while its instance lives. */
   destroy(): void;
 }
@@ -120,15 +114,6 @@ function maxBindingOverride(): number | undefined {
   return n;
 }
 
-/** The machine's available memory under Deno now (undefined elsewhere or without --allow-sys). */
-function hostMemory(): number | undefined {
-  try {
-    return inDeno() ? g.Deno.systemMemoryInfo().available : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Acquires a device. `backend` "auto" means navigator.gpu in a browser and Dawn under Deno;
  * the environment variable WEBLOCO_GPU (dawn | wgpu) overrides it under Deno.
@@ -174,12 +159,10 @@ export async function acquireGpu(requested: GpuBackendName = "auto"): Promise<Ac
   }
   const device = await requestDevice(adapter);
   const description = describe(adapter, backend);
-  const memoryBytes = description.software ? hostMemory() : undefined;
   return {
     device,
     adapter: description,
     ...(maxBindingBytes === undefined ? {} : { maxBindingBytes }),
-    ...(memoryBytes === undefined ? {} : { memoryBytes }),
     destroy() {
       device.destroy();
       keep = undefined;

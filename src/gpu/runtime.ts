@@ -195,10 +195,6 @@ export class GpuRuntime {
   private readonly bindingBytes: number;
   private readonly maxBufferSize: number;
   private readonly maxWorkgroups: number;
-  /** Bytes of all buffers created (pooled ones count once). */
-  private allocated = 0;
-  /** A software adapter's buffers live in the machine's memory: more is refused, not swapped. */
-  private readonly memoryBytes: number | undefined;
   private readonly source: ShaderSource;
   private readonly release: () => void;
   private readonly pipelines: Map<string, GPUComputePipeline>;
@@ -231,7 +227,6 @@ export class GpuRuntime {
     PIPELINES.set(this.device, bySource);
     this.pipelines = bySource.get(source) ?? new Map();
     bySource.set(source, this.pipelines);
-    this.memoryBytes = gpu.memoryBytes;
     this.release = () => gpu.destroy();
     this.device.addEventListener("uncapturederror", (ev) => {
       const e = (ev as GPUUncapturedErrorEvent).error;
@@ -241,13 +236,6 @@ export class GpuRuntime {
   }
 
   private createBuffer(size: number, usage: number, label: string): GPUBuffer {
-    if (this.memoryBytes !== undefined && this.allocated + size > this.memoryBytes) {
-      throw new Error(
-        `buffer ${label}: ${this.allocated} + ${size} bytes of buffers would pass the ${this.memoryBytes} ` +
-          `bytes of memory this software adapter keeps them in`,
-      );
-    }
-    this.allocated += size;
     this.stats.buffersCreated++;
     const b = this.device.createBuffer({ size, usage, label });
     this.sizes.set(b, size);
@@ -313,6 +301,20 @@ export class GpuRuntime {
     const t = { buffer, offset: 0, length, dtype, label };
     this.zero(t);
     return t;
+  }
+
+  /**
+   * A tensor from the pool whose contents are whatever its buffer last held: for a kernel's
+   * scratch that is written whole before it is read (grad clip's running sums), where
+   * `tensor`'s clear would be a wasted pass over memory every step. Give it back with `dispose`.
+   */
+  scratch(length: number, dtype: DType = "f32", label = "scratch"): GpuTensor {
+    if (!Number.isInteger(length) || length <= 0 || length * 4 > this.bindingBytes) {
+      throw new Error(`scratch ${label}: ${length} elements do not fit one buffer`);
+    }
+    const usage = USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST;
+    const buffer = this.pooled(this.poolSize(length * 4), usage, label);
+    return { buffer, offset: 0, length, dtype, label };
   }
 
   /**

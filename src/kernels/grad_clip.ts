@@ -10,8 +10,8 @@ const CONSTANTS = { WG: 256 };
 const ITEMS_PER_THREAD = 4;
 /**
  * Upper bound on partial sums. Enough workgroups to fill a large GPU; it also bounds each
- * thread's sequential chain (N / (WG·4096) elements), the running-sum state (4 MiB) and the
- * finishing workgroup's loop (16).
+ * thread's sequential chain (N / (WG·4096) elements), the running-sum state (4 MiB, never
+ * cleared: the first chunk's pass starts the sums) and the finishing workgroup's loop (16).
  */
 const MAX_PARTIALS = 4096;
 
@@ -40,7 +40,7 @@ export function gradClip(
   }
   if (out.length < 2) throw new Error(`gradClip: out needs 2 elements, has ${out.length}`);
   const groups = gradClipPartials(n);
-  const state = rt.tensor(groups * CONSTANTS.WG, "f32", "grad_clip.state");
+  const state = rt.scratch(groups * CONSTANTS.WG, "f32", "grad_clip.state");
   let base = 0;
   for (const chunk of rt.chunksOf(rt.view(grads, 0, n))) {
     rt.dispatch({
@@ -53,7 +53,7 @@ export function gradClip(
     });
     base += chunk.length;
   }
-  const partials = rt.tensor(groups, "f32", "grad_clip.partials");
+  const partials = rt.scratch(groups, "f32", "grad_clip.partials");
   rt.dispatch({
     shader: "grad_clip",
     entry: "partial_tree",

@@ -28,7 +28,7 @@ import { ModelProbe } from "./model_probe.ts";
 import type { LossProbe } from "../gauntlet/loss_check.ts";
 import { Scorer } from "./scorer.ts";
 import { Validator } from "./validator.ts";
-import { type InnerLoop, WindowTrainer } from "./window_trainer.ts";
+import { type InnerLoop, type TrainerOptions, WindowTrainer } from "./window_trainer.ts";
 import { heldOutBatches } from "../export/validation_loss.ts";
 
 /** Held-out batches the validator measures after every round (the same ones every round). */
@@ -70,7 +70,15 @@ export interface PeerParts<T> extends RoleParts {
    * Makes its trainer (default {@linkcode WindowTrainer}); the attack tests pass hostile ones,
    * the Deno shell one in a Worker on the CPU backend.
    */
-  makeTrainer?: (ctx: RunContext, ops: Ops<T>, sampler: Sampler, peer: number) => InnerLoop;
+  makeTrainer?: (
+    ctx: RunContext,
+    ops: Ops<T>,
+    sampler: Sampler,
+    peer: number,
+    options: TrainerOptions,
+  ) => InnerLoop;
+  /** The operator's trainer options (`--recompute`), passed to `makeTrainer`. */
+  trainer?: TrainerOptions;
 }
 
 /** A validator's parts besides {@linkcode RoleParts}. */
@@ -135,6 +143,7 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Pro
       parts.ops,
       sampler,
       dataPeerIndex(signer.publicKey),
+      parts.trainer ?? {},
     )
     : null;
   const wallets = new WalletBook();

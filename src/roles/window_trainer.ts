@@ -88,6 +88,12 @@ export interface InnerLoop {
   close?(): void;
 }
 
+/** How a peer's operator runs its trainer: memory, not results (`--recompute`). */
+export interface TrainerOptions {
+  /** Activation checkpointing (src/model/llama.ts): bit-identical updates, less memory. */
+  recompute?: boolean;
+}
+
 /** Trains windows on one backend. */
 export class WindowTrainer<T> implements InnerLoop {
   readonly #ctx: RunContext;
@@ -103,18 +109,19 @@ export class WindowTrainer<T> implements InnerLoop {
    * `peer` is the data stream index ({@linkcode dataPeerIndex}). `yields: false` for a trainer
    * alone on its thread (a Worker): nothing waits for a turn between its steps, and each yield
    * gives the core away, which on a loaded machine costs a scheduler slice per step.
+   * `recompute`: the model's activation checkpointing (src/model/llama.ts; same bits).
    */
   constructor(
     ctx: RunContext,
     ops: Ops<T>,
     sampler: Sampler,
     peer: number,
-    { yields = true }: { yields?: boolean } = {},
+    { yields = true, recompute = false }: TrainerOptions & { yields?: boolean } = {},
   ) {
     const g = ctx.genesis;
     this.#ctx = ctx;
     this.#ops = ops;
-    this.#model = new Llama(ops, g.model, g.data.batch, g.model.context);
+    this.#model = new Llama(ops, g.model, g.data.batch, g.model.context, { recompute });
     this.#trainer = new Trainer(ops, this.#model, {
       beta1: g.inner.beta1,
       beta2: g.inner.beta2,
@@ -126,6 +133,11 @@ export class WindowTrainer<T> implements InnerLoop {
     this.#peer = peer;
     this.#compressor = ops.compressor(ctx.layout, ctx.compress);
     this.#yields = yields;
+  }
+
+  /** Whether its model recomputes activations (`TrainerOptions.recompute`), for logs and tests. */
+  get recompute(): boolean {
+    return this.#model.recompute;
   }
 
   /**
