@@ -130,10 +130,19 @@ for (const setting of args.from === undefined ? args.settings!.split(",") : []) 
           ...Array.from({ length: H }, (_, s) => sampler.batch(streams[i], w, s)),
           ...prevSteps.map((s) => sampler.batch(streams[i], w - 1, s)),
         ];
-      const unassigned = measure !== undefined ? sampled(0).unassigned : Array.from(
-        { length: UNASSIGNED },
-        (_, i) => sampler.batch(nobody, w, H + 1000 + i),
-      );
+      // In span mode each unassigned batch comes from its own window's span (as the validator
+      // draws them): from one span, spanZ's between-span variance would be ~0.
+      const unassigned = measure !== undefined || span !== undefined
+        ? evaluationBatches(
+          sampler,
+          H,
+          w,
+          streams[0],
+          nobody,
+          measure ?? UNASSIGNED / 2,
+          mixSeed(seed, 0x4e4f4e43),
+        ).unassigned
+        : Array.from({ length: UNASSIGNED }, (_, i) => sampler.batch(nobody, w, H + 1000 + i));
       const validLoss = await probe.loss(theta, validBatches);
       const m: Map<string, AssignmentMargins> = await assignmentMargins({
         probe,
