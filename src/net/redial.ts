@@ -54,7 +54,9 @@ export class Redial {
   /** The dial in flight ended: connected, or not (the next one waits longer). */
   dialEnded(now: number, connected: boolean): void {
     this.dialing = false;
-    if (connected) this.connected(now);
+    // A new connection starts now: a loss reported before the dial resolved left no open one
+    // whose start should count (`??=` would keep a stale start and reset the backoff).
+    if (connected) this.#upSince = now;
     else this.#backOff(now);
   }
 

@@ -56,3 +56,18 @@ Deno.test("Redial with no interval dials once and never again", () => {
   assertEquals(simulate(new Redial(0), () => null, 30_000), [0]);
   assertEquals(simulate(new Redial(0), () => 100, 30_000), [0]);
 });
+
+Deno.test("Redial does not count a connection lost before its dial resolved as stable", () => {
+  const k = new Redial(60_000);
+  // The peer drops the connection before libp2p.dial resolves: the loss comes first.
+  k.dialStarted();
+  k.lost(900);
+  k.dialEnded(1_000, true);
+  assertEquals(k.failures, 1);
+  // Long after, a dial that connects is a fresh connection: not up since 1 s, no reset.
+  k.dialStarted();
+  k.dialEnded(1_000 + 2 * STABLE_MS, true);
+  assertEquals(k.failures, 1);
+  k.lost(1_000 + 2 * STABLE_MS + 100);
+  assertEquals([k.failures, k.next], [2, 1_000 + 2 * STABLE_MS + 100 + 2 * REDIAL_BASE_MS]);
+});
