@@ -9,16 +9,22 @@
  * node with fresh keys could announce thousands of peers. So a full book does not simply drop
  * its least recently seen entry — that pushed the validators and long-known peers out — but the
  * one of the lowest standing: a peer only heard of goes before one the node was connected to
- * (`met`), which goes before one whose update a signed record selected (`selected`, work the
- * validator checked), and the kept peers (bootstrap, the run's validators) go last; within a
- * standing, the least recently seen. And one source — the connection that relayed the
- * announcements — holds at most {@linkcode MAX_HEARD_PER_SOURCE} heard-of entries: beyond that
- * its newest replace its own oldest, not anyone else's (kept sources are not capped: a
- * validator relays everyone's announcements to a new peer).
+ * (`met`), which goes before one connected now (the node reports them,
+ * {@linkcode AddressBook.connected}: fresh keys that connect and identify are `met` too, and
+ * must not push out a peer still connected; among these the most recently connected goes
+ * first), then one whose update a signed record selected (`selected`, work the validator
+ * checked: connected Sybils do not push it out; at most {@linkcode MAX_SELECTED} of them, beyond
+ * that the least recently seen falls back to `met`, so they never fill the book and a connected
+ * peer always gets in), and the kept peers (bootstrap, the run's validators) go last; within a
+ * standing, the least recently seen. And one source — the connection that
+ * relayed the announcements — holds at most {@linkcode MAX_HEARD_PER_SOURCE} heard-of entries:
+ * beyond that its newest replace its own oldest, not anyone else's. The kept sources together
+ * hold at most {@linkcode MAX_HEARD_VIA_KEPT} (a validator relays everyone's announcements to a
+ * new peer, so they get more, but a flood it relays cannot cycle every other entry out).
  *
  * Persistence goes through a {@linkcode StateStore} (the data directory under Deno: an atomic
  * write), so the book is runtime-neutral; without one it lives in memory only. The standing is
- * kept with the entry; which source relayed it and which peers are kept are not (a restarted
+ * kept with the entry; which source relayed it and which peers are kept or connected are not (a restarted
  * node learns them again).
  *
  * @module
@@ -39,6 +45,17 @@ export const MAX_BOOK_PEERS = 128;
  * announces fresh keys crowds out only its own.
  */
 export const MAX_HEARD_PER_SOURCE = 16;
+
+/**
+ * Most heard-of entries the kept relays (bootstrap, validators) hold together: half the book.
+ */
+export const MAX_HEARD_VIA_KEPT = MAX_BOOK_PEERS / 2;
+
+/** Most `selected` entries: half the book (the rest stays open to peers met or connected). */
+export const MAX_SELECTED = MAX_BOOK_PEERS / 2;
+
+/** The source under which the kept relays' heard-of entries are counted together. */
+const KEPT_SOURCE = "";
 
 /** Most addresses kept per peer. */
 export const MAX_BOOK_ADDRESSES = 8;
@@ -62,7 +79,7 @@ export interface BookEntry {
 }
 
 /** Eviction order: a higher rank outlasts a lower one. */
-const RANK = { heard: 0, met: 1, selected: 2, kept: 3 } as const;
+const RANK = { heard: 0, met: 1, connected: 2, selected: 3, kept: 4 } as const;
 
 /** What the book is kept in. */
 export type BookStore = Pick<StateStore, "get" | "put" | "where">;
@@ -77,6 +94,8 @@ export class AddressBook {
   readonly #via = new Map<string, string>();
   /** Peers never evicted for a lower one (see {@linkcode keep}). */
   readonly #kept = new Set<string>();
+  /** The peers connected now and since when (see {@linkcode connected}). */
+  readonly #connected = new Map<string, number>();
   #dirty = false;
 
   /**
@@ -118,13 +137,14 @@ export class AddressBook {
       const e = p as Partial<BookEntry> | null;
       if (typeof e?.peerId !== "string" || !Array.isArray(e.addresses)) continue;
       if (typeof e.seen !== "number" || !Number.isFinite(e.seen)) continue;
-      const standing = e.standing === "met" || e.standing === "selected" ? e.standing : undefined;
+      const standing = e.standing === "met" || e.standing === "selected" ? "met" : undefined;
       this.#put(
         e.peerId,
         e.addresses.filter((a): a is string => typeof a === "string"),
         e.seen,
         { standing },
       );
+      if (e.standing === "selected") this.selected(e.peerId);
     }
     this.#dirty = false;
     return null;
@@ -155,6 +175,10 @@ export class AddressBook {
   selected(peerId: string): boolean {
     const e = this.#entries.get(peerId);
     if (e === undefined || e.standing === "selected") return false;
+    const selected = [...this.#entries.values()].filter((x) => x.standing === "selected");
+    if (selected.length >= MAX_SELECTED) {
+      selected.reduce((a, b) => b.seen < a.seen ? b : a).standing = "met";
+    }
     e.standing = "selected";
     this.#via.delete(peerId);
     this.#dirty = true;
@@ -162,8 +186,18 @@ export class AddressBook {
   }
 
   /**
+   * The node reports that `peerId` is connected (`up`) or no longer: while connected, its entry
+   * (present or later) is evicted only for a kept one or a peer connected later.
+   */
+  connected(peerId: string, up: boolean): void {
+    if (!up) this.#connected.delete(peerId);
+    else if (!this.#connected.has(peerId)) this.#connected.set(peerId, this.#now());
+  }
+
+  /**
    * Keeps `peerId` (a bootstrap peer, a validator of the run): its entry, present or later, is
-   * evicted only for another kept one, and what it relays is not capped.
+   * evicted only for another kept one, and what it relays counts against the kept relays'
+   * larger cap.
    */
   keep(peerId: string): void {
     this.#kept.add(peerId);
@@ -192,16 +226,27 @@ export class AddressBook {
 
   /** The eviction rank of an entry (see {@linkcode RANK}). */
   #rank(e: BookEntry): number {
-    return this.#kept.has(e.peerId) ? RANK.kept : RANK[e.standing ?? "heard"];
+    if (this.#kept.has(e.peerId)) return RANK.kept;
+    const standing = RANK[e.standing ?? "heard"];
+    return this.#connected.has(e.peerId) ? Math.max(RANK.connected, standing) : standing;
   }
 
-  /** The entry evicted first among `among` (lowest rank, then least recently seen). */
+  /**
+   * How long `e` outlasts others of its rank: the least recently seen goes first, among the
+   * connected the most recently connected.
+   */
+  #age(e: BookEntry): number {
+    const since = this.#connected.get(e.peerId);
+    return since !== undefined && this.#rank(e) === RANK.connected ? -since : e.seen;
+  }
+
+  /** The entry evicted first among `among` (lowest rank, then see {@linkcode #age}). */
   #worst(among: Iterable<BookEntry>): BookEntry | undefined {
     let worst: BookEntry | undefined;
     for (const e of among) {
       if (
         worst === undefined || this.#rank(e) < this.#rank(worst) ||
-        (this.#rank(e) === this.#rank(worst) && e.seen < worst.seen)
+        (this.#rank(e) === this.#rank(worst) && this.#age(e) < this.#age(worst))
       ) worst = e;
     }
     return worst;
@@ -243,15 +288,15 @@ export class AddressBook {
     if (same && seen - old.seen < SEEN_RESOLUTION_MS) return false;
     const entry: BookEntry = { peerId, addresses: clean, seen: Math.max(seen, old?.seen ?? 0) };
     if (standing !== undefined) entry.standing = standing;
-    const via = how.via;
+    const via = how.via === undefined || !this.#kept.has(how.via) ? how.via : KEPT_SOURCE;
     const capped = old === undefined && standing === undefined && via !== undefined &&
-      via !== peerId && !this.#kept.has(via) && !this.#kept.has(peerId);
+      via !== peerId && !this.#kept.has(peerId);
     if (capped) {
       // A source at its cap replaces its own least recently seen heard-of entry.
       const own = [...this.#via].filter(([id, v]) =>
         v === via && this.#rank(this.#entries.get(id)!) === RANK.heard
       );
-      if (own.length >= MAX_HEARD_PER_SOURCE) {
+      if (own.length >= (via === KEPT_SOURCE ? MAX_HEARD_VIA_KEPT : MAX_HEARD_PER_SOURCE)) {
         this.#delete(this.#worst(own.map(([id]) => this.#entries.get(id)!))!.peerId);
       }
     }

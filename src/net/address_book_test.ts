@@ -8,6 +8,8 @@ import {
   MAX_BOOK_ADDRESSES,
   MAX_BOOK_PEERS,
   MAX_HEARD_PER_SOURCE,
+  MAX_HEARD_VIA_KEPT,
+  MAX_SELECTED,
 } from "./address_book.ts";
 
 const A = "12D3KooWGzh7p7dHwgxdkmY3nqcsnBcRrWpLDaJ8BfKyWbcyPAhz";
@@ -127,6 +129,54 @@ Deno.test("address book keeps kept, connected and selected peers through 1,000 a
   assertEquals(full.get(heard), undefined);
   assert(full.met(heard, at(5)));
   assertEquals(full.get(fresh[0]), undefined, "the least recently seen peer it met went");
+});
+
+Deno.test("address book keeps connected peers through fresh keys that connect, and selected never fill it", async () => {
+  let now = 0;
+  const book = new AddressBook({ self: B, now: () => ++now });
+  const [honest, late, ...sybils] = await peerIds(2 + 2 * MAX_BOOK_PEERS, 20_000);
+  const at = (i: number) => [`/ip4/10.1.${i >> 8}.${i & 255}/tcp/4001`];
+  book.connected(honest, true);
+  assert(book.met(honest, at(0)));
+  // Fresh keys connect and identify (met, as the honest peer); they stay connected too.
+  for (const [i, id] of sybils.entries()) {
+    book.connected(id, true);
+    book.met(id, at(1 + i));
+  }
+  assertEquals(book.entries().length, MAX_BOOK_PEERS);
+  assert(book.get(honest) !== undefined, "the earlier connected peer stays");
+  assertEquals(book.get(sybils.at(-1)!), undefined, "the most recently connected goes first");
+  // Once it is gone it is a met peer again, the least recently seen: the next one pushes it out.
+  book.connected(honest, false);
+  book.met(late, at(999));
+  assertEquals(book.get(honest), undefined);
+
+  // Selected peers hold at most MAX_SELECTED places: a connected, then a met peer still get in.
+  const chosen = new AddressBook({ self: B, now: () => ++now });
+  for (const [i, id] of sybils.slice(0, MAX_BOOK_PEERS).entries()) {
+    chosen.met(id, at(i));
+    chosen.selected(id);
+  }
+  const selected = chosen.entries().filter((e) => e.standing === "selected").map((e) => e.peerId);
+  assertEquals(selected, sybils.slice(MAX_BOOK_PEERS - MAX_SELECTED, MAX_BOOK_PEERS).reverse());
+  chosen.connected(honest, true);
+  assert(chosen.met(honest, at(500)), "a connected peer gets in");
+  assert(chosen.met(late, at(501)), "so does a met one");
+  assertEquals(chosen.get(sybils[0]), undefined, "the least recently seen, no longer selected");
+});
+
+Deno.test("address book caps what the kept relays add to half the book", async () => {
+  let now = 0;
+  const book = new AddressBook({ self: B, now: () => ++now });
+  const [validator, ...rest] = await peerIds(1 + 40 + 1_000, 30_000);
+  const honest = rest.slice(0, 40), flood = rest.slice(40);
+  const at = (i: number) => [`/ip4/10.2.${i >> 8}.${i & 255}/tcp/4001`];
+  book.keep(validator);
+  for (const [i, id] of honest.entries()) assert(book.learn(id, at(i), `via-${i}`));
+  for (const [i, id] of flood.entries()) book.learn(id, at(100 + i), validator);
+  for (const id of honest) assert(book.get(id) !== undefined, `${id} stays`);
+  const fromKept = book.entries().filter((e) => flood.includes(e.peerId)).map((e) => e.peerId);
+  assertEquals(fromKept, flood.slice(-MAX_HEARD_VIA_KEPT).reverse(), "the kept relays' newest");
 });
 
 Deno.test("address book keeps a peer's standing across a restart; an old file's peers are heard of", async () => {

@@ -259,6 +259,7 @@ export class WeblocoNode {
     installTopicValidators(libp2p.services.pubsub, parts.gossip);
     libp2p.services.pubsub.addEventListener("gossipsub:message", node.#onMessage);
     libp2p.addEventListener("peer:identify", node.#onIdentify);
+    libp2p.addEventListener("peer:connect", node.#onConnect);
     libp2p.addEventListener("peer:disconnect", node.#onDisconnect);
     try {
       await libp2p.start();
@@ -470,6 +471,7 @@ export class WeblocoNode {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.libp2p.services.pubsub.removeEventListener("gossipsub:message", this.#onMessage);
     this.libp2p.removeEventListener("peer:identify", this.#onIdentify);
+    this.libp2p.removeEventListener("peer:connect", this.#onConnect);
     this.libp2p.removeEventListener("peer:disconnect", this.#onDisconnect);
     this.#handlers.clear();
     await this.#saveBook();
@@ -518,9 +520,15 @@ export class WeblocoNode {
     this.#book.met(evt.detail.peerId.toString(), evt.detail.listenAddrs.map((m) => m.toString()));
   };
 
+  /** A connected peer's entry outlasts the met ones (fresh keys that connect are met too). */
+  #onConnect = (evt: CustomEvent<PeerId>) => {
+    this.#book.connected(evt.detail.toString(), true);
+  };
+
   #onDisconnect = (evt: CustomEvent<PeerId>) => {
-    if (this.#stopped) return;
     const id = evt.detail.toString();
+    this.#book.connected(id, false);
+    if (this.#stopped) return;
     (this.#kept.get(id) ?? this.#bookDials.get(id))?.lost(Date.now());
   };
 
