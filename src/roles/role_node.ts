@@ -35,6 +35,9 @@ export const ANNOUNCE_INTERVAL_MS = 5_000;
  */
 export const MAX_DIALED_PEERS = 32;
 
+/** Most announced peer ids a role remembers besides the validators' (see `peerOf`). */
+export const MAX_PEER_IDS = 4_096;
+
 /** Bytes moved by a role, for the live view and the benchmark. */
 export interface Traffic {
   /** Payload bytes fetched from others. */
@@ -57,7 +60,11 @@ export class RoleNode {
   readonly rejected: RejectCounts;
   /** Payload traffic. */
   readonly traffic: Traffic = { down: 0, up: 0 };
-  /** SS58 address → libp2p peer id, from verified peer announcements. */
+  /**
+   * SS58 address → libp2p peer id, from verified peer announcements: the most recently
+   * announced {@linkcode MAX_PEER_IDS} (announcements are free, fresh keys must not grow it
+   * without bound) and the run's validators.
+   */
   readonly peerOf = new Map<string, string>();
   /** Line logger. */
   readonly log: (line: string) => void;
@@ -97,7 +104,7 @@ export class RoleNode {
     };
     this.subscribe(this.node.topics.peers, (m, _bytes, _from, via) => {
       if (m.body.kind !== "peer-announce") return;
-      this.peerOf.set(m.sender, m.body.peerId);
+      this.#notePeer(m.sender, m.body.peerId);
       // Signed addresses are its latest (it may have moved): the node dials it from its book
       // (up to MAX_DIALED_PEERS connections), and re-dials a validator when it is lost. `via`
       // (the relaying connection) fills only its share of the book.
@@ -288,6 +295,19 @@ export class RoleNode {
       }
       if (!res.more || res.records.length === 0) return;
       from = last + 1;
+    }
+  }
+
+  /** Records `address`'s peer id as the newest; beyond the bound the oldest non-validator goes. */
+  #notePeer(address: string, peerId: string): void {
+    this.peerOf.delete(address);
+    this.peerOf.set(address, peerId);
+    if (this.peerOf.size <= MAX_PEER_IDS) return;
+    for (const a of this.peerOf.keys()) {
+      if (!this.ctx.genesis.validators.includes(a)) {
+        this.peerOf.delete(a);
+        return;
+      }
     }
   }
 
