@@ -21,8 +21,12 @@ const scope = self as unknown as {
 
 let trainer: WindowTrainer<CpuTensor> | null = null;
 
-/** The shortest time between two step messages of a window (ms); the first is always sent. */
+/**
+ * The shortest time between two step messages of a window (ms) unless "init" says otherwise;
+ * the first is always sent.
+ */
 const STEP_REPORT_MS = 500;
+let stepReportMs = STEP_REPORT_MS;
 
 function ready(): WindowTrainer<CpuTensor> {
   if (trainer === null) throw new Error("the trainer worker was not initialised");
@@ -46,18 +50,19 @@ async function handle(m: WindowRequest): Promise<Value> {
       lowerThreadPriority(Deno.env.get("WEBLOCO_TRAIN_NICE"));
       const ops = cpuOps(32, { wasm: m.wasm });
       trainer = new WindowTrainer(ctx, ops, sampler, m.peer, { ...m.options, yields: false });
+      stepReportMs = m.stepReportMs ?? STEP_REPORT_MS;
       return null;
     }
     case "train": {
       const t = ready();
-      // The steps are the peer's status line only: one message per STEP_REPORT_MS at most.
+      // The steps are the peer's status line only: one message per stepReportMs at most.
       // Each message cost this thread ~4 ms on the loaded 2-core machine (it wakes the peer's
       // thread): 0.2 s of an 8 s window, against 0.02 s with no step messages (README
       // "Round costs").
       let reported = -Infinity;
       const result = await t.train(m.theta, m.w, m.deadline, (step) => {
         const now = performance.now();
-        if (now - reported < STEP_REPORT_MS) return;
+        if (now - reported < stepReportMs) return;
         reported = now;
         scope.postMessage({ id: m.id, type: "step", step });
       });

@@ -36,6 +36,8 @@ export type WindowRequest =
     wasm: boolean;
     /** The operator's trainer options (`--recompute`). */
     options: TrainerOptions;
+    /** The shortest time between two step messages of a window (ms); absent: the default. */
+    stepReportMs?: number;
   }
   | { id: number; type: "train"; theta: Float32Array; w: number; deadline: number }
   | { id: number; type: "load-error"; error: Float32Array }
@@ -80,13 +82,14 @@ export class WorkerTrainer implements InnerLoop {
   /**
    * Starts the Worker with the run, the sampler's tokens (it draws the same batches) and the
    * data stream `peer`; `opsName` names the CPU backend it opens ("cpu-wasm" or "cpu-reference").
+   * `stepReportMs` overrides the step messages' throttle (a test checks it).
    */
   constructor(
     ctx: RunContext,
     opsName: string,
     sampler: Sampler,
     peer: number,
-    options: TrainerOptions = {},
+    { stepReportMs, ...options }: TrainerOptions & { stepReportMs?: number } = {},
   ) {
     if (!opsName.startsWith("cpu") || opsName.endsWith("-f64")) {
       throw new Error(`a Worker trainer runs the float32 CPU backend, not ${opsName}`);
@@ -106,6 +109,7 @@ export class WorkerTrainer implements InnerLoop {
       peer,
       wasm: opsName.startsWith("cpu-wasm"),
       options,
+      stepReportMs,
     }));
   }
 
