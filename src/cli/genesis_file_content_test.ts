@@ -5,7 +5,9 @@ import { localGenesis } from "../protocol/local_genesis.ts";
 import { sha256Sync } from "../util/hash.ts";
 import { hex } from "../util/hex.ts";
 import { Rng } from "../util/rng.ts";
+import { pollUntil } from "../testing/poll_until.ts";
 import { ContentDir } from "./genesis_file_content.ts";
+import { readLines } from "./swarm.ts";
 
 Deno.test("ContentDir keeps a partial download across a restart and serves it once complete", async () => {
   const dir = await Deno.makeTempDir();
@@ -46,36 +48,20 @@ function spawnRole(role: string, args: string[]): Role {
     stderr: "piped",
   }).spawn();
   const r: Role = { child, events: [], stderr: [] };
-  const read = async (s: ReadableStream<Uint8Array>, each: (line: string) => void) => {
-    let rest = "";
-    const dec = new TextDecoder();
-    for await (const b of s) {
-      const parts = (rest + dec.decode(b, { stream: true })).split("\n");
-      rest = parts.pop()!;
-      parts.forEach(each);
-    }
-  };
-  void read(child.stdout, (line) => {
+  void readLines(child.stdout, (line) => {
     try {
       r.events.push(JSON.parse(line));
     } catch {
       r.stderr.push(line);
     }
   }).catch(() => {});
-  void read(child.stderr, (line) => r.stderr.push(line)).catch(() => {});
+  void readLines(child.stderr, (line) => r.stderr.push(line)).catch(() => {});
   return r;
 }
 
-async function waitFor<T>(what: string, ms: number, r: Role, f: () => T | undefined): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) {
-      throw new Error(`waited ${ms} ms for ${what}; stderr: ${r.stderr.slice(-5).join(" | ")}`);
-    }
-    await new Promise((res) => setTimeout(res, 100));
-  }
+/** Waits up to `ms` for `f` to find something; the timeout shows `r`'s last stderr lines. */
+function waitFor<T>(what: string, ms: number, r: Role, f: () => T | undefined): Promise<T> {
+  return pollUntil(what, f, { deadline: Date.now() + ms, logs: r.stderr, tail: 5 });
 }
 
 Deno.test({
