@@ -24,8 +24,8 @@
  *
  * Persistence goes through a {@linkcode StateStore} (the data directory under Deno: an atomic
  * write), so the book is runtime-neutral; without one it lives in memory only. The standing is
- * kept with the entry; which source relayed it and which peers are kept or connected are not (a restarted
- * node learns them again).
+ * kept with the entry; which source relayed it and which peers are kept or connected are not
+ * (a restarted node learns them again).
  *
  * @module
  */
