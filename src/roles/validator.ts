@@ -39,6 +39,8 @@ import {
   giveUpAt,
   proposeAt,
   recordHash,
+  relayMs,
+  repeatMs,
 } from "../protocol/quorum.ts";
 import { VoteBook } from "../protocol/vote_book.ts";
 import { type EventSink, StatusReporter, Waker } from "./role_events.ts";
@@ -79,15 +81,6 @@ interface Candidate {
  * bytes would fail the gossip rules' freshness check (and cost the nodes relaying them score).
  */
 const REPUBLISH_MAX_AGE_MS = DEFAULT_MAX_SKEW_MS / 2;
-
-/**
- * With a quorum: how often a validator waiting for a window's certificate re-announces its
- * vote (and the proposal it is for) and asks the others for the certificate: half a
- * fallback, at least a second (two messages a re-announcement stay under the gossip rate).
- */
-function repeatMs(q: QuorumSpec): number {
-  return Math.max(1_000, q.fallbackMs / 2);
-}
 
 /** A validator. `start()`, then `stop()`. */
 export class Validator {
@@ -531,7 +524,7 @@ export class Validator {
       const nextAnnounce = Math.max(announcedAt, this.#sentAt.get(w)?.vote ?? -Infinity) + every;
       if (now >= nextAnnounce) {
         announcedAt = now;
-        await this.#reannounce(w, every);
+        await this.#reannounce(w, relayMs(q, ctx.genesis.validators.length));
       }
       if (now >= deadline + q.fallbackMs && now - pulledAt >= 2 * every && !this.#pulling) {
         pulledAt = now;
@@ -553,12 +546,12 @@ export class Validator {
   /**
    * While window `w` has no certificate here and this validator voted in it: its vote once
    * more, signed afresh (a new timestamp and message id; the same record, so never a second
-   * vote), and every other time the proposal it is for while that is fresh enough for gossip
-   * (every voter relays it: its proposer may be gone; the gossip rate limit counts them all
-   * against the proposer). Whoever missed them — started late, partitioned, restarted — still
+   * vote), and every `relay` ms ({@linkcode relayMs}) the proposal it is for while that is fresh
+   * enough for gossip (every voter relays it: its proposer may be gone; the gossip rate limit
+   * counts them all against the proposer). Whoever missed them — started late, partitioned, restarted — still
    * gets them before the window is given up.
    */
-  async #reannounce(w: number, every: number): Promise<void> {
+  async #reannounce(w: number, relay: number): Promise<void> {
     const { net } = this.#c;
     const hash = await this.#votes.voted(w);
     if (hash === null) return;
@@ -566,7 +559,7 @@ export class Validator {
     this.#sentAt.set(w, { ...sent, vote: now });
     const ballot = this.#ballots.get(w);
     if (
-      ballot !== undefined && now - sent.proposal >= 2 * every &&
+      ballot !== undefined && now - sent.proposal >= relay &&
       now - ballot.timestamp < REPUBLISH_MAX_AGE_MS
     ) {
       this.#sentAt.set(w, { vote: now, proposal: now });
