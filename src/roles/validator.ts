@@ -103,7 +103,10 @@ export class Validator {
   readonly #proposed = new Set<number>();
   /** Next heads of proposals it checked (own and others'), by record hash, with their base. */
   readonly #checked = new Map<string, { from: string; next: NextModel }>();
-  /** Proposals considered already (record hash hex). */
+  /**
+   * Proposals considered already (record hash hex). One refused for a reason that may pass (a
+   * failed payload fetch, a turn not come by this clock) is forgotten, so a later copy is checked.
+   */
   readonly #considered = new Set<string>();
   /** Proposals from another head than this one's (it is behind): considered again as it moves. */
   readonly #later = new Map<string, { m: Message; bytes: Uint8Array }>();
@@ -675,6 +678,7 @@ export class Validator {
     const turn = proposeAt(net.ctx, w, m.sender)!;
     // Half a fallback of slack for clocks; a proposal before its turn would pre-empt the order.
     if (Date.now() < turn - this.#quorum!.fallbackMs / 2) {
+      this.#considered.delete(id); // clocks differ: a later copy may come in its turn here
       this.#report.log(`refused the record of window ${w} from ${from}: proposed before its turn`);
       return;
     }
@@ -698,6 +702,9 @@ export class Validator {
         .map((a) => net.peerOf.get(a));
       next = await chain.prepareRecord(r, (h) => net.fetchPayload(h, authors));
     } catch (e) {
+      // Only a verdict on the record is final; a payload fetch that failed (a NetError, say
+      // just after a restart) may succeed with the next re-announced copy.
+      if (!(e instanceof ChainError)) this.#considered.delete(id);
       this.#report.log(`refused the record of window ${w} from ${from}: ${(e as Error).message}`);
       return;
     }
