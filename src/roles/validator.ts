@@ -102,7 +102,7 @@ export class Validator {
   /** Windows this validator proposed in (or tried to). */
   readonly #proposed = new Set<number>();
   /** Next heads of proposals it checked (own and others'), by record hash, with their base. */
-  readonly #checked = new Map<string, { from: string; next: NextModel }>();
+  readonly #checked = new Map<string, { window: number; from: string; next: NextModel }>();
   /**
    * Proposals considered already (record hash hex). One refused for a reason that may pass (a
    * failed payload fetch, a turn not come by this clock) is forgotten, so a later copy is checked.
@@ -306,6 +306,7 @@ export class Validator {
       w = Math.max(w + 1, first(Date.now()));
       // A window's candidates are kept through the next one: a late second announcement is evidence.
       for (const k of this.#candidates.keys()) if (k < w - 1) this.#candidates.delete(k);
+      this.#forgetBefore(w);
     }
   }
 
@@ -541,6 +542,17 @@ export class Validator {
     }
   }
 
+  /**
+   * Forgets the quorum bookkeeping of windows before `w`, which this validator has left: also
+   * when no record applied (quorum lost), else each window kept a θ copy in `#checked`.
+   */
+  #forgetBefore(w: number): void {
+    for (const [id, c] of this.#checked) if (c.window < w) this.#checked.delete(id);
+    for (const p of this.#proposed) if (p < w) this.#proposed.delete(p);
+    for (const b of this.#ballots.keys()) if (b < w) this.#ballots.delete(b);
+    for (const b of this.#sentAt.keys()) if (b < w) this.#sentAt.delete(b);
+  }
+
   /** Notes when this validator was first connected to anyone (it listens before proposing). */
   #noteConnected(now: number): void {
     if (this.#connectedAt === null && this.#c.net.node.peers().length > 0) this.#connectedAt = now;
@@ -551,8 +563,8 @@ export class Validator {
    * more, signed afresh (a new timestamp and message id; the same record, so never a second
    * vote), and every `relay` ms ({@linkcode relayMs}) the proposal it is for while that is fresh
    * enough for gossip (every voter relays it: its proposer may be gone; the gossip rate limit
-   * counts them all against the proposer). Whoever missed them — started late, partitioned, restarted — still
-   * gets them before the window is given up.
+   * counts them all against the proposer). Whoever missed them — started late, partitioned,
+   * restarted — still gets them before the window is given up.
    */
   async #reannounce(w: number, relay: number): Promise<void> {
     const { net } = this.#c;
@@ -627,7 +639,8 @@ export class Validator {
     const own = verifyProposal(net.ctx, bytes);
     if (typeof own === "string") throw new Error(`own round record does not verify: ${own}`);
     for (const c of judged.ok) await net.node.store.put(c.payloadHash, c.bytes, { pin: true });
-    this.#checked.set(hex(recordHash(bytes)), { from: chain.hashHex, next: judged.next });
+    const id = hex(recordHash(bytes));
+    this.#checked.set(id, { window: w, from: chain.hashHex, next: judged.next });
     if (await this.#vote(w, bytes)) {
       this.#report.log(
         `window ${w} proposed ${
@@ -708,7 +721,7 @@ export class Validator {
       this.#report.log(`refused the record of window ${w} from ${from}: ${(e as Error).message}`);
       return;
     }
-    this.#checked.set(id, { from: head, next });
+    this.#checked.set(id, { window: w, from: head, next });
     if (await this.#vote(w, bytes)) {
       this.#report.log(`voted for the record of window ${w} from ${from}`);
     }
