@@ -121,8 +121,8 @@ export class Validator {
    * votes for the proposal being re-announced rather than splitting the window with its own.
    */
   #connectedAt: number | null = null;
-  /** A certificate pull over sync is in flight. */
-  #pulling = false;
+  /** The certificate pull over sync in flight, if any (stop waits for it: it writes records). */
+  #pull: Promise<void> | null = null;
   /** The last window this validator's scorer judged (with a quorum, the windows it proposes). */
   #judgedWindow = -1;
   /**
@@ -195,6 +195,7 @@ export class Validator {
     this.#stopped = true;
     this.#waker.wake();
     await this.#running;
+    await this.#pull;
     await this.#c.scorer.stop();
     this.#c.net.stop();
   }
@@ -530,7 +531,7 @@ export class Validator {
         announcedAt = now;
         await this.#reannounce(w, relayMs(q, ctx.genesis.validators.length));
       }
-      if (now >= deadline + q.fallbackMs && now - pulledAt >= 2 * every && !this.#pulling) {
+      if (now >= deadline + q.fallbackMs && now - pulledAt >= 2 * every && this.#pull === null) {
         pulledAt = now;
         this.#pullCertificate(w);
       }
@@ -591,8 +592,7 @@ export class Validator {
    */
   #pullCertificate(w: number): void {
     const { net, chain } = this.#c;
-    this.#pulling = true;
-    void (async () => {
+    this.#pull = (async () => {
       for (const p of net.providers().filter((p) => p !== net.node.peerId).slice(0, 6)) {
         if (this.#stopped || chain.applied >= w || net.records.get(w) !== undefined) return;
         const res = await net.node.sync(p, w, { timeoutMs: 5_000 }).catch(() => null);
@@ -608,7 +608,7 @@ export class Validator {
         }
       }
     })().catch((e) => this.#report.log(`asking for the certificate of window ${w} failed: ${e}`))
-      .finally(() => this.#pulling = false);
+      .finally(() => this.#pull = null);
   }
 
   /**
