@@ -516,7 +516,9 @@ export class Validator {
         return;
       }
       this.#noteConnected(now);
-      const listened = this.#connectedAt !== null && now >= this.#connectedAt + 3 * every;
+      // Alone in the genesis (n = 1) there is nobody to listen to.
+      const listened = ctx.genesis.validators.length === 1 ||
+        this.#connectedAt !== null && now >= this.#connectedAt + 3 * every;
       if (
         now >= turn && listened && !this.#proposed.has(w) &&
         now >= (this.#checking.get(w)?.since ?? -Infinity) + 2 * q.fallbackMs &&
