@@ -8,7 +8,7 @@ import { localGenesis } from "../src/protocol/local_genesis.ts";
 import { dataPeerIndex, initialParams, runContext } from "../src/protocol/run_context.ts";
 import { evaluationBatches, ModelProbe } from "../src/roles/model_probe.ts";
 import { Rng } from "../src/util/rng.ts";
-import { PROBE_HELD, WorkerProbe } from "./probe_client.ts";
+import { ownedBatches, PROBE_HELD, WorkerProbe } from "./probe_client.ts";
 
 await identityReady();
 
@@ -73,4 +73,13 @@ Deno.test("WorkerProbe measures the same bits as a ModelProbe on the validator's
     inWorker.close();
   }
   await assertRejects(() => inWorker.loss(theta0, assigned), Error, "probe worker closed");
+});
+
+Deno.test("ownedBatches copies views onto buffers of their own size", () => {
+  const tokens = new Uint32Array(1_000).map((_, i) => i);
+  const views = [{ inputs: tokens.subarray(10, 14), targets: tokens.subarray(11, 15) }];
+  const owned = ownedBatches(views);
+  assertEquals(owned[0].inputs.buffer.byteLength, 16);
+  assertEquals(owned[0].targets.buffer.byteLength, 16);
+  assertEquals([...owned[0].inputs, ...owned[0].targets], [10, 11, 12, 13, 11, 12, 13, 14]);
 });

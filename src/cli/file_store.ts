@@ -6,7 +6,7 @@
  * @module
  */
 
-import { writeFileAtomic } from "../util/atomic_write.ts";
+import { syncFolder, writeFileAtomic } from "../util/atomic_write.ts";
 import {
   checkName,
   type PutOptions,
@@ -19,6 +19,8 @@ export class FileStore implements StateStore {
   /** The folder. */
   readonly where: string;
   #made: Promise<void> | null = null;
+  /** The folder's own entry flushed in its parent (before its first durable file counts). */
+  #synced: Promise<void> | null = null;
 
   private constructor(path: string) {
     this.where = path;
@@ -51,6 +53,14 @@ export class FileStore implements StateStore {
       throw e;
     });
     await this.#made;
+    if (options.durable && Deno.build.os !== "windows") {
+      // A durable file is lost with a folder whose creation was not on the disk yet (`votes/`).
+      this.#synced ??= syncFolder(this.where).catch((e) => {
+        this.#synced = null;
+        throw e;
+      });
+      await this.#synced;
+    }
     try {
       await writeFileAtomic(path, bytes, { sync: options.durable });
     } catch (e) {

@@ -63,6 +63,25 @@ export function giveUpAt(ctx: RunContext, w: number): number {
     ctx.genesis.windowMs;
 }
 
+/**
+ * How often a validator waiting for a window's certificate re-announces its vote and asks the
+ * others for the certificate: half a fallback, at least a second (its own votes stay at one a
+ * second, well under the gossip rate limit of 4 a second per signer).
+ */
+export function repeatMs(q: QuorumSpec): number {
+  return Math.max(1_000, q.fallbackMs / 2);
+}
+
+/**
+ * How often each of `n` validators relays the proposal it voted for: every second re-announcement,
+ * and no oftener than once in `n` seconds. The rate limit counts every relayed copy against the
+ * proposer, so the n voters together relay at most one copy a second (with its own votes at most
+ * two messages a second of the proposer's 4), whatever the number of validators.
+ */
+export function relayMs(q: QuorumSpec, n: number): number {
+  return Math.max(2 * repeatMs(q), n * 1_000);
+}
+
 /** The first window not given up at `now` ({@linkcode giveUpAt}). */
 export function firstLiveWindow(ctx: RunContext, now: number): number {
   // giveUpAt(w) > now ⟺ windowEnd(w) > now − (giveUpAt(w) − windowEnd(w)) ⟺ w ≥ windowAt(that).

@@ -5,6 +5,7 @@ import { localGenesis } from "./local_genesis.ts";
 import {
   decodeCertificate,
   decodeMessage,
+  DEFAULT_MAX_SKEW_MS,
   encodeCertificate,
   MAX_CERTIFICATE_BYTES,
   MAX_CERTIFICATE_VOTES,
@@ -23,6 +24,8 @@ import {
   proposerOrder,
   QuorumTally,
   recordHash,
+  relayMs,
+  repeatMs,
 } from "./quorum.ts";
 import { RecordLog, verifyRecord } from "./record_log.ts";
 import { runContext } from "./run_context.ts";
@@ -419,4 +422,17 @@ Deno.test("quorum tally: far windows are ignored and cannot crowd out the open o
   offer(t, a);
   offer(t, await vote(alice, 6, a));
   assert(offer(t, await vote(bob, 6, a)) !== null, "the open window still certifies");
+});
+
+Deno.test("quorum relays of a proposal stay under the gossip rate limit at 16 validators", () => {
+  for (const fallbackMs of [100, 2_000, 3_000, 60_000]) {
+    const q = { votes: 9, fallbackMs };
+    for (let n = 1; n <= 16; n++) {
+      // Against the proposer: n voters' relays plus its own re-announced votes, per second.
+      const perSecond = n * 1_000 / relayMs(q, n) + 1_000 / repeatMs(q);
+      assert(perSecond <= 2, `n ${n}, fallback ${fallbackMs}: ${perSecond}/s`);
+    }
+  }
+  // At a 2 s fallback each voter still relays again while the proposal is fresh for gossip.
+  assert(relayMs({ votes: 9, fallbackMs: 2_000 }, 16) < DEFAULT_MAX_SKEW_MS / 2);
 });

@@ -66,6 +66,8 @@ export function asRecord(m: Message, bytes: Uint8Array): SignedRecord | undefine
 export class RecordLog implements SyncSource {
   readonly #store: StateStore;
   readonly #byWindow = new Map<number, SignedRecord>();
+  /** Windows whose record {@linkcode add} is writing (the first add of a window reserves it). */
+  readonly #adding = new Set<number>();
   #sorted: number[] | null = [];
   /** With a genesis `quorum`: proposals and votes seen on gossip, until a record counts. */
   readonly tally: QuorumTally | null;
@@ -148,8 +150,14 @@ export class RecordLog implements SyncSource {
    */
   async add(r: SignedRecord): Promise<boolean> {
     const w = r.record.window;
-    if (this.#byWindow.has(w)) return false;
-    await this.#store.put(`${String(w).padStart(10, "0")}.msg`, r.bytes);
+    // Reserved before the write: the gossip tally and a certificate pull may add a window at once.
+    if (this.#byWindow.has(w) || this.#adding.has(w)) return false;
+    this.#adding.add(w);
+    try {
+      await this.#store.put(`${String(w).padStart(10, "0")}.msg`, r.bytes);
+    } finally {
+      this.#adding.delete(w);
+    }
     this.#byWindow.set(w, r);
     this.#sorted = null;
     this.onAdd?.(r);

@@ -223,3 +223,13 @@ Deno.test("RecordLog records, after and latest answer in ascending windows", asy
   assertEquals(windowsOf(log.after(0)), [1, 2, 3, 5, 6, 9, 11]);
   assertEquals(log.checkpoint(), null);
 });
+
+Deno.test("RecordLog add of one window twice at once keeps one record", async () => {
+  const store = new MemoryStore();
+  const log = await RecordLog.open(ctx, store);
+  const [a, b] = [await signed(4), await signed(4, 1)];
+  const added = await Promise.all([log.add(a), log.add(b)]);
+  assertEquals(added, [true, false]);
+  assertEquals(log.get(4)?.bytes, a.bytes);
+  assertEquals(await store.get("0000000004.msg"), a.bytes);
+});

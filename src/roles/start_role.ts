@@ -237,9 +237,17 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Pro
   return {
     node,
     async stop() {
-      await role.stop();
-      probe?.close?.();
-      await node.stop();
+      // A Worker (the probe's; the trainer's, which a peer's stop closes) outlives a role
+      // whose stop threw.
+      try {
+        await role.stop();
+      } catch (e) {
+        trainer?.close?.();
+        throw e;
+      } finally {
+        probe?.close?.();
+        await node.stop();
+      }
     },
   };
 }

@@ -39,6 +39,8 @@ import {
   giveUpAt,
   proposeAt,
   recordHash,
+  relayMs,
+  repeatMs,
 } from "../protocol/quorum.ts";
 import { VoteBook } from "../protocol/vote_book.ts";
 import { type EventSink, StatusReporter, Waker } from "./role_events.ts";
@@ -80,15 +82,6 @@ interface Candidate {
  */
 const REPUBLISH_MAX_AGE_MS = DEFAULT_MAX_SKEW_MS / 2;
 
-/**
- * With a quorum: how often a validator waiting for a window's certificate re-announces its
- * vote (and the proposal it is for) and asks the others for the certificate: half a
- * fallback, at least a second (two messages a re-announcement stay under the gossip rate).
- */
-function repeatMs(q: QuorumSpec): number {
-  return Math.max(1_000, q.fallbackMs / 2);
-}
-
 /** A validator. `start()`, then `stop()`. */
 export class Validator {
   readonly #c: ValidatorComponents;
@@ -109,8 +102,11 @@ export class Validator {
   /** Windows this validator proposed in (or tried to). */
   readonly #proposed = new Set<number>();
   /** Next heads of proposals it checked (own and others'), by record hash, with their base. */
-  readonly #checked = new Map<string, { from: string; next: NextModel }>();
-  /** Proposals considered already (record hash hex). */
+  readonly #checked = new Map<string, { window: number; from: string; next: NextModel }>();
+  /**
+   * Proposals considered already (record hash hex). One refused for a reason that may pass (a
+   * failed payload fetch, a turn not come by this clock) is forgotten, so a later copy is checked.
+   */
   readonly #considered = new Set<string>();
   /** Proposals from another head than this one's (it is behind): considered again as it moves. */
   readonly #later = new Map<string, { m: Message; bytes: Uint8Array }>();
@@ -125,8 +121,8 @@ export class Validator {
    * votes for the proposal being re-announced rather than splitting the window with its own.
    */
   #connectedAt: number | null = null;
-  /** A certificate pull over sync is in flight. */
-  #pulling = false;
+  /** The certificate pull over sync in flight, if any (stop waits for it: it writes records). */
+  #pull: Promise<void> | null = null;
   /** The last window this validator's scorer judged (with a quorum, the windows it proposes). */
   #judgedWindow = -1;
   /**
@@ -199,6 +195,7 @@ export class Validator {
     this.#stopped = true;
     this.#waker.wake();
     await this.#running;
+    await this.#pull;
     await this.#c.scorer.stop();
     this.#c.net.stop();
   }
@@ -310,6 +307,7 @@ export class Validator {
       w = Math.max(w + 1, first(Date.now()));
       // A window's candidates are kept through the next one: a late second announcement is evidence.
       for (const k of this.#candidates.keys()) if (k < w - 1) this.#candidates.delete(k);
+      this.#forgetBefore(w);
     }
   }
 
@@ -518,7 +516,9 @@ export class Validator {
         return;
       }
       this.#noteConnected(now);
-      const listened = this.#connectedAt !== null && now >= this.#connectedAt + 3 * every;
+      // Alone in the genesis (n = 1) there is nobody to listen to.
+      const listened = ctx.genesis.validators.length === 1 ||
+        this.#connectedAt !== null && now >= this.#connectedAt + 3 * every;
       if (
         now >= turn && listened && !this.#proposed.has(w) &&
         now >= (this.#checking.get(w)?.since ?? -Infinity) + 2 * q.fallbackMs &&
@@ -531,9 +531,9 @@ export class Validator {
       const nextAnnounce = Math.max(announcedAt, this.#sentAt.get(w)?.vote ?? -Infinity) + every;
       if (now >= nextAnnounce) {
         announcedAt = now;
-        await this.#reannounce(w, every);
+        await this.#reannounce(w, relayMs(q, ctx.genesis.validators.length));
       }
-      if (now >= deadline + q.fallbackMs && now - pulledAt >= 2 * every && !this.#pulling) {
+      if (now >= deadline + q.fallbackMs && now - pulledAt >= 2 * every && this.#pull === null) {
         pulledAt = now;
         this.#pullCertificate(w);
       }
@@ -545,6 +545,17 @@ export class Validator {
     }
   }
 
+  /**
+   * Forgets the quorum bookkeeping of windows before `w`, which this validator has left: also
+   * when no record applied (quorum lost), else each window kept a θ copy in `#checked`.
+   */
+  #forgetBefore(w: number): void {
+    for (const [id, c] of this.#checked) if (c.window < w) this.#checked.delete(id);
+    for (const p of this.#proposed) if (p < w) this.#proposed.delete(p);
+    for (const b of this.#ballots.keys()) if (b < w) this.#ballots.delete(b);
+    for (const b of this.#sentAt.keys()) if (b < w) this.#sentAt.delete(b);
+  }
+
   /** Notes when this validator was first connected to anyone (it listens before proposing). */
   #noteConnected(now: number): void {
     if (this.#connectedAt === null && this.#c.net.node.peers().length > 0) this.#connectedAt = now;
@@ -553,12 +564,12 @@ export class Validator {
   /**
    * While window `w` has no certificate here and this validator voted in it: its vote once
    * more, signed afresh (a new timestamp and message id; the same record, so never a second
-   * vote), and every other time the proposal it is for while that is fresh enough for gossip
-   * (every voter relays it: its proposer may be gone; the gossip rate limit counts them all
-   * against the proposer). Whoever missed them — started late, partitioned, restarted — still
-   * gets them before the window is given up.
+   * vote), and every `relay` ms ({@linkcode relayMs}) the proposal it is for while that is fresh
+   * enough for gossip (every voter relays it: its proposer may be gone; the gossip rate limit
+   * counts them all against the proposer). Whoever missed them — started late, partitioned,
+   * restarted — still gets them before the window is given up.
    */
-  async #reannounce(w: number, every: number): Promise<void> {
+  async #reannounce(w: number, relay: number): Promise<void> {
     const { net } = this.#c;
     const hash = await this.#votes.voted(w);
     if (hash === null) return;
@@ -566,7 +577,7 @@ export class Validator {
     this.#sentAt.set(w, { ...sent, vote: now });
     const ballot = this.#ballots.get(w);
     if (
-      ballot !== undefined && now - sent.proposal >= 2 * every &&
+      ballot !== undefined && now - sent.proposal >= relay &&
       now - ballot.timestamp < REPUBLISH_MAX_AGE_MS
     ) {
       this.#sentAt.set(w, { vote: now, proposal: now });
@@ -583,8 +594,7 @@ export class Validator {
    */
   #pullCertificate(w: number): void {
     const { net, chain } = this.#c;
-    this.#pulling = true;
-    void (async () => {
+    this.#pull = (async () => {
       for (const p of net.providers().filter((p) => p !== net.node.peerId).slice(0, 6)) {
         if (this.#stopped || chain.applied >= w || net.records.get(w) !== undefined) return;
         const res = await net.node.sync(p, w, { timeoutMs: 5_000 }).catch(() => null);
@@ -600,7 +610,7 @@ export class Validator {
         }
       }
     })().catch((e) => this.#report.log(`asking for the certificate of window ${w} failed: ${e}`))
-      .finally(() => this.#pulling = false);
+      .finally(() => this.#pull = null);
   }
 
   /**
@@ -631,7 +641,8 @@ export class Validator {
     const own = verifyProposal(net.ctx, bytes);
     if (typeof own === "string") throw new Error(`own round record does not verify: ${own}`);
     for (const c of judged.ok) await net.node.store.put(c.payloadHash, c.bytes, { pin: true });
-    this.#checked.set(hex(recordHash(bytes)), { from: chain.hashHex, next: judged.next });
+    const id = hex(recordHash(bytes));
+    this.#checked.set(id, { window: w, from: chain.hashHex, next: judged.next });
     if (await this.#vote(w, bytes)) {
       this.#report.log(
         `window ${w} proposed ${
@@ -682,6 +693,7 @@ export class Validator {
     const turn = proposeAt(net.ctx, w, m.sender)!;
     // Half a fallback of slack for clocks; a proposal before its turn would pre-empt the order.
     if (Date.now() < turn - this.#quorum!.fallbackMs / 2) {
+      this.#considered.delete(id); // clocks differ: a later copy may come in its turn here
       this.#report.log(`refused the record of window ${w} from ${from}: proposed before its turn`);
       return;
     }
@@ -705,10 +717,13 @@ export class Validator {
         .map((a) => net.peerOf.get(a));
       next = await chain.prepareRecord(r, (h) => net.fetchPayload(h, authors));
     } catch (e) {
+      // Only a verdict on the record is final; a payload fetch that failed (a NetError, say
+      // just after a restart) may succeed with the next re-announced copy.
+      if (!(e instanceof ChainError)) this.#considered.delete(id);
       this.#report.log(`refused the record of window ${w} from ${from}: ${(e as Error).message}`);
       return;
     }
-    this.#checked.set(id, { from: head, next });
+    this.#checked.set(id, { window: w, from: head, next });
     if (await this.#vote(w, bytes)) {
       this.#report.log(`voted for the record of window ${w} from ${from}`);
     }

@@ -58,7 +58,7 @@ export async function writeFileAtomic(
 }
 
 /** Flushes the folder holding `path` (its entries: a name just linked or renamed there). */
-async function syncFolder(path: string): Promise<void> {
+export async function syncFolder(path: string): Promise<void> {
   const slash = path.lastIndexOf("/");
   const dir = await Deno.open(slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash), {
     read: true,
