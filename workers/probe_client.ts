@@ -17,6 +17,7 @@
  */
 import type { Batch, LossProbe } from "../src/gauntlet/loss_check.ts";
 import type { Genesis } from "../src/protocol/genesis.ts";
+import { WorkerCalls } from "./worker_calls.ts";
 
 /**
  * How many θ the Worker keeps: θ_w and an update's moved θ while a window is scored, the
@@ -36,42 +37,27 @@ export type ProbeRequest =
     batches: readonly Batch[];
   };
 
-/** Worker → validator: a request's answer. */
-export type ProbeReply =
-  | { id: number; type: "done"; value: number | number[] | null }
-  | { id: number; type: "failed"; message: string };
+/** What a request answers: a loss, the losses of each sequence, or nothing ("init"). */
+export type ProbeValue = number | number[] | null;
 
 /** A {@linkcode LossProbe} whose model lives in a Worker. `close()` ends it. */
 export class WorkerProbe implements LossProbe {
-  readonly #worker: Worker;
-  readonly #pending = new Map<
-    number,
-    { resolve: (v: unknown) => void; reject: (e: Error) => void }
-  >();
-  #next = 0;
+  readonly #calls: WorkerCalls<ProbeRequest, ProbeValue>;
   /** The version each θ was sent as. */
   readonly #versions = new WeakMap<Float32Array, number>();
   /** The versions the worker holds, oldest first (it evicts as this does). */
   readonly #held: number[] = [];
   #version = 0;
   #sent = 0;
-  #failure: Error | null = null;
 
   /** Starts the Worker with the run's model; `opsName` names the CPU backend ("cpu-wasm" or "cpu-reference"). */
   constructor(genesis: Genesis, opsName: string) {
     if (!opsName.startsWith("cpu") || opsName.endsWith("-f64")) {
       throw new Error(`a Worker probe runs the float32 CPU backend, not ${opsName}`);
     }
-    this.#worker = new Worker(new URL("./probe_worker.ts", import.meta.url).href, {
-      type: "module",
-    });
-    this.#worker.onmessage = (ev: MessageEvent<ProbeReply>) => this.#reply(ev.data);
-    this.#worker.onerror = (ev) => {
-      ev.preventDefault();
-      this.#fail(new Error(`probe worker: ${ev.message}`));
-    };
-    this.#call({ type: "init", genesis, wasm: opsName.startsWith("cpu-wasm") }).catch((e: Error) =>
-      this.#failure ??= e
+    this.#calls = new WorkerCalls(new URL("./probe_worker.ts", import.meta.url), "probe worker");
+    this.#calls.keep(
+      this.#calls.call({ type: "init", genesis, wasm: opsName.startsWith("cpu-wasm") }),
     );
   }
 
@@ -91,20 +77,19 @@ export class WorkerProbe implements LossProbe {
 
   /** Ends the Worker; what it was doing fails. */
   close(): void {
-    this.#worker.terminate();
-    this.#fail(new Error("probe worker closed"));
+    this.#calls.close();
   }
 
   #measure(
     type: "loss" | "sequence-losses",
     params: Float32Array,
     batches: readonly Batch[],
-  ): Promise<unknown> {
+  ): Promise<ProbeValue> {
     const sent = ownedBatches(batches);
     const transfer = sent.flatMap((b) => [b.inputs.buffer, b.targets.buffer]);
     let version = this.#versions.get(params);
     if (version !== undefined && this.#held.includes(version)) {
-      return this.#call({ type, version, batches: sent }, transfer);
+      return this.#calls.call({ type, version, batches: sent }, transfer);
     }
     version = this.#version++;
     this.#versions.set(params, version);
@@ -112,33 +97,7 @@ export class WorkerProbe implements LossProbe {
     if (this.#held.length > PROBE_HELD) this.#held.shift();
     const theta = params.slice();
     this.#sent++;
-    return this.#call({ type, version, theta, batches: sent }, [theta.buffer, ...transfer]);
-  }
-
-  #call(
-    body: DistributiveOmit<ProbeRequest, "id">,
-    transfer: Transferable[] = [],
-  ): Promise<unknown> {
-    if (this.#failure !== null) return Promise.reject(this.#failure);
-    const id = this.#next++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ ...body, id } as ProbeRequest, transfer);
-    });
-  }
-
-  #reply(m: ProbeReply): void {
-    const p = this.#pending.get(m.id);
-    if (p === undefined) return;
-    this.#pending.delete(m.id);
-    if (m.type === "done") p.resolve(m.value);
-    else p.reject(new Error(m.message));
-  }
-
-  #fail(e: Error): void {
-    this.#failure ??= e;
-    for (const p of this.#pending.values()) p.reject(e);
-    this.#pending.clear();
+    return this.#calls.call({ type, version, theta, batches: sent }, [theta.buffer, ...transfer]);
   }
 }
 
@@ -150,6 +109,3 @@ export class WorkerProbe implements LossProbe {
 export function ownedBatches(batches: readonly Batch[]): Batch[] {
   return batches.map((b) => ({ inputs: b.inputs.slice(), targets: b.targets.slice() }));
 }
-
-/** Omit over each member of a union. */
-type DistributiveOmit<R, K extends PropertyKey> = R extends unknown ? Omit<R, K> : never;

@@ -6,18 +6,13 @@
  * validator's side knows this worker no longer (or never) held it — both sides evict the
  * oldest the same way.
  *
- * Validator → worker: `ProbeRequest`; worker → validator: `ProbeReply`.
+ * Validator → worker: `ProbeRequest`; worker → validator: workers/worker_calls.ts' replies.
  */
 import { cpuOps } from "../src/backend/cpu_ops.ts";
 import type { CpuTensor } from "../src/backend/cpu_ops.ts";
 import { ModelProbe } from "../src/roles/model_probe.ts";
-import { PROBE_HELD, type ProbeReply, type ProbeRequest } from "./probe_client.ts";
-
-/** The parts of DedicatedWorkerGlobalScope used here (the DOM lib types `self` as Window). */
-const scope = self as unknown as {
-  postMessage(message: ProbeReply): void;
-  onmessage: ((ev: MessageEvent<ProbeRequest>) => void) | null;
-};
+import { PROBE_HELD, type ProbeRequest, type ProbeValue } from "./probe_client.ts";
+import { serveInOrder } from "./worker_calls.ts";
 
 let probe: ModelProbe<CpuTensor> | null = null;
 /** θ by version, oldest first (a Map keeps insertion order). */
@@ -34,7 +29,7 @@ function thetaOf(version: number, theta: Float32Array | undefined): Float32Array
   return t;
 }
 
-async function handle(m: ProbeRequest): Promise<number | number[] | null> {
+async function handle(m: ProbeRequest): Promise<ProbeValue> {
   if (m.type === "init") {
     probe = new ModelProbe(cpuOps(32, { wasm: m.wasm }), m.genesis);
     return null;
@@ -46,16 +41,4 @@ async function handle(m: ProbeRequest): Promise<number | number[] | null> {
     : await probe.sequenceLosses(theta, m.batches);
 }
 
-let queue: Promise<void> = Promise.resolve();
-scope.onmessage = (ev) => {
-  const m = ev.data;
-  queue = queue.then(() => handle(m)).then(
-    (value) => scope.postMessage({ id: m.id, type: "done", value }),
-    (e) =>
-      scope.postMessage({
-        id: m.id,
-        type: "failed",
-        message: e instanceof Error ? e.message : String(e),
-      }),
-  );
-};
+serveInOrder(handle);

@@ -3,21 +3,17 @@
  * (workers/worker_trainer.ts is its other side): it answers the peer's requests one at a time,
  * in the order they came, and posts every inner step of a window as it is taken.
  *
- * Peer → worker: `WindowRequest`; worker → peer: `WindowReply`.
+ * Peer → worker: `WindowRequest`; worker → peer: workers/worker_calls.ts' replies (a window's
+ * steps as its progress).
  */
 import { cpuOps } from "../src/backend/cpu_ops.ts";
 import type { CpuTensor } from "../src/backend/cpu_ops.ts";
 import { Sampler } from "../src/data/sampler.ts";
 import { runContext } from "../src/protocol/run_context.ts";
-import { WindowTrainer } from "../src/roles/window_trainer.ts";
-import type { WindowReply, WindowRequest } from "./worker_trainer.ts";
+import { type StepInfo, WindowTrainer } from "../src/roles/window_trainer.ts";
+import type { WindowRequest, WindowValue } from "./worker_trainer.ts";
+import { serveInOrder } from "./worker_calls.ts";
 import { lowerThreadPriority } from "./thread_priority.ts";
-
-/** The parts of DedicatedWorkerGlobalScope used here (the DOM lib types `self` as Window). */
-const scope = self as unknown as {
-  postMessage(message: WindowReply): void;
-  onmessage: ((ev: MessageEvent<WindowRequest>) => void) | null;
-};
 
 let trainer: WindowTrainer<CpuTensor> | null = null;
 
@@ -33,10 +29,7 @@ function ready(): WindowTrainer<CpuTensor> {
   return trainer;
 }
 
-/** What a request answers with. */
-type Value = Extract<WindowReply, { type: "done" }>["value"];
-
-async function handle(m: WindowRequest): Promise<Value> {
+async function handle(m: WindowRequest, progress: (step: StepInfo) => void): Promise<WindowValue> {
   switch (m.type) {
     case "init": {
       const ctx = runContext(m.genesis);
@@ -64,7 +57,7 @@ async function handle(m: WindowRequest): Promise<Value> {
         const now = performance.now();
         if (now - reported < stepReportMs) return;
         reported = now;
-        scope.postMessage({ id: m.id, type: "step", step });
+        progress(step);
       });
       // The peer compresses after every window with steps and then reads the error feedback:
       // both come with the answer, which saves two thread wake-ups (on a loaded machine each
@@ -80,16 +73,4 @@ async function handle(m: WindowRequest): Promise<Value> {
   }
 }
 
-let queue: Promise<void> = Promise.resolve();
-scope.onmessage = (ev) => {
-  const m = ev.data;
-  queue = queue.then(() => handle(m)).then(
-    (value) => scope.postMessage({ id: m.id, type: "done", value }),
-    (e) =>
-      scope.postMessage({
-        id: m.id,
-        type: "failed",
-        message: e instanceof Error ? e.message : String(e),
-      }),
-  );
-};
+serveInOrder(handle);

@@ -23,6 +23,7 @@ import type {
   TrainerOptions,
   WindowResult,
 } from "../src/roles/window_trainer.ts";
+import { WorkerCalls } from "./worker_calls.ts";
 
 /** Peer → worker. Every request has an id; the worker answers them in order. */
 export type WindowRequest =
@@ -43,15 +44,8 @@ export type WindowRequest =
   | { id: number; type: "load-error"; error: Float32Array }
   | { id: number; type: "read-error" };
 
-/** Worker → peer: a step of a "train" request, or a request's answer. */
-export type WindowReply =
-  | { id: number; type: "step"; step: StepInfo }
-  | {
-    id: number;
-    type: "done";
-    value: Trained | Float32Array | null;
-  }
-  | { id: number; type: "failed"; message: string };
+/** What a request answers: a window ("train"), the error feedback ("read-error"), or nothing. */
+export type WindowValue = Trained | Float32Array | null;
 
 /** A window's answer: what it trained and, when it took steps, its compression. */
 export interface Trained {
@@ -59,25 +53,15 @@ export interface Trained {
   compressed: { tensors: QuantizedTensor[]; error: Float32Array } | null;
 }
 
-/** Distributive Omit: each request kind without its id. */
-type Body<R> = R extends unknown ? Omit<R, "id"> : never;
-
 /** An inner loop whose `WindowTrainer` lives in a Worker. `close()` ends it. */
 export class WorkerTrainer implements InnerLoop {
   readonly errorOnDevice = false;
-  readonly #worker: Worker;
-  readonly #pending = new Map<number, {
-    resolve: (v: unknown) => void;
-    reject: (e: Error) => void;
-    onStep?: (s: StepInfo) => void;
-  }>();
-  #next = 0;
+  /** Requests to the Worker; a "train" request's progress messages are its steps. */
+  readonly #calls: WorkerCalls<WindowRequest, WindowValue, StepInfo>;
   /** The last window's compressed Δ, until {@link compress} takes it. */
   #compressed: QuantizedTensor[] | null = null;
   /** The error feedback after the last compression, until it is replaced. */
   #error: Float32Array | null = null;
-  /** The first failure of a request nobody awaits (loadError): every later call throws it. */
-  #failure: Error | null = null;
 
   /**
    * Starts the Worker with the run, the sampler's tokens (it draws the same batches) and the
@@ -94,15 +78,8 @@ export class WorkerTrainer implements InnerLoop {
     if (!opsName.startsWith("cpu") || opsName.endsWith("-f64")) {
       throw new Error(`a Worker trainer runs the float32 CPU backend, not ${opsName}`);
     }
-    this.#worker = new Worker(new URL("./window_worker.ts", import.meta.url).href, {
-      type: "module",
-    });
-    this.#worker.onmessage = (ev: MessageEvent<WindowReply>) => this.#reply(ev.data);
-    this.#worker.onerror = (ev) => {
-      ev.preventDefault();
-      this.#fail(new Error(`trainer worker: ${ev.message}`));
-    };
-    this.#keep(this.#call({
+    this.#calls = new WorkerCalls(new URL("./window_worker.ts", import.meta.url), "trainer worker");
+    this.#calls.keep(this.#calls.call({
       type: "init",
       genesis: ctx.genesis,
       tokens: sampler.tokens,
@@ -119,7 +96,7 @@ export class WorkerTrainer implements InnerLoop {
     deadline: number,
     onStep: (s: StepInfo) => void = () => {},
   ): Promise<WindowResult> {
-    const t = await this.#call({ type: "train", theta, w, deadline }, onStep) as Trained;
+    const t = await this.#calls.call({ type: "train", theta, w, deadline }, [], onStep) as Trained;
     this.#compressed = t.compressed?.tensors ?? null;
     if (t.compressed !== null) this.#error = t.compressed.error;
     return t.result;
@@ -135,50 +112,17 @@ export class WorkerTrainer implements InnerLoop {
 
   loadError(error: Float32Array): void {
     this.#error = null;
-    this.#keep(this.#call({ type: "load-error", error }));
+    this.#calls.keep(this.#calls.call({ type: "load-error", error }));
   }
 
   /** The copy that came with the last compression (one message fewer), else the worker's. */
   readError(): Promise<Float32Array> {
     if (this.#error !== null) return Promise.resolve(this.#error.slice());
-    return this.#call({ type: "read-error" }) as Promise<Float32Array>;
+    return this.#calls.call({ type: "read-error" }) as Promise<Float32Array>;
   }
 
   /** Ends the Worker; what it was doing fails. */
   close(): void {
-    this.#worker.terminate();
-    this.#fail(new Error("trainer worker closed"));
-  }
-
-  #call(body: Body<WindowRequest>, onStep?: (s: StepInfo) => void): Promise<unknown> {
-    if (this.#failure !== null) return Promise.reject(this.#failure);
-    const id = this.#next++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, onStep });
-      this.#worker.postMessage({ ...body, id } as WindowRequest);
-    });
-  }
-
-  /** A request nobody awaits: its failure is kept for the next call. */
-  #keep(p: Promise<unknown>): void {
-    p.catch((e: Error) => this.#failure ??= e);
-  }
-
-  #reply(m: WindowReply): void {
-    const p = this.#pending.get(m.id);
-    if (p === undefined) return;
-    if (m.type === "step") {
-      p.onStep?.(m.step);
-      return;
-    }
-    this.#pending.delete(m.id);
-    if (m.type === "done") p.resolve(m.value);
-    else p.reject(new Error(m.message));
-  }
-
-  #fail(e: Error): void {
-    this.#failure ??= e;
-    for (const p of this.#pending.values()) p.reject(e);
-    this.#pending.clear();
+    this.#calls.close();
   }
 }
