@@ -217,17 +217,12 @@ export class Scorer {
   /**
    * Judges window `w` from θ_w (which must not change in place: the assignment test reads it
    * after) and saves the book; takes the probe from the assignment test in flight for the
-   * time of the judgement, and queues window `w`'s test behind it.
+   * time of the loss checks, and queues window `w`'s test behind it.
    */
   async judge(w: number, theta: Float32Array, submissions: readonly Submission[]): Promise<Judgement> {
-    const release = await this.#take();
-    try {
-      const j = await this.#judge(w, theta, submissions);
-      if (j.assignment.tested > 0) this.#queue(j.assignment);
-      return j;
-    } finally {
-      release();
-    }
+    const j = await this.#judge(w, theta, submissions);
+    if (j.assignment.tested > 0) this.#queue(j.assignment);
+    return j;
   }
 
   async #judge(w: number, theta: Float32Array, submissions: readonly Submission[]): Promise<Judgement> {
@@ -245,6 +240,9 @@ export class Scorer {
         nonce,
       );
     const unassigned = batchesOf(ctx.genesis.validators[0]).unassigned;
+    // The probe for the loss checks only: the test in flight goes on while the updates and the
+    // book are written.
+    const release = await this.#take();
     const j = await judgeWindow(w, submissions, this.#book, this.spec, {
       theta,
       layout: ctx.tensors,
@@ -259,7 +257,7 @@ export class Scorer {
       previous: this.#replay?.window === w - 1 ? this.#previous : [],
       ownerOf: this.#p.ownerOf,
       spanBatch: sampler.span === null ? undefined : sampler.batchSize,
-    });
+    }).finally(release);
     await this.#keepForReplay(w, submissions);
     await this.#save();
     return j;
