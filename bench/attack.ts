@@ -8,7 +8,11 @@
  * time of one loss check per peer at two presets, and how many peers one validator evaluates
  * per window. Writes bench/attack.json and bench/attack.md (the table is printed too).
  *
- *   deno task attack [--windows 6] [--window-ms 10000] [--only NAME,…]
+ *   deno task attack [--windows 6] [--window-ms 10000] [--only NAME,…] [--span]
+ *
+ * `--span`: the runs on `npm start`'s sampling instead (H 30, batch 4, genesis `data.span`
+ * 2048, `gauntlet.assignPassZ` 1.645: {@linkcode SPAN_GENESIS}); writes bench/attack_span.json
+ * and bench/attack_span.md, and keeps its runs under runs/attack_span/.
  *
  * Scoring is always on; the first-come comparison is derived: the validator scores between a
  * window's deadline and its record, so first-come would save exactly the measured scoring time
@@ -43,11 +47,26 @@ const args = parseArgs({
     windows: { type: "string", default: "6" },
     "window-ms": { type: "string", default: "10000" },
     only: { type: "string", default: "" },
+    span: { type: "boolean", default: false },
   },
   strict: true,
 }).values;
 const WINDOWS = Number(args.windows), WINDOW_MS = Number(args["window-ms"]);
-const GENESIS = { sparseloco: { H: 4 }, data: { batch: 2 }, checkpointInterval: 100 };
+/**
+ * `npm start`'s sampling: H 30, batch 4, each peer's batches of a window from one span of 2048
+ * tokens, which gives the assignment test its power there (bench/attack_assign.ts, README
+ * "Trust"). The burden of proof is the same 1.645 as below.
+ */
+const SPAN_GENESIS = {
+  sparseloco: { H: 30 },
+  data: { batch: 4, span: 2048 },
+  checkpointInterval: 100,
+};
+const GENESIS = args.span
+  ? SPAN_GENESIS
+  : { sparseloco: { H: 4 }, data: { batch: 2 }, checkpointInterval: 100 };
+/** Where the results go: bench/<OUT>.json, bench/<OUT>.md, runs/<OUT>/<run>. */
+const OUT = args.span ? "attack_span" : "attack";
 /**
  * The assignment test's burden of proof (off by default): at H 4, batch 2 the test has the
  * power for it (bench/attack_assign.ts: honest z 2.3, other-data 0.0), so every key is on
@@ -133,13 +152,15 @@ interface RunResult {
   honestShort: string[];
   /** Why the final hash differs from clean-3's, as far as the run shows ("" when it does not differ). */
   hashNote: string;
+  /** The validator's assignment test lines (finished, replaced, failed): when z came in. */
+  assignLog?: string[];
   /** Per window: who was selected ("h0"… honest, "a0:kind"… attackers) and how late. */
   records: { window: number; selected: string[]; lateMs: number }[];
 }
 
 const only = args.only === "" ? null : args.only!.split(",");
 /** With --only, the other runs are kept from the last bench/attack.json. */
-const kept: RunResult[] = only === null ? [] : await Deno.readTextFile("bench/attack.json")
+const kept: RunResult[] = only === null ? [] : await Deno.readTextFile(`bench/${OUT}.json`)
   .then((t) => {
     const j = JSON.parse(t);
     return (j.runs as RunResult[]).filter((r) => !only.includes(r.name))
@@ -157,7 +178,7 @@ for (const r of RUNS) {
       WINDOW_MS / 1000
     } s`,
   );
-  const dir = `runs/attack/${r.name}`;
+  const dir = `runs/${OUT}/${r.name}`;
   const run = await runAttackSwarm({
     dir,
     keySeed: KEY_SEED,
@@ -231,6 +252,8 @@ for (const r of RUNS) {
     honestIdleShare: mean(rounds.map((x) => x.e.idleMs)) /
       mean(rounds.map((x) => x.e.idleMs + x.e.computeMs)),
     exited: run.exited,
+    assignLog: validator.filter((l) => / assignment test( skipped| dropped| failed|:)/.test(l))
+      .map((l) => l.slice(11)),
     records: run.records.map((x) => ({
       window: x.window,
       selected: x.selected.map((a) => {
@@ -346,14 +369,16 @@ const out = {
   evaluation: { defaultWindowMs: DEFAULT_WINDOW_MS, presets: evals },
 };
 await Deno.mkdir("bench", { recursive: true });
-await writeFileAtomic("bench/attack.json", JSON.stringify(out, null, 2) + "\n");
+await writeFileAtomic(`bench/${OUT}.json`, JSON.stringify(out, null, 2) + "\n");
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const lines = [
   `Attack runs (\`deno task attack\`, ${
     out.date.slice(0, 10)
   }): 3 honest peers (4 in clean-4) + the attackers, ` +
-  `${WINDOWS} windows of the length given per run, tiny model, H 4, batch 2, CPU backend, keys from one seed; ` +
+  `${WINDOWS} windows of the length given per run, tiny model, H ${GENESIS.sparseloco.H}, batch ${GENESIS.data.batch}${
+    args.span ? `, span ${SPAN_GENESIS.data.span}` : ""
+  }, assignPassZ ${GAUNTLET.assignPassZ}, CPU backend, keys from one seed; ` +
   `"measured" is when (UTC): \`--only\` reruns some runs and keeps the others' rows. ` +
   `"same hash": the final model hash equals clean-3's; "loss Δ": held-out loss of the final model against clean-3's; ` +
   `honest share: the share of windows ≥ 1 selecting each honest peer.`,
@@ -400,5 +425,5 @@ lines.push(
 const notes = all.filter((r) => r.hashNote);
 if (notes.length > 0) lines.push("", "Hash differences:", "", ...notes.map((r) => `- ${r.name}: ${r.hashNote}`));
 const table = lines.join("\n");
-await writeFileAtomic("bench/attack.md", table + "\n");
+await writeFileAtomic(`bench/${OUT}.md`, table + "\n");
 console.log(table);

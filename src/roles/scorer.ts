@@ -8,9 +8,15 @@
  * The assignment test runs one window behind, off the record's path: window w's runs after
  * w's record, while window w + 1 collects, yielding to the event loop before every forward
  * pass; its z values enter the book (saved again) when it ends, so a peer it finds wanting is
- * left out from record w + 1 on. One still running at window w + 1's deadline is dropped at its
- * next forward pass (a log line says so) and that window's z values are lost: no record waits
- * on it. A restart forgets the job in flight. The previous window's updates (the replay check's
+ * left out from the next record on. It is never dropped at a deadline (dropped, a test that
+ * did not fit a window was lost every window, and under the burden of proof nobody left
+ * probation): it is carried on, and the next judgement takes the probe from it between two of
+ * its forward passes (one user of the probe at a time, in turn) and hands it back. At most one
+ * test runs and one waits: a later window's test replaces the one waiting, so the work never
+ * piles up, and whatever the number of updates every key gets a finished test, at worst two
+ * tests' time after its window. `stop()` (the validator's shutdown) drops the test in flight
+ * and the one waiting; a restart forgets both (the z values of finished tests are in the book).
+ * The previous window's updates (the replay check's
  * reference) are kept in the store (`replay/`, by content hash) and named in the book, written
  * before it: a restarted validator still refuses a replay of them.
  *
@@ -77,6 +83,12 @@ export class Scorer {
   #replay: ReplayRefs | null = null;
   /** The assignment test in flight: `drop` stops it at its next forward pass. */
   #job: { drop: boolean; done: Promise<void> } | null = null;
+  /** The window of the test in flight (−1: none). */
+  #running = -1;
+  /** The next window's test, waiting for the one in flight (a newer one replaces it). */
+  #waiting: Judgement["assignment"] | null = null;
+  /** The probe's queue: each user awaits the one before it (see {@linkcode Scorer.#take}). */
+  #turn: Promise<void> = Promise.resolve();
   /** Book writes, one after the other (each writes the book as it is when its turn comes). */
   #saving: Promise<void> = Promise.resolve();
 
@@ -204,11 +216,16 @@ export class Scorer {
 
   /**
    * Judges window `w` from θ_w (which must not change in place: the assignment test reads it
-   * after) and saves the book; drops the previous window's assignment test if it still runs,
-   * and starts window `w`'s.
+   * after) and saves the book; takes the probe from the assignment test in flight for the
+   * time of the loss checks, and queues window `w`'s test behind it.
    */
   async judge(w: number, theta: Float32Array, submissions: readonly Submission[]): Promise<Judgement> {
-    await this.stop();
+    const j = await this.#judge(w, theta, submissions);
+    if (j.assignment.tested > 0) this.#queue(j.assignment);
+    return j;
+  }
+
+  async #judge(w: number, theta: Float32Array, submissions: readonly Submission[]): Promise<Judgement> {
     const { ctx, sampler, probe } = this.#p;
     const nobody = dataPeerIndex(this.#p.validatorKey);
     const nonce = (this.#p.nonce ?? randomU32)();
@@ -223,6 +240,9 @@ export class Scorer {
         nonce,
       );
     const unassigned = batchesOf(ctx.genesis.validators[0]).unassigned;
+    // The probe for the loss checks only: the test in flight goes on while the updates and the
+    // book are written.
+    const release = await this.#take();
     const j = await judgeWindow(w, submissions, this.#book, this.spec, {
       theta,
       layout: ctx.tensors,
@@ -237,47 +257,98 @@ export class Scorer {
       previous: this.#replay?.window === w - 1 ? this.#previous : [],
       ownerOf: this.#p.ownerOf,
       spanBatch: sampler.span === null ? undefined : sampler.batchSize,
-    });
+    }).finally(release);
     await this.#keepForReplay(w, submissions);
     await this.#save();
-    if (j.assignment.tested > 0) this.#start(j.assignment);
     return j;
   }
 
-  /** Drops the assignment test in flight, if any, and waits until it has let go of the probe. */
+  /**
+   * Waits until every assignment test started or queued so far has ended (its z values are in
+   * the book): for tests and benches; the validator never waits on it.
+   */
+  async settled(): Promise<void> {
+    while (this.#job !== null) await this.#job.done;
+  }
+
+  /**
+   * Drops the assignment test in flight and the one waiting, if any, and waits until the probe
+   * is let go of (the validator's shutdown).
+   */
   async stop(): Promise<void> {
+    this.#waiting = null;
     const job = this.#job;
     if (job === null) return;
     job.drop = true;
     await job.done;
   }
 
+  /**
+   * The probe for one user: resolves, in call order, once every earlier user has released it,
+   * with the release. The test takes it for each forward pass and the judgement for its whole
+   * run, so a judgement waits at most one forward pass of the test.
+   */
+  #take(): Promise<() => void> {
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const before = this.#turn;
+    this.#turn = before.then(() => mine);
+    return before.then(() => release);
+  }
+
+  /** Runs `a` now, or after the test in flight (replacing the one waiting, which a log line names). */
+  #queue(a: Judgement["assignment"]): void {
+    if (this.#job === null) return this.#start(a);
+    if (this.#waiting !== null) {
+      this.#p.log(
+        `window ${this.#waiting.window} assignment test skipped: window ${a.window}'s replaces it ` +
+          `(window ${this.#running} still running)`,
+      );
+    }
+    this.#waiting = a;
+  }
+
   #start(a: Judgement["assignment"]): void {
     const job = { drop: false, done: Promise.resolve() };
     const DROPPED = new Error("dropped");
     const t0 = performance.now();
+    let held: (() => void) | null = null;
+    const letGo = () => {
+      held?.();
+      held = null;
+    };
+    this.#running = a.window;
     job.done = (async () => {
       try {
         const zs = await a.run(async () => {
+          letGo();
           // A macrotask, so the validator's clock and network go on between forward passes.
           await new Promise((r) => setTimeout(r, 0));
           if (job.drop) throw DROPPED;
+          held = await this.#take();
+          if (job.drop) throw DROPPED;
         });
+        letGo();
         this.#book.assigned(a.window, zs);
         await this.#save();
         this.#p.log(
           `window ${a.window} assignment test: ${a.tested} updates, ` +
-            `${((performance.now() - t0) / a.tested).toFixed(0)} ms each`,
+            `${((performance.now() - t0) / a.tested).toFixed(0)} ms each (wall)`,
         );
       } catch (e) {
         this.#p.log(
           e === DROPPED
-            ? `window ${a.window} assignment test dropped: not done by the next deadline ` +
+            ? `window ${a.window} assignment test dropped: the validator stops ` +
               `(${(performance.now() - t0).toFixed(0)} ms)`
             : `window ${a.window} assignment test failed: ${e instanceof Error ? e.message : e}`,
         );
       } finally {
-        if (this.#job === job) this.#job = null;
+        letGo();
+        this.#job = null;
+        this.#running = -1;
+        const next = this.#waiting;
+        this.#waiting = null;
+        if (next !== null && !job.drop) this.#start(next);
       }
     })();
     this.#job = job;
