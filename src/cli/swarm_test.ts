@@ -78,9 +78,12 @@ Deno.test({
           );
         }
       }
+      // A round is reported when the next one starts; three make the fall clear of noise (two
+      // fell by 0.098 in one CI run).
       for (const p of peers) {
-        const losses = rounds.filter((r) => r.name === p.name).map((r) => r.e.loss);
-        assert(losses.length >= 2, `${p.name}: ${losses.length} rounds reported`);
+        const reported = () => rounds.filter((r) => r.name === p.name).map((r) => r.e.loss);
+        await until(`${p.name} reporting 3 rounds`, () => reported().length >= 3);
+        const losses = reported();
         assert(
           losses[losses.length - 1] < losses[0] - 0.1,
           `${p.name}: loss ${losses} does not fall`,

@@ -93,6 +93,7 @@ export class Peer {
     /** From the inner loop's end to the announcement: compress, read the error, encode. */
     compressMs: number;
     up: number;
+    /** Payload bytes fetched when its inner loop started. */
     down: number;
   } | null = null;
 
@@ -432,6 +433,9 @@ export class Peer {
     const { net, chain, trainer } = this.#c;
     const ctx = net.ctx;
     const start = Date.now();
+    // Payload bytes are counted from one round's start to the next: in the overlapped mode the
+    // record's payloads are fetched while the next window trains, not at the boundary.
+    const down = net.traffic.down;
     const prev = this.#trainEnd;
     if (prev !== null) {
       this.#c.emit({
@@ -496,7 +500,7 @@ export class Peer {
       gapMs,
       compressMs,
       up: payload.length,
-      down: net.traffic.down,
+      down,
     };
     this.#report.set({ phase: "announced", bytesUp: net.traffic.up });
     const body = {
