@@ -260,12 +260,7 @@ async function start(req: Extract<PeerRequest, { type: "start" }>): Promise<void
   const trainer = new ShareTrainer(
     ctx,
     ops,
-    new Sampler(tokens, {
-      batch: g.data.batch,
-      context: g.model.context,
-      seed: g.data.seed,
-      span: g.data.span,
-    }),
+    Sampler.ofRun(tokens, g),
     dataPeerIndex(signer.publicKey),
     (share) => post({ type: "share", share }),
   );

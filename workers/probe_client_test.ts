@@ -17,11 +17,7 @@ Deno.test("WorkerProbe measures the same bits as a ModelProbe on the validator's
   const g = localGenesis({ validators: [v.address], genesisTime: 0, sparseloco: { H: 8 } });
   const ctx = runContext(g);
   const data = await loadRunData(g, "local");
-  const sampler = new Sampler(data.train, {
-    batch: g.data.batch,
-    context: g.model.context,
-    seed: g.data.seed,
-  });
+  const sampler = Sampler.ofRun(data.train, g);
   const { assigned, unassigned } = evaluationBatches(
     sampler,
     8,

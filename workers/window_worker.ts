@@ -33,13 +33,7 @@ async function handle(m: WindowRequest, progress: (step: StepInfo) => void): Pro
   switch (m.type) {
     case "init": {
       const ctx = runContext(m.genesis);
-      const g = ctx.genesis;
-      const sampler = new Sampler(m.tokens, {
-        batch: g.data.batch,
-        context: g.model.context,
-        seed: g.data.seed,
-        span: g.data.span,
-      });
+      const sampler = Sampler.ofRun(m.tokens, ctx.genesis);
       lowerThreadPriority(Deno.env.get("WEBLOCO_TRAIN_NICE"));
       const ops = cpuOps(32, { wasm: m.wasm });
       trainer = new WindowTrainer(ctx, ops, sampler, m.peer, { ...m.options, yields: false });

@@ -28,8 +28,7 @@ Deno.test("WorkerTrainer trains the same bits as a WindowTrainer on the peer's t
   });
   const ctx = runContext(g);
   const data = await loadRunData(g, "local");
-  const sampler = () =>
-    new Sampler(data.train, { batch: g.data.batch, context: g.model.context, seed: g.data.seed });
+  const sampler = () => Sampler.ofRun(data.train, g);
   const peer = dataPeerIndex(alice.publicKey);
   const ops = cpuOps(32);
   const inThread = new WindowTrainer(ctx, ops, sampler(), peer);

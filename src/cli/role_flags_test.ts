@@ -34,8 +34,7 @@ Deno.test("roleFlags --recompute trains the golden window payload, on the peer's
   });
   const ctx = runContext(g);
   const data = await loadRunData(g, "local");
-  const sampler = () =>
-    new Sampler(data.train, { batch: g.data.batch, context: g.model.context, seed: g.data.seed });
+  const sampler = () => Sampler.ofRun(data.train, g);
   const peer = dataPeerIndex(alice.publicKey);
   const ops = cpuOps(32);
   const theta = initialParams(ctx);

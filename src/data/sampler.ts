@@ -96,6 +96,19 @@ export class Sampler {
     this.span = opts.span === undefined ? null : Math.min(opts.span, tokens.length);
   }
 
+  /**
+   * The sampler of a run's peers over `tokens`: batch, seed and span from the genesis' data,
+   * the model's context. One place, so no role or Worker can leave the span out (one that did
+   * made every honest peer look trained on other data).
+   */
+  static ofRun(
+    tokens: Uint32Array,
+    run: { data: { batch: number; seed: number; span?: number }; model: { context: number } },
+  ): Sampler {
+    const { batch, seed, span } = run.data;
+    return new Sampler(tokens, { batch, context: run.model.context, seed, span });
+  }
+
   /** The batch assigned to `peer` at `window`, inner `step` (each a uint32). */
   batch(peer: number, window: number, step: number): Batch {
     checkU32("peer", peer);

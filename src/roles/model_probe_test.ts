@@ -20,7 +20,7 @@ Deno.test("ModelProbe: an honest tiny-model update helps, a sign-flipped one hur
   const g = localGenesis({ validators: [v.address], genesisTime: 0, sparseloco: { H: 8 } });
   const ctx = runContext(g);
   const data = await loadRunData(g, "local");
-  const sampler = new Sampler(data.train, { batch: g.data.batch, context: g.model.context, seed: g.data.seed });
+  const sampler = Sampler.ofRun(data.train, g);
   const theta = initialParams(ctx);
   const probe = new ModelProbe(cpuOps(32), g);
   const { assigned, unassigned } = evaluationBatches(
@@ -63,7 +63,7 @@ Deno.test("assignmentTest on the tiny model tells peers trained on their batches
   const g = localGenesis({ validators: [v.address], genesisTime: 0, sparseloco: { H: 4 }, data: { batch: 2 } });
   const ctx = runContext(g);
   const data = await loadRunData(g, "local");
-  const sampler = new Sampler(data.train, { batch: g.data.batch, context: g.model.context, seed: g.data.seed });
+  const sampler = Sampler.ofRun(data.train, g);
   const theta = initialParams(ctx);
   const probe = new ModelProbe(cpuOps(32), g);
   const streams = keys.map((k) => dataPeerIndex(k.publicKey));

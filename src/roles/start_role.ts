@@ -131,12 +131,7 @@ export async function startRole<T>(parts: PeerParts<T> | ValidatorParts<T>): Pro
   }
   const records = await RecordLog.open(ctx, store.sub("records"), log);
   const chain = await ModelChain.at(ctx, saved?.params ?? initialParams(ctx), saved?.applied ?? -1);
-  const sampler = new Sampler(parts.tokens, {
-    batch: ctx.genesis.data.batch,
-    context: ctx.genesis.model.context,
-    seed: ctx.genesis.data.seed,
-    span: ctx.genesis.data.span,
-  });
+  const sampler = Sampler.ofRun(parts.tokens, ctx.genesis);
   const trainer: InnerLoop | null = parts.role === "peer"
     ? (parts.makeTrainer ?? ((...a) => new WindowTrainer(...a)))(
       ctx,

@@ -17,11 +17,7 @@ Deno.test("WindowTrainer reports when its loop ended, on the clock it checks its
   });
   const ctx = runContext(g);
   const data = await loadRunData(g, "local");
-  const sampler = new Sampler(data.train, {
-    batch: g.data.batch,
-    context: g.model.context,
-    seed: g.data.seed,
-  });
+  const sampler = Sampler.ofRun(data.train, g);
   const trainer = new WindowTrainer(ctx, cpuOps(32), sampler, 0, { yields: false });
   // A fake clock: a second per step.
   let clock = 50_000;
