@@ -30,11 +30,18 @@ Deno.test("fuzzTarget counts accepted and rejected inputs of a sound decoder", a
 
 Deno.test("fuzzTarget reports a crash, a multi-line refusal and a hang as failures", async () => {
   for (const bug of ["crash", "lines", "hang"] as const) {
-    const s = await fuzzTarget(toy(bug), { seed: 3, inputs: 3000, hangMs: 20 });
+    // A short hang bound only where the bug is a hang: on a loaded machine a sound input can
+    // take over 20 ms (a GC pause), which is also reported, so look for the bug's own failure.
+    const s = await fuzzTarget(toy(bug), {
+      seed: 3,
+      inputs: 3000,
+      hangMs: bug === "hang" ? 20 : undefined,
+    });
     assert(s.failed > 0, `${bug}: ${JSON.stringify(s)}`);
     const what = { crash: "threw TypeError: boom", lines: "several lines", hang: "hung" }[bug];
-    assert(s.failures[0].what.includes(what), s.failures[0].what);
-    assert(/^ee/.test(s.failures[0].hex), s.failures[0].hex);
+    const found = s.failures.find((f) => f.what.includes(what));
+    assert(found !== undefined, JSON.stringify(s.failures));
+    assert(/^ee/.test(found.hex), found.hex);
   }
 });
 
