@@ -5,6 +5,9 @@
 // backward_dq:   delta_t = dout_t·out_t;  p = exp(s_ts − lse_t);
 //                dq_t = scale·Σ_s p(dout_t·v_s − delta_t) k_s
 // backward_dkdv: dv_s = Σ_h Σ_{t≥s} p dout_t;  dk_s = scale·Σ_h Σ_{t≥s} p(dout_t·v_s − delta_t) q_t
+// forward_f16, backward_dq_f16: the same with `out` stored as f16 pairs packed in u32 words
+//   (shaders/f16_pack.wgsl, appended by the loader): written rounded by forward_f16, read (as
+//   those f16 values, for delta) by backward_dq_f16.
 //
 // A workgroup owns BR rows (query rows; key rows for dk/dv) of one head and streams BC-row tiles
 // of the other side through workgroup memory. Each row is split over TPR invocations ("lanes"):
@@ -39,6 +42,10 @@ struct Params {
 @group(0) @binding(6) var<storage, read> dout: array<vec4<f32>>;      // (B,T,NH,D)
 @group(0) @binding(7) var<storage, read> lse: array<f32>;             // (B,NH,T)
 @group(0) @binding(8) var<storage, read> r8: array<f32>;              // dq: out (B,T,NH,D); dkdv: delta (B,NH,T)
+// The packed-out entries' own views of bindings 1 and 8: a vec4 column of out is one vec2 of
+// f16-pair words.
+@group(0) @binding(1) var<storage, read_write> o16: array<vec2<u32>>;  // forward_f16: out (B,T,NH,D/4)
+@group(0) @binding(8) var<storage, read> o16_in: array<vec2<u32>>;     // dq_f16: out (B,T,NH,D/4)
 
 // Streamed tiles (BC, D): forward, dq: k → ta, v → tb; dkdv: scale·q → ta, dout → tb.
 var<workgroup> ta: array<vec4<f32>, BC * D4>;
@@ -110,40 +117,52 @@ fn sum_d(r: u32, j: u32) -> f32 {
   return s;
 }
 
-// Grid (ceil(T/BR), NH, B); invocation = lane `lane` of query row t of head h.
-// q: (B,T,NH,D); k, v: (B,T,NKV,D) → out (w1): (B,T,NH,D); lse (w2): (B,NH,T)
-@compute @workgroup_size(WG)
-fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+// Where a query-row invocation works: grid (ceil(T/BR), NH, B), lane `lane` of query row t
+// (clamped to T − 1 in `row`, its first vec4 column in q/out) of head h. Non-uniform as a whole
+// (uniformity analysis does not split a struct): loop bounds around barriers come from `kend`.
+struct QRow { b: u32, h: u32, kvh: u32, r: u32, lane: u32, t: u32, row: u32 }
+
+fn q_row(wid: vec3<u32>, lid: u32) -> QRow {
   let T = p.T;
-  let b = wid.z;
   let h = wid.y;
-  let kvh = h / (p.NH / p.NKV);
   let r = lid / TPR;
-  let lane = lid % TPR;
   let q0 = wid.x * BR;
   let t = q0 + r;
-  let row = ((b * T + min(t, T - 1u)) * p.NH + h) * D4;
-  let kend = min(q0 + BR, T);  // keys 0..kend−1 serve every row of this workgroup
+  return QRow(wid.z, h, h / (p.NH / p.NKV), r, lid % TPR, t,
+              ((wid.z * T + min(t, T - 1u)) * p.NH + h) * D4);
+}
+
+// One lane's columns of out_t and lse_t (forward and forward_f16 differ only in the store).
+struct Attended { o: array<vec4<f32>, NC>, lse: f32 }
+
+// Keys 0..kend−1 serve every row of workgroup `wid` (uniform: it bounds the barrier loops).
+fn kend_of(wid: vec3<u32>) -> u32 { return min(wid.x * BR + BR, p.T); }
+
+// The forward of query row i.t up to its normalised output; every invocation must call it.
+fn attend(i: QRow, lid: u32, kend: u32) -> Attended {
+  let r = i.r;
+  let lane = i.lane;
+  let t = i.t;
 
   var qr: array<vec4<f32>, NC>;   // this lane's columns of scale·q_t
   var acc: array<vec4<f32>, NC>;  // this lane's columns of Σ exp(s − m) v_s
   var sc: array<f32, BC>;         // this tile's scores of row t
-  for (var i = 0u; i < NC; i++) {
-    let c = lane + i * TPR;
-    if (c < D4) { qr[i] = q[row + c] * p.scale; }
+  for (var c4 = 0u; c4 < NC; c4++) {
+    let c = lane + c4 * TPR;
+    if (c < D4) { qr[c4] = q[i.row + c] * p.scale; }
   }
   var m = -1e30;  // running max (finite: WGSL may assume no infinities)
   var l = 0.0;    // Σ exp(s − m)
 
   for (var k0 = 0u; k0 < kend; k0 += BC) {
-    load_kv(b, kvh, k0, lid);
+    load_kv(i.b, i.kvh, k0, lid);
     workgroupBarrier();
     let n = seen(k0, t);
     for (var j = 0u; j < n; j++) {
       var s = 0.0;
-      for (var i = 0u; i < NC; i++) {
-        let c = lane + i * TPR;
-        if (c < D4) { s += dot(qr[i], ta[j * D4 + c]); }
+      for (var c4 = 0u; c4 < NC; c4++) {
+        let c = lane + c4 * TPR;
+        if (c < D4) { s += dot(qr[c4], ta[j * D4 + c]); }
       }
       ps[(r * BC + j) * TPR + lane] = s;
     }
@@ -156,58 +175,75 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
     }
     let corr = exp(m - mt);  // 0 on the first tile (l and acc are 0 then), 1 if the max held
     l *= corr;
-    for (var i = 0u; i < NC; i++) { acc[i] *= corr; }
+    for (var c4 = 0u; c4 < NC; c4++) { acc[c4] *= corr; }
     m = mt;
     for (var j = 0u; j < n; j++) {
       let e = exp(sc[j] - m);
       l += e;
-      for (var i = 0u; i < NC; i++) {
-        let c = lane + i * TPR;
-        if (c < D4) { acc[i] += e * tb[j * D4 + c]; }
+      for (var c4 = 0u; c4 < NC; c4++) {
+        let c = lane + c4 * TPR;
+        if (c < D4) { acc[c4] += e * tb[j * D4 + c]; }
       }
     }
     workgroupBarrier();
   }
-  if (t < T) {
-    let inv = 1.0 / l;
-    for (var i = 0u; i < NC; i++) {
-      let c = lane + i * TPR;
-      if (c < D4) { w1[row + c] = acc[i] * inv; }
+  let inv = 1.0 / l;
+  for (var c4 = 0u; c4 < NC; c4++) { acc[c4] *= inv; }
+  return Attended(acc, m + log(l));
+}
+
+// q: (B,T,NH,D); k, v: (B,T,NKV,D) → out (w1): (B,T,NH,D); lse (w2): (B,NH,T)
+@compute @workgroup_size(WG)
+fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = q_row(wid, lid);
+  let a = attend(i, lid, kend_of(wid));
+  if (i.t < p.T) {
+    for (var c4 = 0u; c4 < NC; c4++) {
+      let c = i.lane + c4 * TPR;
+      if (c < D4) { w1[i.row + c] = a.o[c4]; }
     }
-    if (lane == 0u) { w2[(b * p.NH + h) * T + t] = m + log(l); }
+    if (i.lane == 0u) { w2[(i.b * p.NH + i.h) * p.T + i.t] = a.lse; }
   }
 }
 
-// Grid (ceil(T/BR), NH, B); invocation = lane `lane` of query row t of head h. Also writes
-// delta for dkdv.
-// q, dout, out (r8): (B,T,NH,D); k, v: (B,T,NKV,D); lse: (B,NH,T)
-//   → dq (w1): (B,T,NH,D); delta (w2): (B,NH,T)
+// As forward with out rounded to f16: → out (o16): (B,T,NH,D/4) vec2s of f16 pairs; lse (w2)
 @compute @workgroup_size(WG)
-fn backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn forward_f16(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = q_row(wid, lid);
+  let a = attend(i, lid, kend_of(wid));
+  if (i.t < p.T) {
+    for (var c4 = 0u; c4 < NC; c4++) {
+      let c = i.lane + c4 * TPR;
+      if (c < D4) {
+        let o = a.o[c4];
+        o16[i.row + c] = vec2<u32>(pack_f16(o.x, o.y), pack_f16(o.z, o.w));
+      }
+    }
+    if (i.lane == 0u) { w2[(i.b * p.NH + i.h) * p.T + i.t] = a.lse; }
+  }
+}
+
+// dq of query row i.t and its delta = dout_t·out_t, given this lane's columns of out_t (from
+// r8 or, packed, from o16_in); every invocation must call it.
+// q, dout: (B,T,NH,D); k, v: (B,T,NKV,D); lse: (B,NH,T) → dq (w1): (B,T,NH,D); delta (w2): (B,NH,T)
+fn dq_rows(i: QRow, lid: u32, kend: u32, ov: array<vec4<f32>, NC>) {
   let T = p.T;
-  let b = wid.z;
-  let h = wid.y;
-  let kvh = h / (p.NH / p.NKV);
-  let r = lid / TPR;
-  let lane = lid % TPR;
-  let q0 = wid.x * BR;
-  let t = q0 + r;
-  let tt = min(t, T - 1u);
-  let row = ((b * T + tt) * p.NH + h) * D4;
-  let li = (b * p.NH + h) * T + tt;
-  let kend = min(q0 + BR, T);
+  let r = i.r;
+  let lane = i.lane;
+  let t = i.t;
+  let row = i.row;
+  let li = (i.b * p.NH + i.h) * T + min(t, T - 1u);
 
   var qr: array<vec4<f32>, NC>;   // scale·q_t, as in forward so that the scores match it
   var gr: array<vec4<f32>, NC>;   // dout_t
   var acc: array<vec4<f32>, NC>;  // Σ ds·k_s
   var part = 0.0;
-  for (var i = 0u; i < NC; i++) {
-    let c = lane + i * TPR;
+  for (var c4 = 0u; c4 < NC; c4++) {
+    let c = lane + c4 * TPR;
     if (c < D4) {
-      qr[i] = q[row + c] * p.scale;
-      gr[i] = dout[row + c];
-      let o = 4u * (row + c);
-      part += dot(gr[i], vec4<f32>(r8[o], r8[o + 1u], r8[o + 2u], r8[o + 3u]));
+      qr[c4] = q[row + c] * p.scale;
+      gr[c4] = dout[row + c];
+      part += dot(gr[c4], ov[c4]);
     }
   }
   ps[r * BC * TPR + lane] = part;
@@ -218,17 +254,17 @@ fn backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
 
   for (var k0 = 0u; k0 < kend; k0 += BC) {
     workgroupBarrier();  // the previous tile (or delta's partials) fully read
-    load_kv(b, kvh, k0, lid);
+    load_kv(i.b, i.kvh, k0, lid);
     workgroupBarrier();
     let n = seen(k0, t);
     for (var j = 0u; j < n; j++) {
       var s = 0.0;
       var dp = 0.0;
-      for (var i = 0u; i < NC; i++) {
-        let c = lane + i * TPR;
+      for (var c4 = 0u; c4 < NC; c4++) {
+        let c = lane + c4 * TPR;
         if (c < D4) {
-          s += dot(qr[i], ta[j * D4 + c]);
-          dp += dot(gr[i], tb[j * D4 + c]);
+          s += dot(qr[c4], ta[j * D4 + c]);
+          dp += dot(gr[c4], tb[j * D4 + c]);
         }
       }
       ps[(r * BC + j) * TPR + lane] = s;
@@ -237,18 +273,50 @@ fn backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
     workgroupBarrier();
     for (var j = 0u; j < n; j++) {
       let ds = exp(sum_s(r, j) - lse_t) * (sum_d(r, j) - delta);
-      for (var i = 0u; i < NC; i++) {
-        let c = lane + i * TPR;
-        if (c < D4) { acc[i] += ds * ta[j * D4 + c]; }
+      for (var c4 = 0u; c4 < NC; c4++) {
+        let c = lane + c4 * TPR;
+        if (c < D4) { acc[c4] += ds * ta[j * D4 + c]; }
       }
     }
   }
   if (t < T) {
-    for (var i = 0u; i < NC; i++) {
-      let c = lane + i * TPR;
-      if (c < D4) { w1[row + c] = acc[i] * p.scale; }
+    for (var c4 = 0u; c4 < NC; c4++) {
+      let c = lane + c4 * TPR;
+      if (c < D4) { w1[row + c] = acc[c4] * p.scale; }
     }
   }
+}
+
+// Grid (ceil(T/BR), NH, B); invocation = lane `lane` of query row t of head h. Also writes
+// delta for dkdv.  out (r8): (B,T,NH,D); the rest as dq_rows.
+@compute @workgroup_size(WG)
+fn backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = q_row(wid, lid);
+  var ov: array<vec4<f32>, NC>;
+  for (var c4 = 0u; c4 < NC; c4++) {
+    let c = i.lane + c4 * TPR;
+    if (c < D4) {
+      let o = 4u * (i.row + c);
+      ov[c4] = vec4<f32>(r8[o], r8[o + 1u], r8[o + 2u], r8[o + 3u]);
+    }
+  }
+  dq_rows(i, lid, kend_of(wid), ov);
+}
+
+// As backward_dq with out read as f16 pairs (o16_in: (B,T,NH,D/4) vec2s, from forward_f16).
+@compute @workgroup_size(WG)
+fn backward_dq_f16(@builtin(workgroup_id) wid: vec3<u32>,
+                   @builtin(local_invocation_index) lid: u32) {
+  let i = q_row(wid, lid);
+  var ov: array<vec4<f32>, NC>;
+  for (var c4 = 0u; c4 < NC; c4++) {
+    let c = i.lane + c4 * TPR;
+    if (c < D4) {
+      let w = o16_in[i.row + c];
+      ov[c4] = vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y));
+    }
+  }
+  dq_rows(i, lid, kend_of(wid), ov);
 }
 
 // Grid (ceil(T/BR), NKV, B); invocation = lane `lane` of key row s of kv head kvh, summing over

@@ -1,9 +1,7 @@
-// f32 → f16 pairs packed in u32 words (element 2w in the low half of word w: the bytes of a
-// little-endian f16 array), the storage format of shaders/matmul_f16.wgsl. Saturating: values
-// past ±65504 (the largest finite f16) become ±65504, so the result is defined everywhere
-// (pack2x16float leaves out-of-range values indeterminate). Rounding is the implementation's
-// f32 → f16 conversion (WGSL allows either neighbour; SwiftShader and lavapipe round to nearest
-// even, checked against the reference in test/kernels/matmul_f16_cases.ts).
+// f32 → f16 pairs packed in u32 words (shaders/f16_pack.wgsl, appended by the loader: pack_f16
+// saturates at ±65504), the storage format of shaders/matmul_f16.wgsl. Rounding is the
+// implementation's f32 → f16 conversion (SwiftShader and lavapipe round to nearest even, checked
+// against the reference in test/kernels/matmul_f16_cases.ts).
 
 // WG: threads per workgroup, set by the launcher (src/kernels/matmul_f16.ts).
 override WG: u32;
@@ -19,8 +17,6 @@ struct Params {
 // x: n f32
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 
-const F16_MAX: f32 = 65504.0;
-
 // One thread per output word. Flat 2-D grid of WG-thread workgroups (grid1d).
 @compute @workgroup_size(WG)
 fn to_f16(@builtin(global_invocation_id) gid: vec3<u32>,
@@ -31,5 +27,5 @@ fn to_f16(@builtin(global_invocation_id) gid: vec3<u32>,
   let lo = x[i];
   var hi = 0.0;
   if (i + 1u < p.n) { hi = x[i + 1u]; }
-  out[w] = pack2x16float(clamp(vec2<f32>(lo, hi), vec2<f32>(-F16_MAX), vec2<f32>(F16_MAX)));
+  out[w] = pack_f16(lo, hi);
 }

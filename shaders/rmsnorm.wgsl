@@ -1,6 +1,8 @@
 // RMSNorm over the last axis: y = x · rstd · w,  rstd = 1 / sqrt(mean(x²) + eps).
 // x, y, dout, dx: (N,C); w, dw: (C); rstd: (N); partial: (K,C) with K row chunks
 // forward:    y, rstd (saved for the backward)
+// forward_f16: the same with y written as f16 pairs packed in u32 words (shaders/f16_pack.wgsl,
+//             appended by the loader; C even): the f32 value of `forward` rounded to f16.
 // backward:   dx = rstd · g − x · rstd³ · Σ_c(g·x) / C,  g = dout · w       (written)
 // dw_partial: partial[k, c] = Σ_{rows r of chunk k} dout[r,c] · x[r,c] · rstd[r]
 // dw_reduce:  dw[c] += Σ_k partial[k, c]                                     (accumulated)
@@ -24,6 +26,8 @@ override COL_WG: u32;
 @group(0) @binding(2) var<storage, read_write> rstd_out: array<f32>;  // (N)
 @group(0) @binding(3) var<storage, read> x: array<f32>;               // (N,C)
 @group(0) @binding(4) var<storage, read> w: array<f32>;               // (C)
+// forward_f16 (bindings 1..4, as forward with y packed)
+@group(0) @binding(1) var<storage, read_write> y16: array<u32>;       // (N,C/2) f16 pairs
 
 // backward (bindings 1..5) and dw_partial (1..4); WGSL lets different entry points give one
 // binding different variables.
@@ -60,13 +64,8 @@ fn wg_sum(tid: u32, v: f32) -> f32 {
   return total;
 }
 
-// One workgroup per row.  x: (N,C), w: (C) → y: (N,C), rstd_out: (N)
-@compute @workgroup_size(WG)
-fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) tid: u32) {
-  let row = row_of(wid, nwg);
-  if (row >= p.N) { return; }  // uniform across the workgroup
-  let base = row * p.C;
+// rstd of row `row` (x[base .. base+C)), written to rstd_out; every thread must call it.
+fn row_rstd(row: u32, base: u32, tid: u32) -> f32 {
   var ss = 0.0;
   for (var c = tid; c < p.C; c += WG) {
     let v = x[base + c];
@@ -74,8 +73,34 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   }
   let r = 1.0 / sqrt(wg_sum(tid, ss) / f32(p.C) + p.eps);
   if (tid == 0u) { rstd_out[row] = r; }
+  return r;
+}
+
+// One workgroup per row.  x: (N,C), w: (C) → y: (N,C), rstd_out: (N)
+@compute @workgroup_size(WG)
+fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) tid: u32) {
+  let row = row_of(wid, nwg);
+  if (row >= p.N) { return; }  // uniform across the workgroup
+  let base = row * p.C;
+  let r = row_rstd(row, base, tid);
   for (var c = tid; c < p.C; c += WG) {
     y[base + c] = x[base + c] * r * w[c];
+  }
+}
+
+// One workgroup per row, each thread writing whole words.  x: (N,C), w: (C), C even
+//   → y16: (N,C/2) f16 pairs, rstd_out: (N)
+@compute @workgroup_size(WG)
+fn forward_f16(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) tid: u32) {
+  let row = row_of(wid, nwg);
+  if (row >= p.N) { return; }
+  let base = row * p.C;
+  let r = row_rstd(row, base, tid);
+  for (var c = 2u * tid; c < p.C; c += 2u * WG) {
+    y16[(base + c) >> 1u] =
+      pack_f16(x[base + c] * r * w[c], x[base + c + 1u] * r * w[c + 1u]);
   }
 }
 

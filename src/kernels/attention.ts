@@ -30,7 +30,13 @@ function attentionTiling(D: number): Record<"D4" | "TPR" | "NC" | "BR" | "BC", n
   const TPR = 2 ** Math.ceil(Math.log2(Math.ceil(D4 / 4)));
   const BR = WG / TPR;
   const bytesPerRow = 2 * 16 * D4 + 2 * 4 * BR * TPR + 2 * 4;
-  return { D4, TPR, NC: Math.ceil(D4 / TPR), BR, BC: Math.min(MAX_BC, Math.floor(WORKGROUP_BYTES / bytesPerRow)) };
+  return {
+    D4,
+    TPR,
+    NC: Math.ceil(D4 / TPR),
+    BR,
+    BC: Math.min(MAX_BC, Math.floor(WORKGROUP_BYTES / bytesPerRow)),
+  };
 }
 
 /** The pipeline of one entry point for head dim D. */
@@ -57,7 +63,9 @@ function params(
 
 /**
  * Forward. out: (B,T,NH,D); lse: (B,NH,T) the log-sum-exp of each query row's scaled scores
- * (saved for backward); q: (B,T,NH,D); k, v: (B,T,NKV,D).
+ * (saved for backward); q: (B,T,NH,D); k, v: (B,T,NKV,D). A u32 `out` receives packed f16 pairs
+ * (the f32 values rounded, saturating), what the f16-activation backend
+ * (src/backend/gpu_ops_f16.ts) hands the output projection; `attentionBackward` reads it so.
  */
 export function attentionForward(
   rt: GpuRuntime,
@@ -73,7 +81,7 @@ export function attentionForward(
   D: number,
 ): void {
   rt.dispatch({
-    ...pipeline("forward", D),
+    ...pipeline(out.dtype === "u32" ? "forward_f16" : "forward", D),
     uniforms: params(B, T, NH, NKV, D, "attention.forward"),
     tensors: [out, lse, q, k, v],
     workgroups: [Math.ceil(T / attentionTiling(D).BR), NH, B],
@@ -82,7 +90,8 @@ export function attentionForward(
 
 /**
  * Backward. dq: (B,T,NH,D), dk, dv: (B,T,NKV,D) — all written (=), not accumulated; dout, q,
- * out: (B,T,NH,D); k, v: (B,T,NKV,D); out and lse as written by attentionForward.
+ * out: (B,T,NH,D); k, v: (B,T,NKV,D); out and lse as written by attentionForward (out packed f16
+ * when it is a u32 tensor: delta = dout·out then uses those f16 values).
  */
 export function attentionBackward(
   rt: GpuRuntime,
@@ -107,7 +116,7 @@ export function attentionBackward(
   // read by the dk/dv pass, which needs it for every query row of its group.
   const delta = rt.tensor(B * NH * T, "f32", "attention.delta");
   rt.dispatch({
-    ...pipeline("backward_dq", D),
+    ...pipeline(out.dtype === "u32" ? "backward_dq_f16" : "backward_dq", D),
     uniforms,
     tensors: [dq, delta, q, k, v, dout, lse, out],
     workgroups: [Math.ceil(T / attentionTiling(D).BR), NH, B],

@@ -24,7 +24,8 @@ const MIN_K_PER_SPLIT = 512;
 
 /**
  * Throws a one-line error unless the shape is positive integers and each tensor holds its
- * operand: `perWord` elements a stored word for A and B (1 for f32, 2 for packed f16 pairs).
+ * operand: `perWordA` / `perWordB` elements a stored word for A and B (1 for f32, 2 for packed
+ * f16 pairs).
  */
 export function checkMatmulArgs(
   name: string,
@@ -32,7 +33,8 @@ export function checkMatmulArgs(
   a: GpuTensor,
   b: GpuTensor,
   { M, N, K }: MatmulShape,
-  perWord = 1,
+  perWordA = 1,
+  perWordB = perWordA,
 ): void {
   for (const [what, v] of [["M", M], ["N", N], ["K", K]] as const) {
     if (!Number.isInteger(v) || v < 1) {
@@ -41,8 +43,8 @@ export function checkMatmulArgs(
   }
   const need: [GpuTensor, number, string][] = [
     [out, M * N, "out"],
-    [a, Math.ceil(M * K / perWord), "a"],
-    [b, Math.ceil(K * N / perWord), "b"],
+    [a, Math.ceil(M * K / perWordA), "a"],
+    [b, Math.ceil(K * N / perWordB), "b"],
   ];
   for (const [t, n, what] of need) {
     if (t.length < n) {
@@ -101,6 +103,13 @@ export function matmul(
   shape: MatmulShape,
 ): void {
   checkMatmulArgs("matmul", out, a, b, shape);
+  for (const [t, what] of [[a, "a"], [b, "b"]] as const) {
+    if (t.dtype !== "f32") {
+      throw new Error(
+        `matmul: ${what} (${t.label}) is ${t.dtype}, not f32 (packed f16 operands: matmulF16Inputs)`,
+      );
+    }
+  }
   tiledMatmul(rt, "matmul", out, a, b, shape);
 }
 
@@ -108,7 +117,8 @@ export function matmul(
  * The tiled product and its split-K sum on `shader`'s `tiled` entry point: every operand format
  * (f32 "matmul", packed f16 "matmul_f16" / "matmul_f16_native") shares the tiling, the split
  * and the f32 partials summed by matmul's `reduce_splits`, so one shape sums in one order.
- * Arguments are checked by the caller.
+ * `constants`: the format's own overrides (matmul_f16's A_F16, B_F16). Arguments are checked by
+ * the caller.
  */
 export function tiledMatmul(
   rt: GpuRuntime,
@@ -117,6 +127,7 @@ export function tiledMatmul(
   a: GpuTensor,
   b: GpuTensor,
   shape: MatmulShape,
+  constants: Record<string, number> = {},
 ): void {
   const { M, N, K, accumulate = false } = shape;
   const splits = matmulSplits(M, N, K);
@@ -127,7 +138,7 @@ export function tiledMatmul(
   rt.dispatch({
     shader,
     entry: "tiled",
-    constants: { ...TILED, ...transposes(shape) },
+    constants: { ...TILED, ...transposes(shape), ...constants },
     uniforms: params(M, N, K, accumulate && !split, split ? splitChunk(K, splits) : K, splits),
     tensors: [target, a, b],
     workgroups: grid,

@@ -64,13 +64,17 @@ export function matmulF16(
   checkMatmulArgs("matmulF16", out, a, b, shape, 2);
   checkPacked("matmulF16", a, "a");
   checkPacked("matmulF16", b, "b");
-  tiledMatmul(rt, hasShaderF16(rt) ? "matmul_f16_native" : "matmul_f16", out, a, b, shape);
+  if (hasShaderF16(rt)) tiledMatmul(rt, "matmul_f16_native", out, a, b, shape);
+  else tiledMatmul(rt, "matmul_f16", out, a, b, shape, { A_F16: 1, B_F16: 1 });
 }
 
 /**
- * `matmul` on f32 tensors with its operands rounded to f16 first: casts A and B into pooled
- * packed temporaries and runs `matmulF16`. The training mode with f16 matmul inputs and f32
- * master weights (src/backend/gpu_ops_f16.ts) is this in place of `matmul`.
+ * `matmul` with both operands rounded to f16 (f32 products and sums, f32 out): each operand is
+ * either packed f16 pairs (a u32 tensor: an activation its producing kernel wrote as f16, see
+ * src/backend/gpu_ops_f16.ts) or f32 (a master weight, a gradient), which shaders/matmul_f16.wgsl
+ * rounds on load exactly as `castF16` would. So no cast pass runs, and the result has the bits
+ * of `matmulF16` on `castF16`'s output. The training mode with f16 matmul inputs and f32 master
+ * weights is this in place of `matmul`.
  */
 export function matmulF16Inputs(
   rt: GpuRuntime,
@@ -79,14 +83,8 @@ export function matmulF16Inputs(
   b: GpuTensor,
   shape: MatmulShape,
 ): void {
-  checkMatmulArgs("matmulF16Inputs", out, a, b, shape);
-  const { M, N, K } = shape;
-  const a16 = rt.tensor(Math.ceil(M * K / 2), "u32", "matmul_f16.a");
-  const b16 = rt.tensor(Math.ceil(K * N / 2), "u32", "matmul_f16.b");
-  castF16(rt, a16, a, M * K);
-  castF16(rt, b16, b, K * N);
-  matmulF16(rt, out, a16, b16, shape);
-  // Safe to recycle now: the queue runs these passes before any later user of the buffers.
-  rt.dispose(a16);
-  rt.dispose(b16);
+  const aF16 = a.dtype === "u32", bF16 = b.dtype === "u32";
+  checkMatmulArgs("matmulF16Inputs", out, a, b, shape, aF16 ? 2 : 1, bF16 ? 2 : 1);
+  if (aF16 && bF16) return matmulF16(rt, out, a, b, shape);
+  tiledMatmul(rt, "matmul_f16", out, a, b, shape, { A_F16: aF16 ? 1 : 0, B_F16: bF16 ? 1 : 0 });
 }

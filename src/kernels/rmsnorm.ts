@@ -17,7 +17,11 @@ function rowsPerChunk(N: number): number {
   return Math.max(16, Math.ceil(N / 256));
 }
 
-/** out: (N,C), rstd: (N) saved for backward, x: (N,C), w: (C). */
+/**
+ * out: (N,C), rstd: (N) saved for backward, x: (N,C), w: (C). A u32 `out` receives the rows as
+ * packed f16 pairs (the f32 values rounded, saturating; C even), what the f16-activation backend
+ * (src/backend/gpu_ops_f16.ts) hands the matmuls: no separate cast pass.
+ */
 export function rmsnormForward(
   rt: GpuRuntime,
   out: GpuTensor,
@@ -28,9 +32,13 @@ export function rmsnormForward(
   C: number,
   eps: number,
 ): void {
+  const f16 = out.dtype === "u32";
+  if (f16 && C % 2 !== 0) {
+    throw new Error(`rmsnormForward: packed f16 out (${out.label}) needs an even C, got ${C}`);
+  }
   rt.dispatch({
     shader: "rmsnorm",
-    entry: "forward",
+    entry: f16 ? "forward_f16" : "forward",
     constants: { WG: rowThreads(C) },
     uniforms: [{ u32: N }, { u32: C }, { f32: eps }, { u32: 0 }],
     tensors: [out, rstd, x, w],

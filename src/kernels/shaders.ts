@@ -2,24 +2,27 @@
  * The registry of WGSL files. Literal `new URL(…, import.meta.url)` lets Vite bundle them for the
  * browser and Deno read them from disk; every kernel family has one file, and a family whose
  * shaders share code lists several, concatenated in order (the tiled matmul core,
- * shaders/matmul_tiled.wgsl, follows each operand format's loads).
+ * shaders/matmul_tiled.wgsl, follows each operand format's loads; shaders/f16_pack.wgsl follows
+ * every shader that can read or write packed f16 activations).
  */
 import type { ShaderSource } from "../gpu/runtime.ts";
 
 const TILED = new URL("../../shaders/matmul_tiled.wgsl", import.meta.url);
+/** pack_f16 / round_f16 / half_at: every shader that reads or writes packed f16 storage. */
+const F16_PACK = new URL("../../shaders/f16_pack.wgsl", import.meta.url);
 
 const SHADERS: Record<string, URL | URL[]> = {
   residual: new URL("../../shaders/residual.wgsl", import.meta.url),
   matmul: [new URL("../../shaders/matmul.wgsl", import.meta.url), TILED],
-  matmul_f16: [new URL("../../shaders/matmul_f16.wgsl", import.meta.url), TILED],
+  matmul_f16: [new URL("../../shaders/matmul_f16.wgsl", import.meta.url), F16_PACK, TILED],
   // Compiled only where the device has `shader-f16` (it starts with `enable f16;`).
   matmul_f16_native: [new URL("../../shaders/matmul_f16_native.wgsl", import.meta.url), TILED],
-  cast_f16: new URL("../../shaders/cast_f16.wgsl", import.meta.url),
+  cast_f16: [new URL("../../shaders/cast_f16.wgsl", import.meta.url), F16_PACK],
   embedding: new URL("../../shaders/embedding.wgsl", import.meta.url),
-  rmsnorm: new URL("../../shaders/rmsnorm.wgsl", import.meta.url),
+  rmsnorm: [new URL("../../shaders/rmsnorm.wgsl", import.meta.url), F16_PACK],
   rope: new URL("../../shaders/rope.wgsl", import.meta.url),
-  attention: new URL("../../shaders/attention.wgsl", import.meta.url),
-  swiglu: new URL("../../shaders/swiglu.wgsl", import.meta.url),
+  attention: [new URL("../../shaders/attention.wgsl", import.meta.url), F16_PACK],
+  swiglu: [new URL("../../shaders/swiglu.wgsl", import.meta.url), F16_PACK],
   cross_entropy: new URL("../../shaders/cross_entropy.wgsl", import.meta.url),
   adamw: new URL("../../shaders/adamw.wgsl", import.meta.url),
   grad_clip: new URL("../../shaders/grad_clip.wgsl", import.meta.url),
@@ -50,7 +53,9 @@ export async function loadShaders(): Promise<ShaderSource> {
   }));
   return (name: string) => {
     const s = sources.get(name);
-    if (s === undefined) throw new Error(`unknown shader "${name}" (known: ${SHADER_NAMES.join(", ")})`);
+    if (s === undefined) {
+      throw new Error(`unknown shader "${name}" (known: ${SHADER_NAMES.join(", ")})`);
+    }
     return s;
   };
 }

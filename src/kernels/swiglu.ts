@@ -4,7 +4,11 @@ import { type GpuRuntime, type GpuTensor, grid1d } from "../gpu/runtime.ts";
 /** What the launcher and shaders/swiglu.wgsl share (its overrides): threads per workgroup. */
 const CONSTANTS = { WG: 256 };
 
-/** out = silu(gate) · up, silu(g) = g·σ(g).  gate, up, out: (n) */
+/**
+ * out = silu(gate) · up, silu(g) = g·σ(g).  gate, up, out: (n). A u32 `out` receives packed f16
+ * pairs (ceil(n/2) words; the f32 values rounded, saturating), what the f16-activation backend
+ * (src/backend/gpu_ops_f16.ts) hands the down projection.
+ */
 export function swigluForward(
   rt: GpuRuntime,
   out: GpuTensor,
@@ -12,13 +16,15 @@ export function swigluForward(
   up: GpuTensor,
   n: number,
 ): void {
+  const f16 = out.dtype === "u32";
   rt.dispatch({
     shader: "swiglu",
-    entry: "forward",
+    entry: f16 ? "forward_f16" : "forward",
     uniforms: [{ u32: n }],
     tensors: [out, gate, up],
     constants: CONSTANTS,
-    workgroups: grid1d(n, CONSTANTS.WG),
+    // Packed: one thread per word of two elements.
+    workgroups: grid1d(f16 ? Math.ceil(n / 2) : n, CONSTANTS.WG),
   });
 }
 

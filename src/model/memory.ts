@@ -47,6 +47,14 @@ export interface MemoryNeeds {
   total: number;
   /** The part with the largest piece that must lie in one GPU buffer. */
   largest: MemoryPart;
+  /** Whether the matmuls' input activations are counted as packed f16 (`f16Activations`). */
+  f16Activations: boolean;
+  /**
+   * Bytes the f16-activation mode (src/backend/gpu_ops_f16.ts, `activations: true`) saves
+   * against f32 activations at this batch: saved already when `f16Activations`, else what it
+   * would save.
+   */
+  f16Saving: number;
 }
 
 /** The two limits of a WebGPU device that bound one buffer (GPUSupportedLimits fields). */
@@ -68,14 +76,17 @@ const F32 = 4, U32 = 4;
  * (the trainer and the roles use the model's context). `train`: model, gradients and
  * backward scratch, AdamW m and v. `peer`: that plus the compressor's θ_start and error
  * feedback and its read-back/upload buffers. `validator`: the forward-only model.
- * `recompute`: the model's activation checkpointing (src/model/llama.ts).
+ * `recompute`: the model's activation checkpointing (src/model/llama.ts). `f16Activations`: the
+ * GPU backend that stores the matmuls' input activations (xn, xn2, att, h per layer, xfn) as
+ * packed f16 (src/backend/gpu_ops_f16.ts): 2 bytes each, rounded up to whole 4-byte words.
  */
 export function memoryNeeds(
   config: ModelConfig,
   role: MemoryRole,
   batch: number,
   seqLen = config.context,
-  { recompute = false }: { recompute?: boolean } = {},
+  { recompute = false, f16Activations = false }: { recompute?: boolean; f16Activations?: boolean } =
+    {},
 ): MemoryNeeds {
   const layout = paramLayout(config);
   const P = layout.length * F32;
@@ -104,12 +115,21 @@ export function memoryNeeds(
   // Per layer (Llama.acts): x xn ao x2 xn2 mo (BT·C), q qr att (BT·QD), k v kr (BT·KD),
   // g u h (BT·F), rstd rstd2 (BT), lse (B·NH·T). The largest is one of g/u/h or q/qr/att.
   const layerSizes = [6 * BT * C, 3 * BT * QD, 3 * BT * KD, 3 * BT * F, 2 * BT, BT * NH];
+  // g, u and q, qr stay f32 with f16 activations: the largest is the same.
   const layerLargest = F32 * BT * Math.max(C, QD, F);
-  const perLayer = F32 * layerSizes.reduce((a, b) => a + b, 0);
+  // Bytes that packing xn, xn2 (BT·C), att (BT·QD) and h (BT·F) saves in one layer; xfn (BT·C).
+  const saved = (n: number) => F32 * n - U32 * Math.ceil(n / 2);
+  const layerSaving = 2 * saved(BT * C) + saved(BT * QD) + saved(BT * F);
+  const f16Saving = (recompute ? layerSaving : L * layerSaving) + saved(BT * C);
+  const layerSaved = f16Activations ? layerSaving : 0;
+  const perLayer = F32 * layerSizes.reduce((a, b) => a + b, 0) - layerSaved;
   // With `recompute` (Llama's activation checkpointing) each layer keeps only its input x; the
   // other buffers of one layer are shared by all.
+  const inF16 = f16Activations ? ", matmul inputs f16" : "";
   parts.push({
-    what: recompute ? `activations (${L} layer inputs + one layer, recomputed)` : `activations of ${L} layers`,
+    what: recompute
+      ? `activations (${L} layer inputs + one layer, recomputed${inF16})`
+      : `activations of ${L} layers${inF16}`,
     label: F >= Math.max(C, QD) ? "l0.g" : "l0.q",
     bytes: recompute ? perLayer + (L - 1) * F32 * BT * C : perLayer * L,
     largest: layerLargest,
@@ -122,7 +142,7 @@ export function memoryNeeds(
     U32 * (V + 1),
     F32 * seqLen * D,
     F32 * BT * C,
-    F32 * BT * C,
+    F32 * BT * C - (f16Activations ? saved(BT * C) : 0),
     2 * F32 * BT,
   ]);
   if (role !== "validator") {
@@ -146,7 +166,7 @@ export function memoryNeeds(
   }
   const total = parts.reduce((a, p) => a + p.bytes, 0);
   const largest = parts.reduce((a, p) => (p.largest > a.largest ? p : a));
-  return { role, batch, seqLen, parts, total, largest };
+  return { role, batch, seqLen, parts, total, largest, f16Activations, f16Saving };
 }
 
 /** Bytes as `3.65 GiB`, `128 MiB`, `12.0 KiB`. */
@@ -169,6 +189,10 @@ export function describeMemory(name: string, m: MemoryNeeds): string[] {
     } in all, ` +
     `largest binding ${formatBytes(m.largest.largest)} (${where(m.largest)})`,
     ...m.parts.map((p) => `  ${p.what}: ${formatBytes(p.bytes)}`),
+    m.f16Activations
+      ? `  (f16 activations save ${formatBytes(m.f16Saving)} against f32)`
+      : `  with f16 activations (opt-in GPU backend gpuOpsF16, activations): ` +
+        `${formatBytes(m.f16Saving)} less, ${formatBytes(m.total - m.f16Saving)} in all`,
   ];
 }
 

@@ -3,6 +3,7 @@ import type { KernelCase } from "./check.ts";
 import { residualCases } from "./residual_cases.ts";
 import { matmulCases } from "./matmul_cases.ts";
 import { matmulF16Cases } from "./matmul_f16_cases.ts";
+import { f16ActivationCases } from "./f16_activation_cases.ts";
 import { embeddingCases } from "./embedding_cases.ts";
 import { rmsnormCases } from "./rmsnorm_cases.ts";
 import { ropeCases } from "./rope_cases.ts";
@@ -28,4 +29,5 @@ export const ALL_CASES: KernelCase[] = [
   ...gradClipCases,
   ...sparselocoCases,
   ...compressorCases,
+  ...f16ActivationCases,
 ];

@@ -2,6 +2,8 @@ import { matmul, matmulSplits } from "../../src/kernels/matmul.ts";
 import { castF16, hasShaderF16, matmulF16, matmulF16Inputs } from "../../src/kernels/matmul_f16.ts";
 import * as ref from "../../src/reference/matmul.ts";
 import { F16_MAX, packF16, unpackF16 } from "../../src/reference/f16.ts";
+import * as ref16 from "../../src/reference/f16_activations.ts";
+import type { GpuTensor } from "../../src/gpu/runtime.ts";
 import { Rng } from "../../src/util/rng.ts";
 import { type CheckResult, compare, type KernelCase, upload } from "./check.ts";
 
@@ -72,14 +74,83 @@ function matmulF16Case(
           0,
         ),
       );
-      // From f32 tensors through the GPU cast: the f32 inputs are f16 values already, so the
-      // cast is exact and the result the same bits again.
+      // From f32 tensors rounded on load: the f32 inputs are f16 values already, so the
+      // rounding is exact and the result the same bits again.
       const viaCast = upload(rt, new Float32Array(M * N).fill(NaN), "viaCast");
       matmulF16Inputs(rt, viaCast, ta, tb, s);
       results.push(
         compare("matmulF16Inputs", shape, "out, bitwise", await rt.read(viaCast), got, 0, 0),
       );
-      for (const t of [ta16, tb16, ta, tb, out, acc, f32, viaCast]) rt.dispose(t);
+      // Mixed operands (the f16-activation backend: a packed activation times an f32 weight or
+      // gradient) and f32 values that are not f16: rounded on load, no cast pass, the bits of
+      // `castF16` then `matmulF16`, and the reference on the rounded values.
+      const aRaw = rng.normals(M * K), bRaw = rng.normals(K * N);
+      const taRaw = upload(rt, aRaw, "aRaw"), tbRaw = upload(rt, bRaw, "bRaw");
+      const aCast = rt.tensor(Math.ceil(M * K / 2), "u32", "aCast");
+      const bCast = rt.tensor(Math.ceil(K * N / 2), "u32", "bCast");
+      castF16(rt, aCast, taRaw, M * K);
+      castF16(rt, bCast, tbRaw, K * N);
+      const temps: GpuTensor[] = [];
+      const pairs: [
+        string,
+        GpuTensor,
+        GpuTensor,
+        GpuTensor,
+        GpuTensor,
+        Uint32Array | Float32Array,
+        Uint32Array | Float32Array,
+      ][] = [
+        ["packed · f32", ta16, tbRaw, ta16, bCast, a16, bRaw],
+        ["f32 · packed", taRaw, tb16, aCast, tb16, aRaw, b16],
+        ["f32 · f32", taRaw, tbRaw, aCast, bCast, aRaw, bRaw],
+      ];
+      for (const [what, x, y, xc, yc, xh, yh] of pairs) {
+        const mixed = rt.tensor(M * N, "f32", "mixed"), cast = rt.tensor(M * N, "f32", "cast");
+        temps.push(mixed, cast);
+        matmulF16Inputs(rt, mixed, x, y, s);
+        matmulF16(rt, cast, xc, yc, s);
+        const gotMixed = await rt.read(mixed), wantMixed = new Float32Array(M * N);
+        ref16.matmulF16Inputs(wantMixed, xh, yh, s);
+        results.push(
+          compare(
+            "matmulF16Inputs",
+            shape,
+            `${what} = cast then matmulF16, bitwise`,
+            gotMixed,
+            await rt.read(cast),
+            0,
+            0,
+          ),
+          compare(
+            "matmulF16Inputs",
+            shape,
+            `${what} vs reference`,
+            gotMixed,
+            wantMixed,
+            atol,
+            rtol,
+          ),
+        );
+      }
+      for (
+        const t of [
+          ta16,
+          tb16,
+          ta,
+          tb,
+          out,
+          acc,
+          f32,
+          viaCast,
+          taRaw,
+          tbRaw,
+          aCast,
+          bCast,
+          ...temps,
+        ]
+      ) {
+        rt.dispose(t);
+      }
       return results;
     },
   };
