@@ -228,6 +228,29 @@ export class QuorumTally {
     return this.#windows.get(w)?.votes.get(validator)?.hash;
   }
 
+  /**
+   * Whether no record of window `w` can count any more by the votes seen here: each validator
+   * votes at most once per window (kept on disk before it is sent), so once the votes seen
+   * leave every record short of the quorum even with every validator not yet seen (and every
+   * double voter) on its side, the window stays without a record on every node. A validator
+   * whose vote in `w` went unanswered so is free to vote for a later window's record from the
+   * same head (`VoteBook`). False when a record of `w` counted here, or `w` is not
+   * tallied (too old or too far ahead: nothing can be shown).
+   */
+  cannotCount(w: number): boolean {
+    const t = this.#windows.get(w);
+    if (t === undefined || t.certified) return false;
+    const n = this.#ctx.genesis.validators.length;
+    const honest = [...t.votes.values()].filter((v) => !t.doubled.has(v.voter));
+    const open = n - honest.length; // not seen, or seen voting twice: may go to any record
+    const most = Math.max(
+      0,
+      ...[...new Set(honest.map((v) => v.hash))]
+        .map((h) => honest.filter((v) => v.hash === h).length),
+    );
+    return most + open < this.#q.votes;
+  }
+
   /** The window's certificate once a record has the quorum's votes; the window is then done. */
   #certify(t: WindowTally): Certified | null {
     const by = new Map<string, Vote[]>();

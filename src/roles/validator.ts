@@ -23,7 +23,12 @@
 import { hashBytes } from "../net/payload_store.ts";
 import { hex } from "../util/hex.ts";
 import { encodeCheckpoint } from "../codec/checkpoint.ts";
-import { MAX_SCORED, type RoundRecord, type ScoredPeer, type VerdictCode } from "../codec/messages.ts";
+import {
+  MAX_SCORED,
+  type RoundRecord,
+  type ScoredPeer,
+  type VerdictCode,
+} from "../codec/messages.ts";
 import type { Submission } from "../gauntlet/gauntlet.ts";
 import type { Batch, LossProbe } from "../gauntlet/loss_check.ts";
 import type { Scorer } from "./scorer.ts";
@@ -41,8 +46,9 @@ import {
   recordHash,
   relayMs,
   repeatMs,
+  TALLY_WINDOWS,
 } from "../protocol/quorum.ts";
-import { VoteBook } from "../protocol/vote_book.ts";
+import { VoteBook, type VoteFrom } from "../protocol/vote_book.ts";
 import { type EventSink, StatusReporter, Waker } from "./role_events.ts";
 import type { RoleState } from "./role_state.ts";
 import type { StateStore } from "../protocol/state_store.ts";
@@ -110,6 +116,8 @@ export class Validator {
   readonly #considered = new Set<string>();
   /** Proposals from another head than this one's (it is behind): considered again as it moves. */
   readonly #later = new Map<string, { m: Message; bytes: Uint8Array }>();
+  /** Proposals not voted for because an earlier vote holds this validator back (logged once). */
+  readonly #heldLogged = new Set<string>();
   #askedAt = -Infinity;
   /** By window: the signed proposal this validator voted for, with its timestamp (re-announced). */
   readonly #ballots = new Map<number, { bytes: Uint8Array; timestamp: number }>();
@@ -249,7 +257,9 @@ export class Validator {
       : (async () => {
         try {
           const bytes = await net.fetchPayload(payloadHash, [from]);
-          if (bytes.length !== a.size) throw new Error(`${bytes.length} bytes, announced ${a.size}`);
+          if (bytes.length !== a.size) {
+            throw new Error(`${bytes.length} bytes, announced ${a.size}`);
+          }
           return { bytes, tensors: chain.checkUpdate(bytes, a.window).tensors };
         } catch (e) {
           this.#report.log(
@@ -259,7 +269,14 @@ export class Validator {
           return { problem: (e as Error).message };
         }
       })();
-    byAddress.set(address, { address, payloadHash, from, arrival: now, checked, equivocated: false });
+    byAddress.set(address, {
+      address,
+      payloadHash,
+      from,
+      arrival: now,
+      checked,
+      equivocated: false,
+    });
   }
 
   async #run(): Promise<void> {
@@ -384,7 +401,9 @@ export class Validator {
     cands.forEach((c, i) => {
       const s = settled[i];
       if (s === STALLED) {
-        this.#report.log(`update of ${short(c.address)} for window ${w} did not arrive by the deadline`);
+        this.#report.log(
+          `update of ${short(c.address)} for window ${w} did not arrive by the deadline`,
+        );
       } else if ("bytes" in s) {
         bytesOf.set(c.address, s.bytes);
         submissions.push({ address: c.address, arrival: c.arrival, tensors: s.tensors });
@@ -504,6 +523,12 @@ export class Validator {
       Date.now() + proposeAt(ctx, w, net.signer.address)! - deadline,
     );
     const giveUp = giveUpAt(ctx, w);
+    // The next window's work starts at its deadline (a slow or lost window w does not delay
+    // it), once this validator's turn in w has come: w goes on in the background (proposals
+    // are checked and voted on as they come, certificates applied in order), and leaving it
+    // is safe: a vote in w holds this validator back from voting another record from the
+    // same head while w may still count (`VoteBook`).
+    const next = ctx.clock.windowEnd(w + 1) + ctx.graceMs;
     const every = repeatMs(q);
     let announcedAt = -Infinity, pulledAt = -Infinity;
     while (!this.#stopped) {
@@ -511,10 +536,7 @@ export class Validator {
       if (this.#behind) await this.#catchUp();
       if (chain.applied >= w) return;
       const now = Date.now();
-      if (now >= giveUp) {
-        this.#report.log(`window ${w}: no record reached a quorum of ${q.votes} votes; going on`);
-        return;
-      }
+      if (now >= giveUp) return await this.#leave(w, q, now - deadline);
       this.#noteConnected(now);
       // Alone in the genesis (n = 1) there is nobody to listen to.
       const listened = ctx.genesis.validators.length === 1 ||
@@ -522,12 +544,13 @@ export class Validator {
       if (
         now >= turn && listened && !this.#proposed.has(w) &&
         now >= (this.#checking.get(w)?.since ?? -Infinity) + 2 * q.fallbackMs &&
-        !(await this.#hasVoted(w))
+        !(await this.#hasVoted(w)) && await this.#votes.holding(this.#from()) === null
       ) {
         this.#proposed.add(w);
         await this.#propose(w);
         continue;
       }
+      if (now >= next && now >= turn) return await this.#leave(w, q, now - deadline);
       const nextAnnounce = Math.max(announcedAt, this.#sentAt.get(w)?.vote ?? -Infinity) + every;
       if (now >= nextAnnounce) {
         announcedAt = now;
@@ -540,9 +563,23 @@ export class Validator {
       this.#report.set({
         phase: now < turn ? `waiting for the proposal of window ${w}` : `collecting votes of ${w}`,
       });
-      const wake = Math.min(now < turn ? turn : giveUp, Math.max(nextAnnounce, now + every));
+      const wake = Math.min(
+        now < turn ? turn : Math.min(giveUp, Math.max(next, turn)),
+        Math.max(nextAnnounce, now + every),
+      );
       await this.#waker.sleep(Math.max(1, Math.min(250, wake - now)));
     }
+  }
+
+  /** Leaves window `w` without a record here (`late` ms after its deadline), with a line. */
+  async #leave(w: number, q: QuorumSpec, late: number): Promise<void> {
+    const held = await this.#votes.holding(this.#from());
+    this.#report.log(
+      `window ${w}: no record reached a quorum of ${q.votes} votes ${late} ms after the ` +
+        `deadline; going on` +
+        (held === null ? "" : `, bound by its vote in window ${held.window}` +
+          ` (no other record from this head gets its vote while that one may count)`),
+    );
   }
 
   /**
@@ -552,8 +589,24 @@ export class Validator {
   #forgetBefore(w: number): void {
     for (const [id, c] of this.#checked) if (c.window < w) this.#checked.delete(id);
     for (const p of this.#proposed) if (p < w) this.#proposed.delete(p);
-    for (const b of this.#ballots.keys()) if (b < w) this.#ballots.delete(b);
-    for (const b of this.#sentAt.keys()) if (b < w) this.#sentAt.delete(b);
+    // A ballot of a window left may still be re-announced (the vote holding this validator
+    // back, {@linkcode #reannounce}); those past the head go in #keep, the far ones here.
+    for (const b of this.#ballots.keys()) if (b < w - TALLY_WINDOWS) this.#ballots.delete(b);
+    for (const b of this.#sentAt.keys()) if (b < w - TALLY_WINDOWS) this.#sentAt.delete(b);
+  }
+
+  /**
+   * Where this validator votes from now: its head, and the windows whose votes seen show they
+   * can never count (`QuorumTally.cannotCount`), so a vote there holds nothing back.
+   */
+  #from(): VoteFrom {
+    const { chain, net } = this.#c;
+    const tally = net.records.tally;
+    return {
+      head: chain.hash,
+      applied: chain.applied,
+      released: (v) => tally?.cannotCount(v) ?? false,
+    };
   }
 
   /** Notes when this validator was first connected to anyone (it listens before proposing). */
@@ -569,8 +622,12 @@ export class Validator {
    * counts them all against the proposer). Whoever missed them — started late, partitioned,
    * restarted — still gets them before the window is given up.
    */
-  async #reannounce(w: number, relay: number): Promise<void> {
+  async #reannounce(open: number, relay: number): Promise<void> {
     const { net } = this.#c;
+    // The vote that holds this validator back from this head, if any (the window's own, or an
+    // earlier window's left without a certificate here: it may still count, and until it
+    // does or cannot, this validator votes for nothing else from the head).
+    const w = (await this.#votes.holding(this.#from()))?.window ?? open;
     const hash = await this.#votes.voted(w);
     if (hash === null) return;
     const now = Date.now(), sent = this.#sentAt.get(w) ?? { vote: now, proposal: -Infinity };
@@ -595,16 +652,21 @@ export class Validator {
   #pullCertificate(w: number): void {
     const { net, chain } = this.#c;
     this.#pull = (async () => {
+      // From the head on: the certificate missed may be an earlier window's, left behind.
+      const from = chain.applied + 1;
       for (const p of net.providers().filter((p) => p !== net.node.peerId).slice(0, 6)) {
-        if (this.#stopped || chain.applied >= w || net.records.get(w) !== undefined) return;
-        const res = await net.node.sync(p, w, { timeoutMs: 5_000 }).catch(() => null);
+        if (this.#stopped || chain.applied >= w || net.records.after(from - 1).length > 0) return;
+        const res = await net.node.sync(p, from, { timeoutMs: 5_000 }).catch(() => null);
         for (const bytes of res?.records ?? []) {
           const r = verifyRecord(net.ctx, bytes);
           if (typeof r === "string" || r.record.window <= chain.applied) continue;
           await net.records.add(r);
         }
-        if (net.records.get(w) !== undefined) {
-          this.#report.log(`window ${w}: its certificate came over sync from ${p.slice(-8)}`);
+        const got = net.records.after(from - 1)[0];
+        if (got !== undefined) {
+          this.#report.log(
+            `window ${got.record.window}: its certificate came over sync from ${p.slice(-8)}`,
+          );
           this.#waker.wake();
           return;
         }
@@ -711,6 +773,19 @@ export class Validator {
       this.#waker.wake();
       return;
     }
+    const held = await this.#votes.holding(this.#from());
+    if (held !== null && held.window !== w) {
+      // Checked again if a copy comes once that vote no longer holds (its window cannot count).
+      this.#considered.delete(id);
+      if (this.#heldLogged.has(id)) return;
+      this.#heldLogged.add(id);
+      if (this.#heldLogged.size > 256) this.#heldLogged.clear();
+      this.#report.log(
+        `not voting for the record of window ${w} from ${from}: this validator voted for ` +
+          `window ${held.window}'s record from the same head, which may still count`,
+      );
+      return;
+    }
     let next: NextModel;
     try {
       const authors = [m.sender, ...r.contributors.map((c) => c.address)]
@@ -736,7 +811,10 @@ export class Validator {
   async #vote(w: number, recordBytes: Uint8Array): Promise<boolean> {
     const { net } = this.#c;
     const hash = recordHash(recordBytes);
-    if (!await this.#votes.take(w, hash)) return false;
+    const proposal = decodeMessage(recordBytes);
+    if (!proposal.ok || proposal.message.body.kind !== "round-record") return false;
+    const from = { ...this.#from(), head: proposal.message.body.modelHash };
+    if (!await this.#votes.take(w, hash, from)) return false;
     const vote = await net.sign({ kind: "record-vote", window: w, recordHash: hash });
     for (const b of [recordBytes, vote]) {
       const m = decodeMessage(b);
