@@ -20,12 +20,14 @@ import { GenesisError, runIdOf, validateGenesis } from "./genesis.ts";
 import {
   firstLiveWindow,
   giveUpAt,
+  lastVoteAt,
   proposeAt,
   proposerOrder,
   QuorumTally,
   recordHash,
   relayMs,
   repeatMs,
+  settledAt,
 } from "./quorum.ts";
 import { RecordLog, verifyRecord } from "./record_log.ts";
 import { runContext } from "./run_context.ts";
@@ -392,6 +394,15 @@ Deno.test("quorum: a window whose votes split so no record can count frees its v
   for (const m of [await vote(charlie, 6, r6), await vote(charlie, 6, r6b)]) offer(t, m);
   assertEquals(t.cannotCount(6), false);
   assertEquals(t.cannotCount(7), false, "a window nothing was seen of proves nothing");
+  // Settled (its give-up time, one window and half a fallback later): a validator not seen
+  // by then did not vote (none signs one after its last vote time), for a node that watched
+  // the window throughout; a restarted one may have missed votes sent before it.
+  assertEquals(lastVoteAt(ctx, 5), giveUpAt(ctx, 5) - 1_000);
+  assertEquals(settledAt(ctx, 5), giveUpAt(ctx, 5) + 10_000 + 1_000);
+  const late = new QuorumTally(ctx, genesis.quorum!, () => settledAt(ctx, 5));
+  for (const m of [...proposals, own[0][0], own[1][0]]) offer(late, m);
+  assertEquals(late.cannotCount(5), true, "two votes for two records, the third validator silent");
+  assertEquals(late.cannotCount(5, false), false, "not after a restart");
   // Seeing the split, each is free to vote for the record of window 6 from the same head.
   const r6c = await signAt(bob, record(6, 2));
   const seen = [...proposals, ...own.flat()];

@@ -42,6 +42,7 @@ import {
   certificateParts,
   firstLiveWindow,
   giveUpAt,
+  lastVoteAt,
   proposeAt,
   recordHash,
   relayMs,
@@ -129,6 +130,8 @@ export class Validator {
    * votes for the proposal being re-announced rather than splitting the window with its own.
    */
   #connectedAt: number | null = null;
+  /** When this validator started (a window before is not seen whole: its votes may be missed). */
+  readonly #startedAt = Date.now();
   /** The certificate pull over sync in flight, if any (stop waits for it: it writes records). */
   #pull: Promise<void> | null = null;
   /** The last window this validator's scorer judged (with a quorum, the windows it proposes). */
@@ -518,10 +521,11 @@ export class Validator {
     const deadline = ctx.clock.windowEnd(w) + ctx.graceMs;
     // Late here (the window before took long): the proposer order still spaces the turns, from
     // now on, so that validators late alike do not all propose at once and split the window.
-    const turn = Math.max(
-      proposeAt(ctx, w, net.signer.address)!,
-      Date.now() + proposeAt(ctx, w, net.signer.address)! - deadline,
-    );
+    // So, too, when a vote in an earlier window held it back until now (a record came late):
+    // every validator it held is freed by the same record, at about the same time.
+    const at = proposeAt(ctx, w, net.signer.address)!;
+    let turn = Math.max(at, Date.now() + at - deadline);
+    let wasHeld = false;
     const giveUp = giveUpAt(ctx, w);
     // The next window's work starts at its deadline (a slow or lost window w does not delay
     // it), once this validator's turn in w has come: w goes on in the background (proposals
@@ -538,13 +542,16 @@ export class Validator {
       const now = Date.now();
       if (now >= giveUp) return await this.#leave(w, q, now - deadline);
       this.#noteConnected(now);
+      const held = await this.#votes.holding(this.#from()) !== null;
+      if (wasHeld && !held) turn = Math.max(turn, now + at - deadline);
+      wasHeld = held;
       // Alone in the genesis (n = 1) there is nobody to listen to.
       const listened = ctx.genesis.validators.length === 1 ||
         this.#connectedAt !== null && now >= this.#connectedAt + 3 * every;
       if (
         now >= turn && listened && !this.#proposed.has(w) &&
         now >= (this.#checking.get(w)?.since ?? -Infinity) + 2 * q.fallbackMs &&
-        !(await this.#hasVoted(w)) && await this.#votes.holding(this.#from()) === null
+        !(await this.#hasVoted(w)) && !held
       ) {
         this.#proposed.add(w);
         await this.#propose(w);
@@ -602,10 +609,11 @@ export class Validator {
   #from(): VoteFrom {
     const { chain, net } = this.#c;
     const tally = net.records.tally;
+    const deadline = (v: number) => net.ctx.clock.windowEnd(v) + net.ctx.graceMs;
     return {
       head: chain.hash,
       applied: chain.applied,
-      released: (v) => tally?.cannotCount(v) ?? false,
+      released: (v) => tally?.cannotCount(v, this.#startedAt <= deadline(v)) ?? false,
     };
   }
 
@@ -629,7 +637,7 @@ export class Validator {
     // does or cannot, this validator votes for nothing else from the head).
     const w = (await this.#votes.holding(this.#from()))?.window ?? open;
     const hash = await this.#votes.voted(w);
-    if (hash === null) return;
+    if (hash === null || Date.now() >= lastVoteAt(net.ctx, w)) return;
     const now = Date.now(), sent = this.#sentAt.get(w) ?? { vote: now, proposal: -Infinity };
     this.#sentAt.set(w, { ...sent, vote: now });
     const ballot = this.#ballots.get(w);
@@ -751,7 +759,7 @@ export class Validator {
   async #check(m: Message, r: RoundRecord, bytes: Uint8Array, id: string): Promise<void> {
     const { net, chain } = this.#c;
     const w = r.window, from = short(m.sender);
-    if (await this.#hasVoted(w)) return;
+    if (Date.now() >= lastVoteAt(net.ctx, w) || await this.#hasVoted(w)) return;
     const turn = proposeAt(net.ctx, w, m.sender)!;
     // Half a fallback of slack for clocks; a proposal before its turn would pre-empt the order.
     if (Date.now() < turn - this.#quorum!.fallbackMs / 2) {
@@ -813,6 +821,11 @@ export class Validator {
     const hash = recordHash(recordBytes);
     const proposal = decodeMessage(recordBytes);
     if (!proposal.ok || proposal.message.body.kind !== "round-record") return false;
+    if (Date.now() >= lastVoteAt(net.ctx, w)) {
+      // Votes of a window stop before its give-up time, so that its votes are settled later.
+      this.#report.log(`not voting in window ${w}: past its last vote time`);
+      return false;
+    }
     const from = { ...this.#from(), head: proposal.message.body.modelHash };
     if (!await this.#votes.take(w, hash, from)) return false;
     const vote = await net.sign({ kind: "record-vote", window: w, recordHash: hash });
