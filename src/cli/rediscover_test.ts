@@ -13,6 +13,10 @@
  * ~19), not the window clock: each start has its own budget from its spawn, and each wait on a
  * record a budget in windows counted from when it can first happen (the roles listening, the
  * record out), not one deadline from the start over four starts in a row.
+ *
+ * A second test does it with a quorum (3 validators, 2 votes) and a dial-only peer whose
+ * bootstrap names only validator 0: it hears of the others through validator 0's relayed
+ * announcements, and finds validator 0 on its new port through theirs.
  */
 
 import { writeKeyFile } from "../identity/key_file.ts";
