@@ -117,8 +117,13 @@ export class Validator {
   readonly #considered = new Set<string>();
   /** Proposals from another head than this one's (it is behind): considered again as it moves. */
   readonly #later = new Map<string, { m: Message; bytes: Uint8Array }>();
-  /** Proposals not voted for because an earlier vote holds this validator back (logged once). */
-  readonly #heldLogged = new Set<string>();
+  /**
+   * Proposals not voted for because an earlier vote held this validator back: considered
+   * again, before it proposes, as soon as it is freed (else two validators each freed while
+   * the other was still held proposed their own in turn, each refused by the other, window
+   * after window: seen in the swarm test).
+   */
+  readonly #heldBack = new Map<string, { m: Message; bytes: Uint8Array }>();
   #askedAt = -Infinity;
   /** By window: the signed proposal this validator voted for, with its timestamp (re-announced). */
   readonly #ballots = new Map<number, { bytes: Uint8Array; timestamp: number }>();
@@ -543,14 +548,17 @@ export class Validator {
       if (now >= giveUp) return await this.#leave(w, q, now - deadline);
       this.#noteConnected(now);
       const held = await this.#votes.holding(this.#from()) !== null;
-      if (wasHeld && !held) turn = Math.max(turn, now + at - deadline);
+      if (wasHeld && !held) {
+        turn = Math.max(turn, now + at - deadline);
+        this.#reconsiderHeldBack();
+      }
       wasHeld = held;
       // Alone in the genesis (n = 1) there is nobody to listen to.
       const listened = ctx.genesis.validators.length === 1 ||
         this.#connectedAt !== null && now >= this.#connectedAt + 3 * every;
       if (
         now >= turn && listened && !this.#proposed.has(w) &&
-        now >= (this.#checking.get(w)?.since ?? -Infinity) + 2 * q.fallbackMs &&
+        now >= this.#checkingSince() + 2 * q.fallbackMs &&
         !(await this.#hasVoted(w)) && !held
       ) {
         this.#proposed.add(w);
@@ -576,6 +584,23 @@ export class Validator {
       );
       await this.#waker.sleep(Math.max(1, Math.min(250, wake - now)));
     }
+  }
+
+  /** When the oldest check of another's proposal still going on began (any window; none: −∞). */
+  #checkingSince(): number {
+    const since = [...this.#checking.values()].map((c) => c.since);
+    return since.length === 0 ? -Infinity : Math.min(...since);
+  }
+
+  /** Once freed: the proposals a held vote kept it from voting for, oldest window first. */
+  #reconsiderHeldBack(): void {
+    const held = [...this.#heldBack.values()].sort((a, b) =>
+      a.m.body.kind === "round-record" && b.m.body.kind === "round-record"
+        ? a.m.body.window - b.m.body.window
+        : 0
+    );
+    this.#heldBack.clear();
+    for (const p of held) this.#considerLater(p.m, p.bytes);
   }
 
   /** Leaves window `w` without a record here (`late` ms after its deadline), with a line. */
@@ -785,9 +810,8 @@ export class Validator {
     if (held !== null && held.window !== w) {
       // Checked again if a copy comes once that vote no longer holds (its window cannot count).
       this.#considered.delete(id);
-      if (this.#heldLogged.has(id)) return;
-      this.#heldLogged.add(id);
-      if (this.#heldLogged.size > 256) this.#heldLogged.clear();
+      if (this.#heldBack.has(id) || this.#heldBack.size >= 64) return;
+      this.#heldBack.set(id, { m, bytes });
       this.#report.log(
         `not voting for the record of window ${w} from ${from}: this validator voted for ` +
           `window ${held.window}'s record from the same head, which may still count`,
