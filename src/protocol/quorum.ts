@@ -65,17 +65,16 @@ export function giveUpAt(ctx: RunContext, w: number): number {
 
 /**
  * The last moment an honest validator signs a vote of window `w` (its own proposal's
- * included), and re-announces one: half a fallback (the clock skew allowed) before the window's
- * give-up time, so every node's clock has the vote before that time.
+ * included), and re-announces one: the window's give-up time, by its clock.
  */
 export function lastVoteAt(ctx: RunContext, w: number): number {
-  return giveUpAt(ctx, w) - (quorumOf(ctx.genesis)?.fallbackMs ?? 0) / 2;
+  return giveUpAt(ctx, w);
 }
 
 /**
  * When window `w`'s votes are settled: its give-up time plus one window (the time a vote signed
  * before the give-up takes at most to reach every node that is up, a bound this design assumes)
- * and half a fallback of clock skew. No honest validator signs a vote of `w` after
+ * and half a fallback (the clock skew allowed between the voter and this node). No honest validator signs a vote of `w` after
  * {@linkcode lastVoteAt}, so from then on a node that watched the window throughout has seen
  * every vote of it that will ever exist: if no record has a quorum of them, none ever will.
  */
