@@ -656,25 +656,32 @@ export class Validator {
    * restarted — still gets them before the window is given up.
    */
   async #reannounce(open: number, relay: number): Promise<void> {
-    const { net } = this.#c;
-    // The vote that holds this validator back from this head, if any (the window's own, or an
-    // earlier window's left without a certificate here: it may still count, and until it
-    // does or cannot, this validator votes for nothing else from the head).
-    const w = (await this.#votes.holding(this.#from()))?.window ?? open;
-    const hash = await this.#votes.voted(w);
-    if (hash === null || Date.now() >= lastVoteAt(net.ctx, w)) return;
-    const now = Date.now(), sent = this.#sentAt.get(w) ?? { vote: now, proposal: -Infinity };
-    this.#sentAt.set(w, { ...sent, vote: now });
-    const ballot = this.#ballots.get(w);
-    if (
-      ballot !== undefined && now - sent.proposal >= relay &&
-      now - ballot.timestamp < REPUBLISH_MAX_AGE_MS
-    ) {
-      this.#sentAt.set(w, { vote: now, proposal: now });
-      await net.publishSigned(net.node.topics.rounds, ballot.bytes);
+    const { net, chain } = this.#c;
+    // Every vote of a window after the head until its last vote time: the open window's, the
+    // one that holds this validator back from its head (kept in `votes/`, also after a
+    // restart), and those of windows it left that another validator may still be missing —
+    // one released here may still hold back one that missed a vote of it (re-announcing only
+    // the holding vote left such a validator held until the window settled, and the two then
+    // held each other off window after window: seen in the swarm test).
+    const held = (await this.#votes.holding(this.#from()))?.window;
+    const windows = new Set([open, ...(held === undefined ? [] : [held]), ...this.#sentAt.keys()]);
+    for (const w of [...windows].sort((a, b) => a - b)) {
+      if (w <= chain.applied || Date.now() >= lastVoteAt(net.ctx, w)) continue;
+      const hash = await this.#votes.voted(w);
+      if (hash === null) continue;
+      const now = Date.now(), sent = this.#sentAt.get(w) ?? { vote: now, proposal: -Infinity };
+      this.#sentAt.set(w, { ...sent, vote: now });
+      const ballot = this.#ballots.get(w);
+      if (
+        ballot !== undefined && now - sent.proposal >= relay &&
+        now - ballot.timestamp < REPUBLISH_MAX_AGE_MS
+      ) {
+        this.#sentAt.set(w, { vote: now, proposal: now });
+        await net.publishSigned(net.node.topics.rounds, ballot.bytes);
+      }
+      const vote = await net.sign({ kind: "record-vote", window: w, recordHash: hash });
+      await net.publishSigned(net.node.topics.rounds, vote);
     }
-    const vote = await net.sign({ kind: "record-vote", window: w, recordHash: hash });
-    await net.publishSigned(net.node.topics.rounds, vote);
   }
 
   /**
