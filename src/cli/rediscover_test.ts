@@ -13,6 +13,10 @@
  * ~19), not the window clock: each start has its own budget from its spawn, and each wait on a
  * record a budget in windows counted from when it can first happen (the roles listening, the
  * record out), not one deadline from the start over four starts in a row.
+ *
+ * A second test does it with a quorum (3 validators, 2 votes) and a dial-only peer whose
+ * bootstrap names only validator 0: it hears of the others through validator 0's relayed
+ * announcements, and finds validator 0 on its new port through theirs.
  */
 
 import { writeKeyFile } from "../identity/key_file.ts";
@@ -146,6 +150,102 @@ Deno.test({
         );
         assertEquals(applied.modelHash, again.modelHash, `${name}'s model after ${again.window}`);
       }
+    } finally {
+      await stopProcesses(children, 10_000);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "role processes with a quorum: a peer that knew only a validator's old address finds it again on its new port",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await identityReady();
+    const dir = await Deno.makeTempDir({ prefix: "webloco-rediscover-q-" });
+    const seed = (n: number) => new Uint8Array(32).fill(n);
+    const keys = await Promise.all(
+      [71, 72, 73].map((n, i) => writeKeyFile(`${dir}/v${i}.json`, { seed: seed(n) })),
+    );
+    await writeKeyFile(`${dir}/p.json`, { seed: seed(74) });
+    const genesis = localGenesis({
+      name: "rediscover-quorum",
+      validators: keys.map((k) => k.address),
+      genesisTime: Date.now() + 15_000,
+      windowMs: 5_000,
+      sparseloco: { H: 3 },
+      data: { batch: 2 },
+      quorum: { votes: 2, fallbackMs: 1_500 },
+    });
+    await Deno.writeTextFile(`${dir}/genesis.json`, JSON.stringify(genesis));
+    const common = (name: string) => [
+      ...["--genesis", `${dir}/genesis.json`, "--key", `${dir}/${name}.json`],
+      ...["--data-dir", `${dir}/${name}`],
+    ];
+    const loopback = ["--listen", "/ip4/127.0.0.1/tcp/0"];
+    const watch = new RoleWatch(Infinity);
+    const until = <T>(what: string, find: () => T | undefined | false, deadline: number) =>
+      pollUntil(what, find, { deadline, logs: watch.logs });
+    const listening = (what: string, name: string) =>
+      until(what, () => watch.listening(name), Date.now() + START_MS);
+    const after = (n: number, from?: number) => windowsAfter(genesis, n, from);
+    const records = (name: string) =>
+      watch.events(name).filter((e): e is AppliedEvent => e.event === "applied");
+    /** The peer's connection count in its newest status line. */
+    const connections = () =>
+      watch.events("p").findLast((e) => e.event === "status")?.connections ?? 0;
+    const children: Deno.ChildProcess[] = [];
+    try {
+      children.push(spawnRole(watch, "v0", "validator", [...common("v0"), ...loopback]));
+      const v0Old = tcpOf((await listening("v0 listening", "v0")).addresses);
+      for (const i of [1, 2]) {
+        children.push(spawnRole(watch, `v${i}`, "validator", [
+          ...common(`v${i}`),
+          ...loopback,
+          ...["--bootstrap", v0Old],
+        ]));
+      }
+      // Dial-only, and it knows v0's address only: the others it hears of through v0.
+      children.push(spawnRole(watch, "p", "peer", [
+        ...common("p"),
+        ...["--listen", "none", "--bootstrap", v0Old],
+      ]));
+      for (const n of ["v1", "v2", "p"]) await listening(`${n} started`, n);
+      await until("the peer connected to all three validators", () => connections() >= 3, after(4));
+      await until("a record on the peer", () => records("p").length > 0, after(6));
+
+      // v0 stopped, started again from its data directory on a new port: the peer's bootstrap
+      // and book still name the old one.
+      await stopRole(children[0]);
+      const stoppedAt = Date.now();
+      await until("the peer seeing v0 gone", () => connections() <= 2, Date.now() + 20_000);
+      children[0] = spawnRole(watch, "v0b", "validator", [...common("v0"), ...loopback]);
+      const v0New = tcpOf((await listening("v0 listening again", "v0b")).addresses);
+      assert(portOf(v0New) !== portOf(v0Old), `a new port: ${v0New} after ${v0Old}`);
+      const startedAt = Date.now();
+      // It dials v1 and v2 from its book; its signed announcement, relayed by them, gives the
+      // peer the new address, and the peer dials it.
+      await until("the peer connected to v0 again", () => connections() >= 3, after(4));
+      const foundMs = Date.now() - startedAt;
+      const book = await Deno.readTextFile(`${dir}/p/${ADDRESS_BOOK_NAME}`).catch(() => "");
+      const back = await until(
+        "a record counted on v0 after its restart, applied by the peer on the same hash",
+        () =>
+          records("v0b").find((r) =>
+            records("p").some((q) => q.window === r.window && q.modelHash === r.modelHash)
+          ),
+        after(6),
+      );
+      console.log(
+        `rediscover (quorum): v0 back on a new port ${
+          ((startedAt - stoppedAt) / 1000).toFixed(1)
+        } s after its stop; the dial-only peer connected to it ${
+          (foundMs / 1000).toFixed(1)
+        } s after it listened; record ${back.window} on both` +
+          (book.includes(portOf(v0New)) ? "; the peer's book names the new port" : ""),
+      );
     } finally {
       await stopProcesses(children, 10_000);
       await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -205,7 +205,12 @@ Deno.test({
         after(5, ctx.clock.windowEnd(x + 1)),
       );
       const fallback = applied.find((a) => a.name !== validatorName(victim) && a.e.window === x)!;
-      assert(fallback !== undefined, `window ${x}, whose proposer was killed, has a record`);
+      assert(
+        fallback !== undefined,
+        `window ${x}, whose proposer was killed, has a record; its lines:\n${
+          logs.filter((l) => l.includes(`window ${x}`) || l.includes(`window ${x - 1}`)).join("\n")
+        }`,
+      );
       // Bounded from when the fallback could act, not from the deadline alone: its turn counts
       // from when it came to window x (after the deadline if record x − 1 or its give-up came
       // later), and its scoring is the time it reports (a loaded machine scores slowly).

@@ -64,6 +64,25 @@ export function giveUpAt(ctx: RunContext, w: number): number {
 }
 
 /**
+ * The last moment an honest validator signs a vote of window `w` (its own proposal's
+ * included), and re-announces one: the window's give-up time, by its clock.
+ */
+export function lastVoteAt(ctx: RunContext, w: number): number {
+  return giveUpAt(ctx, w);
+}
+
+/**
+ * When window `w`'s votes are settled: its give-up time plus one window (the time a vote signed
+ * before the give-up takes at most to reach every node that is up, a bound this design assumes)
+ * and half a fallback (the clock skew allowed between the voter and this node). No honest validator signs a vote of `w` after
+ * {@linkcode lastVoteAt}, so from then on a node that watched the window throughout has seen
+ * every vote of it that will ever exist: if no record has a quorum of them, none ever will.
+ */
+export function settledAt(ctx: RunContext, w: number): number {
+  return giveUpAt(ctx, w) + ctx.genesis.windowMs + (quorumOf(ctx.genesis)?.fallbackMs ?? 0) / 2;
+}
+
+/**
  * How often a validator waiting for a window's certificate re-announces its vote and asks the
  * others for the certificate: half a fallback, at least a second (its own votes stay at one a
  * second, well under the gossip rate limit of 4 a second per signer).
@@ -226,6 +245,34 @@ export class QuorumTally {
   /** The record hash (hex) `validator` voted for in window `w`, as seen here. */
   voteOf(w: number, validator: string): string | undefined {
     return this.#windows.get(w)?.votes.get(validator)?.hash;
+  }
+
+  /**
+   * Whether no record of window `w` can count any more by the votes seen here: each validator
+   * votes at most once per window (kept on disk before it is sent), so once the votes seen
+   * leave every record short of the quorum even with every validator not yet seen (and every
+   * double voter) on its side, the window stays without a record on every node. A validator
+   * whose vote in `w` went unanswered so is free to vote for a later window's record from the
+   * same head (`VoteBook`). False when a record of `w` counted here, or `w` is not
+   * tallied (too old or too far ahead: nothing can be shown). `sawWindow`: this node was up
+   * through the window's votes (false after a restart: votes sent before it are not seen).
+   */
+  cannotCount(w: number, sawWindow = true): boolean {
+    const t = this.#windows.get(w);
+    if (t === undefined || t.certified) return false;
+    const n = this.#ctx.genesis.validators.length;
+    const honest = [...t.votes.values()].filter((v) => !t.doubled.has(v.voter));
+    // Not seen, or seen voting twice: may go to any record. Once the window is settled
+    // ({@linkcode settledAt}) every vote of it that exists has been seen by a node that
+    // watched it throughout (`sawWindow`), and a validator not seen did not vote.
+    const unseen = sawWindow && this.#now() >= settledAt(this.#ctx, w) ? 0 : n - t.votes.size;
+    const open = unseen + t.doubled.size;
+    const most = Math.max(
+      0,
+      ...[...new Set(honest.map((v) => v.hash))]
+        .map((h) => honest.filter((v) => v.hash === h).length),
+    );
+    return most + open < this.#q.votes;
   }
 
   /** The window's certificate once a record has the quorum's votes; the window is then done. */

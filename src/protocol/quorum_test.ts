@@ -20,12 +20,14 @@ import { GenesisError, runIdOf, validateGenesis } from "./genesis.ts";
 import {
   firstLiveWindow,
   giveUpAt,
+  lastVoteAt,
   proposeAt,
   proposerOrder,
   QuorumTally,
   recordHash,
   relayMs,
   repeatMs,
+  settledAt,
 } from "./quorum.ts";
 import { RecordLog, verifyRecord } from "./record_log.ts";
 import { runContext } from "./run_context.ts";
@@ -33,6 +35,7 @@ import { MemoryStore } from "./memory_store.ts";
 import { checkGossip } from "./gossip_rules.ts";
 import { runTopics } from "../net/protocols.ts";
 import { hex } from "../util/hex.ts";
+import { VoteBook } from "./vote_book.ts";
 
 await identityReady();
 
@@ -325,6 +328,93 @@ Deno.test("quorum tally: a validator voting for two records of a window counts f
   offer(t2, a2);
   offer(t2, await vote(alice, 6, a2));
   assertEquals(offer(t2, await vote(bob, 6, a2)), null);
+});
+
+/**
+ * Honest validator `s` at head `H` after window 4 (the tests' records start from fill(1)):
+ * votes for each proposal as it arrives if its vote book lets it, seeing the votes in `seen`.
+ */
+async function honestVoter(s: Signer, arrivals: Uint8Array[], seen: Uint8Array[] = []) {
+  const book = new VoteBook(new MemoryStore());
+  const tally = new QuorumTally(ctx, genesis.quorum!, clock);
+  for (const m of seen) offer(tally, m);
+  const votes: Uint8Array[] = [];
+  for (const p of arrivals) {
+    const d = decodeMessage(p);
+    if (!d.ok || d.message.body.kind !== "round-record") throw new Error("not a proposal");
+    const from = {
+      head: d.message.body.modelHash,
+      applied: 4,
+      released: (w: number) => tally.cannotCount(w),
+    };
+    if (await book.take(d.message.body.window, recordHash(p), from)) {
+      votes.push(await vote(s, d.message.body.window, p));
+    }
+  }
+  return votes;
+}
+
+Deno.test("quorum: honest validators never make two records from one head count, in any windows", async () => {
+  // Record 5 came late to some (its window given up there), record 6 from the same head H
+  // came to others first. Whoever applies 6 skips 5 for good; whoever applies 5 cannot apply 6
+  // (it starts from H): two certificates would fork the run.
+  const r5 = await signAt(alice, record(5, 0));
+  const r6 = await signAt(bob, record(6, 1));
+  const signers = [alice, bob, charlie];
+  for (let order = 0; order < 8; order++) {
+    // Each validator gets both proposals, in its own order, and sees no other's vote in time
+    // (the worst case: each goes on alone).
+    const cast = await Promise.all(
+      signers.map((s, i) => honestVoter(s, (order >> i) & 1 ? [r6, r5] : [r5, r6])),
+    );
+    assert(cast.every((v) => v.length === 1), `order ${order}: one vote from the head each`);
+    const t = new QuorumTally(ctx, genesis.quorum!, clock);
+    const certs = [r5, r6, ...cast.flat()].map((m) => offer(t, m)).filter((c) => c !== null);
+    // Three voters, two records: one has a majority, exactly one counts.
+    assertEquals(certs.length, 1, `order ${order}`);
+  }
+});
+
+Deno.test("quorum: a window whose votes split so no record can count frees its voters", async () => {
+  const r5 = [alice, bob, charlie].map((s, i) => signAt(s, record(5, i)));
+  const proposals = await Promise.all(r5);
+  // Each voted for its own record of window 5: no record of 5 can ever reach two votes.
+  const own = await Promise.all(
+    [alice, bob, charlie].map((s, i) => honestVoter(s, [proposals[i]])),
+  );
+  const t = new QuorumTally(ctx, genesis.quorum!, clock);
+  for (const m of [...proposals, own[0][0], own[1][0]]) assertEquals(offer(t, m), null);
+  assertEquals(t.cannotCount(5), false, "the third vote may still make a record of 5 count");
+  assertEquals(offer(t, own[2][0]), null);
+  assertEquals(t.cannotCount(5), true, "three votes for three records: none can count");
+  // A double voter is one more open vote: with it, two votes for a record of 6 may still be
+  // made up (it may side with either).
+  const r6 = await signAt(alice, record(6, 0)), r6b = await signAt(bob, record(6, 1));
+  for (const m of [r6, r6b, await vote(alice, 6, r6), await vote(bob, 6, r6b)]) offer(t, m);
+  for (const m of [await vote(charlie, 6, r6), await vote(charlie, 6, r6b)]) offer(t, m);
+  assertEquals(t.cannotCount(6), false);
+  assertEquals(t.cannotCount(7), false, "a window nothing was seen of proves nothing");
+  // Settled (its give-up time, one window and half a fallback later): a validator not seen
+  // by then did not vote (none signs one after its last vote time), for a node that watched
+  // the window throughout; a restarted one may have missed votes sent before it.
+  assertEquals(lastVoteAt(ctx, 5), giveUpAt(ctx, 5));
+  assertEquals(settledAt(ctx, 5), giveUpAt(ctx, 5) + 10_000 + 1_000);
+  const late = new QuorumTally(ctx, genesis.quorum!, () => settledAt(ctx, 5));
+  for (const m of [...proposals, own[0][0], own[1][0]]) offer(late, m);
+  assertEquals(late.cannotCount(5), true, "two votes for two records, the third validator silent");
+  assertEquals(late.cannotCount(5, false), false, "not after a restart");
+  // Seeing the split, each is free to vote for the record of window 6 from the same head.
+  const r6c = await signAt(bob, record(6, 2));
+  const seen = [...proposals, ...own.flat()];
+  const next = await Promise.all(
+    [alice, bob, charlie].map((s, i) => honestVoter(s, [proposals[i], r6c], seen)),
+  );
+  assert(next.every((v) => v.length === 2), "each votes for its record of 5, then that of 6");
+  // One that saw only two of the votes stays bound to its own record of 5.
+  assertEquals((await honestVoter(alice, [proposals[0], r6c], seen.slice(0, 5))).length, 1);
+  const t2 = new QuorumTally(ctx, genesis.quorum!, clock);
+  const certs = [r6c, ...next.map((v) => v[1])].map((m) => offer(t2, m)).filter((c) => c !== null);
+  assertEquals(certs.length, 1, "window 6 counts");
 });
 
 Deno.test("quorum record log keeps the first record that counts, from gossip or sync", async () => {

@@ -1,19 +1,56 @@
 /**
- * A validator's votes (a genesis `quorum`, docs/VALIDATORS.md): at most one record hash per
- * window, kept in a {@linkcode StateStore} (one blob per window, put atomically and durably:
- * fsync of the file and its folder) before the vote is signed and sent — so a validator restarted from its data directory, or two proposals
- * arriving at once, can never make it vote twice in a window.
+ * A validator's votes (a genesis `quorum`, docs/VALIDATORS.md), kept in a
+ * {@linkcode StateStore} (one blob per window, put atomically and durably: fsync of the file
+ * and its folder) before the vote is signed and sent — so a validator restarted from its data
+ * directory, or two proposals arriving at once, can never break these two rules:
+ *
+ * - **one vote per window** (any record, even the same one twice is one vote);
+ * - **one live vote per head**: a validator whose head is `head` (after the record of window
+ *   `applied`) votes for a record starting from `head` only if it holds no vote for another
+ *   record from that head in a window after `applied` that may still count. Without this, a
+ *   validator that voted for record w, missed its certificate and went on could vote for a
+ *   record w + 1 from the same head; both could then reach a quorum (the certificate of w
+ *   made late from votes sent in time), and nodes that had applied w + 1 and nodes that then
+ *   got w would hold different heads for good. A vote stops holding the validator back once
+ *   its window is past its head, or once the caller can show the window can never count
+ *   (`released`: the votes seen for it leave no record a quorum).
+ *
+ * Each blob is the record hash (32 bytes) and the head the record starts from (32 bytes);
+ * one of 32 bytes (kept before the second rule) names no head and holds back any head.
  *
  * @module
  */
 
+import { bytesEqual } from "../util/bytes.ts";
 import type { StateStore } from "./state_store.ts";
 
-/** One vote per window, persisted. */
+/** A kept vote: its window, the record hash and the head the record starts from (null: unknown). */
+export interface KeptVote {
+  /** The window voted in. */
+  window: number;
+  /** SHA-256 of the signed record voted for. */
+  recordHash: Uint8Array;
+  /** The head the record starts from (null for a vote kept before heads were written). */
+  head: Uint8Array | null;
+}
+
+/** Where a vote is cast from: the voter's head and the window of the record that made it. */
+export interface VoteFrom {
+  /** The voter's head, which the record starts from. */
+  head: Uint8Array;
+  /** The window of the last record applied (−1: none). */
+  applied: number;
+  /** True for a window whose records can never count any more (the votes seen for it show it). */
+  released?: (window: number) => boolean;
+}
+
+/** One vote per window and one live vote per head, persisted. */
 export class VoteBook {
   readonly #store: StateStore;
   /** Serializes check-and-write: concurrent `take`s of a window, one wins. */
   #lock: Promise<unknown> = Promise.resolve();
+  /** The kept votes by window, read from the store at first use. */
+  #kept: Map<number, KeptVote> | null = null;
 
   /** The votes kept in `store` (e.g. the data directory's `votes/`). */
   constructor(store: StateStore) {
@@ -22,14 +59,20 @@ export class VoteBook {
 
   /**
    * Records the vote for `recordHash` in `window` and returns true, unless a vote of that
-   * window is kept already (any record, even the same one): then false, nothing written.
+   * window is kept already, or (with `from`) a vote that holds the validator back from that
+   * head ({@linkcode holding}): then false, nothing written.
    */
-  take(window: number, recordHash: Uint8Array): Promise<boolean> {
+  take(window: number, recordHash: Uint8Array, from?: VoteFrom): Promise<boolean> {
     const run = this.#lock.then(async () => {
-      if (await this.#store.get(nameOf(window)) !== null) return false;
+      const kept = await this.#all();
+      if (kept.has(window)) return false;
+      if (from !== undefined && holdingIn(kept, from, window) !== null) return false;
+      const head = from?.head ?? null;
+      const blob = head === null ? recordHash : concat(recordHash, head);
       // Durable, not only atomic: a vote sent and then lost to a power cut would let the
       // restarted validator vote again in the window.
-      await this.#store.put(nameOf(window), recordHash, { durable: true });
+      await this.#store.put(nameOf(window), blob, { durable: true });
+      kept.set(window, { window, recordHash: recordHash.slice(), head: head?.slice() ?? null });
       return true;
     });
     this.#lock = run.catch(() => {});
@@ -39,16 +82,70 @@ export class VoteBook {
   /** The record hash voted for in `window`, or null. */
   async voted(window: number): Promise<Uint8Array | null> {
     await this.#lock;
-    return await this.#store.get(nameOf(window));
+    return (await this.#all()).get(window)?.recordHash ?? null;
+  }
+
+  /**
+   * The kept vote that stops a vote from `from` for another record than its own (in another
+   * window): the earliest one after `from.applied` from that head, not released; or null.
+   */
+  async holding(from: VoteFrom): Promise<KeptVote | null> {
+    await this.#lock;
+    return holdingIn(await this.#all(), from, undefined);
   }
 
   /** Forgets the votes of windows before `window` (a validator never votes at or below its head). */
   async prune(window: number): Promise<void> {
+    await this.#lock;
+    const kept = await this.#all();
     for (const name of await this.#store.list()) {
       const m = /^(\d{10})\.vote$/.exec(name);
-      if (m !== null && Number(m[1]) < window) await this.#store.delete(name);
+      if (m !== null && Number(m[1]) < window) {
+        await this.#store.delete(name);
+        kept.delete(Number(m[1]));
+      }
     }
   }
+
+  async #all(): Promise<Map<number, KeptVote>> {
+    if (this.#kept !== null) return this.#kept;
+    const kept = new Map<number, KeptVote>();
+    for (const name of await this.#store.list()) {
+      const m = /^(\d{10})\.vote$/.exec(name);
+      const blob = m === null ? null : await this.#store.get(name);
+      if (m === null || blob === null) continue;
+      const window = Number(m[1]);
+      kept.set(window, {
+        window,
+        recordHash: blob.slice(0, 32),
+        head: blob.length >= 64 ? blob.slice(32, 64) : null,
+      });
+    }
+    return this.#kept = kept;
+  }
+}
+
+/** The earliest kept vote (not in `except`) holding back votes from `from`, or null. */
+function holdingIn(
+  kept: Map<number, KeptVote>,
+  from: VoteFrom,
+  except: number | undefined,
+): KeptVote | null {
+  let found: KeptVote | null = null;
+  for (const v of kept.values()) {
+    if (v.window <= from.applied || v.window === except) continue;
+    if (v.head !== null && !bytesEqual(v.head, from.head)) continue;
+    if (from.released?.(v.window)) continue;
+    if (found === null || v.window < found.window) found = v;
+  }
+  return found;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 function nameOf(window: number): string {

@@ -24,6 +24,37 @@ for (const kind of STORE_KINDS) {
       assertEquals(await store.list(), ["0000000006.vote"]);
     }));
 
+  Deno.test(`VoteBook (${kind.name}) holds one live vote per head, across a reopen`, () =>
+    kind.with(async (store) => {
+      const H = new Uint8Array(32).fill(7), G = new Uint8Array(32).fill(8);
+      const book = new VoteBook(store);
+      // At head H (after window 3): a vote for record A of window 5 ...
+      assertEquals(await book.take(5, A, { head: H, applied: 3 }), true);
+      // ... holds back a vote for another record from H in a later (or earlier) window: both
+      // could count, and nodes that applied one and nodes that got the other would fork.
+      assertEquals(await book.take(6, B, { head: H, applied: 3 }), false);
+      assertEquals(await book.take(4, B, { head: H, applied: 3 }), false);
+      assertEquals((await book.holding({ head: H, applied: 3 }))?.window, 5);
+      // A restarted validator is held back alike.
+      const again = new VoteBook(store);
+      assertEquals(await again.take(6, B, { head: H, applied: 4 }), false);
+      // Not from another head, not once its window is past the head (applied 5: it counted or
+      // lost), not once its window cannot count any more.
+      assertEquals(await again.take(6, B, { head: G, applied: 4 }), true);
+      assertEquals(await again.holding({ head: H, applied: 5 }), null);
+      assertEquals(
+        await again.take(7, B, { head: H, applied: 3, released: (w) => w === 6 }),
+        false,
+      );
+      assertEquals(await again.take(8, B, { head: H, applied: 3, released: (w) => w === 5 }), true);
+      assertEquals(await again.voted(8), B);
+      // A vote kept before heads were written (32 bytes) holds back every head.
+      await store.put("0000000020.vote", A);
+      const old = new VoteBook(store);
+      assertEquals(await old.take(21, B, { head: G, applied: 19 }), false);
+      assertEquals(await old.voted(20), A);
+    }));
+
   Deno.test(`VoteBook (${kind.name}) lets one of two concurrent votes of a window win`, () =>
     kind.with(async (store) => {
       const book = new VoteBook(store);

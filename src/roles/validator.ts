@@ -23,7 +23,12 @@
 import { hashBytes } from "../net/payload_store.ts";
 import { hex } from "../util/hex.ts";
 import { encodeCheckpoint } from "../codec/checkpoint.ts";
-import { MAX_SCORED, type RoundRecord, type ScoredPeer, type VerdictCode } from "../codec/messages.ts";
+import {
+  MAX_SCORED,
+  type RoundRecord,
+  type ScoredPeer,
+  type VerdictCode,
+} from "../codec/messages.ts";
 import type { Submission } from "../gauntlet/gauntlet.ts";
 import type { Batch, LossProbe } from "../gauntlet/loss_check.ts";
 import type { Scorer } from "./scorer.ts";
@@ -37,12 +42,14 @@ import {
   certificateParts,
   firstLiveWindow,
   giveUpAt,
+  lastVoteAt,
   proposeAt,
   recordHash,
   relayMs,
   repeatMs,
+  TALLY_WINDOWS,
 } from "../protocol/quorum.ts";
-import { VoteBook } from "../protocol/vote_book.ts";
+import { VoteBook, type VoteFrom } from "../protocol/vote_book.ts";
 import { type EventSink, StatusReporter, Waker } from "./role_events.ts";
 import type { RoleState } from "./role_state.ts";
 import type { StateStore } from "../protocol/state_store.ts";
@@ -110,6 +117,13 @@ export class Validator {
   readonly #considered = new Set<string>();
   /** Proposals from another head than this one's (it is behind): considered again as it moves. */
   readonly #later = new Map<string, { m: Message; bytes: Uint8Array }>();
+  /**
+   * Proposals not voted for because an earlier vote held this validator back: considered
+   * again, before it proposes, as soon as it is freed (else two validators each freed while
+   * the other was still held proposed their own in turn, each refused by the other, window
+   * after window: seen in the swarm test).
+   */
+  readonly #heldBack = new Map<string, { m: Message; bytes: Uint8Array }>();
   #askedAt = -Infinity;
   /** By window: the signed proposal this validator voted for, with its timestamp (re-announced). */
   readonly #ballots = new Map<number, { bytes: Uint8Array; timestamp: number }>();
@@ -121,6 +135,8 @@ export class Validator {
    * votes for the proposal being re-announced rather than splitting the window with its own.
    */
   #connectedAt: number | null = null;
+  /** When this validator started (a window before is not seen whole: its votes may be missed). */
+  readonly #startedAt = Date.now();
   /** The certificate pull over sync in flight, if any (stop waits for it: it writes records). */
   #pull: Promise<void> | null = null;
   /** The last window this validator's scorer judged (with a quorum, the windows it proposes). */
@@ -249,7 +265,9 @@ export class Validator {
       : (async () => {
         try {
           const bytes = await net.fetchPayload(payloadHash, [from]);
-          if (bytes.length !== a.size) throw new Error(`${bytes.length} bytes, announced ${a.size}`);
+          if (bytes.length !== a.size) {
+            throw new Error(`${bytes.length} bytes, announced ${a.size}`);
+          }
           return { bytes, tensors: chain.checkUpdate(bytes, a.window).tensors };
         } catch (e) {
           this.#report.log(
@@ -259,7 +277,14 @@ export class Validator {
           return { problem: (e as Error).message };
         }
       })();
-    byAddress.set(address, { address, payloadHash, from, arrival: now, checked, equivocated: false });
+    byAddress.set(address, {
+      address,
+      payloadHash,
+      from,
+      arrival: now,
+      checked,
+      equivocated: false,
+    });
   }
 
   async #run(): Promise<void> {
@@ -384,7 +409,9 @@ export class Validator {
     cands.forEach((c, i) => {
       const s = settled[i];
       if (s === STALLED) {
-        this.#report.log(`update of ${short(c.address)} for window ${w} did not arrive by the deadline`);
+        this.#report.log(
+          `update of ${short(c.address)} for window ${w} did not arrive by the deadline`,
+        );
       } else if ("bytes" in s) {
         bytesOf.set(c.address, s.bytes);
         submissions.push({ address: c.address, arrival: c.arrival, tensors: s.tensors });
@@ -499,11 +526,18 @@ export class Validator {
     const deadline = ctx.clock.windowEnd(w) + ctx.graceMs;
     // Late here (the window before took long): the proposer order still spaces the turns, from
     // now on, so that validators late alike do not all propose at once and split the window.
-    const turn = Math.max(
-      proposeAt(ctx, w, net.signer.address)!,
-      Date.now() + proposeAt(ctx, w, net.signer.address)! - deadline,
-    );
+    // So, too, when a vote in an earlier window held it back until now (a record came late):
+    // every validator it held is freed by the same record, at about the same time.
+    const at = proposeAt(ctx, w, net.signer.address)!;
+    let turn = Math.max(at, Date.now() + at - deadline);
+    let wasHeld = false;
     const giveUp = giveUpAt(ctx, w);
+    // The next window's work starts at its deadline (a slow or lost window w does not delay
+    // it), once this validator's turn in w has come: w goes on in the background (proposals
+    // are checked and voted on as they come, certificates applied in order), and leaving it
+    // is safe: a vote in w holds this validator back from voting another record from the
+    // same head while w may still count (`VoteBook`).
+    const next = ctx.clock.windowEnd(w + 1) + ctx.graceMs;
     const every = repeatMs(q);
     let announcedAt = -Infinity, pulledAt = -Infinity;
     while (!this.#stopped) {
@@ -511,23 +545,27 @@ export class Validator {
       if (this.#behind) await this.#catchUp();
       if (chain.applied >= w) return;
       const now = Date.now();
-      if (now >= giveUp) {
-        this.#report.log(`window ${w}: no record reached a quorum of ${q.votes} votes; going on`);
-        return;
-      }
+      if (now >= giveUp) return await this.#leave(w, q, now - deadline);
       this.#noteConnected(now);
+      const held = await this.#votes.holding(this.#from()) !== null;
+      if (wasHeld && !held) {
+        turn = Math.max(turn, now + at - deadline);
+        this.#reconsiderHeldBack();
+      }
+      wasHeld = held;
       // Alone in the genesis (n = 1) there is nobody to listen to.
       const listened = ctx.genesis.validators.length === 1 ||
         this.#connectedAt !== null && now >= this.#connectedAt + 3 * every;
       if (
         now >= turn && listened && !this.#proposed.has(w) &&
-        now >= (this.#checking.get(w)?.since ?? -Infinity) + 2 * q.fallbackMs &&
-        !(await this.#hasVoted(w))
+        now >= this.#checkingSince() + 2 * q.fallbackMs &&
+        !(await this.#hasVoted(w)) && !held
       ) {
         this.#proposed.add(w);
         await this.#propose(w);
         continue;
       }
+      if (now >= next && now >= turn) return await this.#leave(w, q, now - deadline);
       const nextAnnounce = Math.max(announcedAt, this.#sentAt.get(w)?.vote ?? -Infinity) + every;
       if (now >= nextAnnounce) {
         announcedAt = now;
@@ -540,9 +578,40 @@ export class Validator {
       this.#report.set({
         phase: now < turn ? `waiting for the proposal of window ${w}` : `collecting votes of ${w}`,
       });
-      const wake = Math.min(now < turn ? turn : giveUp, Math.max(nextAnnounce, now + every));
+      const wake = Math.min(
+        now < turn ? turn : Math.min(giveUp, Math.max(next, turn)),
+        Math.max(nextAnnounce, now + every),
+      );
       await this.#waker.sleep(Math.max(1, Math.min(250, wake - now)));
     }
+  }
+
+  /** When the oldest check of another's proposal still going on began (any window; none: −∞). */
+  #checkingSince(): number {
+    const since = [...this.#checking.values()].map((c) => c.since);
+    return since.length === 0 ? -Infinity : Math.min(...since);
+  }
+
+  /** Once freed: the proposals a held vote kept it from voting for, oldest window first. */
+  #reconsiderHeldBack(): void {
+    const held = [...this.#heldBack.values()].sort((a, b) =>
+      a.m.body.kind === "round-record" && b.m.body.kind === "round-record"
+        ? a.m.body.window - b.m.body.window
+        : 0
+    );
+    this.#heldBack.clear();
+    for (const p of held) this.#considerLater(p.m, p.bytes);
+  }
+
+  /** Leaves window `w` without a record here (`late` ms after its deadline), with a line. */
+  async #leave(w: number, q: QuorumSpec, late: number): Promise<void> {
+    const held = await this.#votes.holding(this.#from());
+    this.#report.log(
+      `window ${w}: no record reached a quorum of ${q.votes} votes ${late} ms after the ` +
+        `deadline; going on` +
+        (held === null ? "" : `, bound by its vote in window ${held.window}` +
+          ` (no other record from this head gets its vote while that one may count)`),
+    );
   }
 
   /**
@@ -552,8 +621,25 @@ export class Validator {
   #forgetBefore(w: number): void {
     for (const [id, c] of this.#checked) if (c.window < w) this.#checked.delete(id);
     for (const p of this.#proposed) if (p < w) this.#proposed.delete(p);
-    for (const b of this.#ballots.keys()) if (b < w) this.#ballots.delete(b);
-    for (const b of this.#sentAt.keys()) if (b < w) this.#sentAt.delete(b);
+    // A ballot of a window left may still be re-announced (the vote holding this validator
+    // back, {@linkcode #reannounce}); those past the head go in #keep, the far ones here.
+    for (const b of this.#ballots.keys()) if (b < w - TALLY_WINDOWS) this.#ballots.delete(b);
+    for (const b of this.#sentAt.keys()) if (b < w - TALLY_WINDOWS) this.#sentAt.delete(b);
+  }
+
+  /**
+   * Where this validator votes from now: its head, and the windows whose votes seen show they
+   * can never count (`QuorumTally.cannotCount`), so a vote there holds nothing back.
+   */
+  #from(): VoteFrom {
+    const { chain, net } = this.#c;
+    const tally = net.records.tally;
+    const deadline = (v: number) => net.ctx.clock.windowEnd(v) + net.ctx.graceMs;
+    return {
+      head: chain.hash,
+      applied: chain.applied,
+      released: (v) => tally?.cannotCount(v, this.#startedAt <= deadline(v)) ?? false,
+    };
   }
 
   /** Notes when this validator was first connected to anyone (it listens before proposing). */
@@ -569,22 +655,33 @@ export class Validator {
    * counts them all against the proposer). Whoever missed them — started late, partitioned,
    * restarted — still gets them before the window is given up.
    */
-  async #reannounce(w: number, relay: number): Promise<void> {
-    const { net } = this.#c;
-    const hash = await this.#votes.voted(w);
-    if (hash === null) return;
-    const now = Date.now(), sent = this.#sentAt.get(w) ?? { vote: now, proposal: -Infinity };
-    this.#sentAt.set(w, { ...sent, vote: now });
-    const ballot = this.#ballots.get(w);
-    if (
-      ballot !== undefined && now - sent.proposal >= relay &&
-      now - ballot.timestamp < REPUBLISH_MAX_AGE_MS
-    ) {
-      this.#sentAt.set(w, { vote: now, proposal: now });
-      await net.publishSigned(net.node.topics.rounds, ballot.bytes);
+  async #reannounce(open: number, relay: number): Promise<void> {
+    const { net, chain } = this.#c;
+    // Every vote of a window after the head until its last vote time: the open window's, the
+    // one that holds this validator back from its head (kept in `votes/`, also after a
+    // restart), and those of windows it left that another validator may still be missing —
+    // one released here may still hold back one that missed a vote of it (re-announcing only
+    // the holding vote left such a validator held until the window settled, and the two then
+    // held each other off window after window: seen in the swarm test).
+    const held = (await this.#votes.holding(this.#from()))?.window;
+    const windows = new Set([open, ...(held === undefined ? [] : [held]), ...this.#sentAt.keys()]);
+    for (const w of [...windows].sort((a, b) => a - b)) {
+      if (w <= chain.applied || Date.now() >= lastVoteAt(net.ctx, w)) continue;
+      const hash = await this.#votes.voted(w);
+      if (hash === null) continue;
+      const now = Date.now(), sent = this.#sentAt.get(w) ?? { vote: now, proposal: -Infinity };
+      this.#sentAt.set(w, { ...sent, vote: now });
+      const ballot = this.#ballots.get(w);
+      if (
+        ballot !== undefined && now - sent.proposal >= relay &&
+        now - ballot.timestamp < REPUBLISH_MAX_AGE_MS
+      ) {
+        this.#sentAt.set(w, { vote: now, proposal: now });
+        await net.publishSigned(net.node.topics.rounds, ballot.bytes);
+      }
+      const vote = await net.sign({ kind: "record-vote", window: w, recordHash: hash });
+      await net.publishSigned(net.node.topics.rounds, vote);
     }
-    const vote = await net.sign({ kind: "record-vote", window: w, recordHash: hash });
-    await net.publishSigned(net.node.topics.rounds, vote);
   }
 
   /**
@@ -595,16 +692,21 @@ export class Validator {
   #pullCertificate(w: number): void {
     const { net, chain } = this.#c;
     this.#pull = (async () => {
+      // From the head on: the certificate missed may be an earlier window's, left behind.
+      const from = chain.applied + 1;
       for (const p of net.providers().filter((p) => p !== net.node.peerId).slice(0, 6)) {
-        if (this.#stopped || chain.applied >= w || net.records.get(w) !== undefined) return;
-        const res = await net.node.sync(p, w, { timeoutMs: 5_000 }).catch(() => null);
+        if (this.#stopped || chain.applied >= w || net.records.after(from - 1).length > 0) return;
+        const res = await net.node.sync(p, from, { timeoutMs: 5_000 }).catch(() => null);
         for (const bytes of res?.records ?? []) {
           const r = verifyRecord(net.ctx, bytes);
           if (typeof r === "string" || r.record.window <= chain.applied) continue;
           await net.records.add(r);
         }
-        if (net.records.get(w) !== undefined) {
-          this.#report.log(`window ${w}: its certificate came over sync from ${p.slice(-8)}`);
+        const got = net.records.after(from - 1)[0];
+        if (got !== undefined) {
+          this.#report.log(
+            `window ${got.record.window}: its certificate came over sync from ${p.slice(-8)}`,
+          );
           this.#waker.wake();
           return;
         }
@@ -689,7 +791,7 @@ export class Validator {
   async #check(m: Message, r: RoundRecord, bytes: Uint8Array, id: string): Promise<void> {
     const { net, chain } = this.#c;
     const w = r.window, from = short(m.sender);
-    if (await this.#hasVoted(w)) return;
+    if (Date.now() >= lastVoteAt(net.ctx, w) || await this.#hasVoted(w)) return;
     const turn = proposeAt(net.ctx, w, m.sender)!;
     // Half a fallback of slack for clocks; a proposal before its turn would pre-empt the order.
     if (Date.now() < turn - this.#quorum!.fallbackMs / 2) {
@@ -709,6 +811,18 @@ export class Validator {
       if (this.#later.size < 64) this.#later.set(id, { m, bytes });
       this.#behind = true;
       this.#waker.wake();
+      return;
+    }
+    const held = await this.#votes.holding(this.#from());
+    if (held !== null && held.window !== w) {
+      // Checked again if a copy comes once that vote no longer holds (its window cannot count).
+      this.#considered.delete(id);
+      if (this.#heldBack.has(id) || this.#heldBack.size >= 64) return;
+      this.#heldBack.set(id, { m, bytes });
+      this.#report.log(
+        `not voting for the record of window ${w} from ${from}: this validator voted for ` +
+          `window ${held.window}'s record from the same head, which may still count`,
+      );
       return;
     }
     let next: NextModel;
@@ -736,7 +850,15 @@ export class Validator {
   async #vote(w: number, recordBytes: Uint8Array): Promise<boolean> {
     const { net } = this.#c;
     const hash = recordHash(recordBytes);
-    if (!await this.#votes.take(w, hash)) return false;
+    const proposal = decodeMessage(recordBytes);
+    if (!proposal.ok || proposal.message.body.kind !== "round-record") return false;
+    if (Date.now() >= lastVoteAt(net.ctx, w)) {
+      // Votes of a window stop before its give-up time, so that its votes are settled later.
+      this.#report.log(`not voting in window ${w}: past its last vote time`);
+      return false;
+    }
+    const from = { ...this.#from(), head: proposal.message.body.modelHash };
+    if (!await this.#votes.take(w, hash, from)) return false;
     const vote = await net.sign({ kind: "record-vote", window: w, recordHash: hash });
     for (const b of [recordBytes, vote]) {
       const m = decodeMessage(b);
