@@ -104,7 +104,10 @@ export interface GauntletSpec {
   negativeFactor: number;
   /** Negative evaluations in a row that exclude a peer from the gather. */
   negativeStreak: number;
-  /** Index-overlap thresholds with an earlier uploader: halve, reset, reset and ban. */
+  /**
+   * Index-overlap thresholds with an earlier uploader: halve, reset, reset and ban (in excess of
+   * the window's baseline: `copyBaseline`).
+   */
   copyHalve: number;
   copyReset: number;
   copyBan: number;
@@ -121,7 +124,7 @@ export interface GauntletSpec {
    * window's honest baseline, (x − m) / (1 − m), m the median over the window's pairs
    * (src/gauntlet/copies.ts), capped at this and taken as this where a window of two updates
    * has no baseline of its own. Honest updates share their common component: measured
-   * (bench/copy_likeness.ts, tiny model, 3 seeds) one inner step from θ₀ overlapped 0.62–0.74
+   * (bench/copy_likeness.ts, tiny model, 3 seeds) one inner step from θ₀ overlapped 0.60–0.74
    * at batch 2–4 and up to 0.85 at batch 16, 8 steps 0.53 at batch 16 in later windows — the
    * fixed thresholds banned or reset honest peers — while a copy (exact, re-noised, replayed)
    * overlaps 1, whose excess is 1 under any baseline below 1. The cap keeps a majority of
