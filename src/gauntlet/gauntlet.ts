@@ -118,17 +118,21 @@ export async function judgeWindow(
   // θ₀ share their common component (top-k picks the same entries), so their overlap alone
   // reached the ban threshold.
   const copiers = new Set<string>();
-  const alike = wellFormed.map((s, j) => wellFormed.slice(0, j).map((p) => likeness(s.tensors!, p.tensors!)));
+  const alike = wellFormed.map((s, j) =>
+    wellFormed.slice(0, j).map((p) => likeness(s.tensors!, p.tensors!))
+  );
   const base = windowBaseline(alike.flat(), spec);
   for (let j = 1; j < wellFormed.length; j++) {
     let worst = -1;
     for (let i = 0; i < j; i++) {
       if (copiers.has(wellFormed[i].address)) continue;
-      if (worst < 0 || copyRank(alike[j][i], base, spec) > copyRank(alike[j][worst], base, spec)) worst = i;
+      const rank = copyRank(alike[j][i], base, spec);
+      if (worst < 0 || rank > copyRank(alike[j][worst], base, spec)) worst = i;
     }
     if (worst < 0) continue;
     const l = alike[j][worst];
-    if (book.copied(wellFormed[j].address, wellFormed[worst].address, l.overlap, l.cosine, w, base) !== null) {
+    const of = wellFormed[worst].address;
+    if (book.copied(wellFormed[j].address, of, l.overlap, l.cosine, w, base) !== null) {
       copiers.add(wellFormed[j].address);
     }
   }

@@ -216,8 +216,16 @@ export class PeerBook {
    * another) replayed: reset and banned as a copy. `base`: the baseline the likeness was judged
    * against (src/gauntlet/copies.ts `windowBaseline`), for the reason.
    */
-  replayed(address: string, of: string, overlap: number, cosine: number, w: number, base = NO_BASELINE): string {
-    const what = `replay of ${short(of)}'s update of window ${w - 1} (${likenessText(overlap, cosine, base)})`;
+  replayed(
+    address: string,
+    of: string,
+    overlap: number,
+    cosine: number,
+    w: number,
+    base = NO_BASELINE,
+  ): string {
+    const l = likenessText(overlap, cosine, base);
+    const what = `replay of ${short(of)}'s update of window ${w - 1} (${l})`;
     this.ban(address, w, what, of);
     return what;
   }
@@ -231,9 +239,17 @@ export class PeerBook {
   /**
    * `address` uploaded after `of`, with `overlap` / `cosine` likeness (src/gauntlet/copies.ts):
    * halve, reset, or reset and ban, as the thresholds say of the likeness in excess of the
-   * window's honest baseline `base` (none: the fixed thresholds). Returns the verdict (null: none).
+   * window's honest baseline `base` (none: the fixed thresholds). Returns the verdict (null:
+   * none).
    */
-  copied(address: string, of: string, overlap: number, cosine: number, w: number, base = NO_BASELINE): string | null {
+  copied(
+    address: string,
+    of: string,
+    overlap: number,
+    cosine: number,
+    w: number,
+    base = NO_BASELINE,
+  ): string | null {
     const e = this.entry(address);
     const what = `copy of ${short(of)} (${likenessText(overlap, cosine, base)})`;
     const verdict = copyVerdict({ overlap, cosine }, base, this.#spec);
