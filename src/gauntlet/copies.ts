@@ -5,9 +5,17 @@
  * direction survives the noise). Dense tensors (every entry kept, e.g. norm weights) say
  * nothing about copying and are left out of the overlap.
  *
+ * The copy thresholds are held against the likeness in excess of the window's honest baseline
+ * ({@linkcode windowBaseline}, {@linkcode copyVerdict}): honest updates share what all data have
+ * in common, most of all a few inner steps from θ₀ with zero error feedback, where top-k picks
+ * the same entries (measured, bench/copy_likeness.ts: overlap up to 0.74 at npm start's batch 4,
+ * 0.85 at batch 16), so a fixed overlap threshold banned honest peers. A copy overlaps its
+ * victim fully, whatever the baseline.
+ *
  * @module
  */
 
+import type { GauntletSpec } from "../protocol/gauntlet_spec.ts";
 import { type CompressedTensor, selectedValues } from "../reference/sparseloco/compress.ts";
 
 /** Likeness of update `a` to update `b`. */
@@ -63,4 +71,55 @@ export function likeness(a: readonly CompressedTensor[], b: readonly CompressedT
     overlap: weight > 0 ? shared / weight : 0,
     cosine: na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 0,
   };
+}
+
+/** What the copy thresholds make of one likeness: nothing, halve, reset, or reset and ban. */
+export type CopyVerdict = "none" | "halve" | "reset" | "ban";
+
+/** The spec fields the copy rule reads. */
+export type CopySpec = Pick<
+  GauntletSpec,
+  "copyHalve" | "copyReset" | "copyBan" | "copyCosine" | "copyBaseline"
+>;
+
+/**
+ * The window's honest baseline of overlap and of cosine: the median over `pairs` (every pair
+ * of the window's updates), which a minority of copies cannot move (a copy is alike to its
+ * victim alone; to the others it looks like its victim), never below 0 and capped at
+ * `copyBaseline`, so that a majority of near-copies cannot lift it over themselves. With fewer
+ * than 3 pairs (two updates: the one pair would be its own baseline) it is `copyBaseline`
+ * itself, above every honest baseline measured. `copyBaseline` 0: the fixed thresholds.
+ */
+export function windowBaseline(pairs: readonly Likeness[], spec: CopySpec): Likeness {
+  const prior = spec.copyBaseline;
+  const median = (xs: number[]) => {
+    const s = xs.sort((a, b) => a - b), m = s.length >> 1;
+    return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+  };
+  if (pairs.length < 3) return { overlap: prior, cosine: prior };
+  const at = (x: number) => Math.max(0, Math.min(prior, x));
+  return {
+    overlap: at(median(pairs.map((l) => l.overlap))),
+    cosine: at(median(pairs.map((l) => l.cosine))),
+  };
+}
+
+/** How far `l` lies above `base`, as a share of the headroom left: (x − m) / (1 − m). */
+export function excess(l: Likeness, base: Likeness): Likeness {
+  const over = (x: number, m: number) => m >= 1 ? (x >= 1 ? 1 : 0) : (x - m) / (1 - m);
+  return { overlap: over(l.overlap, base.overlap), cosine: over(l.cosine, base.cosine) };
+}
+
+/** The thresholds of the copy rule on the likeness in excess of the window's baseline. */
+export function copyVerdict(l: Likeness, base: Likeness, spec: CopySpec): CopyVerdict {
+  const e = excess(l, base);
+  if (e.overlap >= spec.copyBan || e.cosine >= spec.copyCosine) return "ban";
+  if (e.overlap >= spec.copyReset) return "reset";
+  if (e.overlap >= spec.copyHalve) return "halve";
+  return "none";
+}
+
+/** Severity of `l`'s verdict, 0 (none) to 3 (ban), to find the earlier update it is most alike to. */
+export function copyRank(l: Likeness, base: Likeness, spec: CopySpec): number {
+  return ["none", "halve", "reset", "ban"].indexOf(copyVerdict(l, base, spec));
 }

@@ -14,7 +14,7 @@
 import type { TensorEntry } from "../reference/sparseloco/compress_model.ts";
 import type { CompressedTensor } from "../reference/sparseloco/compress.ts";
 import { assignmentTest } from "./assignment.ts";
-import { likeness } from "./copies.ts";
+import { copyRank, copyVerdict, likeness, windowBaseline } from "./copies.ts";
 import { type Credit, creditTable } from "../protocol/credit.ts";
 import type { GauntletSpec } from "../protocol/gauntlet_spec.ts";
 import {
@@ -112,33 +112,46 @@ export async function judgeWindow(
     return x === null || x.code === "not-own-data";
   };
   const wellFormed = byArrival.filter((s) => s.tensors !== undefined && judged(s.address));
-  // Copies: each update against every earlier one; the later uploader carries the verdict.
+  // Copies: each update against every earlier one; the later uploader carries the verdict of
+  // the earlier update it is most alike to. The thresholds hold the likeness in excess of the
+  // window's honest baseline (src/gauntlet/copies.ts): honest updates of few inner steps from
+  // θ₀ share their common component (top-k picks the same entries), so their overlap alone
+  // reached the ban threshold.
   const copiers = new Set<string>();
+  const alike = wellFormed.map((s, j) =>
+    wellFormed.slice(0, j).map((p) => likeness(s.tensors!, p.tensors!))
+  );
+  const base = windowBaseline(alike.flat(), spec);
   for (let j = 1; j < wellFormed.length; j++) {
+    let worst = -1;
     for (let i = 0; i < j; i++) {
       if (copiers.has(wellFormed[i].address)) continue;
-      const l = likeness(wellFormed[j].tensors!, wellFormed[i].tensors!);
-      if (book.copied(wellFormed[j].address, wellFormed[i].address, l.overlap, l.cosine, w) !== null) {
-        copiers.add(wellFormed[j].address);
-        break;
-      }
+      const rank = copyRank(alike[j][i], base, spec);
+      if (worst < 0 || rank > copyRank(alike[j][worst], base, spec)) worst = i;
+    }
+    if (worst < 0) continue;
+    const l = alike[j][worst];
+    const of = wellFormed[worst].address;
+    if (book.copied(wellFormed[j].address, of, l.overlap, l.cosine, w, base) !== null) {
+      copiers.add(wellFormed[j].address);
     }
   }
   // Stale: an older window's update (its own or another's) re-sent under this window's header
   // still helps a little, so the loss test would pass it; it shares its indices and direction
   // with the update the validator saw a window ago. Honest error feedback moves on: what was
-  // sent is taken out of the buffer, so consecutive honest updates overlap far less.
-  for (const s of wellFormed) {
-    if (copiers.has(s.address)) continue;
-    for (const p of ctx.previous ?? []) {
-      const l = likeness(s.tensors!, p.tensors);
-      if (l.overlap >= spec.copyBan || l.cosine >= spec.copyCosine) {
-        book.replayed(s.address, p.address, l.overlap, l.cosine, w);
-        copiers.add(s.address);
-        break;
-      }
-    }
-  }
+  // sent is taken out of the buffer, so consecutive honest updates overlap far less. Judged
+  // against the baseline of every (this window, window before) pair, as copies are.
+  const fresh = wellFormed.filter((s) => !copiers.has(s.address));
+  const previous = ctx.previous ?? [];
+  const cross = fresh.map((s) => previous.map((p) => likeness(s.tensors!, p.tensors)));
+  const staleBase = windowBaseline(cross.flat(), spec);
+  fresh.forEach((s, j) => {
+    const i = cross[j].findIndex((l) => copyVerdict(l, staleBase, spec) === "ban");
+    if (i < 0) return;
+    const l = cross[j][i];
+    book.replayed(s.address, previous[i].address, l.overlap, l.cosine, w, staleBase);
+    copiers.add(s.address);
+  });
   // The clip of every loss check is the median over all well-formed updates, as aggregation's.
   const norms = new Map(wellFormed.map((s) => [s.address, tensorNorms(s.tensors!)]));
   const clip = medianNorms([...norms.values()]);

@@ -12,6 +12,7 @@
  */
 
 import type { GauntletSpec } from "../protocol/gauntlet_spec.ts";
+import { copyVerdict, type Likeness } from "./copies.ts";
 import { newRating, rateWindow, type Rating, ratingOrdinal } from "./ratings.ts";
 
 /** One window's verdict on a peer. */
@@ -81,6 +82,17 @@ export interface Equivocation {
  */
 export function signedScale(s: number, f: number): number {
   return s >= 0 ? s * f : s * (2 - f);
+}
+
+/** No baseline: the copy thresholds apply to the likeness itself. */
+const NO_BASELINE: Likeness = Object.freeze({ overlap: 0, cosine: 0 });
+
+/** A likeness for a reason, with the baseline it was judged against when there is one. */
+function likenessText(overlap: number, cosine: number, base: Likeness): string {
+  const l = `overlap ${overlap.toFixed(2)}, cosine ${cosine.toFixed(2)}`;
+  return base.overlap > 0 || base.cosine > 0
+    ? `${l}; window's baseline ${base.overlap.toFixed(2)}, ${base.cosine.toFixed(2)}`
+    : l;
 }
 
 /** Short form of an address for reasons. */
@@ -201,10 +213,19 @@ export class PeerBook {
 
   /**
    * `address` sent, in window `w`, an update that is an older window's update of `of` (itself or
-   * another) replayed: reset and banned as a copy.
+   * another) replayed: reset and banned as a copy. `base`: the baseline the likeness was judged
+   * against (src/gauntlet/copies.ts `windowBaseline`), for the reason.
    */
-  replayed(address: string, of: string, overlap: number, cosine: number, w: number): string {
-    const what = `replay of ${short(of)}'s update of window ${w - 1} (overlap ${overlap.toFixed(2)}, cosine ${cosine.toFixed(2)})`;
+  replayed(
+    address: string,
+    of: string,
+    overlap: number,
+    cosine: number,
+    w: number,
+    base = NO_BASELINE,
+  ): string {
+    const l = likenessText(overlap, cosine, base);
+    const what = `replay of ${short(of)}'s update of window ${w - 1} (${l})`;
     this.ban(address, w, what, of);
     return what;
   }
@@ -217,17 +238,27 @@ export class PeerBook {
 
   /**
    * `address` uploaded after `of`, with `overlap` / `cosine` likeness (src/gauntlet/copies.ts):
-   * halve, reset, or reset and ban, as the thresholds say. Returns the verdict (null: none).
+   * halve, reset, or reset and ban, as the thresholds say of the likeness in excess of the
+   * window's honest baseline `base` (none: the fixed thresholds). Returns the verdict (null:
+   * none).
    */
-  copied(address: string, of: string, overlap: number, cosine: number, w: number): string | null {
-    const s = this.#spec, e = this.entry(address);
-    const what = `copy of ${short(of)} (overlap ${overlap.toFixed(2)}, cosine ${cosine.toFixed(2)})`;
-    if (overlap >= s.copyBan || cosine >= s.copyCosine) {
+  copied(
+    address: string,
+    of: string,
+    overlap: number,
+    cosine: number,
+    w: number,
+    base = NO_BASELINE,
+  ): string | null {
+    const e = this.entry(address);
+    const what = `copy of ${short(of)} (${likenessText(overlap, cosine, base)})`;
+    const verdict = copyVerdict({ overlap, cosine }, base, this.#spec);
+    if (verdict === "ban") {
       this.ban(address, w, what, of);
-    } else if (overlap >= s.copyReset) {
+    } else if (verdict === "reset") {
       this.#reset(e);
       e.reason = what;
-    } else if (overlap >= s.copyHalve) {
+    } else if (verdict === "halve") {
       e.copyFactor = Math.min(e.copyFactor, 0.5);
       e.reason = what;
     } else return null;

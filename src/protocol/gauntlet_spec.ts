@@ -104,16 +104,33 @@ export interface GauntletSpec {
   negativeFactor: number;
   /** Negative evaluations in a row that exclude a peer from the gather. */
   negativeStreak: number;
-  /** Index-overlap thresholds with an earlier uploader: halve, reset, reset and ban. */
+  /**
+   * Index-overlap thresholds with an earlier uploader: halve, reset, reset and ban (in excess of
+   * the window's baseline: `copyBaseline`).
+   */
   copyHalve: number;
   copyReset: number;
   copyBan: number;
   /**
    * Cosine of the decoded values above which an update counts as a re-noised copy of an
-   * earlier one (treated like `copyBan` overlap): noise added to a copied update keeps its
-   * direction, two honest peers' updates on different data do not share it this closely.
+   * earlier one (treated like `copyBan` overlap; in excess of the window's baseline, as the
+   * overlap): noise added before a copy's top-k keeps its direction. Honest cosines follow
+   * their overlap (up to 0.83 one step from θ₀ at batch 16); the attacker's re-noised copy
+   * (codes redrawn) measured 0.52–0.65 and is caught by its overlap of 1 instead.
    */
   copyCosine: number;
+  /**
+   * The copy thresholds above (ours since 2026-12-01) hold a pair's likeness in excess of the
+   * window's honest baseline, (x − m) / (1 − m), m the median over the window's pairs
+   * (src/gauntlet/copies.ts), capped at this and taken as this where a window of two updates
+   * has no baseline of its own. Honest updates share their common component: measured
+   * (bench/copy_likeness.ts, tiny model, 3 seeds) one inner step from θ₀ overlapped 0.60–0.74
+   * at batch 2–4 and up to 0.85 at batch 16, 8 steps 0.53 at batch 16 in later windows — the
+   * fixed thresholds banned or reset honest peers — while a copy (exact, re-noised, replayed)
+   * overlaps 1, whose excess is 1 under any baseline below 1. The cap keeps a majority of
+   * near-copies from raising the baseline over themselves. 0: the fixed thresholds.
+   */
+  copyBaseline: number;
   /** Windows a ban lasts. */
   banWindows: number;
   /** Contributors credited in the top tier, and its share of the credit. */
@@ -155,6 +172,7 @@ export const GAUNTLET_DEFAULTS: Readonly<GauntletSpec> = Object.freeze({
   copyReset: 0.5,
   copyBan: 0.6,
   copyCosine: 0.9,
+  copyBaseline: 0.9,
   banWindows: 20,
   creditTop: 20,
   creditTopShare: 0.75,

@@ -59,6 +59,7 @@ export const GAUNTLET_BOUNDS: {
   copyReset: [0, 1, false],
   copyBan: [0, 1, false],
   copyCosine: [0, 1, false],
+  copyBaseline: [0, 1, false],
   banWindows: [0, 1e9, true],
   creditTop: [0, 1024, true],
   creditTopShare: [0, 1, false],

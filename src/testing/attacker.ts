@@ -73,6 +73,21 @@ function scaleTable(t: QuantizedTensor, f: number): QuantizedTensor {
 }
 
 /**
+ * The "noised-copy" attack's payload: the victim's indices, its values re-noised (each code
+ * redrawn at random with probability 0.3, the decode table scaled by 1.05). Exported for the
+ * copy check's tests and bench/copy_likeness.ts.
+ */
+export function renoisedCopy(victim: readonly QuantizedTensor[], rng: Rng): QuantizedTensor[] {
+  return victim.map((t) => {
+    const codes = t.codes.slice();
+    for (let i = 0; i < codes.length; i++) {
+      if (rng.uniform() < 0.3) codes[i] = rng.int(4);
+    }
+    return { ...scaleTable(t, 1.05), codes };
+  });
+}
+
+/**
  * A trainer that trains honestly (or on another peer's stream: "other-data") and then corrupts
  * the compressed update it hands to its {@linkcode Peer}: ×100 ("scaled"), negated
  * ("flipped"), or last window's instead of this one's ("stale"; zeros in its first window).
@@ -224,13 +239,7 @@ export class Parasite {
       case "copy":
         return [victimBytes];
       case "noised-copy":
-        return [encode(victim.map((t) => {
-          const codes = t.codes.slice();
-          for (let i = 0; i < codes.length; i++) {
-            if (this.#rng.uniform() < 0.3) codes[i] = this.#rng.int(4);
-          }
-          return { ...scaleTable(t, 1.05), codes };
-        }))];
+        return [encode(renoisedCopy(victim, this.#rng))];
       case "flipped-copy":
         return [encode(victim.map((t) => scaleTable(t, -1)))];
       case "equivocate":
