@@ -48,14 +48,23 @@ const args = parseArgs({
     "window-ms": { type: "string", default: "10000" },
     only: { type: "string", default: "" },
     span: { type: "boolean", default: false },
+    /** Records of the warm-up (not counted in "honest share after the warm-up"). */
+    warmup: { type: "string" },
   },
   strict: true,
 }).values;
 const WINDOWS = Number(args.windows), WINDOW_MS = Number(args["window-ms"]);
 /**
+ * The warm-up, in records: record 0 is everyone's probation; with span mode's sequential
+ * admission an honest key is in from record 4 (bench/attack_assign.ts: 92% of records 4, 100%
+ * of 5; src/protocol/gauntlet_spec.ts `assignSprtMu`).
+ */
+const WARMUP = Number(args.warmup ?? (args.span ? 4 : 1));
+/**
  * `npm start`'s sampling: H 30, batch 4, each peer's batches of a window from one span of 2048
  * tokens, which gives the assignment test its power there (bench/attack_assign.ts, README
- * "Trust"). The burden of proof is the same 1.645 as below.
+ * "Trust"). The burden of proof is the same 1.645 as below, with `npm start`'s sequential
+ * admission (src/cli/swarm_main.ts).
  */
 const SPAN_GENESIS = {
   sparseloco: { H: 30 },
@@ -73,7 +82,7 @@ const OUT = args.span ? "attack_span" : "attack";
  * probation until its first test and out while the combined z of its last tests is below
  * 1.645 (a 5% false pass for a key not trained on its batches).
  */
-const GAUNTLET = { assignPassZ: 1.645 };
+const GAUNTLET = args.span ? { assignPassZ: 1.645, assignSprtMu: 1.5 } : { assignPassZ: 1.645 };
 const KEY_SEED = "attack-bench";
 
 /** The runs: clean references, then the attacks (several per run where they are cheap). */
@@ -139,6 +148,9 @@ interface RunResult {
   lossDeltaVsClean: number | null;
   /** Per honest peer: share of windows ≥ 1 that selected it. */
   honestSelectionShare: number[];
+  /** Records of the warm-up, and per honest peer the share of records ≥ `warmup` selecting it. */
+  warmup?: number;
+  honestShareAfterWarmup?: number[];
   honestPenalised: string[];
   /** Honest peer-windows left out on probation (before their first assignment test). */
   honestProbation?: number;
@@ -239,6 +251,11 @@ for (const r of RUNS) {
     honestSelectionShare: run.honest.map((h) =>
       after.filter((x) => x.selected.includes(h)).length / Math.max(1, after.length)
     ),
+    warmup: WARMUP,
+    honestShareAfterWarmup: run.honest.map((h) => {
+      const past = run.records.filter((x) => x.window >= WARMUP);
+      return past.filter((x) => x.selected.includes(h)).length / Math.max(1, past.length);
+    }),
     // Probation (no assignment test yet) is every newcomer's first window, not a penalty.
     honestPenalised: validator.filter((l) =>
       run.honest.some((h) => l.includes(h.slice(0, 8))) && /left out|banned/.test(l) && !l.includes("on probation")
@@ -378,13 +395,13 @@ const lines = [
   }): 3 honest peers (4 in clean-4) + the attackers, ` +
   `${WINDOWS} windows of the length given per run, tiny model, H ${GENESIS.sparseloco.H}, batch ${GENESIS.data.batch}${
     args.span ? `, span ${SPAN_GENESIS.data.span}` : ""
-  }, assignPassZ ${GAUNTLET.assignPassZ}, CPU backend, keys from one seed; ` +
+  }, gauntlet ${JSON.stringify(GAUNTLET)}, CPU backend, keys from one seed; ` +
   `"measured" is when (UTC): \`--only\` reruns some runs and keeps the others' rows. ` +
   `"same hash": the final model hash equals clean-3's; "loss Δ": held-out loss of the final model against clean-3's; ` +
-  `honest share: the share of windows ≥ 1 selecting each honest peer.`,
+  `honest share: the share of windows ≥ 1 selecting each honest peer; after the warm-up: of records ≥ ${WARMUP} (older rows: —).`,
   "",
-  "| run | measured | window | attacker | selected | why left out (distinct reasons) | same hash | loss Δ | honest share (min) | honest penalised | honest short of H | latest record | scoring / window | honest idle share |",
-  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+  "| run | measured | window | attacker | selected | why left out (distinct reasons) | same hash | loss Δ | honest share (min) | after warm-up (min) | honest penalised | honest short of H | latest record | scoring / window | honest idle share |",
+  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
 ];
 for (const r of all) {
   const rows = r.attackers.length > 0
@@ -397,7 +414,9 @@ for (const r of all) {
       } | ` +
         `${r.sameHashAsClean === null ? "(reference)" : r.sameHashAsClean ? "yes" : "no"} | ` +
         `${r.lossDeltaVsClean === null ? r.heldOutLoss.toFixed(4) : pct(r.lossDeltaVsClean)} | ` +
-        `${pct(Math.min(...r.honestSelectionShare))} | ${r.honestPenalised.length}${
+        `${pct(Math.min(...r.honestSelectionShare))} | ${
+          r.honestShareAfterWarmup === undefined ? "—" : pct(Math.min(...r.honestShareAfterWarmup))
+        } | ${r.honestPenalised.length}${
           r.honestProbation ? ` (+ ${r.honestProbation} on probation)` : ""
         } | ` +
         `${(r.honestShort ?? []).join(", ") || "none"} | ` +
