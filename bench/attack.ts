@@ -8,11 +8,14 @@
  * time of one loss check per peer at two presets, and how many peers one validator evaluates
  * per window. Writes bench/attack.json and bench/attack.md (the table is printed too).
  *
- *   deno task attack [--windows 6] [--window-ms 10000] [--only NAME,…] [--span]
+ *   deno task attack [--windows 6] [--window-ms 10000] [--only NAME,…] [--span [--span-tokens N]]
+ *     [--warmup K]
  *
  * `--span`: the runs on `npm start`'s sampling instead (H 30, batch 4, genesis `data.span`
- * 2048, `gauntlet.assignPassZ` 1.645: {@linkcode SPAN_GENESIS}); writes bench/attack_span.json
- * and bench/attack_span.md, and keeps its runs under runs/attack_span/.
+ * 2048, `gauntlet.assignPassZ` 1.645 with `assignSprtMu` 1.5: {@linkcode SPAN_GENESIS});
+ * writes bench/attack_span.json and bench/attack_span.md (another `--span-tokens` N:
+ * attack_spanN.*), and keeps its runs under runs/attack_span/. `--warmup K`: the records not
+ * counted in "after the warm-up" (default 4 with --span, else 1).
  *
  * Scoring is always on; the first-come comparison is derived: the validator scores between a
  * window's deadline and its record, so first-come would save exactly the measured scoring time
@@ -48,6 +51,8 @@ const args = parseArgs({
     "window-ms": { type: "string", default: "10000" },
     only: { type: "string", default: "" },
     span: { type: "boolean", default: false },
+    /** With --span: the span's tokens (default 2048, `npm start`'s measured choice). */
+    "span-tokens": { type: "string", default: "2048" },
     /** Records of the warm-up (not counted in "honest share after the warm-up"). */
     warmup: { type: "string" },
   },
@@ -68,14 +73,14 @@ const WARMUP = Number(args.warmup ?? (args.span ? 4 : 1));
  */
 const SPAN_GENESIS = {
   sparseloco: { H: 30 },
-  data: { batch: 4, span: 2048 },
+  data: { batch: 4, span: Number(args["span-tokens"]) },
   checkpointInterval: 100,
 };
 const GENESIS = args.span
   ? SPAN_GENESIS
   : { sparseloco: { H: 4 }, data: { batch: 2 }, checkpointInterval: 100 };
 /** Where the results go: bench/<OUT>.json, bench/<OUT>.md, runs/<OUT>/<run>. */
-const OUT = args.span ? "attack_span" : "attack";
+const OUT = !args.span ? "attack" : args["span-tokens"] === "2048" ? "attack_span" : `attack_span${args["span-tokens"]}`;
 /**
  * The assignment test's burden of proof (off by default): at H 4, batch 2 the test has the
  * power for it (bench/attack_assign.ts: honest z 2.3, other-data 0.0), so every key is on
