@@ -11,8 +11,9 @@
  *   deno task attack [--windows 6] [--window-ms 10000] [--only NAME,…] [--span [--span-tokens N]]
  *     [--warmup K]
  *
- * `--span`: the runs on `npm start`'s sampling instead (H 30, batch 4, genesis `data.span`
- * 2048, `gauntlet.assignPassZ` 1.645 with `assignSprtMu` 1.5: {@linkcode SPAN_GENESIS});
+ * `--span`: the runs on `npm start`'s H and batch with span mode instead (H 30, batch 4, genesis
+ * `data.span` 512, `gauntlet.assignPassZ` 1.645 with `assignSprtMu` 1.5 and `assignSprtAlpha`
+ * 0.01: {@linkcode SPAN_GENESIS});
  * writes bench/attack_span.json and bench/attack_span.md (another `--span-tokens` N:
  * attack_spanN.*), and keeps its runs under runs/attack_span/. `--warmup K`: the records not
  * counted in "after the warm-up" (default 4 with --span, else 1).
@@ -51,8 +52,8 @@ const args = parseArgs({
     "window-ms": { type: "string", default: "10000" },
     only: { type: "string", default: "" },
     span: { type: "boolean", default: false },
-    /** With --span: the span's tokens (default 2048, `npm start`'s measured choice). */
-    "span-tokens": { type: "string", default: "2048" },
+    /** With --span: the span's tokens (default 512: the last candidate measured, README "Trust"). */
+    "span-tokens": { type: "string", default: "512" },
     /** Records of the warm-up (not counted in "honest share after the warm-up"). */
     warmup: { type: "string" },
   },
@@ -66,10 +67,10 @@ const WINDOWS = Number(args.windows), WINDOW_MS = Number(args["window-ms"]);
  */
 const WARMUP = Number(args.warmup ?? (args.span ? 4 : 1));
 /**
- * `npm start`'s sampling: H 30, batch 4, each peer's batches of a window from one span of 2048
- * tokens, which gives the assignment test its power there (bench/attack_assign.ts, README
- * "Trust"). The burden of proof is the same 1.645 as below, with `npm start`'s sequential
- * admission (src/cli/swarm_main.ts).
+ * The candidate for `npm start`'s genesis (not adopted: README "Trust"): its H 30 and batch 4,
+ * each peer's batches of a window from one span of 512 tokens, which gives the assignment test
+ * its power there (bench/attack_assign.ts). The burden of proof is the same 1.645 as below,
+ * with sequential admission (`assignSprtMu` 1.5, α 0.01).
  */
 const SPAN_GENESIS = {
   sparseloco: { H: 30 },
@@ -80,14 +81,16 @@ const GENESIS = args.span
   ? SPAN_GENESIS
   : { sparseloco: { H: 4 }, data: { batch: 2 }, checkpointInterval: 100 };
 /** Where the results go: bench/<OUT>.json, bench/<OUT>.md, runs/<OUT>/<run>. */
-const OUT = !args.span ? "attack" : args["span-tokens"] === "2048" ? "attack_span" : `attack_span${args["span-tokens"]}`;
+const OUT = !args.span ? "attack" : args["span-tokens"] === "512" ? "attack_span" : `attack_span${args["span-tokens"]}`;
 /**
  * The assignment test's burden of proof (off by default): at H 4, batch 2 the test has the
  * power for it (bench/attack_assign.ts: honest z 2.3, other-data 0.0), so every key is on
  * probation until its first test and out while the combined z of its last tests is below
  * 1.645 (a 5% false pass for a key not trained on its batches).
  */
-const GAUNTLET = args.span ? { assignPassZ: 1.645, assignSprtMu: 1.5 } : { assignPassZ: 1.645 };
+const GAUNTLET = args.span
+  ? { assignPassZ: 1.645, assignSprtMu: 1.5, assignSprtAlpha: 0.01 }
+  : { assignPassZ: 1.645 };
 const KEY_SEED = "attack-bench";
 
 /** The runs: clean references, then the attacks (several per run where they are cheap). */

@@ -8,7 +8,9 @@
  * rule does with them. `--span N` draws every peer's batches of a window from a span of N
  * tokens (genesis `data.span`); `--measure K` measures only what the validator samples (K
  * random steps and 2K unassigned batches from `evaluationBatches`), far cheaper at H 30. Each
- * window also records the held-out loss of θ_w (what span mode costs the model).
+ * window also records the held-out loss of θ_w (what span mode costs the model). The last
+ * table replays the validator's sample's z through the real PeerBook, record by record, under
+ * each admission rule (the burden of proof alone, and with the sequential test).
  * Writes bench/attack_assign.json (`--out`).
  *
  *   deno run -A bench/attack_assign.ts [--seeds 3] [--windows 6] [--settings 4x2,30x4]
@@ -301,6 +303,7 @@ console.log(rows.join("\n"));
 const RULES: [string, Partial<GauntletSpec>][] = [
   ["assignPassZ 1.645", { assignPassZ: 1.645 }],
   ["+ assignSprtMu 1.5", { assignPassZ: 1.645, assignSprtMu: 1.5 }],
+  ["+ assignSprtMu 1.5, α 0.01", { assignPassZ: 1.645, assignSprtMu: 1.5, assignSprtAlpha: 0.01 }],
 ];
 const recordRows = [
   "| H / batch | span | rule | honest selected, records 1, 2, … | other-data selected, records 1, 2, … |",
