@@ -95,9 +95,11 @@ export interface GauntletSpec {
    * 17%, 58%, 75%, 92%, 100%, 100% of records 1–6 (the `assignPassZ` rule alone: 42%, 67%,
    * then 100%), the other-data key in none; so the warm-up is 4 records (0–3). μ 1.5: the
    * honest z per test there averaged 1.4 from θ₀ and 2.3 over 6 windows; 2 or 2.5 admitted no
-   * faster (a smaller span, 512 or 1024, neither: bench/attack_assign_span*.json). Off by
-   * default: in real swarms (bench/attack.ts --span, 8 windows, loaded machine) the honest z
-   * averaged ~1–2 and one key of clean-4 was in only half of records 4–7 (README "Trust").
+   * faster (a smaller span, 512 or 1024, neither: bench/attack_assign_span*.json). In real
+   * swarms (bench/attack.ts --span, 8 windows) span 2048's honest z averaged only ~1–2 (one
+   * clean-4 key in half of records 4–7), span 512's 2–8: there, with α 0.01 (α 0.05 admitted
+   * an other-data key on a first z of 3.33), honest keys were in every record from record 3
+   * and other-data in none: `npm start`'s genesis (src/cli/swarm_main.ts). Off by default.
    */
   assignSprtMu: number;
   /** The false admission rate the sequential test bounds (`assignSprtMu`): α. */
