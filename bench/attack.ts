@@ -8,11 +8,15 @@
  * time of one loss check per peer at two presets, and how many peers one validator evaluates
  * per window. Writes bench/attack.json and bench/attack.md (the table is printed too).
  *
- *   deno task attack [--windows 6] [--window-ms 10000] [--only NAME,…] [--span]
+ *   deno task attack [--windows 6] [--window-ms 10000] [--only NAME,…] [--span [--span-tokens N]]
+ *     [--warmup K]
  *
- * `--span`: the runs on `npm start`'s sampling instead (H 30, batch 4, genesis `data.span`
- * 2048, `gauntlet.assignPassZ` 1.645: {@linkcode SPAN_GENESIS}); writes bench/attack_span.json
- * and bench/attack_span.md, and keeps its runs under runs/attack_span/.
+ * `--span`: the runs on `npm start`'s H and batch with span mode instead (H 30, batch 4, genesis
+ * `data.span` 512, `gauntlet.assignPassZ` 1.645 with `assignSprtMu` 1.5 and `assignSprtAlpha`
+ * 0.01: {@linkcode SPAN_GENESIS});
+ * writes bench/attack_span.json and bench/attack_span.md (another `--span-tokens` N:
+ * attack_spanN.*), and keeps its runs under runs/attack_span/. `--warmup K`: the records not
+ * counted in "after the warm-up" (default 4 with --span, else 1).
  *
  * Scoring is always on; the first-come comparison is derived: the validator scores between a
  * window's deadline and its record, so first-come would save exactly the measured scoring time
@@ -48,32 +52,45 @@ const args = parseArgs({
     "window-ms": { type: "string", default: "10000" },
     only: { type: "string", default: "" },
     span: { type: "boolean", default: false },
+    /** With --span: the span's tokens (default 512: the last candidate measured, README "Trust"). */
+    "span-tokens": { type: "string", default: "512" },
+    /** Records of the warm-up (not counted in "honest share after the warm-up"). */
+    warmup: { type: "string" },
   },
   strict: true,
 }).values;
 const WINDOWS = Number(args.windows), WINDOW_MS = Number(args["window-ms"]);
 /**
- * `npm start`'s sampling: H 30, batch 4, each peer's batches of a window from one span of 2048
- * tokens, which gives the assignment test its power there (bench/attack_assign.ts, README
- * "Trust"). The burden of proof is the same 1.645 as below.
+ * The warm-up, in records: record 0 is everyone's probation; with span mode's sequential
+ * admission an honest key is in from record 4 (bench/attack_assign.ts: 92% of records 4, 100%
+ * of 5; src/protocol/gauntlet_spec.ts `assignSprtMu`).
+ */
+const WARMUP = Number(args.warmup ?? (args.span ? 4 : 1));
+/**
+ * The candidate for `npm start`'s genesis (not adopted: README "Trust"): its H 30 and batch 4,
+ * each peer's batches of a window from one span of 512 tokens, which gives the assignment test
+ * its power there (bench/attack_assign.ts). The burden of proof is the same 1.645 as below,
+ * with sequential admission (`assignSprtMu` 1.5, α 0.01).
  */
 const SPAN_GENESIS = {
   sparseloco: { H: 30 },
-  data: { batch: 4, span: 2048 },
+  data: { batch: 4, span: Number(args["span-tokens"]) },
   checkpointInterval: 100,
 };
 const GENESIS = args.span
   ? SPAN_GENESIS
   : { sparseloco: { H: 4 }, data: { batch: 2 }, checkpointInterval: 100 };
 /** Where the results go: bench/<OUT>.json, bench/<OUT>.md, runs/<OUT>/<run>. */
-const OUT = args.span ? "attack_span" : "attack";
+const OUT = !args.span ? "attack" : args["span-tokens"] === "512" ? "attack_span" : `attack_span${args["span-tokens"]}`;
 /**
  * The assignment test's burden of proof (off by default): at H 4, batch 2 the test has the
  * power for it (bench/attack_assign.ts: honest z 2.3, other-data 0.0), so every key is on
  * probation until its first test and out while the combined z of its last tests is below
  * 1.645 (a 5% false pass for a key not trained on its batches).
  */
-const GAUNTLET = { assignPassZ: 1.645 };
+const GAUNTLET = args.span
+  ? { assignPassZ: 1.645, assignSprtMu: 1.5, assignSprtAlpha: 0.01 }
+  : { assignPassZ: 1.645 };
 const KEY_SEED = "attack-bench";
 
 /** The runs: clean references, then the attacks (several per run where they are cheap). */
@@ -139,6 +156,9 @@ interface RunResult {
   lossDeltaVsClean: number | null;
   /** Per honest peer: share of windows ≥ 1 that selected it. */
   honestSelectionShare: number[];
+  /** Records of the warm-up, and per honest peer the share of records ≥ `warmup` selecting it. */
+  warmup?: number;
+  honestShareAfterWarmup?: number[];
   honestPenalised: string[];
   /** Honest peer-windows left out on probation (before their first assignment test). */
   honestProbation?: number;
@@ -239,6 +259,11 @@ for (const r of RUNS) {
     honestSelectionShare: run.honest.map((h) =>
       after.filter((x) => x.selected.includes(h)).length / Math.max(1, after.length)
     ),
+    warmup: WARMUP,
+    honestShareAfterWarmup: run.honest.map((h) => {
+      const past = run.records.filter((x) => x.window >= WARMUP);
+      return past.filter((x) => x.selected.includes(h)).length / Math.max(1, past.length);
+    }),
     // Probation (no assignment test yet) is every newcomer's first window, not a penalty.
     honestPenalised: validator.filter((l) =>
       run.honest.some((h) => l.includes(h.slice(0, 8))) && /left out|banned/.test(l) && !l.includes("on probation")
@@ -378,13 +403,13 @@ const lines = [
   }): 3 honest peers (4 in clean-4) + the attackers, ` +
   `${WINDOWS} windows of the length given per run, tiny model, H ${GENESIS.sparseloco.H}, batch ${GENESIS.data.batch}${
     args.span ? `, span ${SPAN_GENESIS.data.span}` : ""
-  }, assignPassZ ${GAUNTLET.assignPassZ}, CPU backend, keys from one seed; ` +
+  }, gauntlet ${JSON.stringify(GAUNTLET)}, CPU backend, keys from one seed; ` +
   `"measured" is when (UTC): \`--only\` reruns some runs and keeps the others' rows. ` +
   `"same hash": the final model hash equals clean-3's; "loss Δ": held-out loss of the final model against clean-3's; ` +
-  `honest share: the share of windows ≥ 1 selecting each honest peer.`,
+  `honest share: the share of windows ≥ 1 selecting each honest peer; after the warm-up: of records ≥ ${WARMUP} (older rows: —).`,
   "",
-  "| run | measured | window | attacker | selected | why left out (distinct reasons) | same hash | loss Δ | honest share (min) | honest penalised | honest short of H | latest record | scoring / window | honest idle share |",
-  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+  "| run | measured | window | attacker | selected | why left out (distinct reasons) | same hash | loss Δ | honest share (min) | after warm-up (min) | honest penalised | honest short of H | latest record | scoring / window | honest idle share |",
+  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
 ];
 for (const r of all) {
   const rows = r.attackers.length > 0
@@ -397,7 +422,9 @@ for (const r of all) {
       } | ` +
         `${r.sameHashAsClean === null ? "(reference)" : r.sameHashAsClean ? "yes" : "no"} | ` +
         `${r.lossDeltaVsClean === null ? r.heldOutLoss.toFixed(4) : pct(r.lossDeltaVsClean)} | ` +
-        `${pct(Math.min(...r.honestSelectionShare))} | ${r.honestPenalised.length}${
+        `${pct(Math.min(...r.honestSelectionShare))} | ${
+          r.honestShareAfterWarmup === undefined ? "—" : pct(Math.min(...r.honestShareAfterWarmup))
+        } | ${r.honestPenalised.length}${
           r.honestProbation ? ` (+ ${r.honestProbation} on probation)` : ""
         } | ` +
         `${(r.honestShort ?? []).join(", ") || "none"} | ` +

@@ -8,7 +8,9 @@
  * rule does with them. `--span N` draws every peer's batches of a window from a span of N
  * tokens (genesis `data.span`); `--measure K` measures only what the validator samples (K
  * random steps and 2K unassigned batches from `evaluationBatches`), far cheaper at H 30. Each
- * window also records the held-out loss of θ_w (what span mode costs the model).
+ * window also records the held-out loss of θ_w (what span mode costs the model). The last
+ * table replays the validator's sample's z through the real PeerBook, record by record, under
+ * each admission rule (the burden of proof alone, and with the sequential test).
  * Writes bench/attack_assign.json (`--out`).
  *
  *   deno run -A bench/attack_assign.ts [--seeds 3] [--windows 6] [--settings 4x2,30x4]
@@ -29,7 +31,8 @@ import { medianNorms, scaledToNorms, tensorNorms } from "../src/gauntlet/loss_ch
 import { KeySigner } from "../src/identity/key_signer.ts";
 import { identityReady } from "../src/identity/signer.ts";
 import { applyAggregate } from "../src/optim/sparseloco/model_round.ts";
-import { GAUNTLET_DEFAULTS } from "../src/protocol/gauntlet_spec.ts";
+import { PeerBook } from "../src/gauntlet/peer_book.ts";
+import { GAUNTLET_DEFAULTS, type GauntletSpec } from "../src/protocol/gauntlet_spec.ts";
 import { localGenesis } from "../src/protocol/local_genesis.ts";
 import { dataPeerIndex, initialParams, runContext } from "../src/protocol/run_context.ts";
 import { evaluationBatches, ModelProbe } from "../src/roles/model_probe.ts";
@@ -292,6 +295,48 @@ for (const r of analysed) {
   }
 }
 console.log(rows.join("\n"));
+/**
+ * Per record: the share of honest keys (and of other-data keys) the real PeerBook lets into
+ * record w, from the z of the validator's sample (4 random steps) of windows < w, under each
+ * admission rule: the burden of proof alone, and with the sequential test.
+ */
+const RULES: [string, Partial<GauntletSpec>][] = [
+  ["assignPassZ 1.645", { assignPassZ: 1.645 }],
+  ["+ assignSprtMu 1.5", { assignPassZ: 1.645, assignSprtMu: 1.5 }],
+  ["+ assignSprtMu 1.5, α 0.01", { assignPassZ: 1.645, assignSprtMu: 1.5, assignSprtAlpha: 0.01 }],
+];
+const recordRows = [
+  "| H / batch | span | rule | honest selected, records 1, 2, … | other-data selected, records 1, 2, … |",
+  "|---|---|---|---|---|",
+];
+for (const r of analysed) {
+  const seeds = [...new Set(r.windows.map((x) => x.seed))];
+  const W = Math.max(...r.windows.map((x) => x.window)) + 1, k = 4;
+  for (const [name, rule] of RULES) {
+    const spec = { ...GAUNTLET_DEFAULTS, ...rule };
+    const inRec = { honest: Array.from({ length: W }, () => [] as boolean[]), other: Array.from({ length: W }, () => [] as boolean[]) };
+    for (const seed of seeds) {
+      const book = new PeerBook(spec);
+      const ws = r.windows.filter((x) => x.seed === seed).sort((a, b) => a.window - b.window);
+      const names = ws[0].peers.map((_, i) => `p${i}`);
+      for (const x of ws) {
+        book.closeWindow(
+          x.window,
+          new Map(names.map((a) => [a, { kind: "evaluated" as const, gradScore: 0.01, indicator: null }])),
+        );
+        x.peers.forEach((p, i) => inRec[p.honest ? "honest" : "other"][x.window].push(book.exclusion(names[i], x.window) === null));
+        const zs = x.peers.map((p) => {
+          const own = p.own.slice(0, k).flat(), un = p.unassigned.slice(0, 2 * k * r.batch);
+          return r.span === undefined ? welchZ(own, un) : spanZ(own, un, r.batch);
+        });
+        book.assigned(x.window, new Map(names.map((a, i) => [a, zs[i]])));
+      }
+    }
+    const shares = (xs: boolean[][]) => xs.slice(1).map((v) => `${(100 * share(v)).toFixed(0)}%`).join(", ");
+    recordRows.push(`| ${r.H} / ${r.batch} | ${r.span ?? "none"} | ${name} | ${shares(inRec.honest)} | ${shares(inRec.other)} |`);
+  }
+}
+console.log(recordRows.join("\n"));
 // The cost of the data mode: held-out loss of θ_w (the honest aggregate), mean over seeds.
 const lossRows = [
   "| H / batch | span | held-out loss of θ_w, w = 0, 1, … (mean over seeds) |",

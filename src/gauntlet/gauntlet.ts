@@ -241,7 +241,9 @@ export async function judgeWindow(
     const c = checks.get(s.address);
     return c !== undefined && c.gradScore > 0 && c.gradScore >= spec.passRatio * best;
   }).sort((a, b) => (a.address < b.address ? -1 : 1));
-  const tested = passing.map((s) => ({
+  // At most `assignCap` keys a window (probation first, then the longest untested): PeerBook.
+  const picked = new Set(book.assignmentPick(passing.map((s) => s.address), w));
+  const tested = passing.filter((s) => picked.has(s.address)).map((s) => ({
     address: s.address,
     tensors: scaledToNorms(s.tensors!, norms.get(s.address)!, clip),
     assigned: ctx.assigned(s.address),
@@ -266,7 +268,8 @@ export async function judgeWindow(
         spanBatch: ctx.spanBatch,
       }),
   };
-  const deferred = new Set(tested.length >= 2 || alone ? tested.map((t) => t.address) : []);
+  // Past the cap no indicator either: the window's test is the indicator, and it skipped them.
+  const deferred = new Set(tested.length >= 2 || alone ? passing.map((s) => s.address) : []);
   const outcomes = new Map<string, Outcome>();
   for (const s of byArrival) {
     const c = checks.get(s.address);

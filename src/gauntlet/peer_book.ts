@@ -55,6 +55,12 @@ export interface PeerEntry {
   assignZs: number[];
   /** Assignment tests since the last reset (the warm-up counts them). */
   assignTests: number;
+  /** Last window whose assignment test was given this key (−1: never): the cap's order. */
+  lastPicked: number;
+  /** Σz of the `assignTests` tests since the last reset (the sequential test's evidence). */
+  assignSum: number;
+  /** Admitted by the sequential test (`assignSprtMu`) since the last reset. */
+  admitted: boolean;
 }
 
 /** Why a peer may not enter an aggregate. */
@@ -128,6 +134,9 @@ export class PeerBook {
         copyOf: null,
         assignZs: [],
         assignTests: 0,
+        lastPicked: -1,
+        assignSum: 0,
+        admitted: false,
       };
       this.#peers.set(address, e);
     }
@@ -166,6 +175,16 @@ export class PeerBook {
     }
     if (this.#spec.assignPassZ > 0) {
       // The burden of proof: out until shown (src/protocol/gauntlet_spec.ts `assignPassZ`).
+      if (this.#spec.assignSprtMu > 0 && !e.admitted && e.assignTests > 0) {
+        return {
+          code: "not-own-data",
+          until: 0,
+          other: null,
+          text: `on probation: not yet shown to train on its assigned data (Σz ${e.assignSum.toFixed(2)} < ${
+            this.#admitBound(e.assignTests).toFixed(2)
+          } over ${e.assignTests} tests)`,
+        };
+      }
       const c = this.#assignCombined(e);
       if (c === null || c < this.#spec.assignPassZ) {
         return {
@@ -190,10 +209,38 @@ export class PeerBook {
     return null;
   }
 
+  /**
+   * The keys window `w`'s assignment test covers, of `addresses` (the updates that passed), at
+   * most `assignCap` (GauntletSpec): keys on probation first (no test yet, or the combined z
+   * short of `assignPassZ`), then the longest since their last pick, then by address; the
+   * chosen ones are marked picked in `w`. A key whose test is later replaced or dropped has
+   * lost its turn, not its place: it is again among the longest unpicked soon. Returned in
+   * address order (the test pairs each candidate with its neighbours in the list).
+   */
+  assignmentPick(addresses: readonly string[], w: number): string[] {
+    const s = this.#spec;
+    const proving = (a: string) => {
+      if (s.assignPassZ <= 0) return false;
+      const e = this.entry(a), c = this.#assignCombined(e);
+      return c === null || c < s.assignPassZ || (s.assignSprtMu > 0 && !e.admitted);
+    };
+    const ranked = [...addresses].map((a) => ({ a, p: proving(a), t: this.entry(a).lastPicked }))
+      .sort((x, y) => Number(y.p) - Number(x.p) || x.t - y.t || (x.a < y.a ? -1 : x.a > y.a ? 1 : 0));
+    const chosen = ranked.slice(0, s.assignCap).map((x) => x.a);
+    for (const a of chosen) this.entry(a).lastPicked = w;
+    return chosen.sort();
+  }
+
   /** The mean assignment z once past the warm-up (null before, or without tests). */
   #assignMean(e: PeerEntry): number | null {
     if (e.assignTests < this.#spec.assignWarmup || e.assignZs.length === 0) return null;
     return e.assignZs.reduce((a, b) => a + b, 0) / e.assignZs.length;
+  }
+
+  /** The sequential test's bound on Σz after `n` tests: ln(1/α) / μ + n·μ / 2 (Wald). */
+  #admitBound(n: number): number {
+    const { assignSprtMu: mu, assignSprtAlpha: alpha } = this.#spec;
+    return Math.log(1 / alpha) / mu + (n * mu) / 2;
   }
 
   /** Stouffer's combined z of the last `assignWindows` tests, Σz / √m (null without tests). */
@@ -334,11 +381,16 @@ export class PeerBook {
     }
   }
 
-  #assign(e: PeerEntry, z: number): void {
+  #assign(e: PeerEntry, raw: number): void {
+    // A non-finite drop's −∞ kept finite: the book is JSON (−∞ was written as null, and the
+    // book read back as damaged), and −1000 still bars the key for long.
+    const z = Math.max(raw, -1e3);
     this.#indicate(e, z >= this.#spec.assignZ ? 1 : -1);
     e.assignZs.push(z);
     while (e.assignZs.length > this.#spec.assignWindows) e.assignZs.shift();
     e.assignTests++;
+    e.assignSum += z;
+    if (this.#spec.assignSprtMu > 0 && e.assignSum >= this.#admitBound(e.assignTests)) e.admitted = true;
   }
 
   #indicate(e: PeerEntry, indicator: 1 | -1): void {
@@ -378,6 +430,8 @@ export class PeerBook {
     e.negativeStreak = 0;
     e.assignZs = [];
     e.assignTests = 0;
+    e.assignSum = 0;
+    e.admitted = false;
   }
 
   /** JSON-safe state (peers in insertion order, evidence in order). */
@@ -404,12 +458,26 @@ export class PeerBook {
       ) {
         throw new TypeError(`peer book: entry ${typeof address === "string" ? address : "?"} is damaged`);
       }
-      // Books written before the assignment test have no z history: it starts afresh.
+      // Books written before the assignment test have no z history (nor, before the cap, a
+      // last pick): it starts afresh.
       const zs = e.assignZs ?? [];
       if (!Array.isArray(zs) || !zs.every(num) || !num(e.assignTests ?? 0)) {
         throw new TypeError(`peer book: entry ${address} is damaged`);
       }
-      peers.set(address, { ...e, assignZs: zs, assignTests: e.assignTests ?? 0 });
+      // Before the sequential test a book kept no Σz: the kept z values stand in (fewer than
+      // `assignTests` of them, so the bound is, if anything, too strict).
+      const sum = e.assignSum ?? zs.reduce((a, b) => a + b, 0);
+      if (!num(e.lastPicked ?? -1) || !num(sum) || typeof (e.admitted ?? false) !== "boolean") {
+        throw new TypeError(`peer book: entry ${address} is damaged`);
+      }
+      peers.set(address, {
+        ...e,
+        assignZs: zs,
+        assignTests: e.assignTests ?? 0,
+        lastPicked: e.lastPicked ?? -1,
+        assignSum: sum,
+        admitted: e.admitted ?? false,
+      });
     }
     return new PeerBook(spec, peers, j.evidence);
   }

@@ -140,6 +140,60 @@ Deno.test("PeerBook under the burden of proof: probation until tested, out until
   assertEquals(new PeerBook(GAUNTLET_DEFAULTS).exclusion("newcomer", 0), null);
 });
 
+Deno.test("PeerBook sequential admission: a lucky first z no longer lets a key in; a steady one gets in and stays", () => {
+  const sprt = { ...GAUNTLET_DEFAULTS, assignPassZ: 1.645, assignSprtMu: 1.5, assignSprtAlpha: 0.05 };
+  const book = new PeerBook(sprt);
+  const deferred: Outcome = { kind: "evaluated", gradScore: 0.01, indicator: null };
+  // The inputs of the burden-of-proof test above: there eve got in at window 1 (1.9 ≥ 1.645).
+  const zs: Record<string, number[]> = { a: [2, 1, 2.5, 0.5, 2, 3], eve: [1.9, -0.4, 0.3, -1, 0.6, 2.5] };
+  const seen: Record<string, (string | null)[]> = { a: [], eve: [] };
+  for (let w = 0; w < 6; w++) {
+    run(book, ["a", "eve"], 1, () => deferred, w);
+    for (const p of ["a", "eve"]) seen[p].push(book.exclusion(p, w)?.text ?? null);
+    book.assigned(w, new Map(Object.entries(zs).map(([p, z]) => [p, z[w]])));
+  }
+  // Bound ln 20 / 1.5 + 0.75 n = 2.75, 3.50, 4.25, …: a's Σz 2, 3, 5.5 → admitted after 3 tests.
+  assertEquals(seen.a[0], "on probation: no assignment test yet");
+  assertEquals(seen.a[1], "on probation: not yet shown to train on its assigned data (Σz 2.00 < 2.75 over 1 tests)");
+  assert(seen.a[2]?.startsWith("on probation: not yet shown"), `${seen.a[2]}`);
+  assertEquals(seen.a.slice(3), [null, null, null]);
+  // a's later 0.5 leaves its last-4 combined z at (1 + 2.5 + 0.5 + 2) / 2 = 3: admitted and in.
+  assert(book.entry("a").admitted);
+  for (const t of seen.eve.slice(1)) assert(t?.startsWith("on probation: not yet shown"), `eve: ${t}`);
+  assertEquals(book.entry("eve").admitted, false);
+  // Admission survives the book's JSON round trip; a reset (a ban) takes it away.
+  const back = PeerBook.fromJSON(sprt, JSON.parse(JSON.stringify(book.toJSON())));
+  assertEquals(back.exclusion("a", 6), null);
+  back.equivocated({ address: "a", window: 6, payloads: ["00", "11"] });
+  assertEquals(back.entry("a").admitted, false);
+  assertEquals(back.entry("a").assignSum, 0);
+  // A non-finite drop's z bars admission and keeps the book JSON-safe.
+  book.assigned(6, new Map([["eve", -Infinity]]));
+  assertEquals(book.entry("eve").assignSum, 1.9 - 0.4 + 0.3 - 1 + 0.6 + 2.5 - 1e3);
+  assertEquals(PeerBook.fromJSON(sprt, JSON.parse(JSON.stringify(book.toJSON()))).entry("eve").assignZs.at(-1), -1e3);
+});
+
+Deno.test("PeerBook.assignmentPick takes probation keys first, then the longest untested, at most the cap", () => {
+  const capped = { ...GAUNTLET_DEFAULTS, assignPassZ: 1.645, assignCap: 2 };
+  const book = new PeerBook(capped);
+  const deferred: Outcome = { kind: "evaluated", gradScore: 0.01, indicator: null };
+  const keys = ["a", "b", "c", "d"];
+  run(book, keys, 1, () => deferred, 0);
+  // Window 0: everyone on probation, never picked: the first two by address.
+  assertEquals(book.assignmentPick(keys, 0), ["a", "b"]);
+  book.assigned(0, new Map([["a", 3], ["b", 3]])); // both proven (3 ≥ 1.645)
+  run(book, keys, 1, () => deferred, 1);
+  // c and d are on probation: they go first, though a and b were picked less recently than never.
+  assertEquals(book.assignmentPick(keys, 1), ["c", "d"]);
+  book.assigned(1, new Map([["c", 0], ["d", 3]])); // c still short of 1.645
+  // Window 2: c on probation first, then the longest untested of the proven (a, b: window 0).
+  assertEquals(book.assignmentPick(["d", "c", "b", "a"], 2), ["a", "c"]);
+  assertEquals(book.assignmentPick(keys, 3), ["b", "c"]);
+  // The pick survives the book's JSON round trip (a restarted validator keeps the order).
+  const back = PeerBook.fromJSON(capped, JSON.parse(JSON.stringify(book.toJSON())));
+  assertEquals(back.assignmentPick(keys, 4), ["c", "d"]);
+});
+
 Deno.test("PeerBook at margin 0 does not leave out a helpful peer for its indicator alone", () => {
   // Measured on the tiny model: an honest peer's indicator is close to a coin flip at margin
   // 0; three −1 in a row must not exclude it.

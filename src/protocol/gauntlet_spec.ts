@@ -80,8 +80,42 @@ export interface GauntletSpec {
    * peers in 98% of windows ≥ 1 at H 4 and 3–33% at H 30 (4 seeds × 6 windows).
    */
   assignPassZ: number;
+  /**
+   * Admission under the burden of proof by a sequential test (ours; 0: off, the `assignPassZ`
+   * rule alone): with `assignPassZ` above 0 a key also stays on probation until Wald's
+   * sequential probability ratio test of all its assignment tests since its last reset, z ~
+   * N(0, 1) (not trained on its data) against z ~ N(`assignSprtMu`, 1), admits it: Σz ≥
+   * ln(1/`assignSprtAlpha`) / μ + n·μ / 2 after n tests. Admission is kept until a reset; the
+   * `assignPassZ` rule on the last `assignWindows` tests still applies on top. Why: that rule
+   * alone is a fresh 5% chance every record, so a key that never trains on its data lands in
+   * at least one of 20 records with probability 0.44 (N(0, 1) z; 0.54 at the measured sd 1.07
+   * of span mode's null), while the sequential test bounds that over the whole run by α
+   * (simulated: 0.023 at sd 1, 0.041 at sd 1.1). Measured offline (bench/attack_assign.ts, H 30,
+   * batch 4, span 2048, 4 key seeds × 6 windows, 2026-12-01): with μ 1.5 honest keys were in
+   * 17%, 58%, 75%, 92%, 100%, 100% of records 1–6 (the `assignPassZ` rule alone: 42%, 67%,
+   * then 100%), the other-data key in none; so the warm-up is 4 records (0–3). μ 1.5: the
+   * honest z per test there averaged 1.4 from θ₀ and 2.3 over 6 windows; 2 or 2.5 admitted no
+   * faster (a smaller span, 512 or 1024, neither: bench/attack_assign_span*.json). In real
+   * swarms (bench/attack.ts --span, 8 windows) span 2048's honest z averaged only ~1–2 (one
+   * clean-4 key in half of records 4–7), span 512's 2–8: there, with α 0.01 (α 0.05 admitted
+   * an other-data key on a first z of 3.33), honest keys were in every record from record 3
+   * and other-data in none: `npm start`'s genesis (src/cli/swarm_main.ts). Off by default.
+   */
+  assignSprtMu: number;
+  /** The false admission rate the sequential test bounds (`assignSprtMu`): α. */
+  assignSprtAlpha: number;
   /** Assignment tests averaged (the `assignZ` rule) or combined (`assignPassZ`). */
   assignWindows: number;
+  /**
+   * Keys given an assignment test per window at most (ours): the test's forward passes grow
+   * with the keys it covers ((1 + `assignRefs`) · `assignBatches` + 2 · `assignBatches` per
+   * update), so without a cap a validator with many peers gets its z values ever later and
+   * older. Keys on probation (not yet shown to train on their data) go first, then the longest
+   * untested (`PeerBook.assignmentPick`); the others keep the z values they have. 8: in the
+   * real swarm (tiny model, H 30, 2 loaded cores) one update's test took 1.4–3.4 s, so 8 fill
+   * about a 20 s window; more would only make every z later.
+   */
+  assignCap: number;
   /**
    * Assignment tests a peer passes through before its mean can leave it out: one window's z
    * is noisy (an honest peer is below 1 in one window of ten), the mean of three is not (and an
@@ -158,7 +192,10 @@ export const GAUNTLET_DEFAULTS: Readonly<GauntletSpec> = Object.freeze({
   assignRefs: 3,
   assignZ: -1e6,
   assignPassZ: 0,
+  assignSprtMu: 0,
+  assignSprtAlpha: 0.05,
   assignWindows: 4,
+  assignCap: 8,
   assignWarmup: 3,
   indicatorEma: 0.05,
   indicatorMin: 0.1,

@@ -131,14 +131,20 @@ Deno.test("Scorer remember makes a window it did not judge the replay check's re
  * of θ, and each update's values are positive) and no two share many indices (random
  * magnitudes), so all pass the loss check and none is a copy; z is 0 (no peer-specific drop).
  */
-async function slowRun(n: number, windows: number, store = new MemoryStore(), untilTested = false) {
+async function slowRun(
+  n: number,
+  windows: number,
+  store = new MemoryStore(),
+  untilTested = false,
+  { assignCap = 8, perWindow = 20 } = {},
+) {
   await identityReady();
   const v = KeySigner.fromUri("//Validator");
   const keys = Array.from({ length: n }, (_, i) => KeySigner.fromUri(`//Peer${i}`).address);
   const genesis = localGenesis({ validators: [v.address], genesisTime: 0, sparseloco: { H: 2 } });
   const ctx = runContext({
     ...genesis,
-    gauntlet: { assignPassZ: 1.645, assignBatches: 2, evalBatches: 1 },
+    gauntlet: { assignPassZ: 1.645, assignBatches: 2, evalBatches: 1, assignCap },
   });
   const tokens = Uint32Array.from(new Rng(1).uniforms(4096, 0, 255), Math.floor);
   const sampler = new Sampler(tokens, {
@@ -146,7 +152,7 @@ async function slowRun(n: number, windows: number, store = new MemoryStore(), un
     context: ctx.genesis.model.context,
     seed: 1,
   });
-  const B = ctx.genesis.data.batch, perWindow = 20;
+  const B = ctx.genesis.data.batch;
   let passes = 0, judging = false, wake = () => {};
   const mean = (p: Float32Array) => p.reduce((s, x) => s + x, 0) / p.length;
   const probe: LossProbe = {
@@ -224,6 +230,26 @@ Deno.test("Scorer carries a slow assignment test over the deadlines: every key o
     assert(finished[0]?.startsWith("window 0 assignment test: "), finished.join("; "));
     assert(finished.every((l) => l.includes(`: ${n} updates`)), finished.join("; "));
   }
+});
+
+Deno.test("Scorer caps the keys of a window's assignment test: 8 and 32 keys, 4 a window", async () => {
+  // A test of 4 updates is 60 forward passes (2 + 4·2 + 2·2 each, 4 unassigned once): one
+  // window's clock of 80 holds it, so each window's test ends before the next record.
+  for (const n of [8, 32]) {
+    const { keys, tested, logs } = await slowRun(n, 12, undefined, true, { assignCap: 4, perWindow: 80 });
+    const finished = logs.filter((l) => / assignment test: \d+ updates/.test(l));
+    assert(finished.length > 0 && finished.every((l) => l.includes(": 4 updates")), finished.join("; "));
+    assertEquals(logs.filter((l) => l.includes("skipped") || l.includes("dropped")), [], logs.join("; "));
+    // Longest untested first: 4 new keys a window, every key tested by record n / 4 (+ 1: an
+    // update short of the loss check's pass ratio in its turn waits for the next window).
+    assertEquals(tested.size, n, `${n} keys: ${JSON.stringify([...tested])}`);
+    for (const k of keys) assert(tested.get(k)! <= n / 4 + 1, `${n} keys: ${JSON.stringify([...tested])}`);
+  }
+  // Uncapped, the test covers every update the loss check evaluated (`evalBudget`, 20 of the
+  // 32): 284 passes, 3.5 windows' clock.
+  const { logs } = await slowRun(32, 1, undefined, false, { assignCap: 1024, perWindow: 80 });
+  const finished = logs.filter((l) => / assignment test: \d+ updates/.test(l));
+  assertEquals(finished.map((l) => l.split(",")[0]), ["window 0 assignment test: 20 updates"]);
 });
 
 Deno.test("Scorer keeps a carried assignment test's z values across a restart", async () => {
