@@ -14,9 +14,13 @@
  * README.md, and every role's events of a size to runs/bench-rounds-N-dD/events.jsonl (where
  * the idle time went).
  *
- *   deno task bench:rounds [--peers 3,8] [--rounds 5] [--window-ms 20000] [--H 200]
+ *   deno task bench:rounds [--peers 3,8] [--rounds 5] [--window-ms 20000] [--H 1000]
  *                          [--backend cpu|auto|dawn|wgpu] [--outer-delay 0,1] [--peer-nice 0,10]
  *                          [--train-nice 0,10]
+ *
+ * `--H`: the inner steps a window may take at most (a peer trains up to H steps or until its
+ * deadline); set, as a run's operator would, so that the window binds: at H 200 three peers on
+ * a quiet machine took 197 steps and then waited for the window (6.8% idle, 2026-12-01).
  *
  * `--peer-nice`: the OS niceness the peers run with (each value a row; 0: none). On this one
  * machine every role shares the same cores and the peers' training threads never rest, so the
@@ -37,7 +41,7 @@ const args = parseArgs({
     peers: { type: "string", default: "3,8" },
     rounds: { type: "string", default: "5" },
     "window-ms": { type: "string", default: "20000" },
-    H: { type: "string", default: "200" },
+    H: { type: "string", default: "1000" },
     backend: { type: "string", default: "cpu" },
     "outer-delay": { type: "string", default: "0,1" },
     "peer-nice": { type: "string", default: "0" },
