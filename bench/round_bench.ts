@@ -14,9 +14,13 @@
  * README.md, and every role's events of a size to runs/bench-rounds-N-dD/events.jsonl (where
  * the idle time went).
  *
- *   deno task bench:rounds [--peers 3,8] [--rounds 5] [--window-ms 20000] [--H 200]
+ *   deno task bench:rounds [--peers 3,8] [--rounds 5] [--window-ms 20000] [--H 1000]
  *                          [--backend cpu|auto|dawn|wgpu] [--outer-delay 0,1] [--peer-nice 0,10]
  *                          [--train-nice 0,10]
+ *
+ * `--H`: the inner steps a window may take at most (a peer trains up to H steps or until its
+ * deadline); set, as a run's operator would, so that the window binds: at H 200 three peers on
+ * a quiet machine took 197 steps and then waited for the window (6.8% idle, 2026-12-01).
  *
  * `--peer-nice`: the OS niceness the peers run with (each value a row; 0: none). On this one
  * machine every role shares the same cores and the peers' training threads never rest, so the
@@ -37,7 +41,7 @@ const args = parseArgs({
     peers: { type: "string", default: "3,8" },
     rounds: { type: "string", default: "5" },
     "window-ms": { type: "string", default: "20000" },
-    H: { type: "string", default: "200" },
+    H: { type: "string", default: "1000" },
     backend: { type: "string", default: "cpu" },
     "outer-delay": { type: "string", default: "0,1" },
     "peer-nice": { type: "string", default: "0" },
@@ -85,6 +89,11 @@ interface SizeResult {
   idleShare: number;
   /** The validator's mean scoring time per round (from its "window N scored" lines). */
   scoringMs: number;
+  /** Updates evaluated and received per round with updates (the same lines). */
+  evaluatedPerRound: number;
+  updatesPerRound: number;
+  /** Updates per round left unevaluated because the window's scoring time ran out. */
+  outOfTimePerRound: number;
   /** The idle share without the scoring time: what first-come selection would give. */
   idleShareFirstCome: number;
   stepsPerRound: number;
@@ -174,6 +183,15 @@ async function measure(
       return m === null ? [] : [Number(m[1])];
     });
     const scoringMs = scoring.reduce((a, b) => a + b, 0) / Math.max(1, scoring.length);
+    const validatorLines = events.flatMap((x) =>
+      x.name === "validator" && x.e.event === "log" ? [x.e.line] : []
+    );
+    const counts = validatorLines.flatMap((line) => {
+      const m = /^window \d+ scored: (\d+) of (\d+) evaluated/.exec(line);
+      return m === null || m[2] === "0" ? [] : [[Number(m[1]), Number(m[2])]];
+    });
+    const perRound = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, counts.length);
+    const outOfTime = validatorLines.filter((line) => line.endsWith("scoring time ran out")).length;
     const compute = mean((r) => r.computeMs), idle = mean((r) => r.idleMs);
     // Record w is applied where window w + 1 + delay opens.
     const leads = v.map((x) =>
@@ -194,6 +212,9 @@ async function measure(
       waitMs: mean((r) => r.idleMs - (r.gapMs ?? 0) - (r.compressMs ?? 0) - r.applyMs),
       idleShare: idle / (compute + idle),
       scoringMs,
+      evaluatedPerRound: perRound(counts.map((c) => c[0])),
+      updatesPerRound: perRound(counts.map((c) => c[1])),
+      outOfTimePerRound: outOfTime / Math.max(1, counts.length),
       idleShareFirstCome: Math.max(0, idle - scoringMs) / (compute + idle - scoringMs),
       stepsPerRound: mean((r) => r.steps),
       bytesUpPerPeer: mean((r) => r.bytesUp),
@@ -250,8 +271,8 @@ const table = [
   "niced: every peer ran under `nice -n N` (all its threads), an emulation of a validator on a machine of its own; " +
   "training niced: only the peers' training threads (`WEBLOCO_TRAIN_NICE`)):",
   "",
-  "| outer delay | peers | niced | load (1 min) | compute / round | idle / round | idle share | of which between steps | compress + encode | fetch + aggregate | waiting | scoring / round | record lead, min (mean) | idle share first-come (derived) | steps | up / peer | down / peer | contributors | joiner catch-up |",
-  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+  "| outer delay | peers | niced | load (1 min) | compute / round | idle / round | idle share | of which between steps | compress + encode | fetch + aggregate | waiting | scoring / round | evaluated / updates (out of time) | record lead, min (mean) | idle share first-come (derived) | steps | up / peer | down / peer | contributors | joiner catch-up |",
+  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ...results.map((r) =>
     `| ${r.outerDelay} | ${r.peers} | ${niced(r)} | ${
       r.load.map((x) => x.toFixed(1)).join("–")
@@ -259,7 +280,9 @@ const table = [
       (100 * r.idleShare).toFixed(1)
     }% | ${s(r.gapMs)} s | ${s(r.compressMs)} s | ${s(r.applyMs)} s | ${s(r.waitMs)} s | ${
       s(r.scoringMs)
-    } s | ${s(r.recordLeadMinMs)} s (${s(r.recordLeadMeanMs)} s) | ${
+    } s | ${r.evaluatedPerRound.toFixed(1)} / ${r.updatesPerRound.toFixed(1)} (${r.outOfTimePerRound.toFixed(1)}) | ${
+      s(r.recordLeadMinMs)
+    } s (${s(r.recordLeadMeanMs)} s) | ${
       r.outerDelay === 0 ? `${(100 * r.idleShareFirstCome).toFixed(1)}%` : "—"
     } | ` +
     `${r.stepsPerRound.toFixed(1)} | ${(r.bytesUpPerPeer / 1e3).toFixed(1)} kB | ${

@@ -4,8 +4,11 @@ import { compressTensor, type QuantizedTensor } from "../reference/sparseloco/co
 import { type JudgeContext, judgeWindow, type Submission } from "./gauntlet.ts";
 import { GAUNTLET_DEFAULTS } from "../protocol/gauntlet_spec.ts";
 import { PeerBook } from "./peer_book.ts";
-import type { LeftOut } from "./select.ts";
+import { evaluationOrder, type LeftOut } from "./select.ts";
+import type { LossProbe } from "./loss_check.ts";
 import { layout, N, toyWorld } from "./_toy_model.ts";
+import { sha256 } from "../util/hash.ts";
+import { hex } from "../util/hex.ts";
 
 const HONEST = ["alice", "bob", "carol"];
 // The assignment threshold calibrated for the toy windows below (off by default).
@@ -20,7 +23,14 @@ async function runWindows(windows: number, spec: typeof SPEC = SPEC, honestPeers
   const book = new PeerBook(spec);
   const theta = new Float32Array(N);
   const zs: Map<string, number>[] = [];
-  const log: { w: number; selected: string[]; leftOut: Map<string, LeftOut>; credit: string[] }[] = [];
+  const log: {
+    w: number;
+    selected: string[];
+    leftOut: Map<string, LeftOut>;
+    credit: string[];
+    gradScores: [string, number][];
+    scores: [string, number][];
+  }[] = [];
   for (let w = 0; w < windows; w++) {
     const data = new Map([...HONEST, ...ATTACKS].map((a) => [a, source()]));
     // A peer's assigned "sequences": samples around its data, which its training moved towards.
@@ -64,7 +74,14 @@ async function runWindows(windows: number, spec: typeof SPEC = SPEC, honestPeers
     zs.push(z);
     const chosen = subs.filter((s) => j.selected.includes(s.address));
     applyAggregate(theta, layout, chosen.map((s) => ({ peer: s.address, tensors: s.tensors! })), { alpha: 1 });
-    log.push({ w, selected: j.selected, leftOut: j.leftOut, credit: j.credit.map((c) => c.address) });
+    log.push({
+      w,
+      selected: j.selected,
+      leftOut: j.leftOut,
+      credit: j.credit.map((c) => c.address),
+      gradScores: [...j.checks].map(([a, c]) => [a, c.gradScore]),
+      scores: [...j.scores],
+    });
   }
   return { log, book, zs };
 }
@@ -106,6 +123,32 @@ Deno.test("judgeWindow keeps every attack of the list out and every honest peer 
   assert(otherZ.length === 4 && otherZ.reduce((a, b) => a + b, 0) / otherZ.length < SPEC.assignZ, `otherdata: z ${otherZ}`);
   for (const a of ["flipped", "zeros", "tiny"]) assert(!log.some((l) => l.selected.includes(a)), a);
   for (const h of HONEST) assertEquals(book.entry(h).reason, "", `${h} is not penalised`);
+});
+
+/** Every verdict of `runWindows` and the book it leaves, as one digest (numbers in full). */
+async function verdictDigest(run: Awaited<ReturnType<typeof runWindows>>): Promise<string> {
+  const windows = run.log.map((l) => ({
+    ...l,
+    leftOut: [...l.leftOut].map(([a, x]) => [a, x.code, x.text]),
+    gradScores: [...l.gradScores].sort(([a], [b]) => (a < b ? -1 : 1)),
+  }));
+  const json = JSON.stringify({ windows, zs: run.zs.map((z) => [...z]), book: run.book.toJSON() });
+  return hex(await sha256(new TextEncoder().encode(json)));
+}
+
+Deno.test("judgeWindow's verdicts on a fixed input are those of the code before the cheaper loss checks", async () => {
+  // Digests of the code before the cheaper loss checks (every loss check's own-data losses, in
+  // arrival order; with session 7's copy baseline, assignment cap and sequential admission) on
+  // the same windows: scores, verdicts, z, ratings and indicators in the book, bit for bit.
+  assertEquals(
+    await verdictDigest(await runWindows(4)),
+    "7b0434ed0b985e5f71405a4a629df6dc2a0b48486a845c6ad1d7517effb6ad7a",
+  );
+  const spec = { ...GAUNTLET_DEFAULTS, assignPassZ: 1.645 };
+  assertEquals(
+    await verdictDigest(await runWindows(3, spec, ["alice"], [])),
+    "27bf61ab7230ec48714da3dc818c0398d5e7ec8645cc1d27602a98fdb5df0ae9",
+  );
 });
 
 Deno.test("judgeWindow under the burden of proof: no untested window lands, honest peers from their first test on", async () => {
@@ -203,4 +246,72 @@ Deno.test("judgeWindow keeps a hostile half out: three scaled or three garbage k
       applyAggregate(theta, layout, chosen.map((s) => ({ peer: s.address, tensors: s.tensors! })), { alpha: 1 });
     }
   }
+});
+
+Deno.test("judgeWindow evaluates what fits its scoring time, samples the rest, never aggregates the unevaluated", async () => {
+  const { source, batches, probe: toy, updateTowards } = toyWorld(31);
+  const peers = Array.from({ length: 8 }, (_, i) => `p${i}`);
+  // A probe whose clock is the test's: every batch of a forward pass takes 10 ms.
+  let clock = 0, passes = 0;
+  const probe: LossProbe = {
+    loss: (params, b) => {
+      clock += 10 * b.length;
+      passes += b.length;
+      return toy.loss(params, b);
+    },
+    sequenceLosses: (params, b) => toy.sequenceLosses(params, b),
+  };
+  const book = new PeerBook(SPEC);
+  const theta = new Float32Array(N);
+  const evaluated = new Set<string>();
+  const window = async (w: number, budgetMs: number) => {
+    const data = new Map(peers.map((a) => [a, source()]));
+    const assigned = new Map([...data].map(([a, d]) => [a, batches(d)]));
+    const subs: Submission[] = peers.map((address, i) => ({
+      address,
+      arrival: i,
+      tensors: updateTowards(theta, data.get(address)!, 0.3, 64),
+    }));
+    const order = evaluationOrder(subs, book, w, SPEC, 1);
+    const start = clock;
+    const j = await judgeWindow(w, subs, book, SPEC, {
+      theta,
+      layout,
+      alpha: 1,
+      cap: 20,
+      probe,
+      assigned: (a) => assigned.get(a)!,
+      unassigned: batches(source(), 8),
+      seed: 1,
+      budgetMs,
+      now: () => clock,
+    });
+    assert(clock - start <= budgetMs || j.checks.size === 1, `window ${w}: ${clock - start} ms of ${budgetMs}`);
+    for (const a of j.selected) assert(j.checks.has(a), `window ${w}: ${a} selected unevaluated`);
+    for (const a of j.checks.keys()) evaluated.add(a);
+    for (const a of j.outOfTime) {
+      assertEquals(j.leftOut.get(a)?.text, "not evaluated: the window's scoring time ran out");
+    }
+    // What was evaluated is the head of the sample's order, the rest its tail.
+    assertEquals([...j.checks.keys(), ...j.outOfTime], order);
+    return j;
+  };
+  // 100 ms: θ_w's unassigned losses (2 passes) and 2 passes per update; an update is started
+  // when 1.25× its passes at the measured 10 ms fit: three updates.
+  const first = await window(0, 100);
+  assertEquals(first.checks.size, 3);
+  assertEquals(first.outOfTime.length, 5);
+  assertEquals(passes, 2 + 3 * 2, "the own-data losses of tested updates are not measured");
+  // The next windows sample by rating bins, from a drawn bin, each the longest unevaluated
+  // first (GAUNTLET.md): a key waits n/k windows on average (8 keys, 3 fit); the last one
+  // here was first evaluated in window 8, its bin drawn or next to the drawn one.
+  let w = 1;
+  while (evaluated.size < peers.length && w < 20) await window(w++, 100);
+  assertEquals([...evaluated].sort(), peers);
+  assertEquals(w, 9, "every key evaluated by window 8");
+  // With the cost known from the windows before, a budget too short for one update evaluates
+  // none: the record is not held up.
+  const none = await window(w, 30);
+  assertEquals(none.checks.size, 0);
+  assertEquals(none.selected, []);
 });

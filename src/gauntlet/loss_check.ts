@@ -89,12 +89,34 @@ export async function lossCheck(
 ): Promise<LossCheckResult> {
   const own0 = await probe.loss(theta, assigned);
   const rand0 = await probe.loss(theta, unassigned);
-  const moved = Float32Array.from(theta);
-  applyAggregate(moved, layout, [{ peer: "candidate", tensors: update }], { alpha: step, clipNorms });
+  const moved = movedBy(theta, layout, update, clipNorms, step);
   const own1 = await probe.loss(moved, assigned);
   const rand1 = await probe.loss(moved, unassigned);
-  const gradScore = (rand0 - rand1) / rand0;
-  const ownDrop = (own0 - own1) / own0;
+  return lossCheckResult(own0, own1, rand0, rand1);
+}
+
+/** A copy of θ moved by `update` alone, clipped to `clipNorms` at outer step `step` (as aggregation would). */
+export function movedBy(
+  theta: Float32Array,
+  layout: readonly TensorEntry[],
+  update: readonly CompressedTensor[],
+  clipNorms: readonly number[],
+  step: number,
+): Float32Array {
+  const moved = Float32Array.from(theta);
+  applyAggregate(moved, layout, [{ peer: "candidate", tensors: update }], { alpha: step, clipNorms });
+  return moved;
+}
+
+/** The relative drop from `before` to `after`: the gradient score on unassigned data. */
+export function relativeDrop(before: number, after: number): number {
+  return (before - after) / before;
+}
+
+/** The loss test's outcome from its four losses: own and unassigned data, before and after. */
+export function lossCheckResult(own0: number, own1: number, rand0: number, rand1: number): LossCheckResult {
+  const gradScore = relativeDrop(rand0, rand1);
+  const ownDrop = relativeDrop(own0, own1);
   if (!Number.isFinite(gradScore) || !Number.isFinite(ownDrop)) {
     // A non-finite loss after the step is the update's doing: the worst score there is.
     return { gradScore: -Infinity, ownDrop: -Infinity, indicator: -1 };

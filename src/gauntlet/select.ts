@@ -24,7 +24,8 @@ export interface Candidate {
  * The candidates to evaluate in window `w`: all when they fit the budget; else, as the
  * reference did, the peers split into `bins` bins by rating, one bin drawn at random (seeded by
  * `seed` and `w`, so a restarted validator draws the same), the longest unevaluated first,
- * filled up from the following bins when one bin is short.
+ * filled up from the following bins when one bin is short: the first `evalBudget` of
+ * {@linkcode evaluationOrder}.
  */
 export function sampleForEvaluation(
   candidates: readonly Candidate[],
@@ -33,8 +34,23 @@ export function sampleForEvaluation(
   spec: Pick<GauntletSpec, "evalBudget" | "bins">,
   seed: number,
 ): string[] {
-  const addresses = candidates.map((c) => c.address);
-  if (addresses.length <= spec.evalBudget) return addresses;
+  if (candidates.length <= spec.evalBudget) return candidates.map((c) => c.address);
+  return evaluationOrder(candidates, book, w, spec, seed).slice(0, spec.evalBudget);
+}
+
+/**
+ * Every candidate, in the order a sample of window `w` takes them: bins by rating, the drawn
+ * bin first, each bin longest unevaluated first. Any prefix is the reference's sample of that
+ * size, so a validator short of time (src/gauntlet/gauntlet.ts) evaluates as far as its time
+ * goes and samples by the same rule as a budget of that many.
+ */
+export function evaluationOrder(
+  candidates: readonly Candidate[],
+  book: PeerBook,
+  w: number,
+  spec: Pick<GauntletSpec, "bins">,
+  seed: number,
+): string[] {
   const byRating = [...candidates].sort((a, b) =>
     ratingOrdinal(book.entry(b.address).rating) - ratingOrdinal(book.entry(a.address).rating) ||
     a.arrival - b.arrival
@@ -43,11 +59,11 @@ export function sampleForEvaluation(
   const bins = Array.from({ length: spec.bins }, (_, i) => byRating.slice(i * size, (i + 1) * size));
   const first = new Rng(mixSeed(seed, w)).int(spec.bins);
   const out: string[] = [];
-  for (let i = 0; i < spec.bins && out.length < spec.evalBudget; i++) {
+  for (let i = 0; i < spec.bins; i++) {
     const bin = [...bins[(first + i) % spec.bins]].sort((a, b) =>
       book.entry(a.address).lastEvaluated - book.entry(b.address).lastEvaluated || a.arrival - b.arrival
     );
-    for (const c of bin) if (out.length < spec.evalBudget) out.push(c.address);
+    for (const c of bin) out.push(c.address);
   }
   return out;
 }
@@ -85,7 +101,7 @@ export interface Selection {
  */
 export function selectContributors(
   candidates: readonly Candidate[],
-  results: ReadonlyMap<string, LossCheckResult>,
+  results: ReadonlyMap<string, Pick<LossCheckResult, "gradScore">>,
   book: PeerBook,
   w: number,
   cap: number,

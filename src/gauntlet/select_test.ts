@@ -2,7 +2,7 @@ import { assert, assertEquals } from "../testing/assert.ts";
 import { GAUNTLET_DEFAULTS } from "../protocol/gauntlet_spec.ts";
 import type { LossCheckResult } from "./loss_check.ts";
 import { PeerBook } from "./peer_book.ts";
-import { sampleForEvaluation, selectContributors } from "./select.ts";
+import { evaluationOrder, sampleForEvaluation, selectContributors } from "./select.ts";
 
 const spec = { ...GAUNTLET_DEFAULTS };
 const cands = (n: number) => Array.from({ length: n }, (_, i) => ({ address: `p${i}`, arrival: i }));
@@ -28,6 +28,18 @@ Deno.test("sampleForEvaluation favours the longest unevaluated peers of the draw
   const got = sampleForEvaluation(many, book, 10, spec, 3);
   const fresh = got.filter((a) => Number(a.slice(1)) % 2 === 1).length;
   assert(fresh >= 10, `${fresh} of 20 never evaluated: ${got}`);
+});
+
+Deno.test("evaluationOrder takes every candidate once, and its head is the budget's sample", () => {
+  const book = new PeerBook(spec);
+  const many = cands(100);
+  for (let i = 0; i < 100; i += 3) book.entry(`p${i}`).lastEvaluated = 4;
+  for (const w of [5, 6, 7]) {
+    const order = evaluationOrder(many, book, w, spec, 1);
+    assertEquals([...order].sort(), many.map((c) => c.address).sort());
+    assertEquals(order.slice(0, spec.evalBudget), sampleForEvaluation(many, book, w, spec, 1));
+    assertEquals(order.slice(0, 7), sampleForEvaluation(many, book, w, { ...spec, evalBudget: 7 }, 1));
+  }
 });
 
 Deno.test("selectContributors admits only evaluated, passing, unexcluded updates, best first", () => {

@@ -28,6 +28,7 @@ import {
   type JudgeContext,
   type Judgement,
   judgeWindow,
+  scoringBudgetMs,
   type Submission,
 } from "../gauntlet/gauntlet.ts";
 import type { LossProbe } from "../gauntlet/loss_check.ts";
@@ -257,6 +258,7 @@ export class Scorer {
       previous: this.#replay?.window === w - 1 ? this.#previous : [],
       ownerOf: this.#p.ownerOf,
       spanBatch: sampler.span === null ? undefined : sampler.batchSize,
+      budgetMs: scoringBudgetMs(ctx.genesis.windowMs),
     }).finally(release);
     await this.#keepForReplay(w, submissions);
     await this.#save();
