@@ -23,11 +23,6 @@ const LOWEST: f32 = -0x1.fffffep+127f;
 @group(0) @binding(1) var<storage, read_write> losses: array<f32>;   // (N)
 @group(0) @binding(1) var<storage, read_write> dlogits: array<f32>;  // (N,V)
 
-var<workgroup> red_m: array<f32, WG>;
-var<workgroup> red_s: array<f32, WG>;
-var<workgroup> red16_m: array<f32, 16>;
-var<workgroup> red16_s: array<f32, 16>;
-
 // Row index of this workgroup: a 2-D grid so that N may exceed 65535.
 fn row_of(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.x + wid.y * nwg.x; }
 
@@ -38,9 +33,9 @@ fn merge(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
 }
 
 // (max, Σ exp(x − max)) of the row starting at `base`, returned to all threads; every thread must
-// call it. Per thread an online pass over a strided slice, then two fixed levels of 16 (threads
-// t < 16 merge slots t, t+16, …; then all merge those 16): 2 barriers instead of a tree's 8,
-// the same cost on GPUs and much cheaper on SwiftShader.
+// call it. Per thread an online pass over a strided slice, then `wg_merge` across the workgroup:
+// shaders/wg_merge.wgsl (portable) or shaders/wg_merge_subgroups.wgsl (shader
+// "cross_entropy_subgroups", where the runtime uses subgroups), concatenated with this file.
 fn row_stats(base: u32, tid: u32) -> vec2<f32> {
   var m = LOWEST;
   var s = 0.0;
@@ -53,19 +48,7 @@ fn row_stats(base: u32, tid: u32) -> vec2<f32> {
       s += exp(v - m);
     }
   }
-  red_m[tid] = m;
-  red_s[tid] = s;
-  workgroupBarrier();
-  if (tid < 16u) {
-    var acc = vec2<f32>(LOWEST, 0.0);
-    for (var i = tid; i < WG; i += 16u) { acc = merge(acc, vec2<f32>(red_m[i], red_s[i])); }
-    red16_m[tid] = acc.x;
-    red16_s[tid] = acc.y;
-  }
-  workgroupBarrier();
-  var total = vec2<f32>(LOWEST, 0.0);
-  for (var i = 0u; i < 16u; i++) { total = merge(total, vec2<f32>(red16_m[i], red16_s[i])); }
-  return total;
+  return wg_merge(tid, vec2<f32>(m, s));
 }
 
 // One workgroup per row.  logits: (N,V), targets: (N) → losses: (N)

@@ -6,8 +6,10 @@
 // backward:   dx = rstd · g − x · rstd³ · Σ_c(g·x) / C,  g = dout · w       (written)
 // dw_partial: partial[k, c] = Σ_{rows r of chunk k} dout[r,c] · x[r,c] · rstd[r]
 // dw_reduce:  dw[c] += Σ_k partial[k, c]                                     (accumulated)
-// Row sums: one workgroup per row, each thread sums a strided slice in order, then a fixed
-// two-level sum in workgroup memory. dw: rows split into K fixed chunks, then the chunks summed in
+// Row sums: one workgroup per row, each thread sums a strided slice in order, then `wg_sum`:
+// shaders/wg_sum.wgsl (a fixed two-level sum in workgroup memory, every adapter) or
+// shaders/wg_sum_subgroups.wgsl (subgroupAdd, shader "rmsnorm_subgroups", where the device has
+// `subgroups`); the loader concatenates one of them with this file. dw: rows split into K fixed chunks, then the chunks summed in
 // order. No atomics, so results are bit-identical run to run.
 
 struct Params { N: u32, C: u32, eps: f32, rows_per_chunk: u32 }
@@ -41,28 +43,8 @@ override COL_WG: u32;
 @group(0) @binding(1) var<storage, read_write> dw: array<f32>;        // (C)
 @group(0) @binding(2) var<storage, read> partial_in: array<f32>;      // (K,C)
 
-var<workgroup> red: array<f32, WG>;
-var<workgroup> red16: array<f32, 16>;
-
 // Row index of this workgroup: a 2-D grid so that N may exceed 65535.
 fn row_of(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.x + wid.y * nwg.x; }
-
-// Sum of every thread's `v` in a fixed order, returned to all threads; every thread must call it.
-// Two levels of 16 (threads t < 16 sum red[t], red[t+16], …; then all sum those 16) rather than
-// an 8-barrier tree: the same cost on GPUs, and barriers are what make SwiftShader slow.
-fn wg_sum(tid: u32, v: f32) -> f32 {
-  red[tid] = v;
-  workgroupBarrier();
-  if (tid < 16u) {
-    var s = 0.0;
-    for (var i = tid; i < WG; i += 16u) { s += red[i]; }
-    red16[tid] = s;
-  }
-  workgroupBarrier();
-  var total = 0.0;
-  for (var i = 0u; i < 16u; i++) { total += red16[i]; }
-  return total;
-}
 
 // rstd of row `row` (x[base .. base+C)), written to rstd_out; every thread must call it.
 fn row_rstd(row: u32, base: u32, tid: u32) -> f32 {

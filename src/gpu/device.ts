@@ -7,7 +7,8 @@
  * - Deno, `wgpu`: Deno's built-in `navigator.gpu` (needs --unstable-webgpu), a second WGSL compiler.
  *
  * Under Deno, WEBLOCO_MAX_BINDING (bytes) forces a smaller buffer size for split tensors than the
- * device's (tests: so that a tiny model spans several buffers; see src/gpu/runtime.ts).
+ * device's (tests: so that a tiny model spans several buffers; see src/gpu/runtime.ts), and
+ * WEBLOCO_SUBGROUPS=1 opts the runtime into the subgroup kernels where the device has `subgroups`.
  */
 
 /** Which WebGPU implementation to use. */
@@ -30,6 +31,8 @@ export interface AcquiredGpu {
   adapter: GpuAdapterDescription;
   /** A forced bytes-per-buffer for split tensors (WEBLOCO_MAX_BINDING), below the device's. */
   maxBindingBytes?: number;
+  /** WEBLOCO_SUBGROUPS=1: use the subgroup kernels where the device has them (GpuRuntime.subgroups). */
+  preferSubgroups?: boolean;
   /** Releases the device; Dawn keeps a process alive while its instance lives. */
   destroy(): void;
 }
@@ -71,8 +74,10 @@ async function requestDevice(adapter: GPUAdapter): Promise<GPUDevice> {
   // Ask for the adapter's own storage limits: the defaults (128 MiB per binding) cap model size.
   const l = adapter.limits;
   // Timestamps let the benchmark time each kernel on the GPU itself; shader-f16 lets the f16
-  // matmul use native half arithmetic (src/kernels/matmul_f16.ts) instead of unpacking words.
-  const requiredFeatures = (["timestamp-query", "shader-f16"] as const)
+  // matmul use native half arithmetic (src/kernels/matmul_f16.ts) instead of unpacking words;
+  // subgroups let row reductions sum with subgroupAdd (src/kernels/rmsnorm.ts). Each is asked for
+  // only where offered, so an adapter without them gets the same device as before.
+  const requiredFeatures = (["timestamp-query", "shader-f16", "subgroups"] as const)
     .filter((f) => adapter.features.has(f));
   return await adapter.requestDevice({
     requiredFeatures,
@@ -120,6 +125,7 @@ function maxBindingOverride(): number | undefined {
  */
 export async function acquireGpu(requested: GpuBackendName = "auto"): Promise<AcquiredGpu> {
   const maxBindingBytes = maxBindingOverride();
+  const preferSubgroups = inDeno() && g.Deno.env.get("WEBLOCO_SUBGROUPS") === "1";
   let backend: AcquiredGpu["adapter"]["backend"];
   if (requested === "auto") {
     const fromEnv = inDeno() ? g.Deno.env.get("WEBLOCO_GPU") : undefined;
@@ -163,6 +169,7 @@ export async function acquireGpu(requested: GpuBackendName = "auto"): Promise<Ac
     device,
     adapter: description,
     ...(maxBindingBytes === undefined ? {} : { maxBindingBytes }),
+    ...(preferSubgroups ? { preferSubgroups } : {}),
     destroy() {
       device.destroy();
       keep = undefined;

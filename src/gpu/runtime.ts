@@ -67,6 +67,13 @@ export interface RuntimeOptions {
    * `acquireGpu`). Tensors without split points are still bounded by the device's limits only.
    */
   maxBindingBytes?: number;
+  /**
+   * True opts into the subgroup variant of the launchers that have one, where the device has
+   * `subgroups` (default: WEBLOCO_SUBGROUPS, see `acquireGpu`, else off). Opt-in because their
+   * sums run in another order than the portable kernels', so training results change in the last
+   * bits. See `GpuRuntime.subgroups`.
+   */
+  subgroups?: boolean;
 }
 
 /** A contiguous range of tensors of equal length that each lie in one buffer there. */
@@ -186,6 +193,22 @@ export class GpuRuntime {
    */
   profile: Map<string, number> | null = null;
 
+  /** Whether the device has the `subgroups` feature (acquireGpu requests it where offered). */
+  readonly hasSubgroups: boolean;
+  /**
+   * Whether launchers with a subgroup variant (src/kernels/rmsnorm.ts) dispatch it: starts as
+   * `RuntimeOptions.subgroups` where the device has them; tests switch it to compare both paths
+   * on one adapter. Set it between dispatches only; true without the feature throws.
+   */
+  get subgroups(): boolean {
+    return this.subgroupsOn;
+  }
+  set subgroups(on: boolean) {
+    if (on && !this.hasSubgroups) throw new Error("this device has no subgroups feature");
+    this.subgroupsOn = on;
+  }
+  private subgroupsOn: boolean;
+
   /** Bytes one buffer of a split tensor holds at most (see `RuntimeOptions`). */
   readonly splitBytes: number;
   /**
@@ -223,6 +246,8 @@ export class GpuRuntime {
     this.bindingBytes = Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize);
     this.maxWorkgroups = l.maxComputeWorkgroupsPerDimension;
     this.splitBytes = Math.min(this.bindingBytes, forced ?? Infinity);
+    this.hasSubgroups = this.device.features.has("subgroups");
+    this.subgroupsOn = this.hasSubgroups && (options.subgroups ?? gpu.preferSubgroups ?? false);
     const bySource = PIPELINES.get(this.device) ?? new WeakMap();
     PIPELINES.set(this.device, bySource);
     this.pipelines = bySource.get(source) ?? new Map();

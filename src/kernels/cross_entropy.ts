@@ -1,9 +1,16 @@
 /**
  * Softmax cross-entropy launchers (shaders/cross_entropy.wgsl): one workgroup per row of logits,
- * reduced in a fixed order (deterministic) by up to 256 threads, fewer for short rows.
+ * reduced in a fixed order (deterministic) by up to 256 threads, fewer for short rows. Where the
+ * runtime uses subgroups (`rt.subgroups`) the row max/sum merge uses subgroupMax/subgroupAdd
+ * (shader "cross_entropy_subgroups", its own pipelines; another order in the last bits).
  */
 import { type GpuRuntime, type GpuTensor, grid1d } from "../gpu/runtime.ts";
 import { rowThreads } from "./row_threads.ts";
+
+/** The shader: the subgroup variant where the runtime uses it. */
+function shader(rt: GpuRuntime): string {
+  return rt.subgroups ? "cross_entropy_subgroups" : "cross_entropy";
+}
 
 /**
  * losses(N) = logsumexp(logits[i]) − logits[i, targets[i]] (numerically stable).
@@ -18,7 +25,7 @@ export function crossEntropyForward(
   V: number,
 ): void {
   rt.dispatch({
-    shader: "cross_entropy",
+    shader: shader(rt),
     entry: "forward",
     constants: { WG: rowThreads(V) },
     uniforms: [{ u32: N }, { u32: V }, { f32: 0 }],
@@ -41,7 +48,7 @@ export function crossEntropyBackward(
   scale: number,
 ): void {
   rt.dispatch({
-    shader: "cross_entropy",
+    shader: shader(rt),
     entry: "backward",
     constants: { WG: rowThreads(V) },
     uniforms: [{ u32: N }, { u32: V }, { f32: scale }],

@@ -1,9 +1,16 @@
 /**
  * RMSNorm launchers (shaders/rmsnorm.wgsl): y = x · rstd · w, rstd = 1/sqrt(mean(x²) + eps).
  * Row passes use one workgroup per row; dw is reduced over rows in two fixed-order stages.
+ * Where the runtime uses subgroups (`rt.subgroups`) the row passes sum with subgroupAdd (shader
+ * "rmsnorm_subgroups", its own pipelines): one barrier less, the last bits in another order.
  */
 import { type GpuRuntime, type GpuTensor, grid1d } from "../gpu/runtime.ts";
 import { rowThreads } from "./row_threads.ts";
+
+/** The shader of the row passes: the subgroup variant where the runtime uses it. */
+function rowShader(rt: GpuRuntime): string {
+  return rt.subgroups ? "rmsnorm_subgroups" : "rmsnorm";
+}
 
 /** Threads per workgroup of the dw passes (the shader's COL_WG override; its WG is rowThreads). */
 const COL_WG = 256;
@@ -37,7 +44,7 @@ export function rmsnormForward(
     throw new Error(`rmsnormForward: packed f16 out (${out.label}) needs an even C, got ${C}`);
   }
   rt.dispatch({
-    shader: "rmsnorm",
+    shader: rowShader(rt),
     entry: f16 ? "forward_f16" : "forward",
     constants: { WG: rowThreads(C) },
     uniforms: [{ u32: N }, { u32: C }, { f32: eps }, { u32: 0 }],
@@ -63,7 +70,7 @@ export function rmsnormBackward(
 ): void {
   if (N === 0 || C === 0) return;
   rt.dispatch({
-    shader: "rmsnorm",
+    shader: rowShader(rt),
     entry: "backward",
     constants: { WG: rowThreads(C) },
     uniforms: [{ u32: N }, { u32: C }, { f32: 0 }, { u32: 0 }],

@@ -10,6 +10,8 @@ import type { ShaderSource } from "../gpu/runtime.ts";
 const TILED = new URL("../../shaders/matmul_tiled.wgsl", import.meta.url);
 /** pack_f16 / round_f16 / half_at: every shader that reads or writes packed f16 storage. */
 const F16_PACK = new URL("../../shaders/f16_pack.wgsl", import.meta.url);
+const RMSNORM = new URL("../../shaders/rmsnorm.wgsl", import.meta.url);
+const CROSS_ENTROPY = new URL("../../shaders/cross_entropy.wgsl", import.meta.url);
 
 const SHADERS: Record<string, URL | URL[]> = {
   residual: new URL("../../shaders/residual.wgsl", import.meta.url),
@@ -19,11 +21,15 @@ const SHADERS: Record<string, URL | URL[]> = {
   matmul_f16_native: [new URL("../../shaders/matmul_f16_native.wgsl", import.meta.url), TILED],
   cast_f16: [new URL("../../shaders/cast_f16.wgsl", import.meta.url), F16_PACK],
   embedding: new URL("../../shaders/embedding.wgsl", import.meta.url),
-  rmsnorm: [new URL("../../shaders/rmsnorm.wgsl", import.meta.url), F16_PACK],
+  rmsnorm: [RMSNORM, new URL("../../shaders/wg_sum.wgsl", import.meta.url), F16_PACK],
+  // Compiled only where the runtime uses subgroups (it starts with `enable subgroups;`).
+  rmsnorm_subgroups: [new URL("../../shaders/wg_sum_subgroups.wgsl", import.meta.url), RMSNORM, F16_PACK],
   rope: new URL("../../shaders/rope.wgsl", import.meta.url),
   attention: [new URL("../../shaders/attention.wgsl", import.meta.url), F16_PACK],
   swiglu: [new URL("../../shaders/swiglu.wgsl", import.meta.url), F16_PACK],
-  cross_entropy: new URL("../../shaders/cross_entropy.wgsl", import.meta.url),
+  cross_entropy: [CROSS_ENTROPY, new URL("../../shaders/wg_merge.wgsl", import.meta.url)],
+  // Compiled only where the runtime uses subgroups (it starts with `enable subgroups;`).
+  cross_entropy_subgroups: [new URL("../../shaders/wg_merge_subgroups.wgsl", import.meta.url), CROSS_ENTROPY],
   adamw: new URL("../../shaders/adamw.wgsl", import.meta.url),
   grad_clip: new URL("../../shaders/grad_clip.wgsl", import.meta.url),
   sparseloco: new URL("../../shaders/sparseloco.wgsl", import.meta.url),
