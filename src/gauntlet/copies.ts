@@ -83,25 +83,37 @@ export type CopySpec = Pick<
 >;
 
 /**
- * The window's honest baseline of overlap and of cosine: the median over `pairs` (every pair
- * of the window's updates), which a minority of copies cannot move (a copy is alike to its
- * victim alone; to the others it looks like its victim), never below 0 and capped at
- * `copyBaseline`, so that a majority of near-copies cannot lift it over themselves. With fewer
- * than 3 pairs (two updates: the one pair would be its own baseline) it is `copyBaseline`
- * itself, above every honest baseline measured. `copyBaseline` 0: the fixed thresholds.
+ * The window's honest baseline of overlap and of cosine. `rows[u]` holds update u's likeness
+ * to every update it is compared with; the baseline is the median over the updates of each
+ * one's median likeness — not the median over pairs, which k hostile keys own a share
+ * 1 − (1 − k/n)² of: three junk keys beside seven honest ones hold 24 of 45 pairs and could
+ * pull a pair median to ~0, so that honest pairs look like copies. A minority of updates
+ * cannot move this one (a copy is alike to its victim alone; junk alike to nobody). Never
+ * below 0 and capped at `copyBaseline`, so that a majority of near-copies cannot lift it over
+ * themselves. With fewer than 3 updates (two: their one pair would be its own baseline) it is
+ * `copyBaseline` itself, above every honest baseline measured. `copyBaseline` 0: the fixed
+ * thresholds.
  */
-export function windowBaseline(pairs: readonly Likeness[], spec: CopySpec): Likeness {
+export function windowBaseline(rows: readonly (readonly Likeness[])[], spec: CopySpec): Likeness {
   const prior = spec.copyBaseline;
   const median = (xs: number[]) => {
     const s = xs.sort((a, b) => a - b), m = s.length >> 1;
     return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
   };
-  if (pairs.length < 3) return { overlap: prior, cosine: prior };
+  const filled = rows.filter((r) => r.length > 0);
+  if (filled.length < 3) return { overlap: prior, cosine: prior };
   const at = (x: number) => Math.max(0, Math.min(prior, x));
-  return {
-    overlap: at(median(pairs.map((l) => l.overlap))),
-    cosine: at(median(pairs.map((l) => l.cosine))),
-  };
+  const of = (f: (l: Likeness) => number) => at(median(filled.map((r) => median(r.map(f)))));
+  return { overlap: of((l) => l.overlap), cosine: of((l) => l.cosine) };
+}
+
+/**
+ * The rows of {@linkcode windowBaseline} from the lower triangle of a window's likenesses
+ * (`alike[j][i]` for i < j, as the copy check compares each update with every earlier one):
+ * row u is u against every other update.
+ */
+export function triangleRows(alike: readonly (readonly Likeness[])[]): Likeness[][] {
+  return alike.map((_, u) => [...alike[u], ...alike.slice(u + 1).map((r) => r[u])]);
 }
 
 /** How far `l` lies above `base`, as a share of the headroom left: (x − m) / (1 − m). */

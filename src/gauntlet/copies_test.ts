@@ -13,7 +13,7 @@ import { evaluationBatches, ModelProbe } from "../roles/model_probe.ts";
 import { WindowTrainer } from "../roles/window_trainer.ts";
 import { renoisedCopy } from "../testing/attacker.ts";
 import { Rng } from "../util/rng.ts";
-import { copyVerdict, excess, likeness, windowBaseline } from "./copies.ts";
+import { copyVerdict, excess, likeness, triangleRows, windowBaseline } from "./copies.ts";
 import { type JudgeContext, judgeWindow, type Submission } from "./gauntlet.ts";
 import { PeerBook } from "./peer_book.ts";
 
@@ -137,21 +137,42 @@ const HONEST = ["alice", "bob", "carol"];
 /** The fixed thresholds of GAUNTLET.md (the rule before 2026-12-01). */
 const FIXED = { ...GAUNTLET_DEFAULTS, copyBaseline: 0 };
 
-Deno.test("windowBaseline is the pairs' median, capped at the prior, the prior below 3 pairs", () => {
+Deno.test("windowBaseline is the median of the updates' medians, capped at the prior, the prior below 3 updates", () => {
   const l = (overlap: number, cosine = overlap) => ({ overlap, cosine });
+  // One comparison per update: the median of the values.
+  const rows = (...ls: { overlap: number; cosine: number }[]) => ls.map((x) => [x]);
   const spec = { ...GAUNTLET_DEFAULTS, copyBaseline: 0.8 };
-  assertEquals(windowBaseline([l(0.6), l(1), l(0.7)], spec), l(0.7));
-  const even = windowBaseline([l(0.2, -0.3), l(0.4, -0.1), l(0.1, -0.2), l(1, 1)], spec);
+  assertEquals(windowBaseline(rows(l(0.6), l(1), l(0.7)), spec), l(0.7));
+  const even = windowBaseline(rows(l(0.2, -0.3), l(0.4, -0.1), l(0.1, -0.2), l(1, 1)), spec);
   assertAlmostEquals(even.overlap, 0.3, 1e-12);
   assertEquals(even.cosine, 0);
   // Copies that are most of the window move the median: the cap keeps an exact copy's excess 1.
-  assertEquals(windowBaseline([l(1), l(1), l(0.5)], spec), l(0.8));
-  assertEquals(windowBaseline([l(0.5)], spec), l(0.8));
-  assertEquals(windowBaseline([l(0.5), l(0.6), l(0.7)], FIXED), l(0));
+  assertEquals(windowBaseline(rows(l(1), l(1), l(0.5)), spec), l(0.8));
+  assertEquals(windowBaseline(rows(l(0.5), l(0.5)), spec), l(0.8));
+  assertEquals(windowBaseline(rows(l(0.5), l(0.6), l(0.7)), FIXED), l(0));
   assertEquals(excess(l(1), l(0.8)), l(1));
   const e = excess(l(0.9, 0.5), l(0.8, 0.5));
   assertAlmostEquals(e.overlap, 0.5, 1e-12);
   assertEquals(e.cosine, 0);
+});
+
+Deno.test("windowBaseline: junk keys alike to nobody do not pull honest pairs over the copy thresholds", () => {
+  // 7 honest updates alike at 0.7 (one-step updates from θ₀ reach that), 3 junk keys at 0.05 to
+  // everyone: junk owns 24 of the 45 pairs, so a median over pairs would be 0.05.
+  const n = 10, junk = (u: number) => u >= 7;
+  const alike = Array.from({ length: n }, (_, j) =>
+    Array.from({ length: j }, (_, i) => {
+      const x = junk(i) || junk(j) ? 0.05 : 0.7;
+      return { overlap: x, cosine: x };
+    }));
+  const honest = alike[1][0];
+  const pairMedian = windowBaseline(alike.flat().map((l) => [l]), GAUNTLET_DEFAULTS);
+  assertEquals(copyVerdict(honest, pairMedian, GAUNTLET_DEFAULTS), "ban");
+  const base = windowBaseline(triangleRows(alike), GAUNTLET_DEFAULTS);
+  assertAlmostEquals(base.overlap, 0.7, 1e-12);
+  assertEquals(copyVerdict(honest, base, GAUNTLET_DEFAULTS), "none");
+  // A copy is still a copy over that baseline.
+  assertEquals(copyVerdict({ overlap: 1, cosine: 1 }, base, GAUNTLET_DEFAULTS), "ban");
 });
 
 Deno.test("copy rule: one-step honest updates from θ₀ reach the fixed ban threshold, not their window's baseline", async () => {
@@ -159,12 +180,13 @@ Deno.test("copy rule: one-step honest updates from θ₀ reach the fixed ban thr
   const u = updates[0];
   const pairs = [likeness(u[1], u[0]), likeness(u[2], u[0]), likeness(u[2], u[1])];
   const text = JSON.stringify(pairs);
+  const rows = triangleRows([[], [pairs[0]], [pairs[1], pairs[2]]]);
   // Measured: overlap 0.62–0.69, cosine ≈ 0.6 (bench/copy_likeness.json, H 4 / batch 2, 1 step).
   assert(
-    pairs.some((l) => copyVerdict(l, windowBaseline(pairs, FIXED), FIXED) === "ban"),
+    pairs.some((l) => copyVerdict(l, windowBaseline(rows, FIXED), FIXED) === "ban"),
     `old rule: ${text}`,
   );
-  const base = windowBaseline(pairs, GAUNTLET_DEFAULTS);
+  const base = windowBaseline(rows, GAUNTLET_DEFAULTS);
   for (const l of pairs) {
     assertEquals(
       copyVerdict(l, base, GAUNTLET_DEFAULTS),
@@ -175,7 +197,7 @@ Deno.test("copy rule: one-step honest updates from θ₀ reach the fixed ban thr
   // A window of two updates has no baseline of its own: the prior stands in.
   for (const l of pairs) {
     assertEquals(
-      copyVerdict(l, windowBaseline([l], GAUNTLET_DEFAULTS), GAUNTLET_DEFAULTS),
+      copyVerdict(l, windowBaseline([[l], [l]], GAUNTLET_DEFAULTS), GAUNTLET_DEFAULTS),
       "none",
       text,
     );

@@ -14,7 +14,7 @@
 import type { TensorEntry } from "../reference/sparseloco/compress_model.ts";
 import type { CompressedTensor } from "../reference/sparseloco/compress.ts";
 import { assignmentTest } from "./assignment.ts";
-import { copyRank, copyVerdict, likeness, windowBaseline } from "./copies.ts";
+import { copyRank, copyVerdict, likeness, triangleRows, windowBaseline } from "./copies.ts";
 import { type Credit, creditTable } from "../protocol/credit.ts";
 import type { GauntletSpec } from "../protocol/gauntlet_spec.ts";
 import {
@@ -207,7 +207,7 @@ export async function judgeWindow(
   const alike = wellFormed.map((s, j) =>
     wellFormed.slice(0, j).map((p) => likeness(s.tensors!, p.tensors!))
   );
-  const base = windowBaseline(alike.flat(), spec);
+  const base = windowBaseline(triangleRows(alike), spec);
   for (let j = 1; j < wellFormed.length; j++) {
     let worst = -1;
     for (let i = 0; i < j; i++) {
@@ -226,11 +226,11 @@ export async function judgeWindow(
   // still helps a little, so the loss test would pass it; it shares its indices and direction
   // with the update the validator saw a window ago. Honest error feedback moves on: what was
   // sent is taken out of the buffer, so consecutive honest updates overlap far less. Judged
-  // against the baseline of every (this window, window before) pair, as copies are.
+  // against the baseline of each update's likeness to the window before, as copies are.
   const fresh = wellFormed.filter((s) => !copiers.has(s.address));
   const previous = ctx.previous ?? [];
   const cross = fresh.map((s) => previous.map((p) => likeness(s.tensors!, p.tensors)));
-  const staleBase = windowBaseline(cross.flat(), spec);
+  const staleBase = windowBaseline(cross, spec);
   fresh.forEach((s, j) => {
     const i = cross[j].findIndex((l) => copyVerdict(l, staleBase, spec) === "ban");
     if (i < 0) return;

@@ -138,11 +138,11 @@ async function verdictDigest(run: Awaited<ReturnType<typeof runWindows>>): Promi
 
 Deno.test("judgeWindow's verdicts on a fixed input are those of the code before the cheaper loss checks", async () => {
   // Digests of the code before the cheaper loss checks (every loss check's own-data losses, in
-  // arrival order; with session 7's copy baseline, assignment cap and sequential admission) on
+  // arrival order), with session 7's copy baseline, assignment cap and sequential admission, on
   // the same windows: scores, verdicts, z, ratings and indicators in the book, bit for bit.
   assertEquals(
     await verdictDigest(await runWindows(4)),
-    "7b0434ed0b985e5f71405a4a629df6dc2a0b48486a845c6ad1d7517effb6ad7a",
+    "af6364a0026ed265ca8ac8847cfd6b16b76037d784e18f4c77cbbbebfe5832f0",
   );
   const spec = { ...GAUNTLET_DEFAULTS, assignPassZ: 1.645 };
   assertEquals(
