@@ -140,14 +140,17 @@ Deno.test("judgeWindow's verdicts on a fixed input are those of the code before 
   // Digests of the code before the cheaper loss checks (every loss check's own-data losses, in
   // arrival order), with session 7's copy baseline, assignment cap and sequential admission, on
   // the same windows: scores, verdicts, z, ratings and indicators in the book, bit for bit.
+  // Since the indicator count (PeerBook `indicated`, the warm-up's clock) each book entry has
+  // one field more; with it taken out the digests were those before it (af6364a0…, 27bf61ab…):
+  // every verdict, z and other book field unchanged (here indicated = evaluations throughout).
   assertEquals(
     await verdictDigest(await runWindows(4)),
-    "af6364a0026ed265ca8ac8847cfd6b16b76037d784e18f4c77cbbbebfe5832f0",
+    "b3a6d5cf9bd30c4e5f56bea24a62a103886262b8bfacf80e2cafc390820811e0",
   );
   const spec = { ...GAUNTLET_DEFAULTS, assignPassZ: 1.645 };
   assertEquals(
     await verdictDigest(await runWindows(3, spec, ["alice"], [])),
-    "27bf61ab7230ec48714da3dc818c0398d5e7ec8645cc1d27602a98fdb5df0ae9",
+    "95f5799329aba1c4fcf24394668fa6d163098b53ba39d5f7277dfcfe6644d193",
   );
 });
 

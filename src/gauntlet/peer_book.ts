@@ -35,6 +35,13 @@ export interface PeerEntry {
   indicatorEma: number;
   /** Windows in which the peer was evaluated. */
   evaluations: number;
+  /**
+   * Indicators received since the last reset (own-data loss checks and assignment tests): the
+   * `warmupWindows` warm-up counts these, not evaluations, since a key past the window's
+   * `assignCap` is evaluated without an indicator, and an EMA that started at 0 and was seldom
+   * fed would otherwise zero an honest key's score in a large swarm.
+   */
+  indicated: number;
   /** Last window evaluated (−1: never): sampling favours the longest unevaluated. */
   lastEvaluated: number;
   /** Recent windows, oldest first, at most `historyWindows`: present? evaluated negative? */
@@ -101,6 +108,11 @@ function likenessText(overlap: number, cosine: number, base: Likeness): string {
     : l;
 }
 
+/** The sequential test's bound on Σz after `n` tests: ln(1/α) / μ + n·μ / 2 (Wald). */
+function admitBound({ assignSprtMu: mu, assignSprtAlpha: alpha }: GauntletSpec, n: number): number {
+  return Math.log(1 / alpha) / mu + (n * mu) / 2;
+}
+
 /** Short form of an address for reasons. */
 const short = (a: string) => `${a.slice(0, 6)}…`;
 
@@ -124,6 +136,7 @@ export class PeerBook {
         rating: newRating(),
         indicatorEma: 0,
         evaluations: 0,
+        indicated: 0,
         lastEvaluated: -1,
         recent: [],
         missStreak: 0,
@@ -181,7 +194,7 @@ export class PeerBook {
           until: 0,
           other: null,
           text: `on probation: not yet shown to train on its assigned data (Σz ${e.assignSum.toFixed(2)} < ${
-            this.#admitBound(e.assignTests).toFixed(2)
+            admitBound(this.#spec, e.assignTests).toFixed(2)
           } over ${e.assignTests} tests)`,
         };
       }
@@ -211,22 +224,41 @@ export class PeerBook {
 
   /**
    * The keys window `w`'s assignment test covers, of `addresses` (the updates that passed), at
-   * most `assignCap` (GauntletSpec): keys on probation first (no test yet, or the combined z
-   * short of `assignPassZ`), then the longest since their last pick, then by address; the
-   * chosen ones are marked picked in `w`. A key whose test is later replaced or dropped has
-   * lost its turn, not its place: it is again among the longest unpicked soon. Returned in
-   * address order (the test pairs each candidate with its neighbours in the list).
+   * most `assignCap` (GauntletSpec). Half the cap (rounded down) is kept for keys on probation
+   * whose tests so far lean towards admission (Σz above n·μ/2 of the sequential test, the
+   * midline of its likelihood ratio; without it Σz > 0), the longest since their last pick
+   * first: fresh keys, however many a window (Sybils are free), cannot starve a newcomer
+   * halfway through its admission, and keys that failed their tests do not hold that half
+   * against the fresh ones. The rest (and any of that half left over) goes to keys on
+   * probation first (no test yet, or the combined z short of `assignPassZ`, or not yet
+   * admitted), then the longest since their last pick. Ties go to the key first seen (the
+   * book's order), so that an address ground to sort first buys nothing; not to the fewest
+   * tests, which fresh keys always have. The chosen ones are marked picked in `w`. A key whose
+   * test is later replaced or dropped has lost its turn, not its place: it is again among the
+   * longest unpicked soon. Returned in address order (the test pairs each candidate with its
+   * neighbours in the list).
    */
   assignmentPick(addresses: readonly string[], w: number): string[] {
     const s = this.#spec;
-    const proving = (a: string) => {
+    const proving = (e: PeerEntry) => {
       if (s.assignPassZ <= 0) return false;
-      const e = this.entry(a), c = this.#assignCombined(e);
+      const c = this.#assignCombined(e);
       return c === null || c < s.assignPassZ || (s.assignSprtMu > 0 && !e.admitted);
     };
-    const ranked = [...addresses].map((a) => ({ a, p: proving(a), t: this.entry(a).lastPicked }))
-      .sort((x, y) => Number(y.p) - Number(x.p) || x.t - y.t || (x.a < y.a ? -1 : x.a > y.a ? 1 : 0));
-    const chosen = ranked.slice(0, s.assignCap).map((x) => x.a);
+    for (const a of addresses) this.entry(a);
+    const seen = new Map(this.addresses.map((a, i) => [a, i]));
+    type Key = { a: string; e: PeerEntry; p: boolean };
+    const byTurn = (x: Key, y: Key) => x.e.lastPicked - y.e.lastPicked || seen.get(x.a)! - seen.get(y.a)!;
+    const keys: Key[] = [...new Set(addresses)].map((a) => {
+      const e = this.entry(a);
+      return { a, e, p: proving(e) };
+    });
+    const leaning = ({ e }: Key) => e.assignTests > 0 && e.assignSum > (e.assignTests * s.assignSprtMu) / 2;
+    const returning = keys.filter((k) => k.p && leaning(k)).sort(byTurn)
+      .slice(0, Math.floor(s.assignCap / 2));
+    const kept = new Set(returning.map((k) => k.a));
+    const rest = keys.filter((k) => !kept.has(k.a)).sort((x, y) => Number(y.p) - Number(x.p) || byTurn(x, y));
+    const chosen = [...returning, ...rest].slice(0, s.assignCap).map((k) => k.a);
     for (const a of chosen) this.entry(a).lastPicked = w;
     return chosen.sort();
   }
@@ -235,12 +267,6 @@ export class PeerBook {
   #assignMean(e: PeerEntry): number | null {
     if (e.assignTests < this.#spec.assignWarmup || e.assignZs.length === 0) return null;
     return e.assignZs.reduce((a, b) => a + b, 0) / e.assignZs.length;
-  }
-
-  /** The sequential test's bound on Σz after `n` tests: ln(1/α) / μ + n·μ / 2 (Wald). */
-  #admitBound(n: number): number {
-    const { assignSprtMu: mu, assignSprtAlpha: alpha } = this.#spec;
-    return Math.log(1 / alpha) / mu + (n * mu) / 2;
   }
 
   /** Stouffer's combined z of the last `assignWindows` tests, Σz / √m (null without tests). */
@@ -390,12 +416,13 @@ export class PeerBook {
     while (e.assignZs.length > this.#spec.assignWindows) e.assignZs.shift();
     e.assignTests++;
     e.assignSum += z;
-    if (this.#spec.assignSprtMu > 0 && e.assignSum >= this.#admitBound(e.assignTests)) e.admitted = true;
+    if (this.#spec.assignSprtMu > 0 && e.assignSum >= admitBound(this.#spec, e.assignTests)) e.admitted = true;
   }
 
   #indicate(e: PeerEntry, indicator: 1 | -1): void {
     const a = this.#spec.indicatorEma;
     e.indicatorEma = (1 - a) * e.indicatorEma + a * indicator;
+    e.indicated++;
   }
 
   /**
@@ -407,7 +434,7 @@ export class PeerBook {
     const s = this.#spec, e = this.#peers.get(address);
     if (e === undefined) return 0;
     if (e.bannedThrough >= w) return 0;
-    const ema = e.evaluations >= s.warmupWindows && e.indicatorEma < s.indicatorMin ? 0 : e.indicatorEma;
+    const ema = e.indicated >= s.warmupWindows && e.indicatorEma < s.indicatorMin ? 0 : e.indicatorEma;
     const ordinal = ratingOrdinal(e.rating);
     // ordinal ≥ 0: a negative indicator makes it negative; ordinal < 0: scaled, never helped.
     let score = ordinal >= 0 ? ordinal * ema : signedScale(ordinal, Math.max(0, ema));
@@ -427,6 +454,7 @@ export class PeerBook {
     e.rating = newRating();
     e.indicatorEma = 0;
     e.evaluations = 0;
+    e.indicated = 0;
     e.negativeStreak = 0;
     e.assignZs = [];
     e.assignTests = 0;
@@ -464,19 +492,30 @@ export class PeerBook {
       if (!Array.isArray(zs) || !zs.every(num) || !num(e.assignTests ?? 0)) {
         throw new TypeError(`peer book: entry ${address} is damaged`);
       }
-      // Before the sequential test a book kept no Σz: the kept z values stand in (fewer than
-      // `assignTests` of them, so the bound is, if anything, too strict).
-      const sum = e.assignSum ?? zs.reduce((a, b) => a + b, 0);
-      if (!num(e.lastPicked ?? -1) || !num(sum) || typeof (e.admitted ?? false) !== "boolean") {
+      // Before the sequential test a book kept no Σz: the sequential test goes on from the
+      // kept z values alone, n = their count (Σ of the last `assignWindows` z against the bound
+      // of every test since the reset would hold a long-lived honest key to ~0.75·n). n stays
+      // at or above `assignWarmup` where it was, as `assignWindows` ≥ `assignWarmup` by default,
+      // and admission is judged on them at once.
+      const old = e.assignSum === undefined;
+      const sum = old ? zs.reduce((a, b) => a + b, 0) : e.assignSum;
+      const tests = old ? zs.length : e.assignTests;
+      // Before the indicator count the warm-up counted evaluations: they stand in.
+      const indicated = e.indicated ?? e.evaluations;
+      if (
+        !num(e.lastPicked ?? -1) || !num(sum) || !num(tests ?? 0) || !num(indicated) ||
+        typeof (e.admitted ?? false) !== "boolean"
+      ) {
         throw new TypeError(`peer book: entry ${address} is damaged`);
       }
       peers.set(address, {
         ...e,
+        indicated,
         assignZs: zs,
-        assignTests: e.assignTests ?? 0,
+        assignTests: tests ?? 0,
         lastPicked: e.lastPicked ?? -1,
         assignSum: sum,
-        admitted: e.admitted ?? false,
+        admitted: e.admitted ?? (spec.assignSprtMu > 0 && tests > 0 && sum >= admitBound(spec, tests)),
       });
     }
     return new PeerBook(spec, peers, j.evidence);

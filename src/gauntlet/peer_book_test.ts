@@ -194,6 +194,92 @@ Deno.test("PeerBook.assignmentPick takes probation keys first, then the longest 
   assertEquals(back.assignmentPick(keys, 4), ["c", "d"]);
 });
 
+Deno.test("PeerBook.assignmentPick keeps testing a newcomer on probation while fresh keys flood the cap", () => {
+  const capped = { ...GAUNTLET_DEFAULTS, assignPassZ: 1.645, assignSprtMu: 1.5, assignCap: 8 };
+  const book = new PeerBook(capped);
+  const deferred: Outcome = { kind: "evaluated", gradScore: 0.01, indicator: null };
+  // Window 0: the honest newcomer is tested once (z 1.2: Σz 1.2 < 2.75, still on probation;
+  // it needs 5 such tests: Σz ≥ ln 20 / 1.5 + 0.75 n).
+  const first = ["honest", ...Array.from({ length: 7 }, (_, i) => `0-${i}`)];
+  run(book, first, 1, () => deferred, 0);
+  assertEquals(book.assignmentPick(first, 0).includes("honest"), true);
+  const z = (a: string) => a === "honest" ? 1.2 : Number(a.at(-1)) % 2 === 1 ? 1 : -1;
+  book.assigned(0, new Map(first.map((a) => [a, z(a)])));
+  // From window 1 on, 8 fresh keys a window, addresses ground to sort first, z ±1 when tested:
+  // on probation for long, half of them leaning towards admission, as the honest key.
+  const tested: number[] = [];
+  for (let w = 1; w <= 8; w++) {
+    const keys = ["honest", ...Array.from({ length: 8 }, (_, i) => `0${w}-${i}`)];
+    run(book, keys, 1, () => deferred, w);
+    const picked = book.assignmentPick(keys, w);
+    assertEquals(picked.length, 8);
+    if (picked.includes("honest")) tested.push(w);
+    book.assigned(w, new Map(picked.map((a) => [a, z(a)])));
+  }
+  // The code before ranked every never-picked key first: the honest key was never tested again
+  // (and, on probation, never landed). Half the cap is kept for keys tested before, the
+  // longest since their last pick first (ties: first seen) and leaning towards admission: tested
+  // again from window 1 on, admitted at its fifth test; proven, it yields its turn, as before.
+  assertEquals(tested, [1, 2, 3, 4]);
+  assert(book.entry("honest").admitted);
+  assertEquals(book.exclusion("honest", 9), null);
+});
+
+Deno.test("PeerBook counts the warm-up in indicators received, not evaluations", () => {
+  // Past the assignment cap a key is evaluated without an indicator: two +1 in twelve
+  // evaluations leave its EMA at 0.0975 (< indicatorMin 0.1), as a fresh key's; it is not zeroed.
+  const book = new PeerBook(spec);
+  run(book, ["busy", "b", "c"], 12, (a, w) =>
+    a === "busy" ? { kind: "evaluated", gradScore: 0.03, indicator: w < 2 ? 1 : null } : good(0.01));
+  const e = book.entry("busy");
+  assertAlmostEquals(e.indicatorEma, 0.0975, 1e-12);
+  assert(book.score("busy", 12) > 0, `score ${book.score("busy", 12)}`);
+  assertEquals([e.evaluations, e.indicated], [12, 2]);
+  // Past `warmupWindows` indicators the minimum applies: ten alternating ±1 keep the EMA low.
+  run(book, ["busy", "b", "c"], 10, (a, w) =>
+    a === "busy" ? { kind: "evaluated", gradScore: 0.03, indicator: w % 2 === 0 ? 1 : -1 } : good(0.01), 12);
+  assert(book.entry("busy").indicatorEma < spec.indicatorMin);
+  assertEquals(book.score("busy", 22), 0);
+  // A book written before the count: evaluations stand in (the old warm-up).
+  const again = new PeerBook(spec);
+  run(again, ["busy", "b", "c"], 12, (a, w) =>
+    a === "busy" ? { kind: "evaluated", gradScore: 0.03, indicator: w < 2 ? 1 : null } : good(0.01));
+  const old = JSON.parse(JSON.stringify(again));
+  for (const [, x] of old.peers) delete x.indicated;
+  const back = PeerBook.fromJSON(spec, old);
+  assertEquals(back.entry("busy").indicated, 12);
+  assertEquals(back.score("busy", 12), 0);
+});
+
+Deno.test("PeerBook from a book before Σz: the sequential test goes on from the kept z alone", () => {
+  const sprt = { ...GAUNTLET_DEFAULTS, assignPassZ: 1.645, assignSprtMu: 1.5 };
+  const book = new PeerBook(sprt);
+  const deferred: Outcome = { kind: "evaluated", gradScore: 0.01, indicator: null };
+  // A long-lived honest key: z 2 in each of 20 windows.
+  for (let w = 0; w < 20; w++) {
+    run(book, ["vet", "b"], 1, () => deferred, w);
+    book.assigned(w, new Map([["vet", 2], ["b", 2]]));
+  }
+  assertEquals(book.exclusion("vet", 20), null);
+  // Written before Σz and admission: 20 tests, the last 4 z kept. The code before took Σz = 8
+  // against the bound after 20 tests (2.00 + 15 = 17.00): on probation for 8 more windows.
+  const old = JSON.parse(JSON.stringify(book));
+  for (const [, e] of old.peers) delete e.assignSum, delete e.admitted;
+  const back = PeerBook.fromJSON(sprt, old);
+  // Σz 8 over n 4 ≥ 2.00 + 3.00: admitted as it is loaded, and in.
+  assertEquals(back.exclusion("vet", 20), null);
+  assert(back.entry("vet").admitted);
+  assertEquals([back.entry("vet").assignTests, back.entry("vet").assignSum], [4, 8]);
+  // A key whose kept z fall short stays on probation (n and Σ over the same tests).
+  old.peers[1][1].assignZs = [0.5, 0.5, 0.5, 0.5];
+  const short = PeerBook.fromJSON(sprt, old);
+  assertEquals(short.entry("b").admitted, false);
+  assertEquals(
+    short.exclusion("b", 20)?.text,
+    "on probation: not yet shown to train on its assigned data (Σz 2.00 < 5.00 over 4 tests)",
+  );
+});
+
 Deno.test("PeerBook at margin 0 does not leave out a helpful peer for its indicator alone", () => {
   // Measured on the tiny model: an honest peer's indicator is close to a coin flip at margin
   // 0; three −1 in a row must not exclude it.
