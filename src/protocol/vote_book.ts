@@ -113,6 +113,14 @@ export class VoteBook {
     return holdingIn(await this.#all(), from, undefined);
   }
 
+  /** The kept votes from `from.head` (or no head) in windows after `from.applied`, oldest first. */
+  async keptFrom(from: VoteFrom): Promise<KeptVote[]> {
+    await this.#lock;
+    return [...(await this.#all()).values()]
+      .filter((v) => v.window > from.applied && (v.head === null || bytesEqual(v.head, from.head)))
+      .sort((a, b) => a.window - b.window);
+  }
+
   /** Forgets the votes of windows before `window` (a validator never votes at or below its head). */
   async prune(window: number): Promise<void> {
     await this.#lock;

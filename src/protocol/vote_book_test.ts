@@ -48,6 +48,8 @@ for (const kind of STORE_KINDS) {
       );
       assertEquals(await again.take(8, B, { head: H, applied: 3, released: (w) => w === 5 }), true);
       assertEquals(await again.voted(8), B);
+      // The votes from H after window 4, oldest first (re-announced while the head stays H).
+      assertEquals((await again.keptFrom({ head: H, applied: 4 })).map((v) => v.window), [5, 8]);
       // A vote kept before heads were written (32 bytes) holds back every head.
       await store.put("0000000020.vote", A);
       const old = new VoteBook(store);

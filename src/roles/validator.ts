@@ -668,10 +668,19 @@ export class Validator {
     // one released here may still hold back one that missed a vote of it (re-announcing only
     // the holding vote left such a validator held until the window settled, and the two then
     // held each other off window after window: seen in the swarm test).
-    const held = (await this.#votes.holding(this.#from()))?.window;
-    const windows = new Set([open, ...(held === undefined ? [] : [held]), ...this.#sentAt.keys()]);
+    const from = this.#from();
+    const held = (await this.#votes.holding(from))?.window;
+    // Also after their last vote time, while the head has not moved: the vote holding this
+    // validator back and the two oldest from the head (at most three a re-announcement). Voters of a split window
+    // restarted after it cannot tell it cannot count (`sawWindow` false) until they see each
+    // other's votes again, and stayed held from that head for good; the one of them freed
+    // first must go on re-announcing its vote of that window for the others.
+    const oldest = (await this.#votes.keptFrom(from)).slice(0, 2).map((v) => v.window);
+    if (held !== undefined) oldest.push(held);
+    const windows = new Set([open, ...oldest, ...this.#sentAt.keys()]);
     for (const w of [...windows].sort((a, b) => a - b)) {
-      if (w <= chain.applied || Date.now() >= lastVoteAt(net.ctx, w)) continue;
+      const late = Date.now() >= lastVoteAt(net.ctx, w);
+      if (w <= chain.applied || late && !oldest.includes(w)) continue;
       const hash = await this.#votes.voted(w);
       if (hash === null) continue;
       const now = Date.now(), sent = this.#sentAt.get(w) ?? { vote: now, proposal: -Infinity };
@@ -685,6 +694,9 @@ export class Validator {
         await net.publishSigned(net.node.topics.rounds, ballot.bytes);
       }
       const vote = await net.sign({ kind: "record-vote", window: w, recordHash: hash });
+      // Counted here too: after a restart the tally has not seen this validator's own vote.
+      const own = decodeMessage(vote);
+      if (own.ok) this.#tally(own.message, vote);
       await net.publishSigned(net.node.topics.rounds, vote);
     }
   }
