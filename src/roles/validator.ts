@@ -671,10 +671,10 @@ export class Validator {
     const from = this.#from();
     const held = (await this.#votes.holding(from))?.window;
     // Also after their last vote time, while the head has not moved: the vote holding this
-    // validator back and the two oldest from the head (at most three a re-announcement). Voters of a split window
-    // restarted after it cannot tell it cannot count (`sawWindow` false) until they see each
-    // other's votes again, and stayed held from that head for good; the one of them freed
-    // first must go on re-announcing its vote of that window for the others.
+    // validator back and the two oldest from the head (at most three a re-announcement).
+    // Voters of a split window restarted after it cannot tell it cannot count (`sawWindow`
+    // false) until they see each other's votes again, and stayed held from that head for good;
+    // the one of them freed first must go on re-announcing its vote of that window for them.
     const oldest = (await this.#votes.keptFrom(from)).slice(0, 2).map((v) => v.window);
     if (held !== undefined) oldest.push(held);
     const windows = new Set([open, ...oldest, ...this.#sentAt.keys()]);

@@ -86,11 +86,14 @@ async function run(
     if (restart !== undefined) {
       // Each has voted for its own record of the lost window: all stop, and come back after
       // the window settled, when nobody re-announces its votes by the old rule.
-      await pollUntil("every vote of the lost window", () =>
-        up.every((v) => logs.some((l) => l.startsWith(`${v}: window ${LOST} proposed`))), {
-        deadline: ctx.clock.windowEnd(LOST) + 2 * WINDOW_MS,
-        logs,
-      });
+      await pollUntil(
+        "every vote of the lost window",
+        () => up.every((v) => logs.some((l) => l.startsWith(`${v}: window ${LOST} proposed`))),
+        {
+          deadline: ctx.clock.windowEnd(LOST) + 2 * WINDOW_MS,
+          logs,
+        },
+      );
       for (const r of roles) await r.stop();
       roles = [];
       await new Promise((ok) => setTimeout(ok, Math.max(0, settledAt(ctx, LOST) - Date.now())));
