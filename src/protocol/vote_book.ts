@@ -42,6 +42,16 @@ export interface VoteFrom {
   applied: number;
   /** True for a window whose records can never count any more (the votes seen for it show it). */
   released?: (window: number) => boolean;
+  /**
+   * The voter's head and last applied window as they are when the vote is taken, read under
+   * the book's lock. A caller that checked a record for seconds (payloads fetched, the model
+   * stepped) may have voted for, and applied, another record from `head` meanwhile: a vote
+   * from `head` then is refused unless `head` is still the voter's head and `window` is after
+   * its applied window — `head` and `applied` computed before the check would let the vote
+   * kept for the record applied meanwhile be skipped (its window ≤ `applied`), and two records
+   * from one head both get this validator's vote (a fork, docs/VALIDATORS.md).
+   */
+  current?: () => { head: Uint8Array; applied: number };
 }
 
 /** One vote per window and one live vote per head, persisted. */
@@ -60,14 +70,23 @@ export class VoteBook {
   /**
    * Records the vote for `recordHash` in `window` and returns true, unless a vote of that
    * window is kept already, or (with `from`) a vote that holds the validator back from that
-   * head ({@linkcode holding}): then false, nothing written.
+   * head ({@linkcode holding}), or (with `from.current`) the voter's head is no longer
+   * `from.head` or has reached `window`: then false, nothing written.
    */
   take(window: number, recordHash: Uint8Array, from?: VoteFrom): Promise<boolean> {
     const run = this.#lock.then(async () => {
       const kept = await this.#all();
       if (kept.has(window)) return false;
-      if (from !== undefined && holdingIn(kept, from, window) !== null) return false;
-      const head = from?.head ?? null;
+      let by = from;
+      if (by?.current !== undefined) {
+        // Synchronously with the check below and the write's place in the lock: no vote can be
+        // taken, nor a head move be missed, between reading the head and keeping this vote.
+        const now = by.current();
+        if (!bytesEqual(now.head, by.head) || window <= now.applied) return false;
+        by = { ...by, applied: now.applied };
+      }
+      if (by !== undefined && holdingIn(kept, by, window) !== null) return false;
+      const head = by?.head ?? null;
       const blob = head === null ? recordHash : concat(recordHash, head);
       // Durable, not only atomic: a vote sent and then lost to a power cut would let the
       // restarted validator vote again in the window.
@@ -92,6 +111,14 @@ export class VoteBook {
   async holding(from: VoteFrom): Promise<KeptVote | null> {
     await this.#lock;
     return holdingIn(await this.#all(), from, undefined);
+  }
+
+  /** The kept votes from `from.head` (or no head) in windows after `from.applied`, oldest first. */
+  async keptFrom(from: VoteFrom): Promise<KeptVote[]> {
+    await this.#lock;
+    return [...(await this.#all()).values()]
+      .filter((v) => v.window > from.applied && (v.head === null || bytesEqual(v.head, from.head)))
+      .sort((a, b) => a.window - b.window);
   }
 
   /** Forgets the votes of windows before `window` (a validator never votes at or below its head). */

@@ -48,11 +48,44 @@ for (const kind of STORE_KINDS) {
       );
       assertEquals(await again.take(8, B, { head: H, applied: 3, released: (w) => w === 5 }), true);
       assertEquals(await again.voted(8), B);
+      // The votes from H after window 4, oldest first (re-announced while the head stays H).
+      assertEquals((await again.keptFrom({ head: H, applied: 4 })).map((v) => v.window), [5, 8]);
       // A vote kept before heads were written (32 bytes) holds back every head.
       await store.put("0000000020.vote", A);
       const old = new VoteBook(store);
       assertEquals(await old.take(21, B, { head: G, applied: 19 }), false);
       assertEquals(await old.voted(20), A);
+    }));
+
+  Deno.test(`VoteBook (${kind.name}) reads the head under its lock, not before a long check`, () =>
+    kind.with(async (store) => {
+      const H = new Uint8Array(32).fill(7), G = new Uint8Array(32).fill(8);
+      const book = new VoteBook(store);
+      // n = 3, q = 2: at head H (after window 3) this validator starts checking a proposal of
+      // window 6 from H; meanwhile it votes for window 5's record from H, which counts and is
+      // applied (head G, applied 5). The check of 6 ends with `head: H, applied: 5`: window 5's
+      // vote is not after `applied`, so without the head read at take time it would be skipped
+      // and this validator would vote for a second record from H (a fork).
+      let head = H, applied = 3;
+      const current = () => ({ head, applied });
+      assertEquals(await book.take(5, A, { head: H, applied: 3, current }), true);
+      head = G;
+      applied = 5;
+      assertEquals(await book.take(6, B, { head: H, applied: 5, current }), false);
+      assertEquals(await book.voted(6), null);
+      // The head moved while the take waited for the lock: read when its turn comes.
+      head = H;
+      applied = 3;
+      const first = book.take(7, A, { head: G, applied: 3, current });
+      const second = book.take(8, B, { head: H, applied: 3, current });
+      head = G;
+      applied = 5;
+      assertEquals(await Promise.all([first, second]), [true, false]);
+      // Not for a window the head has reached; from the head after window 7: taken.
+      assertEquals(await book.take(4, B, { head: G, applied: 3, current }), false);
+      head = new Uint8Array(32).fill(9);
+      applied = 7;
+      assertEquals(await book.take(9, B, { head, applied: 7, current }), true);
     }));
 
   Deno.test(`VoteBook (${kind.name}) lets one of two concurrent votes of a window win`, () =>

@@ -124,6 +124,12 @@ export class Validator {
    * after window: seen in the swarm test).
    */
   readonly #heldBack = new Map<string, { m: Message; bytes: Uint8Array }>();
+  /**
+   * Whether a kept vote held this validator back when the round loop last looked: kept across
+   * windows, so a hold that ends between two windows' loops still has the proposals it held
+   * back reconsidered.
+   */
+  #wasHeld = false;
   #askedAt = -Infinity;
   /** By window: the signed proposal this validator voted for, with its timestamp (re-announced). */
   readonly #ballots = new Map<number, { bytes: Uint8Array; timestamp: number }>();
@@ -530,7 +536,6 @@ export class Validator {
     // every validator it held is freed by the same record, at about the same time.
     const at = proposeAt(ctx, w, net.signer.address)!;
     let turn = Math.max(at, Date.now() + at - deadline);
-    let wasHeld = false;
     const giveUp = giveUpAt(ctx, w);
     // The next window's work starts at its deadline (a slow or lost window w does not delay
     // it), once this validator's turn in w has come: w goes on in the background (proposals
@@ -548,11 +553,11 @@ export class Validator {
       if (now >= giveUp) return await this.#leave(w, q, now - deadline);
       this.#noteConnected(now);
       const held = await this.#votes.holding(this.#from()) !== null;
-      if (wasHeld && !held) {
+      if (this.#wasHeld && !held) {
         turn = Math.max(turn, now + at - deadline);
         this.#reconsiderHeldBack();
       }
-      wasHeld = held;
+      this.#wasHeld = held;
       // Alone in the genesis (n = 1) there is nobody to listen to.
       const listened = ctx.genesis.validators.length === 1 ||
         this.#connectedAt !== null && now >= this.#connectedAt + 3 * every;
@@ -663,10 +668,19 @@ export class Validator {
     // one released here may still hold back one that missed a vote of it (re-announcing only
     // the holding vote left such a validator held until the window settled, and the two then
     // held each other off window after window: seen in the swarm test).
-    const held = (await this.#votes.holding(this.#from()))?.window;
-    const windows = new Set([open, ...(held === undefined ? [] : [held]), ...this.#sentAt.keys()]);
+    const from = this.#from();
+    const held = (await this.#votes.holding(from))?.window;
+    // Also after their last vote time, while the head has not moved: the vote holding this
+    // validator back and the two oldest from the head (at most three a re-announcement).
+    // Voters of a split window restarted after it cannot tell it cannot count (`sawWindow`
+    // false) until they see each other's votes again, and stayed held from that head for good;
+    // the one of them freed first must go on re-announcing its vote of that window for them.
+    const oldest = (await this.#votes.keptFrom(from)).slice(0, 2).map((v) => v.window);
+    if (held !== undefined) oldest.push(held);
+    const windows = new Set([open, ...oldest, ...this.#sentAt.keys()]);
     for (const w of [...windows].sort((a, b) => a - b)) {
-      if (w <= chain.applied || Date.now() >= lastVoteAt(net.ctx, w)) continue;
+      const late = Date.now() >= lastVoteAt(net.ctx, w);
+      if (w <= chain.applied || late && !oldest.includes(w)) continue;
       const hash = await this.#votes.voted(w);
       if (hash === null) continue;
       const now = Date.now(), sent = this.#sentAt.get(w) ?? { vote: now, proposal: -Infinity };
@@ -680,6 +694,9 @@ export class Validator {
         await net.publishSigned(net.node.topics.rounds, ballot.bytes);
       }
       const vote = await net.sign({ kind: "record-vote", window: w, recordHash: hash });
+      // Counted here too: after a restart the tally has not seen this validator's own vote.
+      const own = decodeMessage(vote);
+      if (own.ok) this.#tally(own.message, vote);
       await net.publishSigned(net.node.topics.rounds, vote);
     }
   }
@@ -857,7 +874,15 @@ export class Validator {
       this.#report.log(`not voting in window ${w}: past its last vote time`);
       return false;
     }
-    const from = { ...this.#from(), head: proposal.message.body.modelHash };
+    // The head the record starts from, checked against the head at the moment the vote is
+    // kept (under the vote book's lock): the check before took seconds, and a record from the
+    // same head may have got this validator's vote and been applied meanwhile.
+    const { chain } = this.#c;
+    const from: VoteFrom = {
+      ...this.#from(),
+      head: proposal.message.body.modelHash,
+      current: () => ({ head: chain.hash, applied: chain.applied }),
+    };
     if (!await this.#votes.take(w, hash, from)) return false;
     const vote = await net.sign({ kind: "record-vote", window: w, recordHash: hash });
     for (const b of [recordBytes, vote]) {
@@ -951,6 +976,9 @@ export class Validator {
     for (const p of this.#proposed) if (p <= w) this.#proposed.delete(p);
     for (const b of this.#ballots.keys()) if (b <= w) this.#ballots.delete(b);
     for (const b of this.#sentAt.keys()) if (b <= w) this.#sentAt.delete(b);
+    for (const [id, p] of this.#heldBack) {
+      if (p.m.body.kind !== "round-record" || p.m.body.window <= w) this.#heldBack.delete(id);
+    }
     if (w % 64 === 0) await this.#votes.prune(w - 64);
     this.#emitApplied(r);
     await this.#applied(r);
