@@ -51,7 +51,9 @@ export function compare(
 export function formatResult(r: CheckResult): string {
   const w = r.worst;
   return `${r.ok ? "ok  " : "FAIL"} ${r.kernel} (${r.shape}) ${r.output}: worst [${w.index}] ` +
-    `got ${w.got} want ${w.want} err ${w.err.toExponential(2)} ${r.ok ? "≤" : ">"} tol ${w.tol.toExponential(2)}`;
+    `got ${w.got} want ${w.want} err ${w.err.toExponential(2)} ${r.ok ? "≤" : ">"} tol ${
+      w.tol.toExponential(2)
+    }`;
 }
 
 /** Uploads a Float32Array or Uint32Array into a new tensor. */
@@ -59,4 +61,26 @@ export function upload(rt: GpuRuntime, data: Float32Array | Uint32Array, label: 
   const t = rt.tensor(data.length, data instanceof Uint32Array ? "u32" : "f32", label);
   rt.write(t, data);
   return t;
+}
+
+/**
+ * `run` on every reduction path of `rt`: the portable one (subgroups switched off), then, where
+ * the device has subgroups, the subgroup one (results labelled " [subgroups]"); the runtime's
+ * choice is restored afterwards.
+ */
+export async function onEachReductionPath(
+  rt: GpuRuntime,
+  run: (path: string) => Promise<CheckResult[]>,
+): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  const before = rt.subgroups;
+  try {
+    for (const sg of rt.hasSubgroups ? [false, true] : [false]) {
+      rt.subgroups = sg;
+      results.push(...await run(sg ? " [subgroups]" : ""));
+    }
+  } finally {
+    rt.subgroups = before;
+  }
+  return results;
 }

@@ -2,7 +2,13 @@ import { crossEntropyBackward, crossEntropyForward } from "../../src/kernels/cro
 import * as ref from "../../src/reference/cross_entropy.ts";
 import { Rng } from "../../src/util/rng.ts";
 import type { GpuRuntime } from "../../src/gpu/runtime.ts";
-import { type CheckResult, compare, type KernelCase, upload } from "./check.ts";
+import {
+  type CheckResult,
+  compare,
+  type KernelCase,
+  onEachReductionPath,
+  upload,
+} from "./check.ts";
 
 // V = 1 and 2 leave most of the 256 threads without elements; 50257 is GPT-2's vocabulary.
 const SHAPES: [number, number][] = [[5, 1], [5, 2], [4, 256], [3, 5000], [3, 50257]];
@@ -29,19 +35,8 @@ export const crossEntropyCases: KernelCase[] = SHAPES.map(([N, V]) => {
       ref.crossEntropyBackward(dlogits, logits, targets, N, V, scale);
       const dInit = rng.normals(N * V); // garbage: the backward writes dlogits
 
-      // Each row-merge path against the reference: the portable one (subgroups switched off),
-      // then, where the device has subgroups, the subgroup one.
-      const results: CheckResult[] = [];
-      const before = rt.subgroups;
-      try {
-        for (const sg of rt.hasSubgroups ? [false, true] : [false]) {
-          rt.subgroups = sg;
-          results.push(...await runPath(rt, sg ? " [subgroups]" : ""));
-        }
-      } finally {
-        rt.subgroups = before;
-      }
-      return results;
+      // Each row-merge path against the reference (check.ts onEachReductionPath).
+      return await onEachReductionPath(rt, (path) => runPath(rt, path));
 
       async function runPath(rt: GpuRuntime, path: string): Promise<CheckResult[]> {
         const tLogits = upload(rt, logits, "logits"), tTargets = upload(rt, targets, "targets");
@@ -53,9 +48,25 @@ export const crossEntropyCases: KernelCase[] = SHAPES.map(([N, V]) => {
         const again = await rt.read(tD);
         const results = [
           // log of a float32 sum of V exps: ~1 ulp of 1 absolute (log near s = 1), ~1e-6 relative.
-          compare("cross_entropy.forward", shape, `losses${path}`, await rt.read(tLosses), losses, 5e-7, 1e-6),
+          compare(
+            "cross_entropy.forward",
+            shape,
+            `losses${path}`,
+            await rt.read(tLosses),
+            losses,
+            5e-7,
+            1e-6,
+          ),
           // p − 1 at the target loses bits below ulp(1) = 1.2e-7 (times scale); elsewhere relative.
-          compare("cross_entropy.backward", shape, `dlogits${path}`, got, dlogits, 2.4e-7 * scale, 2e-6),
+          compare(
+            "cross_entropy.backward",
+            shape,
+            `dlogits${path}`,
+            got,
+            dlogits,
+            2.4e-7 * scale,
+            2e-6,
+          ),
           compare("cross_entropy.backward", shape, `dlogits rerun bits${path}`, again, got, 0, 0),
         ];
         for (const t of [tLogits, tTargets, tLosses, tD]) rt.dispose(t);

@@ -2,7 +2,13 @@ import { rmsnormBackward, rmsnormForward } from "../../src/kernels/rmsnorm.ts";
 import * as ref from "../../src/reference/rmsnorm.ts";
 import { Rng } from "../../src/util/rng.ts";
 import type { GpuRuntime } from "../../src/gpu/runtime.ts";
-import { type CheckResult, compare, type KernelCase, upload } from "./check.ts";
+import {
+  type CheckResult,
+  compare,
+  type KernelCase,
+  onEachReductionPath,
+  upload,
+} from "./check.ts";
 
 const EPS = 1e-5;
 const SHAPES: [number, number][] = [];
@@ -35,19 +41,8 @@ export const rmsnormCases: KernelCase[] = SHAPES.map(([N, C]) => {
         maxTerm = Math.max(maxTerm, Math.abs(rstd[Math.floor(i / C)] * dout[i] * w[i % C]));
       }
       const dxInit = rng.normals(N * C); // garbage: dx is written
-      // Each row-sum path against the reference: the portable one (subgroups switched off), then,
-      // where the device has subgroups, the subgroup one.
-      const results: CheckResult[] = [];
-      const before = rt.subgroups;
-      try {
-        for (const sg of rt.hasSubgroups ? [false, true] : [false]) {
-          rt.subgroups = sg;
-          results.push(...await runPath(rt, sg ? " [subgroups]" : ""));
-        }
-      } finally {
-        rt.subgroups = before;
-      }
-      return results;
+      // Each row-sum path against the reference (check.ts onEachReductionPath).
+      return await onEachReductionPath(rt, (path) => runPath(rt, path));
 
       async function runPath(rt: GpuRuntime, path: string): Promise<CheckResult[]> {
         const tx = upload(rt, x, "x"), tw = upload(rt, w, "w"), tDout = upload(rt, dout, "dout");
